@@ -1,0 +1,34 @@
+# Two commands matter: `make demo` and `make test`. Both set up .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Tests read the shared corpus through WORKBENCH_CORPUS; point it at ../shared/corpus when that exists.
+ifneq ($(wildcard ../shared/corpus),)
+export WORKBENCH_CORPUS ?= $(abspath ../shared/corpus)
+endif
+
+.PHONY: setup demo test bench clean-demo
+
+setup: $(STAMP)
+
+# torch first, pinned: that version has a CPU-only build; anything else pulls gigabytes of CUDA packages.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev,demo]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/python -m workbench.demo --library data/demo/library --media data/demo/media
+
+test: setup
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -rs
+
+bench: setup
+	$(BIN)/python benchmarks/ingest.py
+
+clean-demo:
+	rm -rf data/demo

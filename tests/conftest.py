@@ -1,0 +1,25 @@
+"""Shared fixtures: the real corpus (skipped cleanly when absent) and throwaway libraries."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def corpus_root() -> Path | None:
+    """``$WORKBENCH_CORPUS`` if it names an existing folder, else None."""
+    value = os.environ.get("WORKBENCH_CORPUS")
+    if not value:
+        return None
+    p = Path(value).expanduser().resolve()
+    return p if p.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """The shared corpus of real media with ground truth; tests using it skip when it is not configured."""
+    root = corpus_root()
+    if root is None:
+        pytest.skip("WORKBENCH_CORPUS is not set to the shared corpus folder (see ../shared/README.md)")
+    return root

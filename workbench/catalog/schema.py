@@ -1,0 +1,106 @@
+"""Arrow schemas of the catalog tables and the schema version they make up.
+
+Changing a schema means bumping ``SCHEMA_VERSION`` and, when the change is more than adding nullable columns
+(which ``migrations.py`` does by itself), registering a migration step there.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+
+
+def _f(name: str, typ: pa.DataType, nullable: bool = True) -> pa.Field:
+    return pa.field(name, typ, nullable=nullable)
+
+
+MEDIA = pa.schema([
+    _f("id", pa.string(), False),            # first 16 hex digits of sha256: one media per content
+    _f("sha256", pa.string(), False),
+    _f("path", pa.string(), False),          # absolute source path at first import
+    _f("kind", pa.string(), False),          # image | video
+    _f("mime", pa.string(), False),          # sniffed from content
+    _f("size_bytes", pa.int64(), False),
+    _f("storage", pa.string(), False),       # copy | reference
+    _f("blob", pa.string()),                 # path under originals/ (copy mode), else null
+    _f("width", pa.int32()),                 # upright (as displayed) pixels
+    _f("height", pa.int32()),
+    _f("duration_s", pa.float64()),
+    _f("fps", pa.float64()),
+    _f("video_codec", pa.string()),
+    _f("audio_codec", pa.string()),
+    _f("taken_at", pa.timestamp("us")),      # local wall-clock time of capture
+    _f("taken_at_offset_min", pa.int32()),   # its UTC offset when known
+    _f("taken_at_source", pa.string()),      # exif | exif_digitized | xmp | gps | video | file_mtime
+    _f("timezone", pa.string()),             # IANA zone when known (from the offset or GPS)
+    _f("camera_make", pa.string()),
+    _f("camera_model", pa.string()),
+    _f("lens", pa.string()),
+    _f("exposure_time_s", pa.float64()),
+    _f("f_number", pa.float64()),
+    _f("iso", pa.int32()),
+    _f("focal_length_mm", pa.float64()),
+    _f("orientation", pa.int32()),           # EXIF/XMP value 1..8 as stored in the file
+    _f("gps_lat", pa.float64()),
+    _f("gps_lon", pa.float64()),
+    _f("gps_alt_m", pa.float64()),
+    _f("place_city", pa.string()),
+    _f("place_region", pa.string()),
+    _f("place_country", pa.string()),
+    _f("place", pa.string()),                # "City, Region, Country" for display and search
+    _f("owner", pa.string(), False),
+    _f("imported_at", UTC_TS, False),
+    _f("search_text", pa.string()),          # words of file name, folders, camera, place: full-text index
+])
+
+# Every path a content hash was found at. Exact duplicates are media with more than one source.
+SOURCES = pa.schema([
+    _f("key", pa.string(), False),           # sha256(media_id + path)[:24]
+    _f("media_id", pa.string(), False),
+    _f("path", pa.string(), False),
+    _f("mode", pa.string(), False),          # copy | reference
+    _f("owner", pa.string(), False),
+    _f("size_bytes", pa.int64()),            # size and mtime when found: an unchanged file is not re-read
+    _f("mtime_ns", pa.int64()),
+    _f("found_at", UTC_TS, False),
+])
+
+# One row per (file path, stage) that failed, with a specific reason. A later success removes it.
+ERRORS = pa.schema([
+    _f("key", pa.string(), False),           # sha256(path + stage)[:24]
+    _f("path", pa.string(), False),
+    _f("media_id", pa.string()),
+    _f("stage", pa.string(), False),         # import | metadata | thumbnails | ...
+    _f("reason", pa.string(), False),
+    _f("at", UTC_TS, False),
+])
+
+# Stage tables share these leading columns; pending work is "media without a row for this version".
+STAGE_KEY_FIELDS = [
+    _f("key", pa.string(), False),           # media_id + "@" + version
+    _f("media_id", pa.string(), False),
+    _f("version", pa.string(), False),
+    _f("status", pa.string(), False),        # ok | failed
+    _f("error", pa.string()),
+    _f("created_at", UTC_TS, False),
+]
+
+
+def stage_schema(*fields: pa.Field) -> pa.Schema:
+    """A stage table's schema: the shared key columns, then the stage's own outputs."""
+    return pa.schema(STAGE_KEY_FIELDS + list(fields))
+
+
+THUMBNAILS = stage_schema(
+    _f("thumb", pa.string()),                # path under derived/
+    _f("thumb_width", pa.int32()),
+    _f("thumb_height", pa.int32()),
+    _f("preview", pa.string()),
+    _f("preview_width", pa.int32()),
+    _f("preview_height", pa.int32()),
+    _f("poster_time_s", pa.float64()),       # videos: time of the frame shown
+)
+
+CORE_TABLES: dict[str, pa.Schema] = {"media": MEDIA, "sources": SOURCES, "errors": ERRORS}

@@ -1,0 +1,132 @@
+"""The LanceDB catalog: table creation, idempotent writes and reads. Only ``Library`` uses this module."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import pyarrow as pa
+
+
+def sql_quote(value: str) -> str:
+    """A SQL string literal for Lance filters (single quotes doubled)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_in(column: str, values: Iterable[str]) -> str:
+    vals = ", ".join(sql_quote(v) for v in values)
+    return f"{column} IN ({vals})" if vals else "false"
+
+
+class Catalog:
+    """A folder of Lance tables; every write is a merge keyed by the table's key, so repeating it is harmless."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.db = lancedb.connect(str(self.folder))
+        self._tables: dict[str, Any] = {}
+
+    # -- tables ---------------------------------------------------------------------------------------------
+    def table_names(self) -> set[str]:
+        names: set[str] = set()
+        token = None
+        while True:
+            resp = self.db.list_tables(page_token=token) if token else self.db.list_tables()
+            names.update(resp.tables)
+            token = resp.page_token
+            if not token:
+                return names
+
+    def ensure(self, name: str, schema: pa.Schema) -> Any:
+        """Open a table, creating it empty with ``schema`` when it does not exist yet."""
+        if name in self._tables:
+            return self._tables[name]
+        if name in self.table_names():
+            tbl = self.db.open_table(name)
+        else:
+            tbl = self.db.create_table(name, schema=schema, exist_ok=True)
+        self._tables[name] = tbl
+        return tbl
+
+    def table(self, name: str) -> Any:
+        if name not in self._tables:
+            self._tables[name] = self.db.open_table(name)
+        return self._tables[name]
+
+    def has(self, name: str) -> bool:
+        return name in self._tables or name in self.table_names()
+
+    # -- writes ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _as_table(rows: Sequence[dict] | pa.Table | pa.RecordBatch, schema: pa.Schema, key: str) -> pa.Table:
+        if isinstance(rows, pa.RecordBatch):
+            rows = pa.Table.from_batches([rows])
+        if isinstance(rows, pa.Table):
+            data = rows.select(schema.names).cast(schema)
+        else:
+            # Keep the last row per key: a batch may hold the same content found twice.
+            dedup: dict[Any, dict] = {}
+            for r in rows:
+                dedup[r[key]] = r
+            data = pa.Table.from_pylist(list(dedup.values()), schema=schema)
+        return data
+
+    def insert_new(self, name: str, rows: Sequence[dict] | pa.Table, key: str) -> int:
+        """Insert rows whose ``key`` is not in the table yet; existing rows are left exactly as they were."""
+        tbl = self.table(name)
+        data = self._as_table(rows, tbl.schema, key)
+        if data.num_rows == 0:
+            return 0
+        res = tbl.merge_insert(key).when_not_matched_insert_all().execute(data)
+        return int(getattr(res, "num_inserted_rows", data.num_rows))
+
+    def upsert(self, name: str, rows: Sequence[dict] | pa.Table, key: str) -> None:
+        """Insert or replace rows by ``key``."""
+        tbl = self.table(name)
+        data = self._as_table(rows, tbl.schema, key)
+        if data.num_rows:
+            tbl.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def delete(self, name: str, where: str) -> None:
+        self.table(name).delete(where)
+
+    def update(self, name: str, where: str, values: dict[str, Any]) -> None:
+        self.table(name).update(where=where, values=values)
+
+    # -- reads ----------------------------------------------------------------------------------------------
+    def read(self, name: str, columns: list[str] | None = None, where: str | None = None) -> pa.Table:
+        tbl = self.table(name)
+        n = tbl.count_rows()
+        if n == 0:
+            schema = tbl.schema
+            if columns:
+                schema = pa.schema([schema.field(c) for c in columns])
+            return schema.empty_table()
+        q = tbl.search()
+        if where:
+            q = q.where(where)
+        if columns:
+            q = q.select(columns)
+        return q.limit(n).to_arrow()
+
+    def count(self, name: str, where: str | None = None) -> int:
+        return int(self.table(name).count_rows(where) if where else self.table(name).count_rows())
+
+    def existing_keys(self, name: str, column: str, values: Iterable[str]) -> set[str]:
+        """Which of ``values`` are present in ``column`` (chunked, so large batches stay cheap)."""
+        values = list(values)
+        found: set[str] = set()
+        for i in range(0, len(values), 1000):
+            chunk = values[i:i + 1000]
+            t = self.read(name, [column], sql_in(column, chunk))
+            found.update(t.column(column).to_pylist())
+        return found
+
+    def compact(self) -> None:
+        """Merge the small fragments many commits leave behind and refresh indexes."""
+        for name in self.table_names():
+            try:
+                self.table(name).optimize()
+            except Exception:  # optimisation is an optimisation: never let it fail a user's command
+                pass

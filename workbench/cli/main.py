@@ -1,0 +1,255 @@
+"""The ``workbench`` command: a thin layer over ``workbench.Library``."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from workbench.cli.output import console, emit_json, err_console, table
+from workbench.errors import WorkbenchError
+
+app = typer.Typer(
+    help="A self-hosted archive for photos and videos: import, process, list, check.\n\n"
+         "The library is a folder (default: data/library under the current folder). Choose another with "
+         "--library PATH or the WORKBENCH_LIBRARY environment variable.",
+    no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
+
+
+class State:
+    library: Optional[Path] = None
+
+
+state = State()
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON Lines only (one object per line), for scripts.")]
+
+
+class Mode(str, Enum):
+    copy = "copy"
+    reference = "reference"
+
+
+class Sort(str, Enum):
+    date = "date"
+    name = "name"
+    size = "size"
+
+
+class Kind(str, Enum):
+    image = "image"
+    video = "video"
+
+
+@app.callback()
+def main(library: Annotated[Optional[Path], typer.Option(
+        "--library", "-L", envvar="WORKBENCH_LIBRARY", help="Library folder.", show_envvar=True)] = None) -> None:
+    state.library = library
+
+
+def _open(create: bool = False):
+    from workbench.library import Library
+    return Library.open(state.library, create=create)
+
+
+def _progress(json_out: bool) -> Optional[bool]:
+    return False if json_out else None
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    err_console.print(f"[red]error:[/red] {msg}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def init(json_out: JsonOpt = False) -> None:
+    """Create an empty library (originals/, derived/, catalog/) or confirm an existing one."""
+    from workbench.library import Library
+    lib = Library.create(state.library)
+    if json_out:
+        emit_json({"library": str(lib.root), "media": lib.catalog.count("media")})
+    else:
+        console.print(f"Library ready at [bold]{lib.root}[/bold]")
+
+
+@app.command("import")
+def import_cmd(
+        paths: Annotated[list[Path], typer.Argument(help="Files and folders to import (folders recursively).")],
+        mode: Annotated[Mode, typer.Option(help="copy: store a copy inside the library (safe); reference: index "
+                                                "files where they are, without copying.")] = Mode.copy,
+        owner: Annotated[Optional[str], typer.Option(help="User who owns the imported media "
+                                                          "(default: your login name).")] = None,
+        create: Annotated[bool, typer.Option("--create/--no-create", help="Create the library if missing.")] = True,
+        json_out: JsonOpt = False) -> None:
+    """Import photos and videos. Identical files are stored once; re-importing adds nothing.
+
+    Files that cannot be read are recorded with a reason (see `workbench errors`) and the import goes on.
+    Exits 0 unless nothing at all could be imported. Thumbnails are made by `workbench process`.
+    """
+    lib = _open(create=create)
+    try:
+        report = lib.import_files(paths, mode=mode.value, owner=owner, progress=_progress(json_out))
+    except FileNotFoundError as e:
+        _fail(str(e))
+    if json_out:
+        emit_json({**report.as_dict(),
+                   "failures": [{"path": p, "stage": "import", "reason": r} for p, r in report.failures]})
+    else:
+        console.print(f"Found {report.found} media files: [green]{report.added} added[/green], "
+                      f"{report.known + report.unchanged} already in the library, "
+                      f"[red]{report.failed} failed[/red]"
+                      + (f", {report.skipped_sidecars} sidecar/non-media files skipped" if report.skipped_sidecars else ""))
+        for p, r in report.failures[:20]:
+            console.print(f"  [red]x[/red] {p}: {r}")
+        if len(report.failures) > 20:
+            console.print(f"  ... and {len(report.failures) - 20} more: `workbench errors`")
+        pending = int(lib.status()["pending"].sum())
+        if pending:
+            console.print(f"{pending} items wait for processing: run `workbench process`.")
+    if report.imported == 0:
+        if not json_out:
+            err_console.print("Nothing could be imported." if report.found else "No photos or videos found.")
+        raise typer.Exit(1)
+
+
+@app.command()
+def process(
+        stage: Annotated[Optional[list[str]], typer.Option(help="Only this stage (repeatable), e.g. thumbnails.")] = None,
+        retry_failed: Annotated[bool, typer.Option(help="Also retry media whose stage failed before.")] = False,
+        json_out: JsonOpt = False) -> None:
+    """Run pending processing stages (thumbnails and previews now). Interrupt any time; rerun resumes."""
+    lib = _open()
+    reports = lib.process(stage, retry_failed=retry_failed, progress=_progress(json_out))
+    for r in reports:
+        if json_out:
+            emit_json({"stage": r.stage, "version": r.version, "done": r.done, "failed": r.failed,
+                       "failures": [{"path": p, "reason": e} for p, e in r.failures]})
+        else:
+            console.print(f"{r.stage}: {r.done} done, {r.failed} failed")
+            for p, e in r.failures[:20]:
+                console.print(f"  [red]x[/red] {p}: {e}")
+
+
+@app.command()
+def status(json_out: JsonOpt = False) -> None:
+    """Per processing stage: how many media are done, pending and failed."""
+    lib = _open()
+    df = lib.status()
+    if json_out:
+        for rec in df.to_dict("records"):
+            emit_json(rec)
+        return
+    c = lib.counts()
+    console.print(f"[bold]{lib.root}[/bold]: {c['images']} images, {c['videos']} videos, "
+                  f"{c['sources']} source paths, {c['errors']} errors")
+    table(None, ["stage", "version", "done", "pending", "failed"], df.values.tolist())
+
+
+def _parse_date(value: Optional[str], name: str) -> Optional[datetime]:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"{name} must be a date like 2024-05-31 or 2024-05-31T18:00, not {value!r}")
+
+
+@app.command("ls")
+def ls_cmd(
+        sort: Annotated[Sort, typer.Option(help="Sort by capture date, file name or size.")] = Sort.date,
+        desc: Annotated[bool, typer.Option("--desc", help="Newest / largest / Z first.")] = False,
+        kind: Annotated[Optional[Kind], typer.Option(help="Only images or only videos.")] = None,
+        since: Annotated[Optional[str], typer.Option(help="Taken on or after this date (YYYY-MM-DD).")] = None,
+        until: Annotated[Optional[str], typer.Option(help="Taken on or before this date (YYYY-MM-DD).")] = None,
+        camera: Annotated[Optional[str], typer.Option(help="Camera make or model contains this text.")] = None,
+        place: Annotated[Optional[str], typer.Option(help="Place (city, region, country) contains this text.")] = None,
+        query: Annotated[Optional[str], typer.Option(help="Words in file names, folders, camera or place "
+                                                          "(full-text search).")] = None,
+        limit: Annotated[Optional[int], typer.Option(help="Show at most this many.")] = None,
+        json_out: JsonOpt = False) -> None:
+    """List media, sorted and filtered."""
+    from workbench.catalog.queries import ls_record
+    from workbench.catalog.queries import iso_taken_at
+    lib = _open()
+    df = lib.media(kind=kind.value if kind else None, since=_parse_date(since, "--since"),
+                   until=_parse_date(until, "--until"), camera=camera, place=place, query=query,
+                   sort=sort.value, desc=desc, limit=limit)
+    records = df.to_dict("records")
+    if json_out:
+        for rec in records:
+            emit_json(ls_record(rec))
+        return
+    rows = []
+    for r in records:
+        dims = f"{r['width']}x{r['height']}" if r.get("width") == r.get("width") and r.get("width") else ""
+        cam = " ".join(x for x in (r.get("camera_make"), r.get("camera_model")) if isinstance(x, str))
+        rows.append([r["id"][:10], iso_taken_at(r.get("taken_at"), r.get("taken_at_offset_min")) or "",
+                     r["kind"], dims, cam, r.get("place") if isinstance(r.get("place"), str) else "",
+                     Path(r["path"]).name])
+    table(f"{len(rows)} media", ["id", "taken", "kind", "size", "camera", "place", "name"], rows)
+
+
+@app.command()
+def show(media_id: Annotated[str, typer.Argument(help="Media id or a unique prefix (4+ hex digits).")],
+         json_out: JsonOpt = False) -> None:
+    """Everything known about one media: metadata, every source path, processing results, errors."""
+    lib = _open()
+    info = lib.get(media_id)
+    if json_out:
+        emit_json(info)
+        return
+    for k, v in info.items():
+        if k in ("stages", "sources", "errors", "search_text"):
+            continue
+        if v is None or v != v:
+            continue
+        console.print(f"[bold]{k:>20}[/bold]  {v}")
+    console.print(f"[bold]{'sources':>20}[/bold]  " + "\n".join([""] * 0 + [" " * 0 + s for s in info["sources"]]))
+    for name, st in info["stages"].items():
+        console.print(f"[bold]{name:>20}[/bold]  {st.get('status')} {st.get('error') or ''}")
+    for e in info["errors"]:
+        console.print(f"[bold]{'error':>20}[/bold]  [{e['stage']}] {e['reason']}")
+
+
+@app.command()
+def errors(json_out: JsonOpt = False) -> None:
+    """Files that could not be imported or processed, with the reason for each."""
+    lib = _open()
+    df = lib.errors()
+    if json_out:
+        for rec in df[["path", "stage", "reason"]].to_dict("records"):
+            emit_json(rec)
+        return
+    if df.empty:
+        console.print("No errors.")
+        return
+    table(f"{len(df)} errors", ["path", "stage", "reason"], df[["path", "stage", "reason"]].values.tolist())
+
+
+@app.command()
+def verify(json_out: JsonOpt = False) -> None:
+    """Re-hash every original and report any that changed or vanished. Exits 1 if any did."""
+    lib = _open()
+    df = lib.verify(progress=_progress(json_out))
+    bad = df[df["status"] != "ok"]
+    if json_out:
+        for rec in df.to_dict("records"):
+            emit_json(rec)
+    else:
+        console.print(f"{len(df) - len(bad)} of {len(df)} originals verified intact.")
+        if len(bad):
+            table(f"{len(bad)} problems", ["id", "status", "path", "detail"],
+                  bad[["id", "status", "path", "detail"]].values.tolist())
+    if len(bad):
+        raise typer.Exit(1)
+
+
+def run() -> None:
+    """Entry point that turns our exceptions into one-line messages instead of tracebacks."""
+    try:
+        app()
+    except WorkbenchError as e:
+        err_console.print(f"[red]error:[/red] {e}")
+        raise SystemExit(2) from None

@@ -1,0 +1,26 @@
+"""Exceptions with messages a user can act on."""
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    """Base class: anything the CLI prints as a one-line error instead of a traceback."""
+
+
+class LibraryError(WorkbenchError):
+    """The library folder is missing, locked, or not a workbench library."""
+
+
+class MediaError(WorkbenchError):
+    """One file could not be read; ``reason`` is recorded in the ``errors`` table and the batch goes on.
+
+    The message must say what is wrong with *this* file (truncated, zero bytes, unsupported type, decoder
+    crashed, decompression bomb, ...), never a bare exception class name.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotFoundError(WorkbenchError):
+    """An id or id prefix matches no media (or more than one)."""

@@ -1,0 +1,193 @@
+"""Import: scan paths, probe files in isolated workers, and commit catalog rows in batches.
+
+Crash safety: an original is fully written (temp file, fsync, rename) before any row names it, and rows are
+merged by content id and source key, so killing an import at any moment and running it again ends with each
+file stored once, every source remembered, and nothing half-written.
+"""
+from __future__ import annotations
+
+import getpass
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from workbench.catalog.errors_log import clear_errors, record_errors
+from workbench.catalog.store import Catalog, sql_in
+from workbench.ingest.probe import ProbeTask, probe_file
+from workbench.ingest.scan import iter_candidates
+from workbench.metadata.places import lookup_places
+from workbench.parallel import Failure, run_isolated
+from workbench.settings import Settings
+
+
+@dataclass
+class ImportReport:
+    """What an import did; ``added`` counts new media, ``known`` files whose content was already stored."""
+
+    found: int = 0
+    added: int = 0
+    known: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    skipped_sidecars: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    media_ids: list[str] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        """Files that are in the library after this run (new, already known or unchanged)."""
+        return self.added + self.known + self.unchanged
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"found": self.found, "added": self.added, "known": self.known, "unchanged": self.unchanged,
+                "failed": self.failed, "skipped_sidecars": self.skipped_sidecars}
+
+
+def source_key(media_id: str, path: str) -> str:
+    return hashlib.sha256(f"{media_id}\0{path}".encode()).hexdigest()[:24]
+
+
+def default_owner() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "owner"
+
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def search_text(row: dict[str, Any]) -> str:
+    """Words a person might type to find this file: name, folders, camera, place."""
+    p = Path(row["path"])
+    parts = [p.stem, *p.parent.parts[-4:], row.get("camera_make") or "", row.get("camera_model") or "",
+             row.get("place") or ""]
+    words: list[str] = []
+    for part in parts:
+        words += _WORD.findall(part)
+    return " ".join(dict.fromkeys(w.lower() for w in words))
+
+
+def _unchanged_sources(catalog: Catalog, files: list[Path], mode: str) -> dict[str, str]:
+    """Paths already imported whose size and mtime have not changed since: path -> media id.
+
+    A path imported by reference and now imported as a copy is not "unchanged": it must be copied in.
+    """
+    out: dict[str, str] = {}
+    if catalog.count("sources") == 0:
+        return out
+    stats = {}
+    for f in files:
+        try:
+            st = f.stat()
+            stats[str(f)] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            pass
+    keys = list(stats)
+    for i in range(0, len(keys), 1000):
+        t = catalog.read("sources", ["path", "media_id", "mode", "size_bytes", "mtime_ns"],
+                         sql_in("path", keys[i:i + 1000]))
+        for r in t.to_pylist():
+            if stats.get(r["path"]) == (r["size_bytes"], r["mtime_ns"]) and (mode == r["mode"] or mode == "reference"):
+                out[r["path"]] = r["media_id"]
+    if out:  # only trust a source whose media row exists (it always does: rows are written media-first)
+        present = catalog.existing_keys("media", "id", set(out.values()))
+        out = {p: m for p, m in out.items() if m in present}
+    return out
+
+
+def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, owner: str | None,
+                 settings: Settings, on_progress: Callable[[int], None] | None = None,
+                 set_total: Callable[[int], None] | None = None) -> ImportReport:
+    if mode not in ("copy", "reference"):
+        raise ValueError(f"mode must be 'copy' or 'reference', not {mode!r}")
+    owner = owner or default_owner()
+    report = ImportReport()
+    files: list[Path] = []
+    for f, sidecar in iter_candidates(paths, exclude=root):
+        if sidecar:
+            report.skipped_sidecars += 1
+        else:
+            files.append(f)
+    report.found = len(files)
+    if set_total:
+        set_total(len(files))
+    unchanged = _unchanged_sources(catalog, files, mode)
+    report.unchanged = len(unchanged)
+    report.media_ids += list(dict.fromkeys(unchanged.values()))
+    if on_progress and unchanged:
+        on_progress(len(unchanged))
+    todo = [f for f in files if str(f) not in unchanged]
+
+    originals = str(root / "originals")
+    pending: list[tuple[dict[str, Any], list[str], tuple[int, int]]] = []
+    failures: list[tuple[str, str]] = []
+    last = time.monotonic()
+
+    def commit() -> None:
+        nonlocal pending, failures, last
+        if pending:
+            _commit_media(catalog, root, pending, mode, owner, report)
+        if failures:
+            record_errors(catalog, [(p, None, "import", r) for p, r in failures])
+        pending, failures, last = [], [], time.monotonic()
+
+    tasks = (ProbeTask(str(f), mode, originals, settings) for f in todo)
+    for task, result in run_isolated(probe_file, tasks, workers=settings.worker_count(),
+                                     timeout_s=settings.per_file_timeout_s):
+        if isinstance(result, Failure):
+            report.failed += 1
+            report.failures.append((task.path, result.reason))
+            failures.append((task.path, result.reason))
+        else:
+            try:
+                st = Path(task.path).stat()
+                stat = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                stat = (None, None)
+            pending.append((result["row"], result["warnings"], stat))
+        if on_progress:
+            on_progress(1)
+        if len(pending) + len(failures) >= settings.commit_every_files or time.monotonic() - last > settings.commit_every_s:
+            commit()
+    commit()
+    return report
+
+
+def _commit_media(catalog: Catalog, root: Path, items: list, mode: str, owner: str, report: ImportReport) -> None:
+    now = datetime.now(timezone.utc)
+    rows = [r for r, _, _ in items]
+    # Places for the rows that have GPS, in one batched lookup.
+    with_gps = [r for r in rows if r.get("gps_lat") is not None and r.get("gps_lon") is not None]
+    places = lookup_places([(r["gps_lat"], r["gps_lon"]) for r in with_gps]) if with_gps else []
+    for r, place in zip(with_gps, places):
+        if place is not None:
+            r.update(place_city=place.city, place_region=place.region, place_country=place.country,
+                     place=place.label)
+    for r in rows:
+        r.update(owner=owner, imported_at=now)
+        r["search_text"] = search_text(r)
+    ids = [r["id"] for r in rows]
+    existing = catalog.existing_keys("media", "id", ids)
+    inserted = catalog.insert_new("media", rows, "id")
+    # Content first imported by reference and now imported as a copy becomes a stored original.
+    if mode == "copy" and existing:
+        ref = catalog.read("media", ["id"], f"storage = 'reference' AND {sql_in('id', existing)}")
+        by_id = {r["id"]: r for r in rows}
+        for mid in ref.column("id").to_pylist():
+            catalog.update("media", f"id = '{mid}'", {"storage": "copy", "blob": by_id[mid]["blob"]})
+    report.added += inserted
+    report.known += len(rows) - inserted
+    report.media_ids += ids
+    sources = [{"key": source_key(r["id"], r["path"]), "media_id": r["id"], "path": r["path"], "mode": mode,
+                "owner": owner, "size_bytes": size, "mtime_ns": mtime, "found_at": now}
+               for r, _, (size, mtime) in items]
+    catalog.upsert("sources", sources, "key")
+    warnings = [(r["path"], r["id"], "metadata", "; ".join(ws)) for r, ws, _ in items if ws]
+    record_errors(catalog, warnings)
+    clear_errors(catalog, [r["path"] for r in rows], "import")

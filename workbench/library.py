@@ -1,0 +1,253 @@
+"""``Library``: the one door to an archive. The CLI, notebooks, dashboards and gallery all go through it."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench.catalog import schema as S
+from workbench.catalog.lock import WriteLock
+from workbench.catalog.migrations import check_not_newer, migrate
+from workbench.catalog.queries import MediaFilter, list_media
+from workbench.catalog.store import Catalog, sql_quote
+from workbench.errors import LibraryError, NotFoundError
+from workbench.ingest.blobstore import BlobStore
+from workbench.ingest.importer import ImportReport, import_paths
+from workbench.ingest.verify import check_one
+from workbench.parallel import Failure, run_isolated
+from workbench.progress import bar
+from workbench.settings import Settings
+from workbench.stages.base import StageContext
+from workbench.stages.registry import all_stages, stage_schemas
+from workbench.stages.runner import StageReport, pending_media, run_stage
+
+MARKER = "library.json"
+DEFAULT_LIBRARY = Path("data") / "library"
+
+
+def resolve_root(path: str | os.PathLike | None = None) -> Path:
+    """``path``, else ``$WORKBENCH_LIBRARY``, else ``data/library`` under the current folder."""
+    if path:
+        return Path(path).expanduser().absolute()
+    env = os.environ.get("WORKBENCH_LIBRARY")
+    if env:
+        return Path(env).expanduser().absolute()
+    return (Path.cwd() / DEFAULT_LIBRARY).absolute()
+
+
+class Library:
+    """A library folder: ``originals/`` (content-addressed, read-only), ``derived/`` and ``catalog/``.
+
+    Open one with ``Library.open(path)`` (or ``Library.create``); every method returns plain Python or pandas
+    objects, so a notebook can explore the archive directly.
+    """
+
+    def __init__(self, root: Path, catalog: Catalog, settings: Settings):
+        self.root = root
+        self.catalog = catalog
+        self.settings = settings
+        self._lock = WriteLock(root)
+
+    # -- opening --------------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike | None = None) -> "Library":
+        """Create an empty library (or open it if it already exists)."""
+        root = resolve_root(path)
+        if root.exists() and any(root.iterdir()) and not (root / MARKER).exists():
+            raise LibraryError(f"{root} is a non-empty folder that is not a workbench library; choose an empty "
+                               f"or new folder")
+        for sub in ("originals", "derived", "catalog"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        if not (root / MARKER).exists():
+            meta = {"format": "workbench-library", "schema_version": S.SCHEMA_VERSION,
+                    "created_at": datetime.now(timezone.utc).isoformat()}
+            (root / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
+        return cls.open(root)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, create: bool = False) -> "Library":
+        """Open an existing library, migrating its catalog if it was made by an older version."""
+        root = resolve_root(path)
+        if not (root / MARKER).exists():
+            if create:
+                return cls.create(root)
+            raise LibraryError(f"no library at {root}: run `workbench init` (or `workbench --library PATH init`) "
+                               f"first, or point --library / WORKBENCH_LIBRARY at an existing one")
+        meta = json.loads((root / MARKER).read_text())
+        check_not_newer(int(meta.get("schema_version", 0)))
+        settings = Settings.load(root)
+        catalog = Catalog(root / "catalog")
+        lib = cls(root, catalog, settings)
+        schemas = lib._schemas()
+        for name, schema in schemas.items():
+            catalog.ensure(name, schema)
+        if meta.get("schema_version", 0) < S.SCHEMA_VERSION or lib._needs_columns(schemas):
+            with lib._lock:
+                migrate(catalog, int(meta.get("schema_version", 0)), schemas)
+                meta["schema_version"] = S.SCHEMA_VERSION
+                (root / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
+        return lib
+
+    def _schemas(self) -> dict[str, Any]:
+        return {**S.CORE_TABLES, **stage_schemas(self.settings)}
+
+    def _needs_columns(self, schemas: dict[str, Any]) -> bool:
+        return any(set(s.names) - set(self.catalog.table(n).schema.names) for n, s in schemas.items())
+
+    def __repr__(self) -> str:
+        return f"Library({str(self.root)!r})"
+
+    # -- paths ----------------------------------------------------------------------------------------------
+    @property
+    def originals_dir(self) -> Path:
+        return self.root / "originals"
+
+    @property
+    def derived_dir(self) -> Path:
+        return self.root / "derived"
+
+    def _context(self) -> StageContext:
+        return StageContext(str(self.root), self.settings)
+
+    # -- import and processing ------------------------------------------------------------------------------
+    def import_files(self, paths: Iterable[str | os.PathLike], *, mode: str = "copy", owner: str | None = None,
+                     progress: bool | None = None) -> ImportReport:
+        """Add files and folders; identical content is stored once and remembers every path it was found at."""
+        paths = [Path(p) for p in paths]
+        with self._lock:
+            BlobStore(self.originals_dir).clean_tmp()
+            BlobStore(self.derived_dir).clean_tmp()
+            with bar(None, "import", progress) as pb:
+                report = import_paths(self.catalog, self.root, paths, mode=mode, owner=owner,
+                                      settings=self.settings, on_progress=pb.update,
+                                      set_total=lambda n: setattr(pb, "total", n) or pb.refresh())
+            self._refresh_indexes()
+        return report
+
+    def process(self, stages: Iterable[str] | None = None, *, retry_failed: bool = False,
+                progress: bool | None = None) -> list[StageReport]:
+        """Run every pending stage (or the named ones); safe to interrupt and rerun."""
+        wanted = set(stages) if stages else None
+        reports = []
+        with self._lock:
+            BlobStore(self.derived_dir).clean_tmp()
+            for stage in all_stages(self.settings):
+                if wanted is not None and stage.name not in wanted:
+                    continue
+                with bar(None, stage.name, progress) as pb:
+                    reports.append(run_stage(self.catalog, stage, self._context(), retry_failed=retry_failed,
+                                             on_progress=pb.update,
+                                             set_total=lambda n: setattr(pb, "total", n) or pb.refresh()))
+            self.catalog.compact()
+        return reports
+
+    def _refresh_indexes(self) -> None:
+        from lancedb.index import FTS
+        tbl = self.catalog.table("media")
+        if tbl.count_rows() == 0:
+            return
+        names = {ix.name for ix in tbl.list_indices()}
+        if "search_text_idx" not in names:
+            tbl.create_index("search_text", config=FTS(with_position=False))
+        self.catalog.compact()
+
+    # -- reading --------------------------------------------------------------------------------------------
+    def status(self) -> pd.DataFrame:
+        """Per stage: done, pending and failed counts for its current version."""
+        rows = []
+        n_media = self.catalog.count("media")
+        for stage in all_stages(self.settings):
+            v = sql_quote(stage.version)
+            done = self.catalog.count(stage.name, f"version = {v} AND status = 'ok'")
+            failed = self.catalog.count(stage.name, f"version = {v} AND status = 'failed'")
+            pending = pending_media(self.catalog, stage).num_rows
+            rows.append({"stage": stage.name, "version": stage.version, "done": done, "pending": pending,
+                         "failed": failed})
+        df = pd.DataFrame(rows, columns=["stage", "version", "done", "pending", "failed"])
+        df.attrs["media"] = n_media
+        return df
+
+    def counts(self) -> dict[str, int]:
+        """How many images, videos, errors and source paths the library holds."""
+        return {"images": self.catalog.count("media", "kind = 'image'"),
+                "videos": self.catalog.count("media", "kind = 'video'"),
+                "sources": self.catalog.count("sources"),
+                "errors": self.catalog.count("errors")}
+
+    def media(self, *, kind: str | None = None, since: date | datetime | None = None,
+              until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
+              query: str | None = None, owner: str | None = None, sort: str = "date", desc: bool = False,
+              limit: int | None = None) -> pd.DataFrame:
+        """Media as a DataFrame: filter by kind, capture date range, camera, place and words (full text)."""
+        flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, query=query, owner=owner)
+        return list_media(self.catalog, flt, sort=sort, desc=desc, limit=limit)
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """A full media id from a unique prefix (at least 4 hex digits), like git."""
+        p = id_or_prefix.strip().lower()
+        if len(p) < 4 or any(c not in "0123456789abcdef" for c in p):
+            raise NotFoundError(f"{id_or_prefix!r} is not a media id: use at least 4 hex digits from `workbench ls`")
+        t = self.catalog.read("media", ["id"], f"id LIKE {sql_quote(p + '%')}")
+        ids = t.column("id").to_pylist()
+        if not ids:
+            raise NotFoundError(f"no media with id {id_or_prefix!r}")
+        if len(ids) > 1:
+            raise NotFoundError(f"id prefix {id_or_prefix!r} is ambiguous: it matches {len(ids)} media; type more digits")
+        return ids[0]
+
+    def get(self, id_or_prefix: str) -> dict[str, Any]:
+        """Everything about one media: its row, every source path, stage results and errors."""
+        mid = self.resolve_id(id_or_prefix)
+        row = self.catalog.read("media", None, f"id = {sql_quote(mid)}").to_pylist()[0]
+        row["sources"] = sorted(self.catalog.read("sources", ["path"], f"media_id = {sql_quote(mid)}")
+                                .column("path").to_pylist())
+        row["stages"] = {}
+        for stage in all_stages(self.settings):
+            r = self.catalog.read(stage.name, None,
+                                  f"media_id = {sql_quote(mid)} AND version = {sql_quote(stage.version)}").to_pylist()
+            row["stages"][stage.name] = r[0] if r else {"status": "pending"}
+        row["errors"] = self.catalog.read("errors", ["stage", "reason"], f"media_id = {sql_quote(mid)}").to_pylist()
+        return row
+
+    def sources(self) -> pd.DataFrame:
+        """Every path each media was found at (exact duplicates are media with several)."""
+        return self.catalog.read("sources", ["media_id", "path", "mode", "owner", "found_at"]).to_pandas()
+
+    def errors(self) -> pd.DataFrame:
+        """Files and stages that failed, with the reason, newest first."""
+        df = self.catalog.read("errors", ["path", "stage", "reason", "media_id", "at"]).to_pandas()
+        return df.sort_values(["at", "path"], ascending=[False, True]).reset_index(drop=True)
+
+    def original_path(self, id_or_prefix: str) -> Path:
+        """Where the original bytes are (inside the library, or the referenced file)."""
+        row = self.get(id_or_prefix)
+        return self._context().source_of(row)
+
+    def rendition_path(self, id_or_prefix: str, which: str = "thumb") -> Path | None:
+        """The thumbnail (``thumb``) or ``preview`` WebP of a media, None until processed."""
+        if which not in ("thumb", "preview"):
+            raise ValueError("which must be 'thumb' or 'preview'")
+        st = self.get(id_or_prefix)["stages"]["thumbnails"]
+        return self.derived_dir / st[which] if st.get("status") == "ok" else None
+
+    # -- integrity ------------------------------------------------------------------------------------------
+    def verify(self, progress: bool | None = None) -> pd.DataFrame:
+        """Re-hash every original; returns one row per media with status ok, changed, missing or unreadable."""
+        t = self.catalog.read("media", ["id", "sha256", "storage", "blob", "path"]).to_pylist()
+        ctx = self._context()
+        tasks = [(r["id"], str(ctx.source_of(r)), r["sha256"]) for r in t]
+        rows = []
+        with bar(len(tasks), "verify", progress) as pb:
+            for task, res in run_isolated(check_one, tasks, workers=self.settings.worker_count(),
+                                          timeout_s=self.settings.per_file_timeout_s * 10):
+                if isinstance(res, Failure):
+                    res = {"id": task[0], "path": task[1], "status": "unreadable", "detail": res.reason}
+                rows.append(res)
+                pb.update(1)
+        df = pd.DataFrame(rows, columns=["id", "path", "status", "detail"])
+        return df.sort_values(["status", "path"]).reset_index(drop=True)

@@ -1,0 +1,95 @@
+"""Run per-file work in worker processes so that a crashing or hanging decoder costs one file, not the batch.
+
+Decoders are C libraries (libjpeg, libheif, libraw, FFmpeg); a fuzzed file can crash or hang them. Each task
+runs in a pebble worker process: a segfault becomes a ``Failure`` naming the signal, a hang is killed after
+``timeout_s``, and the pool replaces the worker and goes on.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from pebble import ProcessExpired, ProcessPool
+
+from workbench.errors import MediaError
+
+
+@dataclass
+class Failure:
+    """Why one task failed, worded for the person reading ``workbench errors``."""
+
+    reason: str
+
+
+def describe_exit(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"the decoder crashed the worker process ({name}); the file is probably corrupt"
+    return f"the worker process exited unexpectedly (exit code {exitcode})"
+
+
+def _call(fn: Callable[[Any], Any], item: Any) -> Any:
+    """Worker-side wrapper: MediaError stays a reason; anything else keeps its message and type."""
+    try:
+        return fn(item)
+    except MediaError as e:
+        return Failure(e.reason)
+    except MemoryError:
+        return Failure("ran out of memory decoding this file")
+    except Exception as e:  # an unexpected library error for this file must not stop the batch
+        last = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+        where = f" (in {last.name})" if last else ""
+        return Failure(f"unexpected {type(e).__name__}{where}: {e}")
+
+
+def run_isolated(fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int, timeout_s: float,
+                 max_in_flight: int | None = None) -> Iterator[tuple[Any, Any]]:
+    """Yield ``(item, result_or_Failure)`` as tasks finish (not in input order).
+
+    ``fn`` must be a picklable top-level function. At most ``max_in_flight`` tasks are queued at once, so a
+    million-file import does not hold a million futures.
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    limit = max_in_flight or workers * 4
+    it = iter(items)
+    with ProcessPool(max_workers=workers, context=ctx) as pool:
+        pending: dict[Any, Any] = {}
+
+        def fill() -> None:
+            while len(pending) < limit:
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+                pending[pool.schedule(_call, args=(fn, item), timeout=timeout_s)] = item
+
+        fill()
+        while pending:
+            done = _wait_any(list(pending))
+            for fut in done:
+                item = pending.pop(fut)
+                try:
+                    result = fut.result()
+                except FutureTimeout:
+                    result = Failure(f"timed out after {timeout_s:g} s (per_file_timeout_s); the file may be "
+                                     f"malformed or too large to decode")
+                except ProcessExpired as e:
+                    result = Failure(describe_exit(e.exitcode))
+                except Exception as e:
+                    result = Failure(f"worker error {type(e).__name__}: {e}")
+                yield item, result
+            fill()
+
+
+def _wait_any(futures: list[Any]) -> list[Any]:
+    from concurrent.futures import FIRST_COMPLETED, wait
+    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+    return list(done)

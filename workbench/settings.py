@@ -1,0 +1,63 @@
+"""Every tunable number in one place, each with the reason for its default (design rule 4).
+
+A library stores its own overrides in ``<library>/settings.json``; ``Settings.load`` merges them over these
+defaults, and the dashboards edit that file through ``Library``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+
+@dataclass
+class Settings:
+    # Renditions. 256 px fills a grid cell on a high-DPI screen; 1440 px is a full-screen preview on a laptop
+    # and is the size the semantic and face stages read, so the original is decoded once.
+    thumb_size_px: int = 256
+    preview_size_px: int = 1440
+    # WebP quality 80 at method 4 keeps previews visually clean at about a tenth of the JPEG size; measured in
+    # docs/benchmarks.md (ingest).
+    webp_quality: int = 80
+    webp_method: int = 4
+    # Pillow refuses images above twice its MAX_IMAGE_PIXELS (2 x 89.5 MP); real panoramas stay under this.
+    max_image_megapixels: float = 179.0
+    # A poster frame whose mean luma (0-255) is below this is treated as black and skipped.
+    poster_min_luma: float = 24.0
+    # Candidate poster frames sampled across a video (fractions of its duration).
+    poster_candidates: int = 6
+    # Dates before the first surviving photograph (1826) or more than this far in the future are rejected.
+    max_future_days: float = 2.0
+    # A worker that takes longer than this on one file is killed and the file recorded as failed.
+    per_file_timeout_s: float = 120.0
+    # Worker processes for ingest and stages; 0 means one per CPU core.
+    workers: int = 0
+    # Catalog rows are committed at least this often, so a killed import loses little work.
+    commit_every_files: int = 256
+    commit_every_s: float = 15.0
+
+    @classmethod
+    def load(cls, library_root: Path | None = None) -> "Settings":
+        """Defaults, overridden by ``<library>/settings.json`` when it exists."""
+        s = cls()
+        if library_root is not None:
+            f = Path(library_root) / "settings.json"
+            if f.exists():
+                data = json.loads(f.read_text())
+                known = {x.name for x in fields(cls)}
+                unknown = set(data) - known
+                if unknown:
+                    raise ValueError(f"{f}: unknown settings {sorted(unknown)}; known settings are {sorted(known)}")
+                for k, v in data.items():
+                    setattr(s, k, type(getattr(s, k))(v))
+        return s
+
+    def save(self, library_root: Path) -> None:
+        """Write only the values that differ from the defaults, so new defaults reach old libraries."""
+        default = Settings()
+        diff = {k: v for k, v in asdict(self).items() if getattr(default, k) != v}
+        (Path(library_root) / "settings.json").write_text(json.dumps(diff, indent=2) + "\n")
+
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)

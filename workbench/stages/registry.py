@@ -1,0 +1,17 @@
+"""The processing stages a library runs, in order."""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from workbench.settings import Settings
+from workbench.stages.base import Stage
+from workbench.stages.thumbnails import ThumbnailStage
+
+
+def all_stages(settings: Settings) -> list[Stage]:
+    """Stages in the order ``process`` runs them; later issues add embeddings, faces and quality here."""
+    return [ThumbnailStage(settings)]
+
+
+def stage_schemas(settings: Settings) -> dict[str, pa.Schema]:
+    return {s.name: s.schema for s in all_stages(settings)}

@@ -1,0 +1,118 @@
+"""Run a stage over its pending media in isolated worker processes, committing results as they come."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from workbench.catalog.store import Catalog, sql_quote
+from workbench.parallel import Failure, run_isolated
+from workbench.stages.base import INPUT_COLUMNS, Stage, StageContext
+
+BATCH_ROWS = 4  # rows per worker task: small enough that a crash isolates quickly, big enough to amortise IPC
+
+
+@dataclass
+class StageReport:
+    stage: str
+    version: str
+    done: int = 0
+    failed: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def pending_media(catalog: Catalog, stage: Stage, retry_failed: bool = False) -> pa.Table:
+    """Media rows (``INPUT_COLUMNS``) that have no row for the stage's current version."""
+    kinds = ", ".join(sql_quote(k) for k in stage.kinds)
+    media = catalog.read("media", INPUT_COLUMNS, f"kind IN ({kinds})")
+    if not catalog.has(stage.name) or media.num_rows == 0:
+        return media
+    where = f"version = {sql_quote(stage.version)}"
+    if retry_failed:
+        where += " AND status = 'ok'"
+    have = set(catalog.read(stage.name, ["media_id"], where).column("media_id").to_pylist())
+    if not have:
+        return media
+    mask = pa.array([m not in have for m in media.column("id").to_pylist()])
+    return media.filter(mask)
+
+
+def _transform(task: tuple[Stage, pa.RecordBatch, StageContext]) -> pa.RecordBatch:
+    stage, batch, ctx = task
+    return stage.transform(batch, ctx)
+
+
+def _batches(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:
+    for b in table.to_batches(max_chunksize=rows):
+        yield b
+
+
+def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed: bool = False,
+              on_progress: Callable[[int], None] | None = None,
+              set_total: Callable[[int], None] | None = None) -> StageReport:
+    """Process every pending media; a batch whose worker crashed is retried one file at a time."""
+    report = StageReport(stage.name, stage.version)
+    todo = pending_media(catalog, stage, retry_failed)
+    if set_total:
+        set_total(todo.num_rows)
+    if todo.num_rows == 0:
+        return report
+    paths = dict(zip(todo.column("id").to_pylist(), todo.column("path").to_pylist()))
+    settings = ctx.settings
+    buffer: list[pa.RecordBatch] = []
+    last_commit = time.monotonic()
+
+    def commit() -> None:
+        nonlocal buffer, last_commit
+        if not buffer:
+            return
+        results = pa.Table.from_batches(buffer, schema=stage.schema)
+        catalog.upsert(stage.name, results, "key")
+        _record_errors(catalog, stage, results, paths)
+        buffer = []
+        last_commit = time.monotonic()
+
+    def handle(batch: pa.RecordBatch, result: Any) -> Iterator[pa.RecordBatch]:
+        if isinstance(result, Failure):
+            if batch.num_rows > 1:  # find the culprit: rerun each file alone
+                singles = [batch.slice(i, 1) for i in range(batch.num_rows)]
+                for item, res in run_isolated(_transform, [(stage, s, ctx) for s in singles],
+                                              workers=settings.worker_count(),
+                                              timeout_s=settings.per_file_timeout_s):
+                    yield from handle(item[1], res)
+                return
+            mid = batch.column("id")[0].as_py()
+            yield pa.RecordBatch.from_pylist([stage.failed_row(mid, result.reason)], schema=stage.schema)
+            return
+        yield result
+
+    tasks = ((stage, b, ctx) for b in _batches(todo, BATCH_ROWS))
+    for item, result in run_isolated(_transform, tasks, workers=settings.worker_count(),
+                                     timeout_s=settings.per_file_timeout_s * BATCH_ROWS):
+        for out in handle(item[1], result):
+            buffer.append(out)
+            status = out.column("status").to_pylist()
+            report.done += status.count("ok")
+            report.failed += status.count("failed")
+            for mid, st, err in zip(out.column("media_id").to_pylist(), status, out.column("error").to_pylist()):
+                if st == "failed":
+                    report.failures.append((paths.get(mid, mid), err))
+            if on_progress:
+                on_progress(out.num_rows)
+        if (sum(b.num_rows for b in buffer) >= settings.commit_every_files
+                or time.monotonic() - last_commit > settings.commit_every_s):
+            commit()
+    commit()
+    return report
+
+
+def _record_errors(catalog: Catalog, stage: Stage, results: pa.Table, paths: dict[str, str]) -> None:
+    from workbench.catalog.errors_log import clear_errors, record_errors
+    rows = results.select(["media_id", "status", "error"]).to_pylist()
+    failed = [(paths[r["media_id"]], r["media_id"], stage.name, r["error"]) for r in rows if r["status"] == "failed"]
+    ok = [paths[r["media_id"]] for r in rows if r["status"] == "ok"]
+    record_errors(catalog, failed)
+    clear_errors(catalog, ok, stage.name)
