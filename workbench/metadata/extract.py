@@ -19,7 +19,7 @@ from .gps import GpsFix, parse_gps, parse_iso6709, valid_coords
 from .image import probe_image, swaps_axes
 from .types import MediaMetadata
 from .video import probe_video
-from .xmp import parse_xmp
+from .xmp import XmpFields, parse_xmp
 
 
 def extract_metadata(path: Path, kind: str, mime: str, settings: Settings | None = None) -> MediaMetadata:
@@ -106,7 +106,7 @@ def _exif_candidate(raw: str | None, subsec: str | None, offset: str | None, sou
     return D.Candidate(D.with_subsec(local, subsec), off if off is not None else own_offset, source, label)
 
 
-def _image_date_candidates(ex: ExifFields, xmp, fix: GpsFix, zone: str | None) -> tuple[list[D.Candidate], list[str]]:
+def _image_date_candidates(ex: ExifFields, xmp: XmpFields | None, fix: GpsFix, zone: str | None) -> tuple[list[D.Candidate], list[str]]:
     """Candidates in priority order; unparsable strings are reported in ``pre``."""
     pre: list[str] = []
     out: list[D.Candidate] = []

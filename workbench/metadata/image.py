@@ -69,12 +69,31 @@ def _pillow_open(path: Path, mime: str) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return Image.open(path)
-    except Image.DecompressionBombError as e:
-        raise MediaError(f"image too large to open safely (decompression bomb guard): {e}") from None
+    except Image.DecompressionBombError:
+        # Reading the header allocates nothing; read it unguarded only to say how big the image claims to be.
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+        raise MediaError(f"decompression bomb: {w}x{h} = {w * h / 1e6:.1f} megapixels exceeds the safe limit "
+                         f"(max_image_megapixels)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise MediaError(f"not a readable {mime} image: {e}") from None
     except Exception as e:  # plugin bugs on hostile input (struct.error, IndexError, ...)
         raise MediaError(f"{mime} header could not be parsed ({type(e).__name__}: {e})") from None
+
+
+def _pil_orientation(im: Image.Image) -> int | None:
+    """Orientation as Pillow sees it (EXIF, PNG raw profiles, AVIF irot/imir); quiet on corrupt EXIF."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            orient = im.getexif().get(274)
+    except Exception:
+        return None
+    return orient if isinstance(orient, int) and 1 <= orient <= 8 else None
 
 
 def _pil_xmp(im: Image.Image) -> bytes | str | None:
@@ -97,10 +116,7 @@ def probe_heif(path: Path, mime: str) -> ImageProbe:
             raise MediaError(f"not a readable HEIF image: {heif_error}") from None
     im = _pillow_open(path, mime)
     with im:
-        try:
-            orient = im.getexif().get(274)
-        except Exception:
-            orient = None
+        orient = _pil_orientation(im)
         return ImageProbe(width=im.width, height=im.height, orientation=orient, xmp=_pil_xmp(im))
 
 
@@ -144,12 +160,7 @@ def probe_pillow(path: Path, mime: str) -> ImageProbe:
     im = _pillow_open(path, mime)
     with im:
         exif_raw = _pil_exif_bytes(im)
-        try:
-            orient = im.getexif().get(274)
-        except Exception:
-            orient = None
-        if not isinstance(orient, int) or not 1 <= orient <= 8:
-            orient = None
+        orient = _pil_orientation(im)
         return ImageProbe(width=im.width, height=im.height, orientation=orient, xmp=_pil_xmp(im), exif=exif_raw)
 
 
