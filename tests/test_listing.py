@@ -13,7 +13,7 @@ from workbench.catalog.queries import LS_COLUMNS, ls_record
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory) -> Library:
-    root = tmp_path_factory.mktemp("ls")
+    root = tmp_path_factory.mktemp("listing")
     jpeg(root / "in" / "holidays" / "beach-day.jpg", 400, 300, 1, make="Canon", model="EOS R5",
          taken=datetime(2020, 7, 1, 10, 0), offset="+01:00")
     jpeg(root / "in" / "holidays" / "mountain.jpg", 800, 600, 2, make="NIKON CORPORATION", model="NIKON D750",

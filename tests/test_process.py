@@ -11,6 +11,11 @@ from workbench import Library
 from workbench.settings import Settings
 
 
+def by_name(lib: Library, name: str):
+    df = lib.media()
+    return df[df["path"].str.endswith("/" + name)].iloc[0]
+
+
 @pytest.fixture
 def lib(tmp_path: Path) -> Library:
     lib = Library.create(tmp_path / "lib")
@@ -28,7 +33,7 @@ def test_new_media_are_pending_for_thumbnails(lib: Library):
 
 def test_process_makes_webp_thumbnail_and_preview_of_the_right_size(lib: Library):
     lib.process(progress=False)
-    big = lib.media(query="big").iloc[0]
+    big = by_name(lib, "big.jpg")
     thumb = Image.open(lib.rendition_path(big["id"], "thumb"))
     prev = Image.open(lib.rendition_path(big["id"], "preview"))
     assert thumb.format == prev.format == "WEBP"
@@ -38,7 +43,7 @@ def test_process_makes_webp_thumbnail_and_preview_of_the_right_size(lib: Library
 
 def test_small_images_are_not_upscaled(lib: Library):
     lib.process(progress=False)
-    small = lib.media(query="small").iloc[0]
+    small = by_name(lib, "small.png")
     assert Image.open(lib.rendition_path(small["id"], "preview")).size == (120, 90)
 
 
@@ -66,7 +71,7 @@ def test_a_new_thumbnail_size_makes_everything_pending_again(lib: Library):
     again = Library.open(lib.root)
     assert again.status().set_index("stage").loc["thumbnails", "pending"] == 3
     again.process(progress=False)
-    big = again.media(query="big").iloc[0]
+    big = by_name(again, "big.jpg")
     assert max(Image.open(again.rendition_path(big["id"], "thumb")).size) == 128
 
 

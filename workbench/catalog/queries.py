@@ -52,7 +52,8 @@ def fts_ids(catalog: Catalog, words: str) -> list[str]:
     n = tbl.count_rows()
     if n == 0 or not words.strip():
         return []
-    res = tbl.search(words, query_type="fts", fts_columns="search_text").select(["id"]).limit(n).to_arrow()
+    res = (tbl.search(words, query_type="fts", fts_columns="search_text").select(["id", "_score"])
+           .limit(n).to_arrow())
     return res.column("id").to_pylist()
 
 

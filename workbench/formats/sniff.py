@@ -71,6 +71,7 @@ MAGIC: list[tuple[bytes, FileType]] = [
     (b"IIRS", _img("image/x-olympus-orf", ".orf")),
     (b"MMOR", _img("image/x-olympus-orf", ".orf")),
     (b"BM", _img("image/bmp", ".bmp")),
+    (b"8BPS", _img("image/vnd.adobe.photoshop", ".psd")),
     (b"FLV\x01", _vid("video/x-flv", ".flv")),
     (b"\x30\x26\xb2\x75\x8e\x66\xcf\x11", _vid("video/x-ms-asf", ".wmv")),
     (b"\x00\x00\x01\xba", _vid("video/mpeg", ".mpg")),      # MPEG program stream pack header
@@ -316,8 +317,10 @@ def _sniff_tiff(f: BinaryIO, head: bytes, ext: str) -> FileType:
     if 50706 in ifd0:
         return DNG
     make = _ascii_tag(f, bo, ifd0.get(271)).upper()
-    raw_data = _has_raw_data(f, bo, ifd0)
     by_make = next((ft for prefix, ft in TIFF_RAW_BY_MAKE if make.startswith(prefix)), None)
+    # Sensor data in IFD0/SubIFDs proves a RAW; for a camera vendor's file, SubIFDs (330) or the vendor's private
+    # data tag (50740, e.g. Sony SR2Private) in IFD0 is enough, which still works when the file is truncated.
+    raw_data = _has_raw_data(f, bo, ifd0) or (by_make is not None and (330 in ifd0 or 50740 in ifd0))
     by_ext = TIFF_RAW_BY_EXT.get(ext)
     if by_ext is not None and by_ext is not DNG and (by_make is None or by_make == by_ext or not raw_data):
         return by_ext

@@ -8,7 +8,8 @@ Orientation rules, verified on the shared corpus (tests/test_decode_orientation.
 
 * JPEG, MPO, PNG, WebP, TIFF and every other Pillow format: the EXIF Orientation tag 1..8 (IFD0, or a PNG eXIf /
   ImageMagick raw profile), else ``tiff:Orientation`` from an XMP packet (Pillow's ``getexif`` falls back to XMP),
-  is applied once here.
+  is applied once here. It is read *after* loading: for TIFFs decoded through libtiff (e.g. CCITT G4) Pillow
+  already orients the pixels while loading and removes the tag, so reading it before would rotate twice.
 * AVIF (Pillow's native plugin): libavif does *not* rotate the pixels; Pillow turns the container's irot/imir into
   the EXIF orientation (replacing whatever orientation the EXIF block said), so applying that orientation once is
   exactly the container's transform.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import threading
 import warnings
 from contextlib import contextmanager
@@ -109,6 +111,8 @@ def open_upright(path: Path, mime: str, min_size_px: int | None = None,
         return _open_pillow(path, mime, min_size_px, settings)
     except MediaError:
         raise
+    except UnidentifiedImageError as e:  # Image.open hides why; ask the format's own plugin
+        raise MediaError(_reason(mime, _plugin_error(path, mime) or e)) from None
     except Exception as e:  # every decoder failure becomes a reason the user can read
         raise MediaError(_reason(mime, e)) from None
 
@@ -119,18 +123,20 @@ def open_upright(path: Path, mime: str, min_size_px: int | None = None,
 def _open_pillow(path: Path, mime: str, min_size_px: int | None, settings: Settings) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        im = _pillow_open(path, settings)
+        im = _pillow_open(path, mime, settings)
     with im:
         _check_bomb(*im.size, settings)
-        if im.format == "HEIF":
-            orientation = _heif_orientation(im)
-        elif im.format == "JXL":
-            orientation = 1
-        else:
-            orientation = _exif_orientation(im)
+        heif_orientation = _heif_orientation(im) if im.format == "HEIF" else 1  # needs the pre-load handle
         if min_size_px:
             im.draft("RGB", _draft_size(im.size, min_size_px))
         im.load()
+        if im.format == "HEIF":
+            orientation = heif_orientation
+        elif im.format == "JXL":
+            orientation = 1
+        else:
+            # read after load: Pillow's libtiff path orients the pixels itself and then drops the tag
+            orientation = _exif_orientation(im)
         out = _to_display_mode(im)
         if orientation in _ORIENTATION_OPS:
             out = out.transpose(_ORIENTATION_OPS[orientation])
@@ -139,10 +145,18 @@ def _open_pillow(path: Path, mime: str, min_size_px: int | None, settings: Setti
     return out
 
 
-def _pillow_open(path: Path, settings: Settings) -> Image.Image:
+def _pillow_open(path: Path, mime: str, settings: Settings) -> Image.Image:
     """Image.open, turning Pillow's own bomb refusal into our message with the declared dimensions."""
     try:
         return Image.open(path)
+    except UnidentifiedImageError:
+        if mime in ("image/heic", "image/heif"):
+            # pillow-heif's accept() only knows the common brands; libheif itself also reads e.g. 'mif3'
+            # low-overhead files, which our sniffer has already established are HEIF.
+            from pillow_heif.as_plugin import HeifImageFile
+
+            return HeifImageFile(str(path))
+        raise
     except Image.DecompressionBombError:
         with _pillow_limit_disabled(), Image.open(path) as im:
             w, h = im.size
@@ -264,26 +278,44 @@ def _open_raw(path: Path, mime: str, min_size_px: int | None, settings: Settings
         _check_bomb(s.width, s.height, settings)
         full_long = max(s.width, s.height)
         goal = full_long if not min_size_px else min(min_size_px, full_long)
-        preview = _raw_preview(raw, goal, s.flip)
+        thumb = _raw_thumb(raw)  # before postprocess: LibRaw refuses it afterwards
+        preview = _raw_preview(thumb, goal, s.flip)
         if preview is not None:
             return preview
         half = bool(min_size_px) and full_long // 2 >= goal
-        rgb = raw.postprocess(half_size=half, use_camera_wb=True, output_bps=8)  # already rotated by flip
+        try:
+            rgb = raw.postprocess(half_size=half, use_camera_wb=True, output_bps=8)  # already rotated by flip
+        except Exception:
+            # LibRaw cannot demosaic this sensor data (e.g. Nikon Z9 "high efficiency" compression): a smaller
+            # embedded preview is still a faithful picture of the photo, so use it rather than failing.
+            preview = _raw_preview(thumb, goal, s.flip, allow_smaller=True)
+            if preview is None:
+                raise
+            return preview
     return Image.fromarray(rgb, "RGB")
 
 
-def _raw_preview(raw, goal: int, flip: int) -> Image.Image | None:  # noqa: ANN001 (rawpy.RawPy)
-    """The embedded preview, upright, when its long edge reaches ``goal``; None when absent, small or broken."""
+def _raw_thumb(raw):  # noqa: ANN001, ANN202 (rawpy.RawPy -> rawpy.Thumbnail | None)
     import rawpy
 
     try:
-        thumb = raw.extract_thumb()
+        return raw.extract_thumb()
     except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError, rawpy.LibRawError):
+        return None
+
+
+def _raw_preview(thumb, goal: int, flip: int,  # noqa: ANN001 (rawpy.Thumbnail)
+                 allow_smaller: bool = False) -> Image.Image | None:
+    """The embedded preview, upright, when its long edge reaches ``goal`` (or any size with ``allow_smaller``);
+    None when absent, too small or broken."""
+    import rawpy
+
+    if thumb is None:
         return None
     try:
         if thumb.format == rawpy.ThumbFormat.JPEG:
             im = Image.open(io.BytesIO(thumb.data))
-            if max(im.size) < goal:
+            if max(im.size) < goal and not allow_smaller:
                 return None
             own = _exif_orientation(im)
             im.draft("RGB", _draft_size(im.size, goal))
@@ -291,7 +323,7 @@ def _raw_preview(raw, goal: int, flip: int) -> Image.Image | None:  # noqa: ANN0
             orientation = own if own != 1 else _LIBRAW_FLIP_TO_ORIENTATION.get(flip, 1)
         else:
             im = Image.fromarray(thumb.data).convert("RGB")
-            if max(im.size) < goal:
+            if max(im.size) < goal and not allow_smaller:
                 return None
             orientation = _LIBRAW_FLIP_TO_ORIENTATION.get(flip, 1)
         out = _to_display_mode(im)
@@ -301,6 +333,23 @@ def _raw_preview(raw, goal: int, flip: int) -> Image.Image | None:  # noqa: ANN0
 
 
 # --------------------------------------------------------------------------------------------------- errors
+
+_PILLOW_FORMAT = {"image/heic": "HEIF", "image/heif": "HEIF", "image/jxl": "JXL", "image/mpo": "MPO"}
+
+
+def _plugin_error(path: Path, mime: str) -> BaseException | None:
+    """The exception the plugin for ``mime`` raises on this file (Image.open only says 'cannot identify')."""
+    fmt = _PILLOW_FORMAT.get(mime) or next((f for f, m in Image.MIME.items() if m == mime), None)
+    if fmt not in Image.OPEN:
+        return None
+    factory, _accept = Image.OPEN[fmt]
+    try:
+        with open(path, "rb") as fp:
+            factory(fp, str(path)).close()
+    except Exception as e:  # noqa: BLE001 - this exception *is* the answer
+        return e
+    return None
+
 
 
 def _label(mime: str) -> str:
@@ -327,6 +376,8 @@ def _reason(mime: str, e: BaseException) -> str:
         return f"{label} decode failed: LibRaw error {name} ({detail})"
     if isinstance(e, UnidentifiedImageError):
         return f"not a valid {label}: no image decoder recognises the content"
+    if "please build `libjxl`" in low or ("generic error" in low and mime == "image/jxl"):
+        return "JPEG XL decode failed: libjxl rejected the data (generic decoder error)"
     if isinstance(e, MemoryError):
         return f"{label} decode failed: out of memory"
     if "truncated" in low or isinstance(e, EOFError) or "unexpected end" in low or "premature end" in low:
@@ -335,6 +386,8 @@ def _reason(mime: str, e: BaseException) -> str:
         return f"HEIF decode failed: {msg}"
     if mime == "image/jxl" or "jxl" in low:
         return f"JPEG XL decode failed: {msg}"
+    if isinstance(e, (struct.error, IndexError)) or "unpack" in low and "buffer" in low:
+        return f"not a valid {label}: its header or a data block ends early or points outside the file ({msg})"
     if isinstance(e, SyntaxError):
         return f"not a valid {label}: {msg}"
     if "broken data stream" in low:

@@ -12,6 +12,7 @@ from typing import Any
 
 from workbench.errors import MediaError
 from workbench.formats.sniff import sniff
+from workbench.imaging.decode import configure_pillow
 from workbench.ingest.blobstore import BlobStore, sha256_file
 from workbench.metadata.extract import extract_metadata
 from workbench.settings import Settings
@@ -33,6 +34,7 @@ def media_id_for(sha256: str) -> str:
 def probe_file(task: ProbeTask) -> dict[str, Any]:
     """Everything the ``media`` table needs about one file except owner, place and import time."""
     path = Path(task.path)
+    configure_pillow(task.settings)
     try:
         ftype = sniff(path)
     except FileNotFoundError as e:

@@ -28,7 +28,8 @@ class ThumbnailStage(Stage):
             raise FileNotFoundError(src)
         poster_time = None
         if row["kind"] == "video":
-            renditions, poster_time = render_video_file(src, ctx.settings)
+            video = render_video_file(src, ctx.settings)
+            renditions, poster_time = video.renditions, video.poster_time_s
         else:
             renditions = render_image_file(src, row["mime"], ctx.settings)
         out: dict[str, Any] = {"poster_time_s": poster_time}

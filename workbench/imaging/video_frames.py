@@ -1,0 +1,178 @@
+"""Pick a representative, upright poster frame from a video without decoding much of it.
+
+Videos often open on black (fade-ins, lens cap, a pocket), so the first frame makes a poor thumbnail. We sample
+``settings.poster_candidates`` times spread over the duration after the first second, seek to the keyframe
+before each, decode forward to that time (at most ``MAX_FRAMES_PER_CANDIDATE`` frames, so a long GOP cannot make
+it slow), and return the first candidate that is bright enough (mean luma >= ``poster_min_luma``) and not flat
+(luma std >= ``MIN_LUMA_STD``: a uniform grey or white card is as useless as black). If none qualifies, the
+brightest candidate wins. Containers that cannot seek are read from the start instead, a bounded number of frames.
+
+Rotation: phones record landscape sensor data plus a display matrix; PyAV 18 exposes its rotation as
+``VideoFrame.rotation`` (degrees counter-clockwise, the FFmpeg ``av_display_rotation_get`` convention), which we
+apply so portrait clips come out portrait. Non-square pixels (sample aspect ratio, e.g. AVCHD 1440x1080) are
+resized to display proportions.
+
+The returned time is in seconds from the start of the video stream (the stream's start_time subtracted).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from workbench.errors import MediaError
+from workbench.settings import Settings
+
+MIN_LUMA_STD = 6.0           # below this a frame is a flat card (black, grey, white), not a picture
+SKIP_INTRO_S = 1.0           # fade-ins live in the first second
+MAX_FRAMES_PER_CANDIDATE = 48  # decode at most this many frames forward from a keyframe per candidate
+MAX_SEQUENTIAL_FRAMES = 300  # when seeking is impossible, never decode more than this from the start
+STATS_WIDTH = 160            # luma statistics are computed on a frame scaled to this width
+
+_ROTATIONS = {90: Image.Transpose.ROTATE_90, -90: Image.Transpose.ROTATE_270, 270: Image.Transpose.ROTATE_270,
+              -270: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, -180: Image.Transpose.ROTATE_180}
+
+
+def poster_frame(path: Path, settings: Settings | None = None) -> tuple[Image.Image, float]:
+    """An upright RGB poster frame of the video at ``path`` and its time in seconds; MediaError if undecodable."""
+    import av
+
+    settings = settings or Settings()
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as e:
+        raise MediaError(f"not a readable video: {_ff_msg(e)}") from None
+    except Exception as e:  # noqa: BLE001 - anything else FFmpeg/PyAV throws still needs a reason
+        raise MediaError(f"not a readable video: {type(e).__name__}: {e}") from None
+    try:
+        with container:
+            return _poster(container, settings)
+    except MediaError:
+        raise
+    except av.FFmpegError as e:
+        raise MediaError(f"video decode failed: {_ff_msg(e)}") from None
+    except Exception as e:  # noqa: BLE001
+        raise MediaError(f"video decode failed: {type(e).__name__}: {e}") from None
+
+
+def _poster(container, settings: Settings) -> tuple[Image.Image, float]:  # noqa: ANN001 (av InputContainer)
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
+        raise MediaError(f"no video stream in this file (it has: {', '.join(kinds)})")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    w, h = stream.codec_context.width, stream.codec_context.height
+    if w * h > settings.max_image_megapixels * 1_000_000:
+        raise MediaError(f"decompression bomb: video frames of {w}x{h} = {w * h / 1e6:.1f} megapixels exceed "
+                         f"max_image_megapixels={settings.max_image_megapixels:g}")
+    tb = stream.time_base
+    start = float(stream.start_time * tb) if stream.start_time is not None and tb else 0.0
+    duration = _duration_s(container, stream)
+
+    candidates: list[tuple[float, float, object]] = []  # (luma, std, frame)
+    errors: list[str] = []
+    if duration and tb:
+        seen: set[int | None] = set()
+        for t in _candidate_times(duration, max(1, settings.poster_candidates)):
+            try:
+                frame = _frame_at(container, stream, start + t)
+            except Exception as e:  # noqa: BLE001 - one bad GOP must not lose the others
+                errors.append(_ff_msg(e))
+                continue
+            if frame is None or frame.pts in seen:
+                continue
+            seen.add(frame.pts)
+            luma, std = _luma_stats(frame)
+            candidates.append((luma, std, frame))
+            if luma >= settings.poster_min_luma and std >= MIN_LUMA_STD:
+                return _upright(frame, stream.codec_context.sample_aspect_ratio), _rel_time(frame, start, t)
+    sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
+    if not candidates:  # no duration, no index, or seeking failed: walk from the start
+        found, candidates = _sequential(container, stream, settings, errors)
+        if found is not None:
+            return _upright(found, sar), _rel_time(found, start, 0.0)
+    if not candidates:
+        why = f" ({errors[-1]})" if errors else " (the file has no complete frame; truncated?)"
+        raise MediaError(f"no decodable video frame{why}")
+    luma, std, frame = max(candidates, key=lambda c: c[0])
+    return _upright(frame, sar), _rel_time(frame, start, 0.0)
+
+
+def _candidate_times(duration: float, n: int) -> list[float]:
+    """n times spread over [intro, 95% of duration]; short clips keep a proportionally shorter intro."""
+    intro = min(SKIP_INTRO_S, duration * 0.1)
+    end = max(intro, duration * 0.95)
+    if n == 1:
+        return [intro + (end - intro) / 2]
+    return [intro + (end - intro) * i / (n - 1) for i in range(n)]
+
+
+def _duration_s(container, stream) -> float | None:  # noqa: ANN001
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000
+    return None
+
+
+def _frame_at(container, stream, t_abs: float):  # noqa: ANN001, ANN202
+    """Seek to the keyframe at or before t_abs and decode forward to it (bounded)."""
+    container.seek(max(0, int(t_abs / stream.time_base)), stream=stream, backward=True, any_frame=False)
+    frame = None
+    for n, frame in enumerate(container.decode(stream), start=1):
+        if frame.time is None or frame.time >= t_abs or n >= MAX_FRAMES_PER_CANDIDATE:
+            return frame
+    return frame
+
+
+def _sequential(container, stream, settings: Settings, errors: list[str]):  # noqa: ANN001, ANN202
+    """Decode from the start, checking every few frames: (good frame or None, all checked candidates)."""
+    checked: list[tuple[float, float, object]] = []
+    try:
+        container.seek(0)
+    except Exception:  # noqa: BLE001 - not seekable at all: we are at the start anyway
+        pass
+    step = 10
+    try:
+        for n, frame in enumerate(container.decode(stream)):
+            if n >= MAX_SEQUENTIAL_FRAMES:
+                break
+            if n % step:
+                continue
+            luma, std = _luma_stats(frame)
+            checked.append((luma, std, frame))
+            if luma >= settings.poster_min_luma and std >= MIN_LUMA_STD:
+                return frame, checked
+    except Exception as e:  # noqa: BLE001
+        errors.append(_ff_msg(e))
+    return None, checked
+
+
+def _luma_stats(frame) -> tuple[float, float]:  # noqa: ANN001
+    """Mean and standard deviation of luma (0..255) on a small grey copy of the frame."""
+    w = min(STATS_WIDTH, frame.width)
+    h = max(1, round(frame.height * w / max(frame.width, 1)))
+    gray = frame.reformat(width=w, height=h, format="gray").to_ndarray().astype(np.float32)
+    return float(gray.mean()), float(gray.std())
+
+
+def _upright(frame, sar) -> Image.Image:  # noqa: ANN001
+    """RGB image turned by the display matrix and stretched to square pixels (sar: sample aspect ratio)."""
+    img = frame.to_image()
+    if sar and float(sar) > 0 and abs(float(sar) - 1) > 0.01:
+        img = img.resize((max(1, round(img.width * float(sar))), img.height), Image.Resampling.BICUBIC)
+    rotation = int(round(getattr(frame, "rotation", 0) or 0))
+    if rotation in _ROTATIONS:
+        img = img.transpose(_ROTATIONS[rotation])
+    return img.convert("RGB")
+
+
+def _rel_time(frame, start: float, fallback: float) -> float:  # noqa: ANN001
+    return max(0.0, float(frame.time) - start) if frame.time is not None else fallback
+
+
+def _ff_msg(e: BaseException) -> str:
+    """FFmpeg's own words without the file path PyAV appends."""
+    msg = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return str(msg)
