@@ -58,13 +58,17 @@ def test_fuzzed_heif_files_never_stop_the_batch_and_are_each_accounted_for(built
     assert len(fuzz & failed_paths) >= len(fuzz) // 2  # most of them are refused, each with a reason
 
 
-def test_pillows_unreadable_files_are_listed(built, corpus: Path):
+def test_files_plain_pillow_cannot_open_are_listed_unless_our_decoders_read_them(built, corpus: Path):
+    # Pillow's probe ran without plugins: pillow-heif reads avif/hopper.heif, for example.
     lib, _ = built
     probe = json.loads((corpus / "formats/pillow/ground_truth.json").read_text())["pillow_13_probe"]
     broken = {str(corpus / "formats/pillow" / name) for name, v in probe.items() if "open_error" in v}
     broken = {p for p in broken if Path(p).exists()}
     listed = set(lib.errors()["path"])
-    assert broken - listed == set()
+    src = lib.sources().set_index("path")["media_id"]
+    decoded = {p for p in broken - listed if lib.rendition_path(src[p], "thumb") is not None}
+    assert broken - listed - decoded == set()
+    assert len(broken & listed) >= len(broken) - 3
 
 
 def test_far_future_video_date_is_rejected_with_a_recorded_reason(built, corpus: Path):

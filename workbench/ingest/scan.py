@@ -15,9 +15,9 @@ SKIP_NAMES = {"LICENSE", "COPYING", "README", "NOTICE", "Thumbs.db", ".DS_Store"
 
 def is_sidecar(path: Path) -> bool:
     name = path.name
-    stem_upper = name.split(".")[0].upper()
+    upper = name.upper()
     return (path.suffix.lower() in SIDECAR_SUFFIXES or name in SKIP_NAMES
-            or stem_upper in {"LICENSE", "LICENCE", "COPYING", "README", "NOTICE"})
+            or upper.startswith(("LICENSE", "LICENCE", "COPYING", "README", "NOTICE")))
 
 
 def iter_candidates(paths: list[Path], exclude: Path | None = None) -> Iterator[tuple[Path, bool]]:

@@ -37,13 +37,9 @@ JXL_MIMES = {"image/jxl"}
 
 
 def is_raw_mime(mime: str) -> bool:
-    """Camera RAW as the sniffer names it: image/x-<vendor>-<format>, plus DNG."""
-    return mime.startswith("image/x-") and mime not in {
-        "image/x-portable-anymap", "image/x-portable-bitmap", "image/x-portable-graymap",
-        "image/x-portable-pixmap", "image/x-icon", "image/x-tga", "image/x-xbitmap", "image/x-xpixmap",
-        "image/x-pcx", "image/x-sgi", "image/x-ms-bmp", "image/x-photoshop", "image/x-exr", "image/x-qoi",
-        "image/x-dds", "image/x-sun-raster", "image/x-xcf",
-    }
+    """Camera RAW as the sniffer names it (``RAW_MIMES``): those go to LibRaw, everything else to Pillow."""
+    from workbench.formats.sniff import RAW_MIMES
+    return mime in RAW_MIMES
 
 
 def swaps_axes(orientation: int | None) -> bool:
