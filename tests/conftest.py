@@ -23,3 +23,13 @@ def corpus() -> Path:
     if root is None:
         pytest.skip("WORKBENCH_CORPUS is not set to the shared corpus folder (see ../shared/README.md)")
     return root
+
+
+@pytest.fixture(autouse=True)
+def _restore_pillow_limits():
+    """Decoding with custom settings sets Pillow's process-wide pixel limit; keep it from leaking into the
+    next test in the same worker."""
+    from PIL import Image, ImageFile
+    saved = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES)
+    yield
+    Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved

@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from workbench.errors import MediaError
+from workbench.formats.heif import orientation_to_apply
 from workbench.formats.sniff import RAW_MIMES
 from workbench.settings import Settings
 
@@ -63,6 +64,9 @@ _LABELS = {
     "image/jxl": "JPEG XL", "image/vnd.adobe.photoshop": "PSD", "image/x-adobe-dng": "DNG RAW",
 }
 
+_PILLOW_FORMAT = {"image/heic": "HEIF", "image/heif": "HEIF", "image/jxl": "JXL", "image/mpo": "MPO",
+                  "image/x-qoi": "QOI", "image/vnd-ms.dds": "DDS", "image/sgi": "SGI"}
+
 _plugins_lock = threading.Lock()
 _plugins_registered = False
 _pillow_limit_lock = threading.Lock()
@@ -81,6 +85,7 @@ def register_plugins() -> None:
         import pillow_jxl  # noqa: F401  (importing registers the JXL plugin)
 
         pillow_heif.register_heif_opener()
+        Image.init()  # load every plugin now, so Image.open(formats=[...]) finds them
         _plugins_registered = True
 
 
@@ -148,7 +153,7 @@ def _open_pillow(path: Path, mime: str, min_size_px: int | None, settings: Setti
 def _pillow_open(path: Path, mime: str, settings: Settings) -> Image.Image:
     """Image.open, turning Pillow's own bomb refusal into our message with the declared dimensions."""
     try:
-        return Image.open(path)
+        return Image.open(path, formats=_pillow_formats(mime))
     except UnidentifiedImageError:
         if mime in ("image/heic", "image/heif"):
             # pillow-heif's accept() only knows the common brands; libheif itself also reads e.g. 'mif3'
@@ -158,10 +163,21 @@ def _pillow_open(path: Path, mime: str, settings: Settings) -> Image.Image:
             return HeifImageFile(str(path))
         raise
     except Image.DecompressionBombError:
-        with _pillow_limit_disabled(), Image.open(path) as im:
+        with _pillow_limit_disabled(), Image.open(path, formats=_pillow_formats(mime)) as im:
             w, h = im.size
         _check_bomb(w, h, settings)
         raise
+
+
+def _pillow_formats(mime: str) -> list[str] | None:
+    """Only the plugin(s) for the sniffed type may open the file: a fuzzed HEIF must not be read as a TGA."""
+    if mime in ("image/jpeg", "image/mpo"):
+        fmts = ["JPEG", "MPO"]
+    elif mime in _PILLOW_FORMAT:
+        fmts = [_PILLOW_FORMAT[mime]]
+    else:
+        fmts = [f for f, m in Image.MIME.items() if m == mime]
+    return [f for f in fmts if f in Image.OPEN] or None
 
 
 @contextmanager
@@ -197,15 +213,12 @@ def _exif_orientation(im: Image.Image) -> int:
 
 
 def _heif_orientation(im: Image.Image) -> int:
-    """Orientation still to apply after libheif: none when the container has irot/imir (already applied)."""
-    original = im.info.get("original_orientation") or 1
+    """Orientation still to apply after libheif (see ``workbench.formats.heif``)."""
     try:
         frame = im._heif_file[im.tell()]  # type: ignore[attr-defined]
-        transforms = frame._c_image.transformations
-        has_container_transform = any(t[0] in ("irot", "imir") for t in transforms)
     except Exception:  # private API changed: trust the decoder, never rotate twice
-        has_container_transform = True
-    return 1 if has_container_transform else int(original) if int(original) in range(1, 9) else 1
+        return 1
+    return orientation_to_apply(frame, im.info.get("original_orientation"))
 
 
 def _to_display_mode(im: Image.Image) -> Image.Image:
@@ -334,7 +347,6 @@ def _raw_preview(thumb, goal: int, flip: int,  # noqa: ANN001 (rawpy.Thumbnail)
 
 # --------------------------------------------------------------------------------------------------- errors
 
-_PILLOW_FORMAT = {"image/heic": "HEIF", "image/heif": "HEIF", "image/jxl": "JXL", "image/mpo": "MPO"}
 
 
 def _plugin_error(path: Path, mime: str) -> BaseException | None:
@@ -392,6 +404,8 @@ def _reason(mime: str, e: BaseException) -> str:
         return f"not a valid {label}: {msg}"
     if "broken data stream" in low:
         return f"not a valid {label}: broken data stream"
+    if "data stream" in low or "decoder error" in low:
+        return f"not a valid {label}: corrupt image data ({msg})"
     if isinstance(e, OSError):
         return f"{label} decode failed: {msg}"
     return f"{label} decode failed: {type(e).__name__}: {msg}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from workbench.imaging.decode import open_upright
+from workbench.imaging.decode import configure_pillow, open_upright
 from workbench.imaging.video_frames import poster_frame
 from workbench.settings import Settings
 
@@ -39,6 +39,7 @@ class VideoRenditions:
 def make_renditions(img: Image.Image, settings: Settings | None = None) -> dict[str, Rendition]:
     """{'preview': long edge <= preview_size_px, 'thumb': long edge <= thumb_size_px}, both WebP, never upscaled."""
     settings = settings or Settings()
+    configure_pillow(settings)  # Pillow 13 also bomb-checks resize targets: use this library's limit
     if img.mode not in ("RGB", "RGBA"):
         img = img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
     preview = _fit(img, settings.preview_size_px)

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from workbench.errors import MediaError
+from workbench.imaging.decode import configure_pillow
 from workbench.settings import Settings
 
 MIN_LUMA_STD = 6.0           # below this a frame is a flat card (black, grey, white), not a picture
@@ -39,6 +40,7 @@ def poster_frame(path: Path, settings: Settings | None = None) -> tuple[Image.Im
     import av
 
     settings = settings or Settings()
+    configure_pillow(settings)
     try:
         container = av.open(str(path))
     except av.FFmpegError as e:
@@ -78,7 +80,7 @@ def _poster(container, settings: Settings) -> tuple[Image.Image, float]:  # noqa
             try:
                 frame = _frame_at(container, stream, start + t)
             except Exception as e:  # noqa: BLE001 - one bad GOP must not lose the others
-                errors.append(_ff_msg(e))
+                errors.append(f"seeking to {t:.1f} s and decoding failed: {_ff_msg(e)}")
                 continue
             if frame is None or frame.pts in seen:
                 continue
@@ -145,7 +147,7 @@ def _sequential(container, stream, settings: Settings, errors: list[str]):  # no
             if luma >= settings.poster_min_luma and std >= MIN_LUMA_STD:
                 return frame, checked
     except Exception as e:  # noqa: BLE001
-        errors.append(_ff_msg(e))
+        errors.append(f"decoding from the start failed: {_ff_msg(e)}")
     return None, checked
 
 

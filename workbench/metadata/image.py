@@ -5,10 +5,12 @@ The rule, per family (checked against the corpus, see tests/test_metadata_format
 - **HEIC/HEIF/AVIF** (pillow-heif / libheif): libheif applies the container's ``irot``/``imir`` boxes, so the
   size pillow-heif reports is already upright. pillow-heif then rewrites the EXIF orientation it exposes to 1
   (keeping the old value in ``info['original_orientation']``) so that ``exif_transpose`` cannot rotate twice.
-  We therefore never apply EXIF orientation to HEIF dimensions; ``MediaMetadata.orientation`` still reports
+  We therefore do not apply EXIF orientation to HEIF dimensions when the container has a transform;
+  ``MediaMetadata.orientation`` still reports
   the EXIF value as stored in the file (read by exifread from the raw EXIF block). Example:
   ``iphone_13_pro_max.heic`` has EXIF orientation 6, stored 4032x3024 and upright 3024x4032; PhotoPrism's
-  ``iphone_7.heic`` has EXIF orientation 6 but no ``irot``, and per the HEIF spec it is displayed 4032x3024.
+  ``iphone_7.heic`` has EXIF orientation 6 but no ``irot``: it is visibly sideways unless the EXIF value is
+  applied, so for such files (container transform absent) we apply it; see ``workbench.formats.heif``.
 - **AVIF through Pillow 13's own plugin** (only used when pillow-heif cannot open the file): Pillow reports the
   *stored* size and converts ``irot``/``imir`` into an EXIF orientation (overriding the file's EXIF value), so
   upright = stored size swapped when that orientation is 5..8.
@@ -29,6 +31,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import MediaError
+from ..formats.heif import orientation_to_apply
 from .jxl import read_jxl_header
 
 HEIF_MIMES = {"image/heic", "image/heif", "image/avif", "image/heic-sequence", "image/heif-sequence",
@@ -99,6 +102,18 @@ def _pil_xmp(im: Image.Image) -> bytes | str | None:
     return xmp
 
 
+def _exif_orientation_of(exif: bytes | None) -> int | None:
+    """The orientation tag of a raw EXIF block (pillow-heif hands it over unparsed)."""
+    if not exif:
+        return None
+    try:
+        ex = Image.Exif()
+        ex.load(exif)
+        return ex.get(274)
+    except Exception:
+        return None
+
+
 def probe_heif(path: Path, mime: str) -> ImageProbe:
     """pillow-heif gives the upright size without decoding; fall back to Pillow's native AVIF plugin."""
     try:
@@ -106,6 +121,9 @@ def probe_heif(path: Path, mime: str) -> ImageProbe:
 
         hf = pillow_heif.open_heif(path, convert_hdr_to_8bit=False)
         w, h = hf.size
+        pending = orientation_to_apply(hf[hf.primary_index], _exif_orientation_of(hf.info.get("exif")))
+        if swaps_axes(pending):
+            w, h = h, w
         return ImageProbe(width=w, height=h, upright=True, xmp=hf.info.get("xmp"))
     except Exception as heif_error:
         if mime != "image/avif":
