@@ -65,10 +65,11 @@ class Catalog:
         if isinstance(rows, pa.Table):
             data = rows.select(schema.names).cast(schema)
         else:
-            # Keep the last row per key: a batch may hold the same content found twice.
+            # Keep the first row per key: a batch may hold the same content found twice, and the first path
+            # in scan order is the one a person expects to see.
             dedup: dict[Any, dict] = {}
             for r in rows:
-                dedup[r[key]] = r
+                dedup.setdefault(r[key], r)
             data = pa.Table.from_pylist(list(dedup.values()), schema=schema)
         return data
 

@@ -132,11 +132,13 @@ def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, 
     def commit() -> None:
         nonlocal pending, failures, last
         if pending:
+            pending.sort(key=lambda item: order[item[0]["path"]])  # workers finish out of order
             _commit_media(catalog, root, pending, mode, owner, report)
         if failures:
             record_errors(catalog, [(p, None, "import", r) for p, r in failures])
         pending, failures, last = [], [], time.monotonic()
 
+    order = {str(f): i for i, f in enumerate(todo)}
     tasks = (ProbeTask(str(f), mode, originals, settings) for f in todo)
     for task, result in run_isolated(probe_file, tasks, workers=settings.worker_count(),
                                      timeout_s=settings.per_file_timeout_s):

@@ -1,0 +1,47 @@
+"""`make demo` builds a working library from scikit-image's photos and a generated video."""
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from workbench import Library
+from workbench.demo import DEMO_PHOTOS, build
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Library, str]:
+    root = tmp_path_factory.mktemp("demo")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        build(root / "lib", root / "media")
+    return Library.open(root / "lib"), out.getvalue()
+
+
+def test_demo_library_has_every_photo_the_video_and_their_thumbnails(demo):
+    lib, output = demo
+    df = lib.media()
+    assert (df["kind"] == "image").sum() == len(DEMO_PHOTOS) and (df["kind"] == "video").sum() == 1
+    st = lib.status().set_index("stage").loc["thumbnails"]
+    assert (st["done"], st["pending"], st["failed"]) == (len(DEMO_PHOTOS) + 1, 0, 0)
+    assert "Demo library" in output
+
+
+def test_demo_video_poster_skips_its_black_first_second(demo):
+    lib, _ = demo
+    vid = lib.media(kind="video").iloc[0]
+    poster = np.asarray(Image.open(lib.rendition_path(vid["id"], "thumb")).convert("L"))
+    assert poster.mean() > 40
+
+
+def test_demo_duplicate_is_stored_once_with_both_paths(demo):
+    lib, _ = demo
+    src = lib.sources()
+    dup = src[src["path"].str.endswith("astronaut-copy.jpg")]["media_id"].iloc[0]
+    paths = sorted(Path(p).name for p in src[src["media_id"] == dup]["path"])
+    assert paths == ["astronaut-copy.jpg", "astronaut.jpg"]
+    assert lib.get(dup)["path"].endswith("photos/astronaut.jpg")
