@@ -39,7 +39,7 @@ def extract_metadata(path: Path, kind: str, mime: str, settings: Settings | None
     else:
         raise MediaError(f"unsupported media kind {kind!r}")
     if md.taken_at is None:
-        _use_mtime(md, st.st_mtime)
+        _use_mtime(md, float(int(st.st_mtime)))  # whole seconds, like a camera clock
     return md
 
 
