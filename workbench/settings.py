@@ -37,6 +37,22 @@ class Settings:
     commit_every_files: int = 256
     commit_every_s: float = 15.0
 
+    # Semantic layer (CLIP). ViT-B-32 with LAION-2B weights: Immich's published retrieval table puts it well above
+    # OpenAI's ViT-B-32 at the same cost. A local checkpoint path, when set, wins over the name/tag pair.
+    clip_model: str = "ViT-B-32"
+    clip_pretrained: str = "laion2b_s34b_b79k"
+    clip_checkpoint: str = ""
+    # Where downloaded weights are cached ("" = open_clip's default, the Hugging Face cache).
+    clip_cache_dir: str = ""
+    clip_batch_size: int = 16
+    # Video frames embedded per video: scene changes plus one every video_frame_interval_s, at most this many.
+    video_max_frames: int = 16
+    video_frame_interval_s: float = 10.0
+    # Mean absolute luma difference (0-255) between consecutive sampled frames that counts as a scene change.
+    video_scene_change: float = 30.0
+    # Zero-shot tags: a tag applies when its calibrated score reaches this; per-tag overrides live in the catalog.
+    tag_threshold: float = 0.5
+
     @classmethod
     def load(cls, library_root: Path | None = None) -> "Settings":
         """Defaults, overridden by ``<library>/settings.json`` when it exists."""
