@@ -165,7 +165,7 @@ class Library:
             v = sql_quote(stage.version)
             done = self.catalog.count(stage.name, f"version = {v} AND status = 'ok'")
             failed = self.catalog.count(stage.name, f"version = {v} AND status = 'failed'")
-            pending = pending_media(self.catalog, stage).num_rows
+            pending = pending_media(self.catalog, stage, ready_only=False).num_rows
             rows.append({"stage": stage.name, "version": stage.version, "done": done, "pending": pending,
                          "failed": failed})
         df = pd.DataFrame(rows, columns=["stage", "version", "done", "pending", "failed"])

@@ -54,9 +54,26 @@ class Stage:
     name: str = ""
     schema: pa.Schema
     kinds: tuple[str, ...] = ("image", "video")
+    # Another stage whose ``ok`` rows this one needs, and the columns of that stage's table it reads.
+    dependency: "Stage | None" = None
+    dependency_columns: tuple[str, ...] = ()
+    # Worker processes for this stage (None: one per core). A stage that multithreads internally (torch) uses 1.
+    workers: int | None = None
 
     def __init__(self, settings: Settings):
         self.settings = settings
+
+    def side_tables(self, results: pa.Table) -> dict[str, pa.Table]:
+        """Extra tables written with each commit of results (e.g. per-frame vectors); keyed by table name."""
+        return {}
+
+    def side_schemas(self) -> dict[str, pa.Schema]:
+        """Schemas of the tables ``side_tables`` writes, so the library can create them."""
+        return {}
+
+    def unavailable_reason(self) -> str | None:
+        """Why this stage cannot run on this machine right now (e.g. no model weights), or None."""
+        return None
 
     @property
     def version(self) -> str:

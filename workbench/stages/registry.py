@@ -14,4 +14,9 @@ def all_stages(settings: Settings) -> list[Stage]:
 
 
 def stage_schemas(settings: Settings) -> dict[str, pa.Schema]:
-    return {s.name: s.schema for s in all_stages(settings)}
+    """Every table the stages write: their own and their side tables."""
+    out: dict[str, pa.Schema] = {}
+    for s in all_stages(settings):
+        out[s.name] = s.schema
+        out.update(s.side_schemas())
+    return out

@@ -24,10 +24,20 @@ class StageReport:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
-def pending_media(catalog: Catalog, stage: Stage, retry_failed: bool = False) -> pa.Table:
-    """Media rows (``INPUT_COLUMNS``) that have no row for the stage's current version."""
+def pending_media(catalog: Catalog, stage: Stage, retry_failed: bool = False,
+                  ready_only: bool = True) -> pa.Table:
+    """Media rows (``INPUT_COLUMNS``) that have no row for the stage's current version.
+
+    With ``ready_only`` (what the runner uses) only media whose dependency stage succeeded are returned, with
+    the dependency's columns joined; without it, everything still waiting for this stage is counted.
+    """
     kinds = ", ".join(sql_quote(k) for k in stage.kinds)
     media = catalog.read("media", INPUT_COLUMNS, f"kind IN ({kinds})")
+    dep = stage.dependency
+    if dep is not None and ready_only and media.num_rows:
+        cols = ["media_id", *stage.dependency_columns]
+        ready = catalog.read(dep.name, cols, f"version = {sql_quote(dep.version)} AND status = 'ok'")
+        media = media.join(ready.rename_columns(["id", *stage.dependency_columns]), "id", join_type="inner")
     if not catalog.has(stage.name) or media.num_rows == 0:
         return media
     where = f"version = {sql_quote(stage.version)}"
@@ -62,6 +72,7 @@ def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed
         return report
     paths = dict(zip(todo.column("id").to_pylist(), todo.column("path").to_pylist()))
     settings = ctx.settings
+    workers = stage.workers or settings.worker_count()
     buffer: list[pa.RecordBatch] = []
     last_commit = time.monotonic()
 
@@ -70,6 +81,9 @@ def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed
         if not buffer:
             return
         results = pa.Table.from_batches(buffer, schema=stage.schema)
+        for name, side in stage.side_tables(results).items():
+            if side.num_rows:
+                catalog.upsert(name, side, "key")
         catalog.upsert(stage.name, results, "key")
         _record_errors(catalog, stage, results, paths)
         buffer = []
@@ -80,7 +94,7 @@ def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed
             if batch.num_rows > 1:  # find the culprit: rerun each file alone
                 singles = [batch.slice(i, 1) for i in range(batch.num_rows)]
                 for item, res in run_isolated(_transform, [(stage, s, ctx) for s in singles],
-                                              workers=settings.worker_count(),
+                                              workers=workers,
                                               timeout_s=settings.per_file_timeout_s):
                     yield from handle(item[1], res)
                 return
@@ -90,7 +104,7 @@ def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed
         yield result
 
     tasks = ((stage, b, ctx) for b in _batches(todo, BATCH_ROWS))
-    for item, result in run_isolated(_transform, tasks, workers=settings.worker_count(),
+    for item, result in run_isolated(_transform, tasks, workers=workers,
                                      timeout_s=settings.per_file_timeout_s * BATCH_ROWS):
         for out in handle(item[1], result):
             buffer.append(out)
