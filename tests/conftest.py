@@ -33,3 +33,40 @@ def _restore_pillow_limits():
     saved = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES)
     yield
     Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
+TINY_CLIP_CONFIG = {
+    # A real open_clip ViT/text-transformer CLIP, just tiny: fast to build and run, same code paths as ViT-B-32.
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "head_width": 32, "patch_size": 32},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+
+
+def make_tiny_clip_checkpoint(folder: Path, seed: int) -> tuple[Path, Path]:
+    """Write the tiny model config (``wb-tiny-clip.json``) and a random checkpoint made with ``seed`` to folder."""
+    import json
+
+    import torch
+
+    from workbench.compat.torchvision_cpu import ensure_torchvision
+
+    ensure_torchvision()
+    import open_clip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "wb-tiny-clip.json"
+    config.write_text(json.dumps(TINY_CLIP_CONFIG))
+    open_clip.add_model_config(config)
+    torch.manual_seed(seed)
+    model = open_clip.create_model(config.stem)
+    checkpoint = folder / f"tiny-clip-seed{seed}.pt"
+    torch.save(model.state_dict(), checkpoint)
+    return config, checkpoint
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(config_path, checkpoint_path) of a tiny random open_clip model: settings.clip_model=str(config_path),
+    settings.clip_checkpoint=str(checkpoint_path) loads it without any network."""
+    return make_tiny_clip_checkpoint(tmp_path_factory.mktemp("tiny_clip"), seed=0)

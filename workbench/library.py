@@ -139,6 +139,10 @@ class Library:
             for stage in all_stages(self.settings):
                 if wanted is not None and stage.name not in wanted:
                     continue
+                reason = stage.unavailable_reason()
+                if reason:
+                    reports.append(StageReport(stage.name, stage.version, skipped=reason))
+                    continue
                 with bar(None, stage.name, progress) as pb:
                     reports.append(run_stage(self.catalog, stage, self._context(), retry_failed=retry_failed,
                                              on_progress=pb.update,

@@ -125,7 +125,9 @@ def process(
     for r in reports:
         if json_out:
             emit_json({"stage": r.stage, "version": r.version, "done": r.done, "failed": r.failed,
-                       "failures": [{"path": p, "reason": e} for p, e in r.failures]})
+                       "skipped": r.skipped, "failures": [{"path": p, "reason": e} for p, e in r.failures]})
+        elif r.skipped:
+            console.print(f"{r.stage}: skipped: {r.skipped}")
         else:
             console.print(f"{r.stage}: {r.done} done, {r.failed} failed")
             for p, e in r.failures[:20]:

@@ -5,12 +5,14 @@ import pyarrow as pa
 
 from workbench.settings import Settings
 from workbench.stages.base import Stage
+from workbench.stages.embeddings import EmbeddingStage
 from workbench.stages.thumbnails import ThumbnailStage
 
 
 def all_stages(settings: Settings) -> list[Stage]:
-    """Stages in the order ``process`` runs them; later issues add embeddings, faces and quality here."""
-    return [ThumbnailStage(settings)]
+    """Stages in the order ``process`` runs them; later issues add faces and quality here."""
+    thumbs = ThumbnailStage(settings)
+    return [thumbs, EmbeddingStage(settings, thumbs)]
 
 
 def stage_schemas(settings: Settings) -> dict[str, pa.Schema]:

@@ -22,6 +22,7 @@ class StageReport:
     done: int = 0
     failed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    skipped: str | None = None  # why the stage did not run at all (e.g. no model weights here)
 
 
 def pending_media(catalog: Catalog, stage: Stage, retry_failed: bool = False,

@@ -1,0 +1,97 @@
+"""Text-to-media and media-to-media search: CLIP vectors (images, videos by their best frame) fused with the
+full-text index by reciprocal rank, then filtered like ``ls``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from workbench.catalog.queries import MediaFilter, fts_ids, list_media
+from workbench.catalog.store import Catalog, sql_in, sql_quote
+
+# Reciprocal rank fusion constant (Cormack et al. 2009 use 60): large enough that the top few ranks of either
+# list do not drown the other.
+RRF_K = 60
+# How many more candidates than asked for to fetch from each index before filtering and fusing.
+OVERFETCH = 4
+# Below this many allowed media a filter is pushed into the vector query as an id list (exact); above it
+# candidates are over-fetched and filtered afterwards.
+PREFILTER_MAX_IDS = 5000
+
+
+@dataclass
+class SearchTables:
+    media_table: str      # embeddings_<dim>
+    frames_table: str     # frame_embeddings_<dim>
+    model_id: str
+
+
+def _allowed_ids(catalog: Catalog, flt: MediaFilter) -> set[str] | None:
+    active = any(v is not None for v in (flt.kind, flt.since, flt.until, flt.camera, flt.place, flt.owner))
+    if not active:
+        return None
+    return set(list_media(catalog, MediaFilter(**{**flt.__dict__, "query": None}))["id"])
+
+
+def vector_hits(catalog: Catalog, tables: SearchTables, query: np.ndarray, k: int,
+                allowed: set[str] | None, exclude: str | None = None) -> pd.DataFrame:
+    """Best cosine score per media over its own vector and (videos) its frames; columns id, score, frame_s."""
+    from workbench.semantic.vector_index import vector_search
+
+    base = f"version = {sql_quote(tables.model_id)} AND status = 'ok'"
+    fbase = f"model_id = {sql_quote(tables.model_id)}"
+    fetch = k * OVERFETCH
+    if allowed is not None and len(allowed) <= PREFILTER_MAX_IDS:
+        base += f" AND {sql_in('media_id', allowed)}"
+        fbase += f" AND {sql_in('media_id', allowed)}"
+    elif allowed is not None:
+        fetch = k * OVERFETCH * 10
+    frames: list[pd.DataFrame] = []
+    if catalog.has(tables.media_table) and catalog.count(tables.media_table, base):
+        m = vector_search(catalog.table(tables.media_table), query, fetch, where=base).to_pandas()
+        frames.append(pd.DataFrame({"id": m["media_id"], "score": m["score"], "frame_s": np.nan}))
+    if catalog.has(tables.frames_table) and catalog.count(tables.frames_table, fbase):
+        f = vector_search(catalog.table(tables.frames_table), query, fetch, where=fbase).to_pandas()
+        frames.append(pd.DataFrame({"id": f["media_id"], "score": f["score"], "frame_s": f["t_s"]}))
+    if not frames:
+        return pd.DataFrame(columns=["id", "score", "frame_s"])
+    hits = pd.concat(frames, ignore_index=True)
+    if exclude is not None:
+        hits = hits[hits["id"] != exclude]
+    if allowed is not None:
+        hits = hits[hits["id"].isin(allowed)]
+    # A video's score is its best frame's (or its mean vector's, whichever is higher); keep that frame's time.
+    hits = hits.sort_values(["score", "frame_s"], ascending=[False, True], na_position="last")
+    best = hits.drop_duplicates("id", keep="first")
+    # The mean vector can win for a video; still report the best frame's time.
+    frame_t = hits.dropna(subset=["frame_s"]).drop_duplicates("id", keep="first").set_index("id")["frame_s"]
+    best = best.assign(frame_s=best["id"].map(frame_t))
+    return best.head(k * 2).reset_index(drop=True)
+
+
+def fuse(vector: pd.DataFrame, text_ids: list[str], limit: int) -> pd.DataFrame:
+    """Reciprocal rank fusion of the vector ranking and the full-text ranking."""
+    fused: dict[str, float] = {}
+    for rank, mid in enumerate(vector["id"]):
+        fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
+    for rank, mid in enumerate(text_ids):
+        fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
+    order = sorted(fused, key=lambda m: -fused[m])[:limit]
+    v = vector.set_index("id")
+    return pd.DataFrame({
+        "id": order,
+        "score": [float(v.at[m, "score"]) if m in v.index else np.nan for m in order],
+        "frame_s": [float(v.at[m, "frame_s"]) if m in v.index else np.nan for m in order],
+        "rank_score": [fused[m] for m in order],
+    })
+
+
+def search_text(catalog: Catalog, tables: SearchTables, query_vec: np.ndarray | None, text: str,
+                flt: MediaFilter, limit: int) -> pd.DataFrame:
+    allowed = _allowed_ids(catalog, flt)
+    vec = (vector_hits(catalog, tables, query_vec, limit, allowed) if query_vec is not None
+           else pd.DataFrame(columns=["id", "score", "frame_s"]))
+    words = [m for m in fts_ids(catalog, text) if allowed is None or m in allowed]
+    return fuse(vec, words[: limit * OVERFETCH], limit)
