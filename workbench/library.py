@@ -84,8 +84,8 @@ class Library:
         catalog = Catalog(root / "catalog")
         lib = cls(root, catalog, settings)
         schemas = lib._schemas()
-        for name, schema in schemas.items():
-            catalog.ensure(name, schema)
+        for name, schema in S.CORE_TABLES.items():
+            catalog.ensure(name, schema)  # stage tables are created when their stage first runs
         if meta.get("schema_version", 0) < S.SCHEMA_VERSION or lib._needs_columns(schemas):
             with lib._lock:
                 migrate(catalog, int(meta.get("schema_version", 0)), schemas)
@@ -97,7 +97,8 @@ class Library:
         return {**S.CORE_TABLES, **stage_schemas(self.settings)}
 
     def _needs_columns(self, schemas: dict[str, Any]) -> bool:
-        return any(set(s.names) - set(self.catalog.table(n).schema.names) for n, s in schemas.items())
+        have = self.catalog.table_names()
+        return any(set(s.names) - set(self.catalog.table(n).schema.names) for n, s in schemas.items() if n in have)
 
     def __repr__(self) -> str:
         return f"Library({str(self.root)!r})"
@@ -143,6 +144,9 @@ class Library:
                 if reason:
                     reports.append(StageReport(stage.name, stage.version, skipped=reason))
                     continue
+                self.catalog.ensure(stage.name, stage.schema)
+                for name, schema in stage.side_schemas().items():
+                    self.catalog.ensure(name, schema)
                 with bar(None, stage.name, progress) as pb:
                     reports.append(run_stage(self.catalog, stage, self._context(), retry_failed=retry_failed,
                                              on_progress=pb.update,
@@ -167,8 +171,9 @@ class Library:
         n_media = self.catalog.count("media")
         for stage in all_stages(self.settings):
             v = sql_quote(stage.version)
-            done = self.catalog.count(stage.name, f"version = {v} AND status = 'ok'")
-            failed = self.catalog.count(stage.name, f"version = {v} AND status = 'failed'")
+            exists = self.catalog.has(stage.name)
+            done = self.catalog.count(stage.name, f"version = {v} AND status = 'ok'") if exists else 0
+            failed = self.catalog.count(stage.name, f"version = {v} AND status = 'failed'") if exists else 0
             pending = pending_media(self.catalog, stage, ready_only=False).num_rows
             rows.append({"stage": stage.name, "version": stage.version, "done": done, "pending": pending,
                          "failed": failed})
@@ -212,8 +217,10 @@ class Library:
                                 .column("path").to_pylist())
         row["stages"] = {}
         for stage in all_stages(self.settings):
-            r = self.catalog.read(stage.name, None,
-                                  f"media_id = {sql_quote(mid)} AND version = {sql_quote(stage.version)}").to_pylist()
+            r = (self.catalog.read(stage.name, None, f"media_id = {sql_quote(mid)} AND version = "
+                                   f"{sql_quote(stage.version)}").to_pylist() if self.catalog.has(stage.name) else [])
+            if r:
+                r[0] = {k: v for k, v in r[0].items() if k not in stage.bulky_columns}
             row["stages"][stage.name] = r[0] if r else {"status": "pending"}
         row["errors"] = self.catalog.read("errors", ["stage", "reason"], f"media_id = {sql_quote(mid)}").to_pylist()
         return row

@@ -118,24 +118,29 @@ def load_embedder(settings: Settings) -> ClipEmbedder:
 
 
 def weights_identity(settings: Settings) -> tuple[str, int]:
-    """``(model_id, dim)`` of the configured weights without loading them, so stage tables and pending work can
-    be named cheaply. An unknown model name falls back to ``(clip_model, 512)``; loading will then say why."""
+    """``(model_id, dim)`` of the configured weights without importing torch or open_clip, so listing and status
+    stay instant: the vector size comes from the model config JSON (open_clip ships one per model name). An
+    unknown model falls back to dim 512; loading it will then say what is wrong."""
+    import importlib.util
+    import json
+
+    name = settings.clip_model
+    if name.lower().endswith(".json"):
+        cfg_path = Path(name).expanduser()
+        name = cfg_path.stem
+    else:
+        spec = importlib.util.find_spec("open_clip")
+        origin = Path(spec.origin).parent if spec and spec.origin else Path(".")
+        cfg_path = origin / "model_configs" / f"{name}.json"
     try:
-        import open_clip
-
-        from workbench.compat.torchvision_cpu import ensure_torchvision
-
-        ensure_torchvision()
-        model_name = _model_name(settings.clip_model)
-        cfg = open_clip.get_model_config(model_name)
-    except WeightsUnavailable:
-        return settings.clip_model, 512
-    dim = int(cfg["embed_dim"]) if cfg else 512
+        dim = int(json.loads(cfg_path.read_text())["embed_dim"])
+    except (OSError, ValueError, KeyError):
+        dim = 512
     if settings.clip_checkpoint:
         ckpt = Path(settings.clip_checkpoint).expanduser()
         ident = _sha256_prefix(ckpt) if ckpt.is_file() else "missing"
-        return f"{model_name}/file-{ident}", dim
-    return f"{model_name}/{settings.clip_pretrained}", dim
+        return f"{name}/file-{ident}", dim
+    return f"{name}/{settings.clip_pretrained}", dim
 
 
 def register_model_config(path: Path) -> str:
@@ -256,10 +261,10 @@ def _hub_offline() -> str | None:
         return "not in the cache, and HF_HUB_OFFLINE is set"
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return None  # the endpoint may only be reachable through the proxy: let huggingface_hub try
-    if _hub_reachable is None:
-        from urllib.parse import urlparse
+    from urllib.parse import urlparse
 
-        url = urlparse(constants.ENDPOINT)
+    url = urlparse(constants.ENDPOINT)
+    if _hub_reachable is None:
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
             socket.create_connection((url.hostname or "huggingface.co", port), timeout=PROBE_TIMEOUT_S).close()

@@ -59,6 +59,8 @@ class Stage:
     dependency_columns: tuple[str, ...] = ()
     # Worker processes for this stage (None: one per core). A stage that multithreads internally (torch) uses 1.
     workers: int | None = None
+    # Columns too big to show in ``workbench show`` (vectors).
+    bulky_columns: tuple[str, ...] = ()
 
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -35,6 +35,7 @@ class EmbeddingStage(Stage):
     kinds = ("image", "video")
     dependency_columns = ("preview",)
     workers = 1  # torch already uses every core; two model copies would only fight for them
+    bulky_columns = ("vector", "frame_vectors")
 
     def __init__(self, settings: Settings, thumbnails: Stage):
         super().__init__(settings)

@@ -1,0 +1,175 @@
+"""Vector-index policy (workbench.semantic.vector_index) against a real LanceDB in tmp_path.
+
+Small clustered 64-d data so each test runs in about a second; the ANN threshold is set per test so both
+regimes (exact below, IVF-PQ above) are exercised without building a 10k-row table.
+"""
+from __future__ import annotations
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from workbench.semantic import vector_index as vi
+
+DIM = 64
+T0 = np.datetime64("2015-01-01T00:00:00", "us").astype(np.int64)
+YEAR_US = 365 * 86_400 * 1_000_000
+SPAN_US = 10 * YEAR_US
+
+
+class Clusters:
+    """Unit vectors drawn from 40 Gaussian clusters of varying spread on the sphere."""
+
+    def __init__(self, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        c = rng.standard_normal((40, DIM)).astype(np.float32)
+        self.centers = c / np.linalg.norm(c, axis=1, keepdims=True)
+        self.spread = rng.uniform(0.3, 0.7, 40).astype(np.float32)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        lab = rng.integers(0, len(self.centers), n)
+        x = self.centers[lab] + self.spread[lab, None] * rng.standard_normal((n, DIM), dtype=np.float32) / np.sqrt(DIM)
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def rows(x: np.ndarray, start: int, rng: np.random.Generator) -> pa.Table:
+    n = len(x)
+    return pa.table({
+        "media_id": [f"m{start + i:06d}" for i in range(n)],
+        "model_id": ["clip-test"] * n,
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(x.reshape(-1), pa.float32()), DIM),
+        "taken_at": pa.array(T0 + rng.integers(0, SPAN_US, n), pa.timestamp("us")),
+        "kind": rng.choice(["image", "video"], n, p=[0.9, 0.1]),
+    })
+
+
+def make_table(path, n: int, seed: int = 0):
+    """A LanceDB table of n clustered rows; returns (table, vectors, taken_at as int64 us)."""
+    rng = np.random.default_rng(seed)
+    x = Clusters().sample(rng, n)
+    data = rows(x, 0, rng)
+    table = lancedb.connect(path).create_table("emb", data)
+    return table, x, data.column("taken_at").cast(pa.int64()).to_numpy()
+
+
+def ids(result: pa.Table) -> list[int]:
+    return [int(s[1:]) for s in result.column("media_id").to_pylist()]
+
+
+def brute_force(x: np.ndarray, q: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[int]:
+    sims = x @ (q / np.linalg.norm(q))
+    if mask is not None:
+        sims = np.where(mask, sims, -np.inf)
+    return list(np.argsort(-sims, kind="stable")[:k])
+
+
+def ann_indexes(table) -> list:
+    return [i for i in table.list_indices() if i.columns == ["vector"]]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory):
+    """4,000 rows with the ANN threshold at 1,000: an IVF-PQ table shared by the read-only tests."""
+    table, x, t = make_table(tmp_path_factory.mktemp("indexed"), 4000)
+    assert vi.ensure_indexes(table, min_rows_for_ann=1000) == "created"
+    return table, x, t
+
+
+def test_below_threshold_no_ann_index_and_search_is_exact(tmp_path):
+    table, x, _ = make_table(tmp_path, 2000)
+    assert vi.ensure_indexes(table, min_rows_for_ann=5000) == "scalar"
+    assert ann_indexes(table) == []
+    queries = Clusters().sample(np.random.default_rng(99), 10)
+    for q in queries:
+        got = vi.vector_search(table, q, 10)
+        assert ids(got) == brute_force(x, q, 10)
+        expected_sim = x[ids(got)] @ (q / np.linalg.norm(q))
+        np.testing.assert_allclose(got.column("score").to_numpy(), expected_sim, atol=1e-5)
+        np.testing.assert_allclose(got.column("_distance").to_numpy(), 1 - expected_sim, atol=1e-5)
+
+
+def test_above_threshold_ivf_pq_index_with_recall(indexed):
+    table, x, _ = indexed
+    (ann,) = ann_indexes(table)
+    assert ann.index_type == "IvfPq"
+    assert table.index_stats(ann.name).distance_type == "cosine"
+    assert ann.name == vi.ann_index_name("vector", vi.num_partitions_for(4000), 4000)
+    queries = Clusters().sample(np.random.default_rng(7), 30)  # fresh samples, not stored rows
+    recall = np.mean([len(set(ids(vi.vector_search(table, q, 10))) & set(brute_force(x, q, 10))) / 10
+                      for q in queries])
+    assert recall >= 0.9
+
+
+def test_planted_vector_comes_first(indexed):
+    table, x, _ = indexed
+    for i in (3, 1234, 3999):
+        got = vi.vector_search(table, x[i], 10)
+        assert ids(got)[0] == i
+        assert got.column("score")[0].as_py() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_date_filter_returns_only_rows_in_range_and_finds_planted_vector(indexed):
+    table, x, t = indexed
+    lo, hi = T0 + 3 * YEAR_US, T0 + 4 * YEAR_US
+    where = (f"taken_at >= arrow_cast({lo}, 'Timestamp(Microsecond, None)') "
+             f"AND taken_at < arrow_cast({hi}, 'Timestamp(Microsecond, None)')")
+    in_range = (t >= lo) & (t < hi)
+    planted = int(np.flatnonzero(in_range)[5])
+    got = vi.vector_search(table, x[planted], 10, where=where)
+    assert got.num_rows == 10
+    stamps = got.column("taken_at").cast(pa.int64()).to_numpy()
+    assert np.all((stamps >= lo) & (stamps < hi))
+    assert ids(got)[0] == planted
+    outside = int(np.flatnonzero(~in_range)[0])  # a stored vector outside the range is not returned
+    assert outside not in ids(vi.vector_search(table, x[outside], 10, where=where))
+
+
+def test_new_rows_are_indexed_and_searchable_after_ensure_indexes(tmp_path):
+    table, x, _ = make_table(tmp_path, 3000)
+    assert vi.ensure_indexes(table, min_rows_for_ann=1000) == "created"
+    rng = np.random.default_rng(5)
+    new = Clusters().sample(rng, 1500)
+    table.add(rows(new, 3000, rng))
+    assert vi.ensure_indexes(table, min_rows_for_ann=1000) == "updated"
+    assert all(i.num_unindexed_rows == 0 for i in table.list_indices())
+    assert ids(vi.vector_search(table, new[700], 10))[0] == 3700
+
+
+def test_scalar_indexes_on_filter_columns(indexed):
+    table, _, _ = indexed
+    types = {i.columns[0]: i.index_type for i in table.list_indices()}
+    assert types["taken_at"] == "BTree"
+    assert types["media_id"] == "BTree"
+    assert types["kind"] == "Bitmap"
+    assert types["model_id"] == "Bitmap"
+
+
+def test_second_ensure_indexes_does_nothing(tmp_path):
+    table, _, _ = make_table(tmp_path, 3000)
+    assert vi.ensure_indexes(table, min_rows_for_ann=1000) == "created"
+    version = table.version
+    assert vi.ensure_indexes(table, min_rows_for_ann=1000) == "none"
+    assert table.version == version
+
+
+def test_index_is_retrained_when_table_outgrows_it(tmp_path):
+    table, _, _ = make_table(tmp_path, 1200)
+    vi.ensure_indexes(table, min_rows_for_ann=1000)
+    rng = np.random.default_rng(6)
+    table.add(rows(Clusters().sample(rng, 3800), 1200, rng))  # 5,000 rows >= 4 x 1,200
+    assert vi.ensure_indexes(table, min_rows_for_ann=1000) == "rebuilt"
+    (ann,) = ann_indexes(table)
+    assert ann.name == vi.ann_index_name("vector", vi.num_partitions_for(5000), 5000)
+    assert ann.num_unindexed_rows == 0
+
+
+def test_index_trained_with_another_metric_is_replaced(tmp_path):
+    from lancedb.index import IvfPq
+
+    table, x, _ = make_table(tmp_path, 2000)
+    table.create_index("vector", config=IvfPq(distance_type="l2", num_partitions=8, num_sub_vectors=8))
+    assert vi.ensure_indexes(table, min_rows_for_ann=1000) == "rebuilt"
+    (ann,) = ann_indexes(table)
+    assert table.index_stats(ann.name).distance_type == "cosine"
+    assert ids(vi.vector_search(table, x[10], 10))[0] == 10

@@ -1,0 +1,310 @@
+"""Vector-index policy for the embedding table: when to build the ANN index, how, and how to query it.
+
+The embedding table (one row per media and model: ``media_id``, ``model_id``, ``vector``, ``taken_at``,
+``kind``, ...) is searched by cosine distance. Two regimes, chosen by row count:
+
+* **Small tables: no ANN index, exact search.** LanceDB's flat scan is exact and needs no training, and
+  below :data:`MIN_ROWS_FOR_ANN` rows it answers within the latency budget on the 2-core reference machine.
+* **Large tables: IVF-PQ with refine.** The IVF step (k-means partitions, ``sqrt(n)`` of them) limits the
+  scan to the ``nprobes`` partitions nearest the query; PQ codes make that scan cheap; ``refine_factor``
+  re-ranks the best ``k * refine_factor`` candidates with the full-precision vectors so the returned
+  distances and order are exact for the candidates found.
+
+Every tunable is a module constant below with the measurement that chose it; the numbers come from
+``benchmarks/search.py`` (see ``docs/benchmarks.md``, "Search"). :func:`ensure_indexes` is idempotent and
+is meant to be called after each ingest batch by the single writer of the table; :func:`vector_search` is
+safe to call from any reader.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from typing import Literal, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+log = logging.getLogger(__name__)
+
+# ----------------------------------------------------------------------------------------------------------
+# Tunables. "Measured" means: benchmarks/search.py on this project's 2-core / 24 GiB machine, synthetic
+# CLIP-like 512-d vectors (see the benchmark's docstring), LanceDB 0.40.0, default (2.x) storage format.
+# ----------------------------------------------------------------------------------------------------------
+
+DISTANCE_TYPE: Literal["cosine"] = "cosine"
+"""CLIP similarity is cosine similarity. The index is trained with, and every query uses, this metric (a
+mismatch silently gives wrong neighbours, so :func:`ensure_indexes` rebuilds an index trained otherwise)."""
+
+MIN_ROWS_FOR_ANN = 10_000
+"""Below this many rows, no ANN index: exact flat search. Measured flat (no index) p50 for one 512-d query:
+10k rows 9 ms, 25k rows 43 ms, 100k rows ~200 ms (LanceDB's scan costs ~2 us/row here, dominated by reading
+and decoding the vector column, not by the distance maths). 25 ms p50 is crossed between 10k and 25k rows;
+an IVF-PQ index answers in ~5 ms at those sizes, so the ANN index starts at 10k."""
+
+SUB_VECTOR_DIMS = 8
+"""PQ sub-vector width: ``num_sub_vectors = dim / SUB_VECTOR_DIMS`` (64 for 512-d CLIP). Measured at 1M:
+dim/8 codes reach recall@10 0.966 at nprobes 240 + refine 10; see the docs for the dim/16 comparison."""
+
+PARTITIONS_PER_SQRT_ROW = 1.0
+"""IVF partitions = ``PARTITIONS_PER_SQRT_ROW * sqrt(rows)`` (LanceDB's own default, 1,000 at 1M rows):
+partition choice costs O(partitions) and the scan O(rows / partitions * nprobes); sqrt balances the two."""
+
+MIN_PARTITIONS = 8
+MAX_PARTITIONS = 4096
+"""Clamp for the partition count: at the smallest indexed tables (tests) a handful of partitions still trains
+quickly; above 4096 (16M rows) k-means training time on 2 cores grows without a latency benefit we measured."""
+
+NPROBES_FRACTION = 0.24
+"""Share of IVF partitions probed by an unfiltered query. Measured at 1M rows / 1000 partitions, refine 10:
+nprobes 80 -> recall@10 0.86 (9 ms), 160 -> 0.94 (14 ms), 240 -> 0.966 (17 ms), 320 -> 0.98 (23 ms). The
+synthetic clusters are wider than one partition, so recall depends on the scanned share, not a fixed count."""
+
+FILTERED_NPROBES_FRACTION = 0.32
+"""Share of partitions probed when a filter is given (prefiltered). The filtered top-10 sit further from the
+query and across more partitions, so the same nprobes loses recall (1M, 10% date filter, refine 10:
+240 -> 0.88, 320 -> 0.92). See docs/benchmarks.md for the trade-off actually achieved."""
+
+MIN_NPROBES = 4
+"""Never probe fewer partitions than this (tiny indexes with few partitions)."""
+
+REFINE_FACTOR = 10
+"""Re-rank ``k * REFINE_FACTOR`` PQ candidates with the stored full vectors. Measured at 1M, nprobes 240:
+refine 1 -> recall well under 0.6 (PQ error dominates), 10 -> 0.966, 20 -> 0.977 for +1.5 ms."""
+
+UNINDEXED_ROWS_TO_FOLD = 1_000
+"""Run ``table.optimize()`` once at least this many rows are not covered by an index. Unindexed rows are
+still found (LanceDB flat-scans them and merges), at ~2 us/row: 1,000 rows add ~2 ms per query, under which
+another table version and compaction pass are not worth it."""
+
+REBUILD_GROWTH = 4.0
+"""Retrain the IVF-PQ index once the table holds this many times the rows it was trained on: optimize()
+appends new rows to the old centroids and codebooks, and partitions then grow to ~4x their planned size
+(scan cost per probe grows with them, and sqrt(rows) no longer matches)."""
+
+BITMAP_MAX_DISTINCT = 1_000
+"""Scalar filter columns with at most this many distinct values (in a sample) get a BITMAP index (LanceDB
+recommends it below "a few thousand" values: e.g. ``kind``, ``model_id``); others get a BTREE."""
+
+BITMAP_SAMPLE_ROWS = 10_000
+"""Rows sampled to estimate a column's cardinality when choosing BITMAP vs BTREE."""
+
+DEFAULT_FILTER_COLUMNS: tuple[str, ...] = ("taken_at", "kind", "model_id", "media_id")
+"""Columns that searches filter or join on; missing ones are skipped."""
+
+IndexAction = Literal["none", "scalar", "created", "updated", "rebuilt"]
+
+_ANN_TYPES = {"IvfPq", "IVF_PQ", "IvfHnswSq", "IVF_HNSW_SQ", "IvfHnswPq", "IVF_HNSW_PQ", "IvfFlat", "IVF_FLAT",
+              "IvfSq", "IVF_SQ", "IvfRq", "IVF_RQ"}
+_NAME_RE = re.compile(r"_ivfpq_p(?P<parts>\d+)_n(?P<rows>\d+)$")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Parameter derivation
+# ----------------------------------------------------------------------------------------------------------
+
+def num_partitions_for(rows: int) -> int:
+    """IVF partitions for ``rows`` rows: ``sqrt(rows)`` scaled and clamped (see the constants for why)."""
+    p = int(round(PARTITIONS_PER_SQRT_ROW * math.sqrt(max(rows, 1))))
+    return max(MIN_PARTITIONS, min(MAX_PARTITIONS, p))
+
+
+def num_sub_vectors_for(dim: int) -> int:
+    """PQ sub-vectors for a ``dim``-dimensional column: ``dim / SUB_VECTOR_DIMS`` when that divides evenly
+    (LanceDB's SIMD kernels want 8 or 16 values per sub-vector), else the largest divisor of ``dim`` that
+    keeps sub-vectors at least ``SUB_VECTOR_DIMS`` wide, else 1."""
+    if dim % SUB_VECTOR_DIMS == 0:
+        return dim // SUB_VECTOR_DIMS
+    for width in range(SUB_VECTOR_DIMS, dim + 1):
+        if dim % width == 0:
+            return dim // width
+    return 1
+
+
+def nprobes_for(partitions: int, *, filtered: bool) -> int:
+    """Partitions to probe for one query: a measured share of the index's partitions, more when filtered."""
+    frac = FILTERED_NPROBES_FRACTION if filtered else NPROBES_FRACTION
+    return max(MIN_NPROBES, min(partitions, int(math.ceil(frac * partitions))))
+
+
+def ann_index_name(vector_column: str, partitions: int, trained_rows: int) -> str:
+    """Name under which the ANN index is stored. It records the partition count and training size, which
+    LanceDB does not report, so queries can derive nprobes and :func:`ensure_indexes` can detect growth."""
+    return f"{vector_column}_ivfpq_p{partitions}_n{trained_rows}"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Introspection
+# ----------------------------------------------------------------------------------------------------------
+
+def _ann_index(table, vector_column: str):
+    """The ANN index on ``vector_column`` (LanceDB IndexConfig) or None."""
+    for idx in table.list_indices():
+        if list(idx.columns) == [vector_column] and idx.index_type in _ANN_TYPES:
+            return idx
+    return None
+
+
+def _ann_shape(idx, indexed_rows: int) -> tuple[int, int]:
+    """(partitions, trained_rows) of an ANN index: parsed from our name, or estimated for a foreign index
+    (partitions ~ sqrt(indexed rows), trained size = what it covers now, so growth never triggers a rebuild
+    of an index we did not build)."""
+    m = _NAME_RE.search(idx.name or "")
+    if m:
+        return int(m["parts"]), int(m["rows"])
+    return num_partitions_for(indexed_rows), max(indexed_rows, 1)
+
+
+def _vector_dim(table, vector_column: str) -> int:
+    field = table.schema.field(vector_column)
+    if not pa.types.is_fixed_size_list(field.type):
+        raise TypeError(f"{vector_column!r} must be a fixed_size_list<float32>, is {field.type}")
+    return field.type.list_size
+
+
+def _scalar_index_type(table, column: str) -> Literal["BTREE", "BITMAP"]:
+    """BTREE for temporal/numeric columns and high-cardinality strings (range and point lookups), BITMAP for
+    low-cardinality columns (equality / IN filters on ``kind``, ``model_id``), judged on a sample."""
+    t = table.schema.field(column).type
+    if pa.types.is_temporal(t) or pa.types.is_floating(t):
+        return "BTREE"
+    sample = table.search().select([column]).limit(BITMAP_SAMPLE_ROWS).to_arrow().column(column)
+    distinct = len(pc.unique(sample))
+    return "BITMAP" if distinct <= min(BITMAP_MAX_DISTINCT, max(len(sample) // 4, 1)) else "BTREE"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Policy
+# ----------------------------------------------------------------------------------------------------------
+
+def ensure_indexes(
+    table,
+    vector_column: str = "vector",
+    filter_columns: Sequence[str] = DEFAULT_FILTER_COLUMNS,
+    min_rows_for_ann: int = MIN_ROWS_FOR_ANN,
+    *,
+    unindexed_rows_to_fold: int = UNINDEXED_ROWS_TO_FOLD,
+    rebuild_growth: float = REBUILD_GROWTH,
+) -> IndexAction:
+    """Bring the table's indexes up to date with its size; return what was done.
+
+    * Scalar indexes on each existing ``filter_columns`` column (BITMAP for low cardinality, else BTREE)
+      are created if missing, so prefiltered searches do not scan the column.
+    * ``rows < min_rows_for_ann``: no ANN index; :func:`vector_search` is then exact.
+    * No ANN index and ``rows >= min_rows_for_ann``: build IVF-PQ (cosine, partitions and sub-vectors from
+      rows and dim). Returns ``"created"``.
+    * ANN index trained on far fewer rows (``rows >= rebuild_growth * trained``) or with another metric:
+      train a new one, then drop the old (searches keep using the old one meanwhile). ``"rebuilt"``.
+    * Otherwise, if any index leaves ``>= unindexed_rows_to_fold`` rows uncovered: ``table.optimize()``
+      (compaction + folding new rows into the existing vector and scalar indexes). ``"updated"``.
+    * ``"scalar"`` when only scalar indexes were created, ``"none"`` when nothing was needed: the no-op path
+      costs two metadata calls (count_rows, list_indices).
+
+    Call it from the single writer after ingest batches; it is not safe against a concurrent call on the same
+    table (two builds would race).
+    """
+    rows = table.count_rows()
+    indexes = list(table.list_indices())
+    if rows == 0:
+        return "none"
+    action: IndexAction = "none"
+
+    indexed_cols = {tuple(i.columns) for i in indexes}
+    schema_names = set(table.schema.names)
+    for col in filter_columns:
+        if col == vector_column or col not in schema_names or (col,) in indexed_cols:
+            continue
+        kind = _scalar_index_type(table, col)
+        table.create_scalar_index(col, index_type=kind, replace=False)
+        log.info("created %s index on %s", kind, col)
+        action = "scalar"
+
+    ann = _ann_index(table, vector_column)
+    if ann is None:
+        if rows >= min_rows_for_ann:
+            _create_ann(table, vector_column, rows)
+            return "created"
+        return action
+
+    stats = table.index_stats(ann.name)
+    partitions, trained = _ann_shape(ann, stats.num_indexed_rows if stats else rows)
+    wrong_metric = stats is not None and stats.distance_type not in (None, DISTANCE_TYPE)
+    if wrong_metric or rows >= rebuild_growth * trained:
+        log.info("rebuilding %s (trained on %d rows, now %d, metric %s)", ann.name, trained, rows,
+                 stats.distance_type if stats else "?")
+        new_name = _create_ann(table, vector_column, rows)
+        if new_name != ann.name:
+            table.drop_index(ann.name)
+        return "rebuilt"
+
+    stale = max((i.num_unindexed_rows or 0) for i in table.list_indices())
+    if stale >= unindexed_rows_to_fold:
+        log.info("optimize: %d rows not yet indexed", stale)
+        table.optimize()
+        return "updated"
+    return action
+
+
+def _create_ann(table, vector_column: str, rows: int) -> str:
+    """Train and write the IVF-PQ index for the table's current rows; returns its name."""
+    from lancedb.index import IvfPq
+
+    dim = _vector_dim(table, vector_column)
+    partitions = num_partitions_for(rows)
+    name = ann_index_name(vector_column, partitions, rows)
+    config = IvfPq(distance_type=DISTANCE_TYPE, num_partitions=partitions,
+                   num_sub_vectors=num_sub_vectors_for(dim))
+    log.info("creating IVF-PQ %s (%d partitions, %d sub-vectors) on %d rows", name, partitions,
+             config.num_sub_vectors, rows)
+    table.create_index(vector_column, config=config, name=name, replace=True)
+    return name
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Search
+# ----------------------------------------------------------------------------------------------------------
+
+def vector_search(
+    table,
+    query: np.ndarray,
+    k: int,
+    where: str | None = None,
+    vector_column: str = "vector",
+    *,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
+    """Top-``k`` rows by cosine distance to ``query``, nearest first.
+
+    With an ANN index: IVF-PQ probing :func:`nprobes_for` partitions, candidates re-ranked with the full
+    vectors (``REFINE_FACTOR``), rows not yet in the index flat-scanned and merged (no ``fast_search``: new
+    media must be findable before the next :func:`ensure_indexes`). Without: exact flat search.
+
+    ``where`` is a LanceDB SQL filter (e.g. ``"taken_at >= TIMESTAMP '2020-01-01 00:00:00'"``); it is
+    applied *before* the vector search (prefilter), so ``k`` matching rows come back whenever that many
+    exist, instead of the top-k being filtered down to fewer.
+
+    Returns the table's columns (``columns`` to choose; the vector itself is left out by default) plus
+    ``_distance`` (cosine distance, 0..2) and ``score`` = 1 - ``_distance`` (cosine similarity).
+    """
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    q = np.asarray(query, dtype=np.float32)
+    if q.ndim != 1 or not np.all(np.isfinite(q)) or not np.any(q):
+        raise ValueError("query must be a finite, non-zero 1-d vector")
+
+    builder = table.search(q, vector_column_name=vector_column).distance_type(DISTANCE_TYPE).limit(k)
+    ann = _ann_index(table, vector_column)
+    if ann is not None:
+        partitions, _ = _ann_shape(ann, ann.num_indexed_rows or 0)
+        builder = builder.nprobes(nprobes_for(partitions, filtered=where is not None)).refine_factor(REFINE_FACTOR)
+    if where is not None:
+        builder = builder.where(where, prefilter=True)
+    if columns is None:
+        columns = [n for n in table.schema.names if n != vector_column]
+    builder = builder.select(list(columns))
+
+    result = builder.to_arrow()
+    distance = result.column("_distance")
+    score = pc.subtract(pa.scalar(1.0, distance.type), distance)
+    return result.append_column("score", score)
