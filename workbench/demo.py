@@ -82,7 +82,7 @@ def build(library: Path, media: Path) -> None:
     rep = lib.import_files([media])
     console.print(f"Imported: {rep.added} new, {rep.known + rep.unchanged} already present, {rep.failed} failed")
     for r in lib.process():
-        console.print(f"{r.stage}: {r.done} done, {r.failed} failed")
+        console.print(f"{r.stage}: skipped: {r.skipped}" if r.skipped else f"{r.stage}: {r.done} done, {r.failed} failed")
     df = lib.media(sort="name")
     rows = [[r.id[:10], r.kind, f"{r.width}x{r.height}", r.mime,
              f"{r.duration_s:.1f}s" if r.duration_s == r.duration_s and r.duration_s else "",

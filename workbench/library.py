@@ -14,7 +14,7 @@ from workbench.catalog import schema as S
 from workbench.catalog.lock import WriteLock
 from workbench.catalog.migrations import check_not_newer, migrate
 from workbench.catalog.queries import MediaFilter, list_media
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.store import Catalog, sql_in, sql_quote
 from workbench.errors import LibraryError, NotFoundError
 from workbench.ingest.blobstore import BlobStore
 from workbench.ingest.importer import ImportReport, import_paths
@@ -148,9 +148,12 @@ class Library:
                 for name, schema in stage.side_schemas().items():
                     self.catalog.ensure(name, schema)
                 with bar(None, stage.name, progress) as pb:
-                    reports.append(run_stage(self.catalog, stage, self._context(), retry_failed=retry_failed,
-                                             on_progress=pb.update,
-                                             set_total=lambda n: setattr(pb, "total", n) or pb.refresh()))
+                    rep = run_stage(self.catalog, stage, self._context(), retry_failed=retry_failed,
+                                    on_progress=pb.update,
+                                    set_total=lambda n: setattr(pb, "total", n) or pb.refresh())
+                reports.append(rep)
+                if rep.done or rep.failed:
+                    stage.after_run(self.catalog)
             self.catalog.compact()
         return reports
 
@@ -245,6 +248,57 @@ class Library:
             raise ValueError("which must be 'thumb' or 'preview'")
         st = self.get(id_or_prefix)["stages"]["thumbnails"]
         return self.derived_dir / st[which] if st.get("status") == "ok" else None
+
+    # -- semantic search ------------------------------------------------------------------------------------
+    def _embedding_stage(self):
+        from workbench.stages.embeddings import EmbeddingStage
+        return next(s for s in all_stages(self.settings) if isinstance(s, EmbeddingStage))
+
+    def _search_tables(self):
+        from workbench.semantic.search import SearchTables
+        st = self._embedding_stage()
+        return SearchTables(st.name, st.frames_table, st.version)
+
+    def search(self, text: str, *, limit: int = 20, kind: str | None = None, since: date | datetime | None = None,
+               until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
+               owner: str | None = None) -> pd.DataFrame:
+        """Media matching a description: CLIP text-to-image (videos by their best frame, with its time) fused
+        with words in names, folders, camera and place. Without CLIP weights only the words are used."""
+        from workbench.semantic.clip import WeightsUnavailable, load_embedder
+        from workbench.semantic.search import search_text
+        flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, owner=owner)
+        try:
+            qvec = load_embedder(self.settings).embed_texts([text])[0]
+        except WeightsUnavailable:
+            qvec = None
+        hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit)
+        return self._with_media(hits)
+
+    def similar(self, id_or_prefix: str, *, limit: int = 20, kind: str | None = None) -> pd.DataFrame:
+        """Media that look like this one (its CLIP vector against every other image and video frame)."""
+        import numpy as np
+
+        from workbench.errors import WorkbenchError
+        from workbench.semantic.search import _allowed_ids, vector_hits
+        mid = self.resolve_id(id_or_prefix)
+        tables = self._search_tables()
+        rows = (self.catalog.read(tables.media_table, ["vector"], f"media_id = {sql_quote(mid)} AND version = "
+                                  f"{sql_quote(tables.model_id)} AND status = 'ok'").to_pylist()
+                if self.catalog.has(tables.media_table) else [])
+        if not rows:
+            raise WorkbenchError(f"media {mid} has no {tables.model_id} embedding yet: run `workbench process` "
+                                 f"(CLIP weights are needed; see `workbench status`)")
+        allowed = _allowed_ids(self.catalog, MediaFilter(kind=kind))
+        hits = vector_hits(self.catalog, tables, np.asarray(rows[0]["vector"], np.float32), limit, allowed,
+                           exclude=mid).head(limit)
+        return self._with_media(hits)
+
+    def _with_media(self, hits: pd.DataFrame) -> pd.DataFrame:
+        """Search hits joined with their media rows, in hit order."""
+        if hits.empty:
+            return hits.assign(path=pd.Series(dtype=str), kind=pd.Series(dtype=str))
+        media = self.catalog.read("media", None, sql_in("id", list(hits["id"]))).to_pandas()
+        return hits.merge(media, on="id", how="left")
 
     # -- integrity ------------------------------------------------------------------------------------------
     def verify(self, progress: bool | None = None) -> pd.DataFrame:

@@ -230,6 +230,59 @@ def errors(json_out: JsonOpt = False) -> None:
     table(f"{len(df)} errors", ["path", "stage", "reason"], df[["path", "stage", "reason"]].values.tolist())
 
 
+def _print_hits(df, json_out: bool, title: str) -> None:
+    import math
+    if json_out:
+        for r in df.to_dict("records"):
+            row = {"id": r["id"], "path": r["path"],
+                   "score": None if r.get("score") is None or math.isnan(r["score"]) else round(float(r["score"]), 4)}
+            if r.get("kind") == "video":
+                fs = r.get("frame_s")
+                row["frame_s"] = None if fs is None or math.isnan(fs) else round(float(fs), 2)
+            emit_json(row)
+        return
+    rows = []
+    for r in df.to_dict("records"):
+        sc = r.get("score")
+        fs = r.get("frame_s")
+        rows.append([r["id"][:10], "" if sc is None or sc != sc else f"{sc:.3f}", r.get("kind") or "",
+                     "" if fs is None or fs != fs else f"{fs:.1f}s", Path(r["path"]).name])
+    table(title, ["id", "score", "kind", "at", "name"], rows)
+
+
+@app.command()
+def search(
+        text: Annotated[str, typer.Argument(help="What to look for, in words (\"a dog on a beach\").")],
+        limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+        kind: Annotated[Optional[Kind], typer.Option(help="Only images or only videos.")] = None,
+        since: Annotated[Optional[str], typer.Option(help="Taken on or after this date (YYYY-MM-DD).")] = None,
+        until: Annotated[Optional[str], typer.Option(help="Taken on or before this date (YYYY-MM-DD).")] = None,
+        camera: Annotated[Optional[str], typer.Option(help="Camera make or model contains this text.")] = None,
+        place: Annotated[Optional[str], typer.Option(help="Place contains this text.")] = None,
+        owner: Annotated[Optional[str], typer.Option(help="Only media of this owner.")] = None,
+        json_out: JsonOpt = False) -> None:
+    """Find photos and videos by description (CLIP) and by words in names, folders, camera and place.
+
+    Videos match by their best frame; `frame_s` says where in the video it is. Without CLIP weights the
+    search uses the words only (see `workbench process` for how to provide weights).
+    """
+    lib = _open()
+    df = lib.search(text, limit=limit, kind=kind.value if kind else None, since=_parse_date(since, "--since"),
+                    until=_parse_date(until, "--until"), camera=camera, place=place, owner=owner)
+    _print_hits(df, json_out, f"{len(df)} results for {text!r}")
+
+
+@app.command()
+def similar(media_id: Annotated[str, typer.Argument(help="Media id or a unique prefix.")],
+            limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+            kind: Annotated[Optional[Kind], typer.Option(help="Only images or only videos.")] = None,
+            json_out: JsonOpt = False) -> None:
+    """Photos and videos that look like the given one (CLIP image-to-image)."""
+    lib = _open()
+    df = lib.similar(media_id, limit=limit, kind=kind.value if kind else None)
+    _print_hits(df, json_out, f"{len(df)} media similar to {media_id}")
+
+
 @app.command()
 def verify(json_out: JsonOpt = False) -> None:
     """Re-hash every original and report any that changed or vanished. Exits 1 if any did."""

@@ -213,7 +213,7 @@ def _load(settings: Settings) -> tuple[str, int, Any, Any, Any]:
         offline = _hub_offline()
         preprocess_kw = {}  # open_clip applies the tag's own preprocessing
     try:
-        with _hf_offline(offline):
+        with _hf_offline(offline), _quiet_root_logger():
             model, _, preprocess = open_clip.create_model_and_transforms(
                 model_name, pretrained=pretrained, cache_dir=cache_dir, device="cpu", **preprocess_kw)
             tokenizer = open_clip.get_tokenizer(model_name, cache_dir=cache_dir)
@@ -221,6 +221,20 @@ def _load(settings: Settings) -> tuple[str, int, Any, Any, Any]:
         raise WeightsUnavailable(_unavailable_message(settings, model_name, e, offline)) from None
     model.eval()
     return model_id, int(cfg["embed_dim"]), model, preprocess, tokenizer
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """open_clip logs a multi-line ERROR on the root logger before raising; we raise one actionable line instead."""
+    import logging
+
+    root = logging.getLogger()
+    saved = root.level
+    root.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        root.setLevel(saved)
 
 
 def _tag_preprocess(cfg: dict) -> dict:

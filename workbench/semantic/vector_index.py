@@ -204,6 +204,8 @@ def ensure_indexes(
     Call it from the single writer after ingest batches; it is not safe against a concurrent call on the same
     table (two builds would race).
     """
+    from lancedb.index import Bitmap, BTree
+
     rows = table.count_rows()
     indexes = list(table.list_indices())
     if rows == 0:
@@ -216,7 +218,7 @@ def ensure_indexes(
         if col == vector_column or col not in schema_names or (col,) in indexed_cols:
             continue
         kind = _scalar_index_type(table, col)
-        table.create_scalar_index(col, index_type=kind, replace=False)
+        table.create_index(col, config=BTree() if kind == "BTREE" else Bitmap(), replace=False)
         log.info("created %s index on %s", kind, col)
         action = "scalar"
 

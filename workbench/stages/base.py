@@ -73,6 +73,9 @@ class Stage:
         """Schemas of the tables ``side_tables`` writes, so the library can create them."""
         return {}
 
+    def after_run(self, catalog: "Any") -> None:
+        """Called once after a run that wrote rows (e.g. to refresh indexes)."""
+
     def unavailable_reason(self) -> str | None:
         """Why this stage cannot run on this machine right now (e.g. no model weights), or None."""
         return None

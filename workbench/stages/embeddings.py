@@ -83,6 +83,12 @@ class EmbeddingStage(Stage):
             return str(e)
         return None
 
+    def after_run(self, catalog: Any) -> None:
+        """Keep the vector indexes fresh: exact search while small, IVF-PQ once large (see vector_index)."""
+        from workbench.semantic.vector_index import ensure_indexes
+        ensure_indexes(catalog.table(self.name), filter_columns=("version", "status", "kind", "media_id"))
+        ensure_indexes(catalog.table(self.frames_table), filter_columns=("model_id", "media_id"))
+
     def transform(self, batch: pa.RecordBatch, ctx: StageContext) -> pa.RecordBatch:
         """Images are embedded together in one forward pass per batch; videos frame by frame."""
         from PIL import Image
