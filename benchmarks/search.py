@@ -229,6 +229,25 @@ def index_params(table, n: int) -> dict:
             "refine_factor": vi.REFINE_FACTOR, "distance": vi.DISTANCE_TYPE}
 
 
+def flat_sweep(db, sizes: list[int], mix: Mixture, args) -> list[dict]:
+    """Flat-search p50 at small sizes: where exact search stops fitting the latency target (this is the
+    measurement behind vector_index.MIN_ROWS_FOR_ANN)."""
+    out = []
+    count = max(20, args.queries // 4)
+    for n in sizes:
+        x, taken, kind = mix.chunk(10_000 + n, n)           # its own stream; only latency matters here
+        table = db.create_table(f"flat_{n}", arrow_rows(x, taken, kind, 0), mode="overwrite")
+        vi.ensure_indexes(table, min_rows_for_ann=10 ** 12)
+        Q, is_pert = make_queries(x, mix, count, args.seed)
+        truth, _ = exact_topk(x, Q, K)
+        r = run_queries(table, Q, truth, is_pert, None, min(args.warmup, 5))
+        r["n"] = n
+        out.append(r)
+        print(f"[flat {n:,}] p50 {r['p50_ms']} ms p95 {r['p95_ms']} ms recall {r['recall10']}", flush=True)
+        db.drop_table(f"flat_{n}")
+    return out
+
+
 def bench_size(db, workdir: Path, n: int, args, mix: Mixture, baseline: dict | None) -> dict:
     out: dict = {"n": n}
     t0 = time.perf_counter()
@@ -326,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep/reuse tables (and their indexes) in --workdir")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a vector_index constant, e.g. NPROBES_FRACTION=0.3")
+    ap.add_argument("--flat-sizes", type=int, nargs="*", default=[10_000, 15_000, 20_000, 25_000],
+                    help="also measure flat (exact) search p50 at these small sizes (the ANN threshold)")
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = ap.parse_args(argv)
 
@@ -349,13 +370,20 @@ def main(argv: list[str] | None = None) -> int:
     mix = Mixture(args.dim, args.clusters, args.seed)
     results, baseline = [], None
     started = datetime.now(timezone.utc)
+    flat_small = []
     try:
+        if args.flat_sizes:
+            flat_small = flat_sweep(db, sorted(args.flat_sizes), mix, args)
         for n in sorted(args.sizes):
             res, baseline = bench_size(db, workdir, n, args, mix, baseline)
             results.append(res)
     finally:
         if tmp is not None and not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    if flat_small:
+        print("flat (exact) search at small sizes, p50 / p95 ms: " + ", ".join(
+            f"{r['n']:,}: {r['p50_ms']:.1f} / {r['p95_ms']:.1f}" for r in flat_small)
+            + f"  (ANN threshold MIN_ROWS_FOR_ANN = {vi.MIN_ROWS_FOR_ANN:,})")
     print_report(results, baseline)
     if args.json:
         print(json.dumps({
@@ -363,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
                 "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                 "lancedb": lancedb.__version__},
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "overrides": overrides, "flat_baseline": baseline, "results": results}, indent=1))
+            "overrides": overrides, "flat_small": flat_small, "flat_baseline": baseline, "results": results}, indent=1))
     failed = any(r[key]["target"] == "FAIL" for r in results for key in ("plain",))
     return 1 if failed else 0
 

@@ -94,7 +94,7 @@ class Library:
         return lib
 
     def _schemas(self) -> dict[str, Any]:
-        return {**S.CORE_TABLES, **stage_schemas(self.settings)}
+        return {**S.CORE_TABLES, **stage_schemas(self.settings, self.root)}
 
     def _needs_columns(self, schemas: dict[str, Any]) -> bool:
         have = self.catalog.table_names()
@@ -137,7 +137,7 @@ class Library:
         reports = []
         with self._lock:
             BlobStore(self.derived_dir).clean_tmp()
-            for stage in all_stages(self.settings):
+            for stage in all_stages(self.settings, self.root):
                 if wanted is not None and stage.name not in wanted:
                     continue
                 reason = stage.unavailable_reason()
@@ -172,7 +172,7 @@ class Library:
         """Per stage: done, pending and failed counts for its current version."""
         rows = []
         n_media = self.catalog.count("media")
-        for stage in all_stages(self.settings):
+        for stage in all_stages(self.settings, self.root):
             v = sql_quote(stage.version)
             exists = self.catalog.has(stage.name)
             done = self.catalog.count(stage.name, f"version = {v} AND status = 'ok'") if exists else 0
@@ -193,10 +193,11 @@ class Library:
 
     def media(self, *, kind: str | None = None, since: date | datetime | None = None,
               until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
-              query: str | None = None, owner: str | None = None, sort: str = "date", desc: bool = False,
-              limit: int | None = None) -> pd.DataFrame:
-        """Media as a DataFrame: filter by kind, capture date range, camera, place and words (full text)."""
-        flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, query=query, owner=owner)
+              query: str | None = None, owner: str | None = None, tag: str | None = None, sort: str = "date",
+              desc: bool = False, limit: int | None = None) -> pd.DataFrame:
+        """Media as a DataFrame: filter by kind, capture date range, camera, place, tag and words (full text)."""
+        flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, query=query, owner=owner,
+                          ids=self._tagged(tag))
         return list_media(self.catalog, flt, sort=sort, desc=desc, limit=limit)
 
     def resolve_id(self, id_or_prefix: str) -> str:
@@ -219,7 +220,7 @@ class Library:
         row["sources"] = sorted(self.catalog.read("sources", ["path"], f"media_id = {sql_quote(mid)}")
                                 .column("path").to_pylist())
         row["stages"] = {}
-        for stage in all_stages(self.settings):
+        for stage in all_stages(self.settings, self.root):
             r = (self.catalog.read(stage.name, None, f"media_id = {sql_quote(mid)} AND version = "
                                    f"{sql_quote(stage.version)}").to_pylist() if self.catalog.has(stage.name) else [])
             if r:
@@ -252,7 +253,7 @@ class Library:
     # -- semantic search ------------------------------------------------------------------------------------
     def _embedding_stage(self):
         from workbench.stages.embeddings import EmbeddingStage
-        return next(s for s in all_stages(self.settings) if isinstance(s, EmbeddingStage))
+        return next(s for s in all_stages(self.settings, self.root) if isinstance(s, EmbeddingStage))
 
     def _search_tables(self):
         from workbench.semantic.search import SearchTables
@@ -261,12 +262,13 @@ class Library:
 
     def search(self, text: str, *, limit: int = 20, kind: str | None = None, since: date | datetime | None = None,
                until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
-               owner: str | None = None) -> pd.DataFrame:
+               owner: str | None = None, tag: str | None = None) -> pd.DataFrame:
         """Media matching a description: CLIP text-to-image (videos by their best frame, with its time) fused
         with words in names, folders, camera and place. Without CLIP weights only the words are used."""
         from workbench.semantic.clip import WeightsUnavailable, load_embedder
         from workbench.semantic.search import search_text
-        flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, owner=owner)
+        flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, owner=owner,
+                          ids=self._tagged(tag))
         try:
             qvec = load_embedder(self.settings).embed_texts([text])[0]
         except WeightsUnavailable:
@@ -299,6 +301,96 @@ class Library:
             return hits.assign(path=pd.Series(dtype=str), kind=pd.Series(dtype=str))
         media = self.catalog.read("media", None, sql_in("id", list(hits["id"]))).to_pandas()
         return hits.merge(media, on="id", how="left")
+
+    # -- tags -----------------------------------------------------------------------------------------------
+    def _tag_stage(self):
+        from workbench.stages.tags import TagStage
+        return next(s for s in all_stages(self.settings, self.root) if isinstance(s, TagStage))
+
+    def vocabulary(self):
+        """The tag vocabulary in use: the shipped one plus labels added with ``add_label``."""
+        return self._tag_stage().vocabulary
+
+    def add_label(self, name: str, category: str = "custom", prompts: list[str] | None = None) -> None:
+        """Add a tag to the vocabulary; the next ``process`` scores every media for it from stored vectors."""
+        from workbench.semantic.vocabulary import normalize_name
+        vocab = self.vocabulary().add(name, category, prompts)  # validates (empty, duplicate, ...)
+        f = self.root / "vocabulary.json"
+        data = json.loads(f.read_text()) if f.exists() else {"labels": []}
+        data["labels"].append({"name": normalize_name(name), "category": category, "prompts": prompts})
+        f.write_text(json.dumps(data, indent=2) + "\n")
+        del vocab
+
+    def tag_scores(self):
+        """Every stored (media, tag) score for the current model and vocabulary, as a dense ``ScoreMatrix``."""
+        import numpy as np
+
+        from workbench.semantic.tagging import ScoreMatrix
+        st = self._tag_stage()
+        names = tuple(st.vocabulary.names)
+        if not self.catalog.has(st.name):
+            return ScoreMatrix(np.array([], dtype=object), names, np.zeros((0, len(names)), np.float32))
+        t = self.catalog.read(st.name, ["media_id", "scores"],
+                              f"version = {sql_quote(st.version)} AND status = 'ok'")
+        values = np.asarray(t.column("scores").to_pylist(), np.float32).reshape(t.num_rows, len(names))
+        return ScoreMatrix(np.asarray(t.column("media_id").to_pylist(), dtype=object), names, values)
+
+    def tag_thresholds(self) -> dict[str, float]:
+        """Per-tag threshold overrides (the global one is ``settings.tag_threshold``)."""
+        t = self.catalog.read("tag_thresholds", ["tag", "threshold"]).to_pylist()
+        return {r["tag"]: r["threshold"] for r in t}
+
+    def set_tag_threshold(self, threshold: float, tag: str | None = None) -> None:
+        """Set the global threshold, or one tag's override; tags follow at once, nothing is re-embedded."""
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"a tag threshold is a score between 0 and 1, not {threshold}")
+        if tag is None:
+            self.settings.tag_threshold = float(threshold)
+            self.settings.save(self.root)
+            return
+        from workbench.semantic.vocabulary import normalize_name
+        self.catalog.upsert("tag_thresholds", [{"tag": normalize_name(tag), "threshold": float(threshold),
+                                                "at": datetime.now(timezone.utc)}], "tag")
+
+    def clear_tag_threshold(self, tag: str) -> None:
+        """Drop a tag's override so the global threshold applies to it again."""
+        from workbench.semantic.vocabulary import normalize_name
+        self.catalog.delete("tag_thresholds", f"tag = {sql_quote(normalize_name(tag))}")
+
+    def _manual(self, id_or_prefix: str, tag: str, action: str, user: str | None) -> None:
+        from workbench.semantic.vocabulary import normalize_name
+        mid, tag = self.resolve_id(id_or_prefix), normalize_name(tag)
+        if not tag:
+            raise ValueError("a tag needs a name")
+        self.catalog.upsert("manual_tags", [{"key": f"{mid}\0{tag}", "media_id": mid, "tag": tag,
+                                             "action": action, "user": user, "at": datetime.now(timezone.utc)}],
+                            "key")
+
+    def add_tag(self, id_or_prefix: str, tag: str, user: str | None = None) -> None:
+        """Tag a media by hand; wins over automatic tagging and survives re-tagging."""
+        self._manual(id_or_prefix, tag, "add", user)
+
+    def remove_tag(self, id_or_prefix: str, tag: str, user: str | None = None) -> None:
+        """Remove a tag from a media by hand (also an automatic one); it stays removed after re-tagging."""
+        self._manual(id_or_prefix, tag, "remove", user)
+
+    def _tagged(self, tag: str | None) -> set[str] | None:
+        if tag is None:
+            return None
+        from workbench.semantic.vocabulary import normalize_name
+        t = self.tags()
+        return set(t.loc[t["tag"] == normalize_name(tag), "media_id"])
+
+    def tags(self, id_or_prefix: str | None = None, *, threshold: float | None = None) -> pd.DataFrame:
+        """Effective tags [media_id, tag, score, source] under the current (or a trial) global threshold."""
+        from workbench.semantic.tagging import effective_tags
+        manual = self.catalog.read("manual_tags", ["media_id", "tag", "action", "at"]).to_pandas()
+        manual = manual.sort_values("at")[["media_id", "tag", "action"]]
+        df = effective_tags(self.tag_scores(), self.settings.tag_threshold if threshold is None else threshold,
+                            self.tag_thresholds(), manual)
+        if id_or_prefix is not None:
+            df = df[df["media_id"] == self.resolve_id(id_or_prefix)]
+        return df.sort_values(["media_id", "score"], ascending=[True, False], na_position="first").reset_index(drop=True)
 
     # -- integrity ------------------------------------------------------------------------------------------
     def verify(self, progress: bool | None = None) -> pd.DataFrame:

@@ -27,6 +27,7 @@ class MediaFilter:
     place: str | None = None
     query: str | None = None
     owner: str | None = None
+    ids: set[str] | None = None   # restrict to these media (e.g. those carrying a tag)
 
 
 def _as_datetime(d: date | datetime, end: bool) -> datetime:
@@ -82,6 +83,8 @@ def list_media(catalog: Catalog, flt: MediaFilter, sort: str = "date", desc: boo
         df = df[cam.str.contains(needle, regex=False)]
     if flt.place:
         df = df[df["place"].fillna("").str.lower().str.contains(flt.place.lower(), regex=False)]
+    if flt.ids is not None:
+        df = df[df["id"].isin(flt.ids)]
     df = df.assign(name=df["path"].map(lambda p: Path(p).name.lower()))
     if sort not in SORT_KEYS:
         raise ValueError(f"sort must be one of {sorted(SORT_KEYS)}, not {sort!r}")

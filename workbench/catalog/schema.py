@@ -103,4 +103,22 @@ THUMBNAILS = stage_schema(
     _f("poster_time_s", pa.float64()),       # videos: time of the frame shown
 )
 
-CORE_TABLES: dict[str, pa.Schema] = {"media": MEDIA, "sources": SOURCES, "errors": ERRORS}
+# A user's tag decisions: they win over automatic tags and survive re-tagging. Latest row per pair wins.
+MANUAL_TAGS = pa.schema([
+    _f("key", pa.string(), False),           # media_id + "\0" + tag
+    _f("media_id", pa.string(), False),
+    _f("tag", pa.string(), False),
+    _f("action", pa.string(), False),        # add | remove
+    _f("user", pa.string()),
+    _f("at", UTC_TS, False),
+])
+
+# Per-tag thresholds that override the global ``tag_threshold`` setting.
+TAG_THRESHOLDS = pa.schema([
+    _f("tag", pa.string(), False),
+    _f("threshold", pa.float64(), False),
+    _f("at", UTC_TS, False),
+])
+
+CORE_TABLES: dict[str, pa.Schema] = {"media": MEDIA, "sources": SOURCES, "errors": ERRORS,
+                                     "manual_tags": MANUAL_TAGS, "tag_thresholds": TAG_THRESHOLDS}

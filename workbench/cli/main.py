@@ -169,6 +169,7 @@ def ls_cmd(
         place: Annotated[Optional[str], typer.Option(help="Place (city, region, country) contains this text.")] = None,
         query: Annotated[Optional[str], typer.Option(help="Words in file names, folders, camera or place "
                                                           "(full-text search).")] = None,
+        tag: Annotated[Optional[str], typer.Option(help="Only media carrying this tag.")] = None,
         limit: Annotated[Optional[int], typer.Option(help="Show at most this many.")] = None,
         json_out: JsonOpt = False) -> None:
     """List media, sorted and filtered."""
@@ -176,7 +177,7 @@ def ls_cmd(
     from workbench.catalog.queries import iso_taken_at
     lib = _open()
     df = lib.media(kind=kind.value if kind else None, since=_parse_date(since, "--since"),
-                   until=_parse_date(until, "--until"), camera=camera, place=place, query=query,
+                   until=_parse_date(until, "--until"), camera=camera, place=place, query=query, tag=tag,
                    sort=sort.value, desc=desc, limit=limit)
     records = df.to_dict("records")
     if json_out:
@@ -260,6 +261,7 @@ def search(
         camera: Annotated[Optional[str], typer.Option(help="Camera make or model contains this text.")] = None,
         place: Annotated[Optional[str], typer.Option(help="Place contains this text.")] = None,
         owner: Annotated[Optional[str], typer.Option(help="Only media of this owner.")] = None,
+        tag: Annotated[Optional[str], typer.Option(help="Only media carrying this tag.")] = None,
         json_out: JsonOpt = False) -> None:
     """Find photos and videos by description (CLIP) and by words in names, folders, camera and place.
 
@@ -268,7 +270,7 @@ def search(
     """
     lib = _open()
     df = lib.search(text, limit=limit, kind=kind.value if kind else None, since=_parse_date(since, "--since"),
-                    until=_parse_date(until, "--until"), camera=camera, place=place, owner=owner)
+                    until=_parse_date(until, "--until"), camera=camera, place=place, owner=owner, tag=tag)
     _print_hits(df, json_out, f"{len(df)} results for {text!r}")
 
 
@@ -281,6 +283,65 @@ def similar(media_id: Annotated[str, typer.Argument(help="Media id or a unique p
     lib = _open()
     df = lib.similar(media_id, limit=limit, kind=kind.value if kind else None)
     _print_hits(df, json_out, f"{len(df)} media similar to {media_id}")
+
+
+tags_app = typer.Typer(help="Zero-shot tags: list them, add or remove by hand, tune thresholds, add labels.",
+                       no_args_is_help=True)
+app.add_typer(tags_app, name="tags")
+
+
+@tags_app.command("list")
+def tags_list(media_id: Annotated[Optional[str], typer.Argument(help="Only this media (id or prefix).")] = None,
+              threshold: Annotated[Optional[float], typer.Option(help="Try another global threshold without "
+                                                                      "saving it.")] = None,
+              json_out: JsonOpt = False) -> None:
+    """Effective tags: automatic ones above their threshold, plus your manual decisions."""
+    lib = _open()
+    df = lib.tags(media_id, threshold=threshold)
+    if json_out:
+        for r in df.to_dict("records"):
+            emit_json({"media_id": r["media_id"], "tag": r["tag"],
+                       "score": None if r["score"] != r["score"] else round(float(r["score"]), 4),
+                       "source": r["source"]})
+        return
+    if media_id is None:
+        counts = df.groupby("tag").size().sort_values(ascending=False)
+        table(f"{len(counts)} tags on {df['media_id'].nunique()} media", ["tag", "media"],
+              [[t, n] for t, n in counts.items()])
+    else:
+        table(None, ["tag", "score", "source"],
+              [[r["tag"], "" if r["score"] != r["score"] else f"{r['score']:.3f}", r["source"]]
+               for r in df.to_dict("records")])
+
+
+@tags_app.command("add")
+def tags_add(media_id: Annotated[str, typer.Argument(help="Media id or prefix.")],
+             tag: Annotated[str, typer.Argument(help="Tag to add (any words).")]) -> None:
+    """Tag a media by hand; this wins over automatic tags and survives re-tagging."""
+    _open().add_tag(media_id, tag)
+
+
+@tags_app.command("remove")
+def tags_remove(media_id: Annotated[str, typer.Argument(help="Media id or prefix.")],
+                tag: Annotated[str, typer.Argument(help="Tag to remove.")]) -> None:
+    """Remove a tag from a media by hand; it stays removed when tags are recomputed."""
+    _open().remove_tag(media_id, tag)
+
+
+@tags_app.command("threshold")
+def tags_threshold(value: Annotated[float, typer.Argument(help="Score from 0 to 1 a tag needs to apply.")],
+                   tag: Annotated[Optional[str], typer.Option(help="Set only this tag's override.")] = None) -> None:
+    """Set the global tag threshold, or one tag's override. Takes effect at once; nothing is re-embedded."""
+    _open().set_tag_threshold(value, tag)
+
+
+@tags_app.command("label")
+def tags_label(name: Annotated[str, typer.Argument(help="New tag to detect, e.g. \"red bicycle\".")],
+               prompt: Annotated[Optional[list[str]], typer.Option(help="A phrasing to use (repeatable); "
+                                                                        "default: the name itself.")] = None) -> None:
+    """Add your own label to the vocabulary; `workbench process` then scores every media for it."""
+    _open().add_label(name, "custom", prompt or None)
+    console.print(f"Added {name!r}; run `workbench process` to score your media for it.")
 
 
 @app.command()

@@ -29,7 +29,7 @@ class SearchTables:
 
 
 def _allowed_ids(catalog: Catalog, flt: MediaFilter) -> set[str] | None:
-    active = any(v is not None for v in (flt.kind, flt.since, flt.until, flt.camera, flt.place, flt.owner))
+    active = any(v is not None for v in (flt.kind, flt.since, flt.until, flt.camera, flt.place, flt.owner, flt.ids))
     if not active:
         return None
     return set(list_media(catalog, MediaFilter(**{**flt.__dict__, "query": None}))["id"])

@@ -1,24 +1,30 @@
 """The processing stages a library runs, in order."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 
 from workbench.settings import Settings
 from workbench.stages.base import Stage
 from workbench.stages.embeddings import EmbeddingStage
+from workbench.stages.tags import TagStage
 from workbench.stages.thumbnails import ThumbnailStage
 
 
-def all_stages(settings: Settings) -> list[Stage]:
-    """Stages in the order ``process`` runs them; later issues add faces and quality here."""
+def all_stages(settings: Settings, root: Path | None = None) -> list[Stage]:
+    """Stages in the order ``process`` runs them; later issues add faces and quality here.
+
+    ``root`` is the library folder (its user-added tag labels change the tagging stage's version)."""
     thumbs = ThumbnailStage(settings)
-    return [thumbs, EmbeddingStage(settings, thumbs)]
+    emb = EmbeddingStage(settings, thumbs)
+    return [thumbs, emb, TagStage(settings, emb, root or Path("."))]
 
 
-def stage_schemas(settings: Settings) -> dict[str, pa.Schema]:
+def stage_schemas(settings: Settings, root: Path | None = None) -> dict[str, pa.Schema]:
     """Every table the stages write: their own and their side tables."""
     out: dict[str, pa.Schema] = {}
-    for s in all_stages(settings):
+    for s in all_stages(settings, root):
         out[s.name] = s.schema
         out.update(s.side_schemas())
     return out

@@ -37,8 +37,16 @@ def pending_media(catalog: Catalog, stage: Stage, retry_failed: bool = False,
     dep = stage.dependency
     if dep is not None and ready_only and media.num_rows:
         cols = ["media_id", *stage.dependency_columns]
-        ready = catalog.read(dep.name, cols, f"version = {sql_quote(dep.version)} AND status = 'ok'")
-        media = media.join(ready.rename_columns(["id", *stage.dependency_columns]), "id", join_type="inner")
+        ready = (catalog.read(dep.name, cols, f"version = {sql_quote(dep.version)} AND status = 'ok'")
+                 if catalog.has(dep.name) else pa.schema([pa.field("media_id", pa.string())]).empty_table())
+        # An inner join by hand: Arrow's join cannot carry vector (fixed-size list) columns.
+        pos = {m: i for i, m in enumerate(ready.column("media_id").to_pylist())}
+        ids = media.column("id").to_pylist()
+        keep = [i for i, m in enumerate(ids) if m in pos]
+        media = media.take(pa.array(keep, pa.int64()))
+        picked = ready.take(pa.array([pos[ids[i]] for i in keep], pa.int64()))
+        for c in stage.dependency_columns:
+            media = media.append_column(c, picked.column(c))
     if not catalog.has(stage.name) or media.num_rows == 0:
         return media
     where = f"version = {sql_quote(stage.version)}"

@@ -1,0 +1,115 @@
+"""Zero-shot tag scores: every (media, vocabulary label) score, from the stored CLIP vectors.
+
+Keyed by ``media_id@<model_id>/<vocabulary fingerprint>``: a new label or another model rescores from the
+stored vectors (no re-embedding); a new threshold changes nothing here, because effective tags are computed
+from these scores at read time (``Library.tags``). Videos are scored per sampled frame and keep the best frame's
+score per label.
+"""
+from __future__ import annotations
+
+import io
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from workbench.catalog.schema import stage_schema
+from workbench.ingest.blobstore import write_atomic
+from workbench.semantic.vocabulary import Vocabulary
+from workbench.settings import Settings
+from workbench.stages.base import Stage, StageContext, now_utc
+
+_banks: dict[str, Any] = {}
+
+
+def load_vocabulary(root: Path) -> Vocabulary:
+    """The shipped vocabulary plus the labels this library's users added (``<library>/vocabulary.json``)."""
+    vocab = Vocabulary.load_default()
+    f = Path(root) / "vocabulary.json"
+    if f.exists():
+        import json
+        for lab in json.loads(f.read_text()).get("labels", []):
+            vocab = vocab.add(lab["name"], lab.get("category", "custom"), lab.get("prompts"))
+    return vocab
+
+
+class TagStage(Stage):
+    name = "tag_scores"
+    kinds = ("image", "video")
+    workers = 1
+    bulky_columns = ("scores",)
+    dependency_columns = ("vector", "frame_vectors")
+
+    def __init__(self, settings: Settings, embeddings: Stage, root: Path):
+        super().__init__(settings)
+        self.dependency = embeddings
+        self.root = Path(root)
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        return load_vocabulary(self.root)
+
+    @property
+    def version(self) -> str:
+        return f"{self.dependency.version}/{self.vocabulary.fingerprint}"
+
+    @property
+    def schema(self) -> pa.Schema:  # type: ignore[override]
+        # Scores are aligned to the vocabulary of the fingerprint in ``version``; the names are stored once in
+        # the label bank cache and are ``self.vocabulary.names``.
+        return stage_schema(pa.field("scores", pa.list_(pa.float32())))
+
+    def unavailable_reason(self) -> str | None:
+        return self.dependency.unavailable_reason()
+
+    def _bank_path(self, ctx: StageContext) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.version)
+        return ctx.derived / "label_banks" / f"{safe}.npz"
+
+    def bank(self, ctx: StageContext) -> Any:
+        """Label and background vectors for this model and vocabulary, embedded once and cached on disk."""
+        from workbench.semantic.clip import load_embedder
+        from workbench.semantic.tagging import LabelBank
+
+        if self.version in _banks:
+            return _banks[self.version]
+        path = self._bank_path(ctx)
+        vocab = self.vocabulary
+        if path.exists():
+            bank = self._read_bank(path, vocab.fingerprint, tuple(vocab.names))
+        else:
+            # Reuse the rows of labels that did not change from the newest bank of the same model, so adding one
+            # label embeds its own prompts, not the whole vocabulary again.
+            model_prefix = re.sub(r"[^A-Za-z0-9._-]+", "_", self.dependency.version)
+            older = sorted(path.parent.glob(f"{model_prefix}_*.npz"), key=lambda p: p.stat().st_mtime)
+            reuse = self._read_bank(older[-1], "", ()) if older else None
+            bank = LabelBank.build(load_embedder(self.settings), vocab, reuse=reuse)
+            buf = io.BytesIO()
+            np.savez(buf, label_vectors=bank.label_vectors, background_vectors=bank.background_vectors,
+                     label_keys=np.asarray(bank.label_keys))
+            write_atomic(path, buf.getvalue(), ctx.derived / ".tmp")
+        _banks[self.version] = bank
+        return bank
+
+    def _read_bank(self, path: Path, fingerprint: str, names: tuple[str, ...]) -> Any:
+        from workbench.semantic.tagging import LabelBank
+        z = np.load(path, allow_pickle=False)
+        return LabelBank(self.dependency.version, fingerprint, names, z["label_vectors"], z["background_vectors"],
+                         tuple(z["label_keys"].tolist()))
+
+    def transform(self, batch: pa.RecordBatch, ctx: StageContext) -> pa.RecordBatch:
+        bank = self.bank(ctx)
+        out = []
+        for row in batch.to_pylist():
+            frames = row.get("frame_vectors")
+            vecs = np.asarray(frames if frames else [row["vector"]], np.float32)
+            scores = bank.scores(vecs).max(axis=0)  # a video has a tag if any of its frames shows it
+            out.append({"key": self.key(row["id"]), "media_id": row["id"], "version": self.version,
+                        "status": "ok", "error": None, "created_at": now_utc(), "scores": scores.tolist()})
+        return pa.RecordBatch.from_pylist(out, schema=self.schema)
+
+    def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
+        return {**super().failed_row(media_id, reason), "scores": None}
