@@ -93,3 +93,25 @@ def test_adding_a_duplicate_label_is_refused_clearly(lib: Library):
     from workbench.semantic.vocabulary import VocabularyError
     with pytest.raises(VocabularyError, match="beach"):
         lib.add_label("Beach")
+
+
+def test_search_finds_media_by_their_tags(lib: Library):
+    target = lib.media().iloc[1]["id"]
+    lib.add_tag(target, "lighthouse keeper")
+    assert lib.search("the lighthouse keeper at work").iloc[0]["id"] == target
+
+
+def test_switching_models_keeps_old_vectors_until_pruned(lib: Library, tmp_path: Path):
+    from conftest import make_tiny_clip_checkpoint
+    old_model = lib._search_tables().model_id
+    cfg, ckpt = make_tiny_clip_checkpoint(tmp_path / "other", seed=1)
+    lib.settings.clip_checkpoint = str(ckpt)
+    lib.settings.save(lib.root)
+    lib = Library.open(lib.root)
+    assert lib._search_tables().model_id != old_model
+    lib.process(progress=False)
+    table = lib._search_tables().media_table
+    assert lib.catalog.count(table, f"version = '{old_model}'") == 5
+    removed = lib.prune()
+    assert removed[table] == 5 and lib.catalog.count(table, f"version = '{old_model}'") == 0
+    assert lib.catalog.count(table) == 5 and len(lib.media()) == 5

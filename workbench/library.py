@@ -273,7 +273,7 @@ class Library:
             qvec = load_embedder(self.settings).embed_texts([text])[0]
         except WeightsUnavailable:
             qvec = None
-        hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit)
+        hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit, tags=self.tags())
         return self._with_media(hits)
 
     def similar(self, id_or_prefix: str, *, limit: int = 20, kind: str | None = None) -> pd.DataFrame:
@@ -391,6 +391,41 @@ class Library:
         if id_or_prefix is not None:
             df = df[df["media_id"] == self.resolve_id(id_or_prefix)]
         return df.sort_values(["media_id", "score"], ascending=[True, False], na_position="first").reset_index(drop=True)
+
+    # -- housekeeping ---------------------------------------------------------------------------------------
+    def prune(self) -> dict[str, int]:
+        """Delete stage rows (old vectors, old tag scores, old thumbnails) of versions other than the current
+        ones, e.g. after switching CLIP models; returns rows removed per table. Originals are never touched."""
+        import shutil
+        removed: dict[str, int] = {}
+        with self._lock:
+            for stage in all_stages(self.settings, self.root):
+                if not self.catalog.has(stage.name):
+                    continue
+                where = f"version != {sql_quote(stage.version)}"
+                n = self.catalog.count(stage.name, where)
+                if n:
+                    self.catalog.delete(stage.name, where)
+                    removed[stage.name] = n
+                for side in stage.side_schemas():
+                    if self.catalog.has(side) and "model_id" in self.catalog.table(side).schema.names:
+                        w = f"model_id != {sql_quote(stage.version)}"
+                        k = self.catalog.count(side, w)
+                        if k:
+                            self.catalog.delete(side, w)
+                            removed[side] = k
+            thumbs = self.derived_dir / "thumbnails"
+            current = self._thumb_version()
+            if thumbs.exists():
+                for d in thumbs.iterdir():
+                    if d.is_dir() and d.name != current:
+                        shutil.rmtree(d)
+            self.catalog.compact()
+        return removed
+
+    def _thumb_version(self) -> str:
+        from workbench.stages.thumbnails import ThumbnailStage
+        return next(s for s in all_stages(self.settings, self.root) if isinstance(s, ThumbnailStage)).version
 
     # -- integrity ------------------------------------------------------------------------------------------
     def verify(self, progress: bool | None = None) -> pd.DataFrame:

@@ -345,6 +345,24 @@ def tags_label(name: Annotated[str, typer.Argument(help="New tag to detect, e.g.
 
 
 @app.command()
+def prune(yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+          json_out: JsonOpt = False) -> None:
+    """Delete results of old stage versions (vectors of a previous CLIP model, old thumbnail sizes).
+
+    Originals and your tags are never touched; the current versions are kept.
+    """
+    lib = _open()
+    if not yes and not json_out:
+        typer.confirm("Delete stored results of old model and thumbnail versions?", abort=True)
+    removed = lib.prune()
+    if json_out:
+        emit_json({"removed": removed})
+    else:
+        console.print("Nothing to prune." if not removed else
+                      "Removed " + ", ".join(f"{n} rows from {t}" for t, n in removed.items()))
+
+
+@app.command()
 def verify(json_out: JsonOpt = False) -> None:
     """Re-hash every original and report any that changed or vanished. Exits 1 if any did."""
     lib = _open()

@@ -71,13 +71,26 @@ def vector_hits(catalog: Catalog, tables: SearchTables, query: np.ndarray, k: in
     return best.head(k * 2).reset_index(drop=True)
 
 
-def fuse(vector: pd.DataFrame, text_ids: list[str], limit: int) -> pd.DataFrame:
-    """Reciprocal rank fusion of the vector ranking and the full-text ranking."""
+def tag_ranking(tags: pd.DataFrame, text: str) -> list[str]:
+    """Media whose effective tags appear in the query text (whole words), best tag score first."""
+    if tags is None or tags.empty:
+        return []
+    q = f" {' '.join(text.lower().split())} "
+    names = pd.Series(tags["tag"].unique())
+    hit = set(names[names.map(lambda t: f" {t} " in q)])
+    if not hit:
+        return []
+    t = tags[tags["tag"].isin(hit)].fillna({"score": 1.0})
+    return list(t.groupby("media_id")["score"].max().sort_values(ascending=False).index)
+
+
+def fuse(vector: pd.DataFrame, text_ids: list[str], limit: int,
+         tag_ids: list[str] | None = None) -> pd.DataFrame:
+    """Reciprocal rank fusion of the vector ranking, the full-text ranking and the tag ranking."""
     fused: dict[str, float] = {}
-    for rank, mid in enumerate(vector["id"]):
-        fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
-    for rank, mid in enumerate(text_ids):
-        fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
+    for ranking in (list(vector["id"]), text_ids, tag_ids or []):
+        for rank, mid in enumerate(ranking):
+            fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
     order = sorted(fused, key=lambda m: -fused[m])[:limit]
     v = vector.set_index("id")
     return pd.DataFrame({
@@ -89,9 +102,11 @@ def fuse(vector: pd.DataFrame, text_ids: list[str], limit: int) -> pd.DataFrame:
 
 
 def search_text(catalog: Catalog, tables: SearchTables, query_vec: np.ndarray | None, text: str,
-                flt: MediaFilter, limit: int) -> pd.DataFrame:
+                flt: MediaFilter, limit: int, tags: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Vector hits, full-text hits (names, folders, camera, place) and tag hits, fused by rank."""
     allowed = _allowed_ids(catalog, flt)
     vec = (vector_hits(catalog, tables, query_vec, limit, allowed) if query_vec is not None
            else pd.DataFrame(columns=["id", "score", "frame_s"]))
     words = [m for m in fts_ids(catalog, text) if allowed is None or m in allowed]
-    return fuse(vec, words[: limit * OVERFETCH], limit)
+    tagged = [m for m in tag_ranking(tags, text) if allowed is None or m in allowed]
+    return fuse(vec, words[: limit * OVERFETCH], limit, tagged[: limit * OVERFETCH])
