@@ -133,14 +133,18 @@ class Library:
     def process(self, stages: Iterable[str] | None = None, *, retry_failed: bool = False,
                 progress: bool | None = None) -> list[StageReport]:
         """Run every pending stage (or the named ones); safe to interrupt and rerun."""
+        from concurrent.futures import ThreadPoolExecutor
+
         wanted = set(stages) if stages else None
         reports = []
-        with self._lock:
+        chosen = [s for s in all_stages(self.settings, self.root) if wanted is None or s.name in wanted]
+        with self._lock, ThreadPoolExecutor(1) as prefetch:
             BlobStore(self.derived_dir).clean_tmp()
-            for stage in all_stages(self.settings, self.root):
-                if wanted is not None and stage.name not in wanted:
-                    continue
-                reason = stage.unavailable_reason()
+            # Whether later stages can run (loading CLIP takes seconds) is found out while the first stage's
+            # workers are busy, instead of after them.
+            ready = {id(s): prefetch.submit(s.unavailable_reason) for s in chosen[1:]}
+            for stage in chosen:
+                reason = ready[id(stage)].result() if id(stage) in ready else stage.unavailable_reason()
                 if reason:
                     reports.append(StageReport(stage.name, stage.version, skipped=reason))
                     continue

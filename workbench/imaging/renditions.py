@@ -68,7 +68,9 @@ def _fit(img: Image.Image, long_edge: int) -> Image.Image:
         return img
     scale = long_edge / max(w, h)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+    # Bicubic (Pillow's is antialiased when shrinking) costs 36 ms where Lanczos costs 49 ms for 2000x1500 ->
+    # 1440x1080, with no visible difference at these ratios (measured for docs/benchmarks.md, ingest).
+    return img.resize(size, Image.Resampling.BICUBIC, reducing_gap=REDUCING_GAP)
 
 
 def _encode(img: Image.Image, settings: Settings) -> Rendition:

@@ -14,8 +14,10 @@ from workbench.catalog.store import Catalog, sql_in, sql_quote
 # Reciprocal rank fusion constant (Cormack et al. 2009 use 60): large enough that the top few ranks of either
 # list do not drown the other.
 RRF_K = 60
-# How many more candidates than asked for to fetch from each index before filtering and fusing.
-OVERFETCH = 4
+# How many more candidates than asked for to fetch from each index before filtering and fusing. Kept small:
+# IVF-PQ refine re-reads k x refine_factor full vectors, so latency grows with k (19 ms at k=10, 23 ms at k=30,
+# 62 ms at k=100 on 1M vectors; docs/benchmarks.md).
+OVERFETCH = 2
 # Below this many allowed media a filter is pushed into the vector query as an id list (exact); above it
 # candidates are over-fetched and filtered afterwards.
 PREFILTER_MAX_IDS = 5000
@@ -40,20 +42,21 @@ def vector_hits(catalog: Catalog, tables: SearchTables, query: np.ndarray, k: in
     """Best cosine score per media over its own vector and (videos) its frames; columns id, score, frame_s."""
     from workbench.semantic.vector_index import vector_search
 
-    base = f"version = {sql_quote(tables.model_id)} AND status = 'ok'"
-    fbase = f"model_id = {sql_quote(tables.model_id)}"
+    base = _only_needed(catalog, tables.media_table, f"version = {sql_quote(tables.model_id)} AND status = 'ok'")
+    fbase = _only_needed(catalog, tables.frames_table, f"model_id = {sql_quote(tables.model_id)}")
     fetch = k * OVERFETCH
     if allowed is not None and len(allowed) <= PREFILTER_MAX_IDS:
-        base += f" AND {sql_in('media_id', allowed)}"
-        fbase += f" AND {sql_in('media_id', allowed)}"
+        ids = sql_in("media_id", allowed)
+        base = f"{base} AND {ids}" if base else ids
+        fbase = f"{fbase} AND {ids}" if fbase else ids
     elif allowed is not None:
         fetch = k * OVERFETCH * 10
     frames: list[pd.DataFrame] = []
-    if catalog.has(tables.media_table) and catalog.count(tables.media_table, base):
-        m = vector_search(catalog.table(tables.media_table), query, fetch, where=base).to_pandas()
+    if catalog.has(tables.media_table) and catalog.count(tables.media_table, base or None):
+        m = vector_search(catalog.table(tables.media_table), query, fetch, where=base or None).to_pandas()
         frames.append(pd.DataFrame({"id": m["media_id"], "score": m["score"], "frame_s": np.nan}))
-    if catalog.has(tables.frames_table) and catalog.count(tables.frames_table, fbase):
-        f = vector_search(catalog.table(tables.frames_table), query, fetch, where=fbase).to_pandas()
+    if catalog.has(tables.frames_table) and catalog.count(tables.frames_table, fbase or None):
+        f = vector_search(catalog.table(tables.frames_table), query, fetch, where=fbase or None).to_pandas()
         frames.append(pd.DataFrame({"id": f["media_id"], "score": f["score"], "frame_s": f["t_s"]}))
     if not frames:
         return pd.DataFrame(columns=["id", "score", "frame_s"])
@@ -82,6 +85,14 @@ def tag_ranking(tags: pd.DataFrame, text: str) -> list[str]:
         return []
     t = tags[tags["tag"].isin(hit)].fillna({"score": 1.0})
     return list(t.groupby("media_id")["score"].max().sort_values(ascending=False).index)
+
+
+def _only_needed(catalog: Catalog, table: str, where: str) -> str:
+    """``where``, or "" when every row already satisfies it: a prefilter that excludes nothing still costs
+    about 2x in latency at 1M vectors (docs/benchmarks.md), and the usual table holds one model, all ok."""
+    if not catalog.has(table):
+        return where
+    return where if catalog.count(table, f"NOT ({where})") else ""
 
 
 def fuse(vector: pd.DataFrame, text_ids: list[str], limit: int,

@@ -37,11 +37,11 @@ DISTANCE_TYPE: Literal["cosine"] = "cosine"
 """CLIP similarity is cosine similarity. The index is trained with, and every query uses, this metric (a
 mismatch silently gives wrong neighbours, so :func:`ensure_indexes` rebuilds an index trained otherwise)."""
 
-MIN_ROWS_FOR_ANN = 10_000
-"""Below this many rows, no ANN index: exact flat search. Measured flat (no index) p50 for one 512-d query:
-10k rows 9 ms, 25k rows 43 ms, 100k rows ~200 ms (LanceDB's scan costs ~2 us/row here, dominated by reading
-and decoding the vector column, not by the distance maths). 25 ms p50 is crossed between 10k and 25k rows;
-an IVF-PQ index answers in ~5 ms at those sizes, so the ANN index starts at 10k."""
+MIN_ROWS_FOR_ANN = 15_000
+"""Below this many rows, no ANN index: exact flat search. Measured flat (no index) p50 / p95 for one 512-d
+query: 10k rows 9 / 14 ms, 15k 18 / 38 ms, 20k 51 / 63 ms, 25k 64 / 84 ms, 100k ~217 ms (LanceDB's scan
+costs ~2 us/row here, dominated by reading and decoding the vector column, not the distance maths). The
+25 ms p50 budget is crossed between 15k and 20k rows, so tables get an ANN index from 15k rows on."""
 
 SUB_VECTOR_DIMS = 16
 """PQ sub-vector width: ``num_sub_vectors = dim / SUB_VECTOR_DIMS`` (32 for 512-d CLIP, 32-byte codes).
@@ -57,7 +57,8 @@ refine 40, probing about a quarter of the data: 500 partitions (nprobes 160) -> 
 MIN_PARTITIONS = 8
 MAX_PARTITIONS = 4096
 """Clamp for the partition count: a handful of partitions still train at the smallest indexed tables (tests);
-above 4096 (16M rows) k-means training on 2 cores grows without a latency benefit we measured."""
+4096 = sqrt(16.7M) bounds k-means training cost (build at 1M / 1000 partitions: ~2.5 min on 2 cores); sizes
+beyond 1M were not measured."""
 
 NPROBES_FRACTION = 0.25
 """Share of IVF partitions probed by an unfiltered query. Measured at 1M rows / 1000 partitions, dim/16,
@@ -68,16 +69,24 @@ fixed probe count; 0.25 keeps a margin over the 0.95 target at about 16 ms."""
 FILTERED_NPROBES_FRACTION = 0.48
 """Share of partitions probed when a filter is given (prefiltered). The filtered top-k sit further from the
 query and in more partitions, and LanceDB's per-row prefilter check makes each probe dearer. Measured at 1M,
-10% date filter, refine 40: nprobes 160 -> 0.81 (21 ms), 240 -> 0.89 (26 ms), 320 -> 0.91 (30 ms),
-480 -> 0.96 (38 ms). Recall is chosen over the 25 ms latency target here (see docs/benchmarks.md)."""
+10% date filter, refine 40: nprobes 160 -> 0.811 (21.3 ms), 240 -> 0.886 (26.3 ms), 320 -> 0.914 (29.5 ms),
+480 -> 0.964 (37.8 ms). Recall is chosen over the 25 ms latency target here (see docs/benchmarks.md)."""
+
+SCAN_ROWS_BUDGET = 250_000
+"""Probe at least enough partitions to cover this many indexed rows (capped at all of them). The PQ scan cost
+follows the rows scanned, and 250k rows (a quarter of 1M) fit in ~16 ms at 1M; smaller tables are harder
+for IVF (fewer rows per cluster, so neighbours spread over more partitions: at 100k, 25% of 316 partitions
+gave only recall@10 0.83 plain / 0.75 filtered at 9 / 12 ms) and can afford to scan far more of their rows:
+all 316 partitions at 100k -> 0.985 plain / 0.865 filtered at 13 / 15 ms."""
 
 MIN_NPROBES = 4
 """Never probe fewer partitions than this (tiny indexes with few partitions)."""
 
 REFINE_FACTOR = 40
 """Re-rank ``k * REFINE_FACTOR`` PQ candidates with the stored full vectors (400 rows for k=10). Measured at
-1M, dim/16, nprobes 240: refine 10 -> 0.904, 20 -> 0.952, 40 -> 0.977 for +2 ms; without refine the PQ
-error alone caps recall near 0.5. The cost grows with k (k=100 re-reads 4,000 vectors)."""
+1M, dim/16, nprobes 240: refine 10 -> 0.904, 20 -> 0.952, 40 -> 0.977 for +2 ms (with dim/8 codes and
+nprobes 80, no refine gave 0.55 against 0.86 with refine 10). Tuned for k=10; the re-read grows with k
+(k=100 re-reads 4,000 vectors)."""
 
 UNINDEXED_ROWS_TO_FOLD = 1_000
 """Run ``table.optimize()`` once at least this many rows are not covered by an index. Unindexed rows are
@@ -86,8 +95,10 @@ another table version and compaction pass are not worth it."""
 
 REBUILD_GROWTH = 4.0
 """Retrain the IVF-PQ index once the table holds this many times the rows it was trained on: optimize()
-appends new rows to the old centroids and codebooks, and partitions then grow to ~4x their planned size
-(scan cost per probe grows with them, and sqrt(rows) no longer matches)."""
+assigns new rows to the old centroids and codebooks, so partitions grow to ~4x their planned size (scan cost
+per probe and the nprobes share grow with them, and sqrt(rows) no longer holds). Not tuned by measurement:
+a rebuild costs about one index build (78 s at 100k, ~2.5 min at 1M) and 4x bounds that to a small share of
+ingest time."""
 
 BITMAP_MAX_DISTINCT = 1_000
 """Scalar filter columns with at most this many distinct values (in a sample) get a BITMAP index (LanceDB
@@ -128,9 +139,11 @@ def num_sub_vectors_for(dim: int) -> int:
     return 1
 
 
-def nprobes_for(partitions: int, *, filtered: bool) -> int:
-    """Partitions to probe for one query: a measured share of the index's partitions, more when filtered."""
+def nprobes_for(partitions: int, indexed_rows: int, *, filtered: bool) -> int:
+    """Partitions to probe for one query: a measured share of the index's partitions (more when filtered),
+    and at least enough to scan ``SCAN_ROWS_BUDGET`` rows, which smaller indexes afford easily."""
     frac = FILTERED_NPROBES_FRACTION if filtered else NPROBES_FRACTION
+    frac = max(frac, min(1.0, SCAN_ROWS_BUDGET / max(indexed_rows, 1)))
     return max(MIN_NPROBES, min(partitions, int(math.ceil(frac * partitions))))
 
 
@@ -144,9 +157,9 @@ def ann_index_name(vector_column: str, partitions: int, trained_rows: int) -> st
 # Introspection
 # ----------------------------------------------------------------------------------------------------------
 
-def _ann_index(table, vector_column: str):
-    """The ANN index on ``vector_column`` (LanceDB IndexConfig) or None."""
-    for idx in table.list_indices():
+def _ann_index(table, vector_column: str, indexes: list | None = None):
+    """The ANN index on ``vector_column`` (LanceDB IndexConfig, from ``indexes`` if given) or None."""
+    for idx in table.list_indices() if indexes is None else indexes:
         if list(idx.columns) == [vector_column] and idx.index_type in _ANN_TYPES:
             return idx
     return None
@@ -205,7 +218,7 @@ def ensure_indexes(
     * Otherwise, if any index leaves ``>= unindexed_rows_to_fold`` rows uncovered: ``table.optimize()``
       (compaction + folding new rows into the existing vector and scalar indexes). ``"updated"``.
     * ``"scalar"`` when only scalar indexes were created, ``"none"`` when nothing was needed: the no-op path
-      costs two metadata calls (count_rows, list_indices).
+      is four metadata calls (count_rows, list_indices, schema, index_stats; ~2 ms), no table version.
 
     Call it from the single writer after ingest batches; it is not safe against a concurrent call on the same
     table (two builds would race).
@@ -227,8 +240,10 @@ def ensure_indexes(
         table.create_index(col, config=BTree() if kind == "BTREE" else Bitmap(), replace=False)
         log.info("created %s index on %s", kind, col)
         action = "scalar"
+    if action == "scalar":
+        indexes = list(table.list_indices())
 
-    ann = _ann_index(table, vector_column)
+    ann = _ann_index(table, vector_column, indexes)
     if ann is None:
         if rows >= min_rows_for_ann:
             _create_ann(table, vector_column, rows)
@@ -246,7 +261,7 @@ def ensure_indexes(
             table.drop_index(ann.name)
         return "rebuilt"
 
-    stale = max((i.num_unindexed_rows or 0) for i in table.list_indices())
+    stale = max((i.num_unindexed_rows or 0) for i in indexes)
     if stale >= unindexed_rows_to_fold:
         log.info("optimize: %d rows not yet indexed", stale)
         table.optimize()
@@ -304,8 +319,10 @@ def vector_search(
     builder = table.search(q, vector_column_name=vector_column).distance_type(DISTANCE_TYPE).limit(k)
     ann = _ann_index(table, vector_column)
     if ann is not None:
-        partitions, _ = _ann_shape(ann, ann.num_indexed_rows or 0)
-        builder = builder.nprobes(nprobes_for(partitions, filtered=where is not None)).refine_factor(REFINE_FACTOR)
+        indexed = ann.num_indexed_rows or 0
+        partitions, _ = _ann_shape(ann, indexed)
+        nprobes = nprobes_for(partitions, indexed, filtered=where is not None)
+        builder = builder.nprobes(nprobes).refine_factor(REFINE_FACTOR)
     if where is not None:
         builder = builder.where(where, prefilter=True)
     if columns is None:

@@ -76,12 +76,15 @@ class EmbeddingStage(Stage):
         return {self.frames_table: frame_schema(self.dim)}
 
     def unavailable_reason(self) -> str | None:
-        from workbench.semantic.clip import WeightsUnavailable, load_embedder
-        try:
-            load_embedder(self.settings)
-        except WeightsUnavailable as e:
-            return str(e)
-        return None
+        """Checked once per run (the tags stage asks too): loading is the only sure test of the weights."""
+        if not hasattr(self, "_unavailable"):
+            from workbench.semantic.clip import WeightsUnavailable, load_embedder
+            try:
+                load_embedder(self.settings)
+                self._unavailable: str | None = None
+            except WeightsUnavailable as e:
+                self._unavailable = str(e)
+        return self._unavailable
 
     def after_run(self, catalog: Any) -> None:
         """Keep the vector indexes fresh: exact search while small, IVF-PQ once large (see vector_index)."""
