@@ -285,7 +285,7 @@ class Library:
         import numpy as np
 
         from workbench.errors import WorkbenchError
-        from workbench.semantic.search import _allowed_ids, vector_hits
+        from workbench.semantic.search import pushdown, vector_hits
         mid = self.resolve_id(id_or_prefix)
         tables = self._search_tables()
         rows = (self.catalog.read(tables.media_table, ["vector"], f"media_id = {sql_quote(mid)} AND version = "
@@ -294,9 +294,8 @@ class Library:
         if not rows:
             raise WorkbenchError(f"media {mid} has no {tables.model_id} embedding yet: run `workbench process` "
                                  f"(CLIP weights are needed; see `workbench status`)")
-        allowed = _allowed_ids(self.catalog, MediaFilter(kind=kind))
-        hits = vector_hits(self.catalog, tables, np.asarray(rows[0]["vector"], np.float32), limit, allowed,
-                           exclude=mid).head(limit)
+        hits = vector_hits(self.catalog, tables, np.asarray(rows[0]["vector"], np.float32), limit, None,
+                           exclude=mid, where=pushdown(MediaFilter(kind=kind))).head(limit)
         return self._with_media(hits)
 
     def _with_media(self, hits: pd.DataFrame) -> pd.DataFrame:

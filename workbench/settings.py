@@ -17,11 +17,12 @@ class Settings:
     # and is the size the semantic and face stages read, so the original is decoded once.
     thumb_size_px: int = 256
     preview_size_px: int = 1440
-    # WebP quality 80 keeps previews visually clean at about a tenth of the JPEG size. Encoder effort: method 2
-    # encodes a 1440 px preview in 66 ms against 140 ms for method 4 (the library default) for files 3.6% larger
-    # (304 vs 294 KiB; method 0: 37 ms, 289 KiB but blockier; method 6: 424 ms). Measured for docs/benchmarks.md.
+    # WebP quality 80 keeps previews visually clean at about a tenth of the JPEG size. Encoder effort, measured on
+    # 1440 px previews of 4 generated 12 MP photos and 4 real ones (docs/benchmarks.md, ingest): method 1 takes
+    # 29 ms for 166 KiB at 35.38 dB PSNR; method 4 (libwebp's default) 85 ms for 167 KiB at 35.48 dB; method 2
+    # 41 ms, 173 KiB, 35.15 dB; method 0 25 ms, 172 KiB, 35.37 dB. Method 1: a third of the time, same size/quality.
     webp_quality: int = 80
-    webp_method: int = 2
+    webp_method: int = 1
     # Pillow refuses images above twice its MAX_IMAGE_PIXELS (2 x 89.5 MP); real panoramas stay under this.
     max_image_megapixels: float = 179.0
     # A poster frame whose mean luma (0-255) is below this is treated as black and skipped.

@@ -129,7 +129,7 @@ def _open_pillow(path: Path, mime: str, min_size_px: int | None, settings: Setti
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         im = _pillow_open(path, mime, settings)
-    with im:
+    try:
         _check_bomb(*im.size, settings)
         heif_orientation = _heif_orientation(im) if im.format == "HEIF" else 1  # needs the pre-load handle
         if min_size_px:
@@ -145,8 +145,13 @@ def _open_pillow(path: Path, mime: str, min_size_px: int | None, settings: Setti
         out = _to_display_mode(im)
         if orientation in _ORIENTATION_OPS:
             out = out.transpose(_ORIENTATION_OPS[orientation])
-        if out is im:
-            out = im.copy()  # detach from the file handle (multi-frame files keep it open)
+        if out is im and getattr(im, "fp", None) is not None:
+            out = im.copy()  # multi-frame files keep their file open: detach from it (close() frees pixels)
+    except BaseException:
+        im.close()
+        raise
+    if out is not im:
+        im.close()
     return out
 
 

@@ -31,19 +31,44 @@ class SearchTables:
 
 
 def _allowed_ids(catalog: Catalog, flt: MediaFilter) -> set[str] | None:
-    active = any(v is not None for v in (flt.kind, flt.since, flt.until, flt.camera, flt.place, flt.owner, flt.ids))
+    """Ids passing the filters that cannot run inside the vector query (camera, place, owner, tag), or None."""
+    active = any(v is not None for v in (flt.camera, flt.place, flt.owner, flt.ids))
     if not active:
         return None
     return set(list_media(catalog, MediaFilter(**{**flt.__dict__, "query": None}))["id"])
 
 
+def _all_filters(catalog: Catalog, flt: MediaFilter) -> set[str] | None:
+    active = any(v is not None for v in (flt.kind, flt.since, flt.until, flt.camera, flt.place, flt.owner, flt.ids))
+    return set(list_media(catalog, MediaFilter(**{**flt.__dict__, "query": None}))["id"]) if active else None
+
+
+def pushdown(flt: MediaFilter) -> str:
+    """The filters the vector tables carry themselves (kind, capture date) as a Lance SQL prefilter."""
+    from workbench.catalog.queries import _as_datetime
+    clauses = []
+    if flt.kind:
+        clauses.append(f"kind = {sql_quote(flt.kind)}")
+    if flt.since:
+        clauses.append(f"taken_at >= TIMESTAMP '{_as_datetime(flt.since, False).isoformat(sep=' ')}'")
+    if flt.until:
+        clauses.append(f"taken_at <= TIMESTAMP '{_as_datetime(flt.until, True).isoformat(sep=' ')}'")
+    return " AND ".join(clauses)
+
+
 def vector_hits(catalog: Catalog, tables: SearchTables, query: np.ndarray, k: int,
-                allowed: set[str] | None, exclude: str | None = None) -> pd.DataFrame:
-    """Best cosine score per media over its own vector and (videos) its frames; columns id, score, frame_s."""
+                allowed: set[str] | None, exclude: str | None = None, where: str = "") -> pd.DataFrame:
+    """Best cosine score per media over its own vector and (videos) its frames; columns id, score, frame_s.
+
+    ``where`` (kind and date, see ``pushdown``) runs inside the vector query; ``allowed`` ids come from the
+    other filters and are pushed down as an id list when short, else applied to over-fetched candidates."""
     from workbench.semantic.vector_index import vector_search
 
     base = _only_needed(catalog, tables.media_table, f"version = {sql_quote(tables.model_id)} AND status = 'ok'")
     fbase = _only_needed(catalog, tables.frames_table, f"model_id = {sql_quote(tables.model_id)}")
+    if where:
+        base = f"{base} AND {where}" if base else where
+        fbase = f"{fbase} AND {where}" if fbase else where
     fetch = k * OVERFETCH
     if allowed is not None and len(allowed) <= PREFILTER_MAX_IDS:
         ids = sql_in("media_id", allowed)
@@ -116,8 +141,10 @@ def search_text(catalog: Catalog, tables: SearchTables, query_vec: np.ndarray | 
                 flt: MediaFilter, limit: int, tags: pd.DataFrame | None = None) -> pd.DataFrame:
     """Vector hits, full-text hits (names, folders, camera, place) and tag hits, fused by rank."""
     allowed = _allowed_ids(catalog, flt)
-    vec = (vector_hits(catalog, tables, query_vec, limit, allowed) if query_vec is not None
+    vec = (vector_hits(catalog, tables, query_vec, limit, allowed, where=pushdown(flt)) if query_vec is not None
            else pd.DataFrame(columns=["id", "score", "frame_s"]))
-    words = [m for m in fts_ids(catalog, text) if allowed is None or m in allowed]
-    tagged = [m for m in tag_ranking(tags, text) if allowed is None or m in allowed]
+    # Word and tag hits go through every filter (the same ones ``ls`` applies).
+    everything = _all_filters(catalog, flt)
+    words = [m for m in fts_ids(catalog, text) if everything is None or m in everything]
+    tagged = [m for m in tag_ranking(tags, text) if everything is None or m in everything]
     return fuse(vec, words[: limit * OVERFETCH], limit, tagged[: limit * OVERFETCH])

@@ -19,7 +19,7 @@ from workbench.errors import MediaError
 from workbench.settings import Settings
 
 # The media columns every stage receives.
-INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob"]
+INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,9 @@ class Stage:
             except FileNotFoundError:
                 out.append(self.failed_row(row["id"], "original is missing: run `workbench verify`"))
         return pa.RecordBatch.from_pylist(out, schema=self.schema)
+
+
+def run_batch(task: tuple[Stage, pa.RecordBatch, StageContext]) -> pa.RecordBatch:
+    """What a worker process runs. It lives here, not in the runner, so workers never import LanceDB."""
+    stage, batch, ctx = task
+    return stage.transform(batch, ctx)

@@ -26,6 +26,8 @@ def frame_schema(dim: int) -> pa.Schema:
         pa.field("media_id", pa.string(), nullable=False),
         pa.field("model_id", pa.string(), nullable=False),
         pa.field("t_s", pa.float64(), nullable=False),
+        pa.field("kind", pa.string()),                # copied from media: filters run inside the vector query
+        pa.field("taken_at", pa.timestamp("us")),
         pa.field("vector", pa.list_(pa.float32(), dim)),
         pa.field("created_at", UTC_TS, nullable=False),
     ])
@@ -67,6 +69,7 @@ class EmbeddingStage(Stage):
         return stage_schema(
             pa.field("vector", pa.list_(pa.float32(), self.dim)),
             pa.field("kind", pa.string()),
+            pa.field("taken_at", pa.timestamp("us")),   # copied from media so date filters run inside the query
             pa.field("frames", pa.int32()),
             pa.field("frame_times", pa.list_(pa.float64())),
             pa.field("frame_vectors", pa.list_(pa.list_(pa.float32(), self.dim))),
@@ -89,8 +92,9 @@ class EmbeddingStage(Stage):
     def after_run(self, catalog: Any) -> None:
         """Keep the vector indexes fresh: exact search while small, IVF-PQ once large (see vector_index)."""
         from workbench.semantic.vector_index import ensure_indexes
-        ensure_indexes(catalog.table(self.name), filter_columns=("version", "status", "kind", "media_id"))
-        ensure_indexes(catalog.table(self.frames_table), filter_columns=("model_id", "media_id"))
+        ensure_indexes(catalog.table(self.name),
+                       filter_columns=("version", "status", "kind", "taken_at", "media_id"))
+        ensure_indexes(catalog.table(self.frames_table), filter_columns=("model_id", "kind", "taken_at", "media_id"))
 
     def transform(self, batch: pa.RecordBatch, ctx: StageContext) -> pa.RecordBatch:
         """Images are embedded together in one forward pass per batch; videos frame by frame."""
@@ -113,38 +117,41 @@ class EmbeddingStage(Stage):
                     vecs = emb.embed_images([im for _, im in frames])
                     mean = vecs.mean(axis=0)
                     mean /= max(float(np.linalg.norm(mean)), 1e-12)
-                    out[mid] = self._ok(mid, mean, "video", [t for t, _ in frames], vecs)
+                    out[mid] = self._ok(mid, mean, "video", [t for t, _ in frames], vecs, row.get("taken_at"))
                 else:
                     with Image.open(ctx.derived / row["preview"]) as im:
                         images.append(im.convert("RGB"))
-                    image_ids.append(mid)
+                    image_ids.append((mid, row.get("taken_at")))
             except MediaError as e:
                 out[mid] = self.failed_row(mid, e.reason)
             except (OSError, ValueError) as e:
                 out[mid] = self.failed_row(mid, f"could not read the preview to embed it: {e}")
         if images:
-            for mid, vec in zip(image_ids, emb.embed_images(images)):
-                out[mid] = self._ok(mid, vec, "image", None, None)
+            for (mid, taken), vec in zip(image_ids, emb.embed_images(images)):
+                out[mid] = self._ok(mid, vec, "image", None, None, taken)
         ordered = [out[r["id"]] for r in rows]
         return pa.RecordBatch.from_pylist(ordered, schema=self.schema)
 
     def _ok(self, mid: str, vec: np.ndarray, kind: str, times: list[float] | None,
-            frame_vecs: np.ndarray | None) -> dict[str, Any]:
+            frame_vecs: np.ndarray | None, taken_at: Any = None) -> dict[str, Any]:
         return {"key": self.key(mid), "media_id": mid, "version": self.version, "status": "ok", "error": None,
                 "created_at": now_utc(), "vector": vec.astype(np.float32).tolist(), "kind": kind,
+                "taken_at": taken_at,
                 "frames": len(times) if times else None, "frame_times": times,
                 "frame_vectors": frame_vecs.astype(np.float32).tolist() if frame_vecs is not None else None}
 
     def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
         row = super().failed_row(media_id, reason)
-        row.update(vector=None, kind=None, frames=None, frame_times=None, frame_vectors=None)
+        row.update(vector=None, kind=None, taken_at=None, frames=None, frame_times=None, frame_vectors=None)
         return row
 
     def side_tables(self, results: pa.Table) -> dict[str, pa.Table]:
         rows = []
         now = now_utc()
-        for r in results.select(["media_id", "version", "frame_times", "frame_vectors"]).to_pylist():
+        cols = ["media_id", "version", "kind", "taken_at", "frame_times", "frame_vectors"]
+        for r in results.select(cols).to_pylist():
             for t, v in zip(r["frame_times"] or [], r["frame_vectors"] or []):
                 rows.append({"key": f"{r['media_id']}@{r['version']}@{t:.3f}", "media_id": r["media_id"],
-                             "model_id": r["version"], "t_s": float(t), "vector": v, "created_at": now})
+                             "model_id": r["version"], "t_s": float(t), "kind": r["kind"],
+                             "taken_at": r["taken_at"], "vector": v, "created_at": now})
         return {self.frames_table: pa.Table.from_pylist(rows, schema=frame_schema(self.dim))}

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from workbench.catalog.store import Catalog, sql_quote
 from workbench.parallel import Failure, run_isolated
-from workbench.stages.base import INPUT_COLUMNS, Stage, StageContext
+from workbench.stages.base import INPUT_COLUMNS, Stage, StageContext, run_batch
 
 BATCH_ROWS = 4  # rows per worker task: small enough that a crash isolates quickly, big enough to amortise IPC
 
@@ -59,11 +59,6 @@ def pending_media(catalog: Catalog, stage: Stage, retry_failed: bool = False,
     return media.filter(mask)
 
 
-def _transform(task: tuple[Stage, pa.RecordBatch, StageContext]) -> pa.RecordBatch:
-    stage, batch, ctx = task
-    return stage.transform(batch, ctx)
-
-
 def _batches(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:
     for b in table.to_batches(max_chunksize=rows):
         yield b
@@ -102,7 +97,7 @@ def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed
         if isinstance(result, Failure):
             if batch.num_rows > 1:  # find the culprit: rerun each file alone
                 singles = [batch.slice(i, 1) for i in range(batch.num_rows)]
-                for item, res in run_isolated(_transform, [(stage, s, ctx) for s in singles],
+                for item, res in run_isolated(run_batch, [(stage, s, ctx) for s in singles],
                                               workers=workers,
                                               timeout_s=settings.per_file_timeout_s):
                     yield from handle(item[1], res)
@@ -113,7 +108,7 @@ def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed
         yield result
 
     tasks = ((stage, b, ctx) for b in _batches(todo, BATCH_ROWS))
-    for item, result in run_isolated(_transform, tasks, workers=workers,
+    for item, result in run_isolated(run_batch, tasks, workers=workers,
                                      timeout_s=settings.per_file_timeout_s * BATCH_ROWS):
         for out in handle(item[1], result):
             buffer.append(out)
