@@ -77,3 +77,37 @@ def test_kill_9_during_import_then_rerun_completes_without_duplicates_or_leftove
     assert len(list((root / "originals").rglob("*.jpg"))) == n
     assert not list((root / "originals" / ".tmp").glob("*"))
     assert set(lib.verify(progress=False)["status"]) == {"ok"}
+
+
+PROCESS_SCRIPT = """
+import sys
+from workbench import Library
+lib = Library.open(sys.argv[1])
+lib.settings.commit_every_files = 4
+lib.process(["thumbnails"], progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_during_processing_then_rerun_finishes_every_thumbnail_once(tmp_path: Path):
+    n = 40
+    for i in range(n):
+        jpeg(tmp_path / "in" / f"{i:03d}.jpg", 1600, 1200, seed=i)
+    root = tmp_path / "lib"
+    Library.create(root).import_files([tmp_path / "in"], progress=False)
+    proc = subprocess.Popen([sys.executable, "-c", PROCESS_SCRIPT, str(root)], start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((root / "derived").rglob("*.preview.webp"))) < 8:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(list((root / "derived").rglob("*.preview.webp"))) < n, "the kill should land mid-run"
+
+    lib = Library.open(root)
+    lib.process(["thumbnails"], progress=False)
+    st = lib.status().set_index("stage").loc["thumbnails"]
+    assert (st["done"], st["pending"], st["failed"]) == (n, 0, 0)
+    rows = lib.catalog.read("thumbnails", ["media_id"]).to_pandas()
+    assert len(rows) == n and rows["media_id"].is_unique
+    assert len(list((root / "derived").rglob("*.preview.webp"))) == n
+    assert not list((root / "derived" / ".tmp").glob("*"))
