@@ -37,6 +37,16 @@ def _as_datetime(d: date | datetime, end: bool) -> datetime:
     return dt + timedelta(days=1) - timedelta(microseconds=1) if end else dt
 
 
+def date_clauses(flt: MediaFilter) -> list[str]:
+    """Lance SQL for the capture-date range (``until`` includes its whole day)."""
+    out = []
+    if flt.since:
+        out.append(f"taken_at >= TIMESTAMP '{_as_datetime(flt.since, False).isoformat(sep=' ')}'")
+    if flt.until:
+        out.append(f"taken_at <= TIMESTAMP '{_as_datetime(flt.until, True).isoformat(sep=' ')}'")
+    return out
+
+
 def iso_taken_at(ts: Any, offset_min: Any) -> str | None:
     """ISO 8601 local time, with its UTC offset when known."""
     if ts is None or pd.isna(ts):
@@ -68,10 +78,7 @@ def list_media(catalog: Catalog, flt: MediaFilter, sort: str = "date", desc: boo
         clauses.append(f"kind = {sql_quote(flt.kind)}")
     if flt.owner:
         clauses.append(f"owner = {sql_quote(flt.owner)}")
-    if flt.since:
-        clauses.append(f"taken_at >= TIMESTAMP '{_as_datetime(flt.since, False).isoformat(sep=' ')}'")
-    if flt.until:
-        clauses.append(f"taken_at <= TIMESTAMP '{_as_datetime(flt.until, True).isoformat(sep=' ')}'")
+    clauses += date_clauses(flt)
     if flt.query:
         ids = fts_ids(catalog, flt.query)
         clauses.append(sql_in("id", ids))

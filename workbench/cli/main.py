@@ -173,8 +173,9 @@ def ls_cmd(
         limit: Annotated[Optional[int], typer.Option(help="Show at most this many.")] = None,
         json_out: JsonOpt = False) -> None:
     """List media, sorted and filtered."""
-    from workbench.catalog.queries import ls_record
-    from workbench.catalog.queries import iso_taken_at
+    import pandas as pd
+
+    from workbench.catalog.queries import iso_taken_at, ls_record
     lib = _open()
     df = lib.media(kind=kind.value if kind else None, since=_parse_date(since, "--since"),
                    until=_parse_date(until, "--until"), camera=camera, place=place, query=query, tag=tag,
@@ -186,7 +187,7 @@ def ls_cmd(
         return
     rows = []
     for r in records:
-        dims = f"{r['width']}x{r['height']}" if r.get("width") == r.get("width") and r.get("width") else ""
+        dims = f"{int(r['width'])}x{int(r['height'])}" if pd.notna(r.get("width")) and pd.notna(r.get("height")) else ""
         cam = " ".join(x for x in (r.get("camera_make"), r.get("camera_model")) if isinstance(x, str))
         rows.append([r["id"][:10], iso_taken_at(r.get("taken_at"), r.get("taken_at_offset_min")) or "",
                      r["kind"], dims, cam, r.get("place") if isinstance(r.get("place"), str) else "",
@@ -209,7 +210,8 @@ def show(media_id: Annotated[str, typer.Argument(help="Media id or a unique pref
         if v is None or v != v:
             continue
         console.print(f"[bold]{k:>20}[/bold]  {v}")
-    console.print(f"[bold]{'sources':>20}[/bold]  " + "\n".join([""] * 0 + [" " * 0 + s for s in info["sources"]]))
+    for i, src in enumerate(info["sources"]):
+        console.print(f"[bold]{'sources' if i == 0 else '':>20}[/bold]  {src}")
     for name, st in info["stages"].items():
         console.print(f"[bold]{name:>20}[/bold]  {st.get('status')} {st.get('error') or ''}")
     for e in info["errors"]:

@@ -58,7 +58,11 @@ def poster_frame(path: Path, settings: Settings | None = None) -> tuple[Image.Im
         raise MediaError(f"video decode failed: {type(e).__name__}: {e}") from None
 
 
-def _poster(container, settings: Settings) -> tuple[Image.Image, float]:  # noqa: ANN001 (av InputContainer)
+def video_stream(container, settings: Settings):  # noqa: ANN001, ANN201 (av InputContainer -> VideoStream, ...)
+    """The first video stream, threaded, checked for size; with its start time and duration in seconds.
+
+    Shared by the poster frame and the frame sampler for embeddings, so both refuse the same files the same way.
+    """
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["no streams"]
         raise MediaError(f"no video stream in this file (it has: {', '.join(kinds)})")
@@ -70,7 +74,12 @@ def _poster(container, settings: Settings) -> tuple[Image.Image, float]:  # noqa
                          f"max_image_megapixels={settings.max_image_megapixels:g}")
     tb = stream.time_base
     start = float(stream.start_time * tb) if stream.start_time is not None and tb else 0.0
-    duration = _duration_s(container, stream)
+    return stream, start, _duration_s(container, stream)
+
+
+def _poster(container, settings: Settings) -> tuple[Image.Image, float]:  # noqa: ANN001 (av InputContainer)
+    stream, start, duration = video_stream(container, settings)
+    tb = stream.time_base
 
     candidates: list[tuple[float, float, object]] = []  # (luma, std, frame)
     errors: list[str] = []

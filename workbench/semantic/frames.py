@@ -33,7 +33,7 @@ from PIL import Image
 
 from workbench.errors import MediaError
 from workbench.imaging.decode import configure_pillow
-from workbench.imaging.video_frames import MIN_LUMA_STD, _duration_s, _ff_msg, _ROTATIONS
+from workbench.imaging.video_frames import MIN_LUMA_STD, _ff_msg, _ROTATIONS, video_stream
 from workbench.settings import Settings
 
 DENSE_STEP_S = 1.0          # scene changes are looked for at least this finely
@@ -88,18 +88,8 @@ def sample_video_frames(path: Path, settings: Settings) -> list[tuple[float, Ima
 def _samples(container, settings: Settings, reopen) -> list[_Sample]:  # noqa: ANN001 (av InputContainer)
     """Grid samples (seeking), or a bounded walk from the start when the duration is unknown or seeking failed.
     ``reopen`` gives a fresh container: after a failed seek some demuxers (raw H.264, broken MOV) return nothing."""
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-        raise MediaError(f"no video stream in this file (it has: {', '.join(kinds)})")
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    w, h = stream.codec_context.width, stream.codec_context.height
-    if w * h > settings.max_image_megapixels * 1_000_000:
-        raise MediaError(f"decompression bomb: video frames of {w}x{h} = {w * h / 1e6:.1f} megapixels exceed "
-                         f"max_image_megapixels={settings.max_image_megapixels:g}")
+    stream, start, duration = video_stream(container, settings)
     tb = stream.time_base
-    start = float(stream.start_time * tb) if stream.start_time is not None and tb else 0.0
-    duration = _duration_s(container, stream)
     sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
     sar = float(sar) if sar and float(sar) > 0 else 1.0
 

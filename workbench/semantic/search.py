@@ -45,15 +45,9 @@ def _all_filters(catalog: Catalog, flt: MediaFilter) -> set[str] | None:
 
 def pushdown(flt: MediaFilter) -> str:
     """The filters the vector tables carry themselves (kind, capture date) as a Lance SQL prefilter."""
-    from workbench.catalog.queries import _as_datetime
-    clauses = []
-    if flt.kind:
-        clauses.append(f"kind = {sql_quote(flt.kind)}")
-    if flt.since:
-        clauses.append(f"taken_at >= TIMESTAMP '{_as_datetime(flt.since, False).isoformat(sep=' ')}'")
-    if flt.until:
-        clauses.append(f"taken_at <= TIMESTAMP '{_as_datetime(flt.until, True).isoformat(sep=' ')}'")
-    return " AND ".join(clauses)
+    from workbench.catalog.queries import date_clauses
+    clauses = [f"kind = {sql_quote(flt.kind)}"] if flt.kind else []
+    return " AND ".join(clauses + date_clauses(flt))
 
 
 def vector_hits(catalog: Catalog, tables: SearchTables, query: np.ndarray, k: int,
