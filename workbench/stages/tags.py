@@ -63,7 +63,9 @@ class TagStage(Stage):
         return stage_schema(pa.field("scores", pa.list_(pa.float32())))
 
     def unavailable_reason(self) -> str | None:
-        return self.dependency.unavailable_reason()
+        if self.dependency.unavailable_reason():
+            return f"needs CLIP embeddings ({self.dependency.name} is skipped: no weights)"
+        return None
 
     def _bank_path(self, ctx: StageContext) -> Path:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.version)
