@@ -120,3 +120,14 @@ def test_no_progress_bar_when_output_is_not_a_terminal(tmp_path: Path):
     jpeg(tmp_path / "in" / "ok.jpg")
     p = wb("import", str(tmp_path / "in"), lib=tmp_path / "lib")
     assert "it/s" not in p.stderr and "file/s" not in p.stderr
+
+
+@pytest.mark.skipif(not Path("/usr/bin/script").exists(), reason="util-linux `script` gives the terminal")
+def test_progress_bar_is_shown_on_a_terminal(tmp_path: Path):
+    import shlex
+    jpeg(tmp_path / "in" / "ok.jpg")
+    cmd = (f"stty cols 100 rows 40; WORKBENCH_LIBRARY={shlex.quote(str(tmp_path / 'lib'))} "
+           f"{shlex.quote(sys.executable)} -m workbench import {shlex.quote(str(tmp_path / 'in'))}")
+    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout
+    assert "file/s" in p.stdout and "1/1" in p.stdout
