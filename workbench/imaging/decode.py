@@ -117,6 +117,12 @@ def open_upright(path: Path, mime: str, min_size_px: int | None = None,
     except MediaError:
         raise
     except UnidentifiedImageError as e:  # Image.open hides why; ask the format's own plugin
+        if mime == "image/tiff":  # float or planar scientific TIFFs: tifffile reads what Pillow cannot
+            from workbench.formats.tiff_fallback import read_first_page
+            try:
+                return read_first_page(path)
+            except MediaError:
+                pass
         raise MediaError(_reason(mime, _plugin_error(path, mime) or e)) from None
     except Exception as e:  # every decoder failure becomes a reason the user can read
         raise MediaError(_reason(mime, e)) from None

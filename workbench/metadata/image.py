@@ -186,4 +186,11 @@ def probe_image(path: Path, mime: str) -> ImageProbe:
         return probe_jxl(path, mime)
     if is_raw_mime(mime):
         return probe_raw(path, mime)
-    return probe_pillow(path, mime)
+    try:
+        return probe_pillow(path, mime)
+    except MediaError:
+        if mime != "image/tiff":
+            raise
+        from ..formats.tiff_fallback import first_page_shape  # float/planar TIFFs Pillow refuses
+        w, h, _ = first_page_shape(path)
+        return ImageProbe(width=w, height=h, upright=True)
