@@ -37,9 +37,16 @@ _ROTATIONS = {90: Image.Transpose.ROTATE_90, -90: Image.Transpose.ROTATE_270, 27
 
 def poster_frame(path: Path, settings: Settings | None = None) -> tuple[Image.Image, float]:
     """An upright RGB poster frame of the video at ``path`` and its time in seconds; MediaError if undecodable."""
+    settings = settings or Settings()
+    return with_video(path, settings, lambda container, _reopen: _poster(container, settings))
+
+
+def with_video(path: Path, settings: Settings, work):  # noqa: ANN001, ANN201 (callable(container, reopen) -> T)
+    """Open ``path`` with PyAV and run ``work(container, reopen)``; every FFmpeg/PyAV failure becomes a MediaError
+    with a reason. ``reopen()`` gives a fresh container (some demuxers return nothing after a failed seek).
+    Shared by the poster frame and the frame sampler, so both refuse the same files in the same words."""
     import av
 
-    settings = settings or Settings()
     configure_pillow(settings)
     try:
         container = av.open(str(path))
@@ -49,7 +56,7 @@ def poster_frame(path: Path, settings: Settings | None = None) -> tuple[Image.Im
         raise MediaError(f"not a readable video: {type(e).__name__}: {e}") from None
     try:
         with container:
-            return _poster(container, settings)
+            return work(container, lambda: av.open(str(path)))
     except MediaError:
         raise
     except av.FFmpegError as e:

@@ -32,8 +32,7 @@ import numpy as np
 from PIL import Image
 
 from workbench.errors import MediaError
-from workbench.imaging.decode import configure_pillow
-from workbench.imaging.video_frames import MIN_LUMA_STD, _ff_msg, _ROTATIONS, video_stream
+from workbench.imaging.video_frames import MIN_LUMA_STD, _ff_msg, _ROTATIONS, video_stream, with_video
 from workbench.settings import Settings
 
 DENSE_STEP_S = 1.0          # scene changes are looked for at least this finely
@@ -60,24 +59,7 @@ class _Sample:
 def sample_video_frames(path: Path, settings: Settings) -> list[tuple[float, Image.Image]]:
     """Frames to embed for the video at ``path``: (seconds, upright RGB image), in time order, at least one and at
     most ``settings.video_max_frames``. Raises ``MediaError`` with a specific reason when it cannot be decoded."""
-    import av
-
-    configure_pillow(settings)
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as e:
-        raise MediaError(f"not a readable video: {_ff_msg(e)}") from None
-    except Exception as e:  # noqa: BLE001 - anything else FFmpeg/PyAV throws still needs a reason
-        raise MediaError(f"not a readable video: {type(e).__name__}: {e}") from None
-    try:
-        with container:
-            samples = _samples(container, settings, reopen=lambda: av.open(str(path)))
-    except MediaError:
-        raise
-    except av.FFmpegError as e:
-        raise MediaError(f"video decode failed: {_ff_msg(e)}") from None
-    except Exception as e:  # noqa: BLE001
-        raise MediaError(f"video decode failed: {type(e).__name__}: {e}") from None
+    samples = with_video(path, settings, lambda container, reopen: _samples(container, settings, reopen=reopen))
     chosen = _choose(samples, settings)
     return [(s.time, s.image) for s in chosen]
 
