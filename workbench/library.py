@@ -277,7 +277,9 @@ class Library:
             qvec = load_embedder(self.settings).embed_texts([text])[0]
         except WeightsUnavailable:
             qvec = None
-        hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit, tags=self.tags())
+        # Effective tags cost a pass over every stored score: compute them only when the query names a tag.
+        tags = self.tags() if self._mentions_a_tag(text) else None
+        hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit, tags=tags)
         return self._with_media(hits)
 
     def similar(self, id_or_prefix: str, *, limit: int = 20, kind: str | None = None) -> pd.DataFrame:
@@ -376,6 +378,12 @@ class Library:
     def remove_tag(self, id_or_prefix: str, tag: str, user: str | None = None) -> None:
         """Remove a tag from a media by hand (also an automatic one); it stays removed after re-tagging."""
         self._manual(id_or_prefix, tag, "remove", user)
+
+    def _mentions_a_tag(self, text: str) -> bool:
+        """Whether the words of ``text`` contain a vocabulary label or a tag someone added by hand."""
+        q = f" {' '.join(text.lower().split())} "
+        manual = self.catalog.read("manual_tags", ["tag"]).column("tag").to_pylist()
+        return any(f" {t} " in q for t in {*self.vocabulary().names, *manual})
 
     def _tagged(self, tag: str | None) -> set[str] | None:
         if tag is None:
