@@ -197,11 +197,12 @@ class Library:
 
     def media(self, *, kind: str | None = None, since: date | datetime | None = None,
               until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
-              query: str | None = None, owner: str | None = None, tag: str | None = None, sort: str = "date",
-              desc: bool = False, limit: int | None = None) -> pd.DataFrame:
-        """Media as a DataFrame: filter by kind, capture date range, camera, place, tag and words (full text)."""
+              query: str | None = None, owner: str | None = None, tag: str | None = None,
+              person: str | None = None, sort: str = "date", desc: bool = False,
+              limit: int | None = None) -> pd.DataFrame:
+        """Media as a DataFrame: filter by kind, capture date range, camera, place, tag, person and words."""
         flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, query=query, owner=owner,
-                          ids=self._tagged(tag))
+                          ids=self._restricted(tag, person))
         return list_media(self.catalog, flt, sort=sort, desc=desc, limit=limit)
 
     def resolve_id(self, id_or_prefix: str) -> str:
@@ -266,13 +267,13 @@ class Library:
 
     def search(self, text: str, *, limit: int = 20, kind: str | None = None, since: date | datetime | None = None,
                until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
-               owner: str | None = None, tag: str | None = None) -> pd.DataFrame:
+               owner: str | None = None, tag: str | None = None, person: str | None = None) -> pd.DataFrame:
         """Media matching a description: CLIP text-to-image (videos by their best frame, with its time) fused
         with words in names, folders, camera and place. Without CLIP weights only the words are used."""
         from workbench.semantic.clip import WeightsUnavailable, load_embedder
         from workbench.semantic.search import search_text
         flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, owner=owner,
-                          ids=self._tagged(tag))
+                          ids=self._restricted(tag, person))
         try:
             qvec = load_embedder(self.settings).embed_texts([text])[0]
         except WeightsUnavailable:
@@ -385,6 +386,11 @@ class Library:
         manual = self.catalog.read("manual_tags", ["tag"]).column("tag").to_pylist()
         return any(f" {t} " in q for t in {*self.vocabulary().names, *manual})
 
+    def _restricted(self, tag: str | None, person: str | None) -> set[str] | None:
+        """Media ids allowed by the tag and person filters (None: no restriction)."""
+        sets = [x for x in (self._tagged(tag), self._with_person(person)) if x is not None]
+        return set.intersection(*sets) if sets else None
+
     def _tagged(self, tag: str | None) -> set[str] | None:
         if tag is None:
             return None
@@ -402,6 +408,97 @@ class Library:
         if id_or_prefix is not None:
             df = df[df["media_id"] == self.resolve_id(id_or_prefix)]
         return df.sort_values(["media_id", "score"], ascending=[True, False], na_position="first").reset_index(drop=True)
+
+    # -- faces and people -----------------------------------------------------------------------------------
+    def _face_model(self) -> str:
+        from workbench.stages.faces import FaceStage
+        return next(s for s in all_stages(self.settings, self.root) if isinstance(s, FaceStage)).version
+
+    def faces(self, id_or_prefix: str | None = None, *, person: str | None = None) -> pd.DataFrame:
+        """Faces of the current face model: [face_id, media_id, path, bbox, frame, t_s, person_id, person,
+        source, score, quality, skipped]. ``bbox`` is [x, y, w, h] in pixels of the upright image; ``skipped``
+        says why a face is not recognised (too small, too blurry), or is empty."""
+        from workbench.people.faces_view import faces_frame
+        mid = self.resolve_id(id_or_prefix) if id_or_prefix else None
+        pid = self.resolve_person(person) if person else None
+        return faces_frame(self.catalog, self.settings, self._face_model(), media_id=mid, person_id=pid)
+
+    def people(self, *, include_hidden: bool = False) -> pd.DataFrame:
+        """People of the current face model: [person_id, name, face_count, media_count, hidden, cover_face_id],
+        named first, then by how often they appear."""
+        from workbench.people.faces_view import people_frame
+        return people_frame(self.catalog, self._face_model(), include_hidden=include_hidden)
+
+    def resolve_person(self, person: str) -> str:
+        """A person id from an id, a unique id prefix, or a name (case-insensitive)."""
+        from workbench.people.faces_view import resolve_person
+        return resolve_person(self.catalog, self._face_model(), person)
+
+    def name_person(self, person: str, name: str | None) -> None:
+        """Give a person a name (None clears it); names are unique per library, so a clash suggests a merge."""
+        from workbench.people.decisions import name_person
+        with self._lock:
+            name_person(self.catalog, self.resolve_person(person), name)
+
+    def merge_people(self, target: str, *others: str, user: str | None = None) -> str:
+        """The others are the same person as ``target``: their faces move to it, confirmed. Returns its id."""
+        from workbench.people.decisions import merge_people
+        from workbench.people.assign import refresh_persons
+        with self._lock:
+            pid = merge_people(self.catalog, self.resolve_person(target), [self.resolve_person(o) for o in others],
+                               user)
+            refresh_persons(self.catalog, self.settings, self._face_model())
+        return pid
+
+    def move_faces(self, face_ids: Iterable[str], person: str, user: str | None = None) -> None:
+        """These faces are ``person`` (confirmed), and not the person they were put with."""
+        from workbench.people.decisions import move_faces
+        from workbench.people.assign import refresh_persons
+        with self._lock:
+            move_faces(self.catalog, list(face_ids), self.resolve_person(person), user)
+            refresh_persons(self.catalog, self.settings, self._face_model())
+
+    def split_person(self, person: str, face_ids: Iterable[str], *, name: str | None = None,
+                     user: str | None = None) -> str:
+        """These faces of ``person`` are somebody else: a new person (returned), never put back."""
+        from workbench.people.decisions import split_person
+        from workbench.people.assign import refresh_persons
+        with self._lock:
+            pid = split_person(self.catalog, self.resolve_person(person), list(face_ids), user, name)
+            refresh_persons(self.catalog, self.settings, self._face_model())
+        return pid
+
+    def reject_faces(self, face_ids: Iterable[str], *, person: str | None = None, user: str | None = None) -> None:
+        """"Not this person": the faces leave their person (or ``person``) and are never assigned to it again."""
+        from workbench.people.decisions import reject_faces
+        from workbench.people.assign import refresh_persons
+        with self._lock:
+            reject_faces(self.catalog, list(face_ids), user, self.resolve_person(person) if person else None)
+            refresh_persons(self.catalog, self.settings, self._face_model())
+
+    def hide_person(self, person: str, hidden: bool = True) -> None:
+        """Hide a person from people lists (their faces stay theirs, so they are not found again as new)."""
+        from workbench.people.decisions import hide_person
+        with self._lock:
+            hide_person(self.catalog, self.resolve_person(person), hidden)
+
+    def update_people(self, *, redo_auto: bool = False) -> dict[str, int]:
+        """Assign faces to people now (``process`` does this after finding faces). With ``redo_auto``, automatic
+        assignments are recomputed under the current thresholds; user decisions are kept."""
+        from workbench.people.assign import update_people
+        with self._lock:
+            return update_people(self.catalog, self.settings, self._face_model(), redo_auto=redo_auto)
+
+    def face_crop(self, face_id: str, size_px: int = 160, margin: float = 0.25):
+        """A square PIL image of one face (from the preview), for notebooks, dashboards and the gallery."""
+        from workbench.people.faces_view import face_crop
+        return face_crop(self, face_id, size_px, margin)
+
+    def _with_person(self, person: str | None) -> set[str] | None:
+        if person is None:
+            return None
+        from workbench.people.faces_view import media_of_person
+        return media_of_person(self.catalog, self._face_model(), self.resolve_person(person))
 
     # -- housekeeping ---------------------------------------------------------------------------------------
     def prune(self) -> dict[str, int]:

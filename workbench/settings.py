@@ -55,6 +55,25 @@ class Settings:
     # Zero-shot tags: a tag applies when its calibrated score reaches this; per-tag overrides live in the catalog.
     tag_threshold: float = 0.5
 
+    # Faces (DeepFace). Dlib's ResNet model and detectors ship in face_recognition_models, so they work offline;
+    # ArcFace, Facenet512, SFace and the retinaface/yunet/mtcnn detectors work where their weights can be fetched.
+    face_model: str = "Dlib"
+    face_detector: str = "dlib"
+    # Detector upsampling passes: each doubles the image, so faces half as small are found, at 4x the time.
+    face_detect_upsample: int = 1
+    # Faces are found on the preview; a face whose box is shorter than this (preview pixels) or whose aligned
+    # crop is blurrier than face_min_sharpness (Laplacian variance at 112 px) is kept and listed but not
+    # recognised or clustered, with the reason. Measured (benchmarks/faces_gating.py, docs/benchmarks.md): the
+    # embedding drifts 0.40-0.42 on average from the same face at full size below 48 px, 0.31 at 48-56 px; blur
+    # to sharpness ~23 drifts 0.34 (max 0.46), to ~10 drifts 0.48 (max 0.72), against a match distance of 0.5.
+    face_min_size_px: int = 48
+    face_min_sharpness: float = 20.0
+    # Dlib embeddings: same person when closer than this (face_recognition's 0.6 is tuned for verification;
+    # clustering people needs fewer false merges).
+    face_match_distance: float = 0.5
+    face_cluster_method: str = "chinese_whispers"
+    face_min_cluster_size: int = 2
+
     @classmethod
     def load(cls, library_root: Path | None = None) -> "Settings":
         """Defaults, overridden by ``<library>/settings.json`` when it exists."""

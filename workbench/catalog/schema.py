@@ -120,5 +120,33 @@ TAG_THRESHOLDS = pa.schema([
     _f("at", UTC_TS, False),
 ])
 
+# People found by clustering faces, or made by a user. Embeddings live in one model's space, hence model_id.
+PERSONS = pa.schema([
+    _f("person_id", pa.string(), False),
+    _f("model_id", pa.string(), False),
+    _f("name", pa.string()),
+    _f("mean", pa.list_(pa.float32())),      # mean embedding of its recognisable faces
+    _f("cover_face_id", pa.string()),
+    _f("face_count", pa.int32()),
+    _f("media_count", pa.int32()),
+    _f("hidden", pa.bool_(), False),
+    _f("merged_into", pa.string()),          # set when a user merged it into another person
+    _f("created_at", UTC_TS, False),
+    _f("updated_at", UTC_TS, False),
+])
+
+# Which person a face is, and who said so. ``auto`` rows come from clustering and may be redone; ``confirmed``
+# and ``rejected`` rows are user decisions that clustering never overrides. A face has at most one auto or
+# confirmed row; it may have any number of rejections ("not this person").
+FACE_ASSIGNMENTS = pa.schema([
+    _f("key", pa.string(), False),           # face_id + "\0" + person_id
+    _f("face_id", pa.string(), False),
+    _f("person_id", pa.string(), False),
+    _f("source", pa.string(), False),        # auto | confirmed | rejected
+    _f("user", pa.string()),
+    _f("at", UTC_TS, False),
+])
+
 CORE_TABLES: dict[str, pa.Schema] = {"media": MEDIA, "sources": SOURCES, "errors": ERRORS,
-                                     "manual_tags": MANUAL_TAGS, "tag_thresholds": TAG_THRESHOLDS}
+                                     "manual_tags": MANUAL_TAGS, "tag_thresholds": TAG_THRESHOLDS,
+                                     "persons": PERSONS, "face_assignments": FACE_ASSIGNMENTS}

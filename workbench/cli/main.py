@@ -170,6 +170,7 @@ def ls_cmd(
         query: Annotated[Optional[str], typer.Option(help="Words in file names, folders, camera or place "
                                                           "(full-text search).")] = None,
         tag: Annotated[Optional[str], typer.Option(help="Only media carrying this tag.")] = None,
+        person: Annotated[Optional[str], typer.Option(help="Only media showing this person (name or id).")] = None,
         limit: Annotated[Optional[int], typer.Option(help="Show at most this many.")] = None,
         json_out: JsonOpt = False) -> None:
     """List media, sorted and filtered."""
@@ -179,7 +180,7 @@ def ls_cmd(
     lib = _open()
     df = lib.media(kind=kind.value if kind else None, since=_parse_date(since, "--since"),
                    until=_parse_date(until, "--until"), camera=camera, place=place, query=query, tag=tag,
-                   sort=sort.value, desc=desc, limit=limit)
+                   person=person, sort=sort.value, desc=desc, limit=limit)
     records = df.to_dict("records")
     if json_out:
         for rec in records:
@@ -264,6 +265,7 @@ def search(
         place: Annotated[Optional[str], typer.Option(help="Place contains this text.")] = None,
         owner: Annotated[Optional[str], typer.Option(help="Only media of this owner.")] = None,
         tag: Annotated[Optional[str], typer.Option(help="Only media carrying this tag.")] = None,
+        person: Annotated[Optional[str], typer.Option(help="Only media showing this person (name or id).")] = None,
         json_out: JsonOpt = False) -> None:
     """Find photos and videos by description (CLIP) and by words in names, folders, camera and place.
 
@@ -272,7 +274,8 @@ def search(
     """
     lib = _open()
     df = lib.search(text, limit=limit, kind=kind.value if kind else None, since=_parse_date(since, "--since"),
-                    until=_parse_date(until, "--until"), camera=camera, place=place, owner=owner, tag=tag)
+                    until=_parse_date(until, "--until"), camera=camera, place=place, owner=owner, tag=tag,
+                    person=person)
     _print_hits(df, json_out, f"{len(df)} results for {text!r}")
 
 
@@ -344,6 +347,117 @@ def tags_label(name: Annotated[str, typer.Argument(help="New tag to detect, e.g.
     """Add your own label to the vocabulary; `workbench process` then scores every media for it."""
     _open().add_label(name, "custom", prompt or None)
     console.print(f"Added {name!r}; run `workbench process` to score your media for it.")
+
+
+@app.command()
+def faces(media_id: Annotated[Optional[str], typer.Argument(help="Only faces in this media (id or prefix).")] = None,
+          person: Annotated[Optional[str], typer.Option(help="Only faces of this person (name or id).")] = None,
+          json_out: JsonOpt = False) -> None:
+    """Faces found in photos and videos, with their person.
+
+    `bbox` is [x, y, w, h] in pixels of the upright image; `frame` is the video frame (null for images).
+    Faces too small or too blurry to recognise are listed with the reason and belong to nobody."""
+    lib = _open()
+    df = lib.faces(media_id, person=person)
+    recs = df.to_dict("records")
+    if json_out:
+        for r in recs:
+            emit_json({"face_id": r["face_id"], "media_id": r["media_id"], "path": r["path"], "bbox": r["bbox"],
+                       "frame": None if r["frame"] != r["frame"] or r["frame"] is None else int(r["frame"]),
+                       "person_id": r["person_id"] if isinstance(r["person_id"], str) else None})
+        return
+    rows = [[r["face_id"], r["media_id"][:10], ",".join(str(v) for v in r["bbox"]),
+             "" if r["frame"] is None or r["frame"] != r["frame"] else str(int(r["frame"])),
+             (r["person"] if isinstance(r["person"], str) else r["person_id"]) if isinstance(r["person_id"], str)
+             else "", r["skipped"] if isinstance(r["skipped"], str) else "", Path(r["path"]).name] for r in recs]
+    table(f"{len(rows)} faces", ["face", "media", "bbox", "frame", "person", "skipped", "name"], rows)
+
+
+people_app = typer.Typer(help="People found by clustering faces: list, name, merge, split, move or reject faces, "
+                              "hide. Your decisions are kept when faces are clustered again.",
+                         invoke_without_command=True)
+app.add_typer(people_app, name="people")
+
+
+@people_app.callback()
+def people_list(ctx: typer.Context,
+                hidden: Annotated[bool, typer.Option("--hidden", help="Include hidden people.")] = False,
+                json_out: JsonOpt = False) -> None:
+    """List people (named first, then by number of faces)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    lib = _open()
+    df = lib.people(include_hidden=hidden)
+    recs = df.to_dict("records")
+    if json_out:
+        for r in recs:
+            emit_json({"person_id": r["person_id"], "name": r["name"] if isinstance(r["name"], str) else None,
+                       "face_count": int(r["face_count"]), "media_count": int(r["media_count"])})
+        return
+    table(f"{len(recs)} people", ["person", "name", "faces", "media"],
+          [[r["person_id"], r["name"] if isinstance(r["name"], str) else "", int(r["face_count"]),
+            int(r["media_count"])] for r in recs])
+
+
+@people_app.command("name")
+def people_name(person: Annotated[str, typer.Argument(help="Person id, id prefix or current name.")],
+                name: Annotated[str, typer.Argument(help="The name to give (\"\" clears it).")]) -> None:
+    """Name a person."""
+    _open().name_person(person, name or None)
+    console.print(f"Named {person} {name!r}." if name else f"Cleared the name of {person}.")
+
+
+@people_app.command("merge")
+def people_merge(target: Annotated[str, typer.Argument(help="The person to keep (id or name).")],
+                 others: Annotated[list[str], typer.Argument(help="People who are the same person.")]) -> None:
+    """Merge people who are the same person into the first one."""
+    pid = _open().merge_people(target, *others)
+    console.print(f"Merged {len(others)} into {pid}.")
+
+
+@people_app.command("split")
+def people_split(person: Annotated[str, typer.Argument(help="The person (id or name).")],
+                 face_ids: Annotated[list[str], typer.Argument(help="Faces of that person who are someone else.")],
+                 name: Annotated[Optional[str], typer.Option(help="Name for the new person.")] = None) -> None:
+    """Split faces off a person into a new person."""
+    pid = _open().split_person(person, face_ids, name=name)
+    console.print(f"New person {pid} with {len(face_ids)} faces.")
+
+
+@people_app.command("move")
+def people_move(person: Annotated[str, typer.Argument(help="The person the faces are (id or name).")],
+                face_ids: Annotated[list[str], typer.Argument(help="Face ids (see `workbench faces`).")]) -> None:
+    """Say which person these faces are."""
+    _open().move_faces(face_ids, person)
+    console.print(f"Moved {len(face_ids)} faces to {person}.")
+
+
+@people_app.command("reject")
+def people_reject(face_ids: Annotated[list[str], typer.Argument(help="Face ids (see `workbench faces`).")],
+                  person: Annotated[Optional[str], typer.Option(help="The person they are not (default: the one "
+                                                                    "they are assigned to).")] = None) -> None:
+    """"Not this person": remove faces from a person for good."""
+    _open().reject_faces(face_ids, person=person)
+    console.print(f"Rejected {len(face_ids)} faces.")
+
+
+@people_app.command("hide")
+def people_hide(person: Annotated[str, typer.Argument(help="Person id or name.")],
+                unhide: Annotated[bool, typer.Option("--unhide", help="Show the person again.")] = False) -> None:
+    """Hide a person from people lists (strangers in the background, say)."""
+    _open().hide_person(person, hidden=not unhide)
+    console.print(f"{'Unhid' if unhide else 'Hid'} {person}.")
+
+
+@people_app.command("recluster")
+def people_recluster(json_out: JsonOpt = False) -> None:
+    """Redo automatic assignments under the current face settings; your decisions are kept."""
+    res = _open().update_people(redo_auto=True)
+    if json_out:
+        emit_json(res)
+    else:
+        console.print(f"{res['new_people']} people formed, {res['joined']} faces joined known people, "
+                      f"{res['unassigned']} faces left unassigned.")
 
 
 @app.command()

@@ -41,6 +41,20 @@ def poster_frame(path: Path, settings: Settings | None = None) -> tuple[Image.Im
     return with_video(path, settings, lambda container, _reopen: _poster(container, settings))
 
 
+def frame_image(path: Path, t_s: float, settings: Settings | None = None) -> Image.Image:
+    """The upright RGB frame shown ``t_s`` seconds into the video (e.g. where a face was found)."""
+    settings = settings or Settings()
+
+    def work(container, _reopen):  # noqa: ANN001, ANN202
+        stream, start, _ = video_stream(container, settings)
+        sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
+        frame = _frame_at(container, stream, start + t_s)
+        if frame is None:
+            raise MediaError(f"no frame could be decoded at {t_s:.2f} s")
+        return _upright(frame, sar)
+    return with_video(path, settings, work)
+
+
 def with_video(path: Path, settings: Settings, work):  # noqa: ANN001, ANN201 (callable(container, reopen) -> T)
     """Open ``path`` with PyAV and run ``work(container, reopen)``; every FFmpeg/PyAV failure becomes a MediaError
     with a reason. ``reopen()`` gives a fresh container (some demuxers return nothing after a failed seek).

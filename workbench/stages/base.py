@@ -19,7 +19,7 @@ from workbench.errors import MediaError
 from workbench.settings import Settings
 
 # The media columns every stage receives.
-INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at"]
+INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at", "width", "height", "fps"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,10 @@ class Stage:
     def side_schemas(self) -> dict[str, pa.Schema]:
         """Schemas of the tables ``side_tables`` writes, so the library can create them."""
         return {}
+
+    def side_key(self, table: str) -> str:
+        """The column a side table's rows are merged on."""
+        return "key"
 
     def after_run(self, catalog: "Any") -> None:
         """Called once after a run that wrote rows (e.g. to refresh indexes)."""

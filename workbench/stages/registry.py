@@ -8,17 +8,18 @@ import pyarrow as pa
 from workbench.settings import Settings
 from workbench.stages.base import Stage
 from workbench.stages.embeddings import EmbeddingStage
+from workbench.stages.faces import FaceStage
 from workbench.stages.tags import TagStage
 from workbench.stages.thumbnails import ThumbnailStage
 
 
 def all_stages(settings: Settings, root: Path | None = None) -> list[Stage]:
-    """Stages in the order ``process`` runs them; later issues add faces and quality here.
+    """Stages in the order ``process`` runs them.
 
     ``root`` is the library folder (its user-added tag labels change the tagging stage's version)."""
     thumbs = ThumbnailStage(settings)
     emb = EmbeddingStage(settings, thumbs)
-    return [thumbs, emb, TagStage(settings, emb, root or Path("."))]
+    return [thumbs, emb, TagStage(settings, emb, root or Path(".")), FaceStage(settings, thumbs)]
 
 
 def stage_schemas(settings: Settings, root: Path | None = None) -> dict[str, pa.Schema]:

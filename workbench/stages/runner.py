@@ -87,7 +87,7 @@ def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed
         results = pa.Table.from_batches(buffer, schema=stage.schema)
         for name, side in stage.side_tables(results).items():
             if side.num_rows:
-                catalog.upsert(name, side, "key")
+                catalog.upsert(name, side, stage.side_key(name))
         catalog.upsert(stage.name, results, "key")
         _record_errors(catalog, stage, results, paths)
         buffer = []

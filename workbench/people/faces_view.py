@@ -1,0 +1,115 @@
+"""Read-side of faces and people: the tables ``Library.faces``/``people`` return, person lookup, face crops."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.errors import NotFoundError
+from workbench.faces.quality import skip_reason
+from workbench.people.assign import FACES_TABLE, LIVE, load_assignments
+from workbench.settings import Settings
+
+FACE_COLUMNS = ["face_id", "media_id", "path", "bbox", "frame", "t_s", "person_id", "person", "source", "score",
+                "quality", "skipped"]
+PEOPLE_COLUMNS = ["person_id", "name", "face_count", "media_count", "hidden", "cover_face_id"]
+
+
+def faces_frame(catalog: Catalog, settings: Settings, model_id: str, media_id: str | None = None,
+                person_id: str | None = None) -> pd.DataFrame:
+    if not catalog.has(FACES_TABLE):
+        return pd.DataFrame(columns=FACE_COLUMNS)
+    where = f"model_id = {sql_quote(model_id)}"
+    if media_id:
+        where += f" AND media_id = {sql_quote(media_id)}"
+    rows = catalog.read(FACES_TABLE, ["face_id", "media_id", "bbox", "frame", "t_s", "score", "quality", "size_px",
+                                      "sharpness", "embedding"], where).to_pylist()
+    a = load_assignments(catalog)
+    live = a[a["source"].isin(LIVE)]
+    who = {f: (p, s) for f, p, s in zip(live["face_id"], live["person_id"], live["source"])}
+    names = dict(zip(*[catalog.read("persons", ["person_id", "name"]).column(c).to_pylist()
+                       for c in ("person_id", "name")]))
+    paths = _paths(catalog, {r["media_id"] for r in rows})
+    out = []
+    for r in rows:
+        pid, src = who.get(r["face_id"], (None, None))
+        if person_id and pid != person_id:
+            continue
+        out.append({"face_id": r["face_id"], "media_id": r["media_id"], "path": paths.get(r["media_id"]),
+                    "bbox": list(r["bbox"]), "frame": r["frame"], "t_s": r["t_s"], "person_id": pid,
+                    "person": names.get(pid) if pid else None, "source": src, "score": r["score"],
+                    "quality": r["quality"],
+                    "skipped": skip_reason(r["size_px"], r["sharpness"], r["embedding"] is not None, settings)})
+    df = pd.DataFrame(out, columns=FACE_COLUMNS)
+    return df.sort_values(["path", "face_id"]).reset_index(drop=True)
+
+
+def _paths(catalog: Catalog, media_ids: set[str]) -> dict[str, str]:
+    if not media_ids:
+        return {}
+    t = catalog.read("media", ["id", "path"], sql_in("id", media_ids))
+    return dict(zip(t.column("id").to_pylist(), t.column("path").to_pylist()))
+
+
+def people_frame(catalog: Catalog, model_id: str, include_hidden: bool = False) -> pd.DataFrame:
+    where = f"model_id = {sql_quote(model_id)} AND merged_into IS NULL"
+    if not include_hidden:
+        where += " AND hidden = false"
+    t = catalog.read("persons", PEOPLE_COLUMNS, where).to_pylist()
+    df = pd.DataFrame(t, columns=PEOPLE_COLUMNS)
+    df = df.assign(_unnamed=df["name"].isna())
+    return (df.sort_values(["_unnamed", "face_count", "name", "person_id"], ascending=[True, False, True, True])
+            .drop(columns="_unnamed").reset_index(drop=True))
+
+
+def resolve_person(catalog: Catalog, model_id: str, person: str) -> str:
+    """Id, unique id prefix or name (case-insensitive) -> person id, following merges."""
+    from workbench.people.decisions import person_row
+    p = person.strip()
+    rows = catalog.read("persons", ["person_id", "name", "merged_into"], f"model_id = {sql_quote(model_id)}").to_pylist()
+    named = [r for r in rows if r["name"] and not r["merged_into"]]
+    by_name = [r for r in named if r["name"].lower() == p.lower()]
+    if len(by_name) == 1:
+        return by_name[0]["person_id"]
+    part = [r for r in named if p.lower() in r["name"].lower()] if p else []
+    if len(part) == 1:  # "obama" finds "Barack Obama" when nobody else's name contains it
+        return part[0]["person_id"]
+    by_id = [r for r in rows if r["person_id"].startswith(p.lower())] if len(p) >= 4 else []
+    if len(by_id) == 1:
+        return person_row(catalog, by_id[0]["person_id"])["person_id"]
+    if len(by_id) > 1:
+        raise NotFoundError(f"person id prefix {person!r} is ambiguous; type more of it")
+    raise NotFoundError(f"no person named or with id {person!r}: see `workbench people`")
+
+
+def media_of_person(catalog: Catalog, model_id: str, person_id: str) -> set[str]:
+    a = load_assignments(catalog)
+    fids = a.loc[a["source"].isin(LIVE) & (a["person_id"] == person_id), "face_id"].tolist()
+    if not fids:
+        return set()
+    t = catalog.read(FACES_TABLE, ["media_id"], f"model_id = {sql_quote(model_id)} AND {sql_in('face_id', fids)}")
+    return set(t.column("media_id").to_pylist())
+
+
+def face_crop(library: Any, face_id: str, size_px: int, margin: float) -> Any:
+    """A square crop around the face, from the preview (images) or the frame it was found in (videos)."""
+    from PIL import Image
+    rows = library.catalog.read(FACES_TABLE, ["media_id", "bbox", "t_s"], f"face_id = {sql_quote(face_id)}").to_pylist()
+    if not rows:
+        raise NotFoundError(f"no face with id {face_id!r}: see `workbench faces`")
+    r = rows[0]
+    media = library.get(r["media_id"])
+    if media["kind"] == "video" and r["t_s"] is not None:
+        from workbench.imaging.video_frames import frame_image
+        img = frame_image(library.original_path(r["media_id"]), r["t_s"], library.settings)
+        scale = img.width / max(1, media["width"] or img.width)
+    else:
+        with Image.open(library.rendition_path(r["media_id"], "preview")) as im:
+            img = im.convert("RGB")
+        scale = img.width / max(1, media["width"] or img.width)
+    x, y, w, h = (v * scale for v in r["bbox"])
+    side = max(w, h) * (1 + 2 * margin)
+    cx, cy = x + w / 2, y + h / 2
+    box = tuple(int(round(v)) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
+    return img.crop(box).resize((size_px, size_px), Image.Resampling.LANCZOS)
