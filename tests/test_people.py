@@ -158,3 +158,15 @@ def test_cli_people_name_then_ls_by_person(lib):
     assert runner.invoke(app, ["--library", str(lib.root), "people", "name", pid, "Joe Biden"]).exit_code == 0
     out = runner.invoke(app, ["--library", str(lib.root), "ls", "--person", "Joe Biden", "--json"])
     assert len(out.stdout.splitlines()) == 2
+
+
+def test_prune_after_switching_detector_drops_old_faces_people_and_assignments(lib):
+    old_faces = lib.catalog.count("faces")
+    lib.settings.face_detect_upsample = 0      # another face model id: everything is pending again
+    lib.settings.save(lib.root)
+    lib = Library.open(lib.root)
+    lib.process(STAGES, progress=False)
+    assert lib.catalog.count("faces") > old_faces
+    removed = lib.prune()
+    assert removed["faces"] == old_faces and removed["persons"] >= 2 and removed["face_assignments"] >= 6
+    assert len(lib.people()) >= 2 and lib.catalog.count("faces") == len(lib.faces())

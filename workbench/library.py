@@ -522,6 +522,7 @@ class Library:
                         if k:
                             self.catalog.delete(side, w)
                             removed[side] = k
+            removed.update(self._prune_people())
             thumbs = self.derived_dir / "thumbnails"
             current = self._thumb_version()
             if thumbs.exists():
@@ -529,6 +530,23 @@ class Library:
                     if d.is_dir() and d.name != current:
                         shutil.rmtree(d)
             self.catalog.compact()
+        return removed
+
+    def _prune_people(self) -> dict[str, int]:
+        """People of other face models, and assignments of faces that no longer exist."""
+        removed: dict[str, int] = {}
+        where = f"model_id != {sql_quote(self._face_model())}"
+        n = self.catalog.count("persons", where)
+        if n:
+            self.catalog.delete("persons", where)
+            removed["persons"] = n
+        faces = (set(self.catalog.read("faces", ["face_id"]).column("face_id").to_pylist())
+                 if self.catalog.has("faces") else set())
+        gone = [k for k, f in zip(*[self.catalog.read("face_assignments", ["key", "face_id"]).column(c).to_pylist()
+                                    for c in ("key", "face_id")]) if f not in faces]
+        if gone:
+            self.catalog.delete("face_assignments", sql_in("key", gone))
+            removed["face_assignments"] = len(gone)
         return removed
 
     def _thumb_version(self) -> str:
