@@ -199,11 +199,15 @@ class Library:
               until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
               query: str | None = None, owner: str | None = None, tag: str | None = None,
               person: str | None = None, sort: str = "date", desc: bool = False,
-              limit: int | None = None) -> pd.DataFrame:
-        """Media as a DataFrame: filter by kind, capture date range, camera, place, tag, person and words."""
+              limit: int | None = None, include_trashed: bool = False) -> pd.DataFrame:
+        """Media as a DataFrame: filter by kind, capture date range, camera, place, tag, person and words.
+        Media in the trash are left out unless ``include_trashed``."""
         flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, query=query, owner=owner,
                           ids=self._restricted(tag, person))
-        return list_media(self.catalog, flt, sort=sort, desc=desc, limit=limit)
+        df = list_media(self.catalog, flt, sort=sort, desc=desc, limit=None)
+        if not include_trashed:
+            df = df[~df["id"].isin(self._trashed())]
+        return (df.head(limit) if limit is not None else df).reset_index(drop=True)
 
     def resolve_id(self, id_or_prefix: str) -> str:
         """A full media id from a unique prefix (at least 4 hex digits), like git."""
@@ -280,8 +284,9 @@ class Library:
             qvec = None
         # Effective tags cost a pass over every stored score: compute them only when the query names a tag.
         tags = self.tags() if self._mentions_a_tag(text) else None
-        hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit, tags=tags)
-        return self._with_media(hits)
+        trashed = self._trashed()
+        hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit + len(trashed), tags=tags)
+        return self._with_media(hits[~hits["id"].isin(trashed)].head(limit))
 
     def similar(self, id_or_prefix: str, *, limit: int = 20, kind: str | None = None) -> pd.DataFrame:
         """Media that look like this one (its CLIP vector against every other image and video frame)."""
@@ -297,9 +302,10 @@ class Library:
         if not rows:
             raise WorkbenchError(f"media {mid} has no {tables.model_id} embedding yet: run `workbench process` "
                                  f"(CLIP weights are needed; see `workbench status`)")
-        hits = vector_hits(self.catalog, tables, np.asarray(rows[0]["vector"], np.float32), limit, None,
-                           exclude=mid, where=pushdown(MediaFilter(kind=kind))).head(limit)
-        return self._with_media(hits)
+        trashed = self._trashed()
+        hits = vector_hits(self.catalog, tables, np.asarray(rows[0]["vector"], np.float32), limit + len(trashed),
+                           None, exclude=mid, where=pushdown(MediaFilter(kind=kind)))
+        return self._with_media(hits[~hits["id"].isin(trashed)].head(limit))
 
     def _with_media(self, hits: pd.DataFrame) -> pd.DataFrame:
         """Search hits joined with their media rows, in hit order."""
@@ -499,6 +505,49 @@ class Library:
             return None
         from workbench.people.faces_view import media_of_person
         return media_of_person(self.catalog, self._face_model(), self.resolve_person(person))
+
+    # -- trash ----------------------------------------------------------------------------------------------
+    def _trashed(self) -> set[str]:
+        from workbench.catalog.trash import trashed_ids
+        return trashed_ids(self.catalog)
+
+    def trash(self, ids: Iterable[str], *, user: str | None = None, reason: str | None = None) -> int:
+        """Put media in the trash: hidden from listings and search, nothing deleted. Returns how many were added."""
+        from workbench.catalog.trash import put
+        full = [self.resolve_id(i) for i in ids]
+        with self._lock:
+            return put(self.catalog, full, user, reason)
+
+    def restore(self, ids: Iterable[str]) -> int:
+        """Take media out of the trash. Returns how many were in it."""
+        from workbench.catalog.trash import take_back
+        full = [self.resolve_id(i) for i in ids]
+        with self._lock:
+            return take_back(self.catalog, full)
+
+    def trashed(self) -> pd.DataFrame:
+        """What is in the trash: [id, path, kind, size_bytes, reason, at]."""
+        t = self.catalog.read("trash", ["media_id", "reason", "at"]).to_pandas().rename(columns={"media_id": "id"})
+        if t.empty:
+            return pd.DataFrame(columns=["id", "path", "kind", "size_bytes", "reason", "at"])
+        m = self.catalog.read("media", ["id", "path", "kind", "size_bytes"], sql_in("id", list(t["id"]))).to_pandas()
+        return m.merge(t, on="id").sort_values("at").reset_index(drop=True)
+
+    def empty_trash(self) -> dict[str, int]:
+        """Delete everything in the trash for good: catalog rows, stored originals, renditions. Files indexed in
+        place (``--mode reference``) are forgotten, never deleted. This is the only deletion there is."""
+        from workbench.catalog.trash import empty
+        tables = ["sources", "errors", "manual_tags"]
+        for stage in all_stages(self.settings, self.root):
+            tables.append(stage.name)
+            tables.extend(stage.side_schemas())
+        from workbench.people.assign import refresh_persons
+        with self._lock:
+            res = empty(self.catalog, self.root, list(dict.fromkeys(tables)), "faces")
+            if res["media"]:
+                refresh_persons(self.catalog, self.settings, self._face_model())
+                self.catalog.compact()
+            return res
 
     # -- housekeeping ---------------------------------------------------------------------------------------
     def prune(self) -> dict[str, int]:

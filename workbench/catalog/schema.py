@@ -147,6 +147,24 @@ FACE_ASSIGNMENTS = pa.schema([
     _f("at", UTC_TS, False),
 ])
 
+# Media a user put in the trash: hidden everywhere, deleted only when the trash is emptied.
+TRASH = pa.schema([
+    _f("media_id", pa.string(), False),
+    _f("user", pa.string()),
+    _f("reason", pa.string()),               # e.g. "duplicate of 3fa2c1..." when trashed from a duplicate group
+    _f("at", UTC_TS, False),
+])
+
+# "These are not duplicates": a user's answer about a suggested group, never suggested again.
+DUPLICATE_DECISIONS = pa.schema([
+    _f("key", pa.string(), False),           # the sorted member ids joined by ","
+    _f("members", pa.list_(pa.string()), False),
+    _f("decision", pa.string(), False),      # not_duplicates
+    _f("user", pa.string()),
+    _f("at", UTC_TS, False),
+])
+
 CORE_TABLES: dict[str, pa.Schema] = {"media": MEDIA, "sources": SOURCES, "errors": ERRORS,
                                      "manual_tags": MANUAL_TAGS, "tag_thresholds": TAG_THRESHOLDS,
-                                     "persons": PERSONS, "face_assignments": FACE_ASSIGNMENTS}
+                                     "persons": PERSONS, "face_assignments": FACE_ASSIGNMENTS, "trash": TRASH,
+                                     "duplicate_decisions": DUPLICATE_DECISIONS}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ class Catalog:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
-        self.db = lancedb.connect(str(self.folder))
+        # Check for newer table versions on every read: a long-lived reader (a dashboard, the gallery, a notebook)
+        # must see what the CLI or another process committed since it opened the table.
+        self.db = lancedb.connect(str(self.folder), read_consistency_interval=timedelta(0))
         self._tables: dict[str, Any] = {}
 
     # -- tables ---------------------------------------------------------------------------------------------

@@ -461,6 +461,57 @@ def people_recluster(json_out: JsonOpt = False) -> None:
 
 
 @app.command()
+def trash(ids: Annotated[Optional[list[str]], typer.Argument(help="Media ids (or prefixes) to put in the trash.")] = None,
+          empty: Annotated[bool, typer.Option("--empty", help="Delete everything in the trash for good.")] = False,
+          list_: Annotated[bool, typer.Option("--list", help="Show what is in the trash.")] = False,
+          yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation (--empty).")] = False,
+          json_out: JsonOpt = False) -> None:
+    """Put media in the trash (hidden, nothing deleted), list it, or empty it.
+
+    Emptying is the only way anything is removed from a library: it deletes the stored originals and their
+    renditions after asking. Files indexed in place (--mode reference) are forgotten, never deleted."""
+    lib = _open()
+    if empty:
+        items = lib.trashed()
+        if items.empty:
+            console.print("The trash is empty.") if not json_out else emit_json({"media": 0})
+            return
+        if not yes:
+            if json_out:
+                _fail("--empty with --json needs --yes (there is no prompt in JSON mode)")
+            typer.confirm(f"Delete {len(items)} media in the trash for good "
+                          f"({items['size_bytes'].sum() / 1e6:.1f} MB)?", abort=True)
+        res = lib.empty_trash()
+        if json_out:
+            emit_json(res)
+        else:
+            console.print(f"Deleted {res['media']} media ({res['files_deleted']} files); "
+                          f"{res['referenced_files_kept']} referenced files were left where they are.")
+        return
+    if list_ or not ids:
+        df = lib.trashed()
+        if json_out:
+            for r in df.to_dict("records"):
+                emit_json({"id": r["id"], "path": r["path"], "reason": r["reason"], "at": r["at"]})
+        else:
+            table(f"{len(df)} media in the trash", ["id", "reason", "name"],
+                  [[r["id"][:10], r["reason"] if isinstance(r["reason"], str) else "", Path(r["path"]).name]
+                   for r in df.to_dict("records")])
+        return
+    n = lib.trash(ids)
+    emit_json({"trashed": n}) if json_out else console.print(
+        f"{n} media moved to the trash (`workbench restore ID` brings them back).")
+
+
+@app.command()
+def restore(ids: Annotated[list[str], typer.Argument(help="Media ids (or prefixes) to take out of the trash.")],
+            json_out: JsonOpt = False) -> None:
+    """Take media out of the trash."""
+    n = _open().restore(ids)
+    emit_json({"restored": n}) if json_out else console.print(f"{n} media restored.")
+
+
+@app.command()
 def prune(yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
           json_out: JsonOpt = False) -> None:
     """Delete results of old stage versions (vectors of a previous CLIP model, old thumbnail sizes).

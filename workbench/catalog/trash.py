@@ -1,0 +1,67 @@
+"""The trash: the only way anything leaves a library, in two explicit steps.
+
+``trash`` only records a decision: the media disappears from listings and search but nothing is touched.
+``restore`` undoes it. ``empty`` is the one place that deletes: catalog rows first (so a crash can leave an
+orphan file, never a row pointing at a missing original), then the stored original and its renditions.
+A referenced file (``--mode reference``) lives outside the library and is never deleted: the library forgets it.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from workbench.catalog.store import Catalog, sql_in
+
+TRASH = "trash"
+
+
+def trashed_ids(catalog: Catalog) -> set[str]:
+    return set(catalog.read(TRASH, ["media_id"]).column("media_id").to_pylist())
+
+
+def put(catalog: Catalog, media_ids: Iterable[str], user: str | None, reason: str | None) -> int:
+    now = datetime.now(timezone.utc)
+    rows = [{"media_id": m, "user": user, "reason": reason, "at": now} for m in media_ids]
+    return catalog.insert_new(TRASH, rows, "media_id") if rows else 0
+
+
+def take_back(catalog: Catalog, media_ids: Iterable[str]) -> int:
+    ids = list(media_ids)
+    n = len(set(ids) & trashed_ids(catalog))
+    if ids:
+        catalog.delete(TRASH, sql_in("media_id", ids))
+    return n
+
+
+def empty(catalog: Catalog, root: Path, tables_by_media: list[str], face_table: str | None) -> dict[str, Any]:
+    """Delete every trashed media for good; returns what was removed."""
+    ids = sorted(trashed_ids(catalog))
+    if not ids:
+        return {"media": 0, "files_deleted": 0, "referenced_files_kept": 0}
+    media = catalog.read("media", ["id", "storage", "blob"], sql_in("id", ids)).to_pylist()
+    blobs = [root / "originals" / m["blob"] for m in media if m["storage"] == "copy" and m["blob"]]
+    kept = sum(1 for m in media if m["storage"] != "copy")
+    renditions = [p for m in ids for p in (root / "derived" / "thumbnails").glob(f"*/{m[:2]}/{m}.*")]
+    where = sql_in("media_id", ids)
+    if face_table and catalog.has(face_table):
+        faces = catalog.read(face_table, ["face_id"], where).column("face_id").to_pylist()
+        if faces:
+            catalog.delete("face_assignments", sql_in("face_id", faces))
+    for name in tables_by_media:
+        if catalog.has(name) and "media_id" in catalog.table(name).schema.names:
+            catalog.delete(name, where)
+    catalog.delete("media", sql_in("id", ids))
+    catalog.delete(TRASH, where)
+    deleted = 0
+    for p in [*blobs, *renditions]:
+        try:
+            os.chmod(p, stat.S_IWUSR | stat.S_IRUSR)  # originals are stored read-only
+            p.unlink()
+            deleted += 1
+        except FileNotFoundError:
+            pass
+    return {"media": len(ids), "files_deleted": deleted, "referenced_files_kept": kept}
