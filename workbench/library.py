@@ -506,6 +506,54 @@ class Library:
         from workbench.people.faces_view import media_of_person
         return media_of_person(self.catalog, self._face_model(), self.resolve_person(person))
 
+    # -- quality --------------------------------------------------------------------------------------------
+    def quality_thresholds(self):
+        """The flag thresholds in force: the defaults of ``QualityThresholds`` with the library's overrides."""
+        from dataclasses import fields
+
+        from workbench.quality.measures import QualityThresholds
+        known = {f.name for f in fields(QualityThresholds)}
+        unknown = set(self.settings.quality_thresholds) - known
+        if unknown:
+            raise ValueError(f"unknown quality thresholds {sorted(unknown)} in settings.json; known: {sorted(known)}")
+        return QualityThresholds(**self.settings.quality_thresholds)
+
+    def set_quality_threshold(self, name: str, value: float) -> None:
+        """Change one flag threshold for this library (flags follow at once; nothing is re-measured)."""
+        self.settings.quality_thresholds = {**self.settings.quality_thresholds, name: value}
+        self.quality_thresholds()  # validates the name
+        self.settings.save(self.root)
+
+    def quality(self, *, flag: str | None = None, kind: str | None = None) -> pd.DataFrame:
+        """Per measured media: [id, path, kind, score (0-100), flags, and every measurement], worst first;
+        ``flag`` keeps only media carrying it. Trashed media are left out."""
+        from workbench.quality.measures import FLAG_NAMES, VIDEO_FLAG_NAMES
+        from workbench.quality.report import quality_frame
+        if flag is not None and flag not in (*FLAG_NAMES, *VIDEO_FLAG_NAMES):
+            raise ValueError(f"unknown quality flag {flag!r}; flags are {sorted({*FLAG_NAMES, *VIDEO_FLAG_NAMES})}")
+        df = quality_frame(self.catalog, self.quality_thresholds(), kind=kind, exclude=self._trashed())
+        if flag is not None:
+            df = df[df["flags"].map(lambda f: flag in f)]
+        return df.reset_index(drop=True)
+
+    # -- duplicates -----------------------------------------------------------------------------------------
+    def duplicates(self, kind: str | None = None) -> pd.DataFrame:
+        """Duplicate groups: [kind, members ([{id, path}], keeper first), keep, reason, key]. ``kind``: exact,
+        same or similar (bursts, RAW+JPEG, live photos). Suggestions only: nothing is ever deleted here."""
+        from workbench.duplicates.report import duplicate_groups
+        return duplicate_groups(self.catalog, self.settings, kind, exclude=self._trashed())
+
+    def dismiss_duplicates(self, ids: Iterable[str], *, user: str | None = None) -> None:
+        """"Not duplicates": these media are never suggested as a group again (no pair among them links)."""
+        from workbench.duplicates.groups import group_key
+        full = sorted({self.resolve_id(i) for i in ids})
+        if len(full) < 2:
+            raise ValueError("give at least two media that are not duplicates of each other")
+        with self._lock:
+            self.catalog.upsert("duplicate_decisions", [{"key": group_key(full), "members": full,
+                                                         "decision": "not_duplicates", "user": user,
+                                                         "at": datetime.now(timezone.utc)}], "key")
+
     # -- trash ----------------------------------------------------------------------------------------------
     def _trashed(self) -> set[str]:
         from workbench.catalog.trash import trashed_ids

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 
@@ -73,6 +73,19 @@ class Settings:
     face_match_distance: float = 0.5
     face_cluster_method: str = "chinese_whispers"
     face_min_cluster_size: int = 2
+
+    # Quality flags: overrides of the thresholds in workbench/quality/measures.py (QualityThresholds, each with
+    # the measurement behind its default), e.g. {"blur_max_sharpness": 60}. Flags are decided when read.
+    quality_thresholds: dict = field(default_factory=dict)
+    # Duplicates. Same picture: the summed pHash+dHash+aHash distance (of 192 bits) at the best of 24 views
+    # (benchmarks/duplicates_eval.py: true copies 0-10, the closest different photos 24).
+    duplicate_max_bits: int = 22
+    # Similar shots (bursts): same camera, taken within this many seconds, and alike within burst_max_bits.
+    burst_max_gap_s: float = 2.0
+    burst_max_bits: int = 60
+    # Re-encoded videos: durations within max(this, 2 %) and frame pHashes within this many bits on average.
+    video_duplicate_max_duration_diff_s: float = 1.0
+    video_duplicate_max_mean_bits: float = 8.0
 
     @classmethod
     def load(cls, library_root: Path | None = None) -> "Settings":

@@ -460,6 +460,65 @@ def people_recluster(json_out: JsonOpt = False) -> None:
                       f"{res['unassigned']} faces left unassigned.")
 
 
+class DupKind(str, Enum):
+    exact = "exact"
+    same = "same"
+    similar = "similar"
+
+
+dup_app = typer.Typer(help="Duplicate and similar photos and videos, with a suggested keeper. Suggestions only: "
+                           "nothing is deleted unless you trash it and empty the trash.",
+                      invoke_without_command=True)
+app.add_typer(dup_app, name="duplicates")
+
+
+@dup_app.callback()
+def duplicates_list(ctx: typer.Context,
+                    kind: Annotated[Optional[DupKind], typer.Option(
+                        help="exact: same bytes at several paths; same: the same picture re-encoded, resized, "
+                             "rotated, mirrored or lightly cropped (videos: re-encodes); similar: bursts, "
+                             "RAW+JPEG pairs and live photos, a stack to pick from.")] = None,
+                    json_out: JsonOpt = False) -> None:
+    """List duplicate groups: one per line with kind, members, the one to keep and why."""
+    if ctx.invoked_subcommand is not None:
+        return
+    df = _open().duplicates(kind.value if kind else None)
+    recs = df.to_dict("records")
+    if json_out:
+        for r in recs:
+            emit_json({"kind": r["kind"], "members": r["members"], "keep": r["keep"], "reason": r["reason"]})
+        return
+    rows = [[r["kind"], r["keep"][:10], str(len(r["members"])),
+             ", ".join(Path(m["path"]).name for m in r["members"]), r["reason"]] for r in recs]
+    table(f"{len(rows)} groups", ["kind", "keep", "n", "members", "reason"], rows)
+
+
+@dup_app.command("dismiss")
+def duplicates_dismiss(ids: Annotated[list[str], typer.Argument(help="Two or more media ids (or prefixes).")]) -> None:
+    """Say these are not duplicates: they are never suggested together again."""
+    _open().dismiss_duplicates(ids)
+    console.print(f"Noted: {len(ids)} media are not duplicates of each other.")
+
+
+@app.command()
+def quality(flag: Annotated[Optional[str], typer.Option(
+                help="Only media with this flag: blurry, dark, overexposed, clipped_highlights, noisy, "
+                     "low_information, low_resolution, odd_aspect_ratio, grayscale, low_bitrate.")] = None,
+            kind: Annotated[Optional[Kind], typer.Option(help="Only images or only videos.")] = None,
+            json_out: JsonOpt = False) -> None:
+    """Technical quality per photo and video: a 0-100 score and named flags, worst first.
+
+    Thresholds are settings (quality_thresholds in settings.json); flags follow them without re-measuring."""
+    df = _open().quality(flag=flag, kind=kind.value if kind else None)
+    recs = df.to_dict("records")
+    if json_out:
+        for r in recs:
+            emit_json({"id": r["id"], "path": r["path"], "score": r["score"], "flags": r["flags"]})
+        return
+    table(f"{len(recs)} media", ["id", "score", "flags", "name"],
+          [[r["id"][:10], f"{r['score']:.0f}", ", ".join(r["flags"]), Path(r["path"]).name] for r in recs])
+
+
 @app.command()
 def trash(ids: Annotated[Optional[list[str]], typer.Argument(help="Media ids (or prefixes) to put in the trash.")] = None,
           empty: Annotated[bool, typer.Option("--empty", help="Delete everything in the trash for good.")] = False,

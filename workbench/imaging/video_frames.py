@@ -55,6 +55,26 @@ def frame_image(path: Path, t_s: float, settings: Settings | None = None) -> Ima
     return with_video(path, settings, work)
 
 
+def frames_at_fractions(path: Path, fractions: tuple[float, ...], settings: Settings | None = None) -> list[Image.Image]:
+    """Upright RGB frames at these fractions of the video's duration (e.g. for a re-encode-proof signature)."""
+    settings = settings or Settings()
+
+    def work(container, _reopen):  # noqa: ANN001, ANN202
+        stream, start, duration = video_stream(container, settings)
+        if not duration:
+            raise MediaError("the video's duration is unknown, so frames cannot be taken at fixed fractions")
+        sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
+        out = []
+        for f in fractions:
+            frame = _frame_at(container, stream, start + f * duration)
+            if frame is not None:
+                out.append(_upright(frame, sar))
+        if not out:
+            raise MediaError("no frame could be decoded for the video signature")
+        return out
+    return with_video(path, settings, work)
+
+
 def with_video(path: Path, settings: Settings, work):  # noqa: ANN001, ANN201 (callable(container, reopen) -> T)
     """Open ``path`` with PyAV and run ``work(container, reopen)``; every FFmpeg/PyAV failure becomes a MediaError
     with a reason. ``reopen()`` gives a fresh container (some demuxers return nothing after a failed seek).

@@ -19,7 +19,8 @@ from workbench.errors import MediaError
 from workbench.settings import Settings
 
 # The media columns every stage receives.
-INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at", "width", "height", "fps"]
+INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at", "width", "height", "fps", "duration_s",
+                 "size_bytes"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ class Stage:
     def side_schemas(self) -> dict[str, pa.Schema]:
         """Schemas of the tables ``side_tables`` writes, so the library can create them."""
         return {}
+
+    def optional_inputs(self) -> list[tuple["Stage", tuple[str, ...]]]:
+        """Other stages whose current ``ok`` results this one uses when they exist (joined in, else None), e.g.
+        the quality stage reads face boxes but runs without them."""
+        return []
 
     def side_key(self, table: str) -> str:
         """The column a side table's rows are merged on."""

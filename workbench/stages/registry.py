@@ -9,6 +9,8 @@ from workbench.settings import Settings
 from workbench.stages.base import Stage
 from workbench.stages.embeddings import EmbeddingStage
 from workbench.stages.faces import FaceStage
+from workbench.stages.fingerprints import FingerprintStage
+from workbench.stages.quality import QualityStage
 from workbench.stages.tags import TagStage
 from workbench.stages.thumbnails import ThumbnailStage
 
@@ -19,7 +21,9 @@ def all_stages(settings: Settings, root: Path | None = None) -> list[Stage]:
     ``root`` is the library folder (its user-added tag labels change the tagging stage's version)."""
     thumbs = ThumbnailStage(settings)
     emb = EmbeddingStage(settings, thumbs)
-    return [thumbs, emb, TagStage(settings, emb, root or Path(".")), FaceStage(settings, thumbs)]
+    faces = FaceStage(settings, thumbs)
+    return [thumbs, FingerprintStage(settings, thumbs), emb, TagStage(settings, emb, root or Path(".")), faces,
+            QualityStage(settings, thumbs, faces)]
 
 
 def stage_schemas(settings: Settings, root: Path | None = None) -> dict[str, pa.Schema]:

@@ -47,6 +47,8 @@ def pending_media(catalog: Catalog, stage: Stage, retry_failed: bool = False,
         picked = ready.take(pa.array([pos[ids[i]] for i in keep], pa.int64()))
         for c in stage.dependency_columns:
             media = media.append_column(c, picked.column(c))
+    if ready_only and media.num_rows:
+        media = _join_optional(catalog, stage, media)
     if not catalog.has(stage.name) or media.num_rows == 0:
         return media
     where = f"version = {sql_quote(stage.version)}"
@@ -57,6 +59,23 @@ def pending_media(catalog: Catalog, stage: Stage, retry_failed: bool = False,
         return media
     mask = pa.array([m not in have for m in media.column("id").to_pylist()])
     return media.filter(mask)
+
+
+def _join_optional(catalog: Catalog, stage: Stage, media: pa.Table) -> pa.Table:
+    """Left-join the columns of optional input stages (null where a media has no current ``ok`` row)."""
+    ids = media.column("id").to_pylist()
+    for other, cols in stage.optional_inputs():
+        if catalog.has(other.name):
+            t = catalog.read(other.name, ["media_id", *cols],
+                             f"version = {sql_quote(other.version)} AND status = 'ok'")
+        else:
+            t = pa.schema([pa.field("media_id", pa.string())] + [other.schema.field(c) for c in cols]).empty_table()
+        pos = {m: i for i, m in enumerate(t.column("media_id").to_pylist())}
+        for c in cols:
+            values = t.column(c).to_pylist()
+            media = media.append_column(c, pa.array([values[pos[m]] if m in pos else None for m in ids],
+                                                    type=t.schema.field(c).type))
+    return media
 
 
 def _batches(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:

@@ -1,0 +1,82 @@
+"""Read side of duplicates: every group of a kind, with the suggested keeper and the reason."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from workbench.catalog.store import Catalog
+from workbench.duplicates.groups import (
+    KINDS, Group, burst_groups, exact_groups, group_key, same_clip_groups, same_picture_groups)
+from workbench.duplicates.keeper import choose_keeper
+from workbench.duplicates.stacks import shot_stacks
+from workbench.settings import Settings
+
+COLUMNS = ["kind", "members", "keep", "reason", "key"]
+MEDIA_COLUMNS = ["id", "path", "kind", "mime", "width", "height", "duration_s", "taken_at", "taken_at_source",
+                 "camera_make", "camera_model", "lens", "gps_lat", "imported_at"]
+
+
+def duplicate_groups(catalog: Catalog, settings: Settings, kind: str | None,
+                     exclude: set[str] | None = None) -> pd.DataFrame:
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    exclude = exclude or set()
+    media = catalog.read("media", MEDIA_COLUMNS).to_pandas()
+    media = media[~media["id"].isin(exclude)]
+    dismissed = [set(m) for m in catalog.read("duplicate_decisions", ["members"]).column("members").to_pylist()]
+    groups: list[Group] = []
+    if kind in (None, "exact"):
+        sources = catalog.read("sources", ["media_id", "path"]).to_pandas()
+        groups += exact_groups(sources[sources["media_id"].isin(set(media["id"]))])
+    fp = _fingerprints(catalog, set(media["id"]))
+    rows = {r["id"]: r for r in media.to_dict("records")}
+    scores = _quality_scores(catalog, settings, exclude)
+    for r in rows.values():
+        r["quality_score"] = scores.get(r["id"])
+    if kind in (None, "same"):
+        images = fp[fp["phash"].notna()]
+        videos = fp[fp["frame_phash"].notna()]
+        durations = {m: rows[m]["duration_s"] for m in videos["media_id"] if rows[m]["duration_s"] == rows[m]["duration_s"]}
+        for ids in same_picture_groups(images, settings, dismissed):
+            groups.append(_ranked("same", ids, rows))
+        for ids in same_clip_groups(videos, durations, settings, dismissed):
+            groups.append(_ranked("same", ids, rows, what="same clip re-encoded"))
+    if kind in (None, "similar"):
+        images = fp[fp["phash"].notna()]
+        for ids in burst_groups(images, media, settings, dismissed):
+            groups.append(_ranked("similar", ids, rows, what="burst: same camera, seconds apart"))
+        for ids, why in shot_stacks(list(rows.values())):
+            if group_key(ids) not in {group_key(list(d)) for d in dismissed}:
+                groups.append(_ranked("similar", ids, rows, what=why))
+    df = pd.DataFrame([g.__dict__ for g in groups], columns=COLUMNS)
+    return df
+
+
+def _ranked(kind: str, ids: list[str], rows: dict[str, dict[str, Any]], what: str | None = None) -> Group:
+    keep, why = choose_keeper([rows[i] for i in ids])
+    order = [keep] + sorted(i for i in ids if i != keep)
+    members = [{"id": i, "path": rows[i]["path"]} for i in order]
+    reason = f"{what}; keep: {why}" if what else why
+    return Group(kind, members, keep, reason, key=group_key(ids))
+
+
+def _fingerprints(catalog: Catalog, ids: set[str]) -> pd.DataFrame:
+    """Current fingerprints as a DataFrame whose hash cells are lists of Python ints (pandas would turn
+    nullable int64 lists into floats and lose bits)."""
+    from workbench.stages.fingerprints import VERSION as version
+    cols = ["media_id", "phash", "dhash", "ahash", "detail", "colour", "frame_phash"]
+    if not catalog.has("fingerprints"):
+        return pd.DataFrame(columns=cols)
+    t = catalog.read("fingerprints", cols, f"version = '{version}' AND status = 'ok'").to_pylist()
+    return pd.DataFrame([r for r in t if r["media_id"] in ids], columns=cols)
+
+
+def _quality_scores(catalog: Catalog, settings: Settings, exclude: set[str]) -> dict[str, float]:
+    from workbench.quality.measures import QualityThresholds
+    from workbench.quality.report import quality_frame
+    try:
+        q = quality_frame(catalog, QualityThresholds(**settings.quality_thresholds), exclude=exclude)
+    except TypeError:
+        q = quality_frame(catalog, QualityThresholds(), exclude=exclude)
+    return dict(zip(q["id"], q["score"]))
