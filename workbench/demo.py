@@ -38,6 +38,10 @@ def write_photos(folder: Path) -> list[Path]:
     # The same photo under a second name: stored once, both paths remembered.
     dup = folder / "copies" / "astronaut-copy.jpg"
     dup.parent.mkdir(exist_ok=True)
+    # A smaller, recompressed copy of one photo: a "same picture" duplicate the library suggests, never deletes.
+    small = folder / "copies" / "coffee-small.jpg"
+    Image.open(folder / "coffee.jpg").resize((200, 133)).save(small, quality=60)
+    out.append(small)
     shutil.copy2(folder / "astronaut.jpg", dup)
     out.append(dup)
     return out
@@ -90,7 +94,14 @@ def build(library: Path, media: Path) -> None:
     table(f"Demo library at {lib.root}", ["id", "kind", "size", "mime", "length", "bytes", "name"], rows)
     st = lib.status()
     table("Processing", ["stage", "done", "pending", "failed"], st[["stage", "done", "pending", "failed"]].values.tolist())
+    dups = lib.duplicates()
+    console.print(f"Duplicates: {len(dups)} groups ({', '.join(f'{k}: {n}' for k, n in dups['kind'].value_counts().items())})"
+                  f"; people: {len(lib.people())}; faces: {len(lib.faces())}; "
+                  f"flagged by quality: {int(lib.quality()['flags'].map(bool).sum())}")
     console.print(f"\nTry:  workbench --library {lib.root} ls --sort size --desc\n"
+                  f"      workbench --library {lib.root} duplicates\n"
+                  f"      workbench --library {lib.root} quality\n"
+                  f"      workbench --library {lib.root} faces\n"
                   f"      workbench --library {lib.root} show {df.id.iloc[0][:8]}\n"
                   f"      thumbnails and previews are in {lib.derived_dir}")
 

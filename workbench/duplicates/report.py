@@ -7,7 +7,7 @@ import pandas as pd
 
 from workbench.catalog.store import Catalog
 from workbench.duplicates.groups import (
-    KINDS, Group, burst_groups, exact_groups, group_key, same_clip_groups, same_picture_groups)
+    CAMERA_TIME_SOURCES, KINDS, Group, burst_groups, exact_groups, group_key, same_clip_groups, same_picture_groups)
 from workbench.duplicates.keeper import choose_keeper
 from workbench.duplicates.stacks import shot_stacks
 from workbench.settings import Settings
@@ -34,6 +34,7 @@ def duplicate_groups(catalog: Catalog, settings: Settings, kind: str | None,
     scores = _quality_scores(catalog, settings, exclude)
     for r in rows.values():
         r["quality_score"] = scores.get(r["id"])
+        r["camera_time"] = r["taken_at"] if r["taken_at_source"] in CAMERA_TIME_SOURCES else None
     if kind in (None, "same"):
         images = fp[fp["phash"].notna()]
         videos = fp[fp["frame_phash"].notna()]

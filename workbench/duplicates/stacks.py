@@ -1,8 +1,8 @@
 """Shots that belong together without looking alike to a hash: RAW+JPEG pairs and live/motion photos.
 
 A camera writing RAW+JPEG saves ``IMG_0001.CR2`` and ``IMG_0001.JPG`` side by side; a phone's live photo is
-``IMG_0001.HEIC`` plus a short ``IMG_0001.MOV``. Same folder, same file stem, and (when both have one) the same
-capture time within a few seconds: one shot, one stack.
+``IMG_0001.HEIC`` plus a short ``IMG_0001.MOV``. Same folder, same file stem, and (when both carry one from the camera) the
+same capture time within a few seconds: one shot, one stack.
 """
 from __future__ import annotations
 
@@ -39,12 +39,12 @@ def shot_stacks(media: list[dict[str, Any]]) -> list[tuple[list[str], str]]:
         videos = [r for r in rows if r["kind"] == "video" and (r.get("duration_s") or 0) <= LIVE_VIDEO_MAX_S]
         members: list[str] = []
         reasons = []
-        if raws and images and all(_close_in_time(raws[0]["taken_at"], i["taken_at"]) for i in images):
+        if raws and images and all(_close_in_time(raws[0].get("camera_time"), i.get("camera_time")) for i in images):
             members += [r["id"] for r in raws + images]
             reasons.append("RAW+JPEG pair")
         if videos and (images or raws):
             stills = images or raws
-            if _close_in_time(stills[0]["taken_at"], videos[0]["taken_at"]):
+            if _close_in_time(stills[0].get("camera_time"), videos[0].get("camera_time")):
                 members += [r["id"] for r in stills + videos if r["id"] not in members]
                 reasons.append("live photo (still + short video)")
         if len(members) >= 2:

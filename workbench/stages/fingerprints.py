@@ -16,11 +16,11 @@ from workbench.errors import MediaError
 from workbench.settings import Settings
 from workbench.stages.base import Stage, StageContext
 
-N_VIEWS = 24
+from workbench.duplicates.fingerprint import N_VIEWS  # noqa: E402 (light module: numpy and Pillow only)
 VIDEO_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
 
 
-VERSION = "pdahash24-v1"  # bump when what is stored changes
+VERSION = f"pdahash{N_VIEWS}-v1"  # bump when what is stored changes
 
 
 class FingerprintStage(Stage):

@@ -18,9 +18,9 @@ from workbench.settings import Settings
 from workbench.stages.base import Stage, StageContext
 
 # Every measurement measure_image / measure_video can return, stored as nullable float64 columns.
-MEASURES = ("luma_mean", "highlight_luma", "shadow_fraction", "clipped_highlights", "clipped_shadows",
-            "sharpness_image", "sharpness_faces", "faces_measured", "sharpness", "detail", "entropy_bits",
-            "noise_sigma", "saturation", "saturation_mean", "megapixels", "aspect_ratio",
+MEASURES = ("luma_mean", "unclipped_luma_mean", "highlight_luma", "clipped_highlights", "clipped_shadows",
+            "flat_colour_share", "sharpness_image", "sharpness_faces", "faces_measured", "sharpness", "detail",
+            "entropy_bits", "noise_sigma", "saturation", "saturation_mean", "megapixels", "aspect_ratio",
             "short_side_px", "long_side_px", "fps", "duration_s", "bitrate_kbps", "bits_per_pixel")
 
 

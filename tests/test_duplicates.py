@@ -1,0 +1,163 @@
+"""Duplicate groups in a library: exact, same picture, similar shots; a keeper with a reason; never a deletion."""
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from factory import jpeg, video
+from workbench import Library
+from workbench.cli.main import app
+
+STAGES = ["thumbnails", "fingerprints", "quality"]
+
+
+def astronaut() -> Image.Image:
+    from skimage import data
+    return Image.fromarray(data.astronaut())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("dups_src")
+    big = astronaut().resize((1024, 1024))
+    big.save(src / "astro.png")                                           # the original
+    big.resize((400, 400)).save(src / "astro_small.jpg", quality=70)      # resized and recompressed
+    big.transpose(Image.Transpose.ROTATE_90).save(src / "astro_rot.jpg", quality=90)
+    big.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(src / "astro_mirror.webp", quality=85)
+    big.crop((40, 40, 984, 984)).save(src / "astro_crop.jpg", quality=90)
+    from skimage import data
+    Image.fromarray(data.coffee()).save(src / "coffee.jpg")              # a different photo
+    (src / "copies").mkdir()
+    shutil.copy(src / "coffee.jpg", src / "copies" / "coffee_copy.jpg")   # the same bytes twice
+    # A burst: one camera, one second apart, the frame shifting a little.
+    chelsea = Image.fromarray(data.chelsea())
+    for i in range(3):
+        path = src / f"burst_{i}.jpg"
+        jpeg(path, 10, 10, make="Canon", model="EOS R5", taken=datetime(2024, 5, 1, 12, 0, i))
+        exif = Image.open(path).getexif()
+        chelsea.crop((i * 6, 0, 400 + i * 6, 300)).save(path, quality=90, exif=exif.tobytes())
+    # A live photo: a still and a 2-second clip with the same name.
+    astronaut().resize((320, 320)).save(src / "IMG_0001.jpg")
+    video(src / "IMG_0001.mov", seconds=2.0)
+    # A clip and its re-encode at another size and codec.
+    video(src / "clip.mp4", seconds=6.0, w=320, h=240)
+    video(src / "clip_small.mkv", seconds=6.0, w=160, h=120, codec="mpeg4")
+    lib = Library.create(tmp_path_factory.mktemp("dups") / "lib")
+    lib.import_files([src], progress=False)
+    lib.process(STAGES, progress=False)
+    return lib.root
+
+
+@pytest.fixture
+def lib(built, tmp_path) -> Library:
+    shutil.copytree(built, tmp_path / "lib", symlinks=True)
+    return Library.open(tmp_path / "lib")
+
+
+def names(group: dict) -> list[str]:
+    return sorted(Path(m["path"]).name for m in group["members"])
+
+
+def groups(lib: Library, kind: str) -> list[dict]:
+    return lib.duplicates(kind).to_dict("records")
+
+
+def test_same_bytes_at_two_paths_is_one_exact_group(lib):
+    g = groups(lib, "exact")
+    assert [names(x) for x in g] == [["coffee.jpg", "coffee_copy.jpg"]]
+    assert g[0]["keep"] == g[0]["members"][0]["id"]
+
+
+def test_resized_rotated_mirrored_cropped_copies_are_the_same_picture(lib):
+    same = [names(g) for g in groups(lib, "same")]
+    assert ["astro.png", "astro_crop.jpg", "astro_mirror.webp", "astro_rot.jpg", "astro_small.jpg"] in same
+
+
+def test_a_different_photo_is_not_grouped_with_them(lib):
+    for g in groups(lib, "same"):
+        assert "coffee.jpg" not in names(g)
+
+
+def test_the_keeper_is_the_largest_copy_with_the_reason(lib):
+    g = next(g for g in groups(lib, "same") if "astro.png" in names(g))
+    keep = next(m for m in g["members"] if m["id"] == g["keep"])
+    assert Path(keep["path"]).name in ("astro.png", "astro_rot.jpg", "astro_mirror.webp")  # all 1024x1024
+    assert "resolution" in g["reason"] or "quality" in g["reason"] or "metadata" in g["reason"] \
+        or "equal" in g["reason"]
+    assert g["members"][0]["id"] == g["keep"]
+
+
+def test_a_re_encoded_video_is_the_same_clip(lib):
+    assert ["clip.mp4", "clip_small.mkv"] in [names(g) for g in groups(lib, "same")]
+
+
+def test_a_burst_is_a_similar_stack_not_a_duplicate(lib):
+    similar = [names(g) for g in groups(lib, "similar")]
+    assert ["burst_0.jpg", "burst_1.jpg", "burst_2.jpg"] in similar
+    assert all("burst_0.jpg" not in names(g) for g in groups(lib, "same"))
+
+
+def test_a_live_photo_still_and_clip_form_a_stack(lib):
+    g = next(g for g in groups(lib, "similar") if "IMG_0001.jpg" in names(g))
+    assert names(g) == ["IMG_0001.jpg", "IMG_0001.mov"] and "live photo" in g["reason"]
+
+
+def test_not_duplicates_is_remembered(lib):
+    g = next(g for g in groups(lib, "same") if "clip.mp4" in names(g))
+    lib.dismiss_duplicates([m["id"] for m in g["members"]])
+    assert "clip.mp4" not in {n for x in groups(lib, "same") for n in names(x)}
+    lib = Library.open(lib.root)
+    assert "clip.mp4" not in {n for x in groups(lib, "same") for n in names(x)}
+
+
+def test_finding_duplicates_deletes_nothing(lib):
+    before = {p for p in (lib.root / "originals").rglob("*") if p.is_file()}
+    lib.duplicates()
+    assert {p for p in (lib.root / "originals").rglob("*") if p.is_file()} == before
+    assert len(lib.media()) == 15
+
+
+def test_trashed_members_leave_their_group(lib):
+    g = next(g for g in groups(lib, "same") if "clip.mp4" in names(g))
+    lib.trash([g["members"][1]["id"]])
+    assert "clip.mp4" not in {n for x in groups(lib, "same") for n in names(x)}
+
+
+def test_cli_duplicates_json_rows(lib):
+    out = CliRunner().invoke(app, ["--library", str(lib.root), "duplicates", "--kind", "same", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(x) for x in out.stdout.splitlines()]
+    assert rows and all(list(r) == ["kind", "members", "keep", "reason"] for r in rows)
+    assert all(r["kind"] == "same" and r["keep"] in [m["id"] for m in r["members"]] for r in rows)
+    assert all(set(m) == {"id", "path"} for r in rows for m in r["members"])
+
+
+def test_cli_quality_json_rows_and_flag_filter(lib):
+    out = CliRunner().invoke(app, ["--library", str(lib.root), "quality", "--json"])
+    rows = [json.loads(x) for x in out.stdout.splitlines()]
+    assert len(rows) == 15 and all(list(r) == ["id", "path", "score", "flags"] for r in rows)
+    assert all(0 <= r["score"] <= 100 for r in rows)
+    out = CliRunner().invoke(app, ["--library", str(lib.root), "quality", "--flag", "low_resolution", "--json"])
+    flagged = [json.loads(x) for x in out.stdout.splitlines()]
+    assert flagged and all("low_resolution" in r["flags"] for r in flagged)
+    assert {Path(r["path"]).name for r in flagged} >= {"IMG_0001.mov", "clip_small.mkv"}
+
+
+def test_quality_threshold_change_applies_without_remeasuring(lib):
+    before = lib.catalog.count("quality")
+    n = len(lib.quality(flag="low_resolution"))
+    lib.set_quality_threshold("low_resolution_max_megapixels", 0.01)
+    lib.set_quality_threshold("video_low_resolution_max_px", 100)
+    assert len(Library.open(lib.root).quality(flag="low_resolution")) < n
+    assert lib.catalog.count("quality") == before
+
+
+def test_unknown_quality_threshold_is_refused_with_the_known_names(lib):
+    with pytest.raises(ValueError, match="blur_max_sharpness"):
+        lib.set_quality_threshold("blurriness", 3)
