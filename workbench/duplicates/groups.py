@@ -58,17 +58,23 @@ def _split_by_decisions(ids: list[str], pairs: np.ndarray,
     return pairs[np.asarray(keep, bool)]
 
 
-def same_picture_groups(fp: pd.DataFrame, settings: Settings, dismissed: list[set[str]]) -> list[list[str]]:
-    """Groups of image ids that are the same picture, from the ``fingerprints`` rows of images."""
+def same_picture_groups(fp: pd.DataFrame, settings: Settings, dismissed: list[set[str]],
+                        camera_time: dict[str, Any] | None = None) -> list[list[str]]:
+    """Groups of image ids that are the same picture, from the ``fingerprints`` rows of images. Two files whose
+    cameras recorded different capture times are two shots, however alike: a burst, not a duplicate."""
     from workbench.duplicates.candidates import connected_groups, same_picture_pairs
     from workbench.duplicates.fingerprint import as_uint64_array
     if len(fp) < 2:
         return []
     ids = fp["media_id"].tolist()
     hashes = {h: as_uint64_array(fp[h].tolist()) for h in ("phash", "dhash", "ahash")}
-    pairs, _ = same_picture_pairs(hashes, max_total_bits=settings.duplicate_max_bits,
-                                  detail=np.asarray(fp["detail"].tolist(), np.int64),
-                                  colour=np.asarray(fp["colour"].tolist(), np.int64))
+    pairs = same_picture_pairs(hashes, max_total_bits=settings.duplicate_max_bits,
+                               detail=np.asarray(fp["detail"].tolist(), np.int64),
+                               colour=np.asarray(fp["colour"].tolist(), np.int64))[0]
+    if camera_time:
+        t = [camera_time.get(m) for m in ids]
+        pairs = pairs[np.asarray([t[i] is None or t[j] is None or t[i] == t[j] for i, j in pairs], bool)
+                      .reshape(-1)] if len(pairs) else pairs
     pairs = _split_by_decisions(ids, pairs, dismissed)
     return [[ids[i] for i in g] for g in connected_groups(len(ids), pairs)]
 

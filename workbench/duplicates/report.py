@@ -39,7 +39,8 @@ def duplicate_groups(catalog: Catalog, settings: Settings, kind: str | None,
         images = fp[fp["phash"].notna()]
         videos = fp[fp["frame_phash"].notna()]
         durations = {m: rows[m]["duration_s"] for m in videos["media_id"] if rows[m]["duration_s"] == rows[m]["duration_s"]}
-        for ids in same_picture_groups(images, settings, dismissed):
+        camera_time = {i: r["camera_time"] for i, r in rows.items() if r["camera_time"] is not None}
+        for ids in same_picture_groups(images, settings, dismissed, camera_time):
             groups.append(_ranked("same", ids, rows))
         for ids in same_clip_groups(videos, durations, settings, dismissed):
             groups.append(_ranked("same", ids, rows, what="same clip re-encoded"))
