@@ -77,9 +77,12 @@ class Settings:
     # Quality flags: overrides of the thresholds in workbench/quality/measures.py (QualityThresholds, each with
     # the measurement behind its default), e.g. {"blur_max_sharpness": 60}. Flags are decided when read.
     quality_thresholds: dict = field(default_factory=dict)
-    # Duplicates. Same picture: the summed pHash+dHash+aHash distance (of 192 bits) at the best of 24 views
-    # (benchmarks/duplicates_eval.py: true copies 0-10, the closest different photos 24).
-    duplicate_max_bits: int = 22
+    # Duplicates. Same picture: the summed pHash+dHash+aHash distance (of 192 bits) at the best pairing of centre
+    # views (benchmarks/duplicates_eval.py: true copies median 1, p99 16, all <= 18; unrelated photos from ~30;
+    # the closest different photos, a stereo pair, 24), or at most duplicate_off_centre_max_bits through an
+    # off-centre crop view.
+    duplicate_max_bits: int = 20
+    duplicate_off_centre_max_bits: int = 6
     # Similar shots (bursts): same camera, taken within this many seconds, and alike within burst_max_bits.
     burst_max_gap_s: float = 2.0
     burst_max_bits: int = 60

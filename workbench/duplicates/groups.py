@@ -69,6 +69,7 @@ def same_picture_groups(fp: pd.DataFrame, settings: Settings, dismissed: list[se
     ids = fp["media_id"].tolist()
     hashes = {h: as_uint64_array(fp[h].tolist()) for h in ("phash", "dhash", "ahash")}
     pairs = same_picture_pairs(hashes, max_total_bits=settings.duplicate_max_bits,
+                               off_centre_max_bits=settings.duplicate_off_centre_max_bits,
                                detail=np.asarray(fp["detail"].tolist(), np.int64),
                                colour=np.asarray(fp["colour"].tolist(), np.int64))[0]
     if camera_time:
