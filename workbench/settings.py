@@ -58,6 +58,9 @@ class Settings:
     # Faces (DeepFace). Dlib's ResNet model and detectors ship in face_recognition_models, so they work offline;
     # ArcFace, Facenet512, SFace and the retinaface/yunet/mtcnn detectors work where their weights can be fetched.
     face_model: str = "Dlib"
+    # dlib's HOG detector, measured against its CNN (benchmarks/faces_detect.py, docs/benchmarks.md): HOG with one
+    # upsampling pass finds 30/30 faces in face_recognition and 19/23 in PhotoPrism's set at 0.37 s per preview;
+    # the CNN ("dlib_cnn", upsample 1) finds 22/23 (masked, turned and hair-covered faces) at ~31 s without BLAS.
     face_detector: str = "dlib"
     # Detector upsampling passes: each doubles the image, so faces half as small are found, at 4x the time.
     face_detect_upsample: int = 1

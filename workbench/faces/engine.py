@@ -68,7 +68,10 @@ def sharpness(face_bgr: np.ndarray) -> float:
     """Blur measure independent of face size: Laplacian variance after resizing the crop to 112x112 px."""
     import cv2
     gray = cv2.cvtColor(face_bgr, cv2.COLOR_BGR2GRAY) if face_bgr.ndim == 3 else face_bgr
-    gray = cv2.resize(gray, (112, 112), interpolation=cv2.INTER_AREA)
+    # Area averaging to shrink; linear to enlarge (area "enlarging" copies pixels, and the blocky edges would
+    # read as sharp).
+    shrink = min(gray.shape[:2]) >= 112
+    gray = cv2.resize(gray, (112, 112), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
