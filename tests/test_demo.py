@@ -25,9 +25,10 @@ def demo(tmp_path_factory) -> tuple[Library, str]:
 def test_demo_library_has_every_photo_the_video_and_their_thumbnails(demo):
     lib, output = demo
     df = lib.media()
-    assert (df["kind"] == "image").sum() == len(DEMO_PHOTOS) and (df["kind"] == "video").sum() == 1
+    # every sample photo, plus a smaller recompressed copy of one (a "same picture" duplicate), plus the video
+    assert (df["kind"] == "image").sum() == len(DEMO_PHOTOS) + 1 and (df["kind"] == "video").sum() == 1
     st = lib.status().set_index("stage").loc["thumbnails"]
-    assert (st["done"], st["pending"], st["failed"]) == (len(DEMO_PHOTOS) + 1, 0, 0)
+    assert (st["done"], st["pending"], st["failed"]) == (len(DEMO_PHOTOS) + 2, 0, 0)
     assert "Demo library" in output
 
 
@@ -45,3 +46,12 @@ def test_demo_duplicate_is_stored_once_with_both_paths(demo):
     paths = sorted(Path(p).name for p in src[src["media_id"] == dup]["path"])
     assert paths == ["astronaut-copy.jpg", "astronaut.jpg"]
     assert lib.get(dup)["path"].endswith("photos/astronaut.jpg")
+
+
+def test_demo_suggests_the_recompressed_copy_as_a_duplicate_and_keeps_the_larger(demo):
+    lib, output = demo
+    groups = lib.duplicates("same").to_dict("records")
+    g = next(g for g in groups if any(m["path"].endswith("coffee-small.jpg") for m in g["members"]))
+    assert sorted(Path(m["path"]).name for m in g["members"]) == ["coffee-small.jpg", "coffee.jpg"]
+    assert lib.get(g["keep"])["path"].endswith("photos/coffee.jpg")
+    assert "Duplicates:" in output
