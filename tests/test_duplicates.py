@@ -194,3 +194,15 @@ def test_quality_threshold_change_applies_without_remeasuring(lib):
 def test_unknown_quality_threshold_is_refused_with_the_known_names(lib):
     with pytest.raises(ValueError, match="blur_max_sharpness"):
         lib.set_quality_threshold("blurriness", 3)
+
+
+def test_raw_and_jpeg_of_one_shot_form_a_stack_and_the_raw_is_kept(corpus, tmp_path):
+    folder = tmp_path / "card"
+    folder.mkdir()
+    shutil.copy(corpus / "exif" / "exiftool_t" / "images" / "CanonRaw.cr2", folder / "IMG_0002.CR2")
+    astronaut().resize((300, 300)).save(folder / "IMG_0002.JPG")
+    lib = Library.create(tmp_path / "lib")
+    lib.import_files([folder], progress=False)
+    g = next(g for g in groups(lib, "similar") if "IMG_0002.JPG" in names(g))
+    assert names(g) == ["IMG_0002.CR2", "IMG_0002.JPG"] and "RAW+JPEG" in g["reason"]
+    assert lib.get(g["keep"])["path"].endswith("IMG_0002.CR2")
