@@ -206,3 +206,30 @@ def test_raw_and_jpeg_of_one_shot_form_a_stack_and_the_raw_is_kept(corpus, tmp_p
     g = next(g for g in groups(lib, "similar") if "IMG_0002.JPG" in names(g))
     assert names(g) == ["IMG_0002.CR2", "IMG_0002.JPG"] and "RAW+JPEG" in g["reason"]
     assert lib.get(g["keep"])["path"].endswith("IMG_0002.CR2")
+
+
+def _two_shots(seed_a: int, seed_b: int):
+    import numpy as np
+    import pandas as pd
+    from workbench.duplicates.fingerprint import N_VIEWS, to_int64
+    rng = [np.random.default_rng(s) for s in (seed_a, seed_b)]
+    fp = pd.DataFrame([{"media_id": m, **{h: [to_int64(int(x)) for x in r.integers(0, 2**63, N_VIEWS)]
+                                          for h in ("phash", "dhash", "ahash")}}
+                       for m, r in zip(("a", "b"), rng)])
+    media = pd.DataFrame([{"id": m, "taken_at": pd.Timestamp("2024-05-01 12:00:00") + pd.Timedelta(seconds=i),
+                           "taken_at_source": "exif", "camera_make": "Canon", "camera_model": "R5"}
+                          for i, m in enumerate(("a", "b"))])
+    return fp, media
+
+
+def test_a_burst_can_be_recognised_by_clip_where_the_hashes_differ():
+    import numpy as np
+    from workbench.duplicates.groups import burst_groups
+    from workbench.settings import Settings
+    fp, media = _two_shots(1, 2)                                   # unrelated hashes: a moved camera, say
+    v = np.ones(8, np.float32) / np.sqrt(8)
+    assert burst_groups(fp, media, Settings(), [], None) == []
+    assert burst_groups(fp, media, Settings(), [], {"a": v, "b": v}) == [["a", "b"]]
+    w = np.zeros(8, np.float32)
+    w[0] = 1.0
+    assert burst_groups(fp, media, Settings(), [], {"a": v, "b": w}) == []

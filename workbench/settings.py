@@ -92,6 +92,10 @@ class Settings:
     # squares in the corpus), 3.7 % at 60 and 27 % at 70).
     burst_max_gap_s: float = 2.0
     burst_max_bits: int = 40
+    # ... or CLIP cosine similarity at least this, where embeddings exist. NOT measured: no CLIP weights could be
+    # downloaded where this was built. 0.92 is a conservative guess (near-identical photos typically score above
+    # 0.95 with ViT-B-32); measure it with real weights before relying on it.
+    burst_min_clip_cosine: float = 0.92
     # Re-encoded videos: durations within max(this, 2 %) and frame pHashes within this many bits on average.
     video_duplicate_max_duration_diff_s: float = 1.0
     video_duplicate_max_mean_bits: float = 8.0

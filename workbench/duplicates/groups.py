@@ -100,10 +100,10 @@ def same_clip_groups(fp: pd.DataFrame, durations: dict[str, float], settings: Se
 
 
 def burst_groups(fp: pd.DataFrame, media: pd.DataFrame, settings: Settings,
-                 dismissed: list[set[str]]) -> list[list[str]]:
+                 dismissed: list[set[str]], vectors: dict[str, np.ndarray] | None = None) -> list[list[str]]:
     """Images from one camera (EXIF model and capture time required) taken within ``burst_max_gap_s`` of each
-    other that look alike
-    (summed hash distance within ``burst_max_bits``). Candidates come from a time-sorted sweep, not all pairs."""
+    other that look alike: summed hash distance within ``burst_max_bits``, or, where CLIP embeddings exist,
+    cosine similarity at least ``burst_min_clip_cosine``. Candidates come from a time-sorted sweep, not all pairs."""
     from workbench.duplicates.candidates import connected_groups, star_distance
     from workbench.duplicates.fingerprint import as_uint64_array
     # Only capture times a camera wrote count: file times of copied folders are all alike and say nothing.
@@ -129,6 +129,10 @@ def burst_groups(fp: pd.DataFrame, media: pd.DataFrame, settings: Settings,
         return []
     pairs = np.asarray(cand, dtype=np.int64)
     hashes = [as_uint64_array(fp[h].tolist()) for h in ("phash", "dhash", "ahash")]
-    pairs = pairs[star_distance(hashes, pairs) <= settings.burst_max_bits]
-    pairs = _split_by_decisions(ids, pairs, dismissed)
+    alike = star_distance(hashes, pairs) <= settings.burst_max_bits
+    if vectors:  # CLIP sees the same scene where hashes see a moved camera
+        cos = np.asarray([float(vectors[ids[i]] @ vectors[ids[j]]) if ids[i] in vectors and ids[j] in vectors
+                          else -1.0 for i, j in pairs])
+        alike |= cos >= settings.burst_min_clip_cosine
+    pairs = _split_by_decisions(ids, pairs[alike], dismissed)
     return [[ids[i] for i in g] for g in connected_groups(len(ids), pairs)]

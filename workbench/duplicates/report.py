@@ -46,7 +46,7 @@ def duplicate_groups(catalog: Catalog, settings: Settings, kind: str | None,
             groups.append(_ranked("same", ids, rows, what="same clip re-encoded"))
     if kind in (None, "similar"):
         images = fp[fp["phash"].notna()]
-        for ids in burst_groups(images, media, settings, dismissed):
+        for ids in burst_groups(images, media, settings, dismissed, _clip_vectors(catalog, settings)):
             groups.append(_ranked("similar", ids, rows, what="burst: same camera, seconds apart"))
         for ids, why in shot_stacks(list(rows.values())):
             if group_key(ids) not in {group_key(list(d)) for d in dismissed}:
@@ -72,6 +72,23 @@ def _fingerprints(catalog: Catalog, ids: set[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     t = catalog.read("fingerprints", cols, f"version = '{version}' AND status = 'ok'").to_pylist()
     return pd.DataFrame([r for r in t if r["media_id"] in ids], columns=cols)
+
+
+def _clip_vectors(catalog: Catalog, settings: Settings) -> dict[str, Any]:
+    """Current CLIP image vectors by media id (empty without weights or embeddings)."""
+    import numpy as np
+
+    from workbench.semantic.clip import WeightsUnavailable, weights_identity
+    try:
+        model_id, dim = weights_identity(settings)
+    except WeightsUnavailable:
+        return {}
+    name = f"embeddings_{dim}"
+    if not catalog.has(name):
+        return {}
+    t = catalog.read(name, ["media_id", "vector"], f"version = '{model_id}' AND status = 'ok' AND kind = 'image'")
+    return {m: np.asarray(v, np.float32) for m, v in zip(t.column("media_id").to_pylist(),
+                                                         t.column("vector").to_pylist())}
 
 
 def _quality_scores(catalog: Catalog, settings: Settings, exclude: set[str]) -> dict[str, float]:
