@@ -505,20 +505,8 @@ def evaluate_scale(n: int, seed: int, log: Callable[[str], None]) -> dict[str, A
     a, b = perm[:n_planted], perm[n_planted:2 * n_planted]
     h[b] = h[a] ^ flips(rng.integers(0, 9, n_planted))
     h[:n_blank] = 0
-    notes: list[str] = []
-    t = time.perf_counter()
-    pairs = near_pairs(h, 8, notes=notes)
-    groups = connected_groups(n, pairs)
-    secs = time.perf_counter() - t
-    got = set(map(tuple, pairs.tolist()))
-    missed = sum((min(x, y), max(x, y)) not in got for x, y in zip(a.tolist(), b.tolist()))
-    blank_ok = any(len(g) == n_blank and g[0] == 0 for g in groups)
-    res["single"] = {"seconds": secs, "pairs": len(pairs), "planted_missed": missed, "blank_group": blank_ok,
-                     "notes": notes}
-    log(f"  (a) near_pairs([n] uint64, max_bits=8) + connected_groups: {secs:.1f} s, {len(pairs)} pairs, "
-        f"planted missed {missed}/{n_planted}, blank block one group: {blank_ok}")
-    for note in notes:
-        log(f"      note: {note}")
+    res["single"] = _timed_grouping(lambda notes: near_pairs(h, 8, notes=notes), n, a, b, n_blank, log,
+                                    "(a) near_pairs([n] uint64, max_bits=8)")
     # (b) production: 3 hash types x 40 views, same_picture_pairs. Half the planted copies match a centre view
     # (flips phash 0-3, dhash 0-8, ahash 0-8: sum <= 19), half an off-centre view (0-2 each: sum <= 6).
     hashes = {t: rng.integers(0, np.iinfo(np.uint64).max, size=(n, N_VIEWS), dtype=np.uint64, endpoint=True)
@@ -531,21 +519,27 @@ def evaluate_scale(n: int, seed: int, log: Callable[[str], None]) -> dict[str, A
         arr[b, 0] = arr[a, view] ^ flips(np.concatenate([rng.integers(0, hi, half),
                                                          rng.integers(0, 3, n_planted - half)]))
         arr[:n_blank] = 0
-    notes = []
+    res["production"] = _timed_grouping(lambda notes: same_picture_pairs(hashes, notes=notes).pairs, n, a, b,
+                                        n_blank, log, f"(b) same_picture_pairs(3 x [n, {N_VIEWS}])")
+    return res
+
+
+def _timed_grouping(find, n: int, a, b, n_blank: int, log, label: str) -> dict:  # noqa: ANN001
+    """Time ``find(notes)`` + ``connected_groups`` and check every planted pair (a[i], b[i]) and the blank block."""
+    from workbench.duplicates.candidates import connected_groups
+    notes: list[str] = []
     t = time.perf_counter()
-    pairs = same_picture_pairs(hashes, notes=notes).pairs
+    pairs = find(notes)
     groups = connected_groups(n, pairs)
     secs = time.perf_counter() - t
     got = set(map(tuple, pairs.tolist()))
     missed = sum((min(x, y), max(x, y)) not in got for x, y in zip(a.tolist(), b.tolist()))
     blank_ok = any(len(g) == n_blank and g[0] == 0 for g in groups)
-    res["production"] = {"seconds": secs, "pairs": len(pairs), "planted_missed": missed, "blank_group": blank_ok,
-                         "notes": notes}
-    log(f"  (b) same_picture_pairs(3 x [n, {N_VIEWS}]) + connected_groups: {secs:.1f} s, {len(pairs)} pairs, "
-        f"planted missed {missed}/{n_planted}, blank block one group: {blank_ok}")
+    log(f"  {label} + connected_groups: {secs:.1f} s, {len(pairs)} pairs, planted missed {missed}/{len(a)}, "
+        f"blank block one group: {blank_ok}")
     for note in notes:
         log(f"      note: {note}")
-    return res
+    return {"seconds": secs, "pairs": len(pairs), "planted_missed": missed, "blank_group": blank_ok, "notes": notes}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,6 @@ smooths noise and flat areas and the thresholds were chosen on such previews (be
 from __future__ import annotations
 
 import io
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -266,12 +265,16 @@ def test_score_never_rises_with_an_extra_flag(coffee):
 
 # --------------------------------------------------------------------------------------------- thresholds
 
-def test_thresholds_come_from_quality_settings_when_present():
-    s = SimpleNamespace(quality_noise_min_sigma=3, quality_blur_max_sharpness=None, unrelated=1)
-    t = QualityThresholds.from_settings(s)
+def test_thresholds_are_the_defaults_with_overrides_applied():
+    t = QualityThresholds.from_overrides({"noise_min_sigma": 3})
     assert t.noise_min_sigma == 3.0 and isinstance(t.noise_min_sigma, float)
     assert t.blur_max_sharpness == QualityThresholds().blur_max_sharpness
-    assert QualityThresholds.from_settings(None) == QualityThresholds()
+    assert QualityThresholds.from_overrides(None) == QualityThresholds()
+
+
+def test_an_unknown_threshold_name_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match="noise_min_sigma"):
+        QualityThresholds.from_overrides({"noisiness": 3})
 
 
 def test_moving_a_threshold_changes_the_flag_without_remeasuring(coffee):

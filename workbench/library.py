@@ -509,19 +509,15 @@ class Library:
     # -- quality --------------------------------------------------------------------------------------------
     def quality_thresholds(self):
         """The flag thresholds in force: the defaults of ``QualityThresholds`` with the library's overrides."""
-        from dataclasses import fields
-
         from workbench.quality.measures import QualityThresholds
-        known = {f.name for f in fields(QualityThresholds)}
-        unknown = set(self.settings.quality_thresholds) - known
-        if unknown:
-            raise ValueError(f"unknown quality thresholds {sorted(unknown)} in settings.json; known: {sorted(known)}")
-        return QualityThresholds(**self.settings.quality_thresholds)
+        return QualityThresholds.from_overrides(self.settings.quality_thresholds)
 
     def set_quality_threshold(self, name: str, value: float) -> None:
         """Change one flag threshold for this library (flags follow at once; nothing is re-measured)."""
-        self.settings.quality_thresholds = {**self.settings.quality_thresholds, name: value}
-        self.quality_thresholds()  # validates the name
+        from workbench.quality.measures import QualityThresholds
+        new = {**self.settings.quality_thresholds, name: value}
+        QualityThresholds.from_overrides(new)  # refuses an unknown name before anything changes
+        self.settings.quality_thresholds = new
         self.settings.save(self.root)
 
     def quality(self, *, flag: str | None = None, kind: str | None = None) -> pd.DataFrame:

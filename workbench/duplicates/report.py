@@ -94,8 +94,5 @@ def _clip_vectors(catalog: Catalog, settings: Settings) -> dict[str, Any]:
 def _quality_scores(catalog: Catalog, settings: Settings, exclude: set[str]) -> dict[str, float]:
     from workbench.quality.measures import QualityThresholds
     from workbench.quality.report import quality_frame
-    try:
-        q = quality_frame(catalog, QualityThresholds(**settings.quality_thresholds), exclude=exclude)
-    except TypeError:
-        q = quality_frame(catalog, QualityThresholds(), exclude=exclude)
+    q = quality_frame(catalog, QualityThresholds.from_overrides(settings.quality_thresholds), exclude=exclude)
     return dict(zip(q["id"], q["score"]))

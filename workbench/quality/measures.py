@@ -137,14 +137,14 @@ class QualityThresholds:
     video_low_bitrate_max_bits_per_pixel: float = 0.02
 
     @classmethod
-    def from_settings(cls, obj: Any) -> "QualityThresholds":
-        """Thresholds from any object with ``quality_<field>`` attributes (e.g. Settings); defaults otherwise."""
-        values = {}
-        for f in fields(cls):
-            v = getattr(obj, f"quality_{f.name}", None) if obj is not None else None
-            if v is not None:
-                values[f.name] = type(f.default)(v)
-        return cls(**values)
+    def from_overrides(cls, overrides: dict[str, Any] | None) -> "QualityThresholds":
+        """The defaults with a library's overrides (``quality_thresholds`` in settings.json) applied; an unknown
+        name is refused with the list of known ones."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = set(overrides or {}) - set(known)
+        if unknown:
+            raise ValueError(f"unknown quality thresholds {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**{k: type(known[k].default)(v) for k, v in (overrides or {}).items()})
 
 
 # ------------------------------------------------------------------------------------------------- images
