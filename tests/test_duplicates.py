@@ -233,3 +233,13 @@ def test_a_burst_can_be_recognised_by_clip_where_the_hashes_differ():
     w = np.zeros(8, np.float32)
     w[0] = 1.0
     assert burst_groups(fp, media, Settings(), [], {"a": v, "b": w}) == []
+
+
+def test_corpus_exact_duplicate_triplets_are_exactly_the_exact_groups(corpus, tmp_path):
+    root = corpus / "faces" / "face_recognition"
+    truth = json.loads((root / "ground_truth.json").read_text())["exact_duplicates"]
+    lib = Library.create(tmp_path / "lib")
+    lib.import_files([root], progress=False)
+    found = sorted(sorted(str(Path(m["path"]).relative_to(root.resolve()) if Path(m["path"]).is_absolute()
+                              else m["path"]) for m in g["members"]) for g in groups(lib, "exact"))
+    assert found == sorted(sorted(t) for t in truth)
