@@ -15,7 +15,7 @@ from workbench.catalog.lock import WriteLock
 from workbench.catalog.migrations import check_not_newer, migrate
 from workbench.catalog.queries import MediaFilter, list_media
 from workbench.catalog.store import Catalog, sql_in, sql_quote
-from workbench.errors import LibraryError, NotFoundError
+from workbench.errors import LibraryError, NotFoundError, WorkbenchError
 from workbench.ingest.blobstore import BlobStore
 from workbench.ingest.importer import ImportReport, import_paths
 from workbench.ingest.verify import check_one
@@ -549,6 +549,36 @@ class Library:
             self.catalog.upsert("duplicate_decisions", [{"key": group_key(full), "members": full,
                                                          "decision": "not_duplicates", "user": user,
                                                          "at": datetime.now(timezone.utc)}], "key")
+
+    # -- conversion -----------------------------------------------------------------------------------------
+    def convert(self, items: Iterable[str | os.PathLike], to: str, *, out: str | os.PathLike = "converted",
+                quality: int | None = None, progress: bool | None = None) -> pd.DataFrame:
+        """Convert media (ids or id prefixes) or files (paths) to another format into ``out``; originals are only
+        read. Returns one row per item: [source, output, to, bytes_before, bytes_after, width, height, error]."""
+        from workbench.compress.convert import TARGETS, convert_file
+        from workbench.formats.sniff import sniff
+        if to not in TARGETS:
+            raise ValueError(f"cannot convert to {to!r}; targets are {', '.join(TARGETS)}")
+        rows = []
+        items = list(items)
+        with bar(len(items), "convert", progress) as pb:
+            for item in items:
+                try:
+                    p = Path(item)
+                    if p.exists():
+                        ft = sniff(p)
+                        src, kind, mime, stem = p, ft.kind, ft.mime, p.stem
+                    else:
+                        m = self.get(str(item))
+                        src, kind, mime, stem = self.original_path(m["id"]), m["kind"], m["mime"], Path(m["path"]).stem
+                    rows.append({**convert_file(src, kind, mime, to, Path(out), quality=quality,
+                                                settings=self.settings, stem=stem).__dict__, "error": None})
+                except (WorkbenchError, ValueError, OSError) as e:
+                    rows.append({"source": str(item), "output": None, "to": to, "bytes_before": None,
+                                 "bytes_after": None, "width": None, "height": None, "error": str(e)})
+                pb.update(1)
+        return pd.DataFrame(rows, columns=["source", "output", "to", "bytes_before", "bytes_after", "width",
+                                           "height", "error"])
 
     # -- trash ----------------------------------------------------------------------------------------------
     def _trashed(self) -> set[str]:

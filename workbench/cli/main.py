@@ -520,6 +520,31 @@ def quality(flag: Annotated[Optional[str], typer.Option(
 
 
 @app.command()
+def convert(items: Annotated[list[str], typer.Argument(help="Media ids (or prefixes) or file paths.")],
+            to: Annotated[str, typer.Option("--to", help="jpeg, png, webp, avif, heic, jxl, tiff, gif (photos); "
+                                                          "mp4, webm, gif (videos).")],
+            quality: Annotated[Optional[int], typer.Option(help="Quality 0-100 for lossy targets (default: "
+                                                                 "jpeg/webp/jxl 90, heic 80, avif 75).")] = None,
+            out: Annotated[Path, typer.Option(help="Folder for the converted files (never overwritten).")] = Path(
+                "converted"),
+            json_out: JsonOpt = False) -> None:
+    """Convert photos and videos to another format, upright, keeping EXIF (with GPS), ICC and XMP where the
+    target holds them. Originals are only read."""
+    lib = _open()
+    df = lib.convert(items, to, out=out, quality=quality, progress=_progress(json_out))
+    recs = df.to_dict("records")
+    if json_out:
+        for r in recs:
+            emit_json(r)
+    else:
+        table(f"{len(recs)} converted", ["source", "output", "size", "bytes", "error"],
+              [[Path(r["source"]).name, r["output"] or "", f"{r['width']}x{r['height']}" if r["output"] else "",
+                f"{r['bytes_before']} -> {r['bytes_after']}" if r["output"] else "", r["error"] or ""] for r in recs])
+    if recs and all(r["error"] for r in recs):
+        raise typer.Exit(1)
+
+
+@app.command()
 def trash(ids: Annotated[Optional[list[str]], typer.Argument(help="Media ids (or prefixes) to put in the trash.")] = None,
           empty: Annotated[bool, typer.Option("--empty", help="Delete everything in the trash for good.")] = False,
           list_: Annotated[bool, typer.Option("--list", help="Show what is in the trash.")] = False,

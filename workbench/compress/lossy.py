@@ -218,6 +218,15 @@ def _pixels_for(img: Image.Image, codec: str) -> Image.Image:
     return out
 
 
+def upright_with_exif(img: Image.Image, exif: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """Upright pixels and the EXIF to store with them (orientation reset to 1, sizes updated), for writers other
+    than ``encode`` (PNG, TIFF, GIF) that follow the same orientation rule."""
+    pixels = upright(img, exif)
+    if exif and _read_orientation(exif) != 1:
+        exif = _patch_exif(exif, pixels.size)
+    return pixels, exif
+
+
 def encode(img: Image.Image, codec: str, quality: int, *, exif: bytes | None, icc: bytes | None,
            xmp: bytes | None = None) -> bytes:
     """Encode ``img`` (pixels as stored) with ``codec`` at ``quality`` (0-100, codec's own scale), upright.

@@ -237,7 +237,7 @@ def _to_display_mode(im: Image.Image) -> Image.Image:
     mode = im.mode
     icc = im.info.get("icc_profile")
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        im = _scale_to_8bit(im)
+        im = scale_to_8bit(im)
     elif mode == "LAB":
         lab, srgb = ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB")
         im = ImageCms.applyTransform(im, ImageCms.buildTransform(lab, srgb, "LAB", "RGB"))
@@ -254,7 +254,7 @@ def _to_display_mode(im: Image.Image) -> Image.Image:
     return im
 
 
-def _scale_to_8bit(im: Image.Image) -> Image.Image:
+def scale_to_8bit(im: Image.Image) -> Image.Image:
     """16-bit and float greys: Pillow's convert would clip them to white; scale to 0..255 instead."""
     a = np.asarray(im)
     if im.mode.startswith("I;16"):
