@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import nullcontext
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from workbench.stages.registry import all_stages, stage_schemas
 from workbench.stages.runner import StageReport, pending_media, run_stage
 
 MARKER = "library.json"
+
 DEFAULT_LIBRARY = Path("data") / "library"
 
 
@@ -579,6 +581,54 @@ class Library:
                 pb.update(1)
         return pd.DataFrame(rows, columns=["source", "output", "to", "bytes_before", "bytes_after", "width",
                                            "height", "error"])
+
+    def compress(self, policy: str = "lossless", *, dry_run: bool = False, sample: int = 50,
+                 kind: str | None = None, progress: bool | None = None) -> pd.DataFrame:
+        """Apply a compression policy (a built-in name or a JSON file; see ``compress.policy``). Rows: id, path,
+        codec, quality, bytes_before, bytes_after, metric, value, verified. ``dry_run`` encodes a sample of up to
+        ``sample`` media per kind in memory, writes nothing, and puts the predicted savings for the whole library in
+        ``df.attrs["prediction"]``. A real run writes new versions under ``derived/versions/<policy>/`` and records
+        them; originals are never replaced. Media already done for this policy are skipped (rerun resumes)."""
+        from workbench.compress.job import ROW_KEYS, compress_one, predict
+        from workbench.compress.policy import load_policy
+        from workbench.ingest.blobstore import write_atomic
+        pol = load_policy(policy)
+        media = self.media(kind=kind)
+        if dry_run:
+            media = pd.concat([g.sample(n=min(sample, len(g)), random_state=0) for _, g in media.groupby("kind")]) \
+                if len(media) else media
+        else:
+            done = set(self.catalog.read("versions", ["media_id"], f"policy = {sql_quote(pol.name)}")
+                       .column("media_id").to_pylist())
+            media = media[~media["id"].isin(done)]
+        rows, records = [], []
+        with (self._lock if not dry_run else nullcontext()), bar(len(media), f"compress ({pol.name})", progress) as pb:
+            for m in media.to_dict("records"):
+                base = {"id": m["id"], "path": m["path"]}
+                try:
+                    row, data, ext = compress_one(self.original_path(m["id"]), m["kind"], m["mime"], pol)
+                except (WorkbenchError, OSError, ValueError) as e:
+                    from workbench.catalog.errors_log import record_errors
+                    if not dry_run:
+                        record_errors(self.catalog, [(m["path"], m["id"], "compress", str(e))])
+                    pb.update(1)
+                    continue
+                rows.append({**base, **row})
+                records.append({**row, "kind": m["kind"], "new": data is not None})
+                if not dry_run:
+                    rel = None
+                    if data is not None:
+                        rel = f"versions/{pol.name}/{m['id'][:2]}/{m['id']}{ext}"
+                        write_atomic(self.derived_dir / rel, data, self.derived_dir / ".tmp")
+                    self.catalog.upsert("versions", [{"key": f"{m['id']}@{pol.name}", "media_id": m["id"],
+                                                      "policy": pol.name, "path": rel, **row,
+                                                      "created_at": datetime.now(timezone.utc)}], "key")
+                pb.update(1)
+        df = pd.DataFrame(rows, columns=ROW_KEYS)
+        if dry_run:
+            totals = self.media(kind=kind).groupby("kind")["size_bytes"].sum().to_dict()
+            df.attrs["prediction"] = {"policy": pol.describe(), **predict(records, totals)}
+        return df
 
     # -- trash ----------------------------------------------------------------------------------------------
     def _trashed(self) -> set[str]:

@@ -164,7 +164,23 @@ DUPLICATE_DECISIONS = pa.schema([
     _f("at", UTC_TS, False),
 ])
 
+# New versions written by a compression policy; the originals stay. One row per (media, policy).
+VERSIONS = pa.schema([
+    _f("key", pa.string(), False),           # media_id@policy
+    _f("media_id", pa.string(), False),
+    _f("policy", pa.string(), False),
+    _f("codec", pa.string(), False),
+    _f("quality", pa.int32()),
+    _f("path", pa.string()),                 # under derived/, null when nothing smaller was found
+    _f("bytes_before", pa.int64()),
+    _f("bytes_after", pa.int64()),
+    _f("metric", pa.string()),
+    _f("value", pa.float64()),
+    _f("verified", pa.bool_()),
+    _f("created_at", UTC_TS, False),
+])
+
 CORE_TABLES: dict[str, pa.Schema] = {"media": MEDIA, "sources": SOURCES, "errors": ERRORS,
                                      "manual_tags": MANUAL_TAGS, "tag_thresholds": TAG_THRESHOLDS,
                                      "persons": PERSONS, "face_assignments": FACE_ASSIGNMENTS, "trash": TRASH,
-                                     "duplicate_decisions": DUPLICATE_DECISIONS}
+                                     "duplicate_decisions": DUPLICATE_DECISIONS, "versions": VERSIONS}

@@ -1,0 +1,91 @@
+"""Run a compression policy over media: one result row per media, as ``workbench compress --json`` prints it.
+
+``compress_one`` reads an original and returns the new encoding without writing anything, so a dry run and the
+real run share every step; ``predict`` turns a sample's results into predicted savings for the whole library.
+"""
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from workbench.compress.policy import Policy
+from workbench.errors import MediaError
+
+ROW_KEYS = ["id", "path", "codec", "quality", "bytes_before", "bytes_after", "metric", "value", "verified"]
+
+
+def compress_one(src: Path, kind: str, mime: str, policy: Policy) -> tuple[dict[str, Any], bytes | None, str]:
+    """(result row without id/path, new bytes or None when nothing better was found, file extension)."""
+    data = src.read_bytes()
+    if kind == "video":
+        return _video(src, len(data), policy)
+    if policy.images.mode == "lossless":
+        from workbench.compress.lossless import best_lossless
+        r = best_lossless(data, mime)
+        row = {"codec": r.codec, "quality": None, "bytes_before": r.bytes_before, "bytes_after": r.bytes_after,
+               "metric": "identical", "value": 1.0 if r.verified else None, "verified": bool(r.verified)}
+        ext = {"jxl-jpeg": ".jxl", "jxl": ".jxl", "png": ".png", "webp": ".webp"}.get(r.codec, "")
+        return row, (r.data if r.codec != "original" and r.verified else None), ext
+    from PIL import Image
+
+    from workbench.compress import lossy
+    from workbench.imaging.decode import register_plugins
+    register_plugins()
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except Exception as e:  # noqa: BLE001 - any decoder error is this file's problem
+        raise MediaError(f"cannot decode to compress: {e}") from e
+    meta = lossy.metadata_of(img)
+    rule = policy.images
+    if rule.quality is not None:
+        out = lossy.encode(img, rule.codec, rule.quality, **meta)
+        from workbench.compress.metrics import METRICS
+        with lossy.open_image(out) as dec:
+            value = METRICS[rule.metric].fn(lossy.upright(img, meta["exif"]).convert("RGB"), dec.convert("RGB"))
+        quality, met = rule.quality, True
+    else:
+        res = lossy.encode_at_target(img, rule.codec, rule.metric, rule.target, **meta)
+        out, value, quality, met = res.data, res.value, res.quality, res.met
+    row = {"codec": rule.codec, "quality": quality, "bytes_before": len(data), "bytes_after": len(out),
+           "metric": rule.metric, "value": None if value is None else round(float(value), 4), "verified": bool(met)}
+    better = met and len(out) < len(data)
+    return row, (out if better else None), {"jpeg": ".jpg"}.get(rule.codec, f".{rule.codec}")
+
+
+def _video(src: Path, size: int, policy: Policy) -> tuple[dict[str, Any], bytes | None, str]:
+    if policy.videos is None:
+        return ({"codec": "original", "quality": None, "bytes_before": size, "bytes_after": size, "metric": None,
+                 "value": None, "verified": True}, None, "")
+    from workbench.compress.video import transcode
+    ext = ".webm" if policy.videos.codec == "vp9" else ".mp4"
+    with tempfile.TemporaryDirectory() as tmp:
+        dst = Path(tmp) / f"out{ext}"
+        r = transcode(src, dst, policy.videos.codec, crf=policy.videos.crf)
+        out = dst.read_bytes()
+    row = {"codec": r.codec, "quality": r.crf, "bytes_before": size, "bytes_after": len(out), "metric": r.metric,
+           "value": None if r.value is None else round(float(r.value), 4), "verified": True}
+    return row, (out if len(out) < size else None), ext
+
+
+def predict(rows: list[dict[str, Any]], totals: dict[str, int]) -> dict[str, Any]:
+    """Predicted bytes saved for the whole library: each kind's sampled ratio applied to that kind's total size."""
+    out: dict[str, Any] = {"sampled": len(rows), "by_kind": {}}
+    saved = 0.0
+    for kind, total in totals.items():
+        rs = [r for r in rows if r.get("kind") == kind and r.get("bytes_before")]
+        before = sum(r["bytes_before"] for r in rs)
+        after = sum(min(r["bytes_after"], r["bytes_before"]) if r["new"] else r["bytes_before"] for r in rs)
+        ratio = after / before if before else 1.0
+        out["by_kind"][kind] = {"sampled": len(rs), "library_bytes": total,
+                                "predicted_bytes_after": int(total * ratio), "predicted_saving": 1.0 - ratio}
+        saved += total * (1.0 - ratio)
+    out["predicted_bytes_saved"] = int(saved)
+    values = [r["value"] for r in rows if r.get("value") is not None]
+    if values:
+        import numpy as np
+        out["quality_distribution"] = {"metric": rows[0]["metric"], "min": float(min(values)),
+                                       "p10": float(np.percentile(values, 10)), "median": float(np.median(values))}
+    return out
