@@ -76,3 +76,15 @@ def test_cli_compress_json_rows_have_the_documented_keys(lib):
     assert out.exit_code == 0, out.output
     rows = [json.loads(x) for x in out.stdout.splitlines()]
     assert len(rows) == 3 and all(list(r) == KEYS for r in rows)
+
+
+def test_a_video_policy_transcodes_videos_and_reports_ssim(corpus, tmp_path):
+    src = corpus / "video/photoprism/quicktime-hvc1.mov"
+    lib = Library.create(tmp_path / "vlib")
+    lib.import_files([src], progress=False)
+    policy = tmp_path / "h264.json"
+    policy.write_text(json.dumps({"name": "h264", "videos": {"codec": "h264", "crf": 23}}))
+    df = lib.compress(str(policy), kind="video", progress=False)
+    r = df.iloc[0]
+    assert r["codec"] == "h264" and r["metric"] == "ssim" and r["value"] > 0.9
+    assert r["bytes_after"] < r["bytes_before"]

@@ -72,3 +72,24 @@ def test_cli_converts_library_media_and_files_in_one_batch(corpus, tmp_path):
     assert [bool(r["output"]) for r in rows] == [True, True, False]
     assert "not a media id" in rows[2]["error"]
     assert all(Path(r["output"]).suffix == ".webp" for r in rows[:2])
+
+
+VIDEO_INPUTS = ["video/photoprism/quicktime-hvc1.mov", "video/photoprism/isom-avc1.mp4",
+                "video/imagehash_pr/bigbuck_bunny.mp4"]
+
+
+@pytest.mark.parametrize("target", ["mp4", "webm", "gif"])
+@pytest.mark.parametrize("rel", VIDEO_INPUTS)
+def test_video_converts_to_a_playable_upright_file(corpus, tmp_path, rel, target):
+    from workbench.imaging.video_frames import poster_frame
+    src = corpus / rel
+    if not src.exists():
+        pytest.skip(f"{rel} is not in this corpus")
+    ft = sniff(src)
+    out = convert_file(src, ft.kind, ft.mime, target, tmp_path)
+    source, _ = poster_frame(src)
+    assert sniff(Path(out.output)).kind == "video" or target == "gif"
+    portrait = source.height > source.width
+    assert (out.height > out.width) == portrait
+    if target != "gif":
+        assert (out.width, out.height) == source.size
