@@ -88,3 +88,13 @@ def test_a_video_policy_transcodes_videos_and_reports_ssim(corpus, tmp_path):
     r = df.iloc[0]
     assert r["codec"] == "h264" and r["metric"] == "ssim" and r["value"] > 0.9
     assert r["bytes_after"] < r["bytes_before"]
+
+
+def test_a_video_target_quality_finds_a_crf_that_reaches_it(corpus, tmp_path):
+    from workbench.compress.video import transcode_at_target
+    src = corpus / "video/photoprism/quicktime-hvc1.mov"
+    low = transcode_at_target(src, tmp_path / "a.mp4", "h264", 0.95, preset="ultrafast")
+    high = transcode_at_target(src, tmp_path / "b.mp4", "h264", 0.99, preset="ultrafast")
+    assert low.value >= 0.95 and low.crf >= high.crf
+    assert (tmp_path / "a.mp4").stat().st_size <= (tmp_path / "b.mp4").stat().st_size
+    assert not list(tmp_path.glob("*.try*"))

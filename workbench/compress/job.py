@@ -59,14 +59,18 @@ def _video(src: Path, size: int, policy: Policy) -> tuple[dict[str, Any], bytes 
     if policy.videos is None:
         return ({"codec": "original", "quality": None, "bytes_before": size, "bytes_after": size, "metric": None,
                  "value": None, "verified": True}, None, "")
-    from workbench.compress.video import transcode
+    from workbench.compress.video import transcode, transcode_at_target
     ext = ".webm" if policy.videos.codec == "vp9" else ".mp4"
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / f"out{ext}"
-        r = transcode(src, dst, policy.videos.codec, crf=policy.videos.crf)
+        if policy.videos.target_ssim is not None:
+            r = transcode_at_target(src, dst, policy.videos.codec, policy.videos.target_ssim)
+        else:
+            r = transcode(src, dst, policy.videos.codec, crf=policy.videos.crf)
         out = dst.read_bytes()
+    met = policy.videos.target_ssim is None or (r.value is not None and r.value >= policy.videos.target_ssim)
     row = {"codec": r.codec, "quality": r.crf, "bytes_before": size, "bytes_after": len(out), "metric": r.metric,
-           "value": None if r.value is None else round(float(r.value), 4), "verified": True}
+           "value": None if r.value is None else round(float(r.value), 4), "verified": bool(met)}
     return row, (out if len(out) < size else None), ext
 
 

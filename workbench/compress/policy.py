@@ -10,7 +10,7 @@ Built-in policies::
 A file policy is JSON with the same fields, e.g.::
 
     {"name": "archive", "images": {"mode": "lossy", "codec": "jxl", "metric": "ssimulacra2", "target": 80},
-     "videos": {"codec": "av1", "crf": 32}}
+     "videos": {"codec": "av1", "target_ssim": 0.97}}
 
 Applying a policy writes new versions next to the originals (``derived/versions/<policy>/``) and records them;
 the originals are kept.
@@ -39,6 +39,7 @@ class ImageRule:
 class VideoRule:
     codec: str = "h265"
     crf: int | None = None
+    target_ssim: float | None = None   # when set, the highest CRF whose sampled frames reach this mean SSIM
 
 
 @dataclass

@@ -464,3 +464,36 @@ def mean_ssim(src: Path, dst: Path, fractions: tuple[float, ...] = SAMPLE_FRACTI
     if not scores:
         raise MediaError("no frame pair could be decoded to measure quality")
     return float(np.mean(scores))
+
+
+def transcode_at_target(src: Path, dst: Path, codec: str, target_ssim: float, *, max_encodes: int = 5,
+                        preset: str | None = None, settings: Settings | None = None) -> TranscodeResult:
+    """The highest CRF (smallest file) whose mean sampled-frame SSIM is at least ``target_ssim``, by bisection over
+    the codec's CRF range (at most ``max_encodes`` encodes). When even the lowest CRF tried misses the target, the
+    best attempt is kept; its ``value`` says what it reached."""
+    enc = ENCODERS[codec]
+    if enc.crf_range is None:
+        return transcode(src, dst, codec, preset=preset, settings=settings)
+    lo, hi = enc.crf_range
+    best: TranscodeResult | None = None
+    best_miss: TranscodeResult | None = None
+    tmp = dst.with_name(dst.stem + ".try" + dst.suffix)
+    for _ in range(max_encodes):
+        if lo > hi:
+            break
+        mid = (lo + hi) // 2
+        r = transcode(src, tmp, codec, crf=mid, preset=preset, settings=settings)
+        if r.value is not None and r.value >= target_ssim:
+            best = r
+            tmp.replace(dst)
+            lo = mid + 1          # good enough: try a higher CRF (smaller file)
+        else:
+            if best is None and (best_miss is None or (r.value or 0) > (best_miss.value or 0)):
+                best_miss = r
+                tmp.replace(dst)
+            hi = mid - 1
+    tmp.unlink(missing_ok=True)
+    result = best or best_miss
+    if result is None:
+        raise ValueError(f"no encode was tried for {codec}")
+    return result
