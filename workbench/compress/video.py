@@ -47,7 +47,7 @@ from PIL import Image
 
 from workbench.compress.metrics import ssim
 from workbench.errors import MediaError
-from workbench.imaging.video_frames import _ff_msg, _upright, video_stream, with_video
+from workbench.imaging.video_frames import _ff_msg, _upright, ffmpeg_errors, video_stream, with_video
 from workbench.settings import Settings
 
 SAMPLE_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)  # where the quality measure samples frames
@@ -204,7 +204,7 @@ def _encode(inp, out_path: Path, codec: str, enc: Encoder, container: str, crf: 
         gif_fps = min(float(rate), GIF_MAX_FPS) if is_gif else None
 
         streams = [vin] + ([ain] if ain is not None and not is_gif else [])
-        try:
+        with ffmpeg_errors(f"video transcode to {codec}/{container} failed"):
             for packet in inp.demux(*streams):
                 for frame in packet.decode():
                     if packet.stream is vin:
@@ -259,12 +259,6 @@ def _encode(inp, out_path: Path, codec: str, enc: Encoder, container: str, crf: 
                         out.mux(p)
                 for p in aout.encode():
                     out.mux(p)
-        except MediaError:
-            raise
-        except av.FFmpegError as e:
-            raise MediaError(f"video transcode to {codec}/{container} failed: {_ff_msg(e)}") from None
-        except Exception as e:  # noqa: BLE001
-            raise MediaError(f"video transcode to {codec}/{container} failed: {type(e).__name__}: {e}") from None
 
     # what survived
     if ain is None:

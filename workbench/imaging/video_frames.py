@@ -16,6 +16,9 @@ The returned time is in seconds from the start of the video stream (the stream's
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from pathlib import Path
 
 import numpy as np
@@ -88,15 +91,22 @@ def with_video(path: Path, settings: Settings, work):  # noqa: ANN001, ANN201 (c
         raise MediaError(f"not a readable video: {_ff_msg(e)}") from None
     except Exception as e:  # noqa: BLE001 - anything else FFmpeg/PyAV throws still needs a reason
         raise MediaError(f"not a readable video: {type(e).__name__}: {e}") from None
+    with ffmpeg_errors("video decode failed"), container:
+        return work(container, lambda: av.open(str(path)))
+
+
+@contextmanager
+def ffmpeg_errors(what: str) -> Iterator[None]:
+    """Turn every FFmpeg/PyAV failure inside the block into a MediaError saying ``what`` failed and why."""
+    import av
     try:
-        with container:
-            return work(container, lambda: av.open(str(path)))
+        yield
     except MediaError:
         raise
     except av.FFmpegError as e:
-        raise MediaError(f"video decode failed: {_ff_msg(e)}") from None
-    except Exception as e:  # noqa: BLE001
-        raise MediaError(f"video decode failed: {type(e).__name__}: {e}") from None
+        raise MediaError(f"{what}: {_ff_msg(e)}") from None
+    except Exception as e:  # noqa: BLE001 - anything else FFmpeg/PyAV throws still needs a reason
+        raise MediaError(f"{what}: {type(e).__name__}: {e}") from None
 
 
 def video_stream(container, settings: Settings):  # noqa: ANN001, ANN201 (av InputContainer -> VideoStream, ...)
