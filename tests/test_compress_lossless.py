@@ -1,6 +1,8 @@
 """Specification of lossless recompression (issue 6): every result counted is verified, metadata kept where claimed."""
 from __future__ import annotations
 
+import functools
+
 import io
 
 import numpy as np
@@ -238,6 +240,8 @@ def _xmp_info(xmp: bytes):
     return info
 
 
+@functools.cache
 def _srgb_icc() -> bytes:
+    """One profile per run: a new one carries its creation time, so two would differ by a second."""
     from PIL import ImageCms
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
