@@ -47,7 +47,7 @@ from PIL import Image
 
 from workbench.compress.metrics import ssim
 from workbench.errors import MediaError
-from workbench.imaging.video_frames import _ff_msg, _upright, ffmpeg_errors, video_stream, with_video
+from workbench.imaging.video_frames import _ff_msg, _upright, ffmpeg_errors, frames_at, video_stream, with_video
 from workbench.settings import Settings
 
 SAMPLE_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)  # where the quality measure samples frames
@@ -404,30 +404,9 @@ def read_metadata(path: Path, settings: Settings | None = None) -> dict[str, str
 # --- quality ----------------------------------------------------------------------------------------------------
 
 def sample_frames(path: Path, times_s: list[float], settings: Settings | None = None) -> list[Image.Image | None]:
-    """Upright RGB frames at these times (seconds from the video stream's start); None where none decodes."""
-    settings = settings or Settings()
-
-    def work(container, _reopen):  # noqa: ANN001, ANN202
-        stream, start, _ = video_stream(container, settings)
-        sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
-        out: list[Image.Image | None] = []
-        for t in times_s:
-            frame = _exact_frame_at(container, stream, start + t)
-            out.append(_upright(frame, sar) if frame is not None else None)
-        return out
-    return with_video(path, settings, work)
-
-
-def _exact_frame_at(container, stream, t_abs: float):  # noqa: ANN001, ANN202
-    """The first frame at or after ``t_abs``. Unlike video_frames._frame_at (bounded to 48 frames after the
-    keyframe, good enough for a poster) this decodes the whole GOP if needed, because comparing a source and an
-    encode with different keyframes must land on the same frame in both."""
-    container.seek(max(0, int(t_abs / stream.time_base)), stream=stream, backward=True, any_frame=False)
-    frame = None
-    for n, frame in enumerate(container.decode(stream), start=1):
-        if frame.time is None or frame.time >= t_abs or n >= MAX_GOP_FRAMES:
-            return frame
-    return frame
+    """Upright RGB frames at these times (seconds from the video stream's start); None where none decodes. The
+    whole GOP is decoded if needed: a source and an encode with different keyframes must land on the same frame."""
+    return frames_at(path, times_s, settings, max_frames=MAX_GOP_FRAMES)
 
 
 def mean_ssim(src: Path, dst: Path, fractions: tuple[float, ...] = SAMPLE_FRACTIONS,

@@ -44,18 +44,30 @@ def poster_frame(path: Path, settings: Settings | None = None) -> tuple[Image.Im
     return with_video(path, settings, lambda container, _reopen: _poster(container, settings))
 
 
-def frame_image(path: Path, t_s: float, settings: Settings | None = None) -> Image.Image:
-    """The upright RGB frame shown ``t_s`` seconds into the video (e.g. where a face was found)."""
+def frames_at(path: Path, times_s: list[float], settings: Settings | None = None, *,
+              max_frames: int = MAX_FRAMES_PER_CANDIDATE) -> list[Image.Image | None]:
+    """Upright RGB frames at these times (seconds from the video stream's start); None where none decodes.
+    ``max_frames`` bounds the decoding after each seek's keyframe: a poster can stop early, comparing two
+    encodes frame for frame cannot."""
     settings = settings or Settings()
 
     def work(container, _reopen):  # noqa: ANN001, ANN202
         stream, start, _ = video_stream(container, settings)
         sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
-        frame = _frame_at(container, stream, start + t_s)
-        if frame is None:
-            raise MediaError(f"no frame could be decoded at {t_s:.2f} s")
-        return _upright(frame, sar)
+        out: list[Image.Image | None] = []
+        for t in times_s:
+            frame = _frame_at(container, stream, start + t, max_frames)
+            out.append(_upright(frame, sar) if frame is not None else None)
+        return out
     return with_video(path, settings, work)
+
+
+def frame_image(path: Path, t_s: float, settings: Settings | None = None) -> Image.Image:
+    """The upright RGB frame shown ``t_s`` seconds into the video (e.g. where a face was found)."""
+    frame = frames_at(path, [t_s], settings)[0]
+    if frame is None:
+        raise MediaError(f"no frame could be decoded at {t_s:.2f} s")
+    return frame
 
 
 def frames_at_fractions(path: Path, fractions: tuple[float, ...], settings: Settings | None = None) -> list[Image.Image]:
@@ -178,12 +190,13 @@ def _duration_s(container, stream) -> float | None:  # noqa: ANN001
     return None
 
 
-def _frame_at(container, stream, t_abs: float):  # noqa: ANN001, ANN202
-    """Seek to the keyframe at or before t_abs and decode forward to it (bounded)."""
+def _frame_at(container, stream, t_abs: float,  # noqa: ANN001, ANN202
+              max_frames: int = MAX_FRAMES_PER_CANDIDATE):
+    """Seek to the keyframe at or before t_abs and decode forward to it (at most ``max_frames`` frames)."""
     container.seek(max(0, int(t_abs / stream.time_base)), stream=stream, backward=True, any_frame=False)
     frame = None
     for n, frame in enumerate(container.decode(stream), start=1):
-        if frame.time is None or frame.time >= t_abs or n >= MAX_FRAMES_PER_CANDIDATE:
+        if frame.time is None or frame.time >= t_abs or n >= max_frames:
             return frame
     return frame
 

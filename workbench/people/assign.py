@@ -18,8 +18,8 @@ import pandas as pd
 from workbench.catalog.store import Catalog, sql_in, sql_quote
 from workbench.faces.quality import skip_reason
 from workbench.settings import Settings
+from workbench.stages.faces import FACES_TABLE
 
-FACES_TABLE = "faces"
 LIVE = ("auto", "confirmed")   # sources that say which person a face is
 
 
@@ -115,7 +115,7 @@ def update_people(catalog: Catalog, settings: Settings, model_id: str, *, redo_a
         left = []
         for i, f in enumerate(pending):
             if d[i, best[i]] <= settings.face_match_distance:
-                new_rows.append(_row(f, pids[best[i]], "auto"))
+                new_rows.append(assignment_row(f, pids[best[i]], "auto"))
                 current[f] = (pids[best[i]], "auto")
                 joined += 1
             else:
@@ -139,11 +139,11 @@ def update_people(catalog: Catalog, settings: Settings, model_id: str, *, redo_a
             fresh.append({"person_id": pid, "model_id": model_id, "name": None, "hidden": False,
                           "merged_into": None, "created_at": now()})
             for f in members:
-                new_rows.append(_row(f, pid, "auto"))
+                new_rows.append(assignment_row(f, pid, "auto"))
                 current[f] = (pid, "auto")
             created += 1
     if fresh:
-        _write_persons(catalog, fresh)
+        insert_persons(catalog, fresh)
     if new_rows:
         catalog.upsert("face_assignments", new_rows, "key")
     refresh_persons(catalog, settings, model_id, faces)
@@ -151,7 +151,7 @@ def update_people(catalog: Catalog, settings: Settings, model_id: str, *, redo_a
         1 for f in pending if f in current)}
 
 
-def _row(face_id: str, person_id: str, source: str, user: str | None = None) -> dict[str, Any]:
+def assignment_row(face_id: str, person_id: str, source: str, user: str | None = None) -> dict[str, Any]:
     return {"key": assignment_key(face_id, person_id), "face_id": face_id, "person_id": person_id,
             "source": source, "user": user, "at": now()}
 
@@ -164,7 +164,7 @@ def _person_means(faces: FaceSet, current: dict[str, tuple[str, str]], live: set
     return {p: np.mean(v, axis=0) for p, v in groups.items()}
 
 
-def _write_persons(catalog: Catalog, rows: list[dict[str, Any]]) -> None:
+def insert_persons(catalog: Catalog, rows: list[dict[str, Any]]) -> None:
     """Insert persons that do not exist yet (existing ones keep their name, hidden flag and dates)."""
     full = [{"mean": None, "cover_face_id": None, "face_count": 0, "media_count": 0, "updated_at": now(), **r}
             for r in rows]

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from workbench.catalog.store import Catalog, sql_in, sql_quote
 from workbench.errors import NotFoundError, WorkbenchError
-from workbench.people.assign import (
-    LIVE, _row, _write_persons, load_assignments, new_person_id, now)
+from workbench.people.assign import LIVE, assignment_row, insert_persons, load_assignments, new_person_id, now
 
 
 def person_row(catalog: Catalog, person_id: str) -> dict:
@@ -34,9 +33,10 @@ def _reassign(catalog: Catalog, face_ids: list[str], person_id: str, user: str |
     old = _live_rows(catalog, face_ids)
     if old:
         catalog.delete("face_assignments", sql_in("key", [r["key"] for r in old]))
-    rows = [_row(f, person_id, "confirmed", user) for f in face_ids]
+    rows = [assignment_row(f, person_id, "confirmed", user) for f in face_ids]
     if reject_previous:
-        rows += [_row(r["face_id"], r["person_id"], "rejected", user) for r in old if r["person_id"] != person_id]
+        rows += [assignment_row(r["face_id"], r["person_id"], "rejected", user)
+                 for r in old if r["person_id"] != person_id]
     catalog.upsert("face_assignments", rows, "key")
 
 
@@ -68,7 +68,7 @@ def merge_people(catalog: Catalog, target_id: str, other_ids: list[str], user: s
     if moved:
         _reassign(catalog, moved, tid, user, reject_previous=False)
     if rejected:  # "not this person" said about a merged person holds for the person it joined
-        catalog.upsert("face_assignments", [_row(f, tid, "rejected", user) for f in rejected], "key")
+        catalog.upsert("face_assignments", [assignment_row(f, tid, "rejected", user) for f in rejected], "key")
     name = target["name"]
     if not name:
         name = next((person_row(catalog, o)["name"] for o in others if person_row(catalog, o)["name"]), None)
@@ -96,7 +96,7 @@ def split_person(catalog: Catalog, person_id: str, face_ids: list[str], user: st
         raise WorkbenchError(f"face {missing[0]} is not a face of person {p['person_id']}: see "
                              f"`workbench faces --person {p['person_id']}`")
     pid = new_person_id(p["model_id"], "split|" + "|".join(sorted(face_ids)))
-    _write_persons(catalog, [{"person_id": pid, "model_id": p["model_id"], "name": None, "hidden": False,
+    insert_persons(catalog, [{"person_id": pid, "model_id": p["model_id"], "name": None, "hidden": False,
                               "merged_into": None, "created_at": now()}])
     _reassign(catalog, face_ids, pid, user, reject_previous=True)
     if name:
@@ -114,7 +114,7 @@ def reject_faces(catalog: Catalog, face_ids: list[str], user: str | None, person
                                                                               else None)
         if pid is None:
             raise WorkbenchError(f"face {f} has no person to reject; pass the person it is not")
-        rows.append(_row(f, pid, "rejected", user))
+        rows.append(assignment_row(f, pid, "rejected", user))
         if f in live and live[f]["person_id"] == pid:
             drop.append(live[f]["key"])
     if drop:
