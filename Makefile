@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,demo,notebooks]'
+	$(BIN)/pip install --quiet -e '.[dev,demo,notebooks,apps]'
 	touch $(STAMP)
 
 demo: setup

@@ -70,3 +70,16 @@ def tiny_clip_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     """(config_path, checkpoint_path) of a tiny random open_clip model: settings.clip_model=str(config_path),
     settings.clip_checkpoint=str(checkpoint_path) loads it without any network."""
     return make_tiny_clip_checkpoint(tmp_path_factory.mktemp("tiny_clip"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright (never a downloaded browser). Install it with `apt-get install chromium`."""
+    from browser import CHROMIUM, CHROMIUM_ARGS
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: browser tests need Debian's Chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -261,6 +261,12 @@ class Library:
         st = self.get(id_or_prefix)["stages"]["thumbnails"]
         return self.derived_dir / st[which] if st.get("status") == "ok" else None
 
+    def thumbnail(self, id_or_prefix: str, which: str = "thumb") -> bytes | None:
+        """The WebP bytes of a media's thumbnail or preview (None until processed): the one way apps show a
+        picture, so the gallery's permission checks have a single place to live."""
+        path = self.rendition_path(id_or_prefix, which)
+        return path.read_bytes() if path is not None and path.exists() else None
+
     # -- semantic search ------------------------------------------------------------------------------------
     def _embedding_stage(self):
         from workbench.stages.embeddings import EmbeddingStage

@@ -667,6 +667,29 @@ def verify(json_out: JsonOpt = False) -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def dashboards(names: Annotated[Optional[list[str]], typer.Argument(
+        help="Which dashboards (compression, tagging, faces, duplicates, embedding_map); default: all.")] = None,
+               port: Annotated[int, typer.Option(help="Port to listen on.")] = 5006,
+               address: Annotated[str, typer.Option(help="Address to listen on. The default serves this machine "
+                                                         "only; the dashboards change the library, so expose them "
+                                                         "with care.")] = "127.0.0.1",
+               show: Annotated[bool, typer.Option("--show/--no-show", help="Open a browser tab.")] = False) -> None:
+    """Serve the curator dashboards with `panel serve` (compression tuner, tagging, face clusters, duplicates and
+    quality, embedding map) on this library. Stop with Ctrl+C."""
+    import subprocess
+
+    from workbench.dashboards import serve_command, serve_env
+    lib = _open()
+    cmd = serve_command(names, port=port, address=address, show=show)
+    console.print(f"Serving {len(cmd) and ', '.join(names or ['all dashboards'])} for {lib.root} at "
+                  f"http://{address}:{port}/", highlight=False)
+    try:
+        raise typer.Exit(subprocess.call(cmd, env=serve_env(lib.root)))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
 def run() -> None:
     """Entry point that turns our exceptions into one-line messages instead of tracebacks."""
     try:
