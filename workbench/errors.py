@@ -24,3 +24,12 @@ class MediaError(WorkbenchError):
 
 class NotFoundError(WorkbenchError):
     """An id or id prefix matches no media (or more than one)."""
+
+
+class AuthError(WorkbenchError):
+    """A login, session or share link was refused: wrong or unknown credentials (never saying which part),
+    too many failed attempts, an expired or revoked session or link."""
+
+
+class AccessDenied(WorkbenchError):
+    """The acting user may see this, but not do that (e.g. add to an album they only view)."""

@@ -100,6 +100,17 @@ class Settings:
     video_duplicate_max_duration_diff_s: float = 1.0
     video_duplicate_max_mean_bits: float = 8.0
 
+    # Users and sharing (workbench/access). A login session lasts session_lifetime_s (a week: a family gallery
+    # should not ask every day; logout ends it at once). login_max_failures failed attempts for one name (or one
+    # client address, or one share link's password) within login_failure_window_s lock it for login_lockout_s
+    # after the last failure: 5 per 15 minutes lets a person mistype a few times and holds an online guesser to
+    # ~480 tries a day. Passwords need password_min_length characters (NIST SP 800-63B's minimum).
+    session_lifetime_s: float = 7 * 24 * 3600.0
+    login_max_failures: int = 5
+    login_failure_window_s: float = 900.0
+    login_lockout_s: float = 900.0
+    password_min_length: int = 8
+
     @classmethod
     def load(cls, library_root: Path | None = None) -> "Settings":
         """Defaults, overridden by ``<library>/settings.json`` when it exists."""

@@ -180,7 +180,72 @@ VERSIONS = pa.schema([
     _f("created_at", UTC_TS, False),
 ])
 
+# Users and sharing (workbench/access). Only password hashes (argon2id) and token hashes (sha256) are stored.
+USERS = pa.schema([
+    _f("name", pa.string(), False),          # login name; media whose owner is this name are theirs
+    _f("password_hash", pa.string(), False),  # argon2id encoded hash: parameters and salt included
+    _f("role", pa.string(), False),          # admin | curator | viewer
+    _f("created_at", UTC_TS, False),
+    _f("updated_at", UTC_TS, False),
+])
+
+# A login: the sha256 of the session token (the token itself is only ever given to the client).
+SESSIONS = pa.schema([
+    _f("token_hash", pa.string(), False),
+    _f("user", pa.string(), False),
+    _f("created_at", UTC_TS, False),
+    _f("expires_at", UTC_TS, False),
+])
+
+# One row per failed login or share-password attempt, for throttling. ``subject`` is a sha256 of what was tried
+# ("user:<name>", "client:<address>", "share:<id>"), so a password typed into the name field is never stored.
+LOGIN_FAILURES = pa.schema([
+    _f("key", pa.string(), False),           # random
+    _f("subject", pa.string(), False),
+    _f("at", UTC_TS, False),
+])
+
+ALBUMS = pa.schema([
+    _f("album_id", pa.string(), False),      # 16 random hex digits
+    _f("name", pa.string(), False),
+    _f("owner", pa.string(), False),         # user name
+    _f("created_at", UTC_TS, False),
+    _f("updated_at", UTC_TS, False),
+])
+
+ALBUM_ITEMS = pa.schema([
+    _f("key", pa.string(), False),           # album_id + "\0" + media_id
+    _f("album_id", pa.string(), False),
+    _f("media_id", pa.string(), False),
+    _f("added_by", pa.string()),
+    _f("added_at", UTC_TS, False),
+])
+
+# Users who may see an album (viewer) or also add to it (contributor), besides its owner.
+ALBUM_MEMBERS = pa.schema([
+    _f("key", pa.string(), False),           # album_id + "\0" + user
+    _f("album_id", pa.string(), False),
+    _f("user", pa.string(), False),
+    _f("role", pa.string(), False),          # viewer | contributor
+    _f("added_at", UTC_TS, False),
+])
+
+# Share links: whoever holds the token sees that one album, read-only, without an account.
+SHARES = pa.schema([
+    _f("share_id", pa.string(), False),      # 16 random hex digits, to list and revoke a link
+    _f("album_id", pa.string(), False),
+    _f("token_hash", pa.string(), False),    # sha256 of the token (the token has 256 random bits)
+    _f("password_hash", pa.string()),        # argon2id, when the link needs a password
+    _f("expires_at", UTC_TS),
+    _f("revoked_at", UTC_TS),
+    _f("created_by", pa.string()),
+    _f("created_at", UTC_TS, False),
+])
+
 CORE_TABLES: dict[str, pa.Schema] = {"media": MEDIA, "sources": SOURCES, "errors": ERRORS,
                                      "manual_tags": MANUAL_TAGS, "tag_thresholds": TAG_THRESHOLDS,
                                      "persons": PERSONS, "face_assignments": FACE_ASSIGNMENTS, "trash": TRASH,
-                                     "duplicate_decisions": DUPLICATE_DECISIONS, "versions": VERSIONS}
+                                     "duplicate_decisions": DUPLICATE_DECISIONS, "versions": VERSIONS,
+                                     "users": USERS, "sessions": SESSIONS, "login_failures": LOGIN_FAILURES,
+                                     "albums": ALBUMS, "album_items": ALBUM_ITEMS, "album_members": ALBUM_MEMBERS,
+                                     "shares": SHARES}

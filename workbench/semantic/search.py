@@ -35,11 +35,15 @@ def _allowed_ids(catalog: Catalog, flt: MediaFilter) -> set[str] | None:
     active = any(v is not None for v in (flt.camera, flt.place, flt.owner, flt.ids))
     if not active:
         return None
+    if all(v is None for v in (flt.camera, flt.place, flt.owner)):
+        return set(flt.ids)  # an id list alone needs no pass over the media table
     return set(list_media(catalog, MediaFilter(**{**flt.__dict__, "query": None}))["id"])
 
 
 def _all_filters(catalog: Catalog, flt: MediaFilter) -> set[str] | None:
     active = any(v is not None for v in (flt.kind, flt.since, flt.until, flt.camera, flt.place, flt.owner, flt.ids))
+    if active and all(v is None for v in (flt.kind, flt.since, flt.until, flt.camera, flt.place, flt.owner)):
+        return set(flt.ids)
     return set(list_media(catalog, MediaFilter(**{**flt.__dict__, "query": None}))["id"]) if active else None
 
 
@@ -132,13 +136,16 @@ def fuse(vector: pd.DataFrame, text_ids: list[str], limit: int,
 
 
 def search_text(catalog: Catalog, tables: SearchTables, query_vec: np.ndarray | None, text: str,
-                flt: MediaFilter, limit: int, tags: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Vector hits, full-text hits (names, folders, camera, place) and tag hits, fused by rank."""
+                flt: MediaFilter, limit: int, tags: pd.DataFrame | None = None,
+                word_ids: list[str] | None = None) -> pd.DataFrame:
+    """Vector hits, full-text hits (names, folders, camera, place) and tag hits, fused by rank. ``word_ids``
+    replaces the full-text ranking (a user's view ranks only words of paths that user may see)."""
     allowed = _allowed_ids(catalog, flt)
     vec = (vector_hits(catalog, tables, query_vec, limit, allowed, where=pushdown(flt)) if query_vec is not None
            else pd.DataFrame(columns=["id", "score", "frame_s"]))
     # Word and tag hits go through every filter (the same ones ``ls`` applies).
     everything = _all_filters(catalog, flt)
-    words = [m for m in fts_ids(catalog, text) if everything is None or m in everything]
+    words = [m for m in (fts_ids(catalog, text) if word_ids is None else word_ids)
+             if everything is None or m in everything]
     tagged = [m for m in tag_ranking(tags, text) if everything is None or m in everything]
     return fuse(vec, words[: limit * OVERFETCH], limit, tagged[: limit * OVERFETCH])

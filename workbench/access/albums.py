@@ -1,0 +1,151 @@
+"""Albums: named sets of media with an owner and members. Plain catalog operations; who may call them is decided
+in ``policy`` and ``views``, so these functions trust their caller."""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.errors import NotFoundError
+
+ALBUMS, ITEMS, MEMBERS = "albums", "album_items", "album_members"
+MEMBER_ROLES = ("viewer", "contributor")
+ALBUM_COLUMNS = ["id", "name", "owner", "items", "created_at"]
+MAX_NAME_CHARS = 200
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def clean_name(name: str) -> str:
+    """An album name with surrounding blanks removed; refuses empty and overlong names."""
+    n = " ".join(str(name).split())
+    if not n:
+        raise ValueError("an album needs a name")
+    if len(n) > MAX_NAME_CHARS:
+        raise ValueError(f"an album name has at most {MAX_NAME_CHARS} characters")
+    return n
+
+
+def create(catalog: Catalog, name: str, owner: str) -> str:
+    """A new empty album; returns its id (names need not be unique: two people may both have "Holiday")."""
+    album_id = secrets.token_hex(8)
+    now = _now()
+    catalog.insert_new(ALBUMS, [{"album_id": album_id, "name": clean_name(name), "owner": owner,
+                                 "created_at": now, "updated_at": now}], "album_id")
+    return album_id
+
+
+def rows(catalog: Catalog, album_ids: Iterable[str] | None = None) -> list[dict]:
+    """Album rows (all, or these ids)."""
+    where = None if album_ids is None else sql_in("album_id", list(album_ids))
+    return catalog.read(ALBUMS, None, where).to_pylist()
+
+
+def resolve(catalog: Catalog, album: str, among: set[str] | None = None) -> dict:
+    """An album row from its id, a unique id prefix (4+ hex digits) or its name (case-insensitive), looking only
+    at albums in ``among`` when given: an album outside it is reported exactly like one that does not exist."""
+    a = str(album).strip()
+    candidates = [r for r in rows(catalog) if among is None or r["album_id"] in among]
+    for match in ([r for r in candidates if r["album_id"] == a.lower()],
+                  [r for r in candidates if r["name"].lower() == a.lower()],
+                  [r for r in candidates if len(a) >= 4 and r["album_id"].startswith(a.lower())]):
+        if len(match) == 1:
+            return match[0]
+        if len(match) > 1:
+            listing = ", ".join(f"{r['album_id']} (owner {r['owner']})" for r in match)
+            raise NotFoundError(f"{album!r} matches {len(match)} albums: {listing}; use the album id")
+    raise NotFoundError(f"no album {album!r}: see `workbench albums`")
+
+
+def item_ids(catalog: Catalog, album_id: str) -> list[str]:
+    """Media ids in an album, in the order they were added."""
+    t = catalog.read(ITEMS, ["media_id", "added_at"], f"album_id = {sql_quote(album_id)}").to_pandas()
+    return t.sort_values("added_at", kind="stable")["media_id"].tolist()
+
+
+def items(catalog: Catalog, album_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """[album_id, media_id, added_by, added_at] of these albums (or all)."""
+    where = None if album_ids is None else sql_in("album_id", list(album_ids))
+    return catalog.read(ITEMS, ["album_id", "media_id", "added_by", "added_at"], where).to_pandas()
+
+
+def add_items(catalog: Catalog, album_id: str, media_ids: Iterable[str], added_by: str | None) -> int:
+    """Put media in an album; returns how many were not in it yet."""
+    now = _now()
+    recs = [{"key": f"{album_id}\0{m}", "album_id": album_id, "media_id": m, "added_by": added_by, "added_at": now}
+            for m in dict.fromkeys(media_ids)]
+    n = catalog.insert_new(ITEMS, recs, "key") if recs else 0
+    if n:
+        catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"updated_at": now})
+    return n
+
+
+def remove_items(catalog: Catalog, album_id: str, media_ids: Iterable[str]) -> int:
+    """Take media out of an album (the media themselves stay); returns how many were in it."""
+    keys = [f"{album_id}\0{m}" for m in dict.fromkeys(media_ids)]
+    if not keys:
+        return 0
+    n = catalog.count(ITEMS, sql_in("key", keys))
+    if n:
+        catalog.delete(ITEMS, sql_in("key", keys))
+        catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"updated_at": _now()})
+    return n
+
+
+def rename(catalog: Catalog, album_id: str, name: str) -> None:
+    catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"name": clean_name(name), "updated_at": _now()})
+
+
+def delete(catalog: Catalog, album_id: str) -> None:
+    """Forget an album, its members and its share links. Its media are not touched."""
+    where = f"album_id = {sql_quote(album_id)}"
+    for table in (ITEMS, MEMBERS, "shares", ALBUMS):
+        catalog.delete(table, where)
+
+
+def members(catalog: Catalog, album_id: str | None = None) -> pd.DataFrame:
+    """[album_id, user, role, added_at] of one album's members (or every album's)."""
+    where = None if album_id is None else f"album_id = {sql_quote(album_id)}"
+    df = catalog.read(MEMBERS, ["album_id", "user", "role", "added_at"], where).to_pandas()
+    return df.sort_values(["album_id", "user"]).reset_index(drop=True)
+
+
+def set_member(catalog: Catalog, album_id: str, user: str, role: str) -> None:
+    """Make ``user`` a viewer or contributor of an album (replacing an earlier role)."""
+    if role not in MEMBER_ROLES:
+        raise ValueError(f"an album member is a {' or a '.join(MEMBER_ROLES)}, not {role!r}")
+    catalog.upsert(MEMBERS, [{"key": f"{album_id}\0{user}", "album_id": album_id, "user": user, "role": role,
+                              "added_at": _now()}], "key")
+
+
+def remove_member(catalog: Catalog, album_id: str, user: str) -> bool:
+    where = f"key = {sql_quote(f'{album_id}' + chr(0) + user)}"
+    n = catalog.count(MEMBERS, where)
+    if n:
+        catalog.delete(MEMBERS, where)
+    return bool(n)
+
+
+def forget_user(catalog: Catalog, user: str) -> None:
+    """A removed user stops being a member anywhere (albums they own stay, for an admin to hand on)."""
+    catalog.delete(MEMBERS, f"user = {sql_quote(user)}")
+
+
+def frame(catalog: Catalog, album_ids: Iterable[str] | None, hidden_media: set[str]) -> pd.DataFrame:
+    """[id, name, owner, items, created_at] of these albums (or all), newest first. ``items`` leaves out
+    ``hidden_media`` (the trash), so it matches what ``album_media`` shows."""
+    recs = rows(catalog, album_ids)
+    if not recs:
+        return pd.DataFrame(columns=ALBUM_COLUMNS)
+    it = items(catalog, [r["album_id"] for r in recs])
+    it = it[~it["media_id"].isin(hidden_media)]
+    counts = it.groupby("album_id").size().to_dict()
+    df = pd.DataFrame([{"id": r["album_id"], "name": r["name"], "owner": r["owner"],
+                        "items": int(counts.get(r["album_id"], 0)), "created_at": r["created_at"]} for r in recs],
+                      columns=ALBUM_COLUMNS)
+    return df.sort_values(["created_at", "id"], ascending=[False, True]).reset_index(drop=True)

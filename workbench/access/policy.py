@@ -1,0 +1,103 @@
+"""Who may see and do what. The one place the rules live:
+
+- admin and curator see every media, album and person; curators curate (name people, tag), admins also manage
+  users (through the plain ``Library`` / CLI);
+- a viewer sees the media they own (``media.owner``, or a path they imported themselves) and the media of albums
+  they own or are a member of;
+- on an album: its owner, admins and curators *manage* it (rename, delete, members, share links, remove any
+  item); a *contributor* adds media they can see (and removes what they added); a *viewer* member only looks;
+- a person is visible through faces in visible media only;
+- trashed media are invisible to everyone acting through a view.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from workbench.access import albums
+from workbench.catalog.store import Catalog, sql_quote
+from workbench.errors import AccessDenied
+
+SEES_EVERYTHING = ("admin", "curator")
+CURATES = ("admin", "curator")
+# What a user may do with an album, weakest first.
+ACCESS = ("view", "contribute", "manage")
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role in SEES_EVERYTHING
+
+
+def own_media(catalog: Catalog, user: str) -> set[str]:
+    """Media owned by ``user``: the first importer (``media.owner``) and everyone who imported the same content
+    from their own path (``sources.owner``): identical files are stored once but belong to each importer."""
+    q = sql_quote(user)
+    return (set(catalog.read("media", ["id"], f"owner = {q}").column("id").to_pylist())
+            | set(catalog.read("sources", ["media_id"], f"owner = {q}").column("media_id").to_pylist()))
+
+
+def album_access(catalog: Catalog, actor: Actor) -> dict[str, str]:
+    """album id -> what ``actor`` may do there, for every album they can see."""
+    rows = albums.rows(catalog)
+    if actor.sees_everything:
+        return {r["album_id"]: "manage" for r in rows}
+    out = {r["album_id"]: "manage" for r in rows if r["owner"] == actor.name}
+    m = albums.members(catalog)
+    for a, role in zip(m.loc[m["user"] == actor.name, "album_id"], m.loc[m["user"] == actor.name, "role"]):
+        if a not in out:
+            out[a] = "contribute" if role == "contributor" else "view"
+    return out
+
+
+# Tables whose contents decide visibility: while none of them changed, a computed answer still holds.
+VISIBILITY_TABLES = ("media", "sources", "trash", "albums", "album_items", "album_members")
+_CACHE_ENTRIES = 64
+_cache: "OrderedDict[tuple, tuple[tuple, frozenset[str]]]" = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def visible_media(catalog: Catalog, actor: Actor) -> frozenset[str]:
+    """Every media id ``actor`` may see. Remembered per (catalog, user, role) until one of
+    ``VISIBILITY_TABLES`` gets a new version (checking costs ~1 ms; computing ~90 ms at 20,000 media), so a
+    gallery asking for 100 thumbnails does not recompute it 100 times, and any change, by any process, counts
+    at once."""
+    from workbench.catalog.trash import trashed_ids
+    versions = tuple(catalog.table(t).version for t in VISIBILITY_TABLES)
+    key = (str(catalog.folder), actor.name, actor.role)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == versions:
+            _cache.move_to_end(key)
+            return hit[1]
+    if actor.sees_everything:
+        ids = set(catalog.read("media", ["id"]).column("id").to_pylist())
+    else:
+        shared = albums.items(catalog, list(album_access(catalog, actor)))
+        ids = own_media(catalog, actor.name) | set(shared["media_id"])
+    result = frozenset(ids - trashed_ids(catalog))
+    with _cache_lock:
+        _cache[key] = (versions, result)
+        _cache.move_to_end(key)
+        while len(_cache) > _CACHE_ENTRIES:
+            _cache.popitem(last=False)
+    return result
+
+
+def require_access(access: str | None, needed: str, album_name: str) -> None:
+    """Refuse, with what to do about it, when album access is weaker than ``needed``."""
+    if access is None or ACCESS.index(access) < ACCESS.index(needed):
+        what = {"contribute": "add to", "manage": "manage (rename, delete, members, share links of)"}[needed]
+        raise AccessDenied(f"you may not {what} album {album_name!r}: ask its owner"
+                           + (" to make you a contributor" if needed == "contribute" else ""))
+
+
+def require_curator(actor: Actor, doing: str) -> None:
+    if actor.role not in CURATES:
+        raise AccessDenied(f"only a curator or an admin may {doing}; {actor.name} is a {actor.role}")
