@@ -57,11 +57,22 @@ def served(library_root: Path, names: list[str] | None = None, log_path: Path | 
             wait_for_http(f"{base}/{names[0]}" if names and len(names) == 1 else base, proc=proc)
             yield base
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            # The whole session: `workbench dashboards` and the `panel serve` it started (terminating only the
+            # former left every server running, orphaned).
+            stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen, timeout_s: float = 15.0) -> None:
+    """Stop a process started with ``start_new_session=True`` and every process of its session."""
+    import signal
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 class PageWatch:
@@ -102,3 +113,35 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@contextlib.contextmanager
+def served_gallery(library_root: Path, log_path: Path | None = None,
+                   extra_args: tuple[str, ...] = ()) -> Iterator[tuple[str, Path]]:
+    """Serve the gallery with ``workbench gallery`` (the real command); yields (base URL, server log path)."""
+    port = free_port()
+    log_path = log_path or library_root.parent / f"gallery-{port}.log"
+    cmd = [sys.executable, "-m", "workbench", "--library", str(library_root), "gallery", "--port", str(port),
+           "--no-show", *extra_args]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for_http(f"{base}/voila/static/voila.js", proc=proc)   # a static file: starts no kernel
+            yield base, log_path
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def open_gallery(browser, url: str, ready: str = ".wb-app", *, width: int = 1400, height: int = 900) -> PageWatch:
+    """A fresh page (own context: own cookies, like another person) at a gallery URL, waited until the app's
+    ``ready`` selector is visible (Voilà runs the notebook in a new kernel first)."""
+    ctx = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    watch = PageWatch(ctx.new_page())
+    watch.page.goto(url, timeout=120_000)
+    watch.page.wait_for_selector(ready, state="visible", timeout=120_000)
+    return watch

@@ -73,6 +73,26 @@ def tiny_clip_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
 
 
 @pytest.fixture(scope="session")
+def tagged_photos_library(tiny_clip_checkpoint, tmp_path_factory) -> Path:
+    """The demo photos imported and scored for tags by the tiny CLIP model (thumbnails, embeddings and tag scores
+    only). One per session: scoring embeds the whole vocabulary (~7,000 prompts, a minute on a busy machine), so
+    tests share it; copy it (``shutil.copytree(root, dst, symlinks=True)``) before changing it."""
+    from workbench import Library
+    from workbench.demo import write_photos
+    cfg, ckpt = tiny_clip_checkpoint
+    tmp = tmp_path_factory.mktemp("tagged_photos")
+    write_photos(tmp / "media")
+    lib = Library.create(tmp / "library")
+    lib.settings.clip_model, lib.settings.clip_checkpoint = str(cfg), str(ckpt)
+    lib.settings.save(lib.root)
+    lib = Library.open(lib.root)
+    lib.import_files([tmp / "media"], progress=False)
+    lib.process([s for s in lib.status()["stage"] if s in ("thumbnails", "tag_scores") or s.startswith("embeddings")],
+                progress=False)
+    return lib.root
+
+
+@pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium under Playwright (never a downloaded browser). Install it with `apt-get install chromium`."""
     from browser import CHROMIUM, CHROMIUM_ARGS

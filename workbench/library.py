@@ -5,7 +5,7 @@ import json
 import os
 from contextlib import nullcontext
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from workbench.catalog.lock import WriteLock
 from workbench.catalog.migrations import check_not_newer, migrate
 from workbench.catalog.queries import MediaFilter, list_media
 from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.compress.policy import Policy
 from workbench.errors import LibraryError, NotFoundError, WorkbenchError
 from workbench.ingest.blobstore import BlobStore
 from workbench.ingest.importer import ImportReport, import_paths
@@ -224,6 +225,13 @@ class Library:
             raise NotFoundError(f"id prefix {id_or_prefix!r} is ambiguous: it matches {len(ids)} media; type more digits")
         return ids[0]
 
+    def _resolve_ids(self, ids: Iterable[str]) -> list[str]:
+        """Many ids at once (adding a thousand media to an album): full ids are checked in one query, prefixes
+        one by one."""
+        wanted = [str(i).strip().lower() for i in ids]
+        known = self.catalog.existing_keys("media", "id", [i for i in wanted if len(i) == 16])
+        return [i if i in known else self.resolve_id(i) for i in wanted]
+
     def get(self, id_or_prefix: str) -> dict[str, Any]:
         """Everything about one media: its row, every source path, stage results and errors."""
         mid = self.resolve_id(id_or_prefix)
@@ -258,14 +266,36 @@ class Library:
         """The thumbnail (``thumb``) or ``preview`` WebP of a media, None until processed."""
         if which not in ("thumb", "preview"):
             raise ValueError("which must be 'thumb' or 'preview'")
-        st = self.get(id_or_prefix)["stages"]["thumbnails"]
-        return self.derived_dir / st[which] if st.get("status") == "ok" else None
+        from workbench.stages.thumbnails import ThumbnailStage
+        # Only the thumbnails row is read (not every stage, as ``get`` does): a gallery grid asks this per cell.
+        mid = self.resolve_id(id_or_prefix)
+        if not self.catalog.has(ThumbnailStage.name):
+            return None
+        rows = self.catalog.read(ThumbnailStage.name, [which, "status"], f"media_id = {sql_quote(mid)} AND version = "
+                                 f"{sql_quote(ThumbnailStage(self.settings).version)}").to_pylist()
+        return self.derived_dir / rows[0][which] if rows and rows[0]["status"] == "ok" else None
 
     def thumbnail(self, id_or_prefix: str, which: str = "thumb") -> bytes | None:
         """The WebP bytes of a media's thumbnail or preview (None until processed): the one way apps show a
         picture, so the gallery's permission checks have a single place to live."""
         path = self.rendition_path(id_or_prefix, which)
         return path.read_bytes() if path is not None and path.exists() else None
+
+    def thumbnails(self, ids: Iterable[str], which: str = "thumb") -> dict[str, bytes | None]:
+        """WebP bytes of many media's thumbnails (or previews) in one catalog read, None where not processed:
+        the gallery's grid shows dozens per scroll, and ``thumbnail`` pays a full ``get`` for each."""
+        if which not in ("thumb", "preview"):
+            raise ValueError("which must be 'thumb' or 'preview'")
+        out: dict[str, bytes | None] = dict.fromkeys(ids)
+        if not out or not self.catalog.has("thumbnails"):
+            return out
+        rows = self.catalog.read("thumbnails", ["media_id", which], f"version = {sql_quote(self._thumb_version())} "
+                                 f"AND status = 'ok' AND {sql_in('media_id', list(out))}").to_pylist()
+        for r in rows:
+            path = self.derived_dir / r[which] if r[which] else None
+            if path is not None and path.exists():
+                out[r["media_id"]] = path.read_bytes()
+        return out
 
     # -- semantic search ------------------------------------------------------------------------------------
     def _embedding_stage(self):
@@ -279,13 +309,18 @@ class Library:
 
     def search(self, text: str, *, limit: int = 20, kind: str | None = None, since: date | datetime | None = None,
                until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
-               owner: str | None = None, tag: str | None = None, person: str | None = None) -> pd.DataFrame:
+               owner: str | None = None, tag: str | None = None, person: str | None = None,
+               within: set[str] | None = None, words: list[str] | None = None) -> pd.DataFrame:
         """Media matching a description: CLIP text-to-image (videos by their best frame, with its time) fused
-        with words in names, folders, camera and place. Without CLIP weights only the words are used."""
+        with words in names, folders, camera and place. Without CLIP weights only the words are used.
+        ``within`` limits hits to these media ids and ``words`` replaces the word ranking: how a user's view
+        applies permissions inside the search (words of other people's folders must not find anything)."""
         from workbench.semantic.clip import WeightsUnavailable, load_embedder
         from workbench.semantic.search import search_text
-        flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, owner=owner,
-                          ids=self._restricted(tag, person))
+        ids = self._restricted(tag, person)
+        if within is not None:
+            ids = set(within) if ids is None else ids & set(within)
+        flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, owner=owner, ids=ids)
         try:
             qvec = load_embedder(self.settings).embed_texts([text])[0]
         except WeightsUnavailable:
@@ -293,11 +328,14 @@ class Library:
         # Effective tags cost a pass over every stored score: compute them only when the query names a tag.
         tags = self.tags() if self._mentions_a_tag(text) else None
         trashed = self._trashed()
-        hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit + len(trashed), tags=tags)
+        hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit + len(trashed), tags=tags,
+                           word_ids=words)
         return self._with_media(hits[~hits["id"].isin(trashed)].head(limit))
 
-    def similar(self, id_or_prefix: str, *, limit: int = 20, kind: str | None = None) -> pd.DataFrame:
-        """Media that look like this one (its CLIP vector against every other image and video frame)."""
+    def similar(self, id_or_prefix: str, *, limit: int = 20, kind: str | None = None,
+                within: set[str] | None = None) -> pd.DataFrame:
+        """Media that look like this one (its CLIP vector against every other image and video frame); ``within``
+        limits hits to these media ids (a user's view)."""
         import numpy as np
 
         from workbench.errors import WorkbenchError
@@ -312,7 +350,8 @@ class Library:
                                  f"(CLIP weights are needed; see `workbench status`)")
         trashed = self._trashed()
         hits = vector_hits(self.catalog, tables, np.asarray(rows[0]["vector"], np.float32), limit + len(trashed),
-                           None, exclude=mid, where=pushdown(MediaFilter(kind=kind)))
+                           None if within is None else set(within), exclude=mid,
+                           where=pushdown(MediaFilter(kind=kind)))
         return self._with_media(hits[~hits["id"].isin(trashed)].head(limit))
 
     def _with_media(self, hits: pd.DataFrame) -> pd.DataFrame:
@@ -321,6 +360,18 @@ class Library:
             return hits.assign(path=pd.Series(dtype=str), kind=pd.Series(dtype=str))
         media = self.catalog.read("media", None, sql_in("id", list(hits["id"]))).to_pandas()
         return hits.merge(media, on="id", how="left")
+
+    def map_vectors(self, source: str = "clip"):
+        """The raw vectors an embedding map lays out (``MapVectors``: items + float32 matrix): ``clip``, one
+        CLIP vector per media (videos: the mean of their frames), or ``faces``, one per recognisable face.
+        Trashed media are left out. Why: search returns scores, but a map needs the vectors themselves."""
+        from workbench.semantic.map_vectors import SOURCES, clip_vectors, face_vectors
+        if source not in SOURCES:
+            raise ValueError(f"unknown map source {source!r}: use one of {', '.join(SOURCES)}")
+        if source == "faces":
+            return face_vectors(self.catalog, self.settings, self._face_model(), self._trashed())
+        tables = self._search_tables()
+        return clip_vectors(self.catalog, tables.media_table, tables.model_id, self._trashed())
 
     # -- tags -----------------------------------------------------------------------------------------------
     def _tag_stage(self):
@@ -423,6 +474,45 @@ class Library:
             df = df[df["media_id"] == self.resolve_id(id_or_prefix)]
         return df.sort_values(["media_id", "score"], ascending=[True, False], na_position="first").reset_index(drop=True)
 
+    def manual_tags(self, tag: str | None = None) -> pd.DataFrame:
+        """Hand decisions [media_id, tag, action, user, at], the latest per (media, tag): they win at every
+        threshold, so a review shows them apart from automatic tags."""
+        from workbench.semantic.vocabulary import normalize_name
+        df = self.catalog.read("manual_tags", ["media_id", "tag", "action", "user", "at"]).to_pandas()
+        df = df.sort_values("at", kind="stable").drop_duplicates(["media_id", "tag"], keep="last")
+        if tag is not None:
+            df = df[df["tag"] == normalize_name(tag)]
+        return df.reset_index(drop=True)
+
+    def tag_threshold(self, tag: str | None = None) -> float:
+        """The threshold in force for ``tag``: its override, else the global ``settings.tag_threshold``."""
+        from workbench.semantic.vocabulary import normalize_name
+        glob = float(self.settings.tag_threshold)
+        return glob if tag is None else float(self.tag_thresholds().get(normalize_name(tag), glob))
+
+    def tag_review(self, tag: str, threshold: float, *, scores: Any = None) -> pd.DataFrame:
+        """One tag's media ranked by score, each marked enters / leaves / stays / out / manual at a trial
+        ``threshold``, to see a change before ``set_tag_threshold`` applies it (trashed media left out).
+        ``scores``: a ``tag_scores()`` result to reuse, so a slider does not re-read every score per move."""
+        from workbench.semantic.tag_review import review_tag, without_media
+        trashed = self._trashed()
+        manual = self.manual_tags(tag)
+        scores = without_media(self.tag_scores() if scores is None else scores, trashed)
+        return review_tag(scores, tag, self.tag_threshold(tag), threshold, manual[~manual["media_id"].isin(trashed)])
+
+    def tag_overview(self, threshold: float | None = None, *, scores: Any = None) -> pd.DataFrame:
+        """Per tag: media tagged now and at a trial global ``threshold`` (per-tag overrides kept), how many
+        enter and leave, most-tagged first: which tags fire on everything (trashed media left out).
+        ``scores``: a ``tag_scores()`` result to reuse."""
+        from workbench.semantic.tag_review import threshold_overview, without_media
+        from workbench.semantic.tagging import Thresholds
+        trashed, overrides = self._trashed(), self.tag_thresholds()
+        manual = self.manual_tags()
+        now = Thresholds(self.tag_threshold(), overrides)
+        trial = now if threshold is None else Thresholds(float(threshold), overrides)
+        scores = without_media(self.tag_scores() if scores is None else scores, trashed)
+        return threshold_overview(scores, now, trial, manual[~manual["media_id"].isin(trashed)])
+
     # -- faces and people -----------------------------------------------------------------------------------
     def _face_model(self) -> str:
         from workbench.stages.faces import FaceStage
@@ -502,6 +592,16 @@ class Library:
         from workbench.people.assign import update_people
         with self._lock:
             return update_people(self.catalog, self.settings, self._face_model(), redo_auto=redo_auto)
+
+    def face_suggestions(self, *, max_distance: float | None = None, include_hidden: bool = False) -> pd.DataFrame:
+        """Faces with no person, each with the nearest person within ``max_distance`` (default
+        ``people.suggest.DEFAULT_SUGGEST_MAX_DISTANCE``, 0.6): [face_id, media_id, path, person_id, person,
+        distance], closest first. Why: automatic assignment stops at face_match_distance to avoid wrong merges;
+        a user can confirm the near misses (``move_faces``) or refuse them (``reject_faces(person=...)``)."""
+        from workbench.people.suggest import DEFAULT_SUGGEST_MAX_DISTANCE, suggest_people
+        return suggest_people(self.catalog, self.settings, self._face_model(),
+                              max_distance=DEFAULT_SUGGEST_MAX_DISTANCE if max_distance is None else max_distance,
+                              include_hidden=include_hidden, exclude_media=self._trashed())
 
     def face_crop(self, face_id: str, size_px: int = 160, margin: float = 0.25):
         """A square PIL image of one face (from the preview), for notebooks, dashboards and the gallery."""
@@ -590,7 +690,8 @@ class Library:
 
     def compress(self, policy: str = "lossless", *, dry_run: bool = False, sample: int = 50,
                  kind: str | None = None, progress: bool | None = None) -> pd.DataFrame:
-        """Apply a compression policy (a built-in name or a JSON file; see ``compress.policy``). Rows: id, path,
+        """Apply a compression policy (a built-in name, one saved in this library by ``save_policy``, or a JSON
+        file; see ``compress.policy``). Rows: id, path,
         codec, quality, bytes_before, bytes_after, metric, value, verified. ``dry_run`` encodes a sample of up to
         ``sample`` media per kind in memory, writes nothing, and puts the predicted savings for the whole library in
         ``df.attrs["prediction"]``. A real run writes new versions under ``derived/versions/<policy>/`` and records
@@ -598,7 +699,7 @@ class Library:
         from workbench.compress.job import ROW_KEYS, compress_one, predict
         from workbench.compress.policy import load_policy
         from workbench.ingest.blobstore import write_atomic
-        pol = load_policy(policy)
+        pol = load_policy(policy, self.policies_dir)
         media = self.media(kind=kind)
         if dry_run:
             media = pd.concat([g.sample(n=min(sample, len(g)), random_state=0) for _, g in media.groupby("kind")]) \
@@ -635,6 +736,39 @@ class Library:
             totals = self.media(kind=kind).groupby("kind")["size_bytes"].sum().to_dict()
             df.attrs["prediction"] = {"policy": pol.describe(), **predict(records, totals)}
         return df
+
+    @property
+    def policies_dir(self) -> Path:
+        """Where named compression policies of this library are saved (``policies/NAME.json``)."""
+        return self.root / "policies"
+
+    def policies(self) -> pd.DataFrame:
+        """Compression policies usable by name here: [name, saved (False for built-ins), policy (as a dict, None
+        when the saved file is broken), problem (what is wrong with a broken file, else None)]."""
+        from workbench.compress.policy import BUILT_IN, load_policy, saved_policies
+        rows = [{"name": n, "saved": False, "policy": p.describe(), "problem": None} for n, p in BUILT_IN.items()]
+        for n in saved_policies(self.policies_dir):
+            try:
+                rows.append({"name": n, "saved": True, "policy": load_policy(n, self.policies_dir).describe(),
+                             "problem": None})
+            except WorkbenchError as e:  # one hand-edited file must not hide the others
+                rows.append({"name": n, "saved": True, "policy": None, "problem": str(e)})
+        return pd.DataFrame(rows, columns=["name", "saved", "policy", "problem"])
+
+    def save_policy(self, policy: Policy) -> Path:
+        """Save a ``compress.policy.Policy`` under its name, so ``compress(policy=NAME)`` and ``workbench compress
+        --policy NAME`` apply it (the compression tuner saves what was tried this way). Names are never reused."""
+        from workbench.compress.policy import save_policy
+        return save_policy(policy, self.policies_dir)
+
+    def versions(self, policy: str | None = None) -> pd.DataFrame:
+        """Versions written by compression policies: [media_id, policy, codec, quality, path (under derived/, None
+        when nothing smaller was found), bytes_before, bytes_after, metric, value, verified, created_at]."""
+        cols = ["media_id", "policy", "codec", "quality", "path", "bytes_before", "bytes_after", "metric", "value",
+                "verified", "created_at"]
+        where = f"policy = {sql_quote(policy)}" if policy is not None else None
+        df = self.catalog.read("versions", cols, where).to_pandas()
+        return df.sort_values(["policy", "media_id"]).reset_index(drop=True)
 
     # -- trash ----------------------------------------------------------------------------------------------
     def _trashed(self) -> set[str]:
@@ -678,6 +812,153 @@ class Library:
                 refresh_persons(self.catalog, self.settings, self._face_model())
                 self.catalog.compact()
             return res
+
+    # -- albums (here the local owner acts as admin; apps act as a user through for_user / for_session) ------
+    def create_album(self, name: str, *, owner: str | None = None) -> str:
+        """A new empty album owned by ``owner`` (default: your login name, as for import); returns its id."""
+        from workbench.access import albums
+        from workbench.ingest.importer import default_owner
+        return albums.create(self.catalog, name, owner or default_owner())
+
+    def albums(self) -> pd.DataFrame:
+        """Every album: [id, name, owner, items, created_at], newest first (``items`` leaves out the trash)."""
+        from workbench.access import albums
+        return albums.frame(self.catalog, None, self._trashed())
+
+    def add_to_album(self, album: str, ids: Iterable[str], *, user: str | None = None) -> int:
+        """Put media (ids or prefixes) in an album (id, id prefix or name); returns how many were new to it."""
+        from workbench.access import albums
+        row = albums.resolve(self.catalog, album)
+        return albums.add_items(self.catalog, row["album_id"], self._resolve_ids(ids), user)
+
+    def remove_from_album(self, album: str, ids: Iterable[str]) -> int:
+        """Take media out of an album (they stay in the library); returns how many were in it."""
+        from workbench.access import albums
+        row = albums.resolve(self.catalog, album)
+        return albums.remove_items(self.catalog, row["album_id"], self._resolve_ids(ids))
+
+    def album_media(self, album: str, *, sort: str = "date", desc: bool = False,
+                    limit: int | None = None) -> pd.DataFrame:
+        """The media in an album, with the columns of ``media()``; trashed media are left out."""
+        from workbench.access import albums
+        ids = set(albums.item_ids(self.catalog, albums.resolve(self.catalog, album)["album_id"])) - self._trashed()
+        df = list_media(self.catalog, MediaFilter(ids=ids), sort=sort, desc=desc, limit=limit) if ids else \
+            list_media(self.catalog, MediaFilter(ids=set()), limit=0)
+        return df.reset_index(drop=True)
+
+    def rename_album(self, album: str, name: str) -> None:
+        """Give an album another name."""
+        from workbench.access import albums
+        albums.rename(self.catalog, albums.resolve(self.catalog, album)["album_id"], name)
+
+    def delete_album(self, album: str) -> None:
+        """Forget an album with its members and share links; its media stay in the library untouched."""
+        from workbench.access import albums
+        albums.delete(self.catalog, albums.resolve(self.catalog, album)["album_id"])
+
+    def album_members(self, album: str) -> pd.DataFrame:
+        """[user, role, added_at] of an album's members (its owner is not listed: they always see it)."""
+        from workbench.access import albums
+        return albums.members(self.catalog, albums.resolve(self.catalog, album)["album_id"])[["user", "role",
+                                                                                               "added_at"]]
+
+    def add_member(self, album: str, user: str, role: str = "viewer") -> None:
+        """Let a user see an album (``viewer``) or also add media to it (``contributor``)."""
+        from workbench.access import albums, users
+        row = albums.resolve(self.catalog, album)
+        users.require(self.catalog, user)
+        albums.set_member(self.catalog, row["album_id"], user, role)
+
+    def remove_member(self, album: str, user: str) -> None:
+        """The user no longer sees the album (unless it holds media they own)."""
+        from workbench.access import albums
+        row = albums.resolve(self.catalog, album)
+        if not albums.remove_member(self.catalog, row["album_id"], user):
+            raise NotFoundError(f"{user!r} is not a member of album {row['name']!r}")
+
+    # -- share links ----------------------------------------------------------------------------------------
+    def share_album(self, album: str, *, expires: datetime | timedelta | float | None = None,
+                    password: str | None = None, created_by: str | None = None) -> str:
+        """A link token showing this album read-only to anyone holding it (and ``password``, if given), until
+        ``expires`` (a datetime, a timedelta or seconds) or until revoked. Only its hash is stored: keep it."""
+        from workbench.access import albums, shares
+        row = albums.resolve(self.catalog, album)
+        return shares.create(self.catalog, row["album_id"], created_by, shares.expiry(expires), password,
+                             self.settings.password_min_length)
+
+    def shares(self, album: str | None = None) -> pd.DataFrame:
+        """Share links (of one album, or all): [share_id, album_id, created_by, created_at, expires_at,
+        revoked_at, has_password, active]. Tokens cannot be listed: only their hashes are kept."""
+        from workbench.access import albums, shares
+        ids = None if album is None else [albums.resolve(self.catalog, album)["album_id"]]
+        return shares.frame(self.catalog, ids)
+
+    def revoke_share(self, share: str) -> None:
+        """Stop a share link (by its share id or the token) at once, also for pages already open."""
+        from workbench.access import shares
+        shares.revoke(self.catalog, shares.find(self.catalog, share)["share_id"])
+
+    def for_share(self, token: str, password: str | None = None):
+        """What a share link shows: an ``AlbumView`` of its one album, read-only. Raises ``AuthError`` for an
+        unknown, expired or revoked token and a missing or wrong password (wrong passwords are throttled)."""
+        from workbench.access import shares
+        from workbench.access.views import AlbumView
+        r = shares.open_link(self.catalog, token, password, self.settings)
+        return AlbumView(self, r["share_id"], r["album_id"])
+
+    # -- users and sessions (the gallery logs in here; passwords are only ever hashed with argon2id) ---------
+    def add_user(self, name: str, password: str, role: str = "viewer") -> None:
+        """A new account: ``role`` is admin, curator or viewer. Media whose owner is ``name`` are theirs."""
+        from workbench.access import users
+        users.add(self.catalog, name, password, role, self.settings.password_min_length)
+
+    def set_password(self, name: str, password: str) -> None:
+        """Change a password; the user's open sessions end (log in again everywhere)."""
+        from workbench.access import sessions, users
+        users.set_password(self.catalog, name, password, self.settings.password_min_length)
+        sessions.end_all(self.catalog, name)
+
+    def set_role(self, name: str, role: str) -> None:
+        """Make a user admin, curator or viewer; applies at once, also to open sessions."""
+        from workbench.access import users
+        users.set_role(self.catalog, name, role)
+
+    def remove_user(self, name: str) -> None:
+        """Remove an account: its sessions and album memberships end. Their media and albums stay."""
+        from workbench.access import albums, sessions, users
+        users.remove(self.catalog, name)
+        sessions.end_all(self.catalog, name)
+        albums.forget_user(self.catalog, name)
+
+    def users(self) -> pd.DataFrame:
+        """Accounts: [name, role, created_at, updated_at] (never a password hash)."""
+        from workbench.access import users
+        return users.frame(self.catalog)
+
+    def login(self, name: str, password: str, *, client: str | None = None) -> str:
+        """A session token for the gallery. Raises ``AuthError`` on a wrong name or password (without saying
+        which) and while throttled after repeated failures for the name (or the ``client`` address)."""
+        from workbench.access import sessions
+        return sessions.login(self.catalog, name, password, self.settings, client)
+
+    def logout(self, token: str) -> None:
+        """End a session: the token stops working at once."""
+        from workbench.access import sessions
+        sessions.end(self.catalog, token)
+
+    def for_session(self, token: str):
+        """A ``UserView`` acting as the session's user; raises ``AuthError`` if the session is unknown, ended or
+        expired (checked again on every call of the view)."""
+        from workbench.access import sessions
+        from workbench.access.views import UserView
+        hashed = sessions.token_hash(token)
+        return UserView(self, sessions.user_of(self.catalog, hashed), hashed)
+
+    def for_user(self, name: str):
+        """A ``UserView`` acting as ``name`` (for notebooks and tests; the gallery uses ``for_session``)."""
+        from workbench.access import users
+        from workbench.access.views import UserView
+        return UserView(self, users.require(self.catalog, name)["name"])
 
     # -- housekeeping ---------------------------------------------------------------------------------------
     def prune(self) -> dict[str, int]:

@@ -545,8 +545,9 @@ def convert(items: Annotated[list[str], typer.Argument(help="Media ids (or prefi
 
 
 @app.command()
-def compress(policy: Annotated[str, typer.Option(help="lossless (default: loses nothing), balanced, space, or a "
-                                                      "JSON policy file (see docs).")] = "lossless",
+def compress(policy: Annotated[str, typer.Option(help="lossless (default: loses nothing), balanced, space, a "
+                                                      "policy saved in the library (policies/NAME.json, e.g. by "
+                                                      "the compression tuner), or a JSON policy file (see docs).")] = "lossless",
              dry_run: Annotated[bool, typer.Option("--dry-run", help="Encode a sample in memory and predict the "
                                                                       "savings for the whole library; write nothing.")] = False,
              sample: Annotated[int, typer.Option(help="Dry run: media sampled per kind.")] = 50,
@@ -677,17 +678,42 @@ def dashboards(names: Annotated[Optional[list[str]], typer.Argument(
                show: Annotated[bool, typer.Option("--show/--no-show", help="Open a browser tab.")] = False) -> None:
     """Serve the curator dashboards with `panel serve` (compression tuner, tagging, face clusters, duplicates and
     quality, embedding map) on this library. Stop with Ctrl+C."""
-    import subprocess
+    import os
+    import sys
 
     from workbench.dashboards import serve_command, serve_env
     lib = _open()
     cmd = serve_command(names, port=port, address=address, show=show)
-    console.print(f"Serving {len(cmd) and ', '.join(names or ['all dashboards'])} for {lib.root} at "
+    console.print(f"Serving {', '.join(names) if names else 'all dashboards'} for {lib.root} at "
                   f"http://{address}:{port}/", highlight=False)
-    try:
-        raise typer.Exit(subprocess.call(cmd, env=serve_env(lib.root)))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    sys.stdout.flush()
+    # Become the server (no parent left behind to orphan it when stopped).
+    os.execve(cmd[0], cmd, serve_env(lib.root))
+
+
+@app.command()
+def gallery(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8866,
+            address: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every network interface; "
+                                                      "put it behind HTTPS before exposing it).")] = "127.0.0.1",
+            show: Annotated[bool, typer.Option("--show/--no-show", help="Open a browser tab.")] = False,
+            preheat: Annotated[int, typer.Option(help="Keep this many kernels started ahead (library open, "
+                                                      "waiting for a visitor): pages open in about a second "
+                                                      "instead of several, for ~200 MB of memory each.")] = 0
+            ) -> None:
+    """Serve the gallery (login, timeline, search, people, places, albums, share links) with Voilà on this library.
+    Add accounts first with `workbench users add`. Stop with Ctrl+C."""
+    from workbench.gallery.server import serve
+    lib = _open()
+    console.print(f"Gallery for {lib.root} at http://{address}:{port}/", highlight=False)
+    serve(lib.root, port=port, address=address, show=show, preheat=preheat)
+
+
+# Accounts, albums and share links live in their own module (workbench/cli/access_cmds.py).
+from workbench.cli.access_cmds import albums_app, share_app, users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+app.add_typer(albums_app, name="albums")
+app.add_typer(share_app, name="share")
 
 
 def run() -> None:

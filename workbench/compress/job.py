@@ -10,7 +10,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from workbench.compress.policy import Policy
+from PIL import Image
+
+from workbench.compress.lossy import EncodeResult
+from workbench.compress.policy import ImageRule, Policy
 from workbench.errors import MediaError
 
 ROW_KEYS = ["id", "path", "codec", "quality", "bytes_before", "bytes_after", "metric", "value", "verified"]
@@ -28,9 +31,6 @@ def compress_one(src: Path, kind: str, mime: str, policy: Policy) -> tuple[dict[
                "metric": "identical", "value": 1.0 if r.verified else None, "verified": bool(r.verified)}
         ext = {"jxl-jpeg": ".jxl", "jxl": ".jxl", "png": ".png", "webp": ".webp"}.get(r.codec, "")
         return row, (r.data if r.codec != "original" and r.verified else None), ext
-    from PIL import Image
-
-    from workbench.compress import lossy
     from workbench.imaging.decode import register_plugins
     register_plugins()
     try:
@@ -38,21 +38,29 @@ def compress_one(src: Path, kind: str, mime: str, policy: Policy) -> tuple[dict[
         img.load()
     except Exception as e:  # noqa: BLE001 - any decoder error is this file's problem
         raise MediaError(f"cannot decode to compress: {e}") from e
-    meta = lossy.metadata_of(img)
     rule = policy.images
-    if rule.quality is not None:
-        out = lossy.encode(img, rule.codec, rule.quality, **meta)
-        from workbench.compress.metrics import METRICS
-        with lossy.open_image(out) as dec:
-            value = METRICS[rule.metric].fn(lossy.upright(img, meta["exif"]).convert("RGB"), dec.convert("RGB"))
-        quality, met = rule.quality, True
-    else:
-        res = lossy.encode_at_target(img, rule.codec, rule.metric, rule.target, **meta)
-        out, value, quality, met = res.data, res.value, res.quality, res.met
-    row = {"codec": rule.codec, "quality": quality, "bytes_before": len(data), "bytes_after": len(out),
-           "metric": rule.metric, "value": None if value is None else round(float(value), 4), "verified": bool(met)}
-    better = met and len(out) < len(data)
+    res = encode_image(img, rule)
+    out, value = res.data, res.value
+    row = {"codec": rule.codec, "quality": res.quality, "bytes_before": len(data), "bytes_after": len(out),
+           "metric": rule.metric, "value": None if value is None else round(float(value), 4),
+           "verified": bool(res.met)}
+    better = res.met and len(out) < len(data)
     return row, (out if better else None), {"jpeg": ".jpg"}.get(rule.codec, f".{rule.codec}")
+
+
+def encode_image(img: Image.Image, rule: ImageRule) -> EncodeResult:
+    """A decoded image (as stored) encoded by a lossy rule: at its fixed quality, or at the lowest quality that
+    reaches its target. One function so the compression tuner shows exactly what applying the policy writes.
+    ``value`` is the rule's metric against the upright original (None if that metric is unavailable)."""
+    from workbench.compress import lossy
+    from workbench.compress.metrics import METRICS
+    meta = lossy.metadata_of(img)
+    if rule.quality is None:
+        return lossy.encode_at_target(img, rule.codec, rule.metric, rule.target, **meta)
+    out = lossy.encode(img, rule.codec, rule.quality, **meta)
+    with lossy.open_image(out) as dec:
+        value = METRICS[rule.metric].fn(lossy.upright(img, meta["exif"]).convert("RGB"), dec.convert("RGB"))
+    return EncodeResult(rule.codec, rule.quality, out, len(out), rule.metric, value, True)
 
 
 def _video(src: Path, size: int, policy: Policy) -> tuple[dict[str, Any], bytes | None, str]:

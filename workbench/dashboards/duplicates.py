@@ -1,0 +1,518 @@
+"""Duplicates and quality: decide, group by group, which copy stays, and sweep out technically bad pictures.
+
+Two tabs. "Duplicates" shows each group the library suggests (``Library.duplicates``) as a row of cards side by
+side, the suggested keeper first and highlighted with the reason it was chosen; a curator keeps it (the others go
+to the trash, with a reason, so ``Library.restore`` undoes it), keeps another one, or answers "not duplicates"
+(``Library.dismiss_duplicates``: the group is never suggested again). "Quality" shows the score histogram and the
+flagged media (``Library.quality``), filterable by flag and score, with a "Trash selected" action.
+
+A link may carry ``?ids=a,b,c`` (the embedding map sends a lasso selection this way): both tabs then show only
+those media, and the duplicate groups that contain one of them. In a notebook pass ``ids=[...]`` instead.
+"""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import panel as pn
+
+from workbench.dashboards.widgets import ACCENT, Dashboard, extension, picture_html
+
+#: Human names of the duplicate kinds, in the order the filter shows them.
+KIND_LABELS = {"all": "All", "exact": "Exact copies", "same": "Same picture", "similar": "Similar shots"}
+KIND_HELP = {
+    "exact": "Same bytes at several paths. The library stores one copy, so there is nothing to trash here; "
+             "delete the extra files on disk if you want the space back there.",
+    "same": "The same picture in different files (resized, re-encoded, rotated, other metadata).",
+    "similar": "Shots to choose from (bursts, RAW+JPEG pairs, live photos): not copies of each other.",
+}
+GROUPS_PER_PAGE = 10       # duplicate groups on one page
+MEDIA_PER_PAGE = 24        # flagged media on one page of the quality grid
+CARD_PX = 170              # thumbnail width of a card
+HISTOGRAM_BIN = 5          # score points per histogram bar (scores run 0..100)
+TRASH_REASON_DUPLICATE = "duplicate ({kind}) of {keeper}: kept the other in the duplicates dashboard"
+TRASH_REASON_QUALITY = "quality ({flags}), trashed in the quality dashboard"
+
+CSS = """
+.wb-dup-card, .wb-quality-card { border: 1px solid #d0d7de; border-radius: 6px; padding: 4px; background: #fff; }
+.wb-dup-keeper { border: 2px solid #2e7d32; background: #f1f8f1; }
+.wb-dup-meta { font: 12px/1.45 system-ui, sans-serif; color: #374151; }
+.wb-dup-meta b { color: #111827; }
+.wb-badge { display: inline-block; padding: 0 6px; margin: 1px 2px 1px 0; border-radius: 9px; font-size: 11px;
+  background: #eef2f7; color: #1f2937; }
+.wb-badge-keep { background: #2e7d32; color: #fff; }
+.wb-badge-flag { background: #fde8e8; color: #9b1c1c; }
+.wb-dup-group { border: 1px solid #e5e7eb; border-radius: 8px; padding: 6px 8px; margin-bottom: 10px; }
+.wb-dup-head { font: 13px system-ui, sans-serif; }
+"""
+
+
+def human_bytes(n: float | None) -> str:
+    """1536 -> '1.5 KiB': sizes the way a person compares them."""
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return "size unknown"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def _present(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v)) and v is not pd.NaT and v != ""
+
+
+def describe_media(row: dict[str, Any] | None, score: float | None) -> list[str]:
+    """The lines of a card: dimensions, size, date, camera, quality score (what decides which copy to keep)."""
+    if row is None:
+        return ["not in the library any more (trashed?)"]
+    w, h = row.get("width"), row.get("height")
+    dims = f"{int(w)}×{int(h)} px" if _present(w) and _present(h) else "size unknown"
+    if row.get("kind") == "video" and _present(row.get("duration_s")):
+        dims += f", {row['duration_s']:.1f} s"
+    taken = row.get("taken_at")
+    if _present(taken):
+        src = row.get("taken_at_source")
+        when = pd.Timestamp(taken).strftime("%Y-%m-%d %H:%M")
+        if src not in ("exif", "exif_digitized", "xmp", "video"):
+            when += f" ({str(src).replace('_', ' ')})" if _present(src) else " (no camera date)"
+    else:
+        when = "no date"
+    camera = " ".join(str(row[k]) for k in ("camera_make", "camera_model") if _present(row.get(k))) or "no camera data"
+    quality = f"quality {score:.0f}/100" if score is not None and not math.isnan(score) else "quality not measured"
+    return [dims, human_bytes(row.get("size_bytes")), when, camera, quality]
+
+
+def parse_ids(value: str | Iterable[str] | None) -> list[str]:
+    """``'a,b, c'`` (a link's query) or a list -> ['a', 'b', 'c'], blanks dropped, order kept."""
+    if value is None:
+        return []
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    return list(dict.fromkeys(p.strip().lower() for p in parts if p and p.strip()))
+
+
+def ids_from_link() -> list[str]:
+    """The ``ids`` query parameter of the page being served (empty in a notebook)."""
+    args = getattr(pn.state, "session_args", None) or {}
+    raw = args.get("ids") or []
+    return parse_ids(",".join(v.decode() if isinstance(v, bytes) else str(v) for v in raw))
+
+
+def groups_touching(groups: pd.DataFrame, ids: set[str] | None) -> pd.DataFrame:
+    """The groups with at least one member among ``ids`` (all groups when ids is None)."""
+    if ids is None or groups.empty:
+        return groups
+    hit = groups["members"].map(lambda ms: any(m["id"] in ids for m in ms))
+    return groups[hit].reset_index(drop=True)
+
+
+def histogram(scores: Iterable[float], bin_points: int = HISTOGRAM_BIN) -> list[int]:
+    """Counts per score bin of ``bin_points`` (0..100; 100 falls in the last bin)."""
+    n_bins = math.ceil(100 / bin_points)
+    counts = [0] * n_bins
+    for s in scores:
+        if s is None or (isinstance(s, float) and math.isnan(s)):
+            continue
+        counts[min(n_bins - 1, max(0, int(s // bin_points)))] += 1
+    return counts
+
+
+@dataclass
+class Snapshot:
+    """What the page shows, read from the library in one go (refreshed after every change)."""
+    groups: pd.DataFrame
+    media: dict[str, dict[str, Any]]                         # rows of the groups' members, by id
+    quality: pd.DataFrame
+    scores: dict[str, float]                                 # quality score by media id
+    ids: set[str] = field(default_factory=set)               # every media not in the trash
+    pending: dict[str, int] = field(default_factory=dict)   # stage -> media still to process
+    n_media: int = 0
+
+
+class Duplicates(Dashboard):
+    """Duplicate groups side by side with their suggested keeper, and quality flags with a score histogram."""
+
+    title = "Duplicates and quality"
+
+    def __init__(self, library: Any, *, ids: Iterable[str] | None = None, groups_per_page: int = GROUPS_PER_PAGE,
+                 media_per_page: int = MEDIA_PER_PAGE, card_px: int = CARD_PX):
+        if groups_per_page < 1 or media_per_page < 1:
+            raise ValueError("groups_per_page and media_per_page must be at least 1")
+        self._wanted_ids = parse_ids(ids) if ids is not None else None
+        self.groups_per_page, self.media_per_page, self.card_px = groups_per_page, media_per_page, card_px
+        self.only: set[str] | None = None          # the restriction from ?ids= (None: everything)
+        self.selected: set[str] = set()            # quality grid selection
+        self.last_trashed: list[str] = []          # what "Undo last trash" puts back
+        super().__init__(library)
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def _read(self) -> Snapshot:
+        lib = self.library
+        status = lib.status()
+        pending = {r["stage"]: int(r["pending"]) for r in status.to_dict("records")}
+        groups, quality, media = lib.duplicates(), lib.quality(), lib.media()
+        members = {m["id"] for ms in groups["members"] for m in ms}
+        rows = {r["id"]: r for r in media[media["id"].isin(members)].to_dict("records")}
+        return Snapshot(groups=groups, media=rows, quality=quality, scores=dict(zip(quality["id"], quality["score"])),
+                        ids=set(media["id"]), pending=pending, n_media=int(status.attrs.get("media", len(media))))
+
+    def _restrict(self, snap: Snapshot) -> None:
+        """Turn the ids of the link into the set both tabs show; prefixes are accepted, unknown ids reported."""
+        if self._wanted_ids is None:
+            self._wanted_ids = ids_from_link()
+        if not self._wanted_ids:
+            self.only = None
+            return
+        known, unknown = set(), []
+        for i in self._wanted_ids:
+            if i not in snap.ids:
+                try:
+                    i = self.library.resolve_id(i)
+                except Exception:  # noqa: BLE001 - an id from an old link: say so below, show the rest
+                    pass
+            if i in snap.ids:
+                known.add(i)
+            else:
+                unknown.append(i)
+        self.only = known
+        if unknown:
+            verb = "is" if len(unknown) == 1 else "are"
+            self.messages.info(f"{len(unknown)} of the {len(self._wanted_ids)} media in the link {verb} not in the "
+                               f"library or in the trash ({', '.join(u[:10] for u in unknown[:5])}"
+                               f"{', ...' if len(unknown) > 5 else ''}).")
+
+    # -- page ----------------------------------------------------------------------------------------------
+    def build(self) -> None:
+        extension(CSS)
+        self.snap = self._read()
+        self._restrict(self.snap)
+
+        # duplicates tab controls
+        self.kind = pn.widgets.RadioButtonGroup(label="Kind", options=dict(self._kind_options()), value="all",
+                                                color="light", width=520)
+        self.kind.param.watch(self.messages.guard(lambda e: self._show_groups(page=0)), "value")
+        self.group_page = 0
+        self.group_prev = pn.widgets.Button(label="◀ Previous", width=110)
+        self.group_next = pn.widgets.Button(label="Next ▶", width=110)
+        self.group_page_label = pn.pane.Markdown("", margin=(8, 10), width=110)
+        self.group_prev.on_click(self.messages.guard(lambda e: self._show_groups(page=self.group_page - 1)))
+        self.group_next.on_click(self.messages.guard(lambda e: self._show_groups(page=self.group_page + 1)))
+        self.group_summary = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.group_list = pn.Column(sizing_mode="stretch_width")
+        dup_tab = pn.Column(
+            pn.Row(self.kind, self.group_prev, self.group_page_label, self.group_next, sizing_mode="stretch_width"),
+            self.group_summary, self.group_list, name="Duplicates", sizing_mode="stretch_width")
+
+        # quality tab controls
+        self.flags = pn.widgets.CheckBoxGroup(label="Flags", options=self._flag_options(), value=[], inline=True)
+        self.flags.param.watch(self.messages.guard(lambda e: self._show_quality(page=0)), "value")
+        self.score_range = pn.widgets.RangeSlider(label="Score", start=0, end=100, value=(0, 100), step=1,
+                                                  width=320)
+        self.score_range.param.watch(self.messages.guard(lambda e: self._show_quality(page=0)), "value_throttled")
+        self.hist = pn.pane.Bokeh(self._histogram_figure(), sizing_mode="stretch_width", height=230)
+        self.quality_page = 0
+        self.quality_prev = pn.widgets.Button(label="◀ Previous", width=110)
+        self.quality_next = pn.widgets.Button(label="Next ▶", width=110)
+        self.quality_page_label = pn.pane.Markdown("", margin=(8, 10), width=110)
+        self.quality_prev.on_click(self.messages.guard(lambda e: self._show_quality(page=self.quality_page - 1)))
+        self.quality_next.on_click(self.messages.guard(lambda e: self._show_quality(page=self.quality_page + 1)))
+        self.select_all = pn.widgets.Button(label="Select all shown", width=140)
+        self.select_none = pn.widgets.Button(label="Clear selection", width=130)
+        self.trash_selected = pn.widgets.Button(label="Trash selected", color="danger", width=170, disabled=True)
+        self.select_all.on_click(self.messages.guard(lambda e: self._select(self._shown_quality_ids())))
+        self.select_none.on_click(self.messages.guard(lambda e: self._select([])))
+        self.trash_selected.on_click(self.messages.guard(self._trash_selected))
+        self.quality_summary = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.quality_grid = pn.FlexBox(sizing_mode="stretch_width")
+        quality_tab = pn.Column(
+            pn.pane.Markdown("**Show media flagged as** (none ticked: every flagged media)", margin=(5, 10, 0, 10)),
+            self.flags, self.score_range, self.hist,
+            pn.Row(self.select_all, self.select_none, self.trash_selected, self.quality_prev,
+                   self.quality_page_label, self.quality_next, sizing_mode="stretch_width"),
+            self.quality_summary, self.quality_grid, name="Quality", sizing_mode="stretch_width")
+
+        self.tabs = pn.Tabs(dup_tab, quality_tab, dynamic=True, sizing_mode="stretch_width")
+
+        # sidebar
+        self.undo = pn.widgets.Button(label="Undo last trash", disabled=True, sizing_mode="stretch_width")
+        self.undo.on_click(self.messages.guard(self._undo))
+        self.refresh = pn.widgets.Button(label="Reload from the library", sizing_mode="stretch_width")
+        self.refresh.on_click(self.messages.guard(self._reload))
+        self.scope = pn.pane.Markdown(self._scope_text(), sizing_mode="stretch_width")
+        self.sidebar += [
+            pn.pane.Markdown(
+                "Suggestions only: nothing leaves the library except through the trash, and everything trashed "
+                "here can be put back (**Undo last trash**, or `workbench restore ID`).\n\n"
+                "**Keep suggested** trashes the other members of a group; **Keep this one** keeps the card you "
+                "pick; **Not duplicates** means the group is never suggested again.",
+                sizing_mode="stretch_width"),
+            self.scope, self.undo, self.refresh]
+        self.main.append(self.tabs)
+        self._explain_missing()
+        self._show_groups(page=0)
+        self._show_quality(page=0)
+
+    def _scope_text(self) -> str:
+        if self.only is None:
+            return f"Showing the whole library ({self.snap.n_media} media)."
+        path = getattr(getattr(pn.state, "location", None), "pathname", "") or ""
+        back = f" [Show everything]({path})" if path else ""
+        return f"**Showing only the {len(self.only)} media selected in the link.**{back}"
+
+    def _explain_missing(self) -> None:
+        """An empty library or unprocessed media: say what to run instead of showing empty tabs without a word."""
+        snap = self.snap
+        if snap.n_media == 0:
+            self.messages.info("This library has no media yet: import some with `workbench import PATH`, then run "
+                               "`workbench process` to find duplicates and measure quality.")
+            return
+        waiting = {s: n for s, n in snap.pending.items() if s in ("fingerprints", "quality") and n}
+        if waiting:
+            self.messages.info("Some media are not processed yet ("
+                               + ", ".join(f"{s}: {n} pending" for s, n in waiting.items())
+                               + "): run `workbench process` so they can be compared and scored.")
+
+    # -- duplicates tab ------------------------------------------------------------------------------------
+    def _visible_groups(self) -> pd.DataFrame:
+        g = groups_touching(self.snap.groups, self.only)
+        kind = self.kind.value
+        return g if kind == "all" or g.empty else g[g["kind"] == kind].reset_index(drop=True)
+
+    def _kind_options(self) -> list[tuple[str, str]]:
+        g = groups_touching(self.snap.groups, self.only)
+        counts = g["kind"].value_counts().to_dict() if not g.empty else {}
+        return [(f"{label} ({len(g) if k == 'all' else counts.get(k, 0)})", k) for k, label in KIND_LABELS.items()]
+
+    def _show_groups(self, page: int) -> None:
+        groups = self._visible_groups()
+        pages = max(1, math.ceil(len(groups) / self.groups_per_page))
+        self.group_page = min(max(0, page), pages - 1)
+        start = self.group_page * self.groups_per_page
+        shown = groups.iloc[start:start + self.groups_per_page]
+        self.group_prev.disabled = self.group_page == 0
+        self.group_next.disabled = self.group_page >= pages - 1
+        self.group_page_label.object = f"Page {self.group_page + 1} of {pages}"
+        if groups.empty:
+            kind = self.kind.value
+            what = "duplicate groups" if kind == "all" else f"groups of kind “{KIND_LABELS[kind]}”"
+            self.group_summary.object = (f"No {what}" + (" among the selected media." if self.only is not None
+                                                         else " in this library."))
+        else:
+            self.group_summary.object = (f"{len(groups)} group{'s' if len(groups) != 1 else ''}; the suggested "
+                                         f"keeper is first and outlined in green.")
+        records = shown.to_dict("records")
+        thumbs = self.library.thumbnails([m["id"] for g in records for m in g["members"]])
+        self.group_list.objects = [self._group_view(g, thumbs) for g in records]
+
+    def _group_view(self, group: dict[str, Any], thumbs: dict[str, bytes | None]) -> pn.Column:
+        kind, keep = group["kind"], group["keep"]
+        members = group["members"]
+        distinct = list(dict.fromkeys(m["id"] for m in members))
+        scores = self.snap.scores
+        keeper_row = self.snap.media.get(keep)
+        keeper_name = Path(keeper_row["path"]).name if keeper_row else keep[:10]
+        head = pn.pane.HTML(
+            f'<div class="wb-dup-head"><span class="wb-badge">{html.escape(KIND_LABELS[kind])}</span> '
+            f'{len(members)} {"paths" if kind == "exact" else "media"} · suggested keeper <b>'
+            f'{html.escape(keeper_name)}</b>: {html.escape(group["reason"])}</div>', sizing_mode="stretch_width")
+        cards = []
+        for m in members:
+            row = self.snap.media.get(m["id"])
+            is_keeper = (m["path"] == (row or {}).get("path")) if kind == "exact" else m["id"] == keep
+            cards.append(self._member_card(m, row, scores.get(m["id"]), is_keeper, kind, distinct,
+                                           thumbs.get(m["id"])))
+        parts: list[Any] = [head, pn.Row(*cards, sizing_mode="stretch_width", scroll=True)]
+        if len(distinct) >= 2:
+            keep_btn = pn.widgets.Button(label="Keep suggested, trash the others", color="primary", width=280)
+            keep_btn.on_click(self.messages.guard(self._keep_cb(keep, distinct, kind)))
+            not_dup = pn.widgets.Button(label="Not duplicates", width=150)
+            not_dup.on_click(self.messages.guard(self._dismiss_cb(distinct)))
+            parts.append(pn.Row(keep_btn, not_dup, sizing_mode="stretch_width"))
+        else:
+            parts.append(pn.pane.Markdown(f"*{KIND_HELP['exact']}*", sizing_mode="stretch_width"))
+        return pn.Column(*parts, css_classes=["wb-dup-group"], sizing_mode="stretch_width")
+
+    def _member_card(self, member: dict[str, Any], row: dict[str, Any] | None, score: float | None,
+                     is_keeper: bool, kind: str, distinct: list[str], thumb: bytes | None) -> pn.Column:
+        name = Path(member["path"]).name
+        lines = describe_media(row, score)
+        badge = '<span class="wb-badge wb-badge-keep">suggested keeper</span>' if is_keeper else ""
+        if kind == "exact" and is_keeper:
+            badge = '<span class="wb-badge wb-badge-keep">the library\'s copy</span>'
+        meta = (f'<div class="wb-dup-meta">{badge}<div title="{html.escape(member["path"])}"><b>'
+                f'{html.escape(name)}</b></div>' + "".join(f"<div>{html.escape(s)}</div>" for s in lines) + "</div>")
+        parts: list[Any] = [self._picture_and_text(thumb, name, meta)]
+        if kind != "exact" and len(distinct) >= 2:
+            btn = pn.widgets.Button(label="Keep this one", width=self.card_px - 8, margin=(4, 4),
+                                    color="success" if is_keeper else "default")
+            btn.on_click(self.messages.guard(self._keep_cb(member["id"], distinct, kind)))
+            parts.append(btn)
+        classes = ["wb-dup-card", "wb-dup-keeper"] if is_keeper else ["wb-dup-card"]
+        return pn.Column(*parts, css_classes=classes, width=self.card_px + 14, margin=4)
+
+    def _keep_cb(self, keep: str, distinct: list[str], kind: str):
+        async def run(event: Any) -> None:
+            others = [i for i in distinct if i != keep]
+            row = self.snap.media.get(keep)
+            keeper = f"{Path(row['path']).name} [{keep[:10]}]" if row else keep[:10]
+            reason = TRASH_REASON_DUPLICATE.format(kind=kind, keeper=keeper)
+            n = await self.busy.run("Moving to the trash", self.library.trash, others, reason=reason)
+            self.last_trashed = others
+            await self._reload_async()
+            self.messages.success(f"Kept {keeper}; moved {n} other{'s' if n != 1 else ''} to the trash "
+                                  f"(Undo last trash puts {'them' if n != 1 else 'it'} back).")
+        return run
+
+    def _dismiss_cb(self, distinct: list[str]):
+        async def run(event: Any) -> None:
+            await self.busy.run("Remembering", self.library.dismiss_duplicates, distinct)
+            await self._reload_async()
+            self.messages.success(f"Noted: these {len(distinct)} media are not duplicates; they will not be "
+                                  f"suggested together again.")
+        return run
+
+    # -- quality tab ---------------------------------------------------------------------------------------
+    def _quality_in_scope(self) -> pd.DataFrame:
+        q = self.snap.quality
+        return q if self.only is None or q.empty else q[q["id"].isin(self.only)].reset_index(drop=True)
+
+    def _flag_options(self) -> dict[str, str]:
+        q = self._quality_in_scope()
+        # a ticked flag stays listed when nothing carries it any more (e.g. all trashed), so the view stays put
+        counts: dict[str, int] = {f: 0 for f in (self.flags.value if hasattr(self, "flags") else [])}
+        for flags in q["flags"]:
+            for f in flags:
+                counts[f] = counts.get(f, 0) + 1
+        return {f"{f.replace('_', ' ')} ({n})": f for f, n in sorted(counts.items())}
+
+    def _shown_quality(self) -> pd.DataFrame:
+        q = self._quality_in_scope()
+        if q.empty:
+            return q
+        wanted = set(self.flags.value)
+        lo, hi = self.score_range.value
+        keep = q["flags"].map(lambda fs: bool(set(fs) & wanted) if wanted else bool(len(fs)))
+        keep &= (q["score"] >= lo) & (q["score"] <= hi)
+        return q[keep].reset_index(drop=True)
+
+    def _shown_quality_ids(self) -> list[str]:
+        return list(self._shown_quality()["id"])
+
+    def _histogram_figure(self, shown: pd.DataFrame | None = None):
+        from bokeh.models import ColumnDataSource
+        from bokeh.plotting import figure
+        q = self._quality_in_scope()
+        all_counts = histogram(q["score"] if not q.empty else [])
+        shown_counts = histogram(shown["score"] if shown is not None and not shown.empty else [])
+        left = [i * HISTOGRAM_BIN for i in range(len(all_counts))]
+        src = ColumnDataSource({"left": left, "right": [x + HISTOGRAM_BIN for x in left], "all": all_counts,
+                                "shown": shown_counts})
+        fig = figure(height=220, sizing_mode="stretch_width", x_range=(0, 100), tools="", toolbar_location=None,
+                     title="Quality score of the measured media (0 worst, 100 best)")
+        fig.quad(left="left", right="right", bottom=0, top="all", source=src, fill_color="#cbd5e1",
+                 line_color="white", legend_label="all measured")
+        fig.quad(left="left", right="right", bottom=0, top="shown", source=src, fill_color=ACCENT,
+                 line_color="white", legend_label="shown below")
+        fig.y_range.start = 0
+        fig.xaxis.axis_label, fig.yaxis.axis_label = "score", "media"
+        fig.legend.location = "top_left"
+        fig.legend.background_fill_alpha = 0.6
+        return fig
+
+    def _show_quality(self, page: int) -> None:
+        shown = self._shown_quality()
+        ids = set(shown["id"]) if not shown.empty else set()
+        self.selected &= ids
+        pages = max(1, math.ceil(len(shown) / self.media_per_page))
+        self.quality_page = min(max(0, page), pages - 1)
+        start = self.quality_page * self.media_per_page
+        self.quality_prev.disabled = self.quality_page == 0
+        self.quality_next.disabled = self.quality_page >= pages - 1
+        self.quality_page_label.object = f"Page {self.quality_page + 1} of {pages}"
+        self.hist.object = self._histogram_figure(shown)
+        measured = len(self._quality_in_scope())
+        if measured == 0:
+            self.quality_summary.object = ("No quality measurements yet" + (" for the selected media." if self.only
+                                           is not None else ": run `workbench process`."))
+        elif shown.empty:
+            self.quality_summary.object = f"No media matches these flags and scores (of {measured} measured)."
+        else:
+            self.quality_summary.object = f"{len(shown)} of {measured} measured media shown, worst first."
+        records = shown.iloc[start:start + self.media_per_page].to_dict("records")
+        thumbs = self.library.thumbnails([r["id"] for r in records])
+        self.quality_grid.objects = [self._quality_card(r, thumbs.get(r["id"])) for r in records]
+        self._update_trash_button()
+
+    def _quality_card(self, r: dict[str, Any], thumb: bytes | None) -> pn.Column:
+        name = Path(r["path"]).name
+        flags = "".join(f'<span class="wb-badge wb-badge-flag">{html.escape(f.replace("_", " "))}</span>'
+                        for f in r["flags"])
+        meta = (f'<div class="wb-dup-meta"><div title="{html.escape(r["path"])}"><b>{html.escape(name)}</b></div>'
+                f'<div>score {r["score"]:.0f}/100</div>{flags}</div>')
+        box = pn.widgets.Checkbox(label="Select", value=r["id"] in self.selected, width=self.card_px)
+        box.param.watch(self.messages.guard(lambda e, i=r["id"]: self._toggle(i, e.new)), "value")
+        return pn.Column(self._picture_and_text(thumb, name, meta), box, css_classes=["wb-quality-card"],
+                         width=self.card_px + 14, margin=4)
+
+    def _picture_and_text(self, thumb: bytes | None, name: str, text_html: str) -> pn.pane.HTML:
+        """A card's thumbnail and its lines as one pane (one model per card keeps a page of groups quick to
+        send; a page's thumbnails come from one ``Library.thumbnails`` read)."""
+        return pn.pane.HTML(picture_html(thumb, width_px=self.card_px, title=name) + text_html,
+                            width=self.card_px, margin=(0, 2))
+
+    def _toggle(self, media_id: str, on: bool) -> None:
+        (self.selected.add if on else self.selected.discard)(media_id)
+        self._update_trash_button()
+
+    def _select(self, ids: Iterable[str]) -> None:
+        self.selected = set(ids)
+        self._show_quality(page=self.quality_page)
+
+    def _update_trash_button(self) -> None:
+        n = len(self.selected)
+        self.trash_selected.label = f"Trash selected ({n})"
+        self.trash_selected.disabled = n == 0
+
+    async def _trash_selected(self, event: Any) -> None:
+        q = self.snap.quality.set_index("id")
+        chosen = sorted(self.selected)
+        by_reason: dict[str, list[str]] = {}
+        for i in chosen:
+            flags = ", ".join(q.loc[i, "flags"]) if i in q.index and len(q.loc[i, "flags"]) else "no flag"
+            by_reason.setdefault(TRASH_REASON_QUALITY.format(flags=flags), []).append(i)
+
+        def put() -> int:
+            return sum(self.library.trash(ids, reason=reason) for reason, ids in by_reason.items())
+        n = await self.busy.run("Moving to the trash", put)
+        self.last_trashed = chosen
+        self.selected = set()
+        await self._reload_async()
+        self.messages.success(f"Moved {n} media to the trash (Undo last trash puts them back).")
+
+    # -- shared actions ------------------------------------------------------------------------------------
+    async def _undo(self, event: Any) -> None:
+        ids = self.last_trashed
+        if not ids:
+            self.messages.info("Nothing to undo.")
+            return
+        n = await self.busy.run("Restoring", self.library.restore, ids)
+        self.last_trashed = []
+        await self._reload_async()
+        self.messages.success(f"Put {n} media back from the trash.")
+
+    async def _reload(self, event: Any) -> None:
+        await self._reload_async()
+        self.messages.clear()
+
+    async def _reload_async(self) -> None:
+        self.snap = await self.busy.run("Reading duplicates and quality", self._read)
+        self.kind.options = dict(self._kind_options())
+        self.flags.options = self._flag_options()
+        self.undo.disabled = not self.last_trashed
+        self.scope.object = self._scope_text()
+        self._show_groups(page=self.group_page)
+        self._show_quality(page=self.quality_page)
