@@ -111,7 +111,20 @@ def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot as a test artifact; docs/ links the committed copies."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # Templates scroll inside their own container, so "full page" alone stops at the viewport: grow the viewport
+    # to the tallest scrolled content (capped) for the shot, then put it back.
+    size = page.viewport_size
+    tallest = page.evaluate("""() => Math.max(document.documentElement.scrollHeight,
+        ...Array.from(document.querySelectorAll('*')).filter(e => e.scrollHeight > e.clientHeight + 4 &&
+            ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).map(e => e.scrollHeight + e.getBoundingClientRect().top))""")
+    if size and tallest > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": int(min(tallest, 4000))})
+        page.wait_for_timeout(300)
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        if size:
+            page.set_viewport_size(size)
     return path
 
 
@@ -130,11 +143,7 @@ def served_gallery(library_root: Path, log_path: Path | None = None,
             wait_for_http(f"{base}/voila/static/voila.js", proc=proc)   # a static file: starts no kernel
             yield base, log_path
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_group(proc, timeout_s=20)
 
 
 def open_gallery(browser, url: str, ready: str = ".wb-app", *, width: int = 1400, height: int = 900) -> PageWatch:
