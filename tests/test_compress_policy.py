@@ -36,6 +36,19 @@ def test_dry_run_predicts_savings_and_writes_nothing(lib):
     assert lib.catalog.count("versions") == 0 and not (lib.derived_dir / "versions").exists()
 
 
+def test_a_policy_applied_to_an_album_touches_only_that_albums_media(lib):
+    album = lib.create_album("finished work")
+    gps = lib.media()[lib.media()["path"].str.contains("DSCN")]["id"].tolist()
+    lib.add_to_album(album, gps)
+    dry = lib.compress("space", album="finished work", dry_run=True, progress=False)
+    assert sorted(dry["id"]) == sorted(gps)
+    assert dry.attrs["prediction"]["by_kind"]["image"]["library_bytes"] == \
+        int(lib.media().set_index("id").loc[gps, "size_bytes"].sum())
+    done = lib.compress("space", album=album, progress=False)
+    assert sorted(done["id"]) == sorted(gps)
+    assert len(lib.compress("lossless", progress=False)) == 3        # the rest of the library keeps its own policy
+
+
 def test_lossless_versions_are_verified_and_originals_kept(lib):
     df = lib.compress("lossless", progress=False)
     assert df["verified"].all() and (df["bytes_after"] <= df["bytes_before"]).all()

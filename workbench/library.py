@@ -689,9 +689,10 @@ class Library:
                                            "height", "error"])
 
     def compress(self, policy: str = "lossless", *, dry_run: bool = False, sample: int = 50,
-                 kind: str | None = None, progress: bool | None = None) -> pd.DataFrame:
+                 kind: str | None = None, album: str | None = None, progress: bool | None = None) -> pd.DataFrame:
         """Apply a compression policy (a built-in name, one saved in this library by ``save_policy``, or a JSON
-        file; see ``compress.policy``). Rows: id, path,
+        file; see ``compress.policy``) to the library, or only to one ``album`` and/or one ``kind`` (so an album of
+        finished work can get a different policy than the rest). Rows: id, path,
         codec, quality, bytes_before, bytes_after, metric, value, verified. ``dry_run`` encodes a sample of up to
         ``sample`` media per kind in memory, writes nothing, and puts the predicted savings for the whole library in
         ``df.attrs["prediction"]``. A real run writes new versions under ``derived/versions/<policy>/`` and records
@@ -700,7 +701,8 @@ class Library:
         from workbench.compress.policy import load_policy
         from workbench.ingest.blobstore import write_atomic
         pol = load_policy(policy, self.policies_dir)
-        media = self.media(kind=kind)
+        scope = self._compress_scope(kind, album)
+        media = scope
         if dry_run:
             media = pd.concat([g.sample(n=min(sample, len(g)), random_state=0) for _, g in media.groupby("kind")]) \
                 if len(media) else media
@@ -733,9 +735,15 @@ class Library:
                 pb.update(1)
         df = pd.DataFrame(rows, columns=ROW_KEYS)
         if dry_run:
-            totals = self.media(kind=kind).groupby("kind")["size_bytes"].sum().to_dict()
+            totals = scope.groupby("kind")["size_bytes"].sum().to_dict()
             df.attrs["prediction"] = {"policy": pol.describe(), **predict(records, totals)}
         return df
+
+    def _compress_scope(self, kind: str | None, album: str | None) -> pd.DataFrame:
+        if album is None:
+            return self.media(kind=kind)
+        media = self.album_media(album)
+        return media[media["kind"] == kind].reset_index(drop=True) if kind else media
 
     @property
     def policies_dir(self) -> Path:

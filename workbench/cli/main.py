@@ -552,6 +552,7 @@ def compress(policy: Annotated[str, typer.Option(help="lossless (default: loses 
                                                                       "savings for the whole library; write nothing.")] = False,
              sample: Annotated[int, typer.Option(help="Dry run: media sampled per kind.")] = 50,
              kind: Annotated[Optional[Kind], typer.Option(help="Only images or only videos.")] = None,
+             album: Annotated[Optional[str], typer.Option(help="Only this album (name or id): a policy per album.")] = None,
              json_out: JsonOpt = False) -> None:
     """Recompress photos (and videos) by a policy, writing new versions beside the originals, which are kept.
 
@@ -559,7 +560,7 @@ def compress(policy: Annotated[str, typer.Option(help="lossless (default: loses 
     lossy ones report the quality metric they reached."""
     lib = _open()
     df = lib.compress(policy, dry_run=dry_run, sample=sample, kind=kind.value if kind else None,
-                      progress=_progress(json_out))
+                      album=album, progress=_progress(json_out))
     recs = df.to_dict("records")
     if json_out:
         for r in recs:
