@@ -34,5 +34,24 @@ def test_notebook_runs_top_to_bottom(path, demo_library, monkeypatch):
     assert any(c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 
+def test_tagging_notebook_shows_scores_and_threshold_effects_on_a_scored_library(tagged_photos_library,
+                                                                                 monkeypatch):
+    """The demo library has no CLIP weights, so 02 only says how to get them there; here its score and
+    threshold cells really run (demo photos scored by the tiny random CLIP model)."""
+    import nbformat
+    from nbclient import NotebookClient
+    path = next(p for p in NOTEBOOKS if p.stem == "02_tagging")
+    monkeypatch.setenv("WORKBENCH_LIBRARY", str(tagged_photos_library))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "media scored for" in text and "instead of" in text and "no tag scores" not in text.lower()
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2  # score histogram, threshold sweep
+    assert sum("<img src=\"data:image/webp" in o.get("data", {}).get("text/html", "") for o in outputs) >= 1
+
+
 def test_every_notebook_is_tested():
     assert len(NOTEBOOKS) >= 5

@@ -1,0 +1,3 @@
+from workbench.dashboards.tagging import Tagging
+from workbench.dashboards.widgets import serve_entry
+serve_entry(Tagging)
