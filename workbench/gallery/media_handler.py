@@ -1,0 +1,83 @@
+"""The server's one route to media bytes: ``/workbench/media/<ticket>`` serves the original a signed ticket names.
+
+Videos need HTTP (the browser streams them with Range requests), so they cannot travel through the kernel's
+websocket like thumbnails do. This handler never decides who may see what: it only checks the kernel's signature
+(see ``links.py``), then streams the original with Range support, the media's own MIME type and ``nosniff``.
+"""
+from __future__ import annotations
+
+import mimetypes
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from tornado import web
+
+from workbench.gallery.links import LinkError, Ticket, verify
+
+#: Media whose location the handler remembers (oldest forgotten first).
+MEDIA_CACHE_SIZE = 512
+
+
+def content_disposition(name: str, download: bool) -> str:
+    """``attachment`` or ``inline`` with an ASCII fallback name and the UTF-8 name (RFC 6266 / 5987)."""
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in name) or "media"
+    kind = "attachment" if download else "inline"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
+
+
+class MediaHandler(web.StaticFileHandler):
+    """Serve one original for a valid ticket (Range, ETag and HEAD come from tornado's StaticFileHandler)."""
+
+    def initialize(self, library_root: str, secret: str) -> None:  # type: ignore[override]
+        super().initialize(path="/")
+        self.library_root = library_root
+        self.secret = secret
+        self._media: dict[str, Any] = {}
+        self._ticket: Ticket | None = None
+
+    def _library(self):
+        lib = self.settings.get("workbench_library")
+        if lib is None:
+            from workbench.library import Library
+            lib = Library.open(self.library_root)
+            self.settings["workbench_library"] = lib
+        return lib
+
+    async def get(self, ticket: str, include_body: bool = True) -> None:  # type: ignore[override]
+        try:
+            self._ticket = verify(self.secret, ticket)
+            self._media = self._lookup(self._ticket.media_id)
+        except LinkError as e:
+            raise web.HTTPError(403, reason=str(e)) from None
+        except Exception:
+            raise web.HTTPError(404, reason="media not found") from None
+        await super().get(self._media["path"], include_body)
+
+    def _lookup(self, media_id: str) -> dict[str, str]:
+        """Path, MIME type and file name of a media, remembered: a playing video asks for range after range."""
+        cache: dict[str, dict[str, str]] = self.settings.setdefault("workbench_media_cache", {})
+        if media_id not in cache:
+            lib = self._library()
+            path = lib.original_path(media_id)
+            row = lib.get(media_id)
+            if len(cache) >= MEDIA_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[media_id] = {"path": str(path), "mime": row.get("mime") or "",
+                               "name": Path(row.get("path") or path).name}
+        return cache[media_id]
+
+    def get_content_type(self) -> str:
+        mime = self._media.get("mime")
+        return mime or mimetypes.guess_type(self._media.get("name", ""))[0] or "application/octet-stream"
+
+    def set_extra_headers(self, path: str) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Cache-Control", "private, max-age=600")
+        self.set_header("Content-Disposition", content_disposition(self._media.get("name", "media"),
+                                                                   bool(self._ticket and self._ticket.download)))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # A short plain message: never a traceback, whatever tornado's debug settings say.
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"{status_code}: {self._reason}")

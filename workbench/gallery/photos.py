@@ -1,0 +1,98 @@
+"""The photos section: the timeline of everything the user can see, filtered by the sidebar or found by the
+search box, with a selection bar to put media into an album."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ipywidgets as W
+
+from workbench.gallery.grid import Grid
+from workbench.gallery.ui import classes, esc, plural
+
+if TYPE_CHECKING:
+    from workbench.gallery.shell import Shell
+
+#: At most this many search hits are ranked and shown (search ranks; it does not list everything).
+DEFAULT_SEARCH_LIMIT = 500
+
+
+class PhotosPage(W.VBox):
+    def __init__(self, shell: "Shell", *, search_limit: int = DEFAULT_SEARCH_LIMIT):
+        self.shell = shell
+        self.search_limit = search_limit
+        self.title = W.HTML("")
+        self.grid = Grid(shell.thumbnails, self._open, on_selection=self._selection)
+        self.count = W.HTML("")
+        self.album = W.Dropdown(options=[], layout=W.Layout(width="220px"))
+        self.album.add_class("wb-album-choice")
+        self.add = classes(W.Button(description="Add to album", button_style="primary"), "wb-add-to-album")
+        self.clear = classes(W.Button(description="Clear selection"), "wb-clear-selection")
+        self.add.on_click(lambda _b: shell.run(self.add_selected))
+        self.clear.on_click(lambda _b: shell.run(self.grid.clear_selection))
+        self.bar = classes(W.HBox([self.count, self.album, self.add, self.clear]), "wb-actionbar")
+        self.bar.layout.display = "none"
+        self._semantic: bool | None = None
+        super().__init__([self.title, self.bar, self.grid])
+        self.add_class("wb-photos")
+
+    def enter(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        view = self.shell.view
+        q = self.shell.sidebar.query(self.shell.search.value)
+        if q.text:
+            rows = view.search(q.text, limit=self.search_limit, **q.filters())
+            how = ("by meaning and by words" if self.semantic() else
+                   "by words in file names, folders, camera and place"
+                   + (" (search by meaning needs CLIP embeddings: run `workbench process`)"
+                      if self.shell.user["role"] in ("admin", "curator") else ""))
+            self.title.value = (f"<div class='wb-title'>Results for “{esc(q.text)}”</div>"
+                                f"<div class='wb-sub'>Best matches first, found {esc(how)}.</div>")
+            self.grid.show(rows, empty_text="No matches. Try other words, or clear the filters.", timeline=False)
+        else:
+            rows = view.media(sort=q.sort, desc=q.desc, **q.filters())
+            self.title.value = ("<div class='wb-title'>Photos</div>" if not q.active else
+                                "<div class='wb-title'>Photos</div><div class='wb-sub'>Filtered</div>")
+            empty = ("Nothing matches these filters." if q.active else
+                     "No photos yet. Import some with `workbench import --owner YOU FOLDER`, then "
+                     "`workbench process`.")
+            self.grid.show(rows, empty_text=empty, timeline=q.sort == "date")
+        self._selection(list(self.grid.selected))
+
+    def semantic(self) -> bool:
+        """Whether CLIP embeddings exist, so search understands meaning (else it matches words only)."""
+        if self._semantic is None:
+            st = self.shell.app.library.status()
+            self._semantic = bool((st["stage"].str.startswith("embeddings") & (st["done"] > 0)).any())
+        return self._semantic
+
+    def _open(self, index: int) -> None:
+        self.shell.open_viewer(self.grid.ids, index)
+
+    def _selection(self, ids: list[str]) -> None:
+        if not ids:
+            self.bar.layout.display = "none"
+            return
+        albums = self.shell.view.albums()
+        usable = albums[albums["access"].isin(["contribute", "manage"])] if len(albums) else albums
+        options = [(str(r["name"]), str(r["id"])) for r in usable.to_dict("records")]
+        current = self.album.value
+        self.album.options = options
+        values = [v for _, v in options]
+        if values:
+            self.album.value = current if current in values else values[0]
+        self.count.value = f"<b>{esc(plural(len(ids), 'item'))} selected</b>"
+        self.add.disabled = not options
+        self.add.tooltip = "" if options else "Create an album on the Albums page first"
+        self.bar.layout.display = ""
+
+    def add_selected(self) -> None:
+        ids = list(self.grid.selected)
+        if not ids or not self.album.value:
+            return
+        n = self.shell.view.add_to_album(self.album.value, ids)
+        label = dict((v, k) for k, v in self.album.options).get(self.album.value, "the album")
+        self.shell.message.ok(f"Added {plural(n, 'item')} to “{label}”"
+                              + (f" ({len(ids) - n} were already in it)." if n < len(ids) else "."))
+        self.grid.clear_selection()

@@ -1,0 +1,106 @@
+"""The share-link page: ``/?share=TOKEN`` shows that one album, read-only, without an account.
+
+The link is checked by ``Library.for_share`` (and again by the album view on every click, so revoking a link
+closes pages that are already open). A link with a password asks for it first; an unknown, expired or revoked
+link gets the denial page, which says no more than the library's message (nothing about whether an album exists).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as W
+
+from workbench.errors import AuthError
+from workbench.gallery.grid import Grid
+from workbench.gallery.ui import Message, classes, esc, plural, when
+
+if TYPE_CHECKING:
+    from workbench.gallery.app import Gallery
+
+#: ``Library.for_share``'s refusal when a link has a password and none was given.
+NEEDS_PASSWORD = "needs a password"
+SORTS = {"Newest first": True, "Oldest first": False}
+
+
+def _brand(extra: str = "") -> W.HTML:
+    return W.HTML(f"<div class='wb-brand'>▣ Workbench</div>{extra}")
+
+
+def denied_page(reason: str) -> W.Widget:
+    """A clear refusal: the link does not work (the reason is the library's own, safe to show)."""
+    text = reason.strip()
+    text = (text[:1].upper() + text[1:]) if text else "This link does not work."
+    body = classes(W.Box([W.HTML(f"<div class='wb-denied'><div class='wb-denied-icon'>⊘</div>"
+                                 f"<div class='wb-title'>This link does not work</div>"
+                                 f"<div class='wb-sub wb-denied-reason'>{esc(text)}</div>"
+                                 f"<div class='wb-sub'>Share links can expire or be revoked by the album's owner. "
+                                 f"Ask whoever sent it for a new one.</div></div>")]), "wb-center")
+    page = W.VBox([classes(W.HBox([_brand()]), "wb-header"), body], layout=W.Layout(display="contents"))
+    page.add_class("wb-denied-page")
+    return page
+
+
+class SharePage(W.VBox):
+    def __init__(self, app: "Gallery", token: str):
+        self.app = app
+        self._token = token
+        self.view: Any = None
+        self.message = Message()
+        self.header = classes(W.HBox([_brand()]), "wb-header")
+        self.main = classes(W.VBox([]), "wb-main")
+        super().__init__([self.header, self.main], layout=W.Layout(display="contents"))
+        self.add_class("wb-share-page")
+
+    # -- the link -------------------------------------------------------------------------------------------
+    def open_link(self, password: str | None) -> None:
+        try:
+            self.view = self.app.library.for_share(self._token, password)
+        except AuthError as e:
+            if NEEDS_PASSWORD in str(e) or (password is not None and "password" in str(e)):
+                self.ask_password(str(e) if password is not None else "")
+            else:
+                self.app.deny(str(e))
+            return
+        self.app.run(self.show_album, self.message)
+
+    def ask_password(self, error: str = "") -> None:
+        self.password = W.Password(placeholder="Password", layout=W.Layout(width="100%"))
+        self.password.add_class("wb-share-password-input")
+        self.unlock = classes(W.Button(description="Open album", button_style="primary"), "wb-share-open",
+                              "wb-submit")
+        self.password_message = Message()
+        if error:
+            self.password_message.error(error[:1].upper() + error[1:] + ("" if error.endswith(".") else "."))
+
+        def submit() -> None:
+            value, self.password.value = self.password.value, ""
+            if value:
+                self.open_link(value)
+
+        self.unlock.on_click(lambda _b: submit())
+        box = classes(W.VBox([W.HTML("<div class='wb-title'>Shared album</div><div class='wb-sub'>This link is "
+                                     "protected: enter the password you were given.</div>"),
+                              self.password_message, self.password, self.unlock]), "wb-login", "wb-form")
+        self.main.children = [classes(W.Box([box]), "wb-center")]
+
+    # -- the album ------------------------------------------------------------------------------------------
+    def show_album(self) -> None:
+        info = self.view.info()
+        self.header.children = [_brand(), classes(W.HTML(f"Shared album · {esc(info['name'])}"), "wb-user")]
+        self.sort = W.Dropdown(options=list(SORTS), value="Newest first", layout=W.Layout(width="160px"))
+        self.sort.observe(lambda _c: self.app.run(self.reload, self.message), "value")
+        self.grid = Grid(lambda ids: self.app.thumbnails(self.view, ids), self._open, selectable=False)
+        self.title = W.HTML("")
+        self.main.children = [self.message, classes(W.HBox([self.title, self.sort]), "wb-row"), self.grid]
+        self.reload()
+
+    def reload(self) -> None:
+        info = self.view.info()
+        rows = self.view.media(sort="date", desc=SORTS[self.sort.value])
+        self.title.value = (f"<div class='wb-title wb-share-title'>{esc(info['name'])}</div><div class='wb-sub'>"
+                            f"{esc(plural(len(rows), 'item'))} shared by {esc(info['owner'])} · "
+                            f"link {esc(when(info.get('expires_at')))}</div>")
+        self.grid.show(rows, empty_text="This album is empty.")
+
+    def _open(self, index: int) -> None:
+        self.app.open_viewer(self.view, self.grid.ids, index)
