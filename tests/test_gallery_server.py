@@ -171,3 +171,11 @@ def test_media_links_need_the_servers_signature(server):
         status, body = get(f"{base}/{links.ROUTE}/{ticket}")
         assert status == 403
         assert "Traceback" not in body
+
+
+def test_a_template_asked_for_in_the_url_is_ignored(server):
+    base, _, _ = server
+    status, html = get(base + "/?template=lab")
+    assert status == 200
+    assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html    # the stock lab template's CDN links
+    assert MARK not in html

@@ -51,6 +51,8 @@ def voila_config(*, port: int = DEFAULT_PORT, address: str = "127.0.0.1", show: 
     c.VoilaConfiguration.file_denylist = [".*"]
     c.VoilaConfiguration.extension_denylist = UNUSED_EXTENSIONS
     c.VoilaConfiguration.template = TEMPLATE
+    c.VoilaConfiguration.allow_template_override = "NO"   # ?template=lab must not bring back the stock page
+    c.VoilaConfiguration.allow_theme_override = "NO"
     if preheat > 0:
         # Kernels started ahead, with the library already open, each waiting for the page request it will serve.
         c.VoilaConfiguration.preheat_kernel = True
