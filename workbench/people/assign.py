@@ -71,7 +71,8 @@ def live_persons(catalog: Catalog, model_id: str) -> list[dict[str, Any]]:
 def current_person(assignments: pd.DataFrame) -> dict[str, tuple[str, str]]:
     """face_id -> (person_id, source) for faces someone or something has assigned."""
     live = assignments[assignments["source"].isin(LIVE)]
-    return {f: (p, s) for f, p, s in zip(live["face_id"], live["person_id"], live["source"])}
+    # .tolist() first: iterating pandas' Arrow-backed strings costs ~100 us a row (0.5 s at 5000 faces)
+    return {f: (p, s) for f, p, s in zip(*(live[c].tolist() for c in ("face_id", "person_id", "source")))}
 
 
 def update_people(catalog: Catalog, settings: Settings, model_id: str, *, redo_auto: bool = False) -> dict[str, int]:
