@@ -184,6 +184,12 @@ def test_another_users_thumbnail_and_preview_are_not_found(lib, bob, secret):
             bob.thumbnail(secret, which)
 
 
+def test_many_thumbnails_at_once_leave_out_another_users_media(lib, bob, secret):
+    mine = mid(lib, "garden.jpg")
+    got = bob.thumbnails([mine, secret], "preview")
+    assert got[mine][:4] == b"RIFF" and got[secret] is None
+
+
 def test_another_users_original_is_not_found(bob, secret):
     with pytest.raises(NotFoundError):
         bob.original_path(secret)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from factory import jpeg
 from workbench import Library
-from workbench.errors import AccessDenied, AuthError, NotFoundError
+from workbench.errors import AccessDenied, AuthError, NotFoundError, PasswordRequired
 
 PW = "a-long-enough-password"
 
@@ -68,6 +68,13 @@ def test_a_link_gives_thumbnails_and_originals_of_the_album(lib):
     assert view.original_bytes(m) == lib.original_path(m).read_bytes()
 
 
+def test_a_link_gives_many_thumbnails_at_once_but_none_from_outside_the_album(lib):
+    view = lib.for_share(lib.share_album("Party"))
+    inside, out = mid(lib, "in1"), mid(lib, "out")
+    got = view.thumbnails([inside, out])
+    assert got[inside][:4] == b"RIFF" and got[out] is None
+
+
 def test_a_link_shows_file_names_but_no_folders(lib):
     view = lib.for_share(lib.share_album("Party"))
     row = view.get(mid(lib, "in1"))
@@ -91,6 +98,13 @@ def test_a_token_carries_at_least_128_random_bits_and_only_its_hash_is_stored(li
     lib.catalog.compact()
     data = b"".join(p.read_bytes() for p in (lib.root / "catalog").rglob("*") if p.is_file())
     assert not any(t.encode() in data for t in tokens)
+
+
+def test_a_guessed_token_is_refused_without_asking_for_a_password(lib):
+    lib.share_album("Party", password="link-password-1")
+    with pytest.raises(AuthError) as refused:
+        lib.for_share(secrets.token_urlsafe(32))
+    assert not isinstance(refused.value, PasswordRequired)
 
 
 def test_a_guessed_token_opens_nothing(lib):
@@ -172,13 +186,13 @@ def test_the_link_list_says_which_links_work(lib):
 # -- passwords on links ---------------------------------------------------------------------------------------
 def test_a_link_with_a_password_needs_it(lib):
     token = lib.share_album("Party", password="link-password-1")
-    with pytest.raises(AuthError, match="needs a password"):
+    with pytest.raises(PasswordRequired, match="needs a password"):
         lib.for_share(token)
 
 
 def test_a_wrong_link_password_opens_nothing(lib):
     token = lib.share_album("Party", password="link-password-1")
-    with pytest.raises(AuthError, match="wrong password"):
+    with pytest.raises(PasswordRequired, match="wrong password"):
         lib.for_share(token, "link-password-2")
 
 

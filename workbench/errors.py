@@ -31,5 +31,9 @@ class AuthError(WorkbenchError):
     too many failed attempts, an expired or revoked session or link."""
 
 
+class PasswordRequired(AuthError):
+    """A share link that has a password was opened without one: ask for it."""
+
+
 class AccessDenied(WorkbenchError):
     """The acting user may see this, but not do that (e.g. add to an album they only view)."""

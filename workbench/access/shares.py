@@ -10,7 +10,7 @@ import pandas as pd
 from workbench.access import passwords, throttle
 from workbench.access.sessions import new_token, token_hash
 from workbench.catalog.store import Catalog, sql_in, sql_quote
-from workbench.errors import AuthError, NotFoundError
+from workbench.errors import AuthError, NotFoundError, PasswordRequired
 
 TABLE = "shares"
 SHARE_COLUMNS = ["share_id", "album_id", "created_by", "created_at", "expires_at", "revoked_at", "has_password",
@@ -76,13 +76,13 @@ def open_link(catalog: Catalog, token: str, password: str | None, settings) -> d
         subj = [throttle.subject("share", r["share_id"])]
         left = throttle.seconds_locked(catalog, subj, limits)
         if left > 0:
-            raise AuthError(f"too many wrong passwords for this link: try again in {max(1, round(left / 60))} "
+            raise PasswordRequired(f"too many wrong passwords for this link: try again in {max(1, round(left / 60))} "
                             f"minutes")
         if password is None:
-            raise AuthError("this share link needs a password")
+            raise PasswordRequired("this share link needs a password")
         if not passwords.verify(r["password_hash"], password):
             throttle.record_failure(catalog, subj, limits)
-            raise AuthError("wrong password for this share link")
+            raise PasswordRequired("wrong password for this share link")
         throttle.clear(catalog, subj)
     return r
 

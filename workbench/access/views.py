@@ -186,6 +186,15 @@ class UserView:
         """WebP bytes of a visible media's thumbnail or preview (None until processed)."""
         return self._lib.thumbnail(self.resolve_id(id_or_prefix), which)
 
+    def thumbnails(self, ids: Iterable[str], which: str = "thumb") -> dict[str, bytes | None]:
+        """Many thumbnails in one read, for a grid; ids this user may not see come back as None, exactly like
+        media that do not exist."""
+        _, visible = self._sight()
+        ids = list(ids)
+        out: dict[str, bytes | None] = dict.fromkeys(ids)
+        out.update(self._lib.thumbnails([i for i in ids if i in visible], which))
+        return out
+
     def original_path(self, id_or_prefix: str) -> Path:
         """Where a visible media's original is, for the server to stream (videos) or send; not for display."""
         return self._lib.original_path(self.resolve_id(id_or_prefix))
@@ -497,6 +506,14 @@ class AlbumView:
 
     def thumbnail(self, id_or_prefix: str, which: str = "thumb") -> bytes | None:
         return self._lib.thumbnail(self.resolve_id(id_or_prefix), which)
+
+    def thumbnails(self, ids: Iterable[str], which: str = "thumb") -> dict[str, bytes | None]:
+        """Many thumbnails in one read; ids outside the album come back as None."""
+        self._check()
+        ids, inside = list(ids), self._ids()
+        out: dict[str, bytes | None] = dict.fromkeys(ids)
+        out.update(self._lib.thumbnails([i for i in ids if i in inside], which))
+        return out
 
     def original_path(self, id_or_prefix: str) -> Path:
         """For the server to stream or send the original; not for display."""

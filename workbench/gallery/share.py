@@ -10,15 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from workbench.errors import AuthError
+from workbench.errors import AuthError, PasswordRequired
 from workbench.gallery.grid import Grid
 from workbench.gallery.ui import Message, classes, esc, plural, when
 
 if TYPE_CHECKING:
     from workbench.gallery.app import Gallery
 
-#: ``Library.for_share``'s refusal when a link has a password and none was given.
-NEEDS_PASSWORD = "needs a password"
 SORTS = {"Newest first": True, "Oldest first": False}
 
 
@@ -55,11 +53,11 @@ class SharePage(W.VBox):
     def open_link(self, password: str | None) -> None:
         try:
             self.view = self.app.library.for_share(self._token, password)
+        except PasswordRequired as e:   # none given yet, a wrong one, or too many wrong ones
+            self.ask_password(str(e) if password is not None else "")
+            return
         except AuthError as e:
-            if NEEDS_PASSWORD in str(e) or (password is not None and "password" in str(e)):
-                self.ask_password(str(e) if password is not None else "")
-            else:
-                self.app.deny(str(e))
+            self.app.deny(str(e))
             return
         self.app.run(self.show_album, self.message)
 
