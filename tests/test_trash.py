@@ -69,7 +69,8 @@ def test_emptying_forgets_but_never_deletes_a_referenced_file(tmp_path):
     lib.import_files([src], mode="reference", progress=False)
     lib.trash([lib.media().iloc[0]["id"]])
     res = lib.empty_trash()
-    assert res == {"media": 1, "files_deleted": 0, "referenced_files_kept": 1}
+    assert res == {"media": 1, "files_deleted": 0, "referenced_files_kept": 1, "replaced_originals_deleted": 0,
+                   "replaced_bytes_freed": 0}
     assert src.exists() and lib.media(include_trashed=True).empty
 
 

@@ -20,7 +20,6 @@ from workbench.compress.policy import Policy
 from workbench.errors import LibraryError, NotFoundError, WorkbenchError
 from workbench.ingest.blobstore import BlobStore
 from workbench.ingest.importer import ImportReport, import_paths
-from workbench.ingest.verify import check_one
 from workbench.parallel import Failure, run_isolated
 from workbench.progress import bar
 from workbench.settings import Settings
@@ -696,7 +695,7 @@ class Library:
         codec, quality, bytes_before, bytes_after, metric, value, verified. ``dry_run`` encodes a sample of up to
         ``sample`` media per kind in memory, writes nothing, and puts the predicted savings for the whole library in
         ``df.attrs["prediction"]``. A real run writes new versions under ``derived/versions/<policy>/`` and records
-        them; originals are never replaced. Media already done for this policy are skipped (rerun resumes)."""
+        them; originals are kept (``replace_originals`` then lets verified versions replace them). Media already done for this policy are skipped (rerun resumes)."""
         from workbench.compress.job import ROW_KEYS, compress_one, predict
         from workbench.compress.policy import load_policy
         from workbench.ingest.blobstore import write_atomic
@@ -778,6 +777,57 @@ class Library:
         df = self.catalog.read("versions", cols, where).to_pandas()
         return df.sort_values(["policy", "media_id"]).reset_index(drop=True)
 
+    def replace_originals(self, policy: str = "lossless", *, allow_lossy: bool = False,
+                          ids: Iterable[str] | None = None, progress: bool | None = None) -> pd.DataFrame:
+        """Let a policy's versions take the originals' place, to actually free the space. Only versions verified
+        lossless qualify (a JPEG XL that rebuilds the JPEG exactly, or identical pixels and metadata) unless
+        ``allow_lossy``; each is verified again, written into originals/ and recorded before the old original moves
+        to the trash (restorable with ``restore_original`` until ``empty_trash``). Media indexed in place are never
+        touched; the id never changes and ``original_path`` still gives the exact JPEG of a JPEG XL. Rows: id, path,
+        status (replaced | skipped | refused), stored_as, reason, bytes_before, bytes_after, bytes_saved;
+        ``df.attrs["bytes_saved"]`` is the total. Rerunning skips media already replaced."""
+        from workbench.compress.policy import load_policy
+        from workbench.compress.replace import RESULT_KEYS, replace_one
+        name = load_policy(policy, self.policies_dir).name
+        where = sql_in("id", self._resolve_ids(ids)) if ids is not None else None
+        media = self.catalog.read("media", ["id", "path", "sha256", "storage", "blob", "size_bytes", "stored_as",
+                                            "stored_bytes", "original_blob", "orientation"], where).to_pylist()
+        versions = {v["media_id"]: v for v in self.catalog.read("versions", None, f"policy = {sql_quote(name)}")
+                    .to_pylist()}
+        trashed = self._trashed()
+        rows = []
+        with self._lock, bar(len(media), f"replace originals ({name})", progress) as pb:
+            for m in sorted(media, key=lambda r: r["path"]):
+                if m["id"] in trashed:
+                    rows.append({"id": m["id"], "path": m["path"], "status": "skipped", "stored_as": m["stored_as"],
+                                 "reason": "in the trash", "bytes_before": m["size_bytes"], "bytes_after": None,
+                                 "bytes_saved": 0})
+                else:
+                    rows.append(replace_one(self.catalog, self.root, m, versions.get(m["id"]), allow_lossy))
+                pb.update(1)
+        df = pd.DataFrame(rows, columns=RESULT_KEYS)
+        df.attrs["bytes_saved"] = int(df["bytes_saved"].sum()) if len(df) else 0
+        return df
+
+    def replaced_originals(self) -> pd.DataFrame:
+        """Media whose original was replaced: [id, path, stored_as, size_bytes (the original's), stored_bytes,
+        in_trash (the original can still be restored; ``empty_trash`` deletes it)]."""
+        from workbench.compress.replace import trashed_original
+        rows = self.catalog.read("media", ["id", "path", "stored_as", "size_bytes", "stored_bytes", "blob",
+                                           "original_blob"], "stored_as IS NOT NULL").to_pylist()
+        out = [{**{k: r[k] for k in ("id", "path", "stored_as", "size_bytes", "stored_bytes")},
+                "in_trash": trashed_original(self.root, r) is not None} for r in rows]
+        return pd.DataFrame(out, columns=["id", "path", "stored_as", "size_bytes", "stored_bytes", "in_trash"])
+
+    def restore_original(self, id_or_prefix: str) -> None:
+        """Undo ``replace_originals`` for one media while its original is still in the trash: the original is
+        stored again and the compressed file goes to the trash instead."""
+        from workbench.compress.replace import restore_original
+        mid = self.resolve_id(id_or_prefix)
+        with self._lock:
+            row = self.catalog.read("media", None, f"id = {sql_quote(mid)}").to_pylist()[0]
+            restore_original(self.catalog, self.root, row)
+
     # -- trash ----------------------------------------------------------------------------------------------
     def _trashed(self) -> set[str]:
         from workbench.catalog.trash import trashed_ids
@@ -806,16 +856,20 @@ class Library:
         return m.merge(t, on="id").sort_values("at").reset_index(drop=True)
 
     def empty_trash(self) -> dict[str, int]:
-        """Delete everything in the trash for good: catalog rows, stored originals, renditions. Files indexed in
-        place (``--mode reference``) are forgotten, never deleted. This is the only deletion there is."""
+        """Delete everything in the trash for good: catalog rows, stored originals, renditions, and originals
+        replaced by compressed versions (``replace_originals``). Files indexed in place (``--mode reference``) are
+        forgotten, never deleted. This is the only deletion there is."""
         from workbench.catalog.trash import empty
         tables = ["sources", "errors", "manual_tags"]
         for stage in all_stages(self.settings, self.root):
             tables.append(stage.name)
             tables.extend(stage.side_schemas())
         from workbench.people.assign import refresh_persons
+        from workbench.compress.replace import drop_cached, empty_file_trash
         with self._lock:
+            drop_cached(self.root, sorted(self._trashed()))
             res = empty(self.catalog, self.root, list(dict.fromkeys(tables)), "faces")
+            res.update(empty_file_trash(self.root))   # originals replaced by compressed versions
             if res["media"]:
                 refresh_persons(self.catalog, self.settings, self._face_model())
                 self.catalog.compact()
@@ -1023,17 +1077,24 @@ class Library:
 
     # -- integrity ------------------------------------------------------------------------------------------
     def verify(self, progress: bool | None = None) -> pd.DataFrame:
-        """Re-hash every original; returns one row per media with status ok, changed, missing or unreadable."""
-        t = self.catalog.read("media", ["id", "sha256", "storage", "blob", "path"]).to_pylist()
+        """Re-hash every original; returns one row per media with status ok, changed, missing or unreadable, and
+        ``stored_as`` (original, or how a replaced original is stored: its stored file must match its recorded
+        hash, and a JPEG XL must rebuild the original JPEG byte for byte)."""
+        from workbench.compress.replace import check_media
+        t = self.catalog.read("media", ["id", "sha256", "storage", "blob", "path", "stored_as",
+                                        "stored_sha256"]).to_pylist()
         ctx = self._context()
-        tasks = [(r["id"], str(ctx.source_of(r)), r["sha256"]) for r in t]
+        # A replaced original is checked through its stored file (never the rebuilt cache): see compress.replace.
+        tasks = [(r["id"], str(ctx.originals / r["blob"] if r["stored_as"] else ctx.source_of(r)), r["sha256"],
+                  r["stored_as"], r["stored_sha256"]) for r in t]
         rows = []
         with bar(len(tasks), "verify", progress) as pb:
-            for task, res in run_isolated(check_one, tasks, workers=self.settings.worker_count(),
+            for task, res in run_isolated(check_media, tasks, workers=self.settings.worker_count(),
                                           timeout_s=self.settings.per_file_timeout_s * 10):
                 if isinstance(res, Failure):
-                    res = {"id": task[0], "path": task[1], "status": "unreadable", "detail": res.reason}
+                    res = {"id": task[0], "path": task[1], "status": "unreadable", "detail": res.reason,
+                           "stored_as": task[3] or "original"}
                 rows.append(res)
                 pb.update(1)
-        df = pd.DataFrame(rows, columns=["id", "path", "status", "detail"])
+        df = pd.DataFrame(rows, columns=["id", "path", "status", "detail", "stored_as"])
         return df.sort_values(["status", "path"]).reset_index(drop=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: media.stored_as & co. (replaced originals; older versions must not read them)
 
 UTC_TS = pa.timestamp("us", tz="UTC")
 
@@ -53,6 +53,11 @@ MEDIA = pa.schema([
     _f("owner", pa.string(), False),
     _f("imported_at", UTC_TS, False),
     _f("search_text", pa.string()),          # words of file name, folders, camera, place: full-text index
+    # Set once the original was replaced by a compressed version (compress/replace.py); null: the original as imported.
+    _f("stored_as", pa.string()),            # jxl-reconstructible | lossless-pixels | lossy
+    _f("stored_sha256", pa.string()),        # sha256 of the stored file (``blob``), for verify
+    _f("stored_bytes", pa.int64()),
+    _f("original_blob", pa.string()),        # where the original was under originals/ (now in trash/originals/)
 ])
 
 # Every path a content hash was found at. Exact duplicates are media with more than one source.

@@ -582,6 +582,52 @@ def compress(policy: Annotated[str, typer.Option(help="lossless (default: loses 
                           f"median {q['median']:.3f}")
 
 
+@app.command("replace-originals")
+def replace_originals(policy: Annotated[str, typer.Option(help="The policy whose versions replace the originals "
+                                                               "(run `workbench compress` with it first).")] = "lossless",
+                      allow_lossy: Annotated[bool, typer.Option("--allow-lossy", help="Also replace originals by "
+                                                                "lossy versions: information is lost.")] = False,
+                      ids: Annotated[Optional[list[str]], typer.Argument(help="Only these media (default: all).")] = None,
+                      yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation (--allow-lossy).")] = False,
+                      json_out: JsonOpt = False) -> None:
+    """Let verified versions take the originals' place, to free the space they save.
+
+    Only lossless versions qualify (a JPEG XL that rebuilds the JPEG byte for byte, or identical pixels and
+    metadata) unless --allow-lossy. Each is verified again, stored and recorded before the old original moves to
+    the trash: `workbench restore-original ID` undoes it until `workbench trash --empty`. Files indexed in place
+    (--mode reference) are never touched."""
+    lib = _open()
+    if allow_lossy and not yes:
+        if json_out:
+            _fail("--allow-lossy with --json needs --yes (there is no prompt in JSON mode)")
+        typer.confirm(f"Replace originals by the lossy versions of policy {policy!r}? The originals stay in the "
+                      f"trash until it is emptied; after that what the lossy versions lost is gone.", abort=True)
+    df = lib.replace_originals(policy, allow_lossy=allow_lossy, ids=ids, progress=_progress(json_out))
+    recs = df.to_dict("records")
+    if json_out:
+        for r in recs:
+            emit_json(r)
+        return
+    done = [r for r in recs if r["status"] != "skipped" or not r["reason"].startswith("already")]
+    table(f"{sum(r['status'] == 'replaced' for r in recs)} originals replaced, "
+          f"{df.attrs['bytes_saved'] / 1e6:.2f} MB saved ({len(recs) - len(done)} replaced before)", ["id", "status", "stored as", "saved", "reason", "name"],
+          [[r["id"][:10], r["status"], r["stored_as"] or "", r["bytes_saved"], r["reason"], Path(r["path"]).name]
+           for r in done])
+    if any(r["status"] == "refused" for r in recs):
+        raise typer.Exit(1)
+
+
+@app.command("restore-original")
+def restore_original(ids: Annotated[list[str], typer.Argument(help="Media ids (or prefixes) whose replaced "
+                                                                  "original to put back.")],
+                     json_out: JsonOpt = False) -> None:
+    """Put replaced originals back (while they are still in the trash); the compressed files go to the trash."""
+    lib = _open()
+    for i in ids:
+        lib.restore_original(i)
+    emit_json({"restored": len(ids)}) if json_out else console.print(f"{len(ids)} originals restored.")
+
+
 @app.command()
 def trash(ids: Annotated[Optional[list[str]], typer.Argument(help="Media ids (or prefixes) to put in the trash.")] = None,
           empty: Annotated[bool, typer.Option("--empty", help="Delete everything in the trash for good.")] = False,
@@ -595,19 +641,26 @@ def trash(ids: Annotated[Optional[list[str]], typer.Argument(help="Media ids (or
     lib = _open()
     if empty:
         items = lib.trashed()
-        if items.empty:
+        replaced = lib.replaced_originals()
+        replaced = replaced[replaced["in_trash"]]
+        if items.empty and replaced.empty:
             console.print("The trash is empty.") if not json_out else emit_json({"media": 0})
             return
         if not yes:
             if json_out:
                 _fail("--empty with --json needs --yes (there is no prompt in JSON mode)")
             typer.confirm(f"Delete {len(items)} media in the trash for good "
-                          f"({items['size_bytes'].sum() / 1e6:.1f} MB)?", abort=True)
+                          f"({items['size_bytes'].sum() / 1e6:.1f} MB)"
+                          + (f" and {len(replaced)} originals replaced by compressed versions "
+                             f"({replaced['size_bytes'].sum() / 1e6:.1f} MB)" if len(replaced) else "") + "?",
+                          abort=True)
         res = lib.empty_trash()
         if json_out:
             emit_json(res)
         else:
-            console.print(f"Deleted {res['media']} media ({res['files_deleted']} files); "
+            console.print(f"Deleted {res['media']} media ({res['files_deleted']} files) and "
+                          f"{res['replaced_originals_deleted']} files set aside by replace-originals or "
+                          f"restore-original; "
                           f"{res['referenced_files_kept']} referenced files were left where they are.")
         return
     if list_ or not ids:

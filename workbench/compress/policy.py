@@ -13,7 +13,8 @@ A file policy is JSON with the same fields, e.g.::
      "videos": {"codec": "av1", "target_ssim": 0.97}}
 
 Applying a policy writes new versions next to the originals (``derived/versions/<policy>/``) and records them;
-the originals are kept.
+the originals are kept until ``Library.replace_originals`` (``compress/replace.py``) lets verified versions
+replace them.
 
 Named policies saved in a library (by the compression tuner dashboard, or ``Library.save_policy``) live in its
 ``policies/NAME.json`` and are loaded by name like the built-in ones: ``workbench compress --policy NAME``.

@@ -20,7 +20,7 @@ from workbench.settings import Settings
 
 # The media columns every stage receives.
 INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at", "width", "height", "fps", "duration_s",
-                 "size_bytes"]
+                 "size_bytes", "stored_as"]
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,12 @@ class StageContext:
         return Path(self.root) / "derived"
 
     def source_of(self, row: dict[str, Any]) -> Path:
-        """The bytes of a media: its stored original, or the referenced file for ``--mode reference``."""
+        """The bytes of a media: its stored original, or the referenced file for ``--mode reference``. An original
+        replaced by its JPEG XL (``stored_as`` jxl-reconstructible) is rebuilt, byte-identical, into a cache."""
         if row.get("storage") == "copy" and row.get("blob"):
+            if row.get("stored_as") == "jxl-reconstructible":
+                from workbench.compress.replace import reconstructed_original
+                return reconstructed_original(self.originals, self.derived, row)
             return self.originals / row["blob"]
         return Path(row["path"])
 

@@ -1,0 +1,338 @@
+"""Replacing originals by their compressed versions, only after the new file is written, verified and recorded.
+
+Why: a policy's versions save space only once they take the originals' place. The rule (issue 6): an original is
+replaced only by a verified lossless version, unless the user explicitly allows a lossy one. The order is what
+makes it safe; each step finishes before the next begins, and a crash leaves a state the next run completes:
+
+1. the version already exists under ``derived/versions/<policy>/`` (written by ``Library.compress``);
+2. it is verified again now, against the original: a JPEG XL made from a JPEG must rebuild bytes whose sha256 is
+   the media's own (its id is their first 16 hex digits); a pixel-lossless version must decode to the original's
+   exact pixels with its metadata; a lossy version must at least decode;
+3. it is written into ``originals/`` as ``<sha256>.stored<ext>`` (read-only, atomic; named by the media's hash so
+   it never collides with another media's content-addressed original) and hashed again from disk;
+4. the media row records it: ``blob`` (where the bytes now are), ``stored_as``, ``stored_sha256``,
+   ``stored_bytes`` and ``original_blob`` (where the original was);
+5. only then the old original moves to the library's file trash ``trash/originals/`` (not deleted): it stays there,
+   restorable with ``restore``, until the user empties the trash.
+
+The media id never changes. Reads keep going through the library: for ``jxl-reconstructible`` media the exact
+original JPEG is rebuilt on demand into ``derived/reconstructed/`` (a bounded cache), so thumbnails, downloads and
+every stage see the very bytes that were imported. For ``lossless-pixels`` and ``lossy`` media the stored file is
+what remains and the media's ``mime`` becomes the stored file's (the original's bytes are gone once the trash is
+emptied).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from workbench.catalog.store import Catalog, sql_quote
+from workbench.errors import MediaError, WorkbenchError
+from workbench.ingest.blobstore import _fsync_dir, blob_relpath, sha256_file
+
+#: How the bytes of a media are stored: None (the original as imported) or one of these.
+RECONSTRUCTIBLE = "jxl-reconstructible"   # JPEG XL holding the JPEG reconstruction data: the original rebuilds exactly
+LOSSLESS_PIXELS = "lossless-pixels"       # identical pixels and metadata; the original file's bytes are not kept
+LOSSY = "lossy"                           # a lossy version the user explicitly chose to keep instead
+STORED_AS = (RECONSTRUCTIBLE, LOSSLESS_PIXELS, LOSSY)
+
+#: Replaced originals wait here (same relative path as under ``originals/``) until the trash is emptied.
+TRASH_DIR = Path("trash") / "originals"
+#: Rebuilt original JPEGs of ``jxl-reconstructible`` media, under ``derived/``.
+CACHE_DIR = "reconstructed"
+#: Upper bound of that cache: beyond it the least recently used rebuilt JPEGs are removed (they rebuild on demand).
+RECONSTRUCTED_CACHE_MAX_BYTES = 1 << 30
+
+RESULT_KEYS = ["id", "path", "status", "stored_as", "reason", "bytes_before", "bytes_after", "bytes_saved"]
+
+
+def stored_as_of(version: dict[str, Any]) -> str:
+    """What a version would make of its media: reconstructible (JPEG -> JPEG XL), pixel-lossless or lossy."""
+    if version["codec"] == "jxl-jpeg" and version.get("verified"):
+        return RECONSTRUCTIBLE
+    if version.get("metric") == "identical" and version.get("verified"):
+        return LOSSLESS_PIXELS
+    return LOSSY
+
+
+# ------------------------------------------------------------------------------------------------ verifying
+
+def reverify(stored_as: str, original: bytes | None, new: bytes, media_sha256: str) -> str | None:
+    """Verify a version against its media right before it replaces the original: None when it passes, else the
+    reason it is refused. ``original`` may be None for reconstructible versions (the id's hash is the check)."""
+    from workbench.compress.lossless import jxl_to_jpeg, metadata_preserved, pixels_identical
+    if stored_as == RECONSTRUCTIBLE:
+        try:
+            rebuilt = jxl_to_jpeg(new)
+        except Exception as e:  # noqa: BLE001 - a damaged version must be refused, not crash the run
+            return f"the JPEG XL version does not rebuild a JPEG ({e})"
+        if hashlib.sha256(rebuilt).hexdigest() != media_sha256:
+            return "the JPEG rebuilt from the JPEG XL version is not byte-identical to the original"
+        return None
+    if original is None:
+        return "the original is needed to verify this version"
+    if stored_as == LOSSLESS_PIXELS:
+        if not pixels_identical(original, new):
+            return "the version's pixels are not identical to the original's"
+        if not metadata_preserved(original, new):
+            return "the version lost metadata (EXIF, ICC or XMP) of the original"
+        return None
+    return _decodes(new)
+
+
+def _decodes(data: bytes) -> str | None:
+    """None if ``data`` opens as an image (fully decoded) or a video with a video stream."""
+    import io
+    import tempfile
+
+    from workbench.formats.sniff import sniff
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        f.write(data)
+        f.flush()
+        try:
+            ft = sniff(Path(f.name))
+        except Exception as e:  # noqa: BLE001
+            return f"the version is not a readable media file ({e})"
+        try:
+            if ft.kind == "image":
+                from PIL import Image
+
+                from workbench.imaging.decode import register_plugins
+                register_plugins()
+                with Image.open(io.BytesIO(data)) as im:
+                    im.load()
+            else:
+                import av
+                with av.open(f.name) as c:
+                    if not c.streams.video:
+                        return "the version has no video stream"
+                    next(c.decode(video=0))
+        except Exception as e:  # noqa: BLE001
+            return f"the version does not decode ({e})"
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ writing
+
+def _write_readonly(root: Path, rel: str, data: bytes) -> str:
+    """Write ``data`` to ``originals/rel`` atomically and read-only; returns the sha256 read back from disk."""
+    originals = root / "originals"
+    tmp_dir = originals / ".tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o444)
+    dest = originals / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():  # an earlier run wrote it but did not record it: writable again to be replaced
+        os.chmod(dest, 0o644)
+    os.replace(tmp, dest)
+    _fsync_dir(dest.parent)
+    return sha256_file(dest)
+
+
+def _move(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, dest)
+    _fsync_dir(dest.parent)
+
+
+def trashed_original(root: Path, row: dict[str, Any]) -> Path | None:
+    """Where a replaced media's original file still is (in the file trash, or not yet moved), else None."""
+    rel = row.get("original_blob")
+    if not rel:
+        return None
+    for p in (root / TRASH_DIR / rel, root / "originals" / rel):
+        if p.exists() and rel != row.get("blob"):
+            return p
+    return None
+
+
+# ------------------------------------------------------------------------------------------------ replacing
+
+def replace_one(catalog: Catalog, root: Path, media: dict[str, Any], version: dict[str, Any] | None,
+                allow_lossy: bool) -> dict[str, Any]:
+    """Replace one media's original by its version if every rule allows it; returns its result row."""
+    out = {"id": media["id"], "path": media["path"], "status": "skipped", "stored_as": media.get("stored_as"),
+           "reason": "", "bytes_before": media["size_bytes"], "bytes_after": None, "bytes_saved": 0}
+    if media.get("stored_as"):
+        left = trashed_original(root, media)
+        if left is not None and left.parent.is_relative_to(root / "originals"):   # an interrupted run: finish it
+            _move(left, root / TRASH_DIR / media["original_blob"])
+        out.update(reason=f"already replaced ({media['stored_as']})", bytes_after=media.get("stored_bytes"))
+        return out
+    if media["storage"] != "copy" or not media.get("blob"):
+        return {**out, "reason": "indexed in place (--mode reference): files outside the library are never touched"}
+    if version is None:
+        return {**out, "reason": "no version for this policy yet: run `workbench compress` with it first"}
+    if not version.get("path"):
+        return {**out, "reason": "the policy found nothing smaller: the original stays"}
+    kind = stored_as_of(version)
+    out["stored_as"] = kind
+    if kind == LOSSY and not allow_lossy:
+        return {**out, "stored_as": None,
+                "reason": "the version is not verified lossless: the original stays (allow lossy versions "
+                          "explicitly to replace it)"}
+    new_path = root / "derived" / version["path"]
+    orig_path = root / "originals" / media["blob"]
+    try:
+        new = new_path.read_bytes()
+        original = orig_path.read_bytes()
+    except OSError as e:
+        return {**out, "status": "refused", "reason": f"cannot read {e.filename}: {e.strerror or e}"}
+    if hashlib.sha256(original).hexdigest() != media["sha256"]:
+        return {**out, "status": "refused",
+                "reason": "the original changed since import: run `workbench verify` before replacing it"}
+    if len(new) >= len(original):
+        return {**out, "status": "skipped", "reason": "the version is not smaller than the original"}
+    problem = reverify(kind, original, new, media["sha256"])
+    if problem:
+        return {**out, "status": "refused", "reason": f"{problem}; the original stays"}
+    if kind != RECONSTRUCTIBLE and new_path.suffix == ".jxl" and (media.get("orientation") or 1) != 1:
+        return {**out, "status": "refused", "reason": "JPEG XL decoders ignore the EXIF orientation this image "
+                                                      "needs, so it would show turned; the original stays"}
+    rel = blob_relpath(media["sha256"], ".stored" + new_path.suffix)
+    stored_sha = _write_readonly(root, rel, new)
+    if stored_sha != hashlib.sha256(new).hexdigest():
+        return {**out, "status": "refused", "reason": "the stored copy did not read back identical; the original "
+                                                      "stays"}
+    values: dict[str, Any] = {"blob": rel, "stored_as": kind, "stored_sha256": stored_sha,
+                              "stored_bytes": len(new), "original_blob": media["blob"]}
+    if kind != RECONSTRUCTIBLE:
+        from workbench.formats.sniff import sniff
+        values["mime"] = sniff(root / "originals" / rel).mime
+    catalog.update("media", f"id = {sql_quote(media['id'])}", values)
+    _move(orig_path, root / TRASH_DIR / media["blob"])
+    return {**out, "status": "replaced", "reason": "", "bytes_after": len(new),
+            "bytes_saved": len(original) - len(new)}
+
+
+def restore_original(catalog: Catalog, root: Path, media: dict[str, Any]) -> None:
+    """Put a replaced original back while it is still in the file trash; the stored version goes to the trash."""
+    if not media.get("stored_as"):
+        raise WorkbenchError(f"media {media['id']} still has its original: nothing to restore")
+    src = trashed_original(root, media)
+    if src is None:
+        raise WorkbenchError(f"the original of media {media['id']} is no longer in the trash (it was emptied): "
+                             f"it cannot be restored")
+    if sha256_file(src) != media["sha256"]:
+        raise WorkbenchError(f"the original of media {media['id']} in the trash changed since import; not restored")
+    dest = root / "originals" / media["original_blob"]
+    if src != dest:
+        _move(src, dest)
+    from workbench.formats.sniff import sniff
+    catalog.update("media", f"id = {sql_quote(media['id'])}",
+                   {"blob": media["original_blob"], "mime": sniff(dest).mime, "stored_as": None,
+                    "stored_sha256": None, "stored_bytes": None, "original_blob": None})
+    stored = root / "originals" / media["blob"]
+    if stored.exists():
+        _move(stored, root / TRASH_DIR / media["blob"])
+    drop_cached(root, [media["id"]])
+
+
+def empty_file_trash(root: Path) -> dict[str, int]:
+    """Delete the replaced originals (and restored-away versions) waiting in the file trash, for good."""
+    folder = root / TRASH_DIR
+    files = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+    size = 0
+    for p in files:
+        size += p.stat().st_size
+        os.chmod(p, 0o644)   # stored files are read-only
+        p.unlink()
+    if folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"replaced_originals_deleted": len(files), "replaced_bytes_freed": size}
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+def cached_path(derived: Path, media_id: str) -> Path:
+    return derived / CACHE_DIR / media_id[:2] / f"{media_id}.jpg"
+
+
+def reconstructed_original(originals: Path, derived: Path, row: dict[str, Any],
+                           max_cache_bytes: int = RECONSTRUCTED_CACHE_MAX_BYTES) -> Path:
+    """The exact original JPEG of a ``jxl-reconstructible`` media, rebuilt from its stored JPEG XL into the cache
+    (or found there); raises ``MediaError`` if the stored file no longer rebuilds the media's bytes."""
+    from workbench.compress.lossless import jxl_to_jpeg
+    dest = cached_path(derived, row["id"])
+    size = row.get("size_bytes")
+    if dest.exists() and (size is None or dest.stat().st_size == size):
+        os.utime(dest)   # recently used: trimmed last
+        return dest
+    try:
+        data = jxl_to_jpeg((originals / row["blob"]).read_bytes())
+    except ValueError as e:
+        raise MediaError(f"the stored JPEG XL no longer rebuilds the original JPEG ({e}): run `workbench verify`") \
+            from None
+    sha = hashlib.sha256(data).hexdigest()
+    if sha != row.get("sha256", sha) or not sha.startswith(row["id"]):
+        raise MediaError("the JPEG rebuilt from the stored JPEG XL is not the original: run `workbench verify`")
+    tmp_dir = derived / CACHE_DIR / ".tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
+    tmp.write_bytes(data)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, dest)
+    _trim_cache(derived / CACHE_DIR, max_cache_bytes, keep=dest)
+    return dest
+
+
+def _trim_cache(folder: Path, max_bytes: int, keep: Path) -> None:
+    files = []
+    for p in folder.glob("??/*.jpg"):
+        try:
+            st = p.stat()
+        except FileNotFoundError:   # another process trimmed it meanwhile
+            continue
+        files.append((st.st_mtime, st.st_size, p))
+    total = sum(s for _, s, _ in files)
+    for _, s, p in sorted(files, key=lambda t: t[0]):
+        if total <= max_bytes:
+            break
+        if p != keep:
+            p.unlink(missing_ok=True)
+            total -= s
+
+
+def drop_cached(root: Path, media_ids: list[str]) -> None:
+    """Forget rebuilt JPEGs (a derived cache, rebuilt on demand) of these media."""
+    for mid in media_ids:
+        cached_path(root / "derived", mid).unlink(missing_ok=True)
+
+
+def check_media(task: tuple[str, str, str, str | None, str | None]) -> dict[str, str]:
+    """``verify`` for one media: (id, stored file, media sha256, stored_as, stored sha256). Untouched originals are
+    re-hashed; replaced ones must match their recorded hash, and a reconstructible one must rebuild the id's bytes."""
+    from workbench.ingest.verify import check_one
+    mid, path, sha, stored_as, stored_sha = task
+    if not stored_as:
+        return {**check_one((mid, path, sha)), "stored_as": "original"}
+    res = check_one((mid, path, stored_sha or ""))
+    res["stored_as"] = stored_as
+    if res["status"] != "ok":
+        if res["status"] == "changed":
+            res["detail"] = f"the stored {stored_as} file changed: {res['detail']}"
+        return res
+    if stored_as == RECONSTRUCTIBLE:
+        from workbench.compress.lossless import jxl_to_jpeg
+        try:
+            rebuilt = hashlib.sha256(jxl_to_jpeg(Path(path).read_bytes())).hexdigest()
+        except ValueError as e:
+            return {**res, "status": "changed", "detail": f"the stored JPEG XL no longer rebuilds a JPEG: {e}"}
+        if rebuilt != sha:
+            return {**res, "status": "changed", "detail": "the JPEG rebuilt from the stored JPEG XL is not the "
+                                                          "original"}
+        res["detail"] = "stored as JPEG XL: the original JPEG rebuilds byte for byte"
+    elif stored_as == LOSSLESS_PIXELS:
+        res["detail"] = "stored losslessly (identical pixels and metadata); the original file was replaced"
+    else:
+        res["detail"] = "stored as a lossy version chosen by the user; the original file was replaced"
+    return res
