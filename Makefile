@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,demo,notebooks,apps]'
+	@# Browser tests drive Debian's Chromium; install it when we can (root with apt-get), else say how.
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: browser tests need Debian's Chromium: sudo apt-get install chromium"; fi; fi
 	touch $(STAMP)
 
 demo: setup

@@ -6,6 +6,7 @@ collects console errors and failed requests; ``screenshot`` saves an artifact un
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -21,6 +22,14 @@ CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 ARTIFACTS = Path(os.environ.get("WORKBENCH_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+
+
+def run_in_own_loop(coro):
+    """asyncio.run in a thread of its own: Playwright's sync API keeps an event loop running in the test thread
+    once the session's browser has started, and asyncio.run refuses to nest."""
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def free_port() -> int:

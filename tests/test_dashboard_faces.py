@@ -10,7 +10,7 @@ import panel as pn
 import pytest
 from playwright.sync_api import expect
 
-from browser import open_page, screenshot, served, settle
+from browser import run_in_own_loop, open_page, screenshot, served, settle
 from workbench import Library
 from workbench.dashboards.faces import Faces
 from workbench.people.suggest import DEFAULT_SUGGEST_MAX_DISTANCE
@@ -237,7 +237,7 @@ def test_hide_person_takes_the_card_away_until_hidden_people_are_shown(lib: Libr
 def test_update_people_now_runs_the_grouping_and_reports_it(lib: Library):
     import asyncio
     board = Faces(lib)
-    asyncio.run(board._update_people())
+    run_in_own_loop(board._update_people())
     (alert,) = board.messages.objects
     assert alert.alert_type == "success" and "People updated" in alert.object
 

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from browser import served_gallery
+from browser import run_in_own_loop, served_gallery
 
 MARK = "from workbench.gallery.app import Gallery"
 
@@ -90,7 +90,7 @@ def talk(base: str, kernel_id: str, msgs: list, *, v1: bool = False, listen_s: f
         ws.close()
         return got
 
-    return asyncio.run(run())
+    return run_in_own_loop(run())
 
 
 def test_the_browser_cannot_run_code_in_the_gallery_kernel(server, tmp_path):
