@@ -31,13 +31,7 @@ def compress_one(src: Path, kind: str, mime: str, policy: Policy) -> tuple[dict[
                "metric": "identical", "value": 1.0 if r.verified else None, "verified": bool(r.verified)}
         ext = {"jxl-jpeg": ".jxl", "jxl": ".jxl", "png": ".png", "webp": ".webp"}.get(r.codec, "")
         return row, (r.data if r.codec != "original" and r.verified else None), ext
-    from workbench.imaging.decode import register_plugins
-    register_plugins()
-    try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except Exception as e:  # noqa: BLE001 - any decoder error is this file's problem
-        raise MediaError(f"cannot decode to compress: {e}") from e
+    img = decode_source(data, "to compress")
     rule = policy.images
     res = encode_image(img, rule)
     out, value = res.data, res.value
@@ -46,6 +40,19 @@ def compress_one(src: Path, kind: str, mime: str, policy: Policy) -> tuple[dict[
            "verified": bool(res.met)}
     better = res.met and len(out) < len(data)
     return row, (out if better else None), {"jpeg": ".jpg"}.get(rule.codec, f".{rule.codec}")
+
+
+def decode_source(data: bytes, purpose: str) -> Image.Image:
+    """An original's pixels for encoding; a decoder failure is this file's problem, said as ``cannot decode
+    {purpose}``."""
+    from workbench.imaging.decode import register_plugins
+    register_plugins()
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except Exception as e:  # noqa: BLE001 - any decoder error is this file's problem
+        raise MediaError(f"cannot decode {purpose}: {e}") from e
+    return img
 
 
 def encode_image(img: Image.Image, rule: ImageRule) -> EncodeResult:

@@ -26,13 +26,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 from workbench.catalog.store import Catalog, sql_quote
 from workbench.errors import MediaError, WorkbenchError
-from workbench.ingest.blobstore import _fsync_dir, blob_relpath, sha256_file
+from workbench.ingest.blobstore import _fsync_dir, blob_relpath, sha256_file, write_atomic
 
 #: How the bytes of a media are stored: None (the original as imported) or one of these.
 RECONSTRUCTIBLE = "jxl-reconstructible"   # JPEG XL holding the JPEG reconstruction data: the original rebuilds exactly
@@ -121,21 +120,8 @@ def _decodes(data: bytes) -> str | None:
 def _write_readonly(root: Path, rel: str, data: bytes) -> str:
     """Write ``data`` to ``originals/rel`` atomically and read-only; returns the sha256 read back from disk."""
     originals = root / "originals"
-    tmp_dir = originals / ".tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o444)
-    dest = originals / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():  # an earlier run wrote it but did not record it: writable again to be replaced
-        os.chmod(dest, 0o644)
-    os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
-    return sha256_file(dest)
+    write_atomic(originals / rel, data, originals / ".tmp", read_only=True)
+    return sha256_file(originals / rel)
 
 
 def _move(src: Path, dest: Path) -> None:
@@ -275,12 +261,7 @@ def reconstructed_original(originals: Path, derived: Path, row: dict[str, Any],
     sha = hashlib.sha256(data).hexdigest()
     if sha != row.get("sha256", sha) or not sha.startswith(row["id"]):
         raise MediaError("the JPEG rebuilt from the stored JPEG XL is not the original: run `workbench verify`")
-    tmp_dir = derived / CACHE_DIR / ".tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
-    tmp.write_bytes(data)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, dest)
+    write_atomic(dest, data, derived / CACHE_DIR / ".tmp")
     _trim_cache(derived / CACHE_DIR, max_cache_bytes, keep=dest)
     return dest
 

@@ -6,7 +6,6 @@ Nothing is written anywhere: the original is only read.
 """
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +13,8 @@ from typing import Any
 
 from PIL import Image
 
-from workbench.compress.job import encode_image
+from workbench.compress.job import decode_source, encode_image
 from workbench.compress.policy import ImageRule
-from workbench.errors import MediaError
 
 #: Long side (pixels) of the pictures kept for viewing. Both are resized the same way, so the comparison stays
 #: fair, but artifacts smaller than a pixel at this size are not visible. 1600 keeps the two RGBA arrays a page
@@ -70,17 +68,11 @@ def try_rule(src: Path, rule: ImageRule, *, media_id: str = "", name: str = "",
              view_max_side_px: int = VIEW_MAX_SIDE_PX) -> Trial:
     """Encode the image at ``src`` by ``rule`` (lossy) in memory and measure it; nothing is written."""
     from workbench.compress import lossy
-    from workbench.imaging.decode import register_plugins
 
     if rule.mode != "lossy":
         raise ValueError(f"the tuner tries lossy rules; got mode {rule.mode!r}")
     data = Path(src).read_bytes()
-    register_plugins()
-    try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except Exception as e:  # noqa: BLE001 - any decoder error is this file's problem
-        raise MediaError(f"cannot decode {name or src} to try compressing it: {e}") from e
+    img = decode_source(data, f"{name or src} to try compressing it")
     start = time.perf_counter()
     res = encode_image(img, rule)
     seconds = time.perf_counter() - start

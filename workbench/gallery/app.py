@@ -21,7 +21,7 @@ from workbench.errors import AuthError, WorkbenchError
 from workbench.gallery import pictures
 from workbench.gallery.login import LoginPage
 from workbench.gallery.style import page_assets
-from workbench.gallery.ui import Message, classes, esc
+from workbench.gallery.ui import Message, classes
 from workbench.gallery.viewer import Viewer
 
 log = logging.getLogger("workbench.gallery")

@@ -108,7 +108,7 @@ class Viewer(W.Box):
         poster_attr = (f" poster='data:image/webp;base64,{base64.b64encode(poster).decode()}'" if poster else "")
         mime = str(row.get("mime") or "")
         if url is None:
-            return f"<div class='wb-notice'>Videos play when the gallery runs with <code>workbench gallery</code>.</div>"
+            return "<div class='wb-notice'>Videos play when the gallery runs with <code>workbench gallery</code>.</div>"
         if mime not in PLAYABLE_VIDEO:
             img = f"<img src='data:image/webp;base64,{base64.b64encode(poster).decode()}'>" if poster else ""
             return (f"{img}<div class='wb-notice'>This video is {esc(mime or 'in an unknown format')}, which browsers "

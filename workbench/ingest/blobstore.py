@@ -37,16 +37,24 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(dest: Path, data: bytes, tmp_dir: Path) -> None:
-    """Write ``data`` to ``dest`` so that ``dest`` is either absent or complete, never half-written."""
+def write_atomic(dest: Path, data: bytes, tmp_dir: Path, *, read_only: bool = False) -> None:
+    """Write ``data`` to ``dest`` so that ``dest`` is either absent or complete, never half-written.
+    ``read_only`` makes it a stored original: mode 0444, an existing file of that name replaced, the folder
+    entry synced too."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    if read_only:
+        os.chmod(tmp, 0o444)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if read_only and dest.exists():
+        os.chmod(dest, 0o644)
     os.replace(tmp, dest)
+    if read_only:
+        _fsync_dir(dest.parent)
 
 
 class BlobStore:
