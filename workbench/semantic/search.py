@@ -4,6 +4,7 @@ full-text index by reciprocal rank, then filtered like ``ls``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -54,20 +55,71 @@ def pushdown(flt: MediaFilter) -> str:
     return " AND ".join(clauses + date_clauses(flt))
 
 
+def model_filters(tables: SearchTables) -> tuple[str, str]:
+    """The rows of the current model in the media and the frame vector tables (what search ranks)."""
+    return (f"version = {sql_quote(tables.model_id)} AND status = 'ok'",
+            f"model_id = {sql_quote(tables.model_id)}")
+
+
+def snapshot_root(catalog: Catalog) -> Path:
+    """Where the date-sorted search snapshots live: ``derived/search`` of the library (derived data, rebuilt
+    by ``workbench process``)."""
+    return catalog.folder.parent / "derived" / "search"
+
+
+def refresh_snapshots(catalog: Catalog, tables: SearchTables) -> None:
+    """Writer side, after embedding: keep the date-sorted snapshots of both vector tables fresh."""
+    from workbench.semantic.filtered_exact import refresh_snapshot
+    for name, where in zip((tables.media_table, tables.frames_table), model_filters(tables)):
+        if catalog.has(name):
+            refresh_snapshot(catalog.table(name), snapshot_root(catalog), where)
+
+
+def _date_range_us(flt: MediaFilter | None) -> tuple[int | None, int | None] | None:
+    """The filter's capture-date range in microseconds (inclusive, as ``date_clauses``), or None if it has
+    none."""
+    if flt is None or (flt.since is None and flt.until is None):
+        return None
+    from workbench.catalog.queries import _as_datetime
+
+    def us(d, end):
+        return None if d is None else int(np.datetime64(_as_datetime(d, end), "us").astype(np.int64))
+    return us(flt.since, False), us(flt.until, True)
+
+
+def _ranked(catalog: Catalog, table: str, model_where: str, base: str, query: np.ndarray, fetch: int,
+            flt: MediaFilter | None, exact_ok: bool) -> pd.DataFrame:
+    """Top ``fetch`` rows of one vector table: from its date-sorted snapshot when the filter is a selective
+    date range (exact; ``filtered_exact``), else through the ANN/flat LanceDB search."""
+    from workbench.semantic.filtered_exact import filtered_search
+    from workbench.semantic.vector_index import vector_search
+
+    dates = _date_range_us(flt) if exact_ok else None
+    if dates is not None:
+        hits = filtered_search(catalog.table(table), snapshot_root(catalog), model_where, query, fetch,
+                               since_us=dates[0], until_us=dates[1], kind=flt.kind)
+        if hits is not None:
+            return hits
+    return vector_search(catalog.table(table), query, fetch, where=base or None).to_pandas()
+
+
 def vector_hits(catalog: Catalog, tables: SearchTables, query: np.ndarray, k: int,
-                allowed: set[str] | None, exclude: str | None = None, where: str = "") -> pd.DataFrame:
+                allowed: set[str] | None, exclude: str | None = None, where: str = "",
+                flt: MediaFilter | None = None) -> pd.DataFrame:
     """Best cosine score per media over its own vector and (videos) its frames; columns id, score, frame_s.
 
     ``where`` (kind and date, see ``pushdown``) runs inside the vector query; ``allowed`` ids come from the
-    other filters and are pushed down as an id list when short, else applied to over-fetched candidates."""
-    from workbench.semantic.vector_index import vector_search
-
-    base = _only_needed(catalog, tables.media_table, f"version = {sql_quote(tables.model_id)} AND status = 'ok'")
-    fbase = _only_needed(catalog, tables.frames_table, f"model_id = {sql_quote(tables.model_id)}")
+    other filters and are pushed down as an id list when short, else applied to over-fetched candidates.
+    ``flt`` (the filter ``where`` came from) lets a selective date range be answered exactly from the
+    date-sorted snapshot instead (``filtered_exact``; used when no id list has to be pushed down)."""
+    model_where, fmodel_where = model_filters(tables)
+    base = _only_needed(catalog, tables.media_table, model_where)
+    fbase = _only_needed(catalog, tables.frames_table, fmodel_where)
     if where:
         base = f"{base} AND {where}" if base else where
         fbase = f"{fbase} AND {where}" if fbase else where
     fetch = k * OVERFETCH
+    exact_ok = allowed is None
     if allowed is not None and len(allowed) <= PREFILTER_MAX_IDS:
         ids = sql_in("media_id", allowed)
         base = f"{base} AND {ids}" if base else ids
@@ -76,10 +128,10 @@ def vector_hits(catalog: Catalog, tables: SearchTables, query: np.ndarray, k: in
         fetch = k * OVERFETCH * 10
     frames: list[pd.DataFrame] = []
     if catalog.has(tables.media_table) and catalog.count(tables.media_table, base or None):
-        m = vector_search(catalog.table(tables.media_table), query, fetch, where=base or None).to_pandas()
+        m = _ranked(catalog, tables.media_table, model_where, base, query, fetch, flt, exact_ok)
         frames.append(pd.DataFrame({"id": m["media_id"], "score": m["score"], "frame_s": np.nan}))
     if catalog.has(tables.frames_table) and catalog.count(tables.frames_table, fbase or None):
-        f = vector_search(catalog.table(tables.frames_table), query, fetch, where=fbase or None).to_pandas()
+        f = _ranked(catalog, tables.frames_table, fmodel_where, fbase, query, fetch, flt, exact_ok)
         frames.append(pd.DataFrame({"id": f["media_id"], "score": f["score"], "frame_s": f["t_s"]}))
     if not frames:
         return pd.DataFrame(columns=["id", "score", "frame_s"])
@@ -141,7 +193,8 @@ def search_text(catalog: Catalog, tables: SearchTables, query_vec: np.ndarray | 
     """Vector hits, full-text hits (names, folders, camera, place) and tag hits, fused by rank. ``word_ids``
     replaces the full-text ranking (a user's view ranks only words of paths that user may see)."""
     allowed = _allowed_ids(catalog, flt)
-    vec = (vector_hits(catalog, tables, query_vec, limit, allowed, where=pushdown(flt)) if query_vec is not None
+    vec = (vector_hits(catalog, tables, query_vec, limit, allowed, where=pushdown(flt), flt=flt)
+           if query_vec is not None
            else pd.DataFrame(columns=["id", "score", "frame_s"]))
     # Word and tag hits go through every filter (the same ones ``ls`` applies).
     everything = _all_filters(catalog, flt)

@@ -1,0 +1,470 @@
+"""Exact date-filtered vector search over a date-sorted snapshot of an embedding table.
+
+Why: LanceDB's IVF-PQ answers a *plain* query at 1M vectors in ~18 ms, but a date filter makes it check a
+prefilter on every row of every probed partition and probe twice as many partitions (40 ms at the needed
+recall; IVF_HNSW_SQ is no better, see docs/benchmarks.md "Search"). A date range, however, selects a
+*contiguous* slice of rows once the vectors are sorted by capture date, so a selective date filter is
+cheapest answered exactly: find the slice with a binary search on ``taken_at``, score it with int8 codes
+(a quarter of the float32 bytes; the scan is memory-bound), re-score the best ``k * RERANK_FACTOR`` with
+the float32 vectors, and return the exact cosine top-k.
+
+The snapshot is a folder of ``.npy`` files under ``derived/search/<table>/`` written by the table's single
+writer after ingest (:func:`refresh_snapshot`, called next to ``vector_index.ensure_indexes``). Readers
+``np.load(..., mmap_mode="r")`` it, so every process (CLI, gallery, dashboards, notebooks) shares one copy
+in the page cache. Rows added after the snapshot are found too: they are read from LanceDB once per table
+version (``created_at`` newer than the snapshot's newest row) and searched exactly in memory. If rows the
+snapshot holds were removed or replaced (their count no longer matches), or too many rows are new, the
+snapshot is *stale* and :func:`filtered_search` returns None so the caller uses the LanceDB path.
+
+The int8 scan is a numba kernel (numba ships with umap-learn, the ``apps`` extra); without numba the
+slice is scored with exact float32 numpy instead: the same answers, ~25x slower per row.
+
+Every tunable is a module constant with the measurement that chose it (``benchmarks/search.py``,
+docs/benchmarks.md "Search").
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from workbench.semantic import vector_index
+
+log = logging.getLogger(__name__)
+
+# ----------------------------------------------------------------------------------------------------------
+# Tunables (measured with benchmarks/search.py on the 2-core / 24 GiB reference machine; docs/benchmarks.md)
+# ----------------------------------------------------------------------------------------------------------
+
+MAX_EXACT_ROWS = 800_000
+"""Use the snapshot only when the date range covers at most this many rows; wider ranges go to IVF-PQ.
+Measured at 1M rows (same run, load ~3.4, p50 snapshot / prefiltered IVF-PQ, recall@10 1.000 / IVF-PQ's):
+100k-row range 6.8 / 47.8 ms (0.959), 200k 12.0 / 44.0 (0.976), 300k 18.1 / 61.3 (0.982), 500k 22.0 /
+64.4 (0.996), 800k 32.3 / 62.3 (0.994). The int8 scan costs ~4 ms per 100k rows and was still twice as
+fast as the filtered ANN path at 800k, the widest range measured (ranges up to ~500k rows fit the 25 ms
+target); past it the plain-ish IVF-PQ filter is left to do the work."""
+
+RERANK_FACTOR = 20
+"""Re-score the best ``k * RERANK_FACTOR`` int8 candidates with the float32 vectors (200 rows for k=10).
+int8 codes with a per-dimension scale order neighbours almost exactly; the re-rank makes the returned
+distances exact and repairs the rest (measured recall@10 1.000 at 100k and 1M, see docs/benchmarks.md)."""
+
+MIN_ROWS_FOR_SNAPSHOT = vector_index.MIN_ROWS_FOR_ANN
+"""No snapshot below this many rows: LanceDB's exact flat search already fits the latency budget there."""
+
+SNAPSHOT_REFRESH_ROWS = vector_index.UNINDEXED_ROWS_TO_FOLD
+"""The writer rewrites the snapshot once this many rows are newer than it; until then each reader keeps them
+in memory and scans them exactly (1,000 x 512 float32 = 2 MB per query). Not tuned by measurement: the same
+threshold as folding new rows into the ANN index; a rewrite costs ~27 s at 1M rows."""
+
+MAX_DELTA_ROWS = 50_000
+"""A reader serves at most this many rows newer than the snapshot (read from LanceDB once per table
+version, ~100 MB of float32 at 512-d); beyond that the snapshot counts as stale until the writer refreshes it."""
+
+WRITE_CHUNK_ROWS = 65_536
+"""Rows normalised, quantised and written at a time by :func:`write_snapshot` (128 MiB of 512-d float32)."""
+
+SNAPSHOT_FORMAT = 2
+"""Bumped when the files change; a snapshot of another format is ignored (and replaced by the writer)."""
+
+_KIND_NONE = -1
+
+SnapshotAction = Literal["none", "written"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The snapshot
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Snapshot:
+    """A date-sorted, read-only copy of one filtered view (``where``) of an embedding table."""
+    path: Path
+    table_version: int
+    where: str
+    rows: int
+    counted_rows: int              # rows matching where with a date when written, with or without a vector
+    created_max_us: int | None     # newest created_at in the snapshot (None: the table has no created_at)
+    taken_us: np.ndarray           # (rows,) int64 microseconds, ascending
+    vectors: np.ndarray            # (rows, dim) float32, unit length, same order
+    codes: np.ndarray              # (rows, dim) int8: round(vectors / scale)
+    scale: np.ndarray              # (dim,) float32 per-dimension quantisation step
+    kinds: np.ndarray              # (rows,) int8 index into kind_names, -1 for no kind
+    kind_names: list[str]
+    media_ids: np.ndarray          # (rows,) bytes
+    t_s: np.ndarray | None         # (rows,) float64 frame times (frame tables only)
+
+
+@dataclass
+class _Delta:
+    """Rows of the table newer than the snapshot, held in memory for one table version."""
+    taken_us: np.ndarray
+    vectors: np.ndarray
+    kinds: np.ndarray              # object array of kind strings (or None)
+    media_ids: np.ndarray
+    t_s: np.ndarray | None
+
+
+def _key(where: str) -> str:
+    return hashlib.sha1(where.encode()).hexdigest()[:12]
+
+
+def snapshot_dir(root: Path, table_name: str, where: str) -> Path:
+    """Folder holding the snapshots of ``table_name`` filtered by ``where`` (one ``v<version>`` per write)."""
+    return Path(root) / table_name / _key(where)
+
+
+def _sql_ts(us: int) -> str:
+    ts = np.datetime64(int(us), "us").astype(str).replace("T", " ")
+    return f"TIMESTAMP '{ts}'"
+
+
+def _eligible(where: str) -> str:
+    """The rows a snapshot of ``where`` covers, as counted: a capture date is needed. (Rows without a vector
+    are dropped after reading: ``vector IS NOT NULL`` costs ~2.5 s per count at 1M rows, ``taken_at IS NOT
+    NULL`` ~1 ms.)"""
+    return f"({where}) AND taken_at IS NOT NULL" if where else "taken_at IS NOT NULL"
+
+
+def _read_rows(table, cond: str, columns: list[str], vector_column: str):
+    """(rows matching ``cond`` that have a vector, how many matched in all, newest ``created_at`` of all of
+    them if selected) or (None, 0, None)."""
+    n = table.count_rows(cond)
+    if n == 0:
+        return None, 0, None
+    data = table.search().where(cond).select(columns).limit(n).to_arrow()
+    counted = data.num_rows
+    created_max = (int(data.column("created_at").cast("int64").to_numpy().max())
+                   if "created_at" in columns else None)
+    data = data.filter(data.column(vector_column).is_valid())
+    return (data if data.num_rows else None), counted, created_max
+
+
+def _unit_vectors(col, dim: int) -> np.ndarray:
+    x = col.combine_chunks().flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    x = x.reshape(-1, dim)
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norm, 1e-12)
+
+
+def write_snapshot(table, root: Path, where: str, *, vector_column: str = "vector") -> Path | None:
+    """Write a fresh snapshot of ``table``'s rows matching ``where`` (with a vector and a capture date) and
+    remove the older ones of the same view; returns its folder, or None if no row qualifies.
+
+    Readers that still map an older snapshot keep reading it (an unlinked file stays valid on POSIX). Call
+    it from the table's single writer: the snapshot is labelled with the version read before its rows."""
+    version = int(table.version)
+    dim = vector_index._vector_dim(table, vector_column)
+    names = set(table.schema.names)
+    cols = [vector_column, "taken_at", "media_id"] + [c for c in ("kind", "t_s", "created_at") if c in names]
+    data, counted, created_max = _read_rows(table, _eligible(where), cols, vector_column)
+    if data is None:
+        return None
+    taken = data.column("taken_at").cast("int64").to_numpy()
+    order = np.argsort(taken, kind="stable")
+    raw = data.column(vector_column).combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    raw = raw.astype(np.float32, copy=False).reshape(-1, dim)      # a view of the Arrow buffer when possible
+    inv_norm = 1.0 / np.maximum(np.linalg.norm(raw, axis=1), 1e-12)
+    absmax = np.zeros(dim, np.float32)
+    for start in range(0, len(raw), WRITE_CHUNK_ROWS):
+        part = raw[start:start + WRITE_CHUNK_ROWS] * inv_norm[start:start + WRITE_CHUNK_ROWS, None]
+        np.maximum(absmax, np.abs(part).max(axis=0), out=absmax)
+    scale = np.maximum(absmax, 1e-12) / 127.0
+    kind_col = data.column("kind").to_pylist() if "kind" in names else [None] * len(taken)
+    kind_names = sorted({k for k in kind_col if k is not None})
+    lookup = {k: i for i, k in enumerate(kind_names)}
+    kinds = np.array([lookup.get(k, _KIND_NONE) if k is not None else _KIND_NONE for k in kind_col],
+                     np.int8)[order]
+    ids = np.array([s.encode() for s in data.column("media_id").to_pylist()], dtype="S")[order]
+
+    base = snapshot_dir(root, table.name, where)
+    final = base / f"v{version}"
+    tmp = base / f".tmp-v{version}-{os.getpid()}-{threading.get_ident()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "taken_at.npy", taken[order])
+    # Sorted, normalised and quantised chunk by chunk: peak memory stays near the Arrow read itself.
+    vectors = np.lib.format.open_memmap(tmp / "vectors.npy", "w+", np.float32, raw.shape)
+    codes = np.lib.format.open_memmap(tmp / "codes.npy", "w+", np.int8, raw.shape)
+    for start in range(0, len(raw), WRITE_CHUNK_ROWS):
+        rows = order[start:start + WRITE_CHUNK_ROWS]
+        part = raw[rows] * inv_norm[rows, None]
+        vectors[start:start + len(rows)] = part
+        codes[start:start + len(rows)] = np.clip(np.rint(part / scale), -127, 127).astype(np.int8)
+    vectors.flush()
+    codes.flush()
+    del vectors, codes
+    np.save(tmp / "scale.npy", scale)
+    np.save(tmp / "kinds.npy", kinds)
+    np.save(tmp / "media_ids.npy", ids)
+    if "t_s" in names:
+        np.save(tmp / "t_s.npy", data.column("t_s").to_numpy(zero_copy_only=False)[order])
+    meta = {"format": SNAPSHOT_FORMAT, "table": table.name, "table_version": version, "where": where,
+            "rows": int(len(taken)), "counted_rows": counted, "dim": dim, "created_max_us": created_max,
+            "kind_names": kind_names}
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in base.iterdir():
+        if old != final and old.name.startswith("v"):
+            shutil.rmtree(old, ignore_errors=True)
+    log.info("wrote search snapshot %s (%d rows)", final, len(taken))
+    return final
+
+
+_cache_lock = threading.Lock()
+_snapshots: dict[Path, Snapshot] = {}
+_deltas: dict[tuple[Path, int], _Delta | None] = {}
+
+
+def load_snapshot(root: Path, table_name: str, where: str) -> Snapshot | None:
+    """The newest snapshot of this view, memory-mapped (cached per process), or None if there is none."""
+    base = snapshot_dir(root, table_name, where)
+    try:
+        versions = [p for p in base.iterdir() if p.name.startswith("v") and (p / "meta.json").exists()]
+    except FileNotFoundError:
+        return None
+    if not versions:
+        return None
+    path = max(versions, key=lambda p: int(p.name[1:]))
+    with _cache_lock:
+        snap = _snapshots.get(path)
+    if snap is not None:
+        return snap
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        if meta.get("format") != SNAPSHOT_FORMAT or meta.get("where") != where:
+            return None
+
+        def load(name: str) -> np.ndarray:
+            return np.load(path / name, mmap_mode="r")
+
+        snap = Snapshot(path=path, table_version=int(meta["table_version"]), where=where, rows=int(meta["rows"]),
+                        counted_rows=int(meta["counted_rows"]),
+                        created_max_us=meta["created_max_us"], taken_us=np.asarray(load("taken_at.npy")),
+                        vectors=load("vectors.npy"), codes=load("codes.npy"), scale=np.load(path / "scale.npy"),
+                        kinds=np.asarray(load("kinds.npy")), kind_names=list(meta["kind_names"]),
+                        media_ids=load("media_ids.npy"),
+                        t_s=np.load(path / "t_s.npy") if (path / "t_s.npy").exists() else None)
+    except (OSError, ValueError, KeyError) as e:     # removed by a concurrent refresh, or damaged
+        log.info("search snapshot %s unusable: %s", path, e)
+        return None
+    with _cache_lock:
+        for old in [p for p in _snapshots if p.parent == path.parent and p != path]:
+            del _snapshots[old]
+        _snapshots[path] = snap
+    return snap
+
+
+def _delta(table, snap: Snapshot, version: int, vector_column: str) -> _Delta | None | Literal[False]:
+    """Rows newer than the snapshot at this table version (None: none), or False if the snapshot is stale
+    (rows it holds were removed or replaced, too many new rows, or no ``created_at`` to tell them apart)."""
+    key = (snap.path, version)
+    with _cache_lock:
+        if key in _deltas:
+            cached = _deltas[key]
+            return False if cached is _STALE else cached
+    result: _Delta | None | object
+    if version == snap.table_version:
+        result = None
+    elif snap.created_max_us is None:
+        result = _STALE
+    else:
+        eligible = _eligible(snap.where)
+        old = f"{eligible} AND created_at <= {_sql_ts(snap.created_max_us)}"
+        new = f"{eligible} AND created_at > {_sql_ts(snap.created_max_us)}"
+        if table.count_rows(old) != snap.counted_rows or table.count_rows(new) > MAX_DELTA_ROWS:
+            result = _STALE
+        else:
+            result = _read_delta(table, new, vector_column)
+    with _cache_lock:
+        _deltas[key] = result  # type: ignore[assignment]
+        for old in [k for k in _deltas if k[0] == snap.path and k[1] < version - 8]:
+            del _deltas[old]
+    return False if result is _STALE else result  # type: ignore[return-value]
+
+
+_STALE = object()
+
+
+def _read_delta(table, cond: str, vector_column: str) -> _Delta | None:
+    """The rows matching ``cond`` that have a vector, normalised in memory, or None if there are none."""
+    names = set(table.schema.names)
+    cols = [vector_column, "taken_at", "media_id"] + [c for c in ("kind", "t_s") if c in names]
+    data, _, _ = _read_rows(table, cond, cols, vector_column)
+    if data is None:
+        return None
+    kinds = data.column("kind").to_pylist() if "kind" in names else [None] * data.num_rows
+    return _Delta(taken_us=data.column("taken_at").cast("int64").to_numpy(),
+                  vectors=_unit_vectors(data.column(vector_column), vector_index._vector_dim(table, vector_column)),
+                  kinds=np.array(kinds, dtype=object),
+                  media_ids=np.array([s.encode() for s in data.column("media_id").to_pylist()], dtype="S"),
+                  t_s=data.column("t_s").to_numpy(zero_copy_only=False) if "t_s" in names else None)
+
+
+def snapshot_state(table, root: Path, where: str, *, vector_column: str = "vector") -> tuple[Snapshot | None, int]:
+    """(usable snapshot or None, rows newer than it) for the table's current version."""
+    snap = load_snapshot(root, table.name, where)
+    if snap is None:
+        return None, 0
+    d = _delta(table, snap, int(table.version), vector_column)
+    if d is False:
+        return None, 0
+    return snap, 0 if d is None else len(d.taken_us)
+
+
+def refresh_snapshot(table, root: Path, where: str, *, vector_column: str = "vector",
+                     min_rows: int | None = None, refresh_rows: int | None = None) -> SnapshotAction:
+    """Writer side, after ingest: (re)write the snapshot if the view has ``min_rows`` rows or more and the
+    current one is missing, stale, or ``refresh_rows`` or more rows behind. Idempotent."""
+    min_rows = MIN_ROWS_FOR_SNAPSHOT if min_rows is None else min_rows
+    refresh_rows = SNAPSHOT_REFRESH_ROWS if refresh_rows is None else refresh_rows
+    if table.count_rows() < min_rows or table.count_rows(_eligible(where)) < min_rows:
+        return "none"
+    snap, behind = snapshot_state(table, root, where, vector_column=vector_column)
+    if snap is not None and behind < refresh_rows:
+        return "none"
+    return "written" if write_snapshot(table, root, where, vector_column=vector_column) else "none"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Search
+# ----------------------------------------------------------------------------------------------------------
+
+def _int8_kernel():
+    """The numba int8 dot-product kernel (int32 accumulation), or None without numba.
+
+    Single-threaded on purpose: on the shared 2-core machine a ``parallel=True`` kernel waits for its second
+    thread to be scheduled (100k rows: 2.8 ms serial against 5.5 ms parallel at load 4.5; 10k rows: 0.15 ms
+    against 5 ms), and a search server runs several queries at once anyway."""
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            from numba import njit
+        except ImportError:
+            _KERNEL = False
+            return None
+
+        @njit(fastmath=True, cache=True)
+        def dots(codes, lo, hi, q, out):  # pragma: no cover - compiled
+            d = codes.shape[1]
+            for i in range(hi - lo):
+                acc = np.int32(0)
+                for j in range(d):
+                    acc += np.int16(codes[lo + i, j]) * np.int16(q[j])
+                out[i] = acc
+
+        _KERNEL = dots
+    return _KERNEL or None
+
+
+_KERNEL = None
+
+
+def _slice_candidates(snap: Snapshot, q: np.ndarray, lo: int, hi: int, keep: np.ndarray | None,
+                      n: int) -> np.ndarray:
+    """Row numbers (absolute) of the best ``n`` rows of ``[lo, hi)`` by the int8 approximation (all rows
+    with ``keep`` True when fewer)."""
+    kernel = _int8_kernel()
+    if kernel is not None:
+        qs = q * snap.scale
+        qstep = max(float(np.abs(qs).max()), 1e-12) / 127.0
+        qi = np.clip(np.rint(qs / qstep), -127, 127).astype(np.int8)
+        scores = np.empty(hi - lo, np.int32)
+        kernel(snap.codes, lo, hi, qi, scores)
+        floor = -np.iinfo(np.int32).max          # negatable without overflow
+    else:                                   # numpy only: exact float32 scores (slower, same answer)
+        scores = np.asarray(snap.vectors[lo:hi]) @ q
+        floor = -np.inf
+    if keep is not None:
+        scores[~keep] = floor
+        valid = int(keep.sum())
+    else:
+        valid = hi - lo
+    n = min(n, valid)
+    if n <= 0:
+        return np.empty(0, np.int64)
+    np.negative(scores, out=scores)               # argpartition finds the smallest
+    part = np.argpartition(scores, n - 1)[:n]
+    if keep is not None:
+        part = part[keep[part]]
+    return lo + np.sort(part)
+
+
+def _date_bounds(taken: np.ndarray, since_us: int | None, until_us: int | None) -> tuple[int, int]:
+    lo = 0 if since_us is None else int(np.searchsorted(taken, since_us, "left"))
+    hi = len(taken) if until_us is None else int(np.searchsorted(taken, until_us, "right"))
+    return lo, max(lo, hi)
+
+
+def slice_rows(snap: Snapshot, since_us: int | None, until_us: int | None) -> int:
+    """How many snapshot rows a date range covers (what :data:`MAX_EXACT_ROWS` is compared with)."""
+    lo, hi = _date_bounds(snap.taken_us, since_us, until_us)
+    return hi - lo
+
+
+def filtered_search(table, root: Path, where: str, query: np.ndarray, k: int, *, since_us: int | None,
+                    until_us: int | None, kind: str | None = None, vector_column: str = "vector",
+                    max_rows: int | None = None) -> pd.DataFrame | None:
+    """Exact top-``k`` rows of ``table`` matching ``where`` and ``since_us <= taken_at <= until_us``
+    (microseconds, inclusive, either may be None) and ``kind``, by cosine similarity to ``query``.
+
+    Returns a DataFrame (``media_id``, ``score`` = cosine similarity, ``_distance`` = 1 - score, ``t_s`` when
+    the table has frame times), nearest first, or None when this path cannot answer (no snapshot of this view,
+    stale snapshot, or a range wider than ``max_rows`` rows, default :data:`MAX_EXACT_ROWS`): the caller then
+    uses ``vector_index.vector_search``."""
+    if k <= 0:
+        raise ValueError(f"k must be positive, got {k}")
+    q = np.asarray(query, dtype=np.float32)
+    if q.ndim != 1 or not np.all(np.isfinite(q)) or not np.any(q):
+        raise ValueError("query must be a finite, non-zero 1-d vector")
+    snap = load_snapshot(root, table.name, where)
+    if snap is None or snap.vectors.shape[1] != len(q):
+        return None
+    lo, hi = _date_bounds(snap.taken_us, since_us, until_us)
+    if hi - lo > (MAX_EXACT_ROWS if max_rows is None else max_rows):
+        return None
+    delta = _delta(table, snap, int(table.version), vector_column)
+    if delta is False:
+        return None
+    q = q / np.linalg.norm(q)
+
+    keep = None
+    if kind is not None:
+        code = snap.kind_names.index(kind) if kind in snap.kind_names else -2
+        keep = np.asarray(snap.kinds[lo:hi]) == code
+    rows = _slice_candidates(snap, q, lo, hi, keep, k * RERANK_FACTOR)
+    scores = np.asarray(snap.vectors[rows]) @ q if len(rows) else np.empty(0, np.float32)
+    ids = np.asarray(snap.media_ids[rows])
+    t_s = np.asarray(snap.t_s[rows]) if snap.t_s is not None else None
+
+    if delta is not None:
+        m = np.ones(len(delta.taken_us), bool)
+        if since_us is not None:
+            m &= delta.taken_us >= since_us
+        if until_us is not None:
+            m &= delta.taken_us <= until_us
+        if kind is not None:
+            m &= delta.kinds == kind
+        if m.any():
+            scores = np.concatenate([scores, delta.vectors[m] @ q])
+            ids = np.concatenate([ids, delta.media_ids[m]])      # bytes; the wider width wins
+            if t_s is not None and delta.t_s is not None:
+                t_s = np.concatenate([t_s, delta.t_s[m]])
+
+    top = np.argsort(-scores, kind="stable")[:k]
+    out = pd.DataFrame({"media_id": [b.decode() for b in ids[top]],
+                        "score": scores[top].astype(np.float32)})
+    out["_distance"] = (1.0 - out["score"]).astype(np.float32)
+    if t_s is not None:
+        out["t_s"] = t_s[top]
+    return out
