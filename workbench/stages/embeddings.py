@@ -8,7 +8,6 @@ vector column has one fixed size.
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
