@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pandas as pd
 import pytest
@@ -47,16 +46,14 @@ def make_grid(rec: Recorder) -> Grid:
     return Grid(rec.thumbnails, rec.opened.append, on_selection=rec.selections.append, chunk_size=CHUNK)
 
 
-def test_twenty_thousand_items_render_only_the_first_chunk_quickly(rows, webp):
+def test_twenty_thousand_items_render_only_the_first_chunk(rows, webp):
+    """How fast that is lives in benchmarks/gallery_grid.py, not in a timed test."""
     rec = Recorder(webp)
     grid = make_grid(rec)
-    start = time.perf_counter()
     grid.show(rows)
-    elapsed = time.perf_counter() - start
     assert grid.shown == CHUNK
     assert rec.asked == [rows["id"][:CHUNK].tolist()]          # thumbnails read for the visible chunk only
     assert sum(isinstance(c, type(grid._tiles[0].box)) for c in grid._area.children) == CHUNK
-    assert elapsed < 2.0
     assert "20,000 items" in grid._count.value and "showing 48" in grid._count.value
 
 
