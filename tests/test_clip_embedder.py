@@ -153,3 +153,38 @@ def test_embedder_is_cached_per_process(tiny_clip_checkpoint: tuple[Path, Path])
     a = load_embedder(_settings(*tiny_clip_checkpoint))
     b = load_embedder(_settings(*tiny_clip_checkpoint))
     assert a.model is b.model
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_onnx_int8_image_vectors_stay_close_to_fp32(tiny_clip_checkpoint: tuple[Path, Path],
+                                                    tmp_path: Path) -> None:
+    """The speed-up setting (ONNX Runtime int8) keeps every image vector at cosine >= 0.99 to open_clip fp32."""
+    fp32 = load_embedder(_settings(*tiny_clip_checkpoint))
+    fast = load_embedder(_settings(*tiny_clip_checkpoint, clip_onnx_int8=True, clip_cache_dir=str(tmp_path)))
+    assert fast.image_encoder is not None and fp32.image_encoder is None
+    images = _images() * 3
+    got, ref = fast.embed_images(images), fp32.embed_images(images)
+    assert got.dtype == np.float32 and got.shape == ref.shape
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert _cosines(got, ref).min() >= 0.99
+    assert not np.array_equal(got, ref)  # really a different (quantized) path
+    assert list((tmp_path / "workbench-clip-onnx").glob("*.int8.onnx"))  # exported once, cached for workers
+
+
+def test_onnx_int8_leaves_text_vectors_exact(tiny_clip_checkpoint: tuple[Path, Path], tmp_path: Path) -> None:
+    fp32 = load_embedder(_settings(*tiny_clip_checkpoint))
+    fast = load_embedder(_settings(*tiny_clip_checkpoint, clip_onnx_int8=True, clip_cache_dir=str(tmp_path)))
+    np.testing.assert_array_equal(fast.embed_texts(TEXTS), fp32.embed_texts(TEXTS))
+
+
+def test_int8_vectors_get_their_own_model_id_so_they_never_mix_with_fp32(tiny_clip_checkpoint: tuple[Path, Path],
+                                                                         tmp_path: Path) -> None:
+    from workbench.semantic.clip import weights_identity
+    plain = _settings(*tiny_clip_checkpoint)
+    fast = _settings(*tiny_clip_checkpoint, clip_onnx_int8=True, clip_cache_dir=str(tmp_path))
+    assert weights_identity(fast)[0] == weights_identity(plain)[0] + "+onnx-int8"
+    assert load_embedder(fast).model_id == weights_identity(fast)[0]
+    assert load_embedder(plain).model_id == weights_identity(plain)[0]

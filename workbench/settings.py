@@ -47,6 +47,11 @@ class Settings:
     # Where downloaded weights are cached ("" = open_clip's default, the Hugging Face cache).
     clip_cache_dir: str = ""
     clip_batch_size: int = 16
+    # Encode images with ONNX Runtime and int8 dynamic quantization (the model is exported once and cached under
+    # clip_cache_dir or the temp folder). Measured 2.1-3.6x stock open_clip fp32 on ViT-B-32 at cosine >= 0.9998
+    # (random weights, loaded machine; docs/benchmarks.md). Off by default: it needs the `onnx` package, and
+    # fidelity on trained weights is not yet measured. Text embeddings always use the fp32 torch model.
+    clip_onnx_int8: bool = False
     # Video frames embedded per video: scene changes plus one every video_frame_interval_s, at most this many.
     video_max_frames: int = 16
     video_frame_interval_s: float = 10.0
