@@ -90,9 +90,8 @@ def remove_items(catalog: Catalog, album_id: str, media_ids: Iterable[str]) -> i
     keys = [f"{album_id}\0{m}" for m in dict.fromkeys(media_ids)]
     if not keys:
         return 0
-    n = catalog.count(ITEMS, sql_in("key", keys))
+    n = catalog.delete_matching(ITEMS, sql_in("key", keys))
     if n:
-        catalog.delete(ITEMS, sql_in("key", keys))
         catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"updated_at": _now()})
     return n
 
@@ -125,10 +124,7 @@ def set_member(catalog: Catalog, album_id: str, user: str, role: str) -> None:
 
 def remove_member(catalog: Catalog, album_id: str, user: str) -> bool:
     where = f"key = {sql_quote(f'{album_id}' + chr(0) + user)}"
-    n = catalog.count(MEMBERS, where)
-    if n:
-        catalog.delete(MEMBERS, where)
-    return bool(n)
+    return bool(catalog.delete_matching(MEMBERS, where))
 
 
 def forget_user(catalog: Catalog, user: str) -> None:

@@ -74,10 +74,7 @@ def user_of(catalog: Catalog, hashed: str) -> str:
 def end(catalog: Catalog, token: str) -> bool:
     """Log out: the token stops working at once. Returns whether it was a live session."""
     where = f"token_hash = {sql_quote(token_hash(token))}"
-    n = catalog.count(TABLE, where)
-    if n:
-        catalog.delete(TABLE, where)
-    return bool(n)
+    return bool(catalog.delete_matching(TABLE, where))
 
 
 def end_all(catalog: Catalog, user: str) -> None:

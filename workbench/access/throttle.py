@@ -64,5 +64,5 @@ def record_failure(catalog: Catalog, subjects: Iterable[str], limits: Limits, no
 def clear(catalog: Catalog, subjects: Iterable[str]) -> None:
     """A success wipes the slate for these subjects."""
     subjects = list(subjects)
-    if subjects and catalog.count(TABLE, sql_in("subject", subjects)):
-        catalog.delete(TABLE, sql_in("subject", subjects))
+    if subjects:
+        catalog.delete_matching(TABLE, sql_in("subject", subjects))

@@ -44,6 +44,15 @@ def resolve_among(id_or_prefix: str, allowed: set[str] | frozenset[str]) -> str:
     return found[0]
 
 
+def thumbnails_within(library: "Library", ids: Iterable[str], allowed: set[str] | frozenset[str],
+                      which: str) -> dict[str, bytes | None]:
+    """Thumbnails of the allowed ids in one read; every other id maps to None, as if it did not exist."""
+    ids = list(ids)
+    out: dict[str, bytes | None] = dict.fromkeys(ids)
+    out.update(library.thumbnails([i for i in ids if i in allowed], which))
+    return out
+
+
 class UserView:
     """The library acting as one user: the gallery's door. Reads show only what the user may see; writes check
     what they may do (see ``workbench.access.policy``). Get one from ``Library.for_session(token)`` (checks the
@@ -189,11 +198,7 @@ class UserView:
     def thumbnails(self, ids: Iterable[str], which: str = "thumb") -> dict[str, bytes | None]:
         """Many thumbnails in one read, for a grid; ids this user may not see come back as None, exactly like
         media that do not exist."""
-        _, visible = self._sight()
-        ids = list(ids)
-        out: dict[str, bytes | None] = dict.fromkeys(ids)
-        out.update(self._lib.thumbnails([i for i in ids if i in visible], which))
-        return out
+        return thumbnails_within(self._lib, ids, self._sight()[1], which)
 
     def original_path(self, id_or_prefix: str) -> Path:
         """Where a visible media's original is, for the server to stream (videos) or send; not for display."""
@@ -510,10 +515,7 @@ class AlbumView:
     def thumbnails(self, ids: Iterable[str], which: str = "thumb") -> dict[str, bytes | None]:
         """Many thumbnails in one read; ids outside the album come back as None."""
         self._check()
-        ids, inside = list(ids), self._ids()
-        out: dict[str, bytes | None] = dict.fromkeys(ids)
-        out.update(self._lib.thumbnails([i for i in ids if i in inside], which))
-        return out
+        return thumbnails_within(self._lib, ids, self._ids(), which)
 
     def original_path(self, id_or_prefix: str) -> Path:
         """For the server to stream or send the original; not for display."""

@@ -95,6 +95,14 @@ class Catalog:
     def delete(self, name: str, where: str) -> None:
         self.table(name).delete(where)
 
+    def delete_matching(self, name: str, where: str) -> int:
+        """Delete the rows matching ``where`` and say how many there were (no write, no new table version, when
+        none match)."""
+        n = self.count(name, where)
+        if n:
+            self.delete(name, where)
+        return n
+
     def update(self, name: str, where: str, values: dict[str, Any]) -> None:
         self.table(name).update(where=where, values=values)
 
