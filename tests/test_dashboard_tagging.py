@@ -177,8 +177,12 @@ def test_page_loads_and_the_slider_moved_by_keyboard_changes_what_enters_and_lea
     after = summary(page, f"{tag} at {trial:.2f}:")
     assert after.startswith(f"{tag} at {trial:.2f}: {int((s >= trial).sum())} tagged; +{enters} enter, −{leaves} "
                             f"leave") and after != before
-    assert page.get_by_text("leaves", exact=True).count() + page.get_by_text("enters", exact=True).count() \
-        == enters + leaves
+    badges = lambda: page.get_by_text("leaves", exact=True).count() + page.get_by_text("enters", exact=True).count()  # noqa: E731
+    for _ in range(30):  # the summary line arrives before the grid's cards are redrawn
+        if badges() == enters + leaves:
+            break
+        page.wait_for_timeout(500)
+    assert badges() == enters + leaves
     assert Library.open(root).tag_thresholds().get(tag) is None  # a preview stores nothing
     screenshot(page, "dashboard_tagging")
     assert not w.problems
