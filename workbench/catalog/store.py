@@ -9,6 +9,11 @@ from typing import Any
 import lancedb
 import pyarrow as pa
 
+# LanceDB's merge_insert counts a null vector as a "bad" one and by default refuses the whole write, so a stage
+# result row for a failed media (no vector) would abort the commit of its batch. Rows reach LanceDB already cast
+# to the table's fixed-size vector type (``_as_table``), so a wrong-length vector fails there and the only "bad"
+# vectors left are nulls, which we keep as nulls.
+NULL_VECTORS = "null"
 
 def sql_quote(value: str) -> str:
     """A SQL string literal for Lance filters (single quotes doubled)."""
@@ -82,7 +87,7 @@ class Catalog:
         data = self._as_table(rows, tbl.schema, key)
         if data.num_rows == 0:
             return 0
-        res = tbl.merge_insert(key).when_not_matched_insert_all().execute(data)
+        res = tbl.merge_insert(key).when_not_matched_insert_all().execute(data, on_bad_vectors=NULL_VECTORS)
         return int(getattr(res, "num_inserted_rows", data.num_rows))
 
     def upsert(self, name: str, rows: Sequence[dict] | pa.Table, key: str) -> None:
@@ -90,7 +95,8 @@ class Catalog:
         tbl = self.table(name)
         data = self._as_table(rows, tbl.schema, key)
         if data.num_rows:
-            tbl.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(data)
+            tbl.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(
+                data, on_bad_vectors=NULL_VECTORS)
 
     def delete(self, name: str, where: str) -> None:
         self.table(name).delete(where)
