@@ -1,6 +1,6 @@
 """CLIP image-embedding throughput on CPU: stock open_clip fp32 against faster variants, in ONE run.
 
-    .venv/bin/python benchmarks/embed_throughput.py --batch 16 --images 64 --repeat 3
+    .venv/bin/python benchmarks/embed_throughput.py --batch 16 --images 64 --repeat 3 [--checkpoint F --photos DIR]
 
 Why one run: the machine is shared (2 cores, CI and other jobs come and go), so every variant is timed in each
 round, rounds interleave the variants, and the ratio uses the median per variant of the same rounds. The load
@@ -56,6 +56,22 @@ def _images(n: int, seed: int = 0) -> list:
     return out
 
 
+def _photos(folder: Path, n: int) -> list:
+    """The first ``n`` images Pillow can open under ``folder`` (sorted paths), as RGB."""
+    from PIL import Image
+
+    out = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            with Image.open(path) as im:
+                out.append(im.convert("RGB"))
+        except (OSError, ValueError):
+            continue
+        if len(out) == n:
+            return out
+    raise SystemExit(f"only {len(out)} readable images under {folder}; --images asks for {n}")
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, np.float32)
     return v / np.linalg.norm(v, axis=1, keepdims=True)
@@ -68,6 +84,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the median per variant is reported")
     ap.add_argument("--batches", default="1,32", help="extra batch sizes tried for the best variants")
     ap.add_argument("--no-onnx", action="store_true", help="skip ONNX Runtime variants")
+    ap.add_argument("--checkpoint", help="trained ViT-B-32 weights: a local open_clip checkpoint file or a pretrained "
+                                         "tag such as laion2b_s34b_b79k (default: random weights)")
+    ap.add_argument("--photos", type=Path, help="a folder of real photos to encode instead of generated ones (the "
+                                                "int8 fidelity on trained weights should be measured on photos)")
     args = ap.parse_args()
 
     from workbench.compat.torchvision_cpu import ensure_torchvision
@@ -82,9 +102,9 @@ def main() -> None:
     load_start = _load()
     default_threads = torch.get_num_threads()
     torch.manual_seed(0)
-    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=None)
+    model, _, preprocess = open_clip.create_model_and_transforms("ViT-B-32", pretrained=args.checkpoint or None)
     model.eval()
-    pil = _images(args.images)
+    pil = _photos(args.photos, args.images) if args.photos else _images(args.images)
     pixels = torch.stack([preprocess(im) for im in pil])
     n = len(pil)
 
@@ -173,7 +193,7 @@ def main() -> None:
     load_end = _load()
 
     base = n / statistics.median(times[f"a stock fp32 b{bs}"])
-    print(f"ViT-B-32 random weights, {n} images per pass, {args.repeat} interleaved rounds, torch "
+    print(f"ViT-B-32 {args.checkpoint or 'random'} weights, {n} {'photos' if args.photos else 'images'} per pass, {args.repeat} interleaved rounds, torch "
           f"{torch.__version__} ({default_threads} threads default), open_clip {open_clip.__version__}, "
           f"load average 1 min: {load_start:.2f} at start, {load_end:.2f} at end")
     for note in notes:

@@ -49,9 +49,13 @@ class Settings:
     clip_batch_size: int = 16
     # Encode images with ONNX Runtime and int8 dynamic quantization (the model is exported once and cached under
     # clip_cache_dir or the temp folder). Measured 2.1-3.6x stock open_clip fp32 on ViT-B-32 at cosine >= 0.9998
-    # (random weights, loaded machine; docs/benchmarks.md). Off by default: it needs the `onnx` package, and
-    # fidelity on trained weights is not yet measured. Text embeddings always use the fp32 torch model.
+    # (random weights, loaded machine; docs/benchmarks.md). Off by default: its fidelity on trained weights is not
+    # measured (none can be downloaded here). Text embeddings always use the fp32 torch model.
     clip_onnx_int8: bool = False
+    # Batches that loader threads decode and preprocess ahead of the image encoder, so the encoder does not wait
+    # for the next one (0: load and encode one after the other). Two absorb a slow file without holding many
+    # images; measured with 1,000 previews in docs/benchmarks.md (embed_pipeline).
+    clip_prefetch_batches: int = 2
     # Video frames embedded per video: scene changes plus one every video_frame_interval_s, at most this many.
     video_max_frames: int = 16
     video_frame_interval_s: float = 10.0

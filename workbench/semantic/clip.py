@@ -64,17 +64,29 @@ class ClipEmbedder:
 
     def embed_images(self, images: list["Image.Image"]) -> np.ndarray:
         """Embed images (any mode; converted to RGB), ``batch_size`` at a time to bound memory."""
-        import torch
-
         out = [np.zeros((0, self.dim), np.float32)]
         for i in range(0, len(images), max(1, self.batch_size)):
-            batch = torch.stack([self.preprocess(_rgb(im)) for im in images[i:i + self.batch_size]])
-            if self.image_encoder is not None:
-                out.append(_normalise(torch.from_numpy(np.asarray(self.image_encoder(batch.numpy())))))
-                continue
-            with torch.inference_mode():
-                out.append(_normalise(self.model.encode_image(batch)))
+            out.append(self.encode_pixels(self.pixels(images[i:i + self.batch_size])))
         return np.concatenate(out)
+
+    def pixels(self, images: list["Image.Image"]) -> Any:
+        """The model's input for ``images``: open_clip's preprocessing, stacked (a float32 tensor n x 3 x H x W).
+        Separate from encoding so loader threads can prepare the next batch while the encoder runs."""
+        import torch
+
+        return torch.stack([self.preprocess(_rgb(im)) for im in images])
+
+    def encode_pixels(self, pixels: Any) -> np.ndarray:
+        """Unit vectors for a batch from ``pixels`` (traced as ``encode`` spans when WORKBENCH_TRACE_DIR is set)."""
+        import torch
+
+        from workbench.trace import span
+
+        with span("encode", int(pixels.shape[0])):
+            if self.image_encoder is not None:
+                return _normalise(torch.from_numpy(np.asarray(self.image_encoder(pixels.numpy()))))
+            with torch.inference_mode():
+                return _normalise(self.model.encode_image(pixels))
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """Embed texts (truncated to the model's context length by the tokenizer), ``batch_size`` at a time."""

@@ -64,6 +64,8 @@ class Stage:
     dependency_columns: tuple[str, ...] = ()
     # Worker processes for this stage (None: one per core). A stage that multithreads internally (torch) uses 1.
     workers: int | None = None
+    # Rows per worker task (None: the runner's default). The embeddings stage wants several encoder batches.
+    batch_rows: int | None = None
     # Columns too big to show in ``workbench show`` (vectors).
     bulky_columns: tuple[str, ...] = ()
 

@@ -32,6 +32,13 @@ def frame_schema(dim: int) -> pa.Schema:
     ])
 
 
+# Encoder batches per worker task. Each task starts with the encoder waiting for its first batch to be decoded and
+# ends with the results going back: with 4 batches per task the encoder was idle 8% of the time between its first
+# and last batch, with 8 it is idle less than that (docs/benchmarks.md, embed_pipeline). More would make the progress
+# bar, which moves once per task, too coarse (128 photos are about 10 s of fp32 encoding on two cores).
+TASK_BATCHES = 8
+
+
 class EmbeddingStage(Stage):
     kinds = ("image", "video")
     dependency_columns = ("preview",)
@@ -98,41 +105,52 @@ class EmbeddingStage(Stage):
         from workbench.semantic.search import SearchTables, refresh_snapshots
         refresh_snapshots(catalog, SearchTables(self.name, self.frames_table, self.version))
 
+    @property
+    def batch_rows(self) -> int:  # type: ignore[override]
+        """Several encoder batches per worker task, so the loader threads can stay ahead of the encoder (feed.py)."""
+        return max(1, self.settings.clip_batch_size) * TASK_BATCHES
+
     def transform(self, batch: pa.RecordBatch, ctx: StageContext) -> pa.RecordBatch:
-        """Images are embedded together in one forward pass per batch; videos frame by frame."""
+        """Previews and video frames are decoded and preprocessed in loader threads while the encoder works on the
+        batch before (``semantic.feed``); a video's vectors are its frames' plus their normalised mean."""
+        from workbench.semantic.clip import load_embedder
+        from workbench.semantic.feed import embed_items
+
+        rows = batch.to_pylist()
+        times: dict[str, list[float]] = {}  # video id -> its sampled frames' times, filled by the loaders
+        results = embed_items(load_embedder(self.settings), rows, lambda row: self._load(row, ctx, times),
+                              prefetch_batches=self.settings.clip_prefetch_batches)
+        out = []
+        for row, res in zip(rows, results):
+            mid = row["id"]
+            if isinstance(res, MediaError):
+                out.append(self.failed_row(mid, res.reason))
+            elif isinstance(res, (OSError, ValueError)):
+                out.append(self.failed_row(mid, f"could not read the preview to embed it: {res}"))
+            elif isinstance(res, Exception):
+                raise res  # unexpected: the runner retries the batch file by file and records the reason
+            elif row["kind"] == "video":
+                mean = res.mean(axis=0)
+                mean /= max(float(np.linalg.norm(mean)), 1e-12)
+                out.append(self._ok(mid, mean, "video", times[mid], res, row.get("taken_at")))
+            else:
+                out.append(self._ok(mid, res[0], "image", None, None, row.get("taken_at")))
+        return pa.RecordBatch.from_pylist(out, schema=self.schema)
+
+    def _load(self, row: dict[str, Any], ctx: StageContext, times: dict[str, list[float]]) -> list[Any]:
+        """The images to embed for one media: its preview, or a video's sampled frames (their times kept aside)."""
         from PIL import Image
 
-        from workbench.semantic.clip import load_embedder
         from workbench.semantic.frames import sample_video_frames
 
-        emb = load_embedder(self.settings)
-        rows = batch.to_pylist()
-        out: dict[str, dict[str, Any]] = {}
-        images, image_ids = [], []
-        for row in rows:
-            mid = row["id"]
-            try:
-                if row["kind"] == "video":
-                    frames = sample_video_frames(ctx.source_of(row), self.settings)
-                    if not frames:
-                        raise MediaError("no frame could be sampled from this video")
-                    vecs = emb.embed_images([im for _, im in frames])
-                    mean = vecs.mean(axis=0)
-                    mean /= max(float(np.linalg.norm(mean)), 1e-12)
-                    out[mid] = self._ok(mid, mean, "video", [t for t, _ in frames], vecs, row.get("taken_at"))
-                else:
-                    with Image.open(ctx.derived / row["preview"]) as im:
-                        images.append(im.convert("RGB"))
-                    image_ids.append((mid, row.get("taken_at")))
-            except MediaError as e:
-                out[mid] = self.failed_row(mid, e.reason)
-            except (OSError, ValueError) as e:
-                out[mid] = self.failed_row(mid, f"could not read the preview to embed it: {e}")
-        if images:
-            for (mid, taken), vec in zip(image_ids, emb.embed_images(images)):
-                out[mid] = self._ok(mid, vec, "image", None, None, taken)
-        ordered = [out[r["id"]] for r in rows]
-        return pa.RecordBatch.from_pylist(ordered, schema=self.schema)
+        if row["kind"] == "video":
+            frames = sample_video_frames(ctx.source_of(row), self.settings)
+            if not frames:
+                raise MediaError("no frame could be sampled from this video")
+            times[row["id"]] = [t for t, _ in frames]
+            return [im for _, im in frames]
+        with Image.open(ctx.derived / row["preview"]) as im:
+            return [im.convert("RGB")]
 
     def _ok(self, mid: str, vec: np.ndarray, kind: str, times: list[float] | None,
             frame_vecs: np.ndarray | None, taken_at: Any = None) -> dict[str, Any]:

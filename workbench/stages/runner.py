@@ -13,6 +13,10 @@ from workbench.parallel import Failure, run_isolated
 from workbench.stages.base import INPUT_COLUMNS, Stage, StageContext, run_batch
 
 BATCH_ROWS = 4  # rows per worker task: small enough that a crash isolates quickly, big enough to amortise IPC
+# A task's time limit grows with its rows up to this many files' worth (the embeddings stage sends 128 previews
+# per task, which take seconds): a hung decoder is still given up on within half an hour, and the task is then
+# retried file by file, each with per_file_timeout_s.
+MAX_TIMEOUT_FILES = 16
 
 
 @dataclass
@@ -126,9 +130,10 @@ def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed
             return
         yield result
 
-    tasks = ((stage, b, ctx) for b in _batches(todo, BATCH_ROWS))
+    rows = stage.batch_rows or BATCH_ROWS
+    tasks = ((stage, b, ctx) for b in _batches(todo, rows))
     for item, result in run_isolated(run_batch, tasks, workers=workers,
-                                     timeout_s=settings.per_file_timeout_s * BATCH_ROWS):
+                                     timeout_s=settings.per_file_timeout_s * min(rows, MAX_TIMEOUT_FILES)):
         for out in handle(item[1], result):
             buffer.append(out)
             status = out.column("status").to_pylist()
