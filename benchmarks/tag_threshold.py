@@ -72,7 +72,7 @@ def main() -> int:
 
     spec = json.loads(args.labels.read_text())
     labels: list[str] = spec["labels"]
-    files = {Path(args.corpus) / rel: info for rel, info in spec["images"].items()}
+    files = {(Path(args.corpus) / rel).resolve(): info for rel, info in spec["images"].items()}
     missing = [str(p) for p in files if not p.is_file()]
     if missing:
         print(f"{len(missing)} labelled files are missing under {args.corpus} (set WORKBENCH_CORPUS): {missing[:3]}")
@@ -102,7 +102,7 @@ def main() -> int:
         cols = [matrix.tags.index(name) for name in labels]
         scores, truth, counted = [], [], []
         for mid, row in zip(matrix.media_ids, matrix.values):
-            info = files[Path(path_of[mid])]
+            info = files[Path(path_of[mid]).resolve()]
             scores.append(row[cols].astype(np.float32))
             truth.append([name in info["tags"] for name in labels])
             counted.append([name not in info.get("ignore", []) for name in labels])
