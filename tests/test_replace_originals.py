@@ -211,6 +211,25 @@ def test_the_gallery_download_of_a_replaced_jpeg_is_the_original_jpeg(lib, src):
     assert lib.for_user(OWNER).original_bytes(mid) == (src / "DSCN0010.jpg").read_bytes()
 
 
+def test_the_gallery_serves_a_replaced_png_as_the_jpeg_xl_it_now_is(lib, src):
+    from workbench.gallery.media_handler import served_file
+
+    mid = id_of(lib, "hopper.png")
+    assert served_file(lib, mid)["name"] == "hopper.png"
+    lib.replace_originals(progress=False)
+    served = served_file(lib, mid)
+    assert (served["name"], served["mime"]) == ("hopper.jxl", "image/jxl")
+    assert Path(served["path"]).read_bytes()[:2] in (b"\xff\x0a", b"\x00\x00")  # a JPEG XL codestream or container
+
+
+def test_the_gallery_serves_a_replaced_jpeg_under_its_own_name(lib):
+    from workbench.gallery.media_handler import served_file
+
+    mid = id_of(lib, "DSCN0010.jpg")
+    lib.replace_originals(progress=False)
+    assert (served_file(lib, mid)["name"], served_file(lib, mid)["mime"]) == ("DSCN0010.jpg", "image/jpeg")
+
+
 def test_cli_asks_before_lossy_versions_replace_anything(lib):
     runner = CliRunner()
     no = runner.invoke(app, ["--library", str(lib.root), "replace-originals", "--policy", "webp85",

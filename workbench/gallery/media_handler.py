@@ -26,6 +26,24 @@ def content_disposition(name: str, download: bool) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"
 
 
+def served_file(lib: Any, media_id: str) -> dict[str, str]:
+    """Path, MIME type and download name of the bytes the library keeps for a media. Usually the original under its
+    own name; a JPEG replaced by its JPEG XL is rebuilt byte-exactly, so it stays ``photo.jpg``. An original replaced
+    by a pixel-lossless or a chosen lossy version no longer exists as such: what is served is that version, so it
+    gets the version's type and extension (``hopper.png`` kept as JPEG XL downloads as ``hopper.jxl``) and opens
+    as what it is."""
+    from workbench.compress.replace import RECONSTRUCTIBLE
+    from workbench.formats.sniff import sniff
+
+    path = lib.original_path(media_id)
+    row = lib.get(media_id)
+    name, mime = Path(row.get("path") or path).name, row.get("mime") or ""
+    if row.get("stored_as") and row["stored_as"] != RECONSTRUCTIBLE:
+        kind = sniff(path)
+        name, mime = Path(name).stem + kind.ext, kind.mime
+    return {"path": str(path), "mime": mime, "name": name}
+
+
 class MediaHandler(web.StaticFileHandler):
     """Serve one original for a valid ticket (Range, ETag and HEAD come from tornado's StaticFileHandler)."""
 
@@ -58,13 +76,9 @@ class MediaHandler(web.StaticFileHandler):
         """Path, MIME type and file name of a media, remembered: a playing video asks for range after range."""
         cache: dict[str, dict[str, str]] = self.settings.setdefault("workbench_media_cache", {})
         if media_id not in cache:
-            lib = self._library()
-            path = lib.original_path(media_id)
-            row = lib.get(media_id)
             if len(cache) >= MEDIA_CACHE_SIZE:
                 cache.pop(next(iter(cache)))
-            cache[media_id] = {"path": str(path), "mime": row.get("mime") or "",
-                               "name": Path(row.get("path") or path).name}
+            cache[media_id] = served_file(self._library(), media_id)
         return cache[media_id]
 
     def get_content_type(self) -> str:
