@@ -15,6 +15,7 @@ import pyarrow as pa
 # vectors left are nulls, which we keep as nulls.
 NULL_VECTORS = "null"
 
+
 def sql_quote(value: str) -> str:
     """A SQL string literal for Lance filters (single quotes doubled)."""
     return "'" + str(value).replace("'", "''") + "'"

@@ -33,15 +33,14 @@ def served_file(lib: Any, media_id: str) -> dict[str, str]:
     gets the version's type and extension (``hopper.png`` kept as JPEG XL downloads as ``hopper.jxl``) and opens
     as what it is."""
     from workbench.compress.replace import RECONSTRUCTIBLE
-    from workbench.formats.sniff import sniff
 
     path = lib.original_path(media_id)
     row = lib.get(media_id)
-    name, mime = Path(row.get("path") or path).name, row.get("mime") or ""
+    name = Path(row.get("path") or path).name
     if row.get("stored_as") and row["stored_as"] != RECONSTRUCTIBLE:
-        kind = sniff(path)
-        name, mime = Path(name).stem + kind.ext, kind.mime
-    return {"path": str(path), "mime": mime, "name": name}
+        # Replacing already set the row's mime to the stored file's; its blob is named with the stored extension.
+        name = Path(name).stem + path.suffix
+    return {"path": str(path), "mime": row.get("mime") or "", "name": name}
 
 
 class MediaHandler(web.StaticFileHandler):

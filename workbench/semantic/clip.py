@@ -36,6 +36,7 @@ import numpy as np
 
 from workbench.errors import WorkbenchError
 from workbench.settings import Settings
+from workbench.trace import span
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -79,8 +80,6 @@ class ClipEmbedder:
     def encode_pixels(self, pixels: Any) -> np.ndarray:
         """Unit vectors for a batch from ``pixels`` (traced as ``encode`` spans when WORKBENCH_TRACE_DIR is set)."""
         import torch
-
-        from workbench.trace import span
 
         with span("encode", int(pixels.shape[0])):
             if self.image_encoder is not None:
