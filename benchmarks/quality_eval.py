@@ -14,11 +14,13 @@ What it does
      by eye like the rest.
   2. Generated bad copies of 12 sharp corpus photos, each degraded at preview size and then made into a preview
      the same way (so WebP smooths added noise as it would): Gaussian blur (0.5% and 1% of the long side; 0.2%,
-     "soft", is reported but not labelled), -3/-4 stops (linear light), +2/+3 stops with clipping, Gaussian
+     "soft", is reported but not labelled), linear motion blur (0.5/1/2% of the long side at 0, 45, 90, 135
+     degrees), rotational motion blur about the centre (2, 5, 10 degrees of arc), -3/-4 stops (linear light), +2/+3 stops with clipping, Gaussian
      noise sigma 15/20/25, grayscale, 5:1 crop, shrunk to 320x240 and 160x120 (the +2/+3 stop cases only from
      sources whose mean luma is >= 80: pushing a night photo up is not an overexposure); plus blank frames (uniform
      grey/white/navy/red with faint noise, lens cap: near-black with noise, a white wall with a lighting
-     gradient, pocket shots: dark blurred fabric weave). Hit rate = share carrying the expected flag; "other new
+     gradient, pocket shots: dark blurred fabric weave; nearly white frames, means 247-252, which must also be
+     overexposed). Hit rate = share carrying the expected flag; "other new
      flags" are flags the source photo did not have and the case did not expect.
   3. Pictures that must NOT be flagged, made from the same 12 photos: night (-4.5 stops with lamps and lit
      windows), low-key (a lit subject on black), snow/high-key (lightness compressed to 165-250, colours kept),
@@ -73,6 +75,7 @@ REVIEWED: dict[str, dict[str, tuple[str, str]]] = {
     "skimage_data/clock_motion.png": {"blurry": ("TP", "motion-blurred on purpose"), "grayscale": _GRAY},
     "skimage_data/microaneurysms.png": {"blurry": ("TP", "soft 102 px retina crop"), "grayscale": _GRAY},
     "skimage_data/color.png": {"blurry": ("FP", "synthetic colour wheel, smooth by design")},
+    "faces/photoprism/images/10.jpg": {"blurry": ("FP", "a visibly soft dog portrait, usable (directional measure)")},
     "peer/photoprism/meta_testdata/animated.gif": {"blurry": ("FP", "painted soft sky, an illustration")},
     # dark / low_information: the corpus's blank test frames
     "peer/immich-test-assets/metadata/dates/date-priority-test.jpg": {"dark": _BLANK, "low_information": _BLANK},
@@ -125,6 +128,25 @@ def _gen():  # noqa: ANN202 - the generators, imported lazily (numpy/cv2)
 
     def blur(a, frac):
         return cv2.GaussianBlur(a, (0, 0), frac * max(a.shape[:2]))
+
+    def motion(a, frac, degrees):
+        """Linear motion blur: a line kernel frac x the long side long, at an angle (camera shake)."""
+        n = max(3, int(round(frac * max(a.shape[:2]))))
+        k = np.zeros((n, n), np.float32)
+        k[n // 2, :] = 1
+        k = cv2.warpAffine(k, cv2.getRotationMatrix2D(((n - 1) / 2, (n - 1) / 2), degrees, 1.0), (n, n))
+        return cv2.filter2D(a, -1, k / k.sum())
+
+    def spin(a, degrees):
+        """Rotational motion blur about the centre (a dial photographed while turning): the mean of rotated copies
+        over the arc."""
+        h, w = a.shape[:2]
+        steps = max(3, int(degrees * 4))
+        acc = np.zeros(a.shape, np.float32)
+        for t in np.linspace(-degrees / 2, degrees / 2, steps):
+            acc += cv2.warpAffine(a, cv2.getRotationMatrix2D((w / 2, h / 2), t, 1.0), (w, h),
+                                  borderMode=cv2.BORDER_REFLECT)
+        return (acc / steps).astype(np.uint8)
 
     def noise(a, sigma, seed):
         r = np.random.default_rng(seed)
@@ -369,6 +391,11 @@ def evaluate(corpus: Path, faces: bool = True) -> dict:
         add("blur 0.2% (soft)", "blurry", rel, g["blur"](a, 0.002), w, h, base, labelled=False)
         add("blur 0.5%", "blurry", rel, g["blur"](a, 0.005), w, h, base)
         add("blur 1%", "blurry", rel, g["blur"](a, 0.01), w, h, base)
+        for frac in (0.005, 0.01, 0.02):
+            for deg in (0, 45, 90, 135):
+                add(f"motion blur {frac:.1%}", "blurry", rel, g["motion"](a, frac, deg), w, h, base)
+        for deg in (2, 5, 10):
+            add(f"rotational blur {deg} deg", "blurry", rel, g["spin"](a, deg), w, h, base)
         add("-3 stops", "dark", rel, g["exposure"](a, -3), w, h, base)
         add("-4 stops", "dark", rel, g["exposure"](a, -4), w, h, base)
         if base_m["luma_mean"] >= 80:  # pushing a dark (night) source up is not an overexposure
@@ -387,11 +414,15 @@ def evaluate(corpus: Path, faces: bool = True) -> dict:
         add("backlit (must pass)", None, rel, g["backlit"](a), w, h, base)
         add("sky over horizon (must pass)", None, rel, g["sky_horizon"](a), 4032, 3024, base)
     blanks = [("uniform grey", g["uniform"]((128, 128, 128), 0)), ("uniform white", g["uniform"]((250, 250, 250), 1)),
+              ("nearly white 252", g["uniform"]((252, 252, 252), 9)),
+              ("nearly white 247", g["uniform"]((247, 248, 246), 10)),
               ("uniform navy", g["uniform"]((20, 30, 60), 2)), ("uniform red", g["uniform"]((200, 80, 60), 3)),
               ("lens cap", g["lens_cap"](2.0, 4)), ("lens cap, noisy", g["lens_cap"](6.0, 5)),
               ("white wall", g["wall"](6)), ("pocket", g["pocket"](7)), ("pocket", g["pocket"](8))]
     for label, arr in blanks:
         add("blank: " + label, "low_information", "(generated)", arr, 4032, 3024, [])
+        if label.startswith(("nearly white", "uniform white")):  # white frames: overexposed too (cleanvision)
+            add("white frame: " + label, "overexposed", "(generated)", arr, 4032, 3024, [])
 
     # portrait with soft background, and its mirror (missed focus)
     portrait = {}
@@ -467,6 +498,12 @@ def report(r: dict) -> str:
     if unrev:
         out.append("")
         out.append("Unreviewed: " + ", ".join(unrev))
+    motion_only = [o["name"].rsplit("/", 1)[-1] for o in r["ordinary"] if "blurry" in o["flags"]
+                   and o["measures"]["sharpness"] > r["thresholds"]["blur_max_sharpness"]
+                   and o["measures"].get("faces_measured", 0) == 0]
+    out.append("")
+    out.append(f"Blurry by the directional (motion) measure alone on ordinary photos: {len(motion_only)} "
+               f"({', '.join(motion_only) or '-'})")
     clean = sum(1 for o in r["ordinary"] if not o["flags"])
     out.append("")
     out.append(f"{clean}/{n} ordinary photos carry no flag.")
@@ -492,6 +529,15 @@ def report(r: dict) -> str:
             exp, label = "(sources)", ""
         mean = sum(x["score"] for x in xs) / len(xs)
         out.append(f"| {case}{label} | {exp} | {len(xs)} | {hits}/{len(xs)} | {other} | {mean:.1f} |")
+    motion = [x for x in r["generated"] if x["case"].startswith(("motion", "rotational"))]
+    if motion:
+        measurable = [x for x in motion if x["measures"].get("sharpness_directional", -1) >= 0]
+        by_case: dict[str, list] = defaultdict(list)
+        for x in measurable:
+            by_case[x["case"]].append(x)
+        out.append("")
+        out.append("Motion cases from sources whose preview is >= 640 px (smaller ones have no directional measure): "
+                   + "; ".join(f"{c} {sum(x['hit'] for x in xs)}/{len(xs)}" for c, xs in by_case.items()))
     out.append("")
     out.append("Portrait (obama.jpg, ground-truth face box)")
     out.append("")

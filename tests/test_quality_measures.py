@@ -298,3 +298,86 @@ def test_phone_video_is_not_flagged_and_small_video_is_low_resolution():
 def test_video_with_unknown_duration_gets_no_bitrate_verdict():
     m = measure_video(1280, 720, None, 5_000_000, None)
     assert "bitrate_kbps" not in m and video_flags(m) == []
+
+
+# --------------------------------------------------------------------------------------------- motion blur, white
+
+def motion(a: np.ndarray, frac: float, degrees: float) -> np.ndarray:
+    """Linear motion blur (camera shake): a line kernel frac x the long side long, at an angle."""
+    n = max(3, int(round(frac * max(a.shape[:2]))))
+    k = np.zeros((n, n), np.float32)
+    k[n // 2, :] = 1
+    k = cv2.warpAffine(k, cv2.getRotationMatrix2D(((n - 1) / 2, (n - 1) / 2), degrees, 1.0), (n, n))
+    return cv2.filter2D(a, -1, k / k.sum())
+
+
+def spin(a: np.ndarray, degrees: float) -> np.ndarray:
+    """Rotational motion blur about the centre (a dial photographed while turning)."""
+    h, w = a.shape[:2]
+    acc = np.zeros(a.shape, np.float32)
+    for t in np.linspace(-degrees / 2, degrees / 2, int(degrees * 4)):
+        acc += cv2.warpAffine(a, cv2.getRotationMatrix2D((w / 2, h / 2), t, 1.0), (w, h),
+                              borderMode=cv2.BORDER_REFLECT)
+    return (acc / int(degrees * 4)).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def wide(astronaut) -> np.ndarray:
+    """A sharp 1024x512 picture at native pixel scale (the directional measure needs a >= 640 px preview)."""
+    return np.ascontiguousarray(np.hstack([astronaut, astronaut[:, ::-1]]))
+
+
+def test_sharp_wide_photo_is_not_blurry(wide):
+    assert flags(wide) == []
+
+
+@pytest.mark.parametrize("degrees", [0, 45, 90])
+def test_linear_motion_blur_is_blurry_although_the_laplacian_misses_it(wide, degrees):
+    m = measure_image(preview(motion(wide, 0.01, degrees)), width_px=PHONE[0], height_px=PHONE[1])
+    assert m["sharpness_image"] > QualityThresholds().blur_max_sharpness  # a global Laplacian calls it sharp
+    assert "blurry" in flags_for(m)
+
+
+def test_rotational_motion_blur_is_blurry(wide):
+    assert "blurry" in flags(spin(wide, 5))
+
+
+def test_corpus_photo_smeared_by_camera_motion_is_blurry(corpus):
+    a = np.asarray(Image.open(corpus / "peer/immich-test-assets/albums/text/craft-beer.jpg").convert("RGB"))
+    a = cv2.resize(a, (1440, round(a.shape[0] * 1440 / a.shape[1])), interpolation=cv2.INTER_AREA)
+    assert "blurry" not in flags(a)
+    assert "blurry" in flags(motion(a, 0.01, 30))
+
+
+def test_dark_snowy_low_key_and_backlit_versions_are_not_flagged_by_the_motion_measure(wide):
+    night = stops(wide, -4.5)
+    rng = np.random.default_rng(0)
+    for _ in range(40):  # lamps and lit windows
+        x, y = int(rng.integers(0, 1010)), int(rng.integers(0, 500))
+        cv2.rectangle(night, (x, y), (x + 8, y + 10), (255, 230, 170), -1)
+    lab = cv2.cvtColor(wide, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab[..., 0] = 165 + lab[..., 0] * (85 / 255)
+    snow = cv2.cvtColor(lab.astype(np.uint8), cv2.COLOR_LAB2RGB)
+    h, w = wide.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    low_key = np.clip(wide * (0.08 + 0.92 * np.exp(-(((xx - 220) / 90.0) ** 2 + ((yy - 130) / 110.0) ** 2))[..., None]),
+                      0, 255).astype(np.uint8)
+    backlit = stops(wide, -3.5)
+    backlit[: h * 35 // 100] = 255
+    for name, a in {"night": night, "snow": snow, "low-key": low_key, "backlit": backlit}.items():
+        m = measure_image(preview(a), width_px=PHONE[0], height_px=PHONE[1])
+        assert m["sharpness_directional"] > QualityThresholds().motion_blur_max_directional, name
+        assert flags_for(m) == [], (name, flags_for(m))
+
+
+def test_nearly_white_frame_is_overexposed_and_low_information():
+    white = np.clip(252 + np.random.default_rng(4).normal(0, 1.5, (1080, 1440, 3)), 0, 255).astype(np.uint8)
+    m = measure_image(preview(white), width_px=PHONE[0], height_px=PHONE[1])
+    assert m["luma_mean"] > 250
+    assert {"overexposed", "low_information"} <= set(flags_for(m))
+    assert "blurry" not in flags_for(m)
+
+
+def test_a_small_preview_gets_no_directional_verdict(coffee):
+    m = measure_image(preview(motion(coffee, 0.02, 0)), width_px=600, height_px=400)
+    assert m["sharpness_directional"] == -1

@@ -22,6 +22,14 @@ side 640 px)
                        deviation of 40 levels so a dark but sharp face is not called soft); -1 when no face box was
                        given or all were smaller than 48 px
   faces_measured       how many face boxes were measured
+  sharpness_directional  sharpness in the weakest direction, which a smear by camera motion (linear, or rotational
+                       like a dial turning) lowers while a global Laplacian still sees the other direction's edges:
+                       per 32 px tile and each of 8 directions, the energy of the second directional derivative
+                       over that of the first (a squared spatial frequency in cycles^2 x const, independent of
+                       contrast, so dim night, low-key and snow scenes read like any other); the tile keeps its
+                       weakest direction; the value is the 90th percentile over the half of the tiles with the
+                       most gradient energy (flat tiles only hold noise). -1 when the preview's long side is under
+                       ``WORK_PX`` (the frequency scale would differ) or no tile has gradients
   luma_mean            mean Rec.601 luma
   highlight_luma       99.9th percentile luma: whether anything in the frame is bright (lamps in a night scene,
                        the lit face in a low-key portrait); an underexposed frame has none
@@ -82,6 +90,14 @@ class QualityThresholds:
     # dog shot wide open, a leaf macro, a retina scan); below 80 are only soft scientific images, a deliberately
     # motion-blurred clock, a synthetic colour wheel (17) and a painted sky (79).
     blur_max_sharpness: float = 80.0
+    # blurry (motion): sharpness_directional <= this, when no face was measured (a face decides by itself) and the
+    # preview is at least WORK_PX on its long side. Sharp photos, and their night, low-key, snow and backlit
+    # versions, read 1.26-3.6; a linear motion blur of 0.5 / 1 / 2 % of the long side at 0, 30, 45, 90, 135
+    # degrees reads 0.3-1.5 and rotational blur of 5-10 degrees 0.3-1.1 (their global Laplacian stays 150-6000,
+    # far above blur_max_sharpness). Of the 108 ordinary corpus photos with a >= 640 px preview one is flagged by
+    # this alone (a visibly soft dog portrait, faces/photoprism 10.jpg); at 0.8 seven would be. Previews under
+    # WORK_PX have no directional measure (their pixel scale differs; they are mostly low_resolution anyway).
+    motion_blur_max_directional: float = 0.7
     # blurry when faces were measured: sharpness_faces <= this. On 46 real faces (dlib HOG boxes, >= 48 px) the
     # untouched face reads 130-1448, a 0.5% blur at most 48, the same face 3 stops darker at least 96 (after the
     # contrast stretch). Faces on the ordinary photos read 240-1790.
@@ -120,6 +136,11 @@ class QualityThresholds:
     # colour wheel 3.3%. The entropy test catches a flat colour with a small caption (0.16 bits).
     low_info_max_detail: float = 0.02
     low_info_max_entropy_bits: float = 1.0
+    # overexposed also when a low_information frame averages at least this luma: a nearly white frame (a photo of
+    # the sky through fog, a flash into a white wall, a blown-out frame) is both, as cleanvision reports it; the
+    # flat-colour guard for white graphics does not apply to a frame with nothing else in it. Generated white
+    # frames read 250-255; the brightest ordinary corpus photo reads 231 and has detail (not low_information).
+    white_frame_min_luma: float = 245.0
     # low_resolution: megapixels <= this: 800x600 (0.48 MP) and smaller; 1024x768 (0.79 MP) is not flagged.
     low_resolution_max_megapixels: float = 0.5
     # odd_aspect_ratio: aspect_ratio >= this. 16:9 (1.78), 2:1 and 21:9 phone formats (2.33) pass; 3:1 panoramas,
@@ -187,6 +208,7 @@ def measure_image(rgb: np.ndarray, *, width_px: int, height_px: int,
     m["sharpness_faces"] = max(faces) if faces else -1.0
     m["faces_measured"] = float(len(faces))
     m["sharpness"] = m["sharpness_faces"] if faces else m["sharpness_image"]
+    m["sharpness_directional"] = _directional_sharpness(workf) if max(h, w) >= WORK_PX else -1.0
 
     smooth = cv2.GaussianBlur(workf, (0, 0), 1.0)
     gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
@@ -226,7 +248,10 @@ def flags_for(measures: dict[str, float], thresholds: QualityThresholds | None =
     # Sharpness means nothing on a frame without a single edge: a blank frame is low_information, not blurry.
     if not low_info:
         limit = t.blur_max_face_sharpness if m.get("faces_measured", 0) > 0 else t.blur_max_sharpness
-        if m["sharpness"] <= limit:
+        directional = m.get("sharpness_directional", -1.0)
+        motion = (m.get("faces_measured", 0) == 0 and directional >= 0
+                  and directional <= t.motion_blur_max_directional)
+        if m["sharpness"] <= limit or motion:
             out.append("blurry")
     if m["luma_mean"] <= t.dark_max_luma and m["highlight_luma"] <= t.dark_max_highlight_luma:
         out.append("dark")
@@ -234,6 +259,7 @@ def flags_for(measures: dict[str, float], thresholds: QualityThresholds | None =
     graphic = m["flat_colour_share"] >= t.graphic_min_flat_colour_share
     overexposed = (not graphic and m["luma_mean"] >= t.overexposed_min_luma
                    and m["clipped_highlights"] >= t.overexposed_min_clipped_fraction)
+    overexposed |= low_info and m["luma_mean"] >= t.white_frame_min_luma  # a nearly white, empty frame
     if overexposed:
         out.append("overexposed")
     if (not graphic and not overexposed and m["clipped_highlights"] >= t.clipped_min_fraction
@@ -348,6 +374,45 @@ def _tile_reduce(x: np.ndarray, t: int, fn) -> np.ndarray:  # noqa: ANN001 (np.m
     if th == 0 or tw == 0:
         return np.empty(0, np.float32)
     return fn(fn(x[:th * t, :tw * t].reshape(th, t, tw, t), axis=3), axis=1).ravel()
+
+
+DIRECTIONS = 8            # directions (0, 22.5, ... 157.5 degrees) of the directional sharpness
+DIRECTIONAL_PERCENTILE = 90
+DIRECTIONAL_TEXTURED = 0.5  # share of the tiles (most gradient energy first) the directional sharpness reads
+DIRECTIONAL_MIN_GRADIENT = 4.0  # mean squared gradient (levels^2/px^2) below which a tile is flat
+
+
+def _directional_sharpness(work: np.ndarray) -> float:
+    """Weakest-direction bandwidth (see ``sharpness_directional`` in the module docstring) of a float32 grey image.
+    Tile means of the products of first and second derivatives give each direction's energies in closed form
+    (D_t = c*Ix + s*Iy, D2_t = c^2*Ixx + 2cs*Ixy + s^2*Iyy), so 8 directions cost 9 tile reductions."""
+    import cv2
+
+    gx = cv2.Sobel(work, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(work, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    ixx = cv2.Sobel(work, cv2.CV_32F, 2, 0, ksize=3) / 4.0
+    iyy = cv2.Sobel(work, cv2.CV_32F, 0, 2, ksize=3) / 4.0
+    ixy = cv2.Sobel(work, cv2.CV_32F, 1, 1, ksize=3) / 4.0
+    t = {k: _tile_reduce(v, TILE_PX, np.mean).astype(np.float64) for k, v in (
+        ("xx", gx * gx), ("yy", gy * gy), ("xy", gx * gy), ("aa", ixx * ixx), ("bb", iyy * iyy),
+        ("cc", ixy * ixy), ("ab", ixx * iyy), ("ac", ixx * ixy), ("bc", iyy * ixy))}
+    if t["xx"].size == 0:
+        return -1.0
+    e1, e2 = [], []
+    for theta in np.arange(DIRECTIONS) * (np.pi / DIRECTIONS):
+        c, s = math.cos(theta), math.sin(theta)
+        a1, a2, a3 = c * c, 2 * c * s, s * s
+        e1.append(c * c * t["xx"] + s * s * t["yy"] + 2 * c * s * t["xy"])
+        e2.append(a1 * a1 * t["aa"] + a3 * a3 * t["bb"] + a2 * a2 * t["cc"] + 2 * a1 * a3 * t["ab"]
+                  + 2 * a1 * a2 * t["ac"] + 2 * a2 * a3 * t["bc"])
+    e1a, e2a = np.asarray(e1), np.asarray(e2)
+    weakest = (e2a / (e1a + 1.0)).min(axis=0)
+    strength = e1a.max(axis=0)
+    textured = strength >= max(float(np.percentile(strength, 100 * (1 - DIRECTIONAL_TEXTURED))),
+                               DIRECTIONAL_MIN_GRADIENT)
+    if not textured.any():
+        return -1.0
+    return float(np.percentile(weakest[textured], DIRECTIONAL_PERCENTILE))
 
 
 def _face_sharpness(gray: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> list[float]:

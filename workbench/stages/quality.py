@@ -19,12 +19,13 @@ from workbench.stages.base import Stage, StageContext
 
 # Every measurement measure_image / measure_video can return, stored as nullable float64 columns.
 MEASURES = ("luma_mean", "unclipped_luma_mean", "highlight_luma", "clipped_highlights", "clipped_shadows",
-            "flat_colour_share", "sharpness_image", "sharpness_faces", "faces_measured", "sharpness", "detail",
+            "flat_colour_share", "sharpness_image", "sharpness_faces", "faces_measured", "sharpness",
+            "sharpness_directional", "detail",
             "entropy_bits", "noise_sigma", "saturation", "saturation_mean", "megapixels", "aspect_ratio",
             "short_side_px", "long_side_px", "fps", "duration_s", "bitrate_kbps", "bits_per_pixel")
 
 
-VERSION = "measures-v1"  # bump when what is stored changes
+VERSION = "measures-v2"  # bump when what is stored changes (v2: sharpness_directional)
 
 
 class QualityStage(Stage):
