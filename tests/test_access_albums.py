@@ -133,6 +133,20 @@ def test_a_member_must_be_an_existing_user(lib):
         lib.add_member(album, "zed")
 
 
+def test_an_unknown_name_gets_the_same_answer_as_a_name_that_cannot_be_added(lib):
+    alice = lib.for_user("alice")
+    album = alice.create_album("Family")
+    with pytest.raises(NotFoundError) as unknown:
+        alice.add_member(album, "zed")
+    with pytest.raises(NotFoundError) as owner:
+        alice.add_member(album, "alice")   # exists, but the owner is not a member of their own album
+    assert str(unknown.value).replace("'zed'", "X") == str(owner.value).replace("'alice'", "X")
+    assert "no user" not in str(unknown.value).lower()
+    assert alice.album_members(album).empty
+    alice.add_member(album, "bob")
+    assert list(alice.album_members(album)["user"]) == ["bob"]
+
+
 # -- views: who sees and who adds -----------------------------------------------------------------------------
 def test_a_viewer_sees_only_albums_they_own_or_belong_to(lib):
     own = lib.for_user("bob").create_album("Bob's")

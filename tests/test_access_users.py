@@ -36,8 +36,11 @@ def lib(built, tmp_path) -> Library:
     return Library.open(tmp_path / "lib")
 
 
-def quick_limits(lib: Library, failures: int = 3, lockout_s: float = 60.0) -> None:
+def quick_limits(lib: Library, failures: int = 3, lockout_s: float = 60.0, client_failures: int = 10,
+                 account_failures: int = 20) -> None:
     lib.settings.login_max_failures = failures
+    lib.settings.login_client_max_failures = client_failures
+    lib.settings.login_account_max_failures = account_failures
     lib.settings.login_failure_window_s = 60.0
     lib.settings.login_lockout_s = lockout_s
 
@@ -222,7 +225,7 @@ def test_unknown_names_are_throttled_like_known_ones(lib):
 
 
 def test_one_client_trying_many_names_is_throttled(lib):
-    quick_limits(lib, failures=3)
+    quick_limits(lib, failures=3, client_failures=3)
     for name in ("alice", "bob", "carol"):
         with pytest.raises(AuthError):
             lib.login(name, "guess-guess", client="10.0.0.7")

@@ -962,12 +962,13 @@ class Library:
         from workbench.access import shares
         shares.revoke(self.catalog, shares.find(self.catalog, share)["share_id"])
 
-    def for_share(self, token: str, password: str | None = None):
+    def for_share(self, token: str, password: str | None = None, *, client: str | None = None):
         """What a share link shows: an ``AlbumView`` of its one album, read-only. Raises ``AuthError`` for an
-        unknown, expired or revoked token and a missing or wrong password (wrong passwords are throttled)."""
+        unknown, expired or revoked token and a missing or wrong password (wrong passwords are throttled per
+        link, per ``client`` address and per both; see ``login``)."""
         from workbench.access import shares
         from workbench.access.views import AlbumView
-        r = shares.open_link(self.catalog, token, password, self.settings)
+        r = shares.open_link(self.catalog, token, password, self.settings, client, library_root=self.root)
         return AlbumView(self, r["share_id"], r["album_id"])
 
     # -- users and sessions (the gallery logs in here; passwords are only ever hashed with argon2id) ---------
@@ -977,10 +978,12 @@ class Library:
         users.add(self.catalog, name, password, role, self.settings.password_min_length)
 
     def set_password(self, name: str, password: str) -> None:
-        """Change a password; the user's open sessions end (log in again everywhere)."""
+        """Change a password; the user's open sessions end (log in again everywhere) and any sign-in lock on the
+        name is lifted (an admin reset is how a locked-out owner gets back in)."""
         from workbench.access import sessions, users
         users.set_password(self.catalog, name, password, self.settings.password_min_length)
         sessions.end_all(self.catalog, name)
+        sessions.lift_lock(self.catalog, name, self.settings, library_root=self.root)
 
     def set_role(self, name: str, role: str) -> None:
         """Make a user admin, curator or viewer; applies at once, also to open sessions."""
@@ -1001,9 +1004,11 @@ class Library:
 
     def login(self, name: str, password: str, *, client: str | None = None) -> str:
         """A session token for the gallery. Raises ``AuthError`` on a wrong name or password (without saying
-        which) and while throttled after repeated failures for the name (or the ``client`` address)."""
+        which) and while throttled: failures count per (name, ``client`` address), per address over all names
+        and per name over all addresses (``login_*`` settings), atomically across processes. Pass the
+        visitor's address as ``client``; callers without one share a single bucket."""
         from workbench.access import sessions
-        return sessions.login(self.catalog, name, password, self.settings, client)
+        return sessions.login(self.catalog, name, password, self.settings, client, library_root=self.root)
 
     def logout(self, token: str) -> None:
         """End a session: the token stops working at once."""

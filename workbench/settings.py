@@ -110,14 +110,27 @@ class Settings:
     video_duplicate_max_mean_bits: float = 8.0
 
     # Users and sharing (workbench/access). A login session lasts session_lifetime_s (a week: a family gallery
-    # should not ask every day; logout ends it at once). login_max_failures failed attempts for one name (or one
-    # client address, or one share link's password) within login_failure_window_s lock it for login_lockout_s
-    # after the last failure: 5 per 15 minutes lets a person mistype a few times and holds an online guesser to
-    # ~480 tries a day. Passwords need password_min_length characters (NIST SP 800-63B's minimum).
+    # should not ask every day; logout ends it at once). Failed passwords (sign-in, and share links' passwords)
+    # within login_failure_window_s are counted three ways, each locking for login_lockout_s after its last
+    # failure (workbench/access/throttle.py):
+    # - login_max_failures for one name (or link) from one client address: 5 per 15 minutes lets a person mistype
+    #   a few times and holds a guesser at one account from one address to ~480 tries a day;
+    # - login_client_max_failures for one address over all names and links: a household behind one address can
+    #   still mistype 5 times each for 4 people, but one address can no longer try 4 passwords on every name;
+    # - login_account_max_failures for one name (or link) over all addresses: a guesser spread over many
+    #   addresses is bounded too, while a stranger needs 100 wrong guesses from at least 5 addresses (20 each) to
+    #   lock an account for its owner, instead of 5 from anywhere. 100 is NIST SP 800-63B's ceiling for failed
+    #   attempts on one account.
+    # An admin password reset (`workbench users passwd`) lifts every lock on that name. A guess waits at most
+    # login_lock_wait_s for the checks running before it (each is ~0.3 s of argon2) before "try again".
+    # Passwords need password_min_length characters (NIST SP 800-63B's minimum).
     session_lifetime_s: float = 7 * 24 * 3600.0
     login_max_failures: int = 5
+    login_client_max_failures: int = 20
+    login_account_max_failures: int = 100
     login_failure_window_s: float = 900.0
     login_lockout_s: float = 900.0
+    login_lock_wait_s: float = 30.0
     password_min_length: int = 8
 
     @classmethod

@@ -122,6 +122,26 @@ def set_member(catalog: Catalog, album_id: str, user: str, role: str) -> None:
                               "added_at": _now()}], "key")
 
 
+def cannot_add(user: str, album_name: str) -> str:
+    """The one answer for every name that cannot become a member, whether or not an account has that name, so
+    a gallery user cannot learn which names exist by trying them."""
+    return (f"{user!r} cannot be added to album {album_name!r}: check the exact user name with that person "
+            f"(the album's owner always sees it and is not added as a member)")
+
+
+def add_member(catalog: Catalog, album: dict, user: str, role: str) -> None:
+    """Make ``user`` a member of ``album`` (a row from ``resolve``) for someone who manages it through a view.
+    An unknown name and a name that cannot be a member (the album's owner) get the same ``NotFoundError``;
+    the admin's ``Library.add_member`` says "no user named" instead (admins list accounts anyway)."""
+    from workbench.access import users
+    if role not in MEMBER_ROLES:
+        raise ValueError(f"an album member is a {' or a '.join(MEMBER_ROLES)}, not {role!r}")
+    r = users.row(catalog, user)
+    if r is None or r["name"] == album["owner"]:
+        raise NotFoundError(cannot_add(str(user), album["name"]))
+    set_member(catalog, album["album_id"], r["name"], role)
+
+
 def remove_member(catalog: Catalog, album_id: str, user: str) -> bool:
     where = f"key = {sql_quote(f'{album_id}' + chr(0) + user)}"
     return bool(catalog.delete_matching(MEMBERS, where))

@@ -6,6 +6,7 @@ import hashlib
 import math
 import secrets
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from workbench.access import passwords, throttle, users
 from workbench.catalog.store import Catalog, sql_quote
@@ -29,25 +30,39 @@ def token_hash(token: str) -> str:
 def _locked_message(seconds: float) -> str:
     minutes = max(1, math.ceil(seconds / 60))
     return (f"too many failed attempts: try again in {minutes} minute{'s' if minutes != 1 else ''} "
-            f"(an admin can reset the password with `workbench users passwd`)")
+            f"(an admin can reset the password with `workbench users passwd`, which lifts the lock)")
 
 
-def login(catalog: Catalog, name: str, password: str, settings, client: str | None = None) -> str:
+def login(catalog: Catalog, name: str, password: str, settings, client: str | None = None, *,
+          library_root: Path) -> str:
     """A new session token for ``name``. Every refusal is an ``AuthError`` that never says whether the name or the
-    password was wrong; unknown names are throttled like known ones, so nobody can list accounts."""
+    password was wrong; unknown names are throttled like known ones, so nobody can list accounts. The lock check,
+    the password check and the failure count are one step across processes (``throttle.judge``), counted per
+    name, per ``client`` address and per (name, address)."""
     limits = throttle.Limits.from_settings(settings)
-    subjects = [throttle.subject("user", str(name))] + ([throttle.subject("client", client)] if client else [])
-    left = throttle.seconds_locked(catalog, subjects, limits)
-    if left > 0:
-        raise AuthError(_locked_message(left))
-    r = users.row(catalog, name)
-    if not passwords.verify(r["password_hash"] if r else None, password):
-        throttle.record_failure(catalog, subjects, limits)
+    found: dict[str, dict | None] = {}
+
+    def verify() -> bool:
+        r = found["row"] = users.row(catalog, name)
+        return passwords.verify(r["password_hash"] if r else None, password)
+
+    try:
+        ok = throttle.judge(catalog, library_root, limits, throttle.subject("user", str(name)), client, verify)
+    except throttle.Locked as e:
+        raise AuthError(_locked_message(e.seconds)) from None
+    except throttle.Busy as e:
+        raise AuthError(str(e)) from None
+    if not ok:
         raise AuthError(BAD_LOGIN)
-    throttle.clear(catalog, subjects[:1])
+    r = found["row"]
     if passwords.needs_rehash(r["password_hash"]):
         users.store_rehash(catalog, r["name"], password)
     return start(catalog, r["name"], settings.session_lifetime_s)
+
+
+def lift_lock(catalog: Catalog, name: str, settings, *, library_root: Path) -> None:
+    """Forget the failed sign-ins of ``name`` from every address (an admin reset the password)."""
+    throttle.forget_target(catalog, library_root, throttle.subject("user", str(name)), settings.login_lock_wait_s)
 
 
 def start(catalog: Catalog, user: str, lifetime_s: float) -> str:

@@ -2,8 +2,10 @@
 sha256 is stored; a link may expire, need a password (argon2id) and be revoked."""
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pandas as pd
 
@@ -66,24 +68,35 @@ def _check_live(r: dict | None) -> dict:
     return r
 
 
-def open_link(catalog: Catalog, token: str, password: str | None, settings) -> dict:
-    """The share row for a token, after checking it is live and, if it has one, its password (throttled)."""
+def _locked(seconds: float) -> PasswordRequired:
+    minutes = max(1, math.ceil(seconds / 60))
+    return PasswordRequired(f"too many wrong passwords for this link: try again in {minutes} "
+                            f"minute{'s' if minutes != 1 else ''}")
+
+
+def open_link(catalog: Catalog, token: str, password: str | None, settings, client: str | None = None, *,
+              library_root: Path) -> dict:
+    """The share row for a token, after checking it is live and, if it has one, its password. Wrong passwords
+    are throttled like sign-ins (``throttle.judge``: one step across processes, counted per link, per ``client``
+    address and per (link, address))."""
     if not isinstance(token, str) or not token:
         raise AuthError(NOT_VALID)
     r = _check_live(_row(catalog, f"token_hash = {sql_quote(token_hash(token))}"))
     if r["password_hash"] is not None:
         limits = throttle.Limits.from_settings(settings)
-        subj = [throttle.subject("share", r["share_id"])]
-        left = throttle.seconds_locked(catalog, subj, limits)
-        if left > 0:
-            raise PasswordRequired(f"too many wrong passwords for this link: try again in {max(1, round(left / 60))} "
-                            f"minutes")
+        target = throttle.subject("share", r["share_id"])
         if password is None:
-            raise PasswordRequired("this share link needs a password")
-        if not passwords.verify(r["password_hash"], password):
-            throttle.record_failure(catalog, subj, limits)
+            left = throttle.seconds_locked(catalog, target, client, limits)
+            raise _locked(left) if left > 0 else PasswordRequired("this share link needs a password")
+        try:
+            ok = throttle.judge(catalog, library_root, limits, target, client,
+                                lambda: passwords.verify(r["password_hash"], password))
+        except throttle.Locked as e:
+            raise _locked(e.seconds) from None
+        except throttle.Busy as e:
+            raise PasswordRequired(str(e)) from None
+        if not ok:
             raise PasswordRequired("wrong password for this share link")
-        throttle.clear(catalog, subj)
     return r
 
 
@@ -116,3 +129,11 @@ def frame(catalog: Catalog, album_ids: list[str] | None = None) -> pd.DataFrame:
              "active": r["revoked_at"] is None and (r["expires_at"] is None or r["expires_at"] > now)} for r in rows]
     df = pd.DataFrame(recs, columns=SHARE_COLUMNS)
     return df.sort_values(["created_at", "share_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def live_by_token(catalog: Catalog, token: str) -> dict:
+    """The live share row of a token, its password not checked (the gallery server asks for it on a page of
+    its own, through ``open_link``)."""
+    if not isinstance(token, str) or not token:
+        raise AuthError(NOT_VALID)
+    return _check_live(_row(catalog, f"token_hash = {sql_quote(token_hash(token))}"))

@@ -406,8 +406,7 @@ class UserView:
         """Let another user see (viewer) or also add to (contributor) an album this user manages."""
         row, acc = self._album(album, self._actor())
         policy.require_access(acc, "manage", row["name"])
-        users.require(self._catalog, user)
-        albums.set_member(self._catalog, row["album_id"], user, role)
+        albums.add_member(self._catalog, row, user, role)
 
     def remove_member(self, album: str, user: str) -> None:
         row, acc = self._album(album, self._actor())
