@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[dev,demo,notebooks,apps]'
+	@# OCR models ship in this wheel; it declares opencv-python, whose cv2 would replace the headless build that
+	@# deepface brings, so it goes in without dependencies (those it needs are in pyproject.toml).
+	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4
 	@# Browser tests drive Debian's Chromium; install it when we can (root with apt-get), else say how.
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -201,11 +201,12 @@ class Library:
               until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
               query: str | None = None, owner: str | None = None, tag: str | None = None,
               person: str | None = None, sort: str = "date", desc: bool = False,
-              limit: int | None = None, include_trashed: bool = False) -> pd.DataFrame:
-        """Media as a DataFrame: filter by kind, capture date range, camera, place, tag, person and words.
-        Media in the trash are left out unless ``include_trashed``."""
+              limit: int | None = None, include_trashed: bool = False,
+              has_text: bool | None = None) -> pd.DataFrame:
+        """Media as a DataFrame: filter by kind, capture date range, camera, place, tag, person, words and
+        whether text was read in them (``has_text``). Media in the trash are left out unless ``include_trashed``."""
         flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, query=query, owner=owner,
-                          ids=self._restricted(tag, person))
+                          ids=self._restricted(tag, person, has_text))
         df = list_media(self.catalog, flt, sort=sort, desc=desc, limit=None)
         if not include_trashed:
             df = df[~df["id"].isin(self._trashed())]
@@ -309,14 +310,17 @@ class Library:
     def search(self, text: str, *, limit: int = 20, kind: str | None = None, since: date | datetime | None = None,
                until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
                owner: str | None = None, tag: str | None = None, person: str | None = None,
-               within: set[str] | None = None, words: list[str] | None = None) -> pd.DataFrame:
+               within: set[str] | None = None, words: list[str] | None = None,
+               has_text: bool | None = None) -> pd.DataFrame:
         """Media matching a description: CLIP text-to-image (videos by their best frame, with its time) fused
         with words in names, folders, camera and place. Without CLIP weights only the words are used.
         ``within`` limits hits to these media ids and ``words`` replaces the word ranking: how a user's view
-        applies permissions inside the search (words of other people's folders must not find anything)."""
+        applies permissions inside the search (words of other people's folders must not find anything).
+        Words read in the pictures (the ``ocr`` stage) are ranked too, and win ties."""
         from workbench.semantic.clip import WeightsUnavailable, load_embedder
         from workbench.semantic.search import search_text
-        ids = self._restricted(tag, person)
+        from workbench.stages.ocr import text_hits
+        ids = self._restricted(tag, person, has_text)
         if within is not None:
             ids = set(within) if ids is None else ids & set(within)
         flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, owner=owner, ids=ids)
@@ -328,7 +332,7 @@ class Library:
         tags = self.tags() if self._mentions_a_tag(text) else None
         trashed = self._trashed()
         hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit + len(trashed), tags=tags,
-                           word_ids=words)
+                           word_ids=words, text_ids=text_hits(self.catalog, self._ocr_version(), text))
         return self._with_media(hits[~hits["id"].isin(trashed)].head(limit))
 
     def similar(self, id_or_prefix: str, *, limit: int = 20, kind: str | None = None,
@@ -452,10 +456,44 @@ class Library:
         manual = self.catalog.read("manual_tags", ["tag"]).column("tag").to_pylist()
         return any(f" {t} " in q for t in {*self.vocabulary().names, *manual})
 
-    def _restricted(self, tag: str | None, person: str | None) -> set[str] | None:
-        """Media ids allowed by the tag and person filters (None: no restriction)."""
-        sets = [x for x in (self._tagged(tag), self._with_person(person)) if x is not None]
+    def _restricted(self, tag: str | None, person: str | None, has_text: bool | None = None) -> set[str] | None:
+        """Media ids allowed by the tag, person and has-text filters (None: no restriction)."""
+        sets = [x for x in (self._tagged(tag), self._with_person(person), self._with_text(has_text))
+                if x is not None]
         return set.intersection(*sets) if sets else None
+
+    # -- text read in pictures (the ``ocr`` stage) ----------------------------------------------------------
+    def _ocr_version(self) -> str:
+        from workbench.stages.ocr import OcrStage
+        return next(s for s in all_stages(self.settings, self.root) if isinstance(s, OcrStage)).version
+
+    def _with_text(self, has_text: bool | None) -> set[str] | None:
+        """Media in which text was read (True), or all others (False); None: no restriction."""
+        if has_text is None:
+            return None
+        from workbench.stages.ocr import OCR_TABLE
+        found: set[str] = set()
+        if self.catalog.has(OCR_TABLE):
+            found = set(self.catalog.read(OCR_TABLE, ["media_id"], f"version = {sql_quote(self._ocr_version())} "
+                                          f"AND status = 'ok' AND line_count > 0").column("media_id").to_pylist())
+        if has_text:
+            return found
+        return set(self.catalog.read("media", ["id"]).column("id").to_pylist()) - found
+
+    def text(self, id_or_prefix: str) -> pd.DataFrame:
+        """The lines of text read in a media [text, confidence, box, t_s], in reading order (for a video, by the
+        time of the frame they were read in): ``box`` is four corners [[x, y], ...] clockwise from top-left in
+        pixels of the upright original. Empty until the ``ocr`` stage has run, or when there is no text."""
+        from workbench.stages.ocr import OCR_TABLE
+        mid = self.resolve_id(id_or_prefix)
+        cols = ["text", "confidence", "box", "t_s"]
+        rows = (self.catalog.read(OCR_TABLE, ["lines"], f"media_id = {sql_quote(mid)} AND version = "
+                                  f"{sql_quote(self._ocr_version())} AND status = 'ok'").to_pylist()
+                if self.catalog.has(OCR_TABLE) else [])
+        lines = (rows[0]["lines"] or []) if rows else []
+        return pd.DataFrame([{"text": ln["text"], "confidence": ln["confidence"],
+                              "box": [ln["box"][i:i + 2] for i in range(0, len(ln["box"]), 2)], "t_s": ln["t_s"]}
+                             for ln in lines], columns=cols)
 
     def _tagged(self, tag: str | None) -> set[str] | None:
         if tag is None:

@@ -86,6 +86,32 @@ class Settings:
     face_cluster_method: str = "chinese_whispers"
     face_min_cluster_size: int = 2
 
+    # Text in photos (OCR, workbench/ocr). The PP-OCRv4 models shipped in rapidocr-onnxruntime read Chinese and
+    # English (Latin letters without accents: "çocuklar" is read as "cocuklar", which the accent-folding search
+    # still finds). Other PaddleOCR recognition models converted to ONNX (latin, cyrillic, korean, japanese, ...)
+    # work by pointing ocr_rec_model_path at the .onnx file and ocr_rec_keys_path at its character list; the
+    # model files' names and hashes go into the stage version, so changing them makes every media pending.
+    ocr_det_model_path: str = ""
+    ocr_rec_model_path: str = ""
+    ocr_rec_keys_path: str = ""
+    # A line is kept when the recogniser is at least this sure (RapidOCR's own default, 0.5).
+    ocr_min_confidence: float = 0.5
+    # The detector runs on the preview scaled to this long side; lines are read from the full preview.
+    # Measured in benchmarks/ocr.py (docs/benchmarks.md).
+    ocr_detect_size_px: int = 1440
+    # A cheap first look: the detector at this long side, with this box threshold; a picture where it finds
+    # nothing is done (most photos). 0 turns the first look off. Measured in benchmarks/ocr.py.
+    ocr_first_look_px: int = 640
+    ocr_first_look_box_thresh: float = 0.3
+    # Lines found are read from the original decoded at this long side or more (JPEG DCT scaling keeps it cheap),
+    # only for pictures with text; 0 reads them from the preview, where small words run together. Measured in
+    # benchmarks/ocr.py.
+    ocr_read_size_px: int = 2000
+    # Turn lines read upside down (PP-OCR's angle classifier; a few ms per picture with text).
+    ocr_angle_classifier: bool = True
+    # Videos: read this many frames spread over the video (0: videos are not read).
+    ocr_video_frames: int = 3
+
     # Quality flags: overrides of the thresholds in workbench/quality/measures.py (QualityThresholds, each with
     # the measurement behind its default), e.g. {"blur_max_sharpness": 60}. Flags are decided when read.
     quality_thresholds: dict = field(default_factory=dict)

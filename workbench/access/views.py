@@ -159,7 +159,7 @@ class UserView:
               until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
               query: str | None = None, owner: str | None = None, tag: str | None = None,
               person: str | None = None, album: str | None = None, sort: str = "date", desc: bool = False,
-              limit: int | None = None) -> pd.DataFrame:
+              limit: int | None = None, has_text: bool | None = None) -> pd.DataFrame:
         """The media this user may see, filtered like ``Library.media`` (plus ``album``)."""
         actor, visible = self._sight()
         if person is not None:
@@ -169,7 +169,7 @@ class UserView:
             visible &= set(albums.item_ids(self._catalog, row["album_id"]))
         words = query if actor.sees_everything else None
         df = self._lib.media(kind=kind, since=since, until=until, camera=camera, place=place, query=words,
-                             owner=owner, tag=tag, person=person, sort=sort, desc=desc)
+                             owner=owner, tag=tag, person=person, sort=sort, desc=desc, has_text=has_text)
         df = df[df["id"].isin(visible)]
         if query and not actor.sees_everything:
             df = df[df["id"].isin(set(self._word_hits(actor, df, query)))]
@@ -210,9 +210,11 @@ class UserView:
 
     def search(self, text: str, *, limit: int = 20, kind: str | None = None, since: date | datetime | None = None,
                until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
-               owner: str | None = None, tag: str | None = None, person: str | None = None) -> pd.DataFrame:
+               owner: str | None = None, tag: str | None = None, person: str | None = None,
+               has_text: bool | None = None) -> pd.DataFrame:
         """``Library.search`` over the media this user may see (the permission is applied inside the search,
-        so hits are not lost to other people's photos)."""
+        so hits are not lost to other people's photos). Words read in a picture are no secret of its owner's:
+        whoever may see the picture may find it by them."""
         actor, visible = self._sight()
         if person is not None:
             person = self._person_id(person, actor, visible)
@@ -221,7 +223,8 @@ class UserView:
             seen = self._catalog.read("media", ["id", "path", "camera_make", "camera_model", "place"]).to_pandas()
             words = self._word_hits(actor, seen[seen["id"].isin(visible)], text)
         hits = self._lib.search(text, limit=limit, kind=kind, since=since, until=until, camera=camera, place=place,
-                                owner=owner, tag=tag, person=person, within=visible, words=words)
+                                owner=owner, tag=tag, person=person, within=visible, words=words,
+                                has_text=has_text)
         return self._redact(hits, actor)
 
     def similar(self, id_or_prefix: str, *, limit: int = 20, kind: str | None = None) -> pd.DataFrame:
@@ -229,6 +232,10 @@ class UserView:
         actor, visible = self._sight()
         mid = resolve_among(id_or_prefix, visible)
         return self._redact(self._lib.similar(mid, limit=limit, kind=kind, within=visible), actor)
+
+    def text(self, id_or_prefix: str) -> pd.DataFrame:
+        """``Library.text`` of a visible media (lines read in it, with boxes); others do not exist."""
+        return self._lib.text(self.resolve_id(id_or_prefix))
 
     def tags(self, id_or_prefix: str | None = None) -> pd.DataFrame:
         """Effective tags [media_id, tag, score, source] of visible media (or of one)."""
@@ -510,6 +517,10 @@ class AlbumView:
 
     def thumbnail(self, id_or_prefix: str, which: str = "thumb") -> bytes | None:
         return self._lib.thumbnail(self.resolve_id(id_or_prefix), which)
+
+    def text(self, id_or_prefix: str) -> pd.DataFrame:
+        """``Library.text`` of a media of the album."""
+        return self._lib.text(self.resolve_id(id_or_prefix))
 
     def thumbnails(self, ids: Iterable[str], which: str = "thumb") -> dict[str, bytes | None]:
         """Many thumbnails in one read; ids outside the album come back as None."""

@@ -108,6 +108,22 @@ THUMBNAILS = stage_schema(
     _f("poster_time_s", pa.float64()),       # videos: time of the frame shown
 )
 
+# One line of text read in a picture (stages/ocr.py).
+TEXT_LINE = pa.struct([
+    _f("text", pa.string()),
+    _f("box", pa.list_(pa.int32())),         # 4 corners x1,y1,..,x4,y4 clockwise from top-left, upright original px
+    _f("confidence", pa.float32()),          # recogniser's confidence 0..1
+    _f("t_s", pa.float64()),                 # videos: time of the frame it was read in; null for images
+])
+
+# The ``ocr`` stage table, keyed ``media_id@model version``; ``text`` (the lines joined) is full-text indexed.
+OCR = stage_schema(
+    _f("lines", pa.list_(TEXT_LINE)),
+    _f("line_count", pa.int32()),
+    _f("frames_read", pa.int32()),           # 1 for images; sampled frames for videos
+    _f("text", pa.string()),
+)
+
 # A user's tag decisions: they win over automatic tags and survive re-tagging. Latest row per pair wins.
 MANUAL_TAGS = pa.schema([
     _f("key", pa.string(), False),           # media_id + "\0" + tag

@@ -171,6 +171,7 @@ def ls_cmd(
                                                           "(full-text search).")] = None,
         tag: Annotated[Optional[str], typer.Option(help="Only media carrying this tag.")] = None,
         person: Annotated[Optional[str], typer.Option(help="Only media showing this person (name or id).")] = None,
+        has_text: Annotated[bool, typer.Option("--has-text", help="Only media in which text was read (OCR).")] = False,
         limit: Annotated[Optional[int], typer.Option(help="Show at most this many.")] = None,
         json_out: JsonOpt = False) -> None:
     """List media, sorted and filtered."""
@@ -180,7 +181,7 @@ def ls_cmd(
     lib = _open()
     df = lib.media(kind=kind.value if kind else None, since=_parse_date(since, "--since"),
                    until=_parse_date(until, "--until"), camera=camera, place=place, query=query, tag=tag,
-                   person=person, sort=sort.value, desc=desc, limit=limit)
+                   person=person, sort=sort.value, desc=desc, limit=limit, has_text=True if has_text else None)
     records = df.to_dict("records")
     if json_out:
         for rec in records:
@@ -217,6 +218,9 @@ def show(media_id: Annotated[str, typer.Argument(help="Media id or a unique pref
         console.print(f"[bold]{name:>20}[/bold]  {st.get('status')} {st.get('error') or ''}")
     for e in info["errors"]:
         console.print(f"[bold]{'error':>20}[/bold]  [{e['stage']}] {e['reason']}")
+    from rich.markup import escape
+    for i, line in enumerate((info["stages"].get("ocr", {}).get("text") or "").splitlines()):
+        console.print(f"[bold]{'text' if i == 0 else '':>20}[/bold]  {escape(line)}", highlight=False)
 
 
 @app.command()
@@ -267,7 +271,8 @@ def search(
         tag: Annotated[Optional[str], typer.Option(help="Only media carrying this tag.")] = None,
         person: Annotated[Optional[str], typer.Option(help="Only media showing this person (name or id).")] = None,
         json_out: JsonOpt = False) -> None:
-    """Find photos and videos by description (CLIP) and by words in names, folders, camera and place.
+    """Find photos and videos by description (CLIP), by words in names, folders, camera and place, and by words
+    read in the pictures (OCR).
 
     Videos match by their best frame; `frame_s` says where in the video it is. Without CLIP weights the
     search uses the words only (see `workbench process` for how to provide weights).

@@ -1,4 +1,4 @@
-"""The sidebar: what to show (kind, date range, camera, place, tag, person) and in which order.
+"""The sidebar: what to show (kind, date range, camera, place, tag, person, has text) and in which order.
 
 Choices for camera, place, tag and person come from what the acting user can see, so the lists never name
 anything of somebody else's. The browser only moves a dropdown's index; the values are Python's.
@@ -32,6 +32,7 @@ class Query:
     place: str | None = None
     tag: str | None = None
     person: str | None = None
+    has_text: bool | None = None   # True: only pictures in which text was read
     sort: str = "date"
     desc: bool = True
     text: str = ""
@@ -40,7 +41,8 @@ class Query:
     def filters(self) -> dict[str, Any]:
         """Keyword arguments shared by ``media()`` and ``search()``."""
         return {k: v for k, v in dict(kind=self.kind, since=self.since, until=self.until, camera=self.camera,
-                                      place=self.place, tag=self.tag, person=self.person).items() if v is not None}
+                                      place=self.place, tag=self.tag, person=self.person,
+                                      has_text=self.has_text).items() if v is not None}
 
     @property
     def active(self) -> bool:
@@ -75,8 +77,9 @@ class Sidebar(W.VBox):
         self.place = W.Dropdown(options=[ANY])
         self.tag = W.Dropdown(options=[ANY])
         self.person = W.Dropdown(options=[ANY])
+        self.has_text = W.Checkbox(value=False, description="Has text", indent=False)
         self.reset = classes(W.Button(description="Clear filters"), "wb-reset")
-        for name in ("kind", "sort", "since", "until", "camera", "place", "tag", "person"):
+        for name in ("kind", "sort", "since", "until", "camera", "place", "tag", "person", "has_text"):
             w = getattr(self, name)
             w.add_class(f"wb-filter-{name}")
             w.observe(self._changed, "value")
@@ -87,7 +90,7 @@ class Sidebar(W.VBox):
 
         super().__init__([label("Show"), self.kind, label("Sort"), self.sort, label("Taken from"), self.since,
                           label("Taken until"), self.until, label("Camera"), self.camera, label("Place"), self.place,
-                          label("Tag"), self.tag, label("Person"), self.person, self.reset])
+                          label("Tag"), self.tag, label("Person"), self.person, self.has_text, self.reset])
         self.add_class("wb-sidebar")
 
     def _changed(self, _change) -> None:
@@ -121,6 +124,7 @@ class Sidebar(W.VBox):
             self.until.value = None
             for w in (self.camera, self.place, self.tag, self.person):
                 w.value = ANY
+            self.has_text.value = False
         finally:
             self._quiet = False
         self._on_change()
@@ -132,4 +136,5 @@ class Sidebar(W.VBox):
         return Query(kind=KINDS[self.kind.value], since=self.since.value, until=self.until.value,
                      camera=pick(self.camera), place=pick(self.place), tag=pick(self.tag),
                      person=getattr(self, "_people", {}).get(person) if person else None,
+                     has_text=True if self.has_text.value else None,
                      sort=sort, desc=desc, text=text.strip())

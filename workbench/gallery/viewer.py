@@ -158,4 +158,14 @@ class Viewer(W.Box):
             if people:
                 out.append("<div class='wb-sub'>People</div>" + "".join(f"<span class='wb-chip'>{esc(p)}</span>"
                                                                           for p in people))
+        if hasattr(self.view, "text"):
+            try:
+                lines = list(self.view.text(mid)["text"])
+            except AuthError:
+                raise
+            except Exception:   # no OCR stage yet
+                lines = []
+            if lines:
+                out.append("<div class='wb-sub'>Text in the picture</div><div class='wb-text'>"
+                           + "<br>".join(esc(t) for t in lines) + "</div>")
         return "".join(out)

@@ -171,10 +171,12 @@ def _only_needed(catalog: Catalog, table: str, where: str) -> str:
 
 
 def fuse(vector: pd.DataFrame, text_ids: list[str], limit: int,
-         tag_ids: list[str] | None = None) -> pd.DataFrame:
-    """Reciprocal rank fusion of the vector ranking, the full-text ranking and the tag ranking."""
+         tag_ids: list[str] | None = None, read_ids: list[str] | None = None) -> pd.DataFrame:
+    """Reciprocal rank fusion of the vector ranking, the full-text ranking, the tag ranking and the ranking of
+    words read in the pictures (``read_ids``, OCR). The words read come first, so they win ties: a photo that
+    holds the very word asked for beats an equally ranked look-alike."""
     fused: dict[str, float] = {}
-    for ranking in (list(vector["id"]), text_ids, tag_ids or []):
+    for ranking in (read_ids or [], list(vector["id"]), text_ids, tag_ids or []):
         for rank, mid in enumerate(ranking):
             fused[mid] = fused.get(mid, 0.0) + 1.0 / (RRF_K + rank + 1)
     order = sorted(fused, key=lambda m: -fused[m])[:limit]
@@ -189,9 +191,10 @@ def fuse(vector: pd.DataFrame, text_ids: list[str], limit: int,
 
 def search_text(catalog: Catalog, tables: SearchTables, query_vec: np.ndarray | None, text: str,
                 flt: MediaFilter, limit: int, tags: pd.DataFrame | None = None,
-                word_ids: list[str] | None = None) -> pd.DataFrame:
-    """Vector hits, full-text hits (names, folders, camera, place) and tag hits, fused by rank. ``word_ids``
-    replaces the full-text ranking (a user's view ranks only words of paths that user may see)."""
+                word_ids: list[str] | None = None, text_ids: list[str] | None = None) -> pd.DataFrame:
+    """Vector hits, full-text hits (names, folders, camera, place), tag hits and hits of words read in the
+    pictures (``text_ids``, best first), fused by rank. ``word_ids`` replaces the full-text ranking (a user's
+    view ranks only words of paths that user may see)."""
     allowed = _allowed_ids(catalog, flt)
     vec = (vector_hits(catalog, tables, query_vec, limit, allowed, where=pushdown(flt), flt=flt)
            if query_vec is not None
@@ -201,4 +204,5 @@ def search_text(catalog: Catalog, tables: SearchTables, query_vec: np.ndarray | 
     words = [m for m in (fts_ids(catalog, text) if word_ids is None else word_ids)
              if everything is None or m in everything]
     tagged = [m for m in tag_ranking(tags, text) if everything is None or m in everything]
-    return fuse(vec, words[: limit * OVERFETCH], limit, tagged[: limit * OVERFETCH])
+    read = [m for m in text_ids or [] if everything is None or m in everything]
+    return fuse(vec, words[: limit * OVERFETCH], limit, tagged[: limit * OVERFETCH], read[: limit * OVERFETCH])

@@ -10,6 +10,7 @@ from workbench.stages.base import Stage
 from workbench.stages.embeddings import EmbeddingStage
 from workbench.stages.faces import FaceStage
 from workbench.stages.fingerprints import FingerprintStage
+from workbench.stages.ocr import OcrStage
 from workbench.stages.quality import QualityStage
 from workbench.stages.tags import TagStage
 from workbench.stages.thumbnails import ThumbnailStage
@@ -23,7 +24,7 @@ def all_stages(settings: Settings, root: Path | None = None) -> list[Stage]:
     emb = EmbeddingStage(settings, thumbs)
     faces = FaceStage(settings, thumbs)
     return [thumbs, FingerprintStage(settings, thumbs), emb, TagStage(settings, emb, root or Path(".")), faces,
-            QualityStage(settings, thumbs, faces)]
+            QualityStage(settings, thumbs, faces), OcrStage(settings, thumbs)]
 
 
 def stage_schemas(settings: Settings, root: Path | None = None) -> dict[str, pa.Schema]:

@@ -1,0 +1,217 @@
+#!/usr/bin/env python
+"""OCR stage (workbench/ocr, stages/ocr.py) against stock ``RapidOCR()`` on the original file: time per image,
+with and without text, and word recall.
+
+What it does
+  1. Pictures: the corpus text photos (peer/immich-test-assets/albums/text, 12-24 MP, with words I read on them
+     by eye in CORPUS_WORDS), generated ones (workbench/ocr/samples.py: two signs at 15 and -25 degrees on 6 MP
+     photos, two pages photographed in perspective at 12 MP, two phone screenshots 1170x2532, saved as JPEG q90 /
+     PNG), and photos without text (the nature album and skimage photos).
+  2. They are imported into a temporary library and the thumbnails stage makes the 1440 px previews (untimed:
+     every analysis stage reads them).
+  3. Variants, timed per picture in alternating rounds (the machine is shared; ratios within a round):
+       stock     RapidOCR() called on the original file (decodes it, detector up to 2000 px, 2 threads)
+       <name>    our stage path: decode the preview + OcrModel.predict with the variant's settings, 1 thread
+                 (the stage runs one such worker per core)
+     Variants differ in the detector's size (d), the first look (l) and where lines are read (r2000: the
+     original decoded at >= 2000 px, only for pictures with text; preview: the 1440 px preview).
+  4. Recall: each variant's lines (first round) go into a LanceDB table with the same full-text index the
+     stage uses; a word counts when a search for it ranks its picture in the top 3. Absent words (vocabulary
+     words drawn nowhere) must return nothing. For the default settings the same is checked end to end through
+     ``Library.process(["ocr"])`` and ``Library.search`` (which also ranks file-name words and, with CLIP
+     weights, image similarity).
+
+Example
+  WORKBENCH_CORPUS=/work/shared/corpus python benchmarks/ocr.py --rounds 3
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+# Words a person would remember and search for, read by eye on the corpus text photos (Turkish without accents,
+# as the accent-folding index matches them either way). CJK lines are read but not split into words by the
+# index, so the Japanese shop counts its Latin word only.
+CORPUS_WORDS = {
+    "book-beside-flowers.jpg": ["dost", "kelimeler", "futbolcular", "karambolde", "sevgili", "posta",
+                                "kutusundaki", "kalplere", "ural", "tekmeliyor"],
+    "craft-beer.jpg": ["seasonal", "barrel", "weekend", "warrior", "hopadillo", "rodeo", "clown", "session",
+                       "blonde", "series"],
+    "handwritten-notes.jpg": ["progress", "feedback", "important", "remember", "complete", "existing", "release",
+                              "design", "documents", "easily"],
+    "japanese-shop.jpg": ["kirin"],
+}
+NO_TEXT_SKIMAGE = ("chelsea.png", "coffee.png", "astronaut.png", "motorcycle_left.png", "hubble_deep_field.jpg",
+                   "retina.jpg", "grass.png", "brick.png")
+
+VARIANTS = {  # name -> settings overrides of the defaults
+    "d1440-l640-r2000": {"ocr_detect_size_px": 1440},
+    "d2000-l640-r2000": {"ocr_detect_size_px": 2000},
+    "d1440-l640-preview": {"ocr_detect_size_px": 1440, "ocr_read_size_px": 0},
+    "d960-l640-r2000": {"ocr_detect_size_px": 960},
+}
+
+
+def pictures(corpus: Path, out: Path) -> list[dict]:
+    """[{path, words, has_text}] for every picture of the benchmark."""
+    from workbench.ocr.samples import generated_set
+    items = []
+    text_dir = corpus / "peer/immich-test-assets/albums/text"
+    for name, words in CORPUS_WORDS.items():
+        if (text_dir / name).exists():
+            items.append({"path": text_dir / name, "words": words, "has_text": True})
+    out.mkdir(parents=True, exist_ok=True)
+    for name, im, words in generated_set():
+        p = out / (f"{name}.png" if name.startswith("screenshot") else f"{name}.jpg")
+        if p.suffix == ".jpg":
+            im.save(p, quality=90)
+        else:
+            im.save(p)
+        items.append({"path": p, "words": words, "has_text": True})
+    for p in sorted((corpus / "peer/immich-test-assets/albums/nature").glob("*.jpg")):
+        items.append({"path": p, "words": [], "has_text": False})
+    for n in NO_TEXT_SKIMAGE:
+        if (corpus / "skimage_data" / n).exists():
+            items.append({"path": corpus / "skimage_data" / n, "words": [], "has_text": False})
+    return items
+
+
+def recall(texts: dict[str, str], items: list[dict], absent: list[str],
+           folder: Path) -> tuple[float, list[str], list[str]]:
+    """(word recall at top 3, words missed, absent words that found something) with LanceDB full-text search of
+    ``texts``."""
+    import lancedb
+    import pyarrow as pa
+    from lancedb.index import FTS
+    folder.mkdir(parents=True, exist_ok=True)
+    db = lancedb.connect(str(folder))
+    tbl = db.create_table(f"t{len(list(folder.iterdir()))}",
+                          pa.table({"id": list(texts), "text": [texts[k] or "" for k in texts]}))
+    tbl.create_index("text", config=FTS(with_position=False))
+
+    def top3(word: str) -> list[str]:
+        return (tbl.search(word, query_type="fts", fts_columns="text").select(["id", "_score"]).limit(3)
+                .to_arrow().column("id").to_pylist())
+    missed, total = [], 0
+    for it in items:
+        for w in it["words"]:
+            total += 1
+            if str(it["path"]) not in top3(w):
+                missed.append(w)
+    return 1 - len(missed) / max(1, total), missed, [w for w in absent if top3(w)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS to time")
+    args = ap.parse_args()
+    corpus = Path(os.environ.get("WORKBENCH_CORPUS", "/work/shared/corpus"))
+    if not corpus.exists():
+        sys.exit("set WORKBENCH_CORPUS to the shared corpus")
+
+    import numpy as np
+    from PIL import Image
+    from rapidocr_onnxruntime import RapidOCR
+
+    from workbench import Library
+    from workbench.imaging.decode import open_upright
+    from workbench.ocr.engine import OcrModel
+    from workbench.ocr.samples import unused_words
+    from workbench.settings import Settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
+    items = pictures(corpus, tmp / "generated")
+    lib = Library.create(tmp / "lib")
+    lib.import_files([it["path"] for it in items], progress=False)
+    lib.process(["thumbnails"], progress=False)
+    by_path = {r["path"]: r for r in lib.media().to_dict("records")}
+    for it in items:
+        r = by_path[str(Path(it["path"]).absolute())]
+        it["id"], it["mime"] = r["id"], r["mime"]
+        it["preview"] = lib.rendition_path(r["id"], "preview")
+    absent = unused_words()
+    print(f"{sum(i['has_text'] for i in items)} pictures with text ({sum(len(i['words']) for i in items)} words), "
+          f"{sum(not i['has_text'] for i in items)} without; {len(absent)} absent words", flush=True)
+
+    stock = RapidOCR()
+    names = [v for v in args.variants.split(",") if v]
+    models = {n: OcrModel(replace(Settings(), **VARIANTS[n])).load() for n in names}
+    stock(str(items[0]["path"]))  # warm-up
+    for m in models.values():
+        m.predict(np.zeros((64, 64, 3), np.uint8))
+
+    def run(name: str, it: dict) -> str:
+        if name == "stock":
+            res, _ = stock(str(it["path"]))
+            return "\n".join(r[1] for r in res or [])
+        m = models[name]
+        with Image.open(it["preview"]) as im:
+            rgb = np.asarray(im.convert("RGB"))
+        size = m.settings.ocr_read_size_px
+
+        def hires() -> np.ndarray:  # what the stage does: the original, decoded upright at >= ocr_read_size_px
+            return np.asarray(open_upright(Path(it["path"]), it["mime"], size).convert("RGB"))
+        return "\n".join(t.text for t in m.predict(rgb, hires if size else None))
+
+    variants = ["stock", *models]
+    times: dict[str, dict[str, list[float]]] = {v: {str(i["path"]): [] for i in items} for v in variants}
+    texts: dict[str, dict[str, str]] = {v: {} for v in variants}
+    for rnd in range(args.rounds):
+        order = variants if rnd % 2 == 0 else variants[::-1]
+        for it in items:
+            for v in order:
+                t0 = time.perf_counter()
+                txt = run(v, it)
+                times[v][str(it["path"])].append(time.perf_counter() - t0)
+                texts[v].setdefault(str(it["path"]), txt)
+        print(f"round {rnd + 1}/{args.rounds} done", flush=True)
+
+    def per_image(v: str, with_text: bool) -> float:
+        return statistics.mean(statistics.median(times[v][str(i["path"])]) for i in items
+                               if i["has_text"] == with_text)
+
+    missed: dict[str, list[str]] = {}
+    n_t = sum(i["has_text"] for i in items)
+    n_n = len(items) - n_t
+    base = {k: per_image("stock", k) for k in (True, False)}
+    base_all = (base[True] * n_t + base[False] * n_n) / len(items)
+    print(f"\nmedian of {args.rounds} rounds per picture, mean over pictures; speedup = stock / variant")
+    print("variant              text s/img  no-text s/img  all s/img  speedup text / no-text / all   "
+          "recall@3  absent-hits")
+    for v in variants:
+        t, n = per_image(v, True), per_image(v, False)
+        a = (t * n_t + n * n_n) / len(items)
+        rec, missed[v], false = recall(texts[v], items, absent, tmp / "fts")
+        print(f"{v:<20} {t:10.3f}  {n:13.3f}  {a:9.3f}  {base[True] / t:5.1f}x / {base[False] / n:5.1f}x / "
+              f"{base_all / a:5.1f}x    {rec:8.3f}  {len(false)}/{len(absent)} {' '.join(false)}")
+    for v in variants:
+        print(f"  {v}: words not found: {', '.join(missed[v]) or '-'}")
+
+    # End to end: the stage with default settings, then Library.search top 3.
+    t0 = time.perf_counter()
+    rep = [r for r in lib.process(["ocr"], progress=False) if r.stage == "ocr"][0]
+    wall = time.perf_counter() - t0
+    found = total = 0
+    for it in items:
+        for w in it["words"]:
+            total += 1
+            found += it["id"] in list(lib.search(w, limit=3)["id"])
+    false = [w for w in absent if not lib.search(w, limit=3).empty]
+    print(f"\nstage end to end ({Settings().worker_count()} workers, model load included): {rep.done} ok, "
+          f"{rep.failed} failed, {wall:.1f} s = {wall / len(items):.3f} s per picture; Library.search recall@3 "
+          f"{found}/{total} = {found / max(1, total):.3f}; absent words with hits: {len(false)}/{len(absent)} {' '.join(false)}")
+
+
+if __name__ == "__main__":
+    main()

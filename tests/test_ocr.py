@@ -1,0 +1,193 @@
+"""Words in photos: the ``ocr`` stage reads text with PP-OCR (shipped in rapidocr-onnxruntime), stores each line
+with its box in upright-original pixels, and the words find the photo in search, ``ls --has-text``, ``show``,
+``Library.text`` and a user's view (which hides the text of media the user may not see)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from workbench import Library
+from workbench.errors import NotFoundError
+from workbench.ocr.samples import font
+from workbench.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+PW = "a-long-enough-password"
+SIGN_WORDS = "PARKING GARAGE"
+ROTATED_WORDS = "MUSEUM TICKET"
+
+
+def background(w: int, h: int, seed: int) -> Image.Image:
+    """A smooth colour gradient with grain (photo-like, no letters)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = 150 + 60 * (x / w)[..., None] * rng.uniform(-1, 1, 3) + 40 * (y / h)[..., None] + rng.normal(0, 4, (h, w, 1))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def with_text(w: int, h: int, text: str, at: tuple[int, int], seed: int) -> tuple[Image.Image, tuple[int, ...]]:
+    """A picture with ``text`` in dark letters on a light panel at ``at``; returns it and the text's box."""
+    im = background(w, h, seed)
+    d = ImageDraw.Draw(im)
+    f = font(90)
+    box = d.textbbox(at, text, font=f)
+    d.rectangle((box[0] - 30, box[1] - 30, box[2] + 30, box[3] + 30), fill=(245, 240, 225))
+    d.text(at, text, fill=(20, 20, 40), font=f)
+    return im, box
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def bounds(corners: list[list[int]]) -> tuple[float, ...]:
+    xs, ys = [c[0] for c in corners], [c[1] for c in corners]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict:
+    """A library of alice's: a sign, the same kind of picture stored sideways with EXIF orientation 6, a blank
+    photo, a photo whose preview gets damaged after the thumbnails stage, and a truncated JPEG."""
+    root = tmp_path_factory.mktemp("ocr")
+    src = root / "alice"
+    src.mkdir()
+    sign, sign_box = with_text(1800, 1200, SIGN_WORDS, (300, 500), seed=1)
+    sign.save(src / "sign.jpg", quality=92)
+    upright, rot_box = with_text(1200, 1800, ROTATED_WORDS, (150, 1200), seed=2)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display": store the pixels turned the other way
+    upright.transpose(Image.Transpose.ROTATE_90).save(src / "rotated.jpg", quality=92, exif=exif.tobytes())
+    background(1600, 1200, seed=3).save(src / "blank.jpg", quality=92)
+    background(1600, 1200, seed=4).save(src / "damaged.jpg", quality=92)
+    (src / "truncated.jpg").write_bytes((src / "sign.jpg").read_bytes()[:3000])
+    lib = Library.create(root / "lib")
+    lib.import_files([src], owner="alice", progress=False)
+    lib.process(["thumbnails"], progress=False)
+    damaged = lib.media(query="damaged")["id"].iloc[0]
+    preview = lib.rendition_path(damaged, "preview")
+    preview.chmod(0o644)
+    preview.write_bytes(b"RIFF\0\0\0\0WEBPnot really")
+    reports = {r.stage: r for r in lib.process(["ocr"], progress=False)}
+    for name, role in (("alice", "viewer"), ("bob", "viewer")):
+        lib.add_user(name, PW, role)
+    ids = {Path(p).stem: i for p, i in zip(lib.media()["path"], lib.media()["id"])}
+    return {"root": lib.root, "ids": ids, "report": reports["ocr"], "sign_box": sign_box, "rot_box": rot_box}
+
+
+@pytest.fixture(scope="module")
+def lib(built) -> Library:
+    return Library.open(built["root"])
+
+
+@pytest.fixture(scope="module")
+def model():
+    """One loaded OCR model for the tests that call it directly."""
+    from workbench.ocr.engine import load_model
+    return load_model(Settings())
+
+
+def test_reads_the_words_of_a_sign_with_their_box_in_original_pixels(lib, built):
+    lines = lib.text(built["ids"]["sign"])
+    assert list(lines["text"]) == [SIGN_WORDS]
+    assert lines["confidence"].iloc[0] > 0.8
+    assert iou(bounds(lines["box"].iloc[0]), built["sign_box"]) > 0.6
+
+
+def test_boxes_of_an_exif_rotated_photo_are_in_upright_pixels(lib, built):
+    row = lib.get(built["ids"]["rotated"])
+    assert (row["width"], row["height"]) == (1200, 1800)
+    lines = lib.text(built["ids"]["rotated"])
+    assert list(lines["text"]) == [ROTATED_WORDS]
+    assert iou(bounds(lines["box"].iloc[0]), built["rot_box"]) > 0.6
+
+
+def test_a_blank_photo_has_no_text_decided_by_the_cheap_first_look(lib, built, model):
+    assert lib.text(built["ids"]["blank"]).empty
+    st = lib.get(built["ids"]["blank"])["stages"]["ocr"]
+    assert st["status"] == "ok" and st["line_count"] == 0 and st["frames_read"] == 1
+    s = model.settings
+    rgb = np.asarray(background(1440, 1080, seed=3))
+    assert model._detect(np.ascontiguousarray(rgb[..., ::-1]), s.ocr_first_look_px, s.ocr_first_look_box_thresh) == []
+
+
+def test_search_finds_a_photo_by_a_word_in_it_and_nothing_by_an_absent_word(lib, built):
+    hits = lib.search("garage", limit=3)
+    assert list(hits["id"])[:1] == [built["ids"]["sign"]]
+    assert list(lib.search("museum", limit=3)["id"])[:1] == [built["ids"]["rotated"]]
+    assert lib.search("invoice", limit=3).empty
+
+
+def test_has_text_filter_lists_only_media_with_text(lib, built):
+    with_text_ids = set(lib.media(has_text=True)["id"])
+    assert with_text_ids == {built["ids"]["sign"], built["ids"]["rotated"]}
+    assert built["ids"]["blank"] in set(lib.media(has_text=False)["id"])
+    assert not with_text_ids & set(lib.media(has_text=False)["id"])
+
+
+def test_ls_has_text_and_show_on_the_command_line(built):
+    env = {**os.environ, "WORKBENCH_LIBRARY": str(built["root"])}
+
+    def wb(*args: str) -> str:
+        p = subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True, env=env,
+                           timeout=300)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+    rows = [json.loads(line) for line in wb("ls", "--has-text", "--json").splitlines()]
+    assert {r["id"] for r in rows} == {built["ids"]["sign"], built["ids"]["rotated"]}
+    assert SIGN_WORDS in wb("show", built["ids"]["sign"])
+
+
+def test_a_user_view_shows_text_only_of_media_the_user_may_see(lib, built):
+    alice, bob = lib.for_user("alice"), lib.for_user("bob")
+    assert list(alice.text(built["ids"]["sign"])["text"]) == [SIGN_WORDS]
+    assert list(alice.search("garage", limit=3)["id"])[:1] == [built["ids"]["sign"]]
+    assert set(alice.media(has_text=True)["id"]) == {built["ids"]["sign"], built["ids"]["rotated"]}
+    with pytest.raises(NotFoundError):
+        bob.text(built["ids"]["sign"])
+    assert bob.search("garage", limit=3).empty
+    assert bob.media(has_text=True).empty
+
+
+def test_a_damaged_picture_fails_alone_with_a_reason(lib, built):
+    rep = built["report"]
+    assert rep.done == 3 and rep.failed == 1
+    (path, reason), = rep.failures
+    assert path.endswith("damaged.jpg") and "could not read the preview" in reason
+    errors = lib.errors()
+    assert "could not read the preview" in errors.loc[errors["stage"] == "ocr", "reason"].iloc[0]
+    # The truncated JPEG failed at the thumbnails stage; the OCR stage waits for it instead of failing again.
+    st = lib.status().set_index("stage").loc["ocr"]
+    assert (st["done"], st["failed"], st["pending"]) == (3, 1, 1)
+
+
+def test_rerunning_is_a_no_op(built, tmp_path):
+    lib = Library.open(shutil.copytree(built["root"], tmp_path / "lib", symlinks=True))
+    rep = {r.stage: r for r in lib.process(["ocr"], progress=False)}["ocr"]
+    assert (rep.done, rep.failed) == (0, 0)
+
+
+def test_a_new_model_version_makes_every_media_pending(lib, tmp_path):
+    import rapidocr_onnxruntime
+    shipped = Path(rapidocr_onnxruntime.__file__).parent / "models" / "ch_PP-OCRv4_rec_infer.onnx"
+    other = shutil.copy(shipped, tmp_path / "my_rec_model.onnx")
+    before = lib.status().set_index("stage").loc["ocr"]
+    lib.settings.ocr_rec_model_path = str(other)
+    try:
+        after = lib.status().set_index("stage").loc["ocr"]
+    finally:
+        lib.settings.ocr_rec_model_path = ""
+    assert after["version"] != before["version"] and "my_rec_model" in after["version"]
+    assert (after["done"], after["failed"], after["pending"]) == (0, 0, 5)

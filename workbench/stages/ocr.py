@@ -1,0 +1,142 @@
+"""Text in photos: the ``ocr`` stage reads every line of text in each image (and in a few frames of each video)
+with PP-OCR (``workbench.ocr.engine``) and stores the lines, their boxes in upright-original pixels, their
+confidence and the model version. The joined text is full-text indexed, so ``search`` finds a photo by the words
+in it (``workbench.semantic.search``).
+
+Images are read from their 1440 px preview, the size every analysis stage reads: on the corpus text photos and
+generated signs, pages and screenshots it finds the same words as stock RapidOCR on the original
+(benchmarks/ocr.py, docs/benchmarks.md).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from workbench.catalog.schema import OCR
+from workbench.catalog.store import sql_quote
+from workbench.errors import MediaError
+from workbench.settings import Settings
+from workbench.stages.base import Stage, StageContext
+
+OCR_TABLE = "ocr"
+TEXT_INDEX = "text_idx"
+
+
+class OcrStage(Stage):
+    name = OCR_TABLE
+    schema = OCR
+    kinds = ("image", "video")
+    dependency_columns = ("preview", "preview_width", "preview_height")
+    bulky_columns = ("lines",)
+
+    def __init__(self, settings: Settings, thumbnails: Stage):
+        super().__init__(settings)
+        self.dependency = thumbnails
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        from workbench.ocr.engine import model_id
+        s = self.settings
+        look = f"l{s.ocr_first_look_px}t{s.ocr_first_look_box_thresh:g}" if s.ocr_first_look_px else "l0"
+        return (f"{model_id(s)}-d{s.ocr_detect_size_px}-{look}-r{s.ocr_read_size_px}-c{s.ocr_min_confidence:g}"
+                f"{'-cls' if s.ocr_angle_classifier else ''}-v1")
+
+    def unavailable_reason(self) -> str | None:
+        from workbench.ocr.engine import OcrModelUnavailable, model_id
+        try:
+            import rapidocr_onnxruntime  # noqa: F401
+            model_id(self.settings)
+        except ImportError as e:
+            return (f"OCR skipped: rapidocr-onnxruntime is not installed ({e}); run `make setup` or "
+                    f"`pip install --no-deps rapidocr-onnxruntime pyclipper shapely`")
+        except OcrModelUnavailable as e:
+            return f"OCR skipped: {e}"
+        return None
+
+    def process_one(self, row: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
+        from workbench.ocr.engine import load_model
+        model = load_model(self.settings)
+        if row["kind"] == "video":
+            lines, frames = self._video(row, ctx, model)
+        else:
+            lines, frames = self._image(row, ctx, model), 1
+        return {"lines": lines, "line_count": len(lines), "frames_read": frames,
+                "text": "\n".join(line["text"] for line in lines)}
+
+    def _image(self, row: dict[str, Any], ctx: StageContext, model: Any) -> list[dict[str, Any]]:
+        from PIL import Image
+        try:
+            with Image.open(ctx.derived / row["preview"]) as im:
+                rgb = np.asarray(im.convert("RGB"))
+        except (OSError, ValueError) as e:
+            raise MediaError(f"could not read the preview to find text: {e}") from e
+        width = row.get("width") or rgb.shape[1]
+        scale = width / rgb.shape[1]
+        hires = None
+        if self.settings.ocr_read_size_px and width > rgb.shape[1]:
+            def hires() -> np.ndarray:
+                from workbench.imaging.decode import open_upright
+                im = open_upright(ctx.source_of(row), row["mime"], self.settings.ocr_read_size_px, self.settings)
+                return np.asarray(im.convert("RGB"))
+        return [_line(t, scale, None) for t in model.predict(rgb, hires)]
+
+    def _video(self, row: dict[str, Any], ctx: StageContext, model: Any) -> tuple[list[dict[str, Any]], int]:
+        n = self.settings.ocr_video_frames
+        if n <= 0:
+            return [], 0
+        from workbench.imaging.video_frames import frames_at_fractions
+        fractions = tuple((i + 0.5) / n for i in range(n))
+        frames = frames_at_fractions(ctx.source_of(row), fractions, self.settings)
+        duration = row.get("duration_s") or 0.0
+        best: dict[str, dict[str, Any]] = {}  # the same caption in several frames is one line
+        for f, im in zip(fractions, frames):
+            small = im.convert("RGB")
+            small.thumbnail((self.settings.preview_size_px, self.settings.preview_size_px))
+            scale = (row.get("width") or im.width) / small.width
+            full = np.asarray(im.convert("RGB"))
+            for t in model.predict(np.asarray(small), (lambda: full) if self.settings.ocr_read_size_px else None):
+                line = _line(t, scale, f * duration)
+                if line["text"] not in best or line["confidence"] > best[line["text"]]["confidence"]:
+                    best[line["text"]] = line
+        return sorted(best.values(), key=lambda d: (d["t_s"], d["box"][1], d["box"][0])), len(frames)
+
+    def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
+        row = super().failed_row(media_id, reason)
+        row.update(lines=None, line_count=None, frames_read=None, text=None)
+        return row
+
+    def after_run(self, catalog: Any) -> None:
+        """Full-text index the text once it exists; later rows are merged into it by ``Catalog.compact``."""
+        ensure_text_index(catalog)
+
+
+def ensure_text_index(catalog: Any) -> None:
+    from lancedb.index import FTS
+    if not catalog.has(OCR_TABLE):
+        return
+    tbl = catalog.table(OCR_TABLE)
+    if TEXT_INDEX not in {ix.name for ix in tbl.list_indices()} and tbl.count_rows():
+        tbl.create_index("text", config=FTS(with_position=False))
+
+
+def text_hits(catalog: Any, version: str, words: str) -> list[str]:
+    """Media ids whose text (current model version) matches ``words``, best first (LanceDB full-text index)."""
+    if not words.strip() or not catalog.has(OCR_TABLE):
+        return []
+    tbl = catalog.table(OCR_TABLE)
+    if TEXT_INDEX not in {ix.name for ix in tbl.list_indices()}:
+        return []
+    res = (tbl.search(words, query_type="fts", fts_columns="text")
+           .where(f"version = {sql_quote(version)} AND status = 'ok'", prefilter=True)
+           .select(["media_id", "_score"]).limit(max(1, tbl.count_rows())).to_arrow())
+    seen: dict[str, None] = {}
+    for m in res.column("media_id").to_pylist():
+        seen.setdefault(m, None)
+    return list(seen)
+
+
+def _line(t: Any, scale: float, t_s: float | None) -> dict[str, Any]:
+    return {"text": t.text, "box": [int(round(v * scale)) for xy in t.box for v in xy],
+            "confidence": float(t.confidence), "t_s": t_s}
