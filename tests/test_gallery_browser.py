@@ -44,11 +44,12 @@ def pages():
 
 
 def sign_in(browser, base: str, pages: list, user: str = USER, password: str = PASSWORD):
-    w = open_gallery(browser, base + "/", ".wb-login-name input")
+    """The server's own sign-in page (no kernel yet): "/" sends a stranger there."""
+    w = open_gallery(browser, base + "/", "input[name=name]")
     pages.append(w)
     page = w.page
-    page.fill(".wb-login-name input", user)
-    page.fill(".wb-login-password input", password)
+    page.fill("input[name=name]", user)
+    page.fill("input[name=password]", password)
     page.click(".wb-login-submit")
     return w
 
@@ -66,12 +67,14 @@ def tiles(page) -> int:
 def test_a_wrong_password_is_refused_with_a_message(browser, gallery, pages):
     base, log = gallery
     w = sign_in(browser, base, pages, password="not the password")
-    w.page.wait_for_selector(".wb-message.error", timeout=30_000)
-    assert "wrong user name or password" in w.page.inner_text(".wb-message.error").lower()
+    w.page.wait_for_selector(".msg.error", timeout=30_000)
+    assert "wrong user name or password" in w.page.inner_text(".msg.error").lower()
     assert w.page.locator(".wb-tile").count() == 0
-    assert w.page.input_value(".wb-login-password input") == ""      # the typed password does not linger
-    assert "not the password" not in log.read_text()
-    assert not w.problems
+    assert w.page.input_value("input[name=password]") == ""      # the typed password does not come back
+    assert w.page.input_value("input[name=name]") == USER
+    assert "not the password" not in log.read_text() and "not the password" not in w.page.content()
+    screenshot(w.page, "gallery_login_refused")
+    assert not w.console_errors or all("401" in e for e in w.console_errors)
 
 
 def test_signing_in_shows_the_timeline_of_the_library(browser, gallery, pages, library):
@@ -246,16 +249,18 @@ def test_a_share_link_with_a_password_asks_for_it(browser, gallery, pages, libra
     album = lib.create_album("Locked", owner=USER)
     lib.add_to_album(album, lib.media()["id"][:3])
     token = lib.for_user(USER).share_album(album, password="open sesame 42")
-    w = open_gallery(browser, f"{base}/?share={token}", ".wb-share-password-input input")
+    w = open_gallery(browser, f"{base}/?share={token}", "input[name=password]")    # the server's page: no kernel
     pages.append(w)
     page = w.page
-    page.fill(".wb-share-password-input input", "wrong guess")
+    page.fill("input[name=password]", "wrong guess")
     page.click(".wb-share-open")
-    page.wait_for_selector(".wb-message.error:has-text('wrong password')", timeout=30_000)
-    page.fill(".wb-share-password-input input", "open sesame 42")
+    page.wait_for_selector(".msg.error:has-text('wrong password')", timeout=30_000)
+    page.fill("input[name=password]", "open sesame 42")
     page.click(".wb-share-open")
-    page.wait_for_function("document.querySelectorAll('.wb-grid .wb-tile').length === 3", timeout=30_000)
-    assert not w.problems
+    page.wait_for_function("document.querySelectorAll('.wb-grid .wb-tile').length === 3", timeout=60_000)
+    page.reload()      # the unlocked link is remembered by this browser (a signed, HttpOnly cookie)
+    page.wait_for_function("document.querySelectorAll('.wb-grid .wb-tile').length === 3", timeout=60_000)
+    assert not w.console_errors or all("401" in e for e in w.console_errors)
 
 
 def test_a_guessed_share_token_is_denied(browser, gallery, pages):
@@ -268,14 +273,17 @@ def test_a_guessed_share_token_is_denied(browser, gallery, pages):
     assert not w.problems
 
 
-def test_an_ended_session_sends_the_next_click_to_the_login_page(browser, gallery, pages, library):
+def test_an_ended_session_empties_the_page_at_the_next_click(browser, gallery, pages, library):
     from workbench.library import Library
     base, _ = gallery
     w = signed_in(browser, base, pages)
     Library.open(library).set_password(USER, PASSWORD)      # a password change ends every open session
     w.page.click(".wb-nav-people")
-    w.page.wait_for_selector(".wb-login-name input", timeout=30_000)
-    assert "sign in again" in w.page.inner_text(".wb-message.error").lower()
+    w.page.wait_for_selector(".wb-ended", timeout=30_000)
+    assert "sign in again" in w.page.inner_text(".wb-ended").lower()
+    assert w.page.locator(".wb-tile").count() == 0
+    w.page.click(".wb-signin-link")
+    w.page.wait_for_selector("input[name=name]", timeout=30_000)
     assert not w.problems
 
 
@@ -283,16 +291,16 @@ def test_signing_out_returns_to_the_login_page(browser, gallery, pages):
     base, _ = gallery
     w = signed_in(browser, base, pages)
     w.page.click(".wb-logout")
-    w.page.wait_for_selector(".wb-login-name input", timeout=30_000)
-    assert "signed out" in w.page.inner_text(".wb-message.ok")
+    w.page.wait_for_selector("input[name=name]", timeout=30_000)
+    assert "signed out" in w.page.inner_text(".msg.ok")
     assert w.page.locator(".wb-tile").count() == 0
     screenshot(w.page, "gallery_login")
     assert not w.problems
 
 
 def test_preheated_kernels_serve_sign_in_and_share_links(browser, library, pages):
-    """With --preheat the kernel is started (library open) before anyone asks; it still learns the page's
-    query string, so a share link works, and the next visitor gets a fresh kernel of their own."""
+    """With --preheat the kernel is started (library open) before anyone asks; it still learns from the server
+    whom it acts for, and the next visitor gets a fresh kernel of their own."""
     with served_gallery(library, extra_args=("--preheat", "1")) as (base, log):
         w = open_gallery(browser, f"{base}/?share=not-a-real-token", ".wb-denied-page")
         pages.append(w)

@@ -1,21 +1,20 @@
-"""The gallery server as an attacker meets it: the real `workbench gallery` command, plain HTTP and websockets.
+"""The gallery server as a signed-in visitor's browser console meets it: the real `workbench gallery` command,
+plain HTTP and websockets.
 
-The page's kernel websocket is open to whoever loads the page; these tests send it what a browser console could,
-and check that no code runs, no output leaks, and no notebook source or file is served.
+A signed-in page's kernel websocket is open to its visitor; these tests send it what a browser console could,
+and check that no code runs, no output leaks, and no notebook source or file is served. (What strangers, other
+users and malformed frames meet is in ``test_gallery_attacks.py``.)
 """
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-import time
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 
-from browser import run_in_own_loop, served_gallery
+from browser import served_gallery
+from gallery_client import Visitor, execute, message
 
 MARK = "from workbench.gallery.app import Gallery"
 
@@ -24,7 +23,8 @@ MARK = "from workbench.gallery.app import Gallery"
 def server(tmp_path_factory):
     from workbench.library import Library
     root = tmp_path_factory.mktemp("gallery_server")
-    Library.open(root / "library", create=True)
+    lib = Library.open(root / "library", create=True)
+    lib.add_user("ann", "ann-password", "viewer")
     with served_gallery(root / "library") as (base, log):
         yield base, log, root
 
@@ -37,67 +37,25 @@ def get(url: str) -> tuple[int, str]:
         return e.code, e.read().decode("utf-8", "replace")
 
 
-def kernel_of_page(base: str) -> tuple[str, str]:
-    """Load the page as a browser does (this starts its kernel); return (kernel id, page HTML)."""
-    status, html = get(f"{base}/")
-    assert status == 200
-    return re.search(r'"kernelId": "([0-9a-f-]+)"', html).group(1), html
+def signed_in(base: str) -> Visitor:
+    v = Visitor(base)
+    assert v.sign_in("ann", "ann-password").status_code == 302
+    return v
 
 
-def message(msg_type: str, content: dict, channel: str = "shell") -> dict:
-    return {"header": {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "attacker", "session": "s",
-                       "date": "", "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "content": content, "channel": channel, "buffers": []}
-
-
-def execute(code: str) -> dict:
-    return message("execute_request", {"code": code, "silent": False, "store_history": False,
-                                       "user_expressions": {}, "allow_stdin": False})
-
-
-def v1_frame(msg: dict) -> bytes:
-    """A message in the v1 binary websocket protocol (what JupyterLab-based frontends speak)."""
-    from jupyter_server.services.kernels.connection.base import serialize_msg_to_ws_v1
-    pack = lambda o: json.dumps(o).encode()  # noqa: E731
-    return serialize_msg_to_ws_v1(msg, msg["channel"], pack)
-
-
-def talk(base: str, kernel_id: str, msgs: list, *, v1: bool = False, listen_s: float = 6.0) -> list[dict]:
-    """Open the page's kernel websocket, send ``msgs``, and return every message received meanwhile."""
-    from tornado.websocket import websocket_connect
-
-    async def run() -> list[dict]:
-        url = f"ws{base[4:]}/api/kernels/{kernel_id}/channels?session_id={uuid.uuid4().hex}"
-        ws = await websocket_connect(url, subprotocols=["v1.kernel.websocket.jupyter.org"] if v1 else None)
-        for m in msgs:
-            await ws.write_message(v1_frame(m) if v1 else json.dumps(m), binary=v1)
-        got: list[dict] = []
-        deadline = time.monotonic() + listen_s
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                raw = await asyncio.wait_for(ws.read_message(), left)
-            except asyncio.TimeoutError:
-                break
-            if raw is None:
-                break
-            if isinstance(raw, bytes):
-                from jupyter_server.services.kernels.connection.base import deserialize_msg_from_ws_v1
-                channel, parts = deserialize_msg_from_ws_v1(raw)
-                got.append({"msg_type": json.loads(parts[0])["msg_type"], "channel": channel})
-            else:
-                d = json.loads(raw)
-                got.append({"msg_type": d["header"]["msg_type"], "channel": d.get("channel"), "raw": raw})
-        ws.close()
-        return got
-
-    return run_in_own_loop(run())
+def kernel_of_page(base: str) -> tuple[Visitor, str, str]:
+    """Sign in and load the page as a browser does (this starts its kernel); (visitor, kernel id, page HTML)."""
+    v = signed_in(base)
+    r, kid = v.page()
+    assert r.status_code == 200 and kid
+    return v, kid, r.text
 
 
 def test_the_browser_cannot_run_code_in_the_gallery_kernel(server, tmp_path):
     base, log, _ = server
-    kid, _ = kernel_of_page(base)
+    v, kid, _ = kernel_of_page(base)
     marker = tmp_path / "pwned.txt"
-    got = talk(base, kid, [message("kernel_info_request", {}), execute(f"open({str(marker)!r}, 'w').write('x')")])
+    got = v.talk(kid, [message("kernel_info_request", {}), execute(f"open({str(marker)!r}, 'w').write('x')")])
     # The channel is live: an allowed request was answered by the kernel ...
     assert "kernel_info_reply" in [m["msg_type"] for m in got]
     # ... but the code did not run, nothing acknowledged it, and the guard says it dropped it.
@@ -106,18 +64,17 @@ def test_the_browser_cannot_run_code_in_the_gallery_kernel(server, tmp_path):
     assert "gallery guard: dropped a execute_request on shell message" in log.read_text()
 
 
-def test_the_guard_also_drops_code_sent_in_the_binary_protocol_and_on_other_channels(server, tmp_path):
+def test_the_guard_also_drops_code_sent_on_other_channels(server, tmp_path):
     base, log, _ = server
-    kid, _ = kernel_of_page(base)
-    m1, m2 = tmp_path / "v1.txt", tmp_path / "control.txt"
-    talk(base, kid, [execute(f"open({str(m1)!r}, 'w').write('x')")], v1=True, listen_s=3)
-    talk(base, kid, [{**execute(f"open({str(m2)!r}, 'w').write('x')"), "channel": "control"},
-                     message("shutdown_request", {"restart": False}, "control")], listen_s=3)
-    assert not m1.exists() and not m2.exists()
+    v, kid, _ = kernel_of_page(base)
+    m2 = tmp_path / "control.txt"
+    v.talk(kid, [{**execute(f"open({str(m2)!r}, 'w').write('x')"), "channel": "control"},
+                 message("shutdown_request", {"restart": False}, "control")], listen_s=3)
+    assert not m2.exists()
     text = log.read_text()
     assert "dropped a execute_request on control" in text
     assert "dropped a shutdown_request on control" in text
-    assert get(f"{base}/")[0] == 200   # the server (and new kernels) still work
+    assert signed_in(base).page()[0].status_code == 200   # the server (and new kernels) still work
 
 
 def test_the_same_message_runs_code_when_sent_to_an_unguarded_kernel(tmp_path):
@@ -136,10 +93,10 @@ def test_the_same_message_runs_code_when_sent_to_an_unguarded_kernel(tmp_path):
 def test_only_widget_messages_reach_the_browser(server):
     from workbench.gallery.guard import ALLOWED_OUTGOING
     base, _, _ = server
-    kid, _ = kernel_of_page(base)
+    v, kid, _ = kernel_of_page(base)
     # comm_info_request is what the widget manager sends first; the replayed buffer of the notebook's run
     # (its execute_result, stream output) must not come back.
-    got = talk(base, kid, [message("comm_info_request", {"target_name": "jupyter.widget"})])
+    got = v.talk(kid, [message("comm_info_request", {"target_name": "jupyter.widget"})])
     types = {m["msg_type"] for m in got}
     assert "comm_info_reply" in types
     assert types <= ALLOWED_OUTGOING
@@ -148,7 +105,7 @@ def test_only_widget_messages_reach_the_browser(server):
 
 def test_the_page_carries_no_notebook_source(server):
     base, _, _ = server
-    _, html = kernel_of_page(base)
+    _, _, html = kernel_of_page(base)
     assert "wb-app" in html or "application/vnd.jupyter.widget-view+json" in html
     assert MARK not in html and "Gallery.from_environment" not in html
 
@@ -158,9 +115,11 @@ def test_the_page_carries_no_notebook_source(server):
                                   "/voila/files/../workbench/gallery/app.py", "/api/kernels"])
 def test_no_file_tree_or_source_is_served(server, path):
     base, _, _ = server
-    status, body = get(base + path)
-    assert status in (403, 404)
-    assert MARK not in body and "gallery.ipynb" not in body.replace(path, "")
+    r = signed_in(base).get(path)
+    assert r.status_code in (403, 404)
+    assert MARK not in r.text and "gallery.ipynb" not in r.text.replace(path, "")
+    stranger = Visitor(base).get(path, allow_redirects=False)     # no kernel, no file: at most the sign-in page
+    assert stranger.status_code in (302, 403, 404) and MARK not in stranger.text
 
 
 def test_media_links_need_the_servers_signature(server):
@@ -175,7 +134,8 @@ def test_media_links_need_the_servers_signature(server):
 
 def test_a_template_asked_for_in_the_url_is_ignored(server):
     base, _, _ = server
-    status, html = get(base + "/?template=lab")
+    r, _ = signed_in(base).page("?template=lab")
+    status, html = r.status_code, r.text
     assert status == 200
     assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html    # the stock lab template's CDN links
     assert MARK not in html

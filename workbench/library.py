@@ -307,6 +307,12 @@ class Library:
         st = self._embedding_stage()
         return SearchTables(st.name, st.frames_table, st.version)
 
+    def _has_vectors(self) -> bool:
+        """Whether any media has an embedding of the current CLIP model (so a text query is worth embedding)."""
+        t = self._search_tables()
+        return self.catalog.has(t.media_table) and self.catalog.count(
+            t.media_table, f"version = {sql_quote(t.model_id)} AND status = 'ok'") > 0
+
     def search(self, text: str, *, limit: int = 20, kind: str | None = None, since: date | datetime | None = None,
                until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
                owner: str | None = None, tag: str | None = None, person: str | None = None,
@@ -324,10 +330,14 @@ class Library:
         if within is not None:
             ids = set(within) if ids is None else ids & set(within)
         flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, owner=owner, ids=ids)
-        try:
-            qvec = load_embedder(self.settings).embed_texts([text])[0]
-        except WeightsUnavailable:
-            qvec = None
+        qvec = None
+        # With no stored vector of this model a query vector has nothing to match: CLIP is not loaded (torch and
+        # open_clip cost a gallery viewer's kernel ~250 MB; docs/benchmarks.md, gallery load).
+        if self._has_vectors():
+            try:
+                qvec = load_embedder(self.settings).embed_texts([text])[0]
+            except WeightsUnavailable:
+                pass
         # Effective tags cost a pass over every stored score: compute them only when the query names a tag.
         tags = self.tags() if self._mentions_a_tag(text) else None
         trashed = self._trashed()
@@ -1066,6 +1076,45 @@ class Library:
         from workbench.access import users
         from workbench.access.views import UserView
         return UserView(self, users.require(self.catalog, name)["name"])
+
+    # -- what the gallery server asks (it checks cookies; its kernels act for what it checked) ---------------
+    def session_user(self, token_hash: str) -> str:
+        """The user of a live session given by its token's sha256; ``AuthError`` if ended or expired."""
+        from workbench.access import sessions
+        return sessions.user_of(self.catalog, token_hash)
+
+    def for_session_hash(self, token_hash: str):
+        """Like ``for_session``, from the token's sha256 (all a gallery kernel is told by its server)."""
+        from workbench.access.views import UserView
+        return UserView(self, self.session_user(token_hash), token_hash)
+
+    def share_link_status(self, token: str) -> dict[str, Any]:
+        """{"share_id", "needs_password"} of a live link, without checking any password; ``AuthError`` for an
+        unknown, expired or revoked one."""
+        from workbench.access import shares
+        r = shares.live_by_token(self.catalog, token)
+        return {"share_id": r["share_id"], "needs_password": r["password_hash"] is not None}
+
+    def share_still_live(self, share_id: str) -> None:
+        """``AuthError`` unless the link is live (not revoked, not expired)."""
+        from workbench.access import shares
+        shares.still_live(self.catalog, share_id)
+
+    def for_share_id(self, share_id: str):
+        """The ``AlbumView`` of a link the gallery server has already opened (its password checked there)."""
+        from workbench.access import shares
+        from workbench.access.views import AlbumView
+        return AlbumView(self, share_id, shares.still_live(self.catalog, share_id)["album_id"])
+
+    def for_actor(self, actor: str):
+        """The view a gallery kernel acts through: ``session:<sha256>`` or ``share:<share id>``."""
+        kind, _, value = str(actor).partition(":")
+        if kind == "session" and value:
+            return self.for_session_hash(value)
+        if kind == "share" and value:
+            return self.for_share_id(value)
+        from workbench.errors import AuthError
+        raise AuthError("not signed in: sign in first")
 
     # -- housekeeping ---------------------------------------------------------------------------------------
     def prune(self) -> dict[str, int]:

@@ -103,6 +103,10 @@ class Settings:
     # nothing is done (most photos). 0 turns the first look off. Measured in benchmarks/ocr.py.
     ocr_first_look_px: int = 640
     ocr_first_look_box_thresh: float = 0.3
+    # ... and only the part of the picture where the first look saw text (plus this share of the long side on
+    # every side) is searched again at ocr_detect_size_px; 0 searches the whole picture. Measured in
+    # benchmarks/ocr.py.
+    ocr_look_margin: float = 0.05
     # Lines found are read from the original decoded at this long side or more (JPEG DCT scaling keeps it cheap),
     # only for pictures with text; 0 reads them from the preview, where small words run together. Measured in
     # benchmarks/ocr.py.
@@ -158,6 +162,17 @@ class Settings:
     login_lockout_s: float = 900.0
     login_lock_wait_s: float = 30.0
     password_min_length: int = 8
+    # The gallery server (workbench/gallery/kernels.py). Each open page is a kernel: about 150-300 MB (measured in
+    # docs/benchmarks.md, gallery load). gallery_max_kernels caps them all (40 x ~200 MB leaves room on a 16 GB
+    # machine); a person gets gallery_kernels_per_user pages at once (a phone, a laptop and two tabs), and one
+    # share link gallery_kernels_per_share (a family opening the same link). Past a cap, pages whose tab is gone
+    # are shut down first; then the visitor sees "busy, try again". Anonymous visitors never get one.
+    gallery_max_kernels: int = 40
+    gallery_kernels_per_user: int = 4
+    gallery_kernels_per_share: int = 10
+    # Host names the gallery answers to (a DNS-rebinding page reaching a server bound to localhost under its own
+    # name is refused). Patterns like "*.example.org" work; `workbench gallery --allow-host NAME` adds one.
+    gallery_allowed_hosts: list = field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
 
     @classmethod
     def load(cls, library_root: Path | None = None) -> "Settings":

@@ -467,6 +467,11 @@ class AlbumView:
     def __repr__(self) -> str:
         return f"AlbumView(album={self._album_id!r})"
 
+    @property
+    def share_id(self) -> str:
+        """The link this view was opened through (what the gallery server remembers in its cookie)."""
+        return self._share_id
+
     def _check(self) -> dict:
         share = shares.still_live(self._lib.catalog, self._share_id)
         rows = albums.rows(self._lib.catalog, [self._album_id])

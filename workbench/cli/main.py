@@ -757,14 +757,18 @@ def gallery(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8866
             show: Annotated[bool, typer.Option("--show/--no-show", help="Open a browser tab.")] = False,
             preheat: Annotated[int, typer.Option(help="Keep this many kernels started ahead (library open, "
                                                       "waiting for a visitor): pages open in about a second "
-                                                      "instead of several, for ~200 MB of memory each.")] = 0
+                                                      "instead of several, for ~200 MB of memory each.")] = 0,
+            allow_host: Annotated[list[str], typer.Option(
+                "--allow-host", help="Also answer to this host name (repeatable; patterns like *.example.org). "
+                                     "localhost and the bound address always work; requests naming any other "
+                                     "host are refused (DNS rebinding).")] = [],
             ) -> None:
     """Serve the gallery (login, timeline, search, people, places, albums, share links) with Voilà on this library.
     Add accounts first with `workbench users add`. Stop with Ctrl+C."""
     from workbench.gallery.server import serve
     lib = _open()
     console.print(f"Gallery for {lib.root} at http://{address}:{port}/", highlight=False)
-    serve(lib.root, port=port, address=address, show=show, preheat=preheat)
+    serve(lib.root, port=port, address=address, show=show, preheat=preheat, allow_hosts=allow_host)
 
 
 # Accounts, albums and share links live in their own module (workbench/cli/access_cmds.py).

@@ -10,17 +10,19 @@ somebody else's defaults:
   ``kernel_info_request`` on the shell channel reach the kernel; anything else is dropped and logged (type only,
   never content: a widget message may carry what somebody typed);
 * outgoing: only status, comm and info replies reach the browser, so the kernel's stdout, stderr, execution
-  results and tracebacks (of the notebook or of a callback) never appear in the page or its websocket.
+  results and tracebacks (of the notebook or of a callback) never appear in the page or its websocket;
+* every incoming frame is checked (``frames.parse_v1``: v1 protocol, offset count and offsets within the frame)
+  before anything parses it; a bad frame closes that one connection, the server and other pages go on.
 
 ``workbench gallery`` configures it as Voilà's ``kernel_websocket_connection_class``.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from jupyter_server.services.kernels.connection.base import deserialize_binary_message, deserialize_msg_from_ws_v1
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+
+from workbench.gallery.frames import BadFrame, parse_v1
 
 #: Message types the browser may send: what ipywidgets' frontend needs to show widgets and report clicks.
 ALLOWED_INCOMING = frozenset({"comm_open", "comm_msg", "comm_close", "comm_info_request", "kernel_info_request"})
@@ -39,22 +41,19 @@ class GalleryKernelConnection(ZMQChannelsWebsocketConnection):
     """Voilà's kernel websocket connection, restricted to ipywidgets' messages in both directions."""
 
     def _incoming(self, ws_msg: Any) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
-        """(channel, header, content) of a browser message, in either websocket protocol."""
-        if self.subprotocol == V1:
-            channel, parts = deserialize_msg_from_ws_v1(ws_msg)
-            header = self.session.unpack(parts[0])
-            content = self.session.unpack(parts[3]) if header.get("msg_type") == "comm_open" else {}
-            return channel, header, content
-        msg = deserialize_binary_message(ws_msg) if isinstance(ws_msg, bytes) else json.loads(ws_msg)
-        return msg.get("channel"), msg.get("header") or {}, msg.get("content") or {}
+        """(channel, header, content) of a browser message, checked before it is parsed (``BadFrame``)."""
+        if self.subprotocol != V1:
+            raise BadFrame("only the v1 kernel websocket protocol is accepted")
+        frame = parse_v1(ws_msg)
+        header = frame.header
+        content = frame.json_part(4) if header.get("msg_type") == "comm_open" else {}
+        return frame.channel, header, content
 
     def allows(self, ws_msg: Any) -> tuple[bool, str]:
-        """Whether a browser message may reach the kernel, and its type (for the log)."""
-        try:
-            channel, header, content = self._incoming(ws_msg)
-            msg_type = str(header.get("msg_type"))
-        except Exception:  # malformed: never forwarded
-            return False, "malformed"
+        """Whether a browser message may reach the kernel, and its type (for the log). A frame that is not a
+        well-formed v1 message raises ``BadFrame``."""
+        channel, header, content = self._incoming(ws_msg)
+        msg_type = str(header.get("msg_type"))
         if msg_type not in ALLOWED_INCOMING or channel not in ALLOWED_CHANNELS:
             return False, f"{msg_type} on {channel}"
         if msg_type == "comm_open" and content.get("target_name") not in ALLOWED_COMM_TARGETS:
@@ -62,7 +61,13 @@ class GalleryKernelConnection(ZMQChannelsWebsocketConnection):
         return True, msg_type
 
     def handle_incoming_message(self, incoming_msg: Any) -> None:
-        ok, what = self.allows(incoming_msg)
+        try:
+            ok, what = self.allows(incoming_msg)
+        except BadFrame as e:
+            self.log.warning("gallery guard: closed a websocket that sent a malformed frame (%s; kernel %s)", e,
+                             self.kernel_id)
+            self.websocket_handler.close(1008, "malformed message")
+            return
         if not ok:
             self.log.warning("gallery guard: dropped a %s message from the browser (kernel %s)", what,
                              self.kernel_id)

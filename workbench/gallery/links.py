@@ -2,9 +2,11 @@
 
 The kernel decides who may see what (through the acting user's view of the library); the browser, though, fetches
 a video or a download over plain HTTP, outside the kernel. So the kernel, after its permission check, signs a
-ticket "media X, inline or as a download, until time T" with a secret only the server and its kernels know, and
-the server's media handler serves exactly that and nothing else. A ticket cannot be widened (the signature covers
-every field) and dies at T; it carries no session token, so it can sit in a URL.
+ticket "media X, inline or as a download, for actor A, until time T" with a secret only the server and its
+kernels know. The server's media handler serves it only to a request that still carries actor A (the same live
+session cookie, or the same live share link) and only after checking again that A may read X: sign-out,
+revocation, removal from an album and the trash take effect at once, not when the ticket expires. A ticket
+cannot be widened (the signature covers every field); it carries no session token, so it can sit in a URL.
 """
 from __future__ import annotations
 
@@ -37,6 +39,9 @@ class Ticket:
     media_id: str
     download: bool
     expires_at: float
+    #: Whom the link was made for: ``session:<sha256>`` or ``share:<share id>`` ("" for links made outside the
+    #: gallery server, which its media handler refuses).
+    actor: str = ""
 
 
 def new_secret() -> str:
@@ -57,12 +62,13 @@ def _mac(secret: str, payload: str) -> str:
 
 
 def sign(secret: str, media_id: str, *, download: bool = False, ttl_s: float = DEFAULT_LINK_TTL_S,
-         now: float | None = None) -> str:
+         now: float | None = None, actor: str = "") -> str:
     """A ticket string for one media (call it only after the acting user was allowed to read the media)."""
     if not secret:
         raise LinkError("the gallery has no signing secret: start it with `workbench gallery`")
     exp = (time.time() if now is None else now) + ttl_s
-    payload = _b64(json.dumps({"m": media_id, "d": int(download), "e": round(exp)}, separators=(",", ":")).encode())
+    payload = _b64(json.dumps({"m": media_id, "d": int(download), "e": round(exp), "a": actor},
+                              separators=(",", ":")).encode())
     return f"{payload}.{_mac(secret, payload)}"
 
 
@@ -75,7 +81,7 @@ def verify(secret: str, ticket: str, *, now: float | None = None) -> Ticket:
         raise LinkError("this media link is not valid")
     try:
         data = json.loads(_unb64(payload))
-        t = Ticket(str(data["m"]), bool(data["d"]), float(data["e"]))
+        t = Ticket(str(data["m"]), bool(data["d"]), float(data["e"]), str(data.get("a") or ""))
     except (ValueError, KeyError, TypeError) as e:
         raise LinkError("this media link is not valid") from e
     if t.expires_at < (time.time() if now is None else now):
@@ -92,3 +98,15 @@ def media_url(ticket: str, base_url: str | None = None) -> str:
     """The URL of the media handler for a ticket, under Voilà's base URL (from the kernel's environment)."""
     base = base_url if base_url is not None else os.environ.get("VOILA_BASE_URL", "/")
     return f"{base.rstrip('/')}/{ROUTE}/{ticket}"
+
+
+def kernel_actor() -> str:
+    """Whom this kernel acts for, as the gallery server told it (``session:<sha256>`` or ``share:<id>``)."""
+    return os.environ.get("HTTP_X_WORKBENCH_ACTOR", "")
+
+
+def request_info_key(secret: str | None = None) -> str:
+    """The key a preheated kernel shows to get its page request from the server (derived from the secret both
+    share, so nobody else can read whom a pool kernel is about to act for)."""
+    secret = secret if secret is not None else os.environ.get(SECRET_ENV, "")
+    return _mac(secret, "request-info") if secret else ""

@@ -1,8 +1,11 @@
 """The server's one route to media bytes: ``/workbench/media/<ticket>`` serves the original a signed ticket names.
 
 Videos need HTTP (the browser streams them with Range requests), so they cannot travel through the kernel's
-websocket like thumbnails do. This handler never decides who may see what: it only checks the kernel's signature
-(see ``links.py``), then streams the original with Range support, the media's own MIME type and ``nosniff``.
+websocket like thumbnails do. The kernel signs a ticket for its visitor after its permission check (see
+``links.py``); this handler serves it only to the same visitor (the same live session cookie or unlocked share
+link) and asks the library again, on every request, whether that visitor may still read the media, so sign-out,
+revocation, album membership and the trash take effect at once. Then it streams the original with Range support,
+the media's own MIME type and ``nosniff``.
 """
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from typing import Any
 
 from tornado import web
 
+from workbench.errors import AuthError, NotFoundError
+from workbench.gallery import identity
 from workbench.gallery.links import LinkError, Ticket, verify
 
 #: Media whose location the handler remembers (oldest forgotten first).
@@ -64,12 +69,22 @@ class MediaHandler(web.StaticFileHandler):
     async def get(self, ticket: str, include_body: bool = True) -> None:  # type: ignore[override]
         try:
             self._ticket = verify(self.secret, ticket)
+            self._check_access(self._ticket)
             self._media = self._lookup(self._ticket.media_id)
-        except LinkError as e:
+        except (LinkError, AuthError) as e:
             raise web.HTTPError(403, reason=str(e)) from None
         except Exception:
             raise web.HTTPError(404, reason="media not found") from None
         await super().get(self._media["path"], include_body)
+
+    def _check_access(self, ticket: Ticket) -> None:
+        """The request must come from the visitor the ticket was signed for, who must still see the media."""
+        if not ticket.actor or ticket.actor not in identity.actors_of(self, fresh=True).actors:
+            raise LinkError("this media link belongs to another visit: open the media again in the gallery")
+        try:
+            self._library().for_actor(ticket.actor).resolve_id(ticket.media_id)
+        except NotFoundError:
+            raise AuthError("this media is no longer available to you") from None
 
     def _lookup(self, media_id: str) -> dict[str, str]:
         """Path, MIME type and file name of a media, remembered: a playing video asks for range after range."""

@@ -1,13 +1,19 @@
 """``workbench gallery``: serve ``notebooks/gallery.ipynb`` with Voilà, locked down for people who are not us.
 
-What the configuration guarantees (each is tested in ``tests/test_gallery_server.py``):
+What the configuration guarantees (tested in ``tests/test_gallery_server.py`` and ``tests/test_gallery_attacks.py``):
 
+* anonymous visitors never get a kernel: sign-in and a share link's password are plain pages of the server
+  (``handlers.py``), which sets an HttpOnly, SameSite=Strict session cookie; only a signed-in session or a live,
+  unlocked share link gets a kernel, within the kernel budget (``kernels.py``), and the server tells the kernel
+  whom it acts for (``identity.py``);
 * one notebook only (Voilà's single-notebook mode): no file tree, no contents API, and the page is ``/``;
-  a share link is ``/?share=TOKEN``;
 * no notebook source in the page (``strip_sources``), no static files from the notebook folder, no tracebacks
   (Voilà's ``show_tracebacks`` off, tornado's ``serve_traceback`` off, and the kernel guard drops error output);
-* the browser speaks only ipywidgets' messages to the kernel (``guard.GalleryKernelConnection``);
-* originals and videos are served by ``media_handler.MediaHandler`` for signed, expiring tickets only;
+* the browser speaks only ipywidgets' messages to its own kernel, in the v1 protocol, every frame checked before
+  it is parsed (``guard.GalleryKernelConnection``, ``frames.py``);
+* originals and videos are served by ``media_handler.MediaHandler`` for signed tickets bound to the visitor, and
+  re-checked on every request;
+* requests for a ``Host`` not on the allow-list get nothing (``gallery_allowed_hosts``, ``--allow-host``);
 * no config file from the current folder or Jupyter's paths changes any of this.
 """
 from __future__ import annotations
@@ -18,7 +24,8 @@ from pathlib import Path
 from traitlets.config import Config
 
 from workbench.errors import WorkbenchError
-from workbench.gallery.links import ROUTE, SECRET_ENV, new_secret
+from workbench.gallery.identity import ACTOR_HEADER, XSRF_HEADER
+from workbench.gallery.links import ROUTE, SECRET_ENV, new_secret, request_info_key
 
 #: The served notebook: a thin shell that shows ``workbench.gallery.app.Gallery``.
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "gallery.ipynb"
@@ -31,6 +38,8 @@ JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter"
 #: A kernel whose page is gone (tab closed without saying goodbye, a script that fetched the page) is shut down
 #: after this long without activity; pages that are open keep theirs (connected kernels are never culled).
 DEFAULT_IDLE_KERNEL_TIMEOUT_S = 600
+#: Extra host names from ``--allow-host``, handed from ``serve`` to the application it launches.
+ALLOWED_HOSTS_ENV = "WORKBENCH_GALLERY_ALLOWED_HOSTS"
 
 
 def voila_config(*, port: int = DEFAULT_PORT, address: str = "127.0.0.1", show: bool = False,
@@ -43,8 +52,14 @@ def voila_config(*, port: int = DEFAULT_PORT, address: str = "127.0.0.1", show: 
     c.Voila.open_browser = show
     c.Voila.config_file_paths = []    # no voila.json/voila.py from the current folder can loosen the settings
     c.Voila.kernel_websocket_connection_class = "workbench.gallery.guard.GalleryKernelConnection"
+    c.Voila.identity_provider_class = "workbench.gallery.identity.GalleryIdentityProvider"
+    c.Voila.authorizer_class = "workbench.gallery.identity.GalleryAuthorizer"
     c.Voila.tornado_settings = {"serve_traceback": False, "debug": False, "autoreload": False,
-                                "websocket_max_message_size": 16 * 1024 * 1024}
+                                "websocket_max_message_size": 16 * 1024 * 1024,
+                                # Every Jupyter route needs a known visitor unless it says otherwise.
+                                "allow_unauthenticated_access": False,
+                                # Voilà's page script reads _xsrf for its shutdown beacon: readable, same-site.
+                                "xsrf_cookie_kwargs": {"samesite": "Strict"}}
     c.VoilaConfiguration.show_tracebacks = False
     c.VoilaConfiguration.strip_sources = True
     c.VoilaConfiguration.file_allowlist = []   # nothing from the notebook folder is served as a file
@@ -53,6 +68,10 @@ def voila_config(*, port: int = DEFAULT_PORT, address: str = "127.0.0.1", show: 
     c.VoilaConfiguration.template = TEMPLATE
     c.VoilaConfiguration.allow_template_override = "NO"   # ?template=lab must not bring back the stock page
     c.VoilaConfiguration.allow_theme_override = "NO"
+    c.VoilaConfiguration.multi_kernel_manager_class = "workbench.gallery.kernels.GalleryKernelManager"
+    # The server tells each kernel whom it acts for through these headers (set by the page handler after its
+    # checks; the same names coming from a browser are removed first).
+    c.VoilaConfiguration.http_header_envs = [ACTOR_HEADER, XSRF_HEADER]
     if preheat > 0:
         # Kernels started ahead, with the library already open, each waiting for the page request it will serve.
         c.VoilaConfiguration.preheat_kernel = True
@@ -64,27 +83,83 @@ def voila_config(*, port: int = DEFAULT_PORT, address: str = "127.0.0.1", show: 
     return c
 
 
+def allowed_hosts(settings_hosts: list[str], address: str, extra: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """The Host allow-list: the library's setting, the address the server is bound to (unless it is every
+    interface) and names given with ``--allow-host``."""
+    hosts = [*settings_hosts, *extra]
+    if address not in ("0.0.0.0", "", "::"):
+        hosts.append(address)
+    return list(dict.fromkeys(h.strip().lower() for h in hosts if h and h.strip()))
+
+
 def _voila_app_class():
-    from tornado.web import url
-
     from jupyter_server.utils import url_path_join
+    from tornado.web import url
     from voila.app import Voila
+    from voila.request_info_handler import RequestInfoSocketHandler
+    from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+    from voila.tornado.handler import TornadoVoilaHandler
+    from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
+    from workbench.gallery import handlers as H
+    from workbench.gallery.kernels import KernelBudget, claim_preheated
     from workbench.gallery.media_handler import MediaHandler
+    from workbench.library import Library
 
     class GalleryVoila(Voila):
-        """Voilà plus the media route (placed before Voilà's catch-all notebook route)."""
+        """Voilà with the gallery's own routes (sign-in, share passwords, media) and hardened replacements of its
+        page, kernel websocket, shutdown and request-info routes."""
+
+        def init_settings(self):
+            settings = super().init_settings()
+            self.library = Library.open(os.environ["WORKBENCH_LIBRARY"])
+            s = self.library.settings
+            self.kernel_manager.budget = KernelBudget(max_total=s.gallery_max_kernels,
+                                                      per_user=s.gallery_kernels_per_user,
+                                                      per_share=s.gallery_kernels_per_share)
+            if hasattr(self.kernel_manager, "get_rendered_notebook"):
+                claim_preheated(self.kernel_manager)
+            settings["workbench_library"] = self.library
+            return settings
 
         def init_handlers(self):
-            media = url(url_path_join(self.server_url, ROUTE, r"([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)"), MediaHandler,
-                        {"library_root": os.environ["WORKBENCH_LIBRARY"], "secret": os.environ[SECRET_ENV]})
-            return [media, *super().init_handlers()]
+            replace = {TornadoVoilaHandler: H.GalleryPageHandler,
+                       VoilaKernelWebsocketHandler: H.GalleryKernelWebsocket,
+                       VoilaShutdownKernelHandler: H.OwnKernelShutdown}
+            routes = []
+            for route in super().init_handlers():
+                pattern, handler, *rest = route
+                if handler is RequestInfoSocketHandler:
+                    routes.append((pattern, H.KernelOnlyRequestInfo, {"key": request_info_key()}))
+                    continue
+                routes.append((pattern, replace.get(handler, handler), *rest))
+            ours = [
+                url(url_path_join(self.server_url, ROUTE, r"([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)"), MediaHandler,
+                    {"library_root": os.environ["WORKBENCH_LIBRARY"], "secret": os.environ[SECRET_ENV]}),
+                (url_path_join(self.server_url, "login"), H.LoginHandler),
+                (url_path_join(self.server_url, "logout"), H.LogoutHandler),
+                (url_path_join(self.server_url, "share"), H.ShareUnlockHandler),
+            ]
+            return [*ours, *routes]
+
+        def start(self):
+            # Voilà's start, with the application class that checks the Host header on every route.
+            import tempfile
+            self.connection_dir = tempfile.mkdtemp(prefix="voila_", dir=self.connection_dir_root)
+            settings = self.init_settings()
+            H.HostCheckedApplication.allowed_hosts = allowed_hosts(
+                self.library.settings.gallery_allowed_hosts, self.ip,
+                [h for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h])
+            self.app = H.HostCheckedApplication(**settings)
+            self.app.settings.update(self.tornado_settings)
+            self.app.add_handlers(".*$", self.init_handlers())
+            self.listen()
 
     return GalleryVoila
 
 
 def serve(library_root: Path, *, port: int = DEFAULT_PORT, address: str = "127.0.0.1", show: bool = False,
-          preheat: int = 0) -> None:
+          preheat: int = 0, allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
     """Run the gallery server in this process until interrupted. Kernels inherit the environment set here: the
     library they open and the secret that signs media links (new at each start, so old links die)."""
     if not NOTEBOOK.exists():
@@ -92,6 +167,7 @@ def serve(library_root: Path, *, port: int = DEFAULT_PORT, address: str = "127.0
                              f"next to the workbench package")
     os.environ["WORKBENCH_LIBRARY"] = str(library_root)
     os.environ[SECRET_ENV] = new_secret()
+    os.environ[ALLOWED_HOSTS_ENV] = ",".join(allow_hosts)
     # Where a pre-started kernel asks for its page request (Voilà's default, 127.0.0.1, misses other addresses).
     os.environ["VOILA_APP_IP"] = "127.0.0.1" if address in ("0.0.0.0", "", "::") else address
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH")) if p)

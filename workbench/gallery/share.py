@@ -1,8 +1,9 @@
 """The share-link page: ``/?share=TOKEN`` shows that one album, read-only, without an account.
 
-The link is checked by ``Library.for_share`` (and again by the album view on every click, so revoking a link
-closes pages that are already open). A link with a password asks for it first; an unknown, expired or revoked
-link gets the denial page, which says no more than the library's message (nothing about whether an album exists).
+The gallery server checks the link (and asks for its password, on a page of its own) before this kernel starts;
+the album view checks it again on every click, so revoking a link closes pages that are already open. A link
+that stops working gets the denial page, which says no more than the library's message (nothing about whether an
+album exists).
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from workbench.errors import AuthError, PasswordRequired
 from workbench.gallery.grid import Grid
 from workbench.gallery.ui import Message, classes, esc, plural, when
 
@@ -39,47 +39,14 @@ def denied_page(reason: str) -> W.Widget:
 
 
 class SharePage(W.VBox):
-    def __init__(self, app: "Gallery", token: str):
+    def __init__(self, app: "Gallery", view: Any):
         self.app = app
-        self._token = token
-        self.view: Any = None
+        self.view = view
         self.message = Message()
         self.header = classes(W.HBox([_brand()]), "wb-header")
         self.main = classes(W.VBox([]), "wb-main")
         super().__init__([self.header, self.main], layout=W.Layout(display="contents"))
         self.add_class("wb-share-page")
-
-    # -- the link -------------------------------------------------------------------------------------------
-    def open_link(self, password: str | None) -> None:
-        try:
-            self.view = self.app.library.for_share(self._token, password)
-        except PasswordRequired as e:   # none given yet, a wrong one, or too many wrong ones
-            self.ask_password(str(e) if password is not None else "")
-            return
-        except AuthError as e:
-            self.app.deny(str(e))
-            return
-        self.app.run(self.show_album, self.message)
-
-    def ask_password(self, error: str = "") -> None:
-        self.password = W.Password(placeholder="Password", layout=W.Layout(width="100%"))
-        self.password.add_class("wb-share-password-input")
-        self.unlock = classes(W.Button(description="Open album", button_style="primary"), "wb-share-open",
-                              "wb-submit")
-        self.password_message = Message()
-        if error:
-            self.password_message.error(error[:1].upper() + error[1:] + ("" if error.endswith(".") else "."))
-
-        def submit() -> None:
-            value, self.password.value = self.password.value, ""
-            if value:
-                self.open_link(value)
-
-        self.unlock.on_click(lambda _b: submit())
-        box = classes(W.VBox([W.HTML("<div class='wb-title'>Shared album</div><div class='wb-sub'>This link is "
-                                     "protected: enter the password you were given.</div>"),
-                              self.password_message, self.password, self.unlock]), "wb-login", "wb-form")
-        self.main.children = [classes(W.Box([box]), "wb-center")]
 
     # -- the album ------------------------------------------------------------------------------------------
     def show_album(self) -> None:

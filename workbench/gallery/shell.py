@@ -36,8 +36,7 @@ class Shell(W.VBox):
         self.nav = {s: classes(W.Button(description=s), f"wb-nav-{s.lower()}") for s in SECTIONS}
         for s, b in self.nav.items():
             b.on_click(lambda _b, s=s: self.run(lambda: self.goto(s)))
-        self.logout = classes(W.Button(description="Sign out", tooltip="End this session"), "wb-logout")
-        self.logout.on_click(lambda _b: app.sign_out())
+        self.logout = app.sign_out_form()    # a form posting to the server: the session and this kernel end
         header = classes(W.HBox([
             W.HTML("<div class='wb-brand'>▣ Workbench</div>"),
             classes(W.HBox(list(self.nav.values())), "wb-nav"), self.search,

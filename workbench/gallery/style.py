@@ -56,7 +56,9 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
 .wb-header .wb-search input { background: #252c3a !important; color: #fff; border-color: #343c4d !important; }
 .wb-header .wb-search input::placeholder { color: #98a2b3; }
 .wb-header .wb-user { margin-left: auto; color: #cfd4dc; white-space: nowrap; }
-.wb-header .wb-logout button { background: #252c3a; color: #f2f4f7; }
+.wb-header button.wb-logout { background: #252c3a; color: #f2f4f7; border: 0; border-radius: 8px; height: 34px;
+          padding: 0 14px; font: inherit; cursor: pointer; white-space: nowrap; }
+.wb-logout-form { margin: 0; }
 
 /* body: sidebar + main */
 .wb-body { flex: 1 1 auto; display: flex; min-height: 0; }

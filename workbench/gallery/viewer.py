@@ -83,8 +83,10 @@ class Viewer(W.Box):
         original_url = download_url = None
         if secret:
             self.view.original_path(mid)    # the permission check (raises for media outside the view)
-            original_url = links.media_url(links.sign(secret, mid, ttl_s=self.link_ttl_s))
-            download_url = links.media_url(links.sign(secret, mid, download=True, ttl_s=self.link_ttl_s))
+            actor = links.kernel_actor()    # the media handler serves the link to this visitor only
+            original_url = links.media_url(links.sign(secret, mid, ttl_s=self.link_ttl_s, actor=actor))
+            download_url = links.media_url(links.sign(secret, mid, download=True, ttl_s=self.link_ttl_s,
+                                                      actor=actor))
         if row.get("kind") == "video":
             self.picture.layout.display = "none"
             self.video.layout.display = ""
