@@ -207,3 +207,27 @@ def test_a_reset_of_one_name_leaves_the_locks_of_others(lib):
     lib.set_password("alice", "alice-Reset-7788")
     assert outcome(lambda: lib.login("alice", "alice-Reset-7788", client=OWNER)) == "accepted"
     assert outcome(lambda: lib.login("bob", BOB_PW, client=OWNER)).startswith("too many failed attempts")
+
+
+# -- the machinery ----------------------------------------------------------------------------------------------
+def test_a_guess_waits_for_the_check_ahead_of_it_only_so_long(lib):
+    lib.settings.login_lock_wait_s = 0.3
+    target = throttle.subject("user", "alice")
+    with throttle.critical(lib.root, [throttle._stripe(target)], wait_s=1.0):  # another check holds the name
+        told = outcome(lambda: lib.login("alice", ALICE_PW, client=OWNER))
+    assert told.startswith("too many sign-in attempts are being checked at once"), told
+    assert outcome(lambda: lib.login("alice", ALICE_PW, client=OWNER)) == "accepted"
+
+
+def test_counts_survive_the_compaction_of_the_failures_table(lib):
+    limits(lib, pair=1000, client=70, account=1000)
+    lim = throttle.Limits.from_settings(lib.settings)
+    n = throttle.COMPACT_EVERY_VERSIONS + 10   # each failure is one commit: this crosses a compaction
+    for i in range(n):
+        assert not throttle.judge(lib.catalog, lib.root, lim, throttle.subject("user", f"n{i}"), ATTACKER,
+                                  lambda: False)
+    assert lib.catalog.count(throttle.TABLE, f"subject = '{throttle.client_subject(ATTACKER)}'") == n
+    assert lib.catalog.table(throttle.TABLE).stats()["fragment_stats"]["num_fragments"] < n / 2
+    with pytest.raises(throttle.Locked):
+        for _ in range(70 - n + 1):
+            throttle.judge(lib.catalog, lib.root, lim, throttle.subject("user", "m"), ATTACKER, lambda: False)

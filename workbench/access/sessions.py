@@ -27,10 +27,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(str(token).encode()).hexdigest()
 
 
-def _locked_message(seconds: float) -> str:
+def _locked_message(seconds: float, scope: str) -> str:
+    """The same for every name, known or not; an address's own lock says so, since a reset would not lift it."""
     minutes = max(1, math.ceil(seconds / 60))
-    return (f"too many failed attempts: try again in {minutes} minute{'s' if minutes != 1 else ''} "
-            f"(an admin can reset the password with `workbench users passwd`, which lifts the lock)")
+    wait = f"try again in {minutes} minute{'s' if minutes != 1 else ''}"
+    if scope == "client":
+        return f"too many failed attempts from this address: {wait}"
+    return f"too many failed attempts: {wait} (an admin can reset the password with `workbench users passwd`)"
 
 
 def login(catalog: Catalog, name: str, password: str, settings, client: str | None = None, *,
@@ -49,7 +52,7 @@ def login(catalog: Catalog, name: str, password: str, settings, client: str | No
     try:
         ok = throttle.judge(catalog, library_root, limits, throttle.subject("user", str(name)), client, verify)
     except throttle.Locked as e:
-        raise AuthError(_locked_message(e.seconds)) from None
+        raise AuthError(_locked_message(e.seconds, e.scope)) from None
     except throttle.Busy as e:
         raise AuthError(str(e)) from None
     if not ok:

@@ -68,9 +68,10 @@ def _check_live(r: dict | None) -> dict:
     return r
 
 
-def _locked(seconds: float) -> PasswordRequired:
+def _locked(seconds: float, scope: str | None) -> PasswordRequired:
     minutes = max(1, math.ceil(seconds / 60))
-    return PasswordRequired(f"too many wrong passwords for this link: try again in {minutes} "
+    where = "from this address" if scope == "client" else "for this link"
+    return PasswordRequired(f"too many wrong passwords {where}: try again in {minutes} "
                             f"minute{'s' if minutes != 1 else ''}")
 
 
@@ -86,13 +87,13 @@ def open_link(catalog: Catalog, token: str, password: str | None, settings, clie
         limits = throttle.Limits.from_settings(settings)
         target = throttle.subject("share", r["share_id"])
         if password is None:
-            left = throttle.seconds_locked(catalog, target, client, limits)
-            raise _locked(left) if left > 0 else PasswordRequired("this share link needs a password")
+            left, scope = throttle.lock_state(catalog, throttle.counters(target, client, limits), limits)
+            raise _locked(left, scope) if left > 0 else PasswordRequired("this share link needs a password")
         try:
             ok = throttle.judge(catalog, library_root, limits, target, client,
                                 lambda: passwords.verify(r["password_hash"], password))
         except throttle.Locked as e:
-            raise _locked(e.seconds) from None
+            raise _locked(e.seconds, e.scope) from None
         except throttle.Busy as e:
             raise PasswordRequired(str(e)) from None
         if not ok:
