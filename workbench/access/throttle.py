@@ -46,8 +46,9 @@ TABLE_STRIPE = "table"
 # addresses would give it 2**64 fresh allowances.
 IPV6_CLIENT_PREFIX = 64
 UNKNOWN_CLIENT = "unknown"
-# Each failure is a small commit; every this many table versions the failures table is compacted, since reads
-# slow with the number of small fragments (600 fragments: lock check 49 ms, after compaction 4 ms, here).
+# Each failure is a small commit; every this many table versions the failures table is compacted, since every
+# lock check reads all the small fragments (benchmarks/throttle.py: after 600 sprayed failures a lock check took
+# 59.7 ms never compacted, 7.8 ms compacted every 50; docs/benchmarks.md).
 COMPACT_EVERY_VERSIONS = 50
 
 
