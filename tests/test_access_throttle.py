@@ -116,6 +116,22 @@ def test_eight_simultaneous_link_password_guesses_get_at_most_five_judged(lib, t
     assert pair_failures(lib, throttle.subject("share", share_id), None) == 5
 
 
+def test_eight_simultaneous_guesses_from_threads_of_one_server_get_at_most_five_judged(lib):
+    """A gallery server judges sign-ins in a thread pool: one Library, many threads, the same limit."""
+    import concurrent.futures
+    import threading
+    start = threading.Barrier(8)
+
+    def guess(_i: int) -> str:
+        start.wait(timeout=60)
+        return outcome(lambda: lib.login("alice", "guess-guess", client=ATTACKER))
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        told = list(pool.map(guess, range(8)))
+    assert told.count(BAD_LOGIN) == 5, told
+    assert sum(t.startswith("too many failed attempts") for t in told) == 3, told
+
+
 # -- one address, many names ----------------------------------------------------------------------------------
 def test_one_address_trying_four_passwords_on_every_name_is_stopped_by_the_address_limit(lib):
     limits(lib, pair=5, client=8)
