@@ -24,6 +24,28 @@ pytestmark = pytest.mark.slow
 PW = "a-long-enough-password"
 SIGN_WORDS = "PARKING GARAGE"
 ROTATED_WORDS = "MUSEUM TICKET"
+CAPTION = "HARBOUR FESTIVAL"
+
+
+def captioned_video(path: Path, seconds: float = 2.0, fps: int = 10, w: int = 640, h: int = 360) -> Path:
+    """A short H.264 clip whose frames all carry the same caption on a light band."""
+    import av
+    im = background(w, h, seed=5)
+    d = ImageDraw.Draw(im)
+    d.rectangle((0, 250, w, 330), fill=(240, 240, 230))
+    d.text((40, 260), CAPTION, fill=(10, 10, 10), font=font(48))
+    arr = np.asarray(im)
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=fps)
+        st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+        for i in range(int(seconds * fps)):
+            fr = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            fr.pts = i
+            for p in st.encode(fr):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+    return path
 
 
 def background(w: int, h: int, seed: int) -> Image.Image:
@@ -60,7 +82,8 @@ def bounds(corners: list[list[int]]) -> tuple[float, ...]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict:
     """A library of alice's: a sign, the same kind of picture stored sideways with EXIF orientation 6, a blank
-    photo, a photo whose preview gets damaged after the thumbnails stage, and a truncated JPEG."""
+    photo, a photo whose preview gets damaged after the thumbnails stage, a truncated JPEG and a captioned
+    video."""
     root = tmp_path_factory.mktemp("ocr")
     src = root / "alice"
     src.mkdir()
@@ -73,6 +96,7 @@ def built(tmp_path_factory) -> dict:
     background(1600, 1200, seed=3).save(src / "blank.jpg", quality=92)
     background(1600, 1200, seed=4).save(src / "damaged.jpg", quality=92)
     (src / "truncated.jpg").write_bytes((src / "sign.jpg").read_bytes()[:3000])
+    captioned_video(src / "harbour.mp4")
     lib = Library.create(root / "lib")
     lib.import_files([src], owner="alice", progress=False)
     lib.process(["thumbnails"], progress=False)
@@ -114,6 +138,16 @@ def test_boxes_of_an_exif_rotated_photo_are_in_upright_pixels(lib, built):
     assert iou(bounds(lines["box"].iloc[0]), built["rot_box"]) > 0.6
 
 
+def test_a_video_is_read_in_sampled_frames_and_a_caption_kept_once(lib, built):
+    lines = lib.text(built["ids"]["harbour"])
+    assert list(lines["text"]) == [CAPTION]
+    assert 0 <= lines["t_s"].iloc[0] <= 2.0
+    x0, y0, x1, y1 = bounds(lines["box"].iloc[0])
+    assert 20 <= x0 < x1 <= 640 and 240 <= y0 < y1 <= 340       # in the video's own pixels
+    assert lib.get(built["ids"]["harbour"])["stages"]["ocr"]["frames_read"] == Settings().ocr_video_frames
+    assert list(lib.search("festival", limit=3)["id"])[:1] == [built["ids"]["harbour"]]
+
+
 def test_a_blank_photo_has_no_text_decided_by_the_cheap_first_look(lib, built, model):
     assert lib.text(built["ids"]["blank"]).empty
     st = lib.get(built["ids"]["blank"])["stages"]["ocr"]
@@ -132,7 +166,7 @@ def test_search_finds_a_photo_by_a_word_in_it_and_nothing_by_an_absent_word(lib,
 
 def test_has_text_filter_lists_only_media_with_text(lib, built):
     with_text_ids = set(lib.media(has_text=True)["id"])
-    assert with_text_ids == {built["ids"]["sign"], built["ids"]["rotated"]}
+    assert with_text_ids == {built["ids"]["sign"], built["ids"]["rotated"], built["ids"]["harbour"]}
     assert built["ids"]["blank"] in set(lib.media(has_text=False)["id"])
     assert not with_text_ids & set(lib.media(has_text=False)["id"])
 
@@ -146,7 +180,7 @@ def test_ls_has_text_and_show_on_the_command_line(built):
         assert p.returncode == 0, p.stderr
         return p.stdout
     rows = [json.loads(line) for line in wb("ls", "--has-text", "--json").splitlines()]
-    assert {r["id"] for r in rows} == {built["ids"]["sign"], built["ids"]["rotated"]}
+    assert {r["id"] for r in rows} == {built["ids"]["sign"], built["ids"]["rotated"], built["ids"]["harbour"]}
     assert SIGN_WORDS in wb("show", built["ids"]["sign"])
 
 
@@ -154,7 +188,7 @@ def test_a_user_view_shows_text_only_of_media_the_user_may_see(lib, built):
     alice, bob = lib.for_user("alice"), lib.for_user("bob")
     assert list(alice.text(built["ids"]["sign"])["text"]) == [SIGN_WORDS]
     assert list(alice.search("garage", limit=3)["id"])[:1] == [built["ids"]["sign"]]
-    assert set(alice.media(has_text=True)["id"]) == {built["ids"]["sign"], built["ids"]["rotated"]}
+    assert set(alice.media(has_text=True)["id"]) == {built["ids"][n] for n in ("sign", "rotated", "harbour")}
     with pytest.raises(NotFoundError):
         bob.text(built["ids"]["sign"])
     assert bob.search("garage", limit=3).empty
@@ -163,20 +197,26 @@ def test_a_user_view_shows_text_only_of_media_the_user_may_see(lib, built):
 
 def test_a_damaged_picture_fails_alone_with_a_reason(lib, built):
     rep = built["report"]
-    assert rep.done == 3 and rep.failed == 1
+    assert rep.done == 4 and rep.failed == 1
     (path, reason), = rep.failures
     assert path.endswith("damaged.jpg") and "could not read the preview" in reason
     errors = lib.errors()
     assert "could not read the preview" in errors.loc[errors["stage"] == "ocr", "reason"].iloc[0]
     # The truncated JPEG failed at the thumbnails stage; the OCR stage waits for it instead of failing again.
     st = lib.status().set_index("stage").loc["ocr"]
-    assert (st["done"], st["failed"], st["pending"]) == (3, 1, 1)
+    assert (st["done"], st["failed"], st["pending"]) == (4, 1, 1)
 
 
-def test_rerunning_is_a_no_op(built, tmp_path):
+def test_rerunning_is_a_no_op_and_a_later_import_is_searchable_too(built, tmp_path):
     lib = Library.open(shutil.copytree(built["root"], tmp_path / "lib", symlinks=True))
     rep = {r.stage: r for r in lib.process(["ocr"], progress=False)}["ocr"]
     assert (rep.done, rep.failed) == (0, 0)
+    with_text(1600, 1200, "FRESH BAKERY", (200, 400), seed=6)[0].save(tmp_path / "later.jpg", quality=92)
+    lib.import_files([tmp_path / "later.jpg"], owner="alice", progress=False)
+    reps = {r.stage: r for r in lib.process(["thumbnails", "ocr"], progress=False)}
+    assert (reps["ocr"].done, reps["ocr"].failed) == (1, 0)
+    assert list(lib.search("bakery", limit=3)["path"].map(lambda p: Path(p).name)) == ["later.jpg"]
+    assert list(lib.search("garage", limit=3)["id"])[:1] == [built["ids"]["sign"]]
 
 
 def test_a_new_model_version_makes_every_media_pending(lib, tmp_path):
@@ -190,4 +230,23 @@ def test_a_new_model_version_makes_every_media_pending(lib, tmp_path):
     finally:
         lib.settings.ocr_rec_model_path = ""
     assert after["version"] != before["version"] and "my_rec_model" in after["version"]
-    assert (after["done"], after["failed"], after["pending"]) == (0, 0, 5)
+    assert (after["done"], after["failed"], after["pending"]) == (0, 0, 6)
+
+
+def test_the_gallery_sidebar_filters_by_has_text_and_the_viewer_lists_the_lines(lib, built):
+    from workbench.gallery.filters import Sidebar
+    from workbench.gallery.viewer import Viewer
+    changes = []
+    bar = Sidebar(lambda: changes.append(1))
+    assert "has_text" not in bar.query().filters()
+    bar.has_text.value = True
+    assert changes and bar.query().filters() == {"has_text": True}
+    alice = lib.for_user("alice")
+    assert set(alice.media(**bar.query().filters())["id"]) == {built["ids"]["sign"], built["ids"]["rotated"],
+                                                                built["ids"]["harbour"]}
+    bar.clear()
+    assert bar.has_text.value is False
+    viewer = Viewer(lambda fn: fn())
+    viewer.view = alice
+    assert SIGN_WORDS in viewer._extra_html(built["ids"]["sign"])
+    assert "Text in the picture" not in viewer._extra_html(built["ids"]["blank"])

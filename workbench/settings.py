@@ -96,20 +96,17 @@ class Settings:
     ocr_rec_keys_path: str = ""
     # A line is kept when the recogniser is at least this sure (RapidOCR's own default, 0.5).
     ocr_min_confidence: float = 0.5
-    # The detector runs on the preview scaled to this long side; lines are read from the full preview.
-    # Measured in benchmarks/ocr.py (docs/benchmarks.md).
-    ocr_detect_size_px: int = 1440
-    # A cheap first look: the detector at this long side, with this box threshold; a picture where it finds
-    # nothing is done (most photos). 0 turns the first look off. Measured in benchmarks/ocr.py.
+    # A cheap first look: the detector on the preview at this long side, with this box threshold; a picture where
+    # it finds nothing is done (most photos). 0 turns the first look off. Measured in benchmarks/ocr.py
+    # (docs/benchmarks.md).
     ocr_first_look_px: int = 640
     ocr_first_look_box_thresh: float = 0.3
-    # ... and only the part of the picture where the first look saw text (plus this share of the long side on
-    # every side) is searched again at ocr_detect_size_px; 0 searches the whole picture. Measured in
-    # benchmarks/ocr.py.
-    ocr_look_margin: float = 0.05
-    # Lines found are read from the original decoded at this long side or more (JPEG DCT scaling keeps it cheap),
-    # only for pictures with text; 0 reads them from the preview, where small words run together. Measured in
-    # benchmarks/ocr.py.
+    # A picture the look passes is decoded from its original at this long side or more (JPEG DCT scaling keeps it
+    # cheap; 0: use the preview) and searched by the detector at ocr_detect_size_px, and its lines are read from
+    # it. Measured in benchmarks/ocr.py: on the 1440 px WebP preview small words are missed or run together;
+    # detecting at 1440 instead of 2000 is faster on pictures with text but loses words (stock RapidOCR also
+    # detects at up to 2000 px).
+    ocr_detect_size_px: int = 2000
     ocr_read_size_px: int = 2000
     # Turn lines read upside down (PP-OCR's angle classifier; a few ms per picture with text).
     ocr_angle_classifier: bool = True

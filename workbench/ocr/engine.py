@@ -3,9 +3,10 @@ recognition models ship inside the ``rapidocr-onnxruntime`` wheel, so reading wo
 
 Stock ``RapidOCR()`` decodes the original, runs the detector on up to 2000 px (and enlarges small images to a
 736 px short side) and then recognises every line. Most photos hold no text, so ``OcrModel.predict`` first takes
-a cheap look with the detector at ``ocr_first_look_px``; only a picture where that look finds a text-like region
-is detected again at ``ocr_detect_size_px`` and its lines recognised (crops cut from the full-size input, so
-small letters keep every pixel they have). Measured in ``benchmarks/ocr.py`` (docs/benchmarks.md).
+a cheap look with the detector at ``ocr_first_look_px`` on the picture it is given (the preview); only a picture
+where that look finds a text-like region is detected at ``ocr_detect_size_px`` and its lines recognised, on the
+larger picture ``hires`` returns (the original) when there is one. Measured in ``benchmarks/ocr.py``
+(docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -37,21 +38,29 @@ class OcrModelUnavailable(WorkbenchError):
     """RapidOCR or a configured model file cannot be loaded here."""
 
 
+_tags: dict[tuple, str] = {}
+
+
 def _file_tag(path: str) -> str:
-    """A short name of a user-supplied model file that changes when the file does (it goes into the version)."""
+    """A short name of a user-supplied model file that changes when the file does (it goes into the version;
+    hashed once per path, size and mtime, as the version is asked for per row)."""
     p = Path(path).expanduser()
     if not p.is_file():
         raise OcrModelUnavailable(f"OCR model file {p} does not exist: fix the ocr_*_model_path setting or set it "
                                   f"to \"\" for the shipped PP-OCRv4 model")
-    h = hashlib.sha256(p.read_bytes()).hexdigest()[:8]
-    return f"{p.stem}.{h}"
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _tags:
+        _tags[key] = f"{p.stem}.{hashlib.sha256(p.read_bytes()).hexdigest()[:8]}"
+    return _tags[key]
 
 
 def model_id(settings: Settings) -> str:
     """What produced the text: the detection and recognition models (shipped PP-OCRv4 unless configured)."""
     det = _file_tag(settings.ocr_det_model_path) if settings.ocr_det_model_path else "ppocrv4det"
     rec = _file_tag(settings.ocr_rec_model_path) if settings.ocr_rec_model_path else "ppocrv4rec-ch"
-    return f"{det}-{rec}"
+    keys = f"-{_file_tag(settings.ocr_rec_keys_path)}" if settings.ocr_rec_keys_path else ""
+    return f"{det}-{rec}{keys}"
 
 
 class OcrModel:

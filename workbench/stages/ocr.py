@@ -3,9 +3,10 @@ with PP-OCR (``workbench.ocr.engine``) and stores the lines, their boxes in upri
 confidence and the model version. The joined text is full-text indexed, so ``search`` finds a photo by the words
 in it (``workbench.semantic.search``).
 
-Images are read from their 1440 px preview, the size every analysis stage reads: on the corpus text photos and
-generated signs, pages and screenshots it finds the same words as stock RapidOCR on the original
-(benchmarks/ocr.py, docs/benchmarks.md).
+Images get a cheap first look on their 1440 px preview (most photos hold no text and are done there); a picture
+with text is detected and read on its original decoded upright at >= ``ocr_read_size_px`` (small words on the
+WebP preview are lost or run together). Measured against stock RapidOCR in benchmarks/ocr.py
+(docs/benchmarks.md). Videos are read in ``ocr_video_frames`` frames spread over their length.
 """
 from __future__ import annotations
 
