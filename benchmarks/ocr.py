@@ -139,9 +139,11 @@ def _worker_read(task: tuple[str, str, str]) -> int:
 
 def throughput(items: list[dict], workers: int) -> float:
     """Wall seconds for the stage path over every picture in ``workers`` warm worker processes."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     tasks = [(str(it["preview"]), str(it["path"]), it["mime"]) for it in items]
-    with ProcessPoolExecutor(workers, initializer=_worker_init) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                             initializer=_worker_init) as pool:
         list(pool.map(_worker_read, tasks[:workers]))  # every worker loaded and warm
         t0 = time.perf_counter()
         list(pool.map(_worker_read, tasks))

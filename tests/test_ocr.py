@@ -250,3 +250,13 @@ def test_the_gallery_sidebar_filters_by_has_text_and_the_viewer_lists_the_lines(
     viewer.view = alice
     assert SIGN_WORDS in viewer._extra_html(built["ids"]["sign"])
     assert "Text in the picture" not in viewer._extra_html(built["ids"]["blank"])
+
+
+def test_a_missing_model_file_skips_the_stage_with_what_to_fix(lib):
+    lib.settings.ocr_rec_model_path = "/nowhere/latin_rec.onnx"
+    try:
+        assert lib.status().set_index("stage").loc["ocr", "pending"] == 6   # status still answers
+        rep = {r.stage: r for r in lib.process(["ocr"], progress=False)}["ocr"]
+    finally:
+        lib.settings.ocr_rec_model_path = ""
+    assert "/nowhere/latin_rec.onnx" in rep.skipped and "ocr_rec_model_path" in rep.skipped

@@ -46,13 +46,22 @@ def _file_tag(path: str) -> str:
     hashed once per path, size and mtime, as the version is asked for per row)."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise OcrModelUnavailable(f"OCR model file {p} does not exist: fix the ocr_*_model_path setting or set it "
-                                  f"to \"\" for the shipped PP-OCRv4 model")
+        return f"{p.stem}.missing"  # the stage reports it (missing_model_files) and is skipped
     st = p.stat()
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _tags:
         _tags[key] = f"{p.stem}.{hashlib.sha256(p.read_bytes()).hexdigest()[:8]}"
     return _tags[key]
+
+
+def missing_model_files(settings: Settings) -> str | None:
+    """Why the configured model files cannot be used (what to fix), or None."""
+    for name in ("ocr_det_model_path", "ocr_rec_model_path", "ocr_rec_keys_path"):
+        path = getattr(settings, name)
+        if path and not Path(path).expanduser().is_file():
+            return (f"OCR model file {path} ({name}) does not exist: fix the setting, or set it to \"\" for the "
+                    f"shipped PP-OCRv4 model")
+    return None
 
 
 def model_id(settings: Settings) -> str:
@@ -86,11 +95,12 @@ class OcrModel:
         kwargs: dict = {"intra_op_num_threads": self.threads, "inter_op_num_threads": 1,
                         "det_limit_type": "min", "det_limit_side_len": 32,  # we size the image ourselves
                         "text_score": s.ocr_min_confidence}
+        missing = missing_model_files(s)
+        if missing:
+            raise OcrModelUnavailable(missing)
         for key, path in (("det_model_path", s.ocr_det_model_path), ("rec_model_path", s.ocr_rec_model_path),
                           ("rec_keys_path", s.ocr_rec_keys_path)):
             if path:
-                if not Path(path).expanduser().is_file():
-                    raise OcrModelUnavailable(f"OCR {key} {path} does not exist")
                 kwargs[key] = str(Path(path).expanduser())
         try:
             self._ocr = RapidOCR(**kwargs)

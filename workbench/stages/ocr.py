@@ -45,16 +45,14 @@ class OcrStage(Stage):
                 f"{'-cls' if s.ocr_angle_classifier else ''}-v1")
 
     def unavailable_reason(self) -> str | None:
-        from workbench.ocr.engine import OcrModelUnavailable, model_id
+        from workbench.ocr.engine import missing_model_files
         try:
             import rapidocr_onnxruntime  # noqa: F401
-            model_id(self.settings)
         except ImportError as e:
             return (f"OCR skipped: rapidocr-onnxruntime is not installed ({e}); run `make setup` or "
                     f"`pip install --no-deps rapidocr-onnxruntime pyclipper shapely`")
-        except OcrModelUnavailable as e:
-            return f"OCR skipped: {e}"
-        return None
+        missing = missing_model_files(self.settings)
+        return f"OCR skipped: {missing}" if missing else None
 
     def process_one(self, row: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
         from workbench.ocr.engine import load_model
