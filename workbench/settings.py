@@ -135,6 +135,16 @@ class Settings:
     # Re-encoded videos: durations within max(this, 2 %) and frame pHashes within this many bits on average.
     video_duplicate_max_duration_diff_s: float = 1.0
     video_duplicate_max_mean_bits: float = 8.0
+    # Copies rotated by an arbitrary angle (workbench/duplicates/rotation.py; benchmarks/rotated_duplicates.py):
+    # candidates are each image's rotated_duplicate_neighbours nearest centre-disc colour descriptors within
+    # rotated_duplicate_max_disc_distance; a candidate is the same picture when at least
+    # rotated_duplicate_min_inliers ORB matches fit one rotation+scale that maps centre to centre within
+    # rotated_duplicate_max_centre_offset of the long side. 0 neighbours turns the route off. Measured values and
+    # their reasons are in docs/benchmarks.md ("Rotated copies").
+    rotated_duplicate_neighbours: int = 10
+    rotated_duplicate_max_disc_distance: float = 0.6
+    rotated_duplicate_min_inliers: int = 12
+    rotated_duplicate_max_centre_offset: float = 0.03
 
     # Users and sharing (workbench/access). A login session lasts session_lifetime_s (a week: a family gallery
     # should not ask every day; logout ends it at once). Failed passwords (sign-in, and share links' passwords)

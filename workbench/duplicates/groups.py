@@ -2,7 +2,8 @@
 
 * ``exact``: the same bytes found at several paths. The library stores them once; the group lists the paths.
 * ``same``: the same picture in different files (re-encoded, resized, rotated, mirrored, lightly cropped, other
-  metadata or colour profile): perceptual hashes within ``duplicate_max_bits``; videos by frame signatures.
+  metadata or colour profile): perceptual hashes within ``duplicate_max_bits``; copies rotated by other angles
+  (straightened, black or cropped corners) by keypoints (``rotation``); videos by frame signatures.
 * ``similar``: shots to pick from, not duplicates: bursts (same camera, seconds apart, alike) and shots that
   belong together (RAW+JPEG pairs, live photos).
 
@@ -11,7 +12,7 @@ A group a user answered "not duplicates" for is never suggested again: no pair i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -59,9 +60,12 @@ def _split_by_decisions(ids: list[str], pairs: np.ndarray,
 
 
 def same_picture_groups(fp: pd.DataFrame, settings: Settings, dismissed: list[set[str]],
-                        camera_time: dict[str, Any] | None = None) -> list[list[str]]:
+                        camera_time: dict[str, Any] | None = None,
+                        keypoints: Callable[[list[str]], dict[str, Any]] | None = None) -> list[list[str]]:
     """Groups of image ids that are the same picture, from the ``fingerprints`` rows of images. Two files whose
-    cameras recorded different capture times are two shots, however alike: a burst, not a duplicate."""
+    cameras recorded different capture times are two shots, however alike: a burst, not a duplicate. With a
+    ``keypoints`` loader (media ids -> ``rotation.Keypoints``) and a ``disc`` column, copies rotated by any angle
+    are joined too (``rotated_picture_pairs``)."""
     from workbench.duplicates.candidates import connected_groups, same_picture_pairs
     from workbench.duplicates.fingerprint import as_uint64_array
     if len(fp) < 2:
@@ -72,12 +76,43 @@ def same_picture_groups(fp: pd.DataFrame, settings: Settings, dismissed: list[se
                                off_centre_max_bits=settings.duplicate_off_centre_max_bits,
                                detail=np.asarray(fp["detail"].tolist(), np.int64),
                                colour=np.asarray(fp["colour"].tolist(), np.int64))[0]
+    if keypoints is not None and "disc" in fp.columns and settings.rotated_duplicate_neighbours > 0:
+        pairs = np.concatenate([np.asarray(pairs, np.int64).reshape(-1, 2),
+                                rotated_picture_pairs(fp, pairs, settings, keypoints)])
     if camera_time:
         t = [camera_time.get(m) for m in ids]
         pairs = pairs[np.asarray([t[i] is None or t[j] is None or t[i] == t[j] for i, j in pairs], bool)
                       .reshape(-1)] if len(pairs) else pairs
     pairs = _split_by_decisions(ids, pairs, dismissed)
     return [[ids[i] for i in g] for g in connected_groups(len(ids), pairs)]
+
+
+def rotated_picture_pairs(fp: pd.DataFrame, hash_pairs: np.ndarray, settings: Settings,
+                          keypoints: Callable[[list[str]], dict[str, Any]]) -> np.ndarray:
+    """Index pairs (into ``fp``) of copies rotated by an arbitrary angle that the hashes did not join: candidates
+    by centre-disc descriptor, verified on ORB keypoints (``rotation.rotated_pairs``)."""
+    from workbench.duplicates.candidates import connected_groups
+    from workbench.duplicates.rotation import rotated_pairs
+    ids = fp["media_id"].tolist()
+    has = np.flatnonzero(np.asarray([d is not None for d in fp["disc"]], bool))
+    if len(has) < 2:
+        return np.zeros((0, 2), np.int64)
+    comp = np.arange(len(ids))
+    for g in connected_groups(len(ids), np.asarray(hash_pairs, np.int64).reshape(-1, 2)):
+        comp[g] = g[0]
+    disc = np.asarray([fp["disc"].iloc[i] for i in has], np.float32)
+
+    def load(local: Any) -> dict[int, Any]:
+        local = list(local)
+        found = keypoints([ids[has[k]] for k in local])
+        return {k: found[ids[has[k]]] for k in local if ids[has[k]] in found}
+
+    local_pairs, _ = rotated_pairs(disc, load, neighbours=settings.rotated_duplicate_neighbours,
+                                   max_disc_distance=settings.rotated_duplicate_max_disc_distance,
+                                   min_inliers=settings.rotated_duplicate_min_inliers,
+                                   max_centre_offset=settings.rotated_duplicate_max_centre_offset,
+                                   linked=comp[has])
+    return has[local_pairs].reshape(-1, 2)
 
 
 def same_clip_groups(fp: pd.DataFrame, durations: dict[str, float], settings: Settings,

@@ -40,7 +40,7 @@ def duplicate_groups(catalog: Catalog, settings: Settings, kind: str | None,
         videos = fp[fp["frame_phash"].notna()]
         durations = {m: rows[m]["duration_s"] for m in videos["media_id"] if rows[m]["duration_s"] == rows[m]["duration_s"]}
         camera_time = {i: r["camera_time"] for i, r in rows.items() if r["camera_time"] is not None}
-        for ids in same_picture_groups(images, settings, dismissed, camera_time):
+        for ids in same_picture_groups(images, settings, dismissed, camera_time, _keypoints_loader(catalog)):
             groups.append(_ranked("same", ids, rows))
         for ids in same_clip_groups(videos, durations, settings, dismissed):
             groups.append(_ranked("same", ids, rows, what="same clip re-encoded"))
@@ -67,11 +67,30 @@ def _fingerprints(catalog: Catalog, ids: set[str]) -> pd.DataFrame:
     """Current fingerprints as a DataFrame whose hash cells are lists of Python ints (pandas would turn
     nullable int64 lists into floats and lose bits)."""
     from workbench.stages.fingerprints import VERSION as version
-    cols = ["media_id", "phash", "dhash", "ahash", "detail", "colour", "frame_phash"]
+    cols = ["media_id", "phash", "dhash", "ahash", "detail", "colour", "frame_phash", "disc"]
     if not catalog.has("fingerprints"):
         return pd.DataFrame(columns=cols)
     t = catalog.read("fingerprints", cols, f"version = '{version}' AND status = 'ok'").to_pylist()
     return pd.DataFrame([r for r in t if r["media_id"] in ids], columns=cols)
+
+
+def _keypoints_loader(catalog: Catalog):  # noqa: ANN202 (Callable[[list[str]], dict[str, Keypoints]])
+    """Reads the stored ORB keypoints of the given media only (the rotated-copy check needs them for its
+    candidates, a small share of the library)."""
+    from workbench.catalog.store import sql_in
+    from workbench.duplicates.rotation import unpack
+    from workbench.stages.fingerprints import VERSION as version
+
+    def load(ids: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for lo in range(0, len(ids), 500):
+            t = catalog.read("fingerprints", ["media_id", "kp_xy", "kp_desc", "kp_size"],
+                             f"version = '{version}' AND status = 'ok' AND {sql_in('media_id', ids[lo:lo + 500])}")
+            for r in t.to_pylist():
+                if r["kp_size"] is not None and r["kp_desc"] is not None:
+                    out[r["media_id"]] = unpack(r["kp_xy"], r["kp_desc"], r["kp_size"])
+        return out
+    return load
 
 
 def _clip_vectors(catalog: Catalog, settings: Settings) -> dict[str, Any]:
