@@ -24,6 +24,10 @@ def library(tmp_path_factory) -> Path:
         build(root / "library", root / "media")
     lib = Library.open(root / "library")
     lib.add_user(USER, PASSWORD, role="curator")
+    # One person opens a page per test here, faster than closed tabs' kernels go: lift the per-person cap
+    # (the cap itself is tested in test_gallery_attacks.py).
+    lib.settings.gallery_kernels_per_user = 50
+    lib.settings.save(root / "library")
     return root / "library"
 
 
@@ -60,6 +64,14 @@ def signed_in(browser, base: str, pages: list):
     return w
 
 
+def problems(w, page_status: int | None = None) -> list[str]:
+    """What went wrong on a page, except the browser's note that the page itself came with ``page_status`` (the
+    server's denial page is a 403, a refused password a 401: right answers, which Chromium logs as errors)."""
+    note = f"status of {page_status}" if page_status else None
+    # A tab's shutdown beacon on reload is reported as a cancelled request by the page it left.
+    return [p for p in w.problems if not (note and note in p) and "/voila/api/shutdown/" not in p]
+
+
 def tiles(page) -> int:
     return page.locator(".wb-grid .wb-tile").count()
 
@@ -74,7 +86,7 @@ def test_a_wrong_password_is_refused_with_a_message(browser, gallery, pages):
     assert w.page.input_value("input[name=name]") == USER
     assert "not the password" not in log.read_text() and "not the password" not in w.page.content()
     screenshot(w.page, "gallery_login_refused")
-    assert not w.console_errors or all("401" in e for e in w.console_errors)
+    assert not problems(w, 401)
 
 
 def test_signing_in_shows_the_timeline_of_the_library(browser, gallery, pages, library):
@@ -239,12 +251,12 @@ def test_an_album_is_made_shared_by_link_opened_elsewhere_and_revoked(browser, g
     pages.append(again)
     assert "revoked" in again.page.inner_text(".wb-denied-reason")
     screenshot(again.page, "gallery_share_revoked")
-    assert not w.problems and not other.problems and not again.problems
+    assert not w.problems and not other.problems and not problems(again, 403)
 
 
 def test_a_share_link_with_a_password_asks_for_it(browser, gallery, pages, library):
     from workbench.library import Library
-    base, _ = gallery
+    base, log = gallery
     lib = Library.open(library)
     album = lib.create_album("Locked", owner=USER)
     lib.add_to_album(album, lib.media()["id"][:3])
@@ -260,7 +272,8 @@ def test_a_share_link_with_a_password_asks_for_it(browser, gallery, pages, libra
     page.wait_for_function("document.querySelectorAll('.wb-grid .wb-tile').length === 3", timeout=60_000)
     page.reload()      # the unlocked link is remembered by this browser (a signed, HttpOnly cookie)
     page.wait_for_function("document.querySelectorAll('.wb-grid .wb-tile').length === 3", timeout=60_000)
-    assert not w.console_errors or all("401" in e for e in w.console_errors)
+    assert not problems(w, 401)
+    assert "Kernel shutdown" in log.read_text()     # the reloaded tab's kernel went with it (the beacon)
 
 
 def test_a_guessed_share_token_is_denied(browser, gallery, pages):
@@ -270,7 +283,7 @@ def test_a_guessed_share_token_is_denied(browser, gallery, pages):
     assert "not valid" in w.page.inner_text(".wb-denied-reason")
     assert w.page.locator(".wb-tile").count() == 0
     screenshot(w.page, "gallery_share_denied")
-    assert not w.problems
+    assert not problems(w, 403)
 
 
 def test_an_ended_session_empties_the_page_at_the_next_click(browser, gallery, pages, library):
@@ -284,7 +297,7 @@ def test_an_ended_session_empties_the_page_at_the_next_click(browser, gallery, p
     assert w.page.locator(".wb-tile").count() == 0
     w.page.click(".wb-signin-link")
     w.page.wait_for_selector("input[name=name]", timeout=30_000)
-    assert not w.problems
+    assert not problems(w)
 
 
 def test_signing_out_returns_to_the_login_page(browser, gallery, pages):
@@ -308,7 +321,7 @@ def test_preheated_kernels_serve_sign_in_and_share_links(browser, library, pages
         w2 = signed_in(browser, base, pages)
         assert tiles(w2.page) > 0
         assert "Using pre-heated kernel" in log.read_text()
-        assert not w.problems and not w2.problems
+        assert not problems(w, 403) and not w2.problems
 
 
 def test_scrolling_to_the_end_of_the_timeline_loads_the_next_chunk(browser, tmp_path_factory, pages):

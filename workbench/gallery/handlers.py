@@ -247,11 +247,14 @@ class GalleryPageHandler(TornadoVoilaHandler):
 
 
 class OwnKernelShutdown(JupyterHandler):
-    """Voilà's shutdown beacon (sent when a tab closes), accepted only from the kernel's owner."""
+    """Voilà's shutdown beacon (sent when a tab closes), accepted only from the kernel's owner: the cookie that
+    started it, even if its session has ended meanwhile (closing a page whose session ended must still free
+    its kernel)."""
 
+    @allow_unauthenticated   # checked below, against the kernel's owner
     async def post(self, kernel_id: str) -> None:
         owner = self.kernel_manager.budget.owner(kernel_id)
-        if owner is None or owner.actor not in identity.actors_of(self).actors:
+        if owner is None or owner.actor not in identity.actors_of(self).actors | identity.claimed_actors(self):
             raise web.HTTPError(403)
         if kernel_id in self.kernel_manager:
             await self.kernel_manager.shutdown_kernel(kernel_id)

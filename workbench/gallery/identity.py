@@ -136,6 +136,15 @@ def actors_of(handler: Any, *, fresh: bool = True) -> Visitor:
     return v
 
 
+def claimed_actors(handler: Any) -> set[str]:
+    """The actors a request's cookies name, live or not: proof enough to shut down one's own kernel."""
+    out = {f"share:{s}" for s in shares_in_cookie(handler)}
+    token = handler.get_cookie(SESSION_COOKIE)
+    if token:
+        out.add(f"session:{token_hash(token)}")
+    return out
+
+
 def cookie_options(handler: Any, max_age_s: float | None) -> dict[str, Any]:
     """HttpOnly, SameSite=Strict, Secure when the page came over HTTPS, scoped to the server's base URL."""
     opts: dict[str, Any] = {"httponly": True, "samesite": "Strict",
