@@ -96,8 +96,6 @@ class LoginHandler(PlainPage):
             self.redirect(safe_next(self, self.get_argument("next", None)))
             return
         note = "You have signed out." if self.get_argument("signed_out", None) else ""
-        if self.get_argument("ended", None):
-            note = ""
         error = "Your session has ended. Please sign in again." if self.get_argument("ended", None) else ""
         self.show(pages.sign_in(action=self.request.path, xsrf_html=self.xsrf_form_html(),
                                 next_url=safe_next(self, self.get_argument("next", None)), note=note, error=error))

@@ -175,7 +175,7 @@ class GalleryIdentityProvider(IdentityProvider):
         if v.user:
             return User(username=v.user)
         if v.share_ids:
-            return User(username=f"share-visitor")
+            return User(username="share-visitor")
         return None
 
     @property

@@ -58,9 +58,10 @@ def sign_in(*, action: str, xsrf_html: str, next_url: str = "", error: str = "",
         f"<input type='hidden' name='next' value='{escape(next_url)}'>"
         "<label for='name'>User name</label>"
         f"<input id='name' type='text' name='name' value='{escape(name)}' autocomplete='username' "
-        "autocapitalize='none' spellcheck='false' required autofocus>"
+        f"autocapitalize='none' spellcheck='false' required{'' if name else ' autofocus'}>"
         "<label for='password'>Password</label>"
-        "<input id='password' type='password' name='password' autocomplete='current-password' required>"
+        "<input id='password' type='password' name='password' autocomplete='current-password' required"
+        f"{' autofocus' if name else ''}>"
         "<button type='submit' class='wb-login-submit'>Sign in</button></form>"))
 
 
