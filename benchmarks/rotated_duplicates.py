@@ -158,14 +158,18 @@ def build(corpus: Path, log) -> dict[str, Any]:  # noqa: ANN001
 
 
 def evaluate(data: dict[str, Any], *, source: str, neighbours: int, max_disc_distance: float, min_inliers: int,
-             max_centre_offset: float, log) -> dict[str, Any]:  # noqa: ANN001
+             max_centre_offset: float, log, subset: list[int] | None = None,  # noqa: ANN001
+             sweeps: bool = True) -> dict[str, Any]:
     import numpy as np
 
     from workbench.duplicates.candidates import connected_groups, same_picture_pairs
     from workbench.duplicates.fingerprint import as_uint64_array
     from workbench.duplicates.rotation import disc_candidates, verify
 
-    items = data["items"]
+    items = data["items"] if subset is None else [data["items"][k] for k in subset]
+    if subset is not None:  # re-point each item's original into the subset
+        where = {k: i for i, k in enumerate(subset)}
+        items = [{**it, "orig": where[it["orig"]]} for it in items]
     n = len(items)
     pic = {p: k for k, p in enumerate(sorted({it["picture"] for it in items}))}
     P = np.array([pic[it["picture"]] for it in items])
@@ -213,23 +217,31 @@ def evaluate(data: dict[str, Any], *, source: str, neighbours: int, max_disc_dis
                 hashed = sum(1 for x, y in idx if comp[x] == comp[y])
                 per[f"{a} {c}"] = {"n": len(idx), "recall": g / max(1, len(idx)), "hashes": hashed / max(1, len(idx)),
                                    "direct": sum(1 for x, y in idx if (min(x, y), max(x, y)) in direct) / max(1, len(idx))}
-        false_rot = [(items[i]["name"], items[j]["name"]) for i, j in rp.tolist() if different(i, j)]
-        gi = [(a, b) for g in groups for ai, a in enumerate(g) for b in g[ai + 1:]]
+        burst_item = np.array([it["case"] == "burst" for it in items])
+        # precision among distinct pictures and their rotated copies; the burst frames are counted apart below
+        false_rot = [(items[i]["name"], items[j]["name"]) for i, j in rp.tolist()
+                     if different(i, j) and not burst_item[i] and not burst_item[j]]
+        n_rot = sum(1 for i, j in rp.tolist() if not burst_item[i] and not burst_item[j])
+        gi = [(a, b) for g in groups for ai, a in enumerate(g) for b in g[ai + 1:]
+              if not burst_item[a] and not burst_item[b]]
         g_false = sum(1 for a, b in gi if different(a, b))
         bursts = [(it["orig"], k) for k, it in enumerate(items) if it["case"] == "burst"]
         burst_joined = sum(1 for x, y in bursts if gid[x] >= 0 and gid[x] == gid[y])
         photos = [v for k, v in per.items()]
         return {"per": per, "recall": sum(v["recall"] * v["n"] for v in photos) / max(1, sum(v["n"] for v in photos)),
-                "rotation_pairs": len(rp), "false_rotation_pairs": len(false_rot), "false_examples": false_rot[:6],
-                "precision_pairs": 1 - len(false_rot) / max(1, len(rp)),
+                "rotation_pairs": n_rot, "false_rotation_pairs": len(false_rot), "false_examples": false_rot[:6],
+                "precision_pairs": 1 - len(false_rot) / max(1, n_rot),
                 "group_pairs": len(gi), "false_group_pairs": g_false,
                 "precision_groups": 1 - g_false / max(1, len(gi)),
                 "burst_joined": burst_joined, "bursts": len(bursts),
                 "burst_joined_by_hashes": sum(1 for x, y in bursts if comp[x] == comp[y])}
 
     main = run(min_inliers, max_centre_offset)
+    if not sweeps:
+        return {"n": n, "main": main, "candidates": len(cand_all), "verified": len(cand),
+                "verify_ms_per_pair": 1000 * t_ver / max(1, len(cand))}
     sweep = {f"inliers>={m} offset<={o}": {k: v for k, v in run(m, o).items() if k != "per"}
-             for m in (8, 10, 12, 15, 20) for o in (0.02, 0.03, 0.05, 1.0)}
+             for m in (8, 12, 20) for o in (0.01, 0.015, 0.02, 0.03, 0.05, 1.0)}
     # candidate recall against the number of neighbours (true pairs not joined by hashes)
     rot = [(it["orig"], k) for k, it in enumerate(items) if it["case"] == "rot" and comp[it["orig"]] != comp[k]]
     cand_recall = {}
@@ -238,10 +250,22 @@ def evaluate(data: dict[str, Any], *, source: str, neighbours: int, max_disc_dis
         s = {tuple(p) for p in cp.tolist()}
         cand_recall[k] = {"pairs_per_image": len(cp) / n,
                           "recall": sum(1 for x, y in rot if (min(x, y), max(x, y)) in s) / max(1, len(rot))}
+    # the same against the distinct originals only (a library where each picture has one copy): share of other
+    # pictures' originals nearer than the copy, from both ends
+    origs = np.array([k for k, it in enumerate(items) if it["orig"] == k and it["case"] == "orig"])
+    d_o = np.sqrt(np.maximum(((disc[:, None, :].astype(np.float64) - disc[None, origs, :]) ** 2).sum(-1), 0))
+    nearer = []
+    for k, it in enumerate(items):
+        if it["case"] == "rot":
+            o, dco = it["orig"], float(np.linalg.norm(disc[k] - disc[it["orig"]]))
+            other = P[origs] != P[o]
+            nearer.append((min(int((d_o[o, other] < dco).sum()), int((d_o[k, other] < dco).sum())), dco))
+    nearest_share = float(np.mean([r == 0 and dd <= max_disc_distance for r, dd in nearer]))
     t = {k: 1000 * float(np.mean([it["t"][k] for it in items])) for k in items[0]["t"]}
     return {"n": n, "source": source, "main": main, "sweep": sweep, "candidates": len(cand_all),
             "verified": len(cand), "candidate_s": t_cand, "verify_ms_per_pair": 1000 * t_ver / max(1, len(cand)),
             "candidate_recall": cand_recall, "describe_ms": t, "hash_pairs": len(hp),
+            "nearest_share": nearest_share, "originals": len(origs),
             "settings": {"neighbours": neighbours, "max_disc_distance": max_disc_distance,
                          "min_inliers": min_inliers, "max_centre_offset": max_centre_offset}}
 
@@ -269,6 +293,18 @@ def report(r: dict[str, Any]) -> str:
     for k, v in r["sweep"].items():
         out.append(f"| {k} | {v['recall']:.3f} | {v['rotation_pairs']} | {v['false_rotation_pairs']} | "
                    f"{v['precision_groups']:.4f} | {v['burst_joined']}/{v['bursts']} |")
+    out += ["", f"rotated copies nearer (disc) to their original than any of the other {r['originals'] - 1} "
+            f"originals, and within max_disc_distance: {r['nearest_share']:.3f}"]
+    if r.get("one_copy"):
+        out += ["", "One copy per picture (originals + that variant only, as a library holds them):", "",
+                "| variant | recall (groups) | by hashes alone | rotation pairs | false pairs |",
+                "|---|---:|---:|---:|---:|"]
+        for k, v in r["one_copy"].items():
+            pv = v["main"]["per"]
+            rec = pv[k]["recall"] if k in pv else float(v["main"]["burst_joined"]) / max(1, v["main"]["bursts"])
+            hashed = pv[k]["hashes"] if k in pv else float(v["main"]["burst_joined_by_hashes"]) / max(1, v["main"]["bursts"])
+            out.append(f"| {k} | {rec:.3f} | {hashed:.3f} | {v['main']['rotation_pairs']} | "
+                       f"{v['main']['false_rotation_pairs']} |")
     out += ["", "disc neighbours -> candidate pairs per image, recall of rotated copies not joined by hashes: "
             + "; ".join(f"{k}: {v['pairs_per_image']:.1f}/image, {v['recall']:.3f}"
                         for k, v in r["candidate_recall"].items())]
@@ -297,8 +333,19 @@ def main() -> None:
         data = build(Path(args.corpus).resolve(), log)
         if args.cache:
             Path(args.cache).write_bytes(pickle.dumps(data, protocol=4))
-    r = evaluate(data, source=args.source, neighbours=args.neighbours, max_disc_distance=args.max_disc_distance,
-                 min_inliers=args.min_inliers, max_centre_offset=args.max_centre_offset, log=log)
+    kw = dict(source=args.source, neighbours=args.neighbours, max_disc_distance=args.max_disc_distance,
+              min_inliers=args.min_inliers, max_centre_offset=args.max_centre_offset, log=log)
+    r = evaluate(data, **kw)
+    items = data["items"]
+    origs = [k for k, it in enumerate(items) if it["case"] == "orig"]
+    r["one_copy"] = {}
+    for a in ANGLES:
+        for c in CORNERS:
+            sub = origs + [k for k, it in enumerate(items) if it["case"] == "rot" and it["angle"] == a
+                           and it["corners"] == c]
+            r["one_copy"][f"{a} {c}"] = evaluate(data, subset=sub, sweeps=False, **kw)
+    sub = origs + [k for k, it in enumerate(items) if it["case"] == "burst"]
+    r["one_copy"]["burst-like near miss"] = evaluate(data, subset=sub, sweeps=False, **kw)
     print(report(r))
 
 

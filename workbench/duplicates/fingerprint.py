@@ -44,8 +44,9 @@ per-hash star distances over the centre views; "random" = 0.1st percentile over 
   ``MIN_DETAIL``): hashes of a flat picture are encoder noise (a navy and a purple square hash alike), so they are
   never paired through hashes; two flat pictures are the same picture when their mean ``colour`` (0xRRGGBB)
   agrees within ``FLAT_ABS`` + ``FLAT_REL`` x value per channel (``flat_colours_match``).
-* Not caught: crops beyond ~12 % per side, off-centre crops combined with a rotation, rotation by other angles,
-  letterboxing/padding, overlays and heavy edits.
+* Not caught here: crops beyond ~12 % per side, off-centre crops combined with a rotation, rotation by other
+  angles (``rotation`` catches those: keypoints checked geometrically), letterboxing/padding, overlays and heavy
+  edits.
 
 Transparent pixels are composited onto black first (what dropping alpha gives for most files, e.g. a PNG re-saved
 as JPEG), so the hidden colour under alpha = 0, which WebP thumbnails do not keep, cannot change the hashes.
