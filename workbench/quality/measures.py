@@ -92,11 +92,12 @@ class QualityThresholds:
     blur_max_sharpness: float = 80.0
     # blurry (motion): sharpness_directional <= this, when no face was measured (a face decides by itself) and the
     # preview is at least WORK_PX on its long side. Sharp photos, and their night, low-key, snow and backlit
-    # versions, read 1.26-3.6; a linear motion blur of 0.5 / 1 / 2 % of the long side at 0, 30, 45, 90, 135
-    # degrees reads 0.3-1.5 and rotational blur of 5-10 degrees 0.3-1.1 (their global Laplacian stays 150-6000,
-    # far above blur_max_sharpness). Of the 108 ordinary corpus photos with a >= 640 px preview one is flagged by
-    # this alone (a visibly soft dog portrait, faces/photoprism 10.jpg); at 0.8 seven would be. Previews under
-    # WORK_PX have no directional measure (their pixel scale differs; they are mostly low_resolution anyway).
+    # versions, read 1.11-3.6; a linear motion blur of 0.5 / 1 / 2 % of the long side at 0, 45, 90, 135 degrees
+    # reads 0.3-1.5 (flagged 17/36, 32/36, 34/36) and rotational blur of 2-10 degrees 0.3-1.5 (6-7 of 9), while
+    # their global Laplacian stays 150-6000, far above blur_max_sharpness (0 flagged before). Of the 110 ordinary
+    # corpus photos with a >= 640 px preview one is flagged by this alone (a visibly soft dog portrait,
+    # faces/photoprism 10.jpg); at 0.8 seven would be. Previews under WORK_PX have no directional measure (their
+    # pixel scale differs; they are mostly low_resolution anyway).
     motion_blur_max_directional: float = 0.7
     # blurry when faces were measured: sharpness_faces <= this. On 46 real faces (dlib HOG boxes, >= 48 px) the
     # untouched face reads 130-1448, a 0.5% blur at most 48, the same face 3 stops darker at least 96 (after the
