@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench.settings import Settings
 from workbench.formats.sniff import sniff
 from workbench.metadata.extract import extract_metadata
-from workbench.ingest.blobstore import BlobStore, write_atomic
+from workbench.ingest.blobstore import store_original
+from workbench.storage import LocalStorage, original_key
 from workbench.imaging.decode import open_upright
 from workbench.imaging import renditions as R
 
@@ -22,7 +23,7 @@ if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
 files = sorted(Path(sys.argv[1]).glob("IMG_*.jpg"))[: int(sys.argv[2]) if len(sys.argv) > 2 else 30]
 s = Settings()
 tmp = Path(tempfile.mkdtemp(prefix="wbprof-"))
-bs = BlobStore(tmp / "originals")
+storage = LocalStorage(tmp)
 T = {}
 def t(name, fn):
     a = time.perf_counter(); r = fn(); T.setdefault(name, []).append((time.perf_counter() - a) * 1000); return r
@@ -32,14 +33,14 @@ for f in files:
     # workbench worker path
     ft = t("wb sniff", lambda: sniff(f))
     t("wb metadata (extract_metadata)", lambda: extract_metadata(f, ft.kind, ft.mime, s))
-    sha, rel, size = t("wb copy_in (sha256+copy+fsync)", lambda: bs.copy_in(f, ft.ext))
-    src = bs.path(rel)
+    sha, rel, size = t("wb copy_in (sha256+copy+fsync)", lambda: store_original(storage, f, ft.ext))
+    src = storage.local_file(original_key(rel))
     img = t("wb decode (draft 1/2 + load)", lambda: open_upright(src, ft.mime, min_size_px=s.preview_size_px, settings=s))
     prev = t("wb resize preview (bilinear)", lambda: R._fit(img, s.preview_size_px))
     th = t("wb resize thumb from preview", lambda: R._fit(prev, s.thumb_size_px))
     rp = t(f"wb webp preview m{s.webp_method}", lambda: R._encode(prev, s))
     rt = t(f"wb webp thumb m{s.webp_method}", lambda: R._encode(th, s))
-    t("wb write 2 webp (fsync)", lambda: [write_atomic(tmp / "d" / f"{f.stem}.{k}.webp", r.data, tmp / ".tmp") for k, r in (("p", rp), ("t", rt))])
+    t("wb write 2 webp (fsync)", lambda: [storage.write(f"derived/d/{f.stem}.{k}.webp", r.data) for k, r in (("p", rp), ("t", rt))])
     # baseline path
     t("base sha256", lambda: hashlib.sha256(f.read_bytes()).hexdigest())
     full = t("base full decode", lambda: Image.open(f).convert("RGB"))

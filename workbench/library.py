@@ -18,7 +18,6 @@ from workbench.catalog.queries import MediaFilter, list_media
 from workbench.catalog.store import Catalog, sql_in, sql_quote
 from workbench.compress.policy import Policy
 from workbench.errors import LibraryError, NotFoundError, WorkbenchError
-from workbench.ingest.blobstore import BlobStore
 from workbench.ingest.importer import ImportReport, import_paths
 from workbench.parallel import Failure, run_isolated
 from workbench.progress import bar
@@ -26,6 +25,7 @@ from workbench.settings import Settings
 from workbench.stages.base import StageContext
 from workbench.stages.registry import all_stages, stage_schemas
 from workbench.stages.runner import StageReport, pending_media, run_stage
+from workbench.storage import DERIVED, ORIGINALS, Storage, derived_key, open_storage, original_key
 
 MARKER = "library.json"
 
@@ -53,6 +53,8 @@ class Library:
         self.root = root
         self.catalog = catalog
         self.settings = settings
+        #: Every read and write of originals, renditions, versions, the file trash and caches goes through it.
+        self.storage: Storage = open_storage(root)
         self._lock = WriteLock(root)
 
     # -- opening --------------------------------------------------------------------------------------------
@@ -108,11 +110,14 @@ class Library:
     # -- paths ----------------------------------------------------------------------------------------------
     @property
     def originals_dir(self) -> Path:
-        return self.root / "originals"
+        """The folder of a local library's originals, for people and tests looking at it; code reads and writes
+        through ``self.storage``."""
+        return self.storage.local_file(ORIGINALS)
 
     @property
     def derived_dir(self) -> Path:
-        return self.root / "derived"
+        """The folder of a local library's derived files (see ``originals_dir``)."""
+        return self.storage.local_file(DERIVED)
 
     def _context(self) -> StageContext:
         return StageContext(str(self.root), self.settings)
@@ -123,11 +128,10 @@ class Library:
         """Add files and folders; identical content is stored once and remembers every path it was found at."""
         paths = [Path(p) for p in paths]
         with self._lock:
-            BlobStore(self.originals_dir).clean_tmp()
-            BlobStore(self.derived_dir).clean_tmp()
+            self.storage.clean_tmp()
             with bar(None, "import", progress) as pb:
                 report = import_paths(self.catalog, self.root, paths, mode=mode, owner=owner,
-                                      settings=self.settings, on_progress=pb.update,
+                                      settings=self.settings, storage=self.storage, on_progress=pb.update,
                                       set_total=lambda n: setattr(pb, "total", n) or pb.refresh())
             self._refresh_indexes()
         return report
@@ -141,7 +145,7 @@ class Library:
         reports = []
         chosen = [s for s in all_stages(self.settings, self.root) if wanted is None or s.name in wanted]
         with self._lock, ThreadPoolExecutor(1) as prefetch:
-            BlobStore(self.derived_dir).clean_tmp()
+            self.storage.clean_tmp()
             # Whether later stages can run (loading CLIP takes seconds) is found out while the first stage's
             # workers are busy, instead of after them.
             ready = {id(s): prefetch.submit(s.unavailable_reason) for s in chosen[1:]}
@@ -258,9 +262,10 @@ class Library:
         return df.sort_values(["at", "path"], ascending=[False, True]).reset_index(drop=True)
 
     def original_path(self, id_or_prefix: str) -> Path:
-        """Where the original bytes are (inside the library, or the referenced file)."""
+        """A local file with the original bytes (the stored original, or the referenced file). For a JPEG stored as
+        JPEG XL this writes: the exact JPEG is rebuilt into the storage's cache (``Storage.materialize``)."""
         row = self.get(id_or_prefix)
-        return self._context().source_of(row)
+        return self._context().local_source(row)
 
     def rendition_path(self, id_or_prefix: str, which: str = "thumb") -> Path | None:
         """The thumbnail (``thumb``) or ``preview`` WebP of a media, None until processed."""
@@ -273,13 +278,15 @@ class Library:
             return None
         rows = self.catalog.read(ThumbnailStage.name, [which, "status"], f"media_id = {sql_quote(mid)} AND version = "
                                  f"{sql_quote(ThumbnailStage(self.settings).version)}").to_pylist()
-        return self.derived_dir / rows[0][which] if rows and rows[0]["status"] == "ok" else None
+        return self.storage.local_file(derived_key(rows[0][which])) if rows and rows[0]["status"] == "ok" else None
 
     def thumbnail(self, id_or_prefix: str, which: str = "thumb") -> bytes | None:
         """The WebP bytes of a media's thumbnail or preview (None until processed): the one way apps show a
         picture, so the gallery's permission checks have a single place to live."""
-        path = self.rendition_path(id_or_prefix, which)
-        return path.read_bytes() if path is not None and path.exists() else None
+        if which not in ("thumb", "preview"):
+            raise ValueError("which must be 'thumb' or 'preview'")
+        mid = self.resolve_id(id_or_prefix)
+        return self.thumbnails([mid], which)[mid]
 
     def thumbnails(self, ids: Iterable[str], which: str = "thumb") -> dict[str, bytes | None]:
         """WebP bytes of many media's thumbnails (or previews) in one catalog read, None where not processed:
@@ -292,9 +299,10 @@ class Library:
         rows = self.catalog.read("thumbnails", ["media_id", which], f"version = {sql_quote(self._thumb_version())} "
                                  f"AND status = 'ok' AND {sql_in('media_id', list(out))}").to_pylist()
         for r in rows:
-            path = self.derived_dir / r[which] if r[which] else None
-            if path is not None and path.exists():
-                out[r["media_id"]] = path.read_bytes()
+            try:
+                out[r["media_id"]] = self.storage.read_bytes(derived_key(r[which])) if r[which] else None
+            except FileNotFoundError:
+                pass
         return out
 
     # -- semantic search ------------------------------------------------------------------------------------
@@ -748,7 +756,6 @@ class Library:
         them; originals are kept (``replace_originals`` then lets verified versions replace them). Media already done for this policy are skipped (rerun resumes)."""
         from workbench.compress.job import ROW_KEYS, compress_one, predict
         from workbench.compress.policy import load_policy
-        from workbench.ingest.blobstore import write_atomic
         pol = load_policy(policy, self.policies_dir)
         scope = self._compress_scope(kind, album)
         media = scope
@@ -777,7 +784,7 @@ class Library:
                     rel = None
                     if data is not None:
                         rel = f"versions/{pol.name}/{m['id'][:2]}/{m['id']}{ext}"
-                        write_atomic(self.derived_dir / rel, data, self.derived_dir / ".tmp")
+                        self.storage.write(derived_key(rel), data)
                     self.catalog.upsert("versions", [{"key": f"{m['id']}@{pol.name}", "media_id": m["id"],
                                                       "policy": pol.name, "path": rel, **row,
                                                       "created_at": datetime.now(timezone.utc)}], "key")
@@ -853,7 +860,7 @@ class Library:
                                  "reason": "in the trash", "bytes_before": m["size_bytes"], "bytes_after": None,
                                  "bytes_saved": 0})
                 else:
-                    rows.append(replace_one(self.catalog, self.root, m, versions.get(m["id"]), allow_lossy))
+                    rows.append(replace_one(self.catalog, self.storage, m, versions.get(m["id"]), allow_lossy))
                 pb.update(1)
         df = pd.DataFrame(rows, columns=RESULT_KEYS)
         df.attrs["bytes_saved"] = int(df["bytes_saved"].sum()) if len(df) else 0
@@ -866,7 +873,7 @@ class Library:
         rows = self.catalog.read("media", ["id", "path", "stored_as", "size_bytes", "stored_bytes", "blob",
                                            "original_blob"], "stored_as IS NOT NULL").to_pylist()
         out = [{**{k: r[k] for k in ("id", "path", "stored_as", "size_bytes", "stored_bytes")},
-                "in_trash": trashed_original(self.root, r) is not None} for r in rows]
+                "in_trash": trashed_original(self.storage, r) is not None} for r in rows]
         return pd.DataFrame(out, columns=["id", "path", "stored_as", "size_bytes", "stored_bytes", "in_trash"])
 
     def restore_original(self, id_or_prefix: str) -> None:
@@ -876,7 +883,7 @@ class Library:
         mid = self.resolve_id(id_or_prefix)
         with self._lock:
             row = self.catalog.read("media", None, f"id = {sql_quote(mid)}").to_pylist()[0]
-            restore_original(self.catalog, self.root, row)
+            restore_original(self.catalog, self.storage, row)
 
     # -- trash ----------------------------------------------------------------------------------------------
     def _trashed(self) -> set[str]:
@@ -917,9 +924,9 @@ class Library:
         from workbench.people.assign import refresh_persons
         from workbench.compress.replace import drop_cached, empty_file_trash
         with self._lock:
-            drop_cached(self.root, sorted(self._trashed()))
-            res = empty(self.catalog, self.root, list(dict.fromkeys(tables)), "faces")
-            res.update(empty_file_trash(self.root))   # originals replaced by compressed versions
+            drop_cached(self.storage, sorted(self._trashed()))
+            res = empty(self.catalog, self.storage, list(dict.fromkeys(tables)), "faces")
+            res.update(empty_file_trash(self.storage))   # originals replaced by compressed versions
             if res["media"]:
                 refresh_persons(self.catalog, self.settings, self._face_model())
                 self.catalog.compact()
@@ -1120,7 +1127,6 @@ class Library:
     def prune(self) -> dict[str, int]:
         """Delete stage rows (old vectors, old tag scores, old thumbnails) of versions other than the current
         ones, e.g. after switching CLIP models; returns rows removed per table. Originals are never touched."""
-        import shutil
         removed: dict[str, int] = {}
         with self._lock:
             for stage in all_stages(self.settings, self.root):
@@ -1139,12 +1145,10 @@ class Library:
                             self.catalog.delete(side, w)
                             removed[side] = k
             removed.update(self._prune_people())
-            thumbs = self.derived_dir / "thumbnails"
             current = self._thumb_version()
-            if thumbs.exists():
-                for d in thumbs.iterdir():
-                    if d.is_dir() and d.name != current:
-                        shutil.rmtree(d)
+            old = {k.split("/")[2] for k in self.storage.list(derived_key("thumbnails"))} - {current}
+            for version in sorted(old):
+                self.storage.purge(derived_key(f"thumbnails/{version}"))
             self.catalog.compact()
         return removed
 
@@ -1179,7 +1183,8 @@ class Library:
                                         "stored_sha256"]).to_pylist()
         ctx = self._context()
         # A replaced original is checked through its stored file (never the rebuilt cache): see compress.replace.
-        tasks = [(r["id"], str(ctx.originals / r["blob"] if r["stored_as"] else ctx.source_of(r)), r["sha256"],
+        tasks = [(r["id"], str(self.storage.local_file(original_key(r["blob"])) if r["stored_as"] else
+                               ctx.local_source(r)), r["sha256"],
                   r["stored_as"], r["stored_sha256"]) for r in t]
         rows = []
         with bar(len(tasks), "verify", progress) as pb:

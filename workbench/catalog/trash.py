@@ -7,14 +7,12 @@ A referenced file (``--mode reference``) lives outside the library and is never 
 """
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from workbench.catalog.store import Catalog, sql_in
+from workbench.storage import Storage, derived_key, original_key
 
 TRASH = "trash"
 
@@ -37,15 +35,15 @@ def take_back(catalog: Catalog, media_ids: Iterable[str]) -> int:
     return n
 
 
-def empty(catalog: Catalog, root: Path, tables_by_media: list[str], face_table: str | None) -> dict[str, Any]:
+def empty(catalog: Catalog, storage: Storage, tables_by_media: list[str], face_table: str | None) -> dict[str, Any]:
     """Delete every trashed media for good; returns what was removed."""
     ids = sorted(trashed_ids(catalog))
     if not ids:
         return {"media": 0, "files_deleted": 0, "referenced_files_kept": 0}
     media = catalog.read("media", ["id", "storage", "blob"], sql_in("id", ids)).to_pylist()
-    blobs = [root / "originals" / m["blob"] for m in media if m["storage"] == "copy" and m["blob"]]
+    blobs = [original_key(m["blob"]) for m in media if m["storage"] == "copy" and m["blob"]]
     kept = sum(1 for m in media if m["storage"] != "copy")
-    renditions = [p for m in ids for p in (root / "derived" / "thumbnails").glob(f"*/{m[:2]}/{m}.*")]
+    renditions = _renditions(storage, set(ids))
     where = sql_in("media_id", ids)
     if face_table and catalog.has(face_table):
         faces = catalog.read(face_table, ["face_id"], where).column("face_id").to_pylist()
@@ -56,12 +54,17 @@ def empty(catalog: Catalog, root: Path, tables_by_media: list[str], face_table: 
             catalog.delete(name, where)
     catalog.delete("media", sql_in("id", ids))
     catalog.delete(TRASH, where)
-    deleted = 0
-    for p in [*blobs, *renditions]:
-        try:
-            os.chmod(p, stat.S_IWUSR | stat.S_IRUSR)  # originals are stored read-only
-            p.unlink()
-            deleted += 1
-        except FileNotFoundError:
-            pass
+    deleted = sum(storage.delete(key) for key in [*blobs, *renditions])
     return {"media": len(ids), "files_deleted": deleted, "referenced_files_kept": kept}
+
+
+def _renditions(storage: Storage, ids: set[str]) -> list[str]:
+    """Keys of the thumbnails and previews of these media, of every thumbnail version
+    (``derived/thumbnails/<version>/<aa>/<id>.<which>.webp``)."""
+    prefixes = {m[:2] for m in ids}
+    out = []
+    for key in storage.list(derived_key("thumbnails")):
+        parts = key.split("/")
+        if len(parts) == 5 and parts[3] in prefixes and parts[4].split(".", 1)[0] in ids:
+            out.append(key)
+    return out

@@ -24,25 +24,22 @@ emptied).
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from workbench.catalog.store import Catalog, sql_quote
 from workbench.errors import MediaError, WorkbenchError
-from workbench.ingest.blobstore import _fsync_dir, blob_relpath, sha256_file, write_atomic
+from workbench.ingest.blobstore import blob_relpath
+from workbench.storage import CACHE, ORIGINALS, Storage, derived_key, original_key, trash_key
+from workbench.storage.base import CHUNK_BYTES
 
 #: How the bytes of a media are stored: None (the original as imported) or one of these.
 RECONSTRUCTIBLE = "jxl-reconstructible"   # JPEG XL holding the JPEG reconstruction data: the original rebuilds exactly
 LOSSLESS_PIXELS = "lossless-pixels"       # identical pixels and metadata; the original file's bytes are not kept
 LOSSY = "lossy"                           # a lossy version the user explicitly chose to keep instead
-STORED_AS = (RECONSTRUCTIBLE, LOSSLESS_PIXELS, LOSSY)
 
-#: Replaced originals wait here (same relative path as under ``originals/``) until the trash is emptied.
-TRASH_DIR = Path("trash") / "originals"
-#: Rebuilt original JPEGs of ``jxl-reconstructible`` media, under ``derived/``.
-CACHE_DIR = "reconstructed"
+#: Replaced originals wait in the file trash (``trash/originals/<blob>``, see ``Storage.to_trash``) until emptied.
+#: Rebuilt original JPEGs of ``jxl-reconstructible`` media live in the cache ``derived/reconstructed/``.
 #: Upper bound of that cache: beyond it the least recently used rebuilt JPEGs are removed (they rebuild on demand).
 RECONSTRUCTED_CACHE_MAX_BYTES = 1 << 30
 
@@ -117,41 +114,28 @@ def _decodes(data: bytes) -> str | None:
 
 # ------------------------------------------------------------------------------------------------ writing
 
-def _write_readonly(root: Path, rel: str, data: bytes) -> str:
-    """Write ``data`` to ``originals/rel`` atomically and read-only; returns the sha256 read back from disk."""
-    originals = root / "originals"
-    write_atomic(originals / rel, data, originals / ".tmp", read_only=True)
-    return sha256_file(originals / rel)
-
-
-def _move(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(src, dest)
-    _fsync_dir(dest.parent)
-
-
-def trashed_original(root: Path, row: dict[str, Any]) -> Path | None:
-    """Where a replaced media's original file still is (in the file trash, or not yet moved), else None."""
+def trashed_original(storage: Storage, row: dict[str, Any]) -> str | None:
+    """The key where a replaced media's original file still is (in the file trash, or not yet moved), else None."""
     rel = row.get("original_blob")
-    if not rel:
+    if not rel or rel == row.get("blob"):
         return None
-    for p in (root / TRASH_DIR / rel, root / "originals" / rel):
-        if p.exists() and rel != row.get("blob"):
-            return p
+    for key in (trash_key(original_key(rel)), original_key(rel)):
+        if storage.exists(key):
+            return key
     return None
 
 
 # ------------------------------------------------------------------------------------------------ replacing
 
-def replace_one(catalog: Catalog, root: Path, media: dict[str, Any], version: dict[str, Any] | None,
+def replace_one(catalog: Catalog, storage: Storage, media: dict[str, Any], version: dict[str, Any] | None,
                 allow_lossy: bool) -> dict[str, Any]:
     """Replace one media's original by its version if every rule allows it; returns its result row."""
     out = {"id": media["id"], "path": media["path"], "status": "skipped", "stored_as": media.get("stored_as"),
            "reason": "", "bytes_before": media["size_bytes"], "bytes_after": None, "bytes_saved": 0}
     if media.get("stored_as"):
-        left = trashed_original(root, media)
-        if left is not None and left.parent.is_relative_to(root / "originals"):   # an interrupted run: finish it
-            _move(left, root / TRASH_DIR / media["original_blob"])
+        left = trashed_original(storage, media)
+        if left == original_key(media["original_blob"]):   # an interrupted run: finish it
+            storage.to_trash(left)
         out.update(reason=f"already replaced ({media['stored_as']})", bytes_after=media.get("stored_bytes"))
         return out
     if media["storage"] != "copy" or not media.get("blob"):
@@ -166,11 +150,10 @@ def replace_one(catalog: Catalog, root: Path, media: dict[str, Any], version: di
         return {**out, "stored_as": None,
                 "reason": "the version is not verified lossless: the original stays (allow lossy versions "
                           "explicitly to replace it)"}
-    new_path = root / "derived" / version["path"]
-    orig_path = root / "originals" / media["blob"]
+    new_key, orig_key = derived_key(version["path"]), original_key(media["blob"])
     try:
-        new = new_path.read_bytes()
-        original = orig_path.read_bytes()
+        new = storage.read_bytes(new_key)
+        original = storage.read_bytes(orig_key)
     except OSError as e:
         return {**out, "status": "refused", "reason": f"cannot read {e.filename}: {e.strerror or e}"}
     if hashlib.sha256(original).hexdigest() != media["sha256"]:
@@ -181,112 +164,100 @@ def replace_one(catalog: Catalog, root: Path, media: dict[str, Any], version: di
     problem = reverify(kind, original, new, media["sha256"])
     if problem:
         return {**out, "status": "refused", "reason": f"{problem}; the original stays"}
-    if kind != RECONSTRUCTIBLE and new_path.suffix == ".jxl" and (media.get("orientation") or 1) != 1:
+    suffix = PurePosixPath(version["path"]).suffix
+    if kind != RECONSTRUCTIBLE and suffix == ".jxl" and (media.get("orientation") or 1) != 1:
         return {**out, "status": "refused", "reason": "JPEG XL decoders ignore the EXIF orientation this image "
                                                       "needs, so it would show turned; the original stays"}
-    rel = blob_relpath(media["sha256"], ".stored" + new_path.suffix)
-    stored_sha = _write_readonly(root, rel, new)
+    rel = blob_relpath(media["sha256"], ".stored" + suffix)
+    storage.write(original_key(rel), new, immutable=True)
+    stored_sha = _sha256_of(storage, original_key(rel))      # read back from storage, not from memory
     if stored_sha != hashlib.sha256(new).hexdigest():
         return {**out, "status": "refused", "reason": "the stored copy did not read back identical; the original "
                                                       "stays"}
     values: dict[str, Any] = {"blob": rel, "stored_as": kind, "stored_sha256": stored_sha,
                               "stored_bytes": len(new), "original_blob": media["blob"]}
     if kind != RECONSTRUCTIBLE:
-        from workbench.formats.sniff import sniff
-        values["mime"] = sniff(root / "originals" / rel).mime
+        values["mime"] = _sniff(storage, original_key(rel))
     catalog.update("media", f"id = {sql_quote(media['id'])}", values)
-    _move(orig_path, root / TRASH_DIR / media["blob"])
+    storage.to_trash(orig_key)
     return {**out, "status": "replaced", "reason": "", "bytes_after": len(new),
             "bytes_saved": len(original) - len(new)}
 
 
-def restore_original(catalog: Catalog, root: Path, media: dict[str, Any]) -> None:
+def _sha256_of(storage: Storage, key: str) -> str:
+    h = hashlib.sha256()
+    with storage.open(key) as f:
+        while chunk := f.read(CHUNK_BYTES):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sniff(storage: Storage, key: str) -> str:
+    from workbench.formats.sniff import sniff
+    with storage.local_copy(key) as path:
+        return sniff(path).mime
+
+
+def restore_original(catalog: Catalog, storage: Storage, media: dict[str, Any]) -> None:
     """Put a replaced original back while it is still in the file trash; the stored version goes to the trash."""
     if not media.get("stored_as"):
         raise WorkbenchError(f"media {media['id']} still has its original: nothing to restore")
-    src = trashed_original(root, media)
+    src = trashed_original(storage, media)
     if src is None:
         raise WorkbenchError(f"the original of media {media['id']} is no longer in the trash (it was emptied): "
                              f"it cannot be restored")
-    if sha256_file(src) != media["sha256"]:
+    if _sha256_of(storage, src) != media["sha256"]:
         raise WorkbenchError(f"the original of media {media['id']} in the trash changed since import; not restored")
-    dest = root / "originals" / media["original_blob"]
+    dest = original_key(media["original_blob"])
     if src != dest:
-        _move(src, dest)
-    from workbench.formats.sniff import sniff
+        storage.from_trash(dest)
     catalog.update("media", f"id = {sql_quote(media['id'])}",
-                   {"blob": media["original_blob"], "mime": sniff(dest).mime, "stored_as": None,
+                   {"blob": media["original_blob"], "mime": _sniff(storage, dest), "stored_as": None,
                     "stored_sha256": None, "stored_bytes": None, "original_blob": None})
-    stored = root / "originals" / media["blob"]
-    if stored.exists():
-        _move(stored, root / TRASH_DIR / media["blob"])
-    drop_cached(root, [media["id"]])
+    stored = original_key(media["blob"])
+    if storage.exists(stored):
+        storage.to_trash(stored)
+    drop_cached(storage, [media["id"]])
 
 
-def empty_file_trash(root: Path) -> dict[str, int]:
+def empty_file_trash(storage: Storage) -> dict[str, int]:
     """Delete the replaced originals (and restored-away versions) waiting in the file trash, for good."""
-    folder = root / TRASH_DIR
-    files = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
-    size = 0
-    for p in files:
-        size += p.stat().st_size
-        os.chmod(p, 0o644)   # stored files are read-only
-        p.unlink()
-    if folder.exists():
-        shutil.rmtree(folder, ignore_errors=True)
-    return {"replaced_originals_deleted": len(files), "replaced_bytes_freed": size}
+    n, size = storage.purge(trash_key(ORIGINALS))
+    return {"replaced_originals_deleted": n, "replaced_bytes_freed": size}
 
 
 # ------------------------------------------------------------------------------------------------ reading
 
-def cached_path(derived: Path, media_id: str) -> Path:
-    return derived / CACHE_DIR / media_id[:2] / f"{media_id}.jpg"
+def cached_key(media_id: str) -> str:
+    """The cache key of the JPEG rebuilt from a ``jxl-reconstructible`` media's JPEG XL."""
+    return f"{CACHE}/{media_id[:2]}/{media_id}.jpg"
 
 
-def reconstructed_original(originals: Path, derived: Path, row: dict[str, Any],
+def reconstructed_original(storage: Storage, row: dict[str, Any],
                            max_cache_bytes: int = RECONSTRUCTED_CACHE_MAX_BYTES) -> Path:
-    """The exact original JPEG of a ``jxl-reconstructible`` media, rebuilt from its stored JPEG XL into the cache
-    (or found there); raises ``MediaError`` if the stored file no longer rebuilds the media's bytes."""
-    from workbench.compress.lossless import jxl_to_jpeg
-    dest = cached_path(derived, row["id"])
-    size = row.get("size_bytes")
-    if dest.exists() and (size is None or dest.stat().st_size == size):
-        os.utime(dest)   # recently used: trimmed last
-        return dest
-    try:
-        data = jxl_to_jpeg((originals / row["blob"]).read_bytes())
-    except ValueError as e:
-        raise MediaError(f"the stored JPEG XL no longer rebuilds the original JPEG ({e}): run `workbench verify`") \
-            from None
-    sha = hashlib.sha256(data).hexdigest()
-    if sha != row.get("sha256", sha) or not sha.startswith(row["id"]):
-        raise MediaError("the JPEG rebuilt from the stored JPEG XL is not the original: run `workbench verify`")
-    write_atomic(dest, data, derived / CACHE_DIR / ".tmp")
-    _trim_cache(derived / CACHE_DIR, max_cache_bytes, keep=dest)
-    return dest
-
-
-def _trim_cache(folder: Path, max_bytes: int, keep: Path) -> None:
-    files = []
-    for p in folder.glob("??/*.jpg"):
+    """A local file of the exact original JPEG of a ``jxl-reconstructible`` media, rebuilt from its stored JPEG XL
+    into the storage's cache (or found there): an explicit write (``Storage.materialize``). Raises ``MediaError`` if
+    the stored file no longer rebuilds the media's bytes."""
+    def build() -> bytes:
+        from workbench.compress.lossless import jxl_to_jpeg
         try:
-            st = p.stat()
-        except FileNotFoundError:   # another process trimmed it meanwhile
-            continue
-        files.append((st.st_mtime, st.st_size, p))
-    total = sum(s for _, s, _ in files)
-    for _, s, p in sorted(files, key=lambda t: t[0]):
-        if total <= max_bytes:
-            break
-        if p != keep:
-            p.unlink(missing_ok=True)
-            total -= s
+            data = jxl_to_jpeg(storage.read_bytes(original_key(row["blob"])))
+        except ValueError as e:
+            raise MediaError(f"the stored JPEG XL no longer rebuilds the original JPEG ({e}): run `workbench "
+                             f"verify`") from None
+        sha = hashlib.sha256(data).hexdigest()
+        if sha != row.get("sha256", sha) or not sha.startswith(row["id"]):
+            raise MediaError("the JPEG rebuilt from the stored JPEG XL is not the original: run `workbench verify`")
+        return data
+
+    return storage.materialize(cached_key(row["id"]), build, expected_size=row.get("size_bytes"),
+                               max_cache_bytes=max_cache_bytes)
 
 
-def drop_cached(root: Path, media_ids: list[str]) -> None:
+def drop_cached(storage: Storage, media_ids: list[str]) -> None:
     """Forget rebuilt JPEGs (a derived cache, rebuilt on demand) of these media."""
     for mid in media_ids:
-        cached_path(root / "derived", mid).unlink(missing_ok=True)
+        storage.delete(cached_key(mid))
 
 
 def check_media(task: tuple[str, str, str, str | None, str | None]) -> dict[str, str]:

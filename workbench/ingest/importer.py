@@ -23,6 +23,7 @@ from workbench.ingest.scan import iter_candidates
 from workbench.metadata.places import lookup_places
 from workbench.parallel import Failure, run_isolated
 from workbench.settings import Settings
+from workbench.storage import Storage
 
 
 @dataclass
@@ -102,7 +103,7 @@ def _unchanged_sources(catalog: Catalog, files: list[Path], mode: str) -> dict[s
 
 
 def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, owner: str | None,
-                 settings: Settings, on_progress: Callable[[int], None] | None = None,
+                 settings: Settings, storage: Storage, on_progress: Callable[[int], None] | None = None,
                  set_total: Callable[[int], None] | None = None) -> ImportReport:
     if mode not in ("copy", "reference"):
         raise ValueError(f"mode must be 'copy' or 'reference', not {mode!r}")
@@ -124,7 +125,6 @@ def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, 
         on_progress(len(unchanged))
     todo = [f for f in files if str(f) not in unchanged]
 
-    originals = str(root / "originals")
     pending: list[tuple[dict[str, Any], list[str], tuple[int, int]]] = []
     failures: list[tuple[str, str]] = []
     last = time.monotonic()
@@ -139,7 +139,7 @@ def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, 
         pending, failures, last = [], [], time.monotonic()
 
     order = {str(f): i for i, f in enumerate(todo)}
-    tasks = (ProbeTask(str(f), mode, originals, settings) for f in todo)
+    tasks = (ProbeTask(str(f), mode, storage, settings) for f in todo)
     for task, result in run_isolated(probe_file, tasks, workers=settings.worker_count(),
                                      timeout_s=settings.per_file_timeout_s):
         if isinstance(result, Failure):

@@ -13,16 +13,17 @@ from typing import Any
 from workbench.errors import MediaError
 from workbench.formats.sniff import sniff
 from workbench.imaging.decode import configure_pillow
-from workbench.ingest.blobstore import BlobStore, sha256_file
+from workbench.ingest.blobstore import sha256_file, store_original
 from workbench.metadata.extract import extract_metadata
 from workbench.settings import Settings
+from workbench.storage import Storage
 
 
 @dataclass(frozen=True)
 class ProbeTask:
     path: str
     mode: str            # copy | reference
-    originals: str       # the library's originals/ folder
+    storage: Storage     # where a copied original is stored
     settings: Settings
 
 
@@ -48,7 +49,7 @@ def probe_file(task: ProbeTask) -> dict[str, Any]:
             raise MediaError(f"decompression bomb: {meta.width}x{meta.height} = {mp:.1f} megapixels exceeds "
                              f"max_image_megapixels={task.settings.max_image_megapixels:g}")
     if task.mode == "copy":
-        sha, rel, size = BlobStore(Path(task.originals)).copy_in(path, ftype.ext)
+        sha, rel, size = store_original(task.storage, path, ftype.ext)
     else:
         sha, rel, size = sha256_file(path), None, path.stat().st_size
     row = dataclasses.asdict(meta)

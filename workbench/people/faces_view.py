@@ -118,11 +118,14 @@ def face_crop(library: Any, face_id: str, size_px: int, margin: float) -> Any:
 
 
 def _preview_path(library: Any, media_id: str) -> Any:
-    """The current preview of a media, read from the thumbnails table alone."""
+    """The current preview of a media (a stream for ``Image.open``), found from the thumbnails table alone."""
     where = (f"media_id = {sql_quote(media_id)} AND version = {sql_quote(library._thumb_version())} "
              f"AND status = 'ok'")
     has = library.catalog.has("thumbnails")
     rows = library.catalog.read("thumbnails", ["preview"], where).to_pylist() if has else []
     if not rows:
         raise NotFoundError(f"media {media_id} has no preview yet: run `workbench process`")
-    return library.derived_dir / rows[0]["preview"]
+    import io
+
+    from workbench.storage import derived_key
+    return io.BytesIO(library.storage.read_bytes(derived_key(rows[0]["preview"])))

@@ -8,6 +8,7 @@ The same ``transform`` runs in a local worker pool today and could run unchanged
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +18,7 @@ import pyarrow as pa
 
 from workbench.errors import MediaError
 from workbench.settings import Settings
+from workbench.storage import Storage, derived_key, open_storage, original_key
 
 # The media columns every stage receives.
 INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at", "width", "height", "fps", "duration_s",
@@ -25,27 +27,35 @@ INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at", "w
 
 @dataclass(frozen=True)
 class StageContext:
-    """Where a stage reads originals and writes derived files; picklable, so it travels to workers."""
+    """What a stage reads originals from and writes derived files to (the library's ``Storage``) and its settings;
+    picklable, so it travels to workers."""
 
     root: str
     settings: Settings
 
     @property
-    def originals(self) -> Path:
-        return Path(self.root) / "originals"
+    def storage(self) -> Storage:
+        return open_storage(self.root)
 
-    @property
-    def derived(self) -> Path:
-        return Path(self.root) / "derived"
+    def derived_stream(self, rel: str) -> io.BytesIO:
+        """A derived file (a catalog row's path relative to ``derived/``, e.g. a preview) as an in-memory stream,
+        ready for ``Image.open``."""
+        return io.BytesIO(self.storage.read_bytes(derived_key(rel)))
 
-    def source_of(self, row: dict[str, Any]) -> Path:
-        """The bytes of a media: its stored original, or the referenced file for ``--mode reference``. An original
-        replaced by its JPEG XL (``stored_as`` jxl-reconstructible) is rebuilt, byte-identical, into a cache."""
+    def write_derived(self, rel: str, data: bytes) -> None:
+        """Store a derived file atomically at ``rel`` (relative to ``derived/``)."""
+        self.storage.write(derived_key(rel), data)
+
+    def local_source(self, row: dict[str, Any]) -> Path:
+        """A local file with a media's original bytes, for decoders that need a file: the stored original, or the
+        referenced file for ``--mode reference``. For an original replaced by its JPEG XL (``stored_as``
+        jxl-reconstructible) this writes: the exact JPEG is rebuilt into the storage's bounded cache
+        (``Storage.materialize``)."""
         if row.get("storage") == "copy" and row.get("blob"):
             if row.get("stored_as") == "jxl-reconstructible":
                 from workbench.compress.replace import reconstructed_original
-                return reconstructed_original(self.originals, self.derived, row)
-            return self.originals / row["blob"]
+                return reconstructed_original(self.storage, row)
+            return self.storage.local_file(original_key(row["blob"]))
         return Path(row["path"])
 
 

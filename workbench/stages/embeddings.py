@@ -144,12 +144,12 @@ class EmbeddingStage(Stage):
         from workbench.semantic.frames import sample_video_frames
 
         if row["kind"] == "video":
-            frames = sample_video_frames(ctx.source_of(row), self.settings)
+            frames = sample_video_frames(ctx.local_source(row), self.settings)
             if not frames:
                 raise MediaError("no frame could be sampled from this video")
             times[row["id"]] = [t for t, _ in frames]
             return [im for _, im in frames]
-        with Image.open(ctx.derived / row["preview"]) as im:
+        with Image.open(ctx.derived_stream(row["preview"])) as im:
             return [im.convert("RGB")]
 
     def _ok(self, mid: str, vec: np.ndarray, kind: str, times: list[float] | None,

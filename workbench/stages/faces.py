@@ -100,7 +100,7 @@ class FaceStage(Stage):
     def _image(self, row: dict[str, Any], ctx: StageContext, engine: Any) -> list[dict[str, Any]]:
         from PIL import Image
         try:
-            with Image.open(ctx.derived / row["preview"]) as im:
+            with Image.open(ctx.derived_stream(row["preview"])) as im:
                 rgb = np.asarray(im.convert("RGB"))
         except (OSError, ValueError) as e:
             raise MediaError(f"could not read the preview to find faces: {e}") from e
@@ -110,7 +110,7 @@ class FaceStage(Stage):
     def _video(self, row: dict[str, Any], ctx: StageContext, engine: Any) -> tuple[list[dict[str, Any]], int]:
         from workbench.faces.tracks import build_tracks
         from workbench.semantic.frames import sample_video_frames
-        frames = sample_video_frames(ctx.source_of(row), self.settings)
+        frames = sample_video_frames(ctx.local_source(row), self.settings)
         if not frames:
             raise MediaError("no frame could be sampled from this video to find faces")
         samples = []

@@ -55,20 +55,20 @@ class FingerprintStage(Stage):
         if row["kind"] == "video":
             from workbench.duplicates.video_signature import video_signature
             return {"phash": None, "dhash": None, "ahash": None, "detail": None, "colour": None, **_NO_ROTATION,
-                    "frame_phash": [to_int64(h) for h in video_signature(ctx.source_of(row), VIDEO_FRACTIONS,
+                    "frame_phash": [to_int64(h) for h in video_signature(ctx.local_source(row), VIDEO_FRACTIONS,
                                                                          self.settings)]}
         import numpy as np
         from PIL import Image
 
         from workbench.duplicates.rotation import disc_descriptor, keypoints, pack
         try:
-            with Image.open(ctx.derived / row["thumb"]) as im:
+            with Image.open(ctx.derived_stream(row["thumb"])) as im:
                 fp = fingerprint(im)
                 disc = disc_descriptor(np.asarray(im.convert("RGB")))
         except (OSError, ValueError) as e:
             raise MediaError(f"could not read the thumbnail to fingerprint it: {e}") from e
         try:
-            with Image.open(ctx.derived / row["preview"]) as im:
+            with Image.open(ctx.derived_stream(row["preview"])) as im:
                 kp = pack(keypoints(np.asarray(im.convert("RGB"))))
         except (OSError, ValueError, TypeError) as e:
             raise MediaError(f"could not read the preview to find keypoints: {e}") from e

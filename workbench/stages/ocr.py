@@ -67,7 +67,7 @@ class OcrStage(Stage):
     def _image(self, row: dict[str, Any], ctx: StageContext, model: Any) -> list[dict[str, Any]]:
         from PIL import Image
         try:
-            with Image.open(ctx.derived / row["preview"]) as im:
+            with Image.open(ctx.derived_stream(row["preview"])) as im:
                 rgb = np.asarray(im.convert("RGB"))
         except (OSError, ValueError) as e:
             raise MediaError(f"could not read the preview to find text: {e}") from e
@@ -77,7 +77,7 @@ class OcrStage(Stage):
         if self.settings.ocr_read_size_px and width > rgb.shape[1]:
             def hires() -> np.ndarray:
                 from workbench.imaging.decode import open_upright
-                im = open_upright(ctx.source_of(row), row["mime"], self.settings.ocr_read_size_px, self.settings)
+                im = open_upright(ctx.local_source(row), row["mime"], self.settings.ocr_read_size_px, self.settings)
                 return np.asarray(im.convert("RGB"))
         return [_line(t, scale, None) for t in model.predict(rgb, hires)]
 
@@ -87,7 +87,7 @@ class OcrStage(Stage):
             return [], 0
         from workbench.imaging.video_frames import frames_at_fractions
         fractions = tuple((i + 0.5) / n for i in range(n))
-        frames = frames_at_fractions(ctx.source_of(row), fractions, self.settings)
+        frames = frames_at_fractions(ctx.local_source(row), fractions, self.settings)
         duration = row.get("duration_s") or 0.0
         best: dict[str, dict[str, Any]] = {}  # the same caption in several frames is one line
         for f, im in zip(fractions, frames):

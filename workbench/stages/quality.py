@@ -57,7 +57,7 @@ class QualityStage(Stage):
         else:
             from PIL import Image
             try:
-                with Image.open(ctx.derived / row["preview"]) as im:
+                with Image.open(ctx.derived_stream(row["preview"])) as im:
                     rgb = np.asarray(im.convert("RGB"))
             except (OSError, ValueError) as e:
                 raise MediaError(f"could not read the preview to measure quality: {e}") from e

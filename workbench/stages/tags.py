@@ -17,12 +17,14 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.catalog.schema import stage_schema
-from workbench.ingest.blobstore import write_atomic
 from workbench.semantic.vocabulary import Vocabulary
 from workbench.settings import Settings
 from workbench.stages.base import Stage, StageContext, now_utc
+from workbench.storage import derived_key
 
 _banks: dict[str, Any] = {}
+#: Label banks (embedded vocabulary prompts) are cached under ``derived/label_banks/``.
+BANKS = "label_banks"
 
 
 def load_vocabulary(root: Path) -> Vocabulary:
@@ -67,38 +69,41 @@ class TagStage(Stage):
             return f"needs CLIP embeddings ({self.dependency.name} is skipped: no weights)"
         return None
 
-    def _bank_path(self, ctx: StageContext) -> Path:
+    def _bank_key(self) -> str:
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.version)
-        return ctx.derived / "label_banks" / f"{safe}.npz"
+        return derived_key(f"{BANKS}/{safe}.npz")
 
     def bank(self, ctx: StageContext) -> Any:
-        """Label and background vectors for this model and vocabulary, embedded once and cached on disk."""
+        """Label and background vectors for this model and vocabulary, embedded once and cached in storage."""
         from workbench.semantic.clip import load_embedder
         from workbench.semantic.tagging import LabelBank
 
         if self.version in _banks:
             return _banks[self.version]
-        path = self._bank_path(ctx)
+        storage = ctx.storage
+        key = self._bank_key()
         vocab = self.vocabulary
-        if path.exists():
-            bank = self._read_bank(path, vocab.fingerprint, tuple(vocab.names))
+        if storage.exists(key):
+            bank = self._read_bank(storage.read_bytes(key), vocab.fingerprint, tuple(vocab.names))
         else:
             # Reuse the rows of labels that did not change from the newest bank of the same model, so adding one
             # label embeds its own prompts, not the whole vocabulary again.
             model_prefix = re.sub(r"[^A-Za-z0-9._-]+", "_", self.dependency.version)
-            older = sorted(path.parent.glob(f"{model_prefix}_*.npz"), key=lambda p: p.stat().st_mtime)
-            reuse = self._read_bank(older[-1], "", ()) if older else None
+            older = sorted((k for k in storage.list(derived_key(BANKS))
+                            if k.rsplit("/", 1)[1].startswith(f"{model_prefix}_") and k.endswith(".npz")),
+                           key=storage.modified_at)
+            reuse = self._read_bank(storage.read_bytes(older[-1]), "", ()) if older else None
             bank = LabelBank.build(load_embedder(self.settings), vocab, reuse=reuse)
             buf = io.BytesIO()
             np.savez(buf, label_vectors=bank.label_vectors, background_vectors=bank.background_vectors,
                      label_keys=np.asarray(bank.label_keys))
-            write_atomic(path, buf.getvalue(), ctx.derived / ".tmp")
+            storage.write(key, buf.getvalue())
         _banks[self.version] = bank
         return bank
 
-    def _read_bank(self, path: Path, fingerprint: str, names: tuple[str, ...]) -> Any:
+    def _read_bank(self, data: bytes, fingerprint: str, names: tuple[str, ...]) -> Any:
         from workbench.semantic.tagging import LabelBank
-        z = np.load(path, allow_pickle=False)
+        z = np.load(io.BytesIO(data), allow_pickle=False)
         return LabelBank(self.dependency.version, fingerprint, names, z["label_vectors"], z["background_vectors"],
                          tuple(z["label_keys"].tolist()))
 

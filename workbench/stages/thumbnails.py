@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 from workbench.catalog.schema import THUMBNAILS
-from workbench.ingest.blobstore import write_atomic
 from workbench.stages.base import Stage, StageContext
 
 
@@ -23,7 +22,7 @@ class ThumbnailStage(Stage):
     def process_one(self, row: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
         from workbench.imaging.renditions import render_image_file, render_video_file  # heavy: load in workers
 
-        src = ctx.source_of(row)
+        src = ctx.local_source(row)
         if not src.exists():
             raise FileNotFoundError(src)
         poster_time = None
@@ -36,6 +35,6 @@ class ThumbnailStage(Stage):
         for which in ("thumb", "preview"):
             r = renditions[which]
             rel = self.relpath(row["id"], which)
-            write_atomic(ctx.derived / rel, r.data, ctx.derived / ".tmp")
+            ctx.write_derived(rel, r.data)
             out.update({which: rel, f"{which}_width": r.width, f"{which}_height": r.height})
         return out
