@@ -141,6 +141,8 @@ class Library:
         """Run every pending stage (or the named ones); safe to interrupt and rerun."""
         from concurrent.futures import ThreadPoolExecutor
 
+        from workbench.people.assign import update_people
+        from workbench.stages.faces import FaceStage
         wanted = set(stages) if stages else None
         reports = []
         chosen = [s for s in all_stages(self.settings, self.root) if wanted is None or s.name in wanted]
@@ -164,17 +166,16 @@ class Library:
                 reports.append(rep)
                 if rep.done or rep.failed:
                     stage.after_run(self.catalog)
+                    if isinstance(stage, FaceStage):
+                        # New faces join known people or form new ones (user decisions are kept).
+                        update_people(self.catalog, self.settings, stage.version)
             self.catalog.compact()
         return reports
 
     def _refresh_indexes(self) -> None:
-        from lancedb.index import FTS
-        tbl = self.catalog.table("media")
-        if tbl.count_rows() == 0:
+        if self.catalog.count("media") == 0:
             return
-        names = {ix.name for ix in tbl.list_indices()}
-        if "search_text_idx" not in names:
-            tbl.create_index("search_text", config=FTS(with_position=False))
+        self.catalog.ensure_text_index("media", "search_text")
         self.catalog.compact()
 
     # -- reading --------------------------------------------------------------------------------------------
@@ -213,7 +214,7 @@ class Library:
                           ids=self._restricted(tag, person, has_text))
         df = list_media(self.catalog, flt, sort=sort, desc=desc, limit=None)
         if not include_trashed:
-            df = df[~df["id"].isin(self._trashed())]
+            df = df[~df["id"].isin(self.trashed_ids())]
         return (df.head(limit) if limit is not None else df).reset_index(drop=True)
 
     def resolve_id(self, id_or_prefix: str) -> str:
@@ -296,7 +297,7 @@ class Library:
         out: dict[str, bytes | None] = dict.fromkeys(ids)
         if not out or not self.catalog.has("thumbnails"):
             return out
-        rows = self.catalog.read("thumbnails", ["media_id", which], f"version = {sql_quote(self._thumb_version())} "
+        rows = self.catalog.read("thumbnails", ["media_id", which], f"version = {sql_quote(self.thumbnail_version())} "
                                  f"AND status = 'ok' AND {sql_in('media_id', list(out))}").to_pylist()
         for r in rows:
             try:
@@ -348,7 +349,7 @@ class Library:
                 pass
         # Effective tags cost a pass over every stored score: compute them only when the query names a tag.
         tags = self.tags() if self._mentions_a_tag(text) else None
-        trashed = self._trashed()
+        trashed = self.trashed_ids()
         hits = search_text(self.catalog, self._search_tables(), qvec, text, flt, limit + len(trashed), tags=tags,
                            word_ids=words, text_ids=text_hits(self.catalog, self._ocr_version(), text))
         return self._with_media(hits[~hits["id"].isin(trashed)].head(limit))
@@ -369,7 +370,7 @@ class Library:
         if not rows:
             raise WorkbenchError(f"media {mid} has no {tables.model_id} embedding yet: run `workbench process` "
                                  f"(CLIP weights are needed; see `workbench status`)")
-        trashed = self._trashed()
+        trashed = self.trashed_ids()
         hits = vector_hits(self.catalog, tables, np.asarray(rows[0]["vector"], np.float32), limit + len(trashed),
                            None if within is None else set(within), exclude=mid,
                            where=pushdown(MediaFilter(kind=kind)))
@@ -390,9 +391,9 @@ class Library:
         if source not in SOURCES:
             raise ValueError(f"unknown map source {source!r}: use one of {', '.join(SOURCES)}")
         if source == "faces":
-            return face_vectors(self.catalog, self.settings, self._face_model(), self._trashed())
+            return face_vectors(self.catalog, self.settings, self.face_model_id(), self.trashed_ids())
         tables = self._search_tables()
-        return clip_vectors(self.catalog, tables.media_table, tables.model_id, self._trashed())
+        return clip_vectors(self.catalog, tables.media_table, tables.model_id, self.trashed_ids())
 
     # -- tags -----------------------------------------------------------------------------------------------
     def _tag_stage(self):
@@ -552,7 +553,7 @@ class Library:
         ``threshold``, to see a change before ``set_tag_threshold`` applies it (trashed media left out).
         ``scores``: a ``tag_scores()`` result to reuse, so a slider does not re-read every score per move."""
         from workbench.semantic.tag_review import review_tag, without_media
-        trashed = self._trashed()
+        trashed = self.trashed_ids()
         manual = self.manual_tags(tag)
         scores = without_media(self.tag_scores() if scores is None else scores, trashed)
         return review_tag(scores, tag, self.tag_threshold(tag), threshold, manual[~manual["media_id"].isin(trashed)])
@@ -563,7 +564,7 @@ class Library:
         ``scores``: a ``tag_scores()`` result to reuse."""
         from workbench.semantic.tag_review import threshold_overview, without_media
         from workbench.semantic.tagging import Thresholds
-        trashed, overrides = self._trashed(), self.tag_thresholds()
+        trashed, overrides = self.trashed_ids(), self.tag_thresholds()
         manual = self.manual_tags()
         now = Thresholds(self.tag_threshold(), overrides)
         trial = now if threshold is None else Thresholds(float(threshold), overrides)
@@ -571,7 +572,8 @@ class Library:
         return threshold_overview(scores, now, trial, manual[~manual["media_id"].isin(trashed)])
 
     # -- faces and people -----------------------------------------------------------------------------------
-    def _face_model(self) -> str:
+    def face_model_id(self) -> str:
+        """The face stage's current version: faces and people belong to one face model."""
         from workbench.stages.faces import FaceStage
         return next(s for s in all_stages(self.settings, self.root) if isinstance(s, FaceStage)).version
 
@@ -582,18 +584,18 @@ class Library:
         from workbench.people.faces_view import faces_frame
         mid = self.resolve_id(id_or_prefix) if id_or_prefix else None
         pid = self.resolve_person(person) if person else None
-        return faces_frame(self.catalog, self.settings, self._face_model(), media_id=mid, person_id=pid)
+        return faces_frame(self.catalog, self.settings, self.face_model_id(), media_id=mid, person_id=pid)
 
     def people(self, *, include_hidden: bool = False) -> pd.DataFrame:
         """People of the current face model: [person_id, name, face_count, media_count, hidden, cover_face_id],
         named first, then by how often they appear."""
         from workbench.people.faces_view import people_frame
-        return people_frame(self.catalog, self._face_model(), include_hidden=include_hidden)
+        return people_frame(self.catalog, self.face_model_id(), include_hidden=include_hidden)
 
     def resolve_person(self, person: str) -> str:
         """A person id from an id, a unique id prefix, or a name (case-insensitive)."""
         from workbench.people.faces_view import resolve_person
-        return resolve_person(self.catalog, self._face_model(), person)
+        return resolve_person(self.catalog, self.face_model_id(), person)
 
     def name_person(self, person: str, name: str | None) -> None:
         """Give a person a name (None clears it); names are unique per library, so a clash suggests a merge."""
@@ -608,7 +610,7 @@ class Library:
         with self._lock:
             pid = merge_people(self.catalog, self.resolve_person(target), [self.resolve_person(o) for o in others],
                                user)
-            refresh_persons(self.catalog, self.settings, self._face_model())
+            refresh_persons(self.catalog, self.settings, self.face_model_id())
         return pid
 
     def move_faces(self, face_ids: Iterable[str], person: str, user: str | None = None) -> None:
@@ -617,7 +619,7 @@ class Library:
         from workbench.people.assign import refresh_persons
         with self._lock:
             move_faces(self.catalog, list(face_ids), self.resolve_person(person), user)
-            refresh_persons(self.catalog, self.settings, self._face_model())
+            refresh_persons(self.catalog, self.settings, self.face_model_id())
 
     def split_person(self, person: str, face_ids: Iterable[str], *, name: str | None = None,
                      user: str | None = None) -> str:
@@ -626,7 +628,7 @@ class Library:
         from workbench.people.assign import refresh_persons
         with self._lock:
             pid = split_person(self.catalog, self.resolve_person(person), list(face_ids), user, name)
-            refresh_persons(self.catalog, self.settings, self._face_model())
+            refresh_persons(self.catalog, self.settings, self.face_model_id())
         return pid
 
     def reject_faces(self, face_ids: Iterable[str], *, person: str | None = None, user: str | None = None) -> None:
@@ -635,7 +637,7 @@ class Library:
         from workbench.people.assign import refresh_persons
         with self._lock:
             reject_faces(self.catalog, list(face_ids), user, self.resolve_person(person) if person else None)
-            refresh_persons(self.catalog, self.settings, self._face_model())
+            refresh_persons(self.catalog, self.settings, self.face_model_id())
 
     def hide_person(self, person: str, hidden: bool = True) -> None:
         """Hide a person from people lists (their faces stay theirs, so they are not found again as new)."""
@@ -648,7 +650,7 @@ class Library:
         assignments are recomputed under the current thresholds; user decisions are kept."""
         from workbench.people.assign import update_people
         with self._lock:
-            return update_people(self.catalog, self.settings, self._face_model(), redo_auto=redo_auto)
+            return update_people(self.catalog, self.settings, self.face_model_id(), redo_auto=redo_auto)
 
     def face_suggestions(self, *, max_distance: float | None = None, include_hidden: bool = False) -> pd.DataFrame:
         """Faces with no person, each with the nearest person within ``max_distance`` (default
@@ -656,9 +658,9 @@ class Library:
         distance], closest first. Why: automatic assignment stops at face_match_distance to avoid wrong merges;
         a user can confirm the near misses (``move_faces``) or refuse them (``reject_faces(person=...)``)."""
         from workbench.people.suggest import DEFAULT_SUGGEST_MAX_DISTANCE, suggest_people
-        return suggest_people(self.catalog, self.settings, self._face_model(),
+        return suggest_people(self.catalog, self.settings, self.face_model_id(),
                               max_distance=DEFAULT_SUGGEST_MAX_DISTANCE if max_distance is None else max_distance,
-                              include_hidden=include_hidden, exclude_media=self._trashed())
+                              include_hidden=include_hidden, exclude_media=self.trashed_ids())
 
     def face_crop(self, face_id: str, size_px: int = 160, margin: float = 0.25):
         """A square PIL image of one face (from the preview), for notebooks, dashboards and the gallery."""
@@ -669,7 +671,7 @@ class Library:
         if person is None:
             return None
         from workbench.people.faces_view import media_of_person
-        return media_of_person(self.catalog, self._face_model(), self.resolve_person(person))
+        return media_of_person(self.catalog, self.face_model_id(), self.resolve_person(person))
 
     # -- quality --------------------------------------------------------------------------------------------
     def quality_thresholds(self):
@@ -692,7 +694,7 @@ class Library:
         from workbench.quality.report import quality_frame
         if flag is not None and flag not in (*FLAG_NAMES, *VIDEO_FLAG_NAMES):
             raise ValueError(f"unknown quality flag {flag!r}; flags are {sorted({*FLAG_NAMES, *VIDEO_FLAG_NAMES})}")
-        df = quality_frame(self.catalog, self.quality_thresholds(), kind=kind, exclude=self._trashed())
+        df = quality_frame(self.catalog, self.quality_thresholds(), kind=kind, exclude=self.trashed_ids())
         if flag is not None:
             df = df[df["flags"].map(lambda f: flag in f)]
         return df.reset_index(drop=True)
@@ -702,7 +704,7 @@ class Library:
         """Duplicate groups: [kind, members ([{id, path}], keeper first), keep, reason, key]. ``kind``: exact,
         same or similar (bursts, RAW+JPEG, live photos). Suggestions only: nothing is ever deleted here."""
         from workbench.duplicates.report import duplicate_groups
-        return duplicate_groups(self.catalog, self.settings, kind, exclude=self._trashed())
+        return duplicate_groups(self.catalog, self.settings, kind, exclude=self.trashed_ids())
 
     def dismiss_duplicates(self, ids: Iterable[str], *, user: str | None = None) -> None:
         """"Not duplicates": these media are never suggested as a group again (no pair among them links)."""
@@ -851,7 +853,7 @@ class Library:
                                             "stored_bytes", "original_blob", "orientation"], where).to_pylist()
         versions = {v["media_id"]: v for v in self.catalog.read("versions", None, f"policy = {sql_quote(name)}")
                     .to_pylist()}
-        trashed = self._trashed()
+        trashed = self.trashed_ids()
         rows = []
         with self._lock, bar(len(media), f"replace originals ({name})", progress) as pb:
             for m in sorted(media, key=lambda r: r["path"]):
@@ -886,7 +888,8 @@ class Library:
             restore_original(self.catalog, self.storage, row)
 
     # -- trash ----------------------------------------------------------------------------------------------
-    def _trashed(self) -> set[str]:
+    def trashed_ids(self) -> set[str]:
+        """Ids of the media in the trash, which every listing leaves out."""
         from workbench.catalog.trash import trashed_ids
         return trashed_ids(self.catalog)
 
@@ -924,11 +927,11 @@ class Library:
         from workbench.people.assign import refresh_persons
         from workbench.compress.replace import drop_cached, empty_file_trash
         with self._lock:
-            drop_cached(self.storage, sorted(self._trashed()))
+            drop_cached(self.storage, sorted(self.trashed_ids()))
             res = empty(self.catalog, self.storage, list(dict.fromkeys(tables)), "faces")
             res.update(empty_file_trash(self.storage))   # originals replaced by compressed versions
             if res["media"]:
-                refresh_persons(self.catalog, self.settings, self._face_model())
+                refresh_persons(self.catalog, self.settings, self.face_model_id())
                 self.catalog.compact()
             return res
 
@@ -942,7 +945,7 @@ class Library:
     def albums(self) -> pd.DataFrame:
         """Every album: [id, name, owner, items, created_at], newest first (``items`` leaves out the trash)."""
         from workbench.access import albums
-        return albums.frame(self.catalog, None, self._trashed())
+        return albums.frame(self.catalog, None, self.trashed_ids())
 
     def add_to_album(self, album: str, ids: Iterable[str], *, user: str | None = None) -> int:
         """Put media (ids or prefixes) in an album (id, id prefix or name); returns how many were new to it."""
@@ -960,7 +963,7 @@ class Library:
                     limit: int | None = None) -> pd.DataFrame:
         """The media in an album, with the columns of ``media()``; trashed media are left out."""
         from workbench.access import albums
-        ids = set(albums.item_ids(self.catalog, albums.resolve(self.catalog, album)["album_id"])) - self._trashed()
+        ids = set(albums.item_ids(self.catalog, albums.resolve(self.catalog, album)["album_id"])) - self.trashed_ids()
         df = list_media(self.catalog, MediaFilter(ids=ids), sort=sort, desc=desc, limit=limit) if ids else \
             list_media(self.catalog, MediaFilter(ids=set()), limit=0)
         return df.reset_index(drop=True)
@@ -1145,7 +1148,7 @@ class Library:
                             self.catalog.delete(side, w)
                             removed[side] = k
             removed.update(self._prune_people())
-            current = self._thumb_version()
+            current = self.thumbnail_version()
             old = {k.split("/")[2] for k in self.storage.list(derived_key("thumbnails"))} - {current}
             for version in sorted(old):
                 self.storage.purge(derived_key(f"thumbnails/{version}"))
@@ -1155,7 +1158,7 @@ class Library:
     def _prune_people(self) -> dict[str, int]:
         """People of other face models, and assignments of faces that no longer exist."""
         removed: dict[str, int] = {}
-        where = f"model_id != {sql_quote(self._face_model())}"
+        where = f"model_id != {sql_quote(self.face_model_id())}"
         n = self.catalog.count("persons", where)
         if n:
             self.catalog.delete("persons", where)
@@ -1169,7 +1172,8 @@ class Library:
             removed["face_assignments"] = len(gone)
         return removed
 
-    def _thumb_version(self) -> str:
+    def thumbnail_version(self) -> str:
+        """The thumbnail stage's current version: the renditions to read are the rows of this version."""
         from workbench.stages.thumbnails import ThumbnailStage
         return next(s for s in all_stages(self.settings, self.root) if isinstance(s, ThumbnailStage)).version
 

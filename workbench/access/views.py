@@ -266,7 +266,7 @@ class UserView:
         if not self._catalog.has(FACES_TABLE):
             return pd.DataFrame(columns=cols)
         f = self._catalog.read(FACES_TABLE, ["face_id", "media_id", "quality"],
-                               f"model_id = {sql_quote(self._lib._face_model())}").to_pandas()
+                               f"model_id = {sql_quote(self._lib.face_model_id())}").to_pandas()
         f = f[f["media_id"].isin(visible)]
         a = load_assignments(self._catalog)
         a = a[a["source"].isin(LIVE)][["face_id", "person_id"]]
@@ -356,7 +356,7 @@ class UserView:
         contribute or manage."""
         actor = self._actor()
         acc = policy.album_access(self._catalog, actor)
-        df = albums.frame(self._catalog, list(acc), self._lib._trashed())
+        df = albums.frame(self._catalog, list(acc), self._lib.trashed_ids())
         return df.assign(access=df["id"].map(acc)) if not df.empty else df.assign(access=pd.Series(dtype=str))
 
     def create_album(self, name: str) -> str:
@@ -480,7 +480,7 @@ class AlbumView:
         return {**rows[0], "expires_at": share["expires_at"]}
 
     def _ids(self) -> set[str]:
-        return set(albums.item_ids(self._lib.catalog, self._album_id)) - self._lib._trashed()
+        return set(albums.item_ids(self._lib.catalog, self._album_id)) - self._lib.trashed_ids()
 
     @property
     def name(self) -> str:

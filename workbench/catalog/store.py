@@ -142,6 +142,14 @@ class Catalog:
             found.update(t.column(column).to_pylist())
         return found
 
+    def ensure_text_index(self, name: str, column: str) -> None:
+        """A full-text index on ``column`` once the table has rows (LanceDB cannot index an empty table); rows
+        written later are merged into it by ``compact``. Here, so callers never touch LanceDB's index types."""
+        from lancedb.index import FTS
+        tbl = self.table(name)
+        if f"{column}_idx" not in {ix.name for ix in tbl.list_indices()} and tbl.count_rows():
+            tbl.create_index(column, config=FTS(with_position=False))
+
     def compact(self) -> None:
         """Merge the small fragments many commits leave behind and refresh indexes."""
         for name in self.table_names():

@@ -47,7 +47,7 @@ from PIL import Image
 
 from workbench.compress.metrics import ssim
 from workbench.errors import MediaError
-from workbench.imaging.video_frames import _ff_msg, _upright, ffmpeg_errors, frames_at, video_stream, with_video
+from workbench.imaging.video_frames import ffmpeg_message, upright_frame, ffmpeg_errors, frames_at, video_stream, with_video
 from workbench.settings import Settings
 
 SAMPLE_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)  # where the quality measure samples frames
@@ -187,7 +187,7 @@ def _encode(inp, out_path: Path, codec: str, enc: Encoder, container: str, crf: 
     try:
         out = av.open(str(out_path), "w", format=container, options=fmt_opts)
     except av.FFmpegError as e:
-        raise MediaError(f"cannot create {container} output: {_ff_msg(e)}") from None
+        raise MediaError(f"cannot create {container} output: {ffmpeg_message(e)}") from None
     with out:
         if not is_gif:
             out.metadata.update(meta)
@@ -370,7 +370,7 @@ def _gif_frame(frame, sar: float, size: tuple[int, int]):  # noqa: ANN001, ANN20
     """Upright, square-pixel, resized frame quantised to an adaptive 256-colour palette, as a pal8 VideoFrame."""
     import av
 
-    img = _upright(frame, sar)
+    img = upright_frame(frame, sar)
     if img.size != size:
         img = img.resize(size, Image.Resampling.LANCZOS)
     q = img.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)

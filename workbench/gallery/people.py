@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as W
 
 from workbench.errors import AuthError
-from workbench.gallery.ui import card, classes, plural, webp_bytes
+from workbench.gallery.ui import card, classes, person_label, plural, webp_bytes
 
 if TYPE_CHECKING:
     from workbench.gallery.shell import Shell
@@ -25,7 +25,6 @@ class PeoplePage(W.VBox):
         self.add_class("wb-people")
 
     def enter(self) -> None:
-        from workbench.gallery.shell import person_label
         view = self.shell.view
         try:
             people = view.people()

@@ -8,7 +8,7 @@ import ipywidgets as W
 
 from workbench.errors import AuthError
 from workbench.gallery.filters import Sidebar
-from workbench.gallery.ui import Message, classes, esc
+from workbench.gallery.ui import Message, classes, esc, person_label
 
 if TYPE_CHECKING:
     from workbench.gallery.app import Gallery
@@ -122,8 +122,3 @@ class Shell(W.VBox):
         finally:
             self._quiet_search = False
         self.goto("Photos")
-
-
-def person_label(row: dict) -> str:
-    name = row.get("name")
-    return str(name) if isinstance(name, str) and name.strip() else f"Unnamed {str(row['person_id'])[:6]}"

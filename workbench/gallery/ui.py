@@ -20,6 +20,12 @@ def esc(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def person_label(row: dict) -> str:
+    """A person's name, or "Unnamed" and the start of their id, so unnamed people can still be told apart."""
+    name = row.get("name")
+    return str(name) if isinstance(name, str) and name.strip() else f"Unnamed {str(row['person_id'])[:6]}"
+
+
 def missing(value: Any) -> bool:
     """None, NaN, NaT or empty: nothing to show."""
     if value is None or (isinstance(value, str) and not value.strip()):

@@ -34,7 +34,7 @@ MAX_FRAMES_PER_CANDIDATE = 48  # decode at most this many frames forward from a 
 MAX_SEQUENTIAL_FRAMES = 300  # when seeking is impossible, never decode more than this from the start
 STATS_WIDTH = 160            # luma statistics are computed on a frame scaled to this width
 
-_ROTATIONS = {90: Image.Transpose.ROTATE_90, -90: Image.Transpose.ROTATE_270, 270: Image.Transpose.ROTATE_270,
+ROTATIONS = {90: Image.Transpose.ROTATE_90, -90: Image.Transpose.ROTATE_270, 270: Image.Transpose.ROTATE_270,
               -270: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, -180: Image.Transpose.ROTATE_180}
 
 
@@ -57,7 +57,7 @@ def frames_at(path: Path, times_s: list[float], settings: Settings | None = None
         out: list[Image.Image | None] = []
         for t in times_s:
             frame = _frame_at(container, stream, start + t, max_frames)
-            out.append(_upright(frame, sar) if frame is not None else None)
+            out.append(upright_frame(frame, sar) if frame is not None else None)
         return out
     return with_video(path, settings, work)
 
@@ -83,7 +83,7 @@ def frames_at_fractions(path: Path, fractions: tuple[float, ...], settings: Sett
         for f in fractions:
             frame = _frame_at(container, stream, start + f * duration)
             if frame is not None:
-                out.append(_upright(frame, sar))
+                out.append(upright_frame(frame, sar))
         if not out:
             raise MediaError("no frame could be decoded for the video signature")
         return out
@@ -100,7 +100,7 @@ def with_video(path: Path, settings: Settings, work):  # noqa: ANN001, ANN201 (c
     try:
         container = av.open(str(path))
     except av.FFmpegError as e:
-        raise MediaError(f"not a readable video: {_ff_msg(e)}") from None
+        raise MediaError(f"not a readable video: {ffmpeg_message(e)}") from None
     except Exception as e:  # noqa: BLE001 - anything else FFmpeg/PyAV throws still needs a reason
         raise MediaError(f"not a readable video: {type(e).__name__}: {e}") from None
     with ffmpeg_errors("video decode failed"), container:
@@ -116,7 +116,7 @@ def ffmpeg_errors(what: str) -> Iterator[None]:
     except MediaError:
         raise
     except av.FFmpegError as e:
-        raise MediaError(f"{what}: {_ff_msg(e)}") from None
+        raise MediaError(f"{what}: {ffmpeg_message(e)}") from None
     except Exception as e:  # noqa: BLE001 - anything else FFmpeg/PyAV throws still needs a reason
         raise MediaError(f"{what}: {type(e).__name__}: {e}") from None
 
@@ -152,7 +152,7 @@ def _poster(container, settings: Settings) -> tuple[Image.Image, float]:  # noqa
             try:
                 frame = _frame_at(container, stream, start + t)
             except Exception as e:  # noqa: BLE001 - one bad GOP must not lose the others
-                errors.append(f"seeking to {t:.1f} s and decoding failed: {_ff_msg(e)}")
+                errors.append(f"seeking to {t:.1f} s and decoding failed: {ffmpeg_message(e)}")
                 continue
             if frame is None or frame.pts in seen:
                 continue
@@ -160,17 +160,17 @@ def _poster(container, settings: Settings) -> tuple[Image.Image, float]:  # noqa
             luma, std = _luma_stats(frame)
             candidates.append((luma, std, frame))
             if luma >= settings.poster_min_luma and std >= MIN_LUMA_STD:
-                return _upright(frame, stream.codec_context.sample_aspect_ratio), _rel_time(frame, start, t)
+                return upright_frame(frame, stream.codec_context.sample_aspect_ratio), _rel_time(frame, start, t)
     sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
     if not candidates:  # no duration, no index, or seeking failed: walk from the start
         found, candidates = _sequential(container, stream, settings, errors)
         if found is not None:
-            return _upright(found, sar), _rel_time(found, start, 0.0)
+            return upright_frame(found, sar), _rel_time(found, start, 0.0)
     if not candidates:
         why = f" ({errors[-1]})" if errors else " (the file has no complete frame; truncated?)"
         raise MediaError(f"no decodable video frame{why}")
     luma, std, frame = max(candidates, key=lambda c: c[0])
-    return _upright(frame, sar), _rel_time(frame, start, 0.0)
+    return upright_frame(frame, sar), _rel_time(frame, start, 0.0)
 
 
 def _candidate_times(duration: float, n: int) -> list[float]:
@@ -220,7 +220,7 @@ def _sequential(container, stream, settings: Settings, errors: list[str]):  # no
             if luma >= settings.poster_min_luma and std >= MIN_LUMA_STD:
                 return frame, checked
     except Exception as e:  # noqa: BLE001
-        errors.append(f"decoding from the start failed: {_ff_msg(e)}")
+        errors.append(f"decoding from the start failed: {ffmpeg_message(e)}")
     return None, checked
 
 
@@ -232,14 +232,14 @@ def _luma_stats(frame) -> tuple[float, float]:  # noqa: ANN001
     return float(gray.mean()), float(gray.std())
 
 
-def _upright(frame, sar) -> Image.Image:  # noqa: ANN001
+def upright_frame(frame, sar) -> Image.Image:  # noqa: ANN001
     """RGB image turned by the display matrix and stretched to square pixels (sar: sample aspect ratio)."""
     img = frame.to_image()
     if sar and float(sar) > 0 and abs(float(sar) - 1) > 0.01:
         img = img.resize((max(1, round(img.width * float(sar))), img.height), Image.Resampling.BICUBIC)
     rotation = int(round(getattr(frame, "rotation", 0) or 0))
-    if rotation in _ROTATIONS:
-        img = img.transpose(_ROTATIONS[rotation])
+    if rotation in ROTATIONS:
+        img = img.transpose(ROTATIONS[rotation])
     return img.convert("RGB")
 
 
@@ -247,7 +247,7 @@ def _rel_time(frame, start: float, fallback: float) -> float:  # noqa: ANN001
     return max(0.0, float(frame.time) - start) if frame.time is not None else fallback
 
 
-def _ff_msg(e: BaseException) -> str:
+def ffmpeg_message(e: BaseException) -> str:
     """FFmpeg's own words without the file path PyAV appends."""
     msg = getattr(e, "strerror", None) or str(e) or type(e).__name__
     return str(msg)

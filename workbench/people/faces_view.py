@@ -30,7 +30,7 @@ def faces_frame(catalog: Catalog, settings: Settings, model_id: str, media_id: s
     who = {f: (p, s) for f, p, s in zip(*(live[c].tolist() for c in ("face_id", "person_id", "source")))}
     names = dict(zip(*[catalog.read("persons", ["person_id", "name"]).column(c).to_pylist()
                        for c in ("person_id", "name")]))
-    paths = _paths(catalog, {r["media_id"] for r in rows})
+    paths = media_paths(catalog, {r["media_id"] for r in rows})
     out = []
     for r in rows:
         pid, src = who.get(r["face_id"], (None, None))
@@ -45,7 +45,8 @@ def faces_frame(catalog: Catalog, settings: Settings, model_id: str, media_id: s
     return df.sort_values(["path", "face_id"]).reset_index(drop=True)
 
 
-def _paths(catalog: Catalog, media_ids: set[str]) -> dict[str, str]:
+def media_paths(catalog: Catalog, media_ids: set[str]) -> dict[str, str]:
+    """media id -> its path, for the face and suggestion lists."""
     if not media_ids:
         return {}
     t = catalog.read("media", ["id", "path"], sql_in("id", media_ids))
@@ -119,7 +120,7 @@ def face_crop(library: Any, face_id: str, size_px: int, margin: float) -> Any:
 
 def _preview_path(library: Any, media_id: str) -> Any:
     """The current preview of a media (a stream for ``Image.open``), found from the thumbnails table alone."""
-    where = (f"media_id = {sql_quote(media_id)} AND version = {sql_quote(library._thumb_version())} "
+    where = (f"media_id = {sql_quote(media_id)} AND version = {sql_quote(library.thumbnail_version())} "
              f"AND status = 'ok'")
     has = library.catalog.has("thumbnails")
     rows = library.catalog.read("thumbnails", ["preview"], where).to_pylist() if has else []

@@ -18,7 +18,7 @@ import pandas as pd
 
 from workbench.catalog.store import Catalog
 from workbench.people.assign import current_person, live_persons, load_assignments, load_faces
-from workbench.people.faces_view import _paths
+from workbench.people.faces_view import media_paths
 from workbench.settings import Settings
 
 DEFAULT_SUGGEST_MAX_DISTANCE = 0.6
@@ -60,7 +60,7 @@ def suggest_people(catalog: Catalog, settings: Settings, model_id: str, *,
     best = d.argmin(axis=1)
     names = {p["person_id"]: p["name"] for p in persons}
     near = [(f, pids[best[i]], float(d[i, best[i]])) for i, f in enumerate(pending) if d[i, best[i]] <= max_distance]
-    paths = _paths(catalog, {media_of[f] for f, _, _ in near})
+    paths = media_paths(catalog, {media_of[f] for f, _, _ in near})
     out = [{"face_id": f, "media_id": media_of[f], "path": paths.get(media_of[f]), "person_id": p,
             "person": names[p], "distance": dist} for f, p, dist in near]
     df = pd.DataFrame(out, columns=SUGGESTION_COLUMNS)

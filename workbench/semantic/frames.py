@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from workbench.errors import MediaError
-from workbench.imaging.video_frames import MIN_LUMA_STD, _ff_msg, _ROTATIONS, video_stream, with_video
+from workbench.imaging.video_frames import MIN_LUMA_STD, ffmpeg_message, ROTATIONS, video_stream, with_video
 from workbench.settings import Settings
 
 DENSE_STEP_S = 1.0          # scene changes are looked for at least this finely
@@ -92,7 +92,7 @@ def _samples(container, settings: Settings, reopen) -> list[_Sample]:  # noqa: A
             try:
                 add(reader.at(start + t))
             except Exception as e:  # noqa: BLE001 - one bad GOP must not lose the others
-                errors.append(f"decoding at {t:.1f} s failed: {_ff_msg(e)}")
+                errors.append(f"decoding at {t:.1f} s failed: {ffmpeg_message(e)}")
                 reader.reset()
     if not samples:  # no duration, no index, or seeking failed: walk from the start
         if seeked:
@@ -175,7 +175,7 @@ def _sequential(container, stream, add, errors: list[str]) -> None:  # noqa: ANN
                 add(frame, None if t is not None else t_est)
                 next_t = t_est + DENSE_STEP_S
     except Exception as e:  # noqa: BLE001
-        errors.append(f"decoding from the start failed: {_ff_msg(e)}")
+        errors.append(f"decoding from the start failed: {ffmpeg_message(e)}")
 
 
 def _sample(frame, start: float, sar: float, settings: Settings,  # noqa: ANN001
@@ -186,8 +186,8 @@ def _sample(frame, start: float, sar: float, settings: Settings,  # noqa: ANN001
     w, h = max(2, round(dw * scale)), max(2, round(frame.height * scale))
     img = frame.reformat(width=w, height=h, format="rgb24").to_image()
     rotation = int(round(getattr(frame, "rotation", 0) or 0))
-    if rotation in _ROTATIONS:
-        img = img.transpose(_ROTATIONS[rotation])
+    if rotation in ROTATIONS:
+        img = img.transpose(ROTATIONS[rotation])
     gw = min(DIFF_WIDTH, img.width)
     gray = np.asarray(img.convert("L").resize((gw, max(1, round(img.height * gw / img.width))),
                                               Image.Resampling.BILINEAR), np.float32)

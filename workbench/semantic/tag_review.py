@@ -11,7 +11,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from workbench.semantic.tagging import CHUNK_ROWS, ScoreMatrix, Thresholds, _manual_decisions
+from workbench.semantic.tagging import CHUNK_ROWS, ScoreMatrix, Thresholds, manual_decisions
 from workbench.semantic.vocabulary import normalize_name
 
 #: What happens to a (media, tag) pair when the threshold moves from the one in force to a trial one.
@@ -44,7 +44,7 @@ def review_tag(scores: ScoreMatrix, tag: str, current: float, trial: float,
         if not 0.0 <= float(t) <= 1.0:
             raise ValueError(f"the {name} threshold must be between 0 and 1 (got {t})")
     tag = normalize_name(tag)
-    decisions = _manual_decisions(manual)
+    decisions = manual_decisions(manual)
     decisions = decisions[decisions["tag"] == tag]
     if tag in scores.tags:
         col = scores.values[:, scores.tags.index(tag)]
@@ -82,7 +82,7 @@ def threshold_overview(scores: ScoreMatrix, current: Thresholds, trial: Threshol
     tags = list(scores.tags)
     v = scores.values
     t_now, t_then = current.for_tags(tags, v.dtype), trial.for_tags(tags, v.dtype)
-    decisions = _manual_decisions(manual)
+    decisions = manual_decisions(manual)
     rows = pd.Index(scores.media_ids).get_indexer(decisions["media_id"].to_numpy(dtype=object))
     cols = pd.Index(tags).get_indexer(decisions["tag"].to_numpy(dtype=object))
     known = (rows >= 0) & (cols >= 0)

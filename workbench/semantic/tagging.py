@@ -339,7 +339,7 @@ class _Coo:
         return out
 
 
-def _manual_decisions(manual: pd.DataFrame | None) -> pd.DataFrame:
+def manual_decisions(manual: pd.DataFrame | None) -> pd.DataFrame:
     """The user's latest decision per (media, tag): rows later in the frame win over earlier ones."""
     if manual is None or len(manual) == 0:
         return pd.DataFrame({"media_id": pd.Series(dtype=object), "tag": pd.Series(dtype=object),
@@ -381,7 +381,7 @@ def effective_tags(scores: ScoreMatrix | pd.DataFrame, threshold: float | Thresh
     """
     th = Thresholds.of(threshold, overrides)
     coo = _Coo.of(scores)
-    decisions = _manual_decisions(manual)
+    decisions = manual_decisions(manual)
     r, c, s = coo.passing(th.for_tags(list(coo.tags), coo.dtype))
     dr, dc, dpair = _decided_codes(coo, decisions)
     if len(decisions) and len(r):
@@ -407,7 +407,7 @@ def changed_by_threshold(scores: ScoreMatrix | pd.DataFrame, old: float | Thresh
     tags = list(coo.tags)
     t_old = Thresholds.of(old).for_tags(tags, coo.dtype)
     t_new = Thresholds.of(new).for_tags(tags, coo.dtype)
-    decisions = _manual_decisions(manual)
+    decisions = manual_decisions(manual)
     _, _, dpair = _decided_codes(coo, decisions)
     decided = dpair[dpair >= 0]
 

@@ -3,8 +3,9 @@
 
 Images are read from their preview, the size every analysis stage reads; boxes are stored in pixels of the
 upright original. Videos are sampled like the CLIP stage does and their faces consolidated into tracks, one
-row per track with the frame number and time of its best face. After a run, people are updated
-(``people.assign.update_people``): new faces join known people or form new ones.
+row per track with the frame number and time of its best face. After a run, ``Library.process`` updates people
+(``people.assign.update_people``): new faces join known people or form new ones. (The stage does not call it
+itself: stages sit below the people layer.)
 """
 from __future__ import annotations
 
@@ -141,11 +142,6 @@ class FaceStage(Stage):
             for d in r["detections"] or []:
                 rows.append({**d, "media_id": r["media_id"], "model_id": r["version"], "created_at": now})
         return {FACES_TABLE: pa.Table.from_pylist(rows, schema=FACES)}
-
-    def after_run(self, catalog: Any) -> None:
-        """New faces join known people or form new ones (user decisions are kept)."""
-        from workbench.people.assign import update_people
-        update_people(catalog, self.settings, self.version)
 
 
 def _detection(face: Any, scale: float) -> dict[str, Any]:

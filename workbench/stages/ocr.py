@@ -112,12 +112,8 @@ class OcrStage(Stage):
 
 
 def ensure_text_index(catalog: Any) -> None:
-    from lancedb.index import FTS
-    if not catalog.has(OCR_TABLE):
-        return
-    tbl = catalog.table(OCR_TABLE)
-    if TEXT_INDEX not in {ix.name for ix in tbl.list_indices()} and tbl.count_rows():
-        tbl.create_index("text", config=FTS(with_position=False))
+    if catalog.has(OCR_TABLE):
+        catalog.ensure_text_index(OCR_TABLE, "text")  # named TEXT_INDEX
 
 
 def text_hits(catalog: Any, version: str, words: str) -> list[str]:
