@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from factory import jpeg, video
-from workbench.catalog.queries import LS_COLUMNS
+from workbench.cli.output import LS_COLUMNS
 
 COMMANDS = ["init", "import", "process", "status", "ls", "show", "errors", "verify"]
 

@@ -8,7 +8,7 @@ import pytest
 
 from factory import jpeg, video
 from workbench import Library, NotFoundError
-from workbench.catalog.queries import LS_COLUMNS, ls_record
+from workbench.cli.output import LS_COLUMNS, ls_record
 
 
 @pytest.fixture(scope="module")

@@ -2,18 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from workbench.catalog.store import Catalog, sql_in, sql_quote
-
-# The keys of ``ls --json``, in order; a stable contract for scripts.
-LS_COLUMNS = ["id", "path", "sha256", "kind", "mime", "width", "height", "duration_s", "taken_at",
-              "camera_make", "camera_model", "orientation", "gps_lat", "gps_lon", "place", "size_bytes"]
 
 SORT_KEYS = {"date": "taken_at", "name": "name", "size": "size_bytes"}
 
@@ -30,7 +25,8 @@ class MediaFilter:
     ids: set[str] | None = None   # restrict to these media (e.g. those carrying a tag)
 
 
-def _as_datetime(d: date | datetime, end: bool) -> datetime:
+def as_datetime(d: date | datetime, end: bool) -> datetime:
+    """A naive datetime for a date filter bound (``end``: the last moment of that day), as ``taken_at`` is stored."""
     if isinstance(d, datetime):
         return d.replace(tzinfo=None)
     dt = datetime(d.year, d.month, d.day)
@@ -41,20 +37,10 @@ def date_clauses(flt: MediaFilter) -> list[str]:
     """Lance SQL for the capture-date range (``until`` includes its whole day)."""
     out = []
     if flt.since:
-        out.append(f"taken_at >= TIMESTAMP '{_as_datetime(flt.since, False).isoformat(sep=' ')}'")
+        out.append(f"taken_at >= TIMESTAMP '{as_datetime(flt.since, False).isoformat(sep=' ')}'")
     if flt.until:
-        out.append(f"taken_at <= TIMESTAMP '{_as_datetime(flt.until, True).isoformat(sep=' ')}'")
+        out.append(f"taken_at <= TIMESTAMP '{as_datetime(flt.until, True).isoformat(sep=' ')}'")
     return out
-
-
-def iso_taken_at(ts: Any, offset_min: Any) -> str | None:
-    """ISO 8601 local time, with its UTC offset when known."""
-    if ts is None or pd.isna(ts):
-        return None
-    ts = pd.Timestamp(ts).to_pydatetime()
-    if offset_min is not None and not pd.isna(offset_min):
-        ts = ts.replace(tzinfo=timezone(timedelta(minutes=int(offset_min))))
-    return ts.isoformat()
 
 
 def fts_ids(catalog: Catalog, words: str) -> list[str]:
@@ -99,18 +85,3 @@ def list_media(catalog: Catalog, flt: MediaFilter, sort: str = "date", desc: boo
     if limit is not None:
         df = df.head(limit)
     return df.reset_index(drop=True)
-
-
-def ls_record(row: dict[str, Any]) -> dict[str, Any]:
-    """One ``ls --json`` row: exactly ``LS_COLUMNS``, JSON-ready, null where unknown."""
-    out: dict[str, Any] = {}
-    for c in LS_COLUMNS:
-        v = row.get(c)
-        if c == "taken_at":
-            v = iso_taken_at(v, row.get("taken_at_offset_min"))
-        elif v is not None and not isinstance(v, str) and pd.isna(v):
-            v = None
-        elif hasattr(v, "item"):
-            v = v.item()
-        out[c] = v
-    return out

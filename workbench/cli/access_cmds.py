@@ -15,9 +15,9 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
-from workbench.cli.output import console, emit_json, err_console, table
+from workbench.cli.common import JsonOpt, fail, open_library, print_records
+from workbench.cli.output import console, emit_json, ls_record
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON Lines only (one object per line), for scripts.")]
 StdinOpt = Annotated[bool, typer.Option("--password-stdin", help="Read the password as one line from standard "
                                                                  "input instead of asking for it.")]
 
@@ -33,23 +33,13 @@ class MemberRole(str, Enum):
     contributor = "contributor"
 
 
-def _open():
-    from workbench.cli.main import _open as open_library
-    return open_library()
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    err_console.print(f"[red]error:[/red] {msg}")
-    raise typer.Exit(code)
-
-
 @contextmanager
 def _plain_errors() -> Iterator[None]:
     """Invalid values (a short password, an unknown role) become one-line errors, not tracebacks."""
     try:
         yield
     except (ValueError, TypeError) as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 def read_password(from_stdin: bool, confirm: bool, prompt: str = "Password") -> str:
@@ -57,7 +47,7 @@ def read_password(from_stdin: bool, confirm: bool, prompt: str = "Password") -> 
     if from_stdin:
         pw = sys.stdin.readline().rstrip("\r\n")
         if not pw:
-            _fail("no password on standard input")
+            fail("no password on standard input")
         return pw
     return typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
 
@@ -77,7 +67,7 @@ def parse_expiry(text: Optional[str]) -> Optional[timedelta | datetime]:
     try:
         return datetime.fromisoformat(text.strip())
     except ValueError:
-        _fail(f"--expires takes a duration like 7d, 12h, 30m or a date like 2025-06-30, not {text!r}")
+        fail(f"--expires takes a duration like 7d, 12h, 30m or a date like 2025-06-30, not {text!r}")
     return None
 
 
@@ -90,14 +80,9 @@ users_app = typer.Typer(help="Gallery accounts: add, change password or role, re
 @users_app.command("list")
 def users_list(json_out: JsonOpt = False) -> None:
     """List accounts with their roles."""
-    df = _open().users()
-    recs = df.to_dict("records")
-    if json_out:
-        for r in recs:
-            emit_json(r)
-        return
-    table(f"{len(recs)} users", ["name", "role", "created"],
-          [[r["name"], r["role"], r["created_at"].strftime("%Y-%m-%d %H:%M")] for r in recs])
+    print_records(open_library().users().to_dict("records"), json_out=json_out, title="{n} users",
+                  columns=["name", "role", "created"],
+                  row=lambda r: [r["name"], r["role"], r["created_at"].strftime("%Y-%m-%d %H:%M")])
 
 
 @users_app.command("add")
@@ -105,7 +90,7 @@ def users_add(name: Annotated[str, typer.Argument(help="Login name (also the own
               role: Annotated[Role, typer.Option(help="admin, curator or viewer.")] = Role.viewer,
               password_stdin: StdinOpt = False) -> None:
     """Add an account; the password is asked for (hidden, twice)."""
-    lib = _open()
+    lib = open_library()
     password = read_password(password_stdin, confirm=True)
     with _plain_errors():
         lib.add_user(name, password, role.value)
@@ -115,7 +100,7 @@ def users_add(name: Annotated[str, typer.Argument(help="Login name (also the own
 @users_app.command("passwd")
 def users_passwd(name: Annotated[str, typer.Argument(help="Login name.")], password_stdin: StdinOpt = False) -> None:
     """Set a new password (asked for, hidden); the user's open sessions end."""
-    lib = _open()
+    lib = open_library()
     password = read_password(password_stdin, confirm=True, prompt="New password")
     with _plain_errors():
         lib.set_password(name, password)
@@ -127,7 +112,7 @@ def users_role(name: Annotated[str, typer.Argument(help="Login name.")],
                role: Annotated[Role, typer.Argument(help="admin, curator or viewer.")]) -> None:
     """Change a user's role (applies at once, also to open sessions)."""
     with _plain_errors():
-        _open().set_role(name, role.value)
+        open_library().set_role(name, role.value)
     console.print(f"{name!r} is now a {role.value}.")
 
 
@@ -135,7 +120,7 @@ def users_role(name: Annotated[str, typer.Argument(help="Login name.")],
 def users_rm(name: Annotated[str, typer.Argument(help="Login name.")],
              yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False) -> None:
     """Remove an account. Their media and albums stay in the library."""
-    lib = _open()
+    lib = open_library()
     if not yes and not typer.confirm(f"Remove user {name!r}? Their media and albums stay.", default=False):
         raise typer.Exit(1)
     lib.remove_user(name)
@@ -153,13 +138,10 @@ def albums_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """List albums (newest first)."""
     if ctx.invoked_subcommand is not None:
         return
-    recs = _open().albums().to_dict("records")
-    if json_out:
-        for r in recs:
-            emit_json(r)
-        return
-    table(f"{len(recs)} albums", ["album", "name", "owner", "items", "created"],
-          [[r["id"], r["name"], r["owner"], r["items"], r["created_at"].strftime("%Y-%m-%d %H:%M")] for r in recs])
+    print_records(open_library().albums().to_dict("records"), json_out=json_out, title="{n} albums",
+                  columns=["album", "name", "owner", "items", "created"],
+                  row=lambda r: [r["id"], r["name"], r["owner"], r["items"],
+                                 r["created_at"].strftime("%Y-%m-%d %H:%M")])
 
 
 @albums_app.command("create")
@@ -169,7 +151,7 @@ def albums_create(name: Annotated[str, typer.Argument(help="Album name.")],
                   json_out: JsonOpt = False) -> None:
     """Create an empty album."""
     with _plain_errors():
-        album_id = _open().create_album(name, owner=owner)
+        album_id = open_library().create_album(name, owner=owner)
     if json_out:
         emit_json({"id": album_id, "name": name})
     else:
@@ -180,7 +162,7 @@ def albums_create(name: Annotated[str, typer.Argument(help="Album name.")],
 def albums_add(album: Annotated[str, typer.Argument(help="Album id, id prefix or name.")],
                ids: Annotated[list[str], typer.Argument(help="Media ids or prefixes.")]) -> None:
     """Put media in an album."""
-    n = _open().add_to_album(album, ids)
+    n = open_library().add_to_album(album, ids)
     console.print(f"Added {n} media ({len(ids) - n} were already in it).")
 
 
@@ -188,7 +170,7 @@ def albums_add(album: Annotated[str, typer.Argument(help="Album id, id prefix or
 def albums_remove(album: Annotated[str, typer.Argument(help="Album id, id prefix or name.")],
                   ids: Annotated[list[str], typer.Argument(help="Media ids or prefixes.")]) -> None:
     """Take media out of an album (they stay in the library)."""
-    n = _open().remove_from_album(album, ids)
+    n = open_library().remove_from_album(album, ids)
     console.print(f"Removed {n} media from the album.")
 
 
@@ -196,15 +178,10 @@ def albums_remove(album: Annotated[str, typer.Argument(help="Album id, id prefix
 def albums_show(album: Annotated[str, typer.Argument(help="Album id, id prefix or name.")],
                 json_out: JsonOpt = False) -> None:
     """List the media in an album."""
-    from workbench.catalog.queries import ls_record
-    recs = _open().album_media(album).to_dict("records")
-    if json_out:
-        for r in recs:
-            emit_json(ls_record(r))
-        return
-    table(f"{len(recs)} media", ["id", "kind", "taken", "name"],
-          [[r["id"], r["kind"], "" if r["taken_at"] is None or r["taken_at"] != r["taken_at"]
-            else str(r["taken_at"])[:16], r["name"]] for r in recs])
+    print_records(open_library().album_media(album).to_dict("records"), json_out=json_out, title="{n} media",
+                  columns=["id", "kind", "taken", "name"], as_json=ls_record,
+                  row=lambda r: [r["id"], r["kind"], "" if r["taken_at"] is None or r["taken_at"] != r["taken_at"]
+                                 else str(r["taken_at"])[:16], r["name"]])
 
 
 @albums_app.command("rename")
@@ -212,7 +189,7 @@ def albums_rename(album: Annotated[str, typer.Argument(help="Album id, id prefix
                   name: Annotated[str, typer.Argument(help="New name.")]) -> None:
     """Rename an album."""
     with _plain_errors():
-        _open().rename_album(album, name)
+        open_library().rename_album(album, name)
     console.print(f"Renamed to {name!r}.")
 
 
@@ -220,7 +197,7 @@ def albums_rename(album: Annotated[str, typer.Argument(help="Album id, id prefix
 def albums_delete(album: Annotated[str, typer.Argument(help="Album id, id prefix or name.")],
                   yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False) -> None:
     """Forget an album, its members and share links. Its media stay in the library."""
-    lib = _open()
+    lib = open_library()
     if not yes and not typer.confirm(f"Delete album {album!r}? Its media stay in the library.", default=False):
         raise typer.Exit(1)
     lib.delete_album(album)
@@ -231,12 +208,8 @@ def albums_delete(album: Annotated[str, typer.Argument(help="Album id, id prefix
 def albums_members(album: Annotated[str, typer.Argument(help="Album id, id prefix or name.")],
                    json_out: JsonOpt = False) -> None:
     """Who may see or add to an album besides its owner."""
-    recs = _open().album_members(album).to_dict("records")
-    if json_out:
-        for r in recs:
-            emit_json(r)
-        return
-    table(f"{len(recs)} members", ["user", "role"], [[r["user"], r["role"]] for r in recs])
+    print_records(open_library().album_members(album).to_dict("records"), json_out=json_out, title="{n} members",
+                  columns=["user", "role"], row=lambda r: [r["user"], r["role"]])
 
 
 @albums_app.command("member-add")
@@ -246,7 +219,7 @@ def albums_member_add(album: Annotated[str, typer.Argument(help="Album id, id pr
                                                                     "adds media).")] = MemberRole.viewer) -> None:
     """Let a user see (or add to) an album."""
     with _plain_errors():
-        _open().add_member(album, user, role.value)
+        open_library().add_member(album, user, role.value)
     console.print(f"{user!r} is now a {role.value} of the album.")
 
 
@@ -254,7 +227,7 @@ def albums_member_add(album: Annotated[str, typer.Argument(help="Album id, id pr
 def albums_member_rm(album: Annotated[str, typer.Argument(help="Album id, id prefix or name.")],
                      user: Annotated[str, typer.Argument(help="User name.")]) -> None:
     """Stop sharing an album with a user."""
-    _open().remove_member(album, user)
+    open_library().remove_member(album, user)
     console.print(f"{user!r} is no longer a member of the album.")
 
 
@@ -271,7 +244,7 @@ def share_create(album: Annotated[str, typer.Argument(help="Album id, id prefix 
                                                                            "need (hidden input).")] = False,
                  password_stdin: StdinOpt = False, json_out: JsonOpt = False) -> None:
     """Make a share link for an album and print its token (shown once: only a hash is kept)."""
-    lib = _open()
+    lib = open_library()
     pw = read_password(password_stdin, confirm=True, prompt="Link password") if (password or password_stdin) \
         else None
     with _plain_errors():
@@ -292,22 +265,18 @@ def share_create(album: Annotated[str, typer.Argument(help="Album id, id prefix 
 def share_list(album: Annotated[Optional[str], typer.Argument(help="Only this album.")] = None,
                json_out: JsonOpt = False) -> None:
     """List share links (tokens cannot be listed; use the share id to revoke)."""
-    recs = _open().shares(album).to_dict("records")
-    if json_out:
-        for r in recs:
-            emit_json(r)
-        return
     def when(v) -> str:
         return "" if v is None or v != v else str(v)[:16]
-    table(f"{len(recs)} share links", ["share", "album", "created", "expires", "password", "state"],
-          [[r["share_id"], r["album_id"], when(r["created_at"]), when(r["expires_at"]),
-            "yes" if r["has_password"] else "", "active" if r["active"] else
-            ("revoked" if when(r["revoked_at"]) else "expired")] for r in recs])
+    print_records(open_library().shares(album).to_dict("records"), json_out=json_out, title="{n} share links",
+                  columns=["share", "album", "created", "expires", "password", "state"],
+                  row=lambda r: [r["share_id"], r["album_id"], when(r["created_at"]), when(r["expires_at"]),
+                                 "yes" if r["has_password"] else "", "active" if r["active"] else
+                                 ("revoked" if when(r["revoked_at"]) else "expired")])
 
 
 @share_app.command("revoke")
 def share_revoke(share: Annotated[str, typer.Argument(help="Share id (see `workbench share list`) or the "
                                                            "token.")]) -> None:
     """Stop a share link at once."""
-    _open().revoke_share(share)
+    open_library().revoke_share(share)
     console.print("Revoked: the link no longer opens the album.")

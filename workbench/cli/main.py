@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from workbench.cli.common import JsonOpt, fail, open_library, print_records, progress_flag, state
 from workbench.cli.output import console, emit_json, err_console, table
 from workbench.errors import WorkbenchError
 
@@ -16,15 +17,6 @@ app = typer.Typer(
          "The library is a folder (default: data/library under the current folder). Choose another with "
          "--library PATH or the WORKBENCH_LIBRARY environment variable.",
     no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
-
-
-class State:
-    library: Optional[Path] = None
-
-
-state = State()
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON Lines only (one object per line), for scripts.")]
 
 
 class Mode(str, Enum):
@@ -47,20 +39,6 @@ class Kind(str, Enum):
 def main(library: Annotated[Optional[Path], typer.Option(
         "--library", "-L", envvar="WORKBENCH_LIBRARY", help="Library folder.", show_envvar=True)] = None) -> None:
     state.library = library
-
-
-def _open(create: bool = False):
-    from workbench.library import Library
-    return Library.open(state.library, create=create)
-
-
-def _progress(json_out: bool) -> Optional[bool]:
-    return False if json_out else None
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    err_console.print(f"[red]error:[/red] {msg}")
-    raise typer.Exit(code)
 
 
 @app.command()
@@ -88,11 +66,11 @@ def import_cmd(
     Files that cannot be read are recorded with a reason (see `workbench errors`) and the import goes on.
     Exits 0 unless nothing at all could be imported. Thumbnails are made by `workbench process`.
     """
-    lib = _open(create=create)
+    lib = open_library(create=create)
     try:
-        report = lib.import_files(paths, mode=mode.value, owner=owner, progress=_progress(json_out))
+        report = lib.import_files(paths, mode=mode.value, owner=owner, progress=progress_flag(json_out))
     except FileNotFoundError as e:
-        _fail(str(e))
+        fail(str(e))
     if json_out:
         emit_json({**report.as_dict(),
                    "failures": [{"path": p, "stage": "import", "reason": r} for p, r in report.failures]})
@@ -119,9 +97,15 @@ def process(
         stage: Annotated[Optional[list[str]], typer.Option(help="Only this stage (repeatable), e.g. thumbnails.")] = None,
         retry_failed: Annotated[bool, typer.Option(help="Also retry media whose stage failed before.")] = False,
         json_out: JsonOpt = False) -> None:
-    """Run pending processing stages (thumbnails and previews now). Interrupt any time; rerun resumes."""
-    lib = _open()
-    reports = lib.process(stage, retry_failed=retry_failed, progress=_progress(json_out))
+    """Run every pending processing stage, in order: thumbnails (thumbnail and preview), fingerprints (duplicates),
+    embeddings_<dim> (CLIP vectors, for search), tag_scores (tags), face_scans (faces, then people), quality,
+    ocr (text in pictures).
+
+    A stage that cannot run here (e.g. no model weights) is skipped with the reason. Interrupt any time; rerun
+    resumes.
+    """
+    lib = open_library()
+    reports = lib.process(stage, retry_failed=retry_failed, progress=progress_flag(json_out))
     for r in reports:
         if json_out:
             emit_json({"stage": r.stage, "version": r.version, "done": r.done, "failed": r.failed,
@@ -137,7 +121,7 @@ def process(
 @app.command()
 def status(json_out: JsonOpt = False) -> None:
     """Per processing stage: how many media are done, pending and failed."""
-    lib = _open()
+    lib = open_library()
     df = lib.status()
     if json_out:
         for rec in df.to_dict("records"):
@@ -155,7 +139,7 @@ def _parse_date(value: Optional[str], name: str) -> Optional[datetime]:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        _fail(f"{name} must be a date like 2024-05-31 or 2024-05-31T18:00, not {value!r}")
+        fail(f"{name} must be a date like 2024-05-31 or 2024-05-31T18:00, not {value!r}")
 
 
 @app.command("ls")
@@ -177,31 +161,26 @@ def ls_cmd(
     """List media, sorted and filtered."""
     import pandas as pd
 
-    from workbench.catalog.queries import iso_taken_at, ls_record
-    lib = _open()
+    from workbench.cli.output import iso_taken_at, ls_record
+    lib = open_library()
     df = lib.media(kind=kind.value if kind else None, since=_parse_date(since, "--since"),
                    until=_parse_date(until, "--until"), camera=camera, place=place, query=query, tag=tag,
                    person=person, sort=sort.value, desc=desc, limit=limit, has_text=True if has_text else None)
-    records = df.to_dict("records")
-    if json_out:
-        for rec in records:
-            emit_json(ls_record(rec))
-        return
-    rows = []
-    for r in records:
+
+    def row(r: dict) -> list:
         dims = f"{int(r['width'])}x{int(r['height'])}" if pd.notna(r.get("width")) and pd.notna(r.get("height")) else ""
         cam = " ".join(x for x in (r.get("camera_make"), r.get("camera_model")) if isinstance(x, str))
-        rows.append([r["id"][:10], iso_taken_at(r.get("taken_at"), r.get("taken_at_offset_min")) or "",
-                     r["kind"], dims, cam, r.get("place") if isinstance(r.get("place"), str) else "",
-                     Path(r["path"]).name])
-    table(f"{len(rows)} media", ["id", "taken", "kind", "size", "camera", "place", "name"], rows)
+        return [r["id"][:10], iso_taken_at(r.get("taken_at"), r.get("taken_at_offset_min")) or "", r["kind"], dims,
+                cam, r.get("place") if isinstance(r.get("place"), str) else "", Path(r["path"]).name]
+    print_records(df.to_dict("records"), json_out=json_out, title="{n} media", as_json=ls_record, row=row,
+                  columns=["id", "taken", "kind", "size", "camera", "place", "name"])
 
 
 @app.command()
 def show(media_id: Annotated[str, typer.Argument(help="Media id or a unique prefix (4+ hex digits).")],
          json_out: JsonOpt = False) -> None:
     """Everything known about one media: metadata, every source path, processing results, errors."""
-    lib = _open()
+    lib = open_library()
     info = lib.get(media_id)
     if json_out:
         emit_json(info)
@@ -226,16 +205,13 @@ def show(media_id: Annotated[str, typer.Argument(help="Media id or a unique pref
 @app.command()
 def errors(json_out: JsonOpt = False) -> None:
     """Files that could not be imported or processed, with the reason for each."""
-    lib = _open()
+    lib = open_library()
     df = lib.errors()
-    if json_out:
-        for rec in df[["path", "stage", "reason"]].to_dict("records"):
-            emit_json(rec)
-        return
-    if df.empty:
+    if df.empty and not json_out:
         console.print("No errors.")
         return
-    table(f"{len(df)} errors", ["path", "stage", "reason"], df[["path", "stage", "reason"]].values.tolist())
+    print_records(df[["path", "stage", "reason"]].to_dict("records"), json_out=json_out, title="{n} errors",
+                  columns=["path", "stage", "reason"], row=lambda r: [r["path"], r["stage"], r["reason"]])
 
 
 def _print_hits(df, json_out: bool, title: str) -> None:
@@ -277,7 +253,7 @@ def search(
     Videos match by their best frame; `frame_s` says where in the video it is. Without CLIP weights the
     search uses the words only (see `workbench process` for how to provide weights).
     """
-    lib = _open()
+    lib = open_library()
     df = lib.search(text, limit=limit, kind=kind.value if kind else None, since=_parse_date(since, "--since"),
                     until=_parse_date(until, "--until"), camera=camera, place=place, owner=owner, tag=tag,
                     person=person)
@@ -290,7 +266,7 @@ def similar(media_id: Annotated[str, typer.Argument(help="Media id or a unique p
             kind: Annotated[Optional[Kind], typer.Option(help="Only images or only videos.")] = None,
             json_out: JsonOpt = False) -> None:
     """Photos and videos that look like the given one (CLIP image-to-image)."""
-    lib = _open()
+    lib = open_library()
     df = lib.similar(media_id, limit=limit, kind=kind.value if kind else None)
     _print_hits(df, json_out, f"{len(df)} media similar to {media_id}")
 
@@ -306,7 +282,7 @@ def tags_list(media_id: Annotated[Optional[str], typer.Argument(help="Only this 
                                                                       "saving it.")] = None,
               json_out: JsonOpt = False) -> None:
     """Effective tags: automatic ones above their threshold, plus your manual decisions."""
-    lib = _open()
+    lib = open_library()
     df = lib.tags(media_id, threshold=threshold)
     if json_out:
         for r in df.to_dict("records"):
@@ -328,21 +304,21 @@ def tags_list(media_id: Annotated[Optional[str], typer.Argument(help="Only this 
 def tags_add(media_id: Annotated[str, typer.Argument(help="Media id or prefix.")],
              tag: Annotated[str, typer.Argument(help="Tag to add (any words).")]) -> None:
     """Tag a media by hand; this wins over automatic tags and survives re-tagging."""
-    _open().add_tag(media_id, tag)
+    open_library().add_tag(media_id, tag)
 
 
 @tags_app.command("remove")
 def tags_remove(media_id: Annotated[str, typer.Argument(help="Media id or prefix.")],
                 tag: Annotated[str, typer.Argument(help="Tag to remove.")]) -> None:
     """Remove a tag from a media by hand; it stays removed when tags are recomputed."""
-    _open().remove_tag(media_id, tag)
+    open_library().remove_tag(media_id, tag)
 
 
 @tags_app.command("threshold")
 def tags_threshold(value: Annotated[float, typer.Argument(help="Score from 0 to 1 a tag needs to apply.")],
                    tag: Annotated[Optional[str], typer.Option(help="Set only this tag's override.")] = None) -> None:
     """Set the global tag threshold, or one tag's override. Takes effect at once; nothing is re-embedded."""
-    _open().set_tag_threshold(value, tag)
+    open_library().set_tag_threshold(value, tag)
 
 
 @tags_app.command("label")
@@ -350,7 +326,7 @@ def tags_label(name: Annotated[str, typer.Argument(help="New tag to detect, e.g.
                prompt: Annotated[Optional[list[str]], typer.Option(help="A phrasing to use (repeatable); "
                                                                         "default: the name itself.")] = None) -> None:
     """Add your own label to the vocabulary; `workbench process` then scores every media for it."""
-    _open().add_label(name, "custom", prompt or None)
+    open_library().add_label(name, "custom", prompt or None)
     console.print(f"Added {name!r}; run `workbench process` to score your media for it.")
 
 
@@ -362,7 +338,7 @@ def faces(media_id: Annotated[Optional[str], typer.Argument(help="Only faces in 
 
     `bbox` is [x, y, w, h] in pixels of the upright image; `frame` is the video frame (null for images).
     Faces too small or too blurry to recognise are listed with the reason and belong to nobody."""
-    lib = _open()
+    lib = open_library()
     df = lib.faces(media_id, person=person)
     recs = df.to_dict("records")
     if json_out:
@@ -391,7 +367,7 @@ def people_list(ctx: typer.Context,
     """List people (named first, then by number of faces)."""
     if ctx.invoked_subcommand is not None:
         return
-    lib = _open()
+    lib = open_library()
     df = lib.people(include_hidden=hidden)
     recs = df.to_dict("records")
     if json_out:
@@ -408,7 +384,7 @@ def people_list(ctx: typer.Context,
 def people_name(person: Annotated[str, typer.Argument(help="Person id, id prefix or current name.")],
                 name: Annotated[str, typer.Argument(help="The name to give (\"\" clears it).")]) -> None:
     """Name a person."""
-    _open().name_person(person, name or None)
+    open_library().name_person(person, name or None)
     console.print(f"Named {person} {name!r}." if name else f"Cleared the name of {person}.")
 
 
@@ -416,7 +392,7 @@ def people_name(person: Annotated[str, typer.Argument(help="Person id, id prefix
 def people_merge(target: Annotated[str, typer.Argument(help="The person to keep (id or name).")],
                  others: Annotated[list[str], typer.Argument(help="People who are the same person.")]) -> None:
     """Merge people who are the same person into the first one."""
-    pid = _open().merge_people(target, *others)
+    pid = open_library().merge_people(target, *others)
     console.print(f"Merged {len(others)} into {pid}.")
 
 
@@ -425,7 +401,7 @@ def people_split(person: Annotated[str, typer.Argument(help="The person (id or n
                  face_ids: Annotated[list[str], typer.Argument(help="Faces of that person who are someone else.")],
                  name: Annotated[Optional[str], typer.Option(help="Name for the new person.")] = None) -> None:
     """Split faces off a person into a new person."""
-    pid = _open().split_person(person, face_ids, name=name)
+    pid = open_library().split_person(person, face_ids, name=name)
     console.print(f"New person {pid} with {len(face_ids)} faces.")
 
 
@@ -433,7 +409,7 @@ def people_split(person: Annotated[str, typer.Argument(help="The person (id or n
 def people_move(person: Annotated[str, typer.Argument(help="The person the faces are (id or name).")],
                 face_ids: Annotated[list[str], typer.Argument(help="Face ids (see `workbench faces`).")]) -> None:
     """Say which person these faces are."""
-    _open().move_faces(face_ids, person)
+    open_library().move_faces(face_ids, person)
     console.print(f"Moved {len(face_ids)} faces to {person}.")
 
 
@@ -442,7 +418,7 @@ def people_reject(face_ids: Annotated[list[str], typer.Argument(help="Face ids (
                   person: Annotated[Optional[str], typer.Option(help="The person they are not (default: the one "
                                                                     "they are assigned to).")] = None) -> None:
     """"Not this person": remove faces from a person for good."""
-    _open().reject_faces(face_ids, person=person)
+    open_library().reject_faces(face_ids, person=person)
     console.print(f"Rejected {len(face_ids)} faces.")
 
 
@@ -450,14 +426,14 @@ def people_reject(face_ids: Annotated[list[str], typer.Argument(help="Face ids (
 def people_hide(person: Annotated[str, typer.Argument(help="Person id or name.")],
                 unhide: Annotated[bool, typer.Option("--unhide", help="Show the person again.")] = False) -> None:
     """Hide a person from people lists (strangers in the background, say)."""
-    _open().hide_person(person, hidden=not unhide)
+    open_library().hide_person(person, hidden=not unhide)
     console.print(f"{'Unhid' if unhide else 'Hid'} {person}.")
 
 
 @people_app.command("recluster")
 def people_recluster(json_out: JsonOpt = False) -> None:
     """Redo automatic assignments under the current face settings; your decisions are kept."""
-    res = _open().update_people(redo_auto=True)
+    res = open_library().update_people(redo_auto=True)
     if json_out:
         emit_json(res)
     else:
@@ -487,7 +463,7 @@ def duplicates_list(ctx: typer.Context,
     """List duplicate groups: one per line with kind, members, the one to keep and why."""
     if ctx.invoked_subcommand is not None:
         return
-    df = _open().duplicates(kind.value if kind else None)
+    df = open_library().duplicates(kind.value if kind else None)
     recs = df.to_dict("records")
     if json_out:
         for r in recs:
@@ -501,7 +477,7 @@ def duplicates_list(ctx: typer.Context,
 @dup_app.command("dismiss")
 def duplicates_dismiss(ids: Annotated[list[str], typer.Argument(help="Two or more media ids (or prefixes).")]) -> None:
     """Say these are not duplicates: they are never suggested together again."""
-    _open().dismiss_duplicates(ids)
+    open_library().dismiss_duplicates(ids)
     console.print(f"Noted: {len(ids)} media are not duplicates of each other.")
 
 
@@ -514,7 +490,7 @@ def quality(flag: Annotated[Optional[str], typer.Option(
     """Technical quality per photo and video: a 0-100 score and named flags, worst first.
 
     Thresholds are settings (quality_thresholds in settings.json); flags follow them without re-measuring."""
-    df = _open().quality(flag=flag, kind=kind.value if kind else None)
+    df = open_library().quality(flag=flag, kind=kind.value if kind else None)
     recs = df.to_dict("records")
     if json_out:
         for r in recs:
@@ -535,8 +511,8 @@ def convert(items: Annotated[list[str], typer.Argument(help="Media ids (or prefi
             json_out: JsonOpt = False) -> None:
     """Convert photos and videos to another format, upright, keeping EXIF (with GPS), ICC and XMP where the
     target holds them. Originals are only read."""
-    lib = _open()
-    df = lib.convert(items, to, out=out, quality=quality, progress=_progress(json_out))
+    lib = open_library()
+    df = lib.convert(items, to, out=out, quality=quality, progress=progress_flag(json_out))
     recs = df.to_dict("records")
     if json_out:
         for r in recs:
@@ -563,9 +539,9 @@ def compress(policy: Annotated[str, typer.Option(help="lossless (default: loses 
 
     Lossless results are verified (byte-identical after reconstruction, or pixel-identical) before they count;
     lossy ones report the quality metric they reached."""
-    lib = _open()
+    lib = open_library()
     df = lib.compress(policy, dry_run=dry_run, sample=sample, kind=kind.value if kind else None,
-                      album=album, progress=_progress(json_out))
+                      album=album, progress=progress_flag(json_out))
     recs = df.to_dict("records")
     if json_out:
         for r in recs:
@@ -601,13 +577,13 @@ def replace_originals(policy: Annotated[str, typer.Option(help="The policy whose
     metadata) unless --allow-lossy. Each is verified again, stored and recorded before the old original moves to
     the trash: `workbench restore-original ID` undoes it until `workbench trash --empty`. Files indexed in place
     (--mode reference) are never touched."""
-    lib = _open()
+    lib = open_library()
     if allow_lossy and not yes:
         if json_out:
-            _fail("--allow-lossy with --json needs --yes (there is no prompt in JSON mode)")
+            fail("--allow-lossy with --json needs --yes (there is no prompt in JSON mode)")
         typer.confirm(f"Replace originals by the lossy versions of policy {policy!r}? The originals stay in the "
                       f"trash until it is emptied; after that what the lossy versions lost is gone.", abort=True)
-    df = lib.replace_originals(policy, allow_lossy=allow_lossy, ids=ids, progress=_progress(json_out))
+    df = lib.replace_originals(policy, allow_lossy=allow_lossy, ids=ids, progress=progress_flag(json_out))
     recs = df.to_dict("records")
     if json_out:
         for r in recs:
@@ -627,7 +603,7 @@ def restore_original(ids: Annotated[list[str], typer.Argument(help="Media ids (o
                                                                   "original to put back.")],
                      json_out: JsonOpt = False) -> None:
     """Put replaced originals back (while they are still in the trash); the compressed files go to the trash."""
-    lib = _open()
+    lib = open_library()
     for i in ids:
         lib.restore_original(i)
     emit_json({"restored": len(ids)}) if json_out else console.print(f"{len(ids)} originals restored.")
@@ -643,7 +619,7 @@ def trash(ids: Annotated[Optional[list[str]], typer.Argument(help="Media ids (or
 
     Emptying is the only way anything is removed from a library: it deletes the stored originals and their
     renditions after asking. Files indexed in place (--mode reference) are forgotten, never deleted."""
-    lib = _open()
+    lib = open_library()
     if empty:
         items = lib.trashed()
         replaced = lib.replaced_originals()
@@ -653,7 +629,7 @@ def trash(ids: Annotated[Optional[list[str]], typer.Argument(help="Media ids (or
             return
         if not yes:
             if json_out:
-                _fail("--empty with --json needs --yes (there is no prompt in JSON mode)")
+                fail("--empty with --json needs --yes (there is no prompt in JSON mode)")
             typer.confirm(f"Delete {len(items)} media in the trash for good "
                           f"({items['size_bytes'].sum() / 1e6:.1f} MB)"
                           + (f" and {len(replaced)} originals replaced by compressed versions "
@@ -687,7 +663,7 @@ def trash(ids: Annotated[Optional[list[str]], typer.Argument(help="Media ids (or
 def restore(ids: Annotated[list[str], typer.Argument(help="Media ids (or prefixes) to take out of the trash.")],
             json_out: JsonOpt = False) -> None:
     """Take media out of the trash."""
-    n = _open().restore(ids)
+    n = open_library().restore(ids)
     emit_json({"restored": n}) if json_out else console.print(f"{n} media restored.")
 
 
@@ -698,7 +674,7 @@ def prune(yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confir
 
     Originals and your tags are never touched; the current versions are kept.
     """
-    lib = _open()
+    lib = open_library()
     if not yes and not json_out:
         typer.confirm("Delete stored results of old model and thumbnail versions?", abort=True)
     removed = lib.prune()
@@ -712,8 +688,8 @@ def prune(yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confir
 @app.command()
 def verify(json_out: JsonOpt = False) -> None:
     """Re-hash every original and report any that changed or vanished. Exits 1 if any did."""
-    lib = _open()
-    df = lib.verify(progress=_progress(json_out))
+    lib = open_library()
+    df = lib.verify(progress=progress_flag(json_out))
     bad = df[df["status"] != "ok"]
     if json_out:
         for rec in df.to_dict("records"):
@@ -741,7 +717,7 @@ def dashboards(names: Annotated[Optional[list[str]], typer.Argument(
     import sys
 
     from workbench.dashboards import serve_command, serve_env
-    lib = _open()
+    lib = open_library()
     cmd = serve_command(names, port=port, address=address, show=show)
     console.print(f"Serving {', '.join(names) if names else 'all dashboards'} for {lib.root} at "
                   f"http://{address}:{port}/", highlight=False)
@@ -766,7 +742,7 @@ def gallery(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8866
     """Serve the gallery (login, timeline, search, people, places, albums, share links) with Voilà on this library.
     Add accounts first with `workbench users add`. Stop with Ctrl+C."""
     from workbench.gallery.server import serve
-    lib = _open()
+    lib = open_library()
     console.print(f"Gallery for {lib.root} at http://{address}:{port}/", highlight=False)
     serve(lib.root, port=port, address=address, show=show, preheat=preheat, allow_hosts=allow_host)
 

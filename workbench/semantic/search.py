@@ -80,10 +80,10 @@ def _date_range_us(flt: MediaFilter | None) -> tuple[int | None, int | None] | N
     none."""
     if flt is None or (flt.since is None and flt.until is None):
         return None
-    from workbench.catalog.queries import _as_datetime
+    from workbench.catalog.queries import as_datetime
 
     def us(d, end):
-        return None if d is None else int(np.datetime64(_as_datetime(d, end), "us").astype(np.int64))
+        return None if d is None else int(np.datetime64(as_datetime(d, end), "us").astype(np.int64))
     return us(flt.since, False), us(flt.until, True)
 
 
