@@ -114,7 +114,10 @@ def test_clean_tmp_removes_leftovers_of_interrupted_writes(storage: LocalStorage
     for area in ("originals", "derived"):
         (storage.root / area / ".tmp").mkdir(parents=True, exist_ok=True)
         (storage.root / area / ".tmp" / "dead.part").write_bytes(b"half")
+    (storage.root / "catalog" / ".tmp").mkdir(parents=True)
+    (storage.root / "catalog" / ".tmp" / "lance.part").write_bytes(b"not ours")
     assert storage.clean_tmp() == 2 and storage.read_bytes("derived/a.bin") == b"x"
+    assert (storage.root / "catalog" / ".tmp" / "lance.part").exists()    # only the storage's own areas
 
 
 # ------------------------------------------------------------------------------------------------ the guard

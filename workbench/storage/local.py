@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from workbench.storage.base import CHUNK_BYTES, Storage, StoredBlob
-from workbench.storage.keys import CACHE, check_key
+from workbench.storage.keys import CACHE, DERIVED, ORIGINALS, TRASH, check_key
 
 TMP = ".tmp"
 
@@ -185,17 +185,13 @@ class LocalStorage(Storage):
 
     def clean_tmp(self) -> int:
         n = 0
-        for area in self.root.iterdir() if self.root.is_dir() else ():
-            tmp = area / TMP
+        # Only the storage's own areas: ``catalog/`` and the rest of the root belong to others.
+        for tmp in (self.root / ORIGINALS / TMP, self.root / DERIVED / TMP, self.root / TRASH / TMP,
+                    self.root / CACHE / TMP):    # the cache's was used before the storage layer existed
             if tmp.is_dir():
                 for p in tmp.iterdir():
                     p.unlink(missing_ok=True)
                     n += 1
-        cache_tmp = self.root / CACHE / TMP          # written there before the storage layer existed
-        if cache_tmp.is_dir():
-            for p in cache_tmp.iterdir():
-                p.unlink(missing_ok=True)
-                n += 1
         return n
 
     # -- local files ----------------------------------------------------------------------------------------
