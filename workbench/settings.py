@@ -143,8 +143,9 @@ class Settings:
     # corpus pictures x 16 rotated copies (2-107 degrees, black or cropped corners; docs/benchmarks.md "Rotated
     # copies"): true copies are at disc distance median 0.17, p99 0.53 (0.6 keeps 99.7 %), 97 % of them nearer to
     # their original than any other original; their centre maps within 0.008 (p99) of the long side, while a
-    # burst-like frame (scene moved 2-3 %) maps at 0.02-0.03 and the stereo pair at 0.05: 0.015 admits no false
-    # pair among 8,631 found (0.03 admitted 11, burst frames); 8 inliers would add 0.3 % recall, 12 keeps margin.
+    # burst-like frame (scene moved 2-3 %) maps at 0.02-0.03 and the stereo pair at 0.02-0.05: 0.015 admits no
+    # false pair among 8,631 found (0.03 admitted 11, the stereo pair's rotated copies, and the burst frames); 8
+    # inliers would add 0.3 % recall, 12 keeps margin.
     rotated_duplicate_neighbours: int = 10
     rotated_duplicate_max_disc_distance: float = 0.6
     rotated_duplicate_min_inliers: int = 12
