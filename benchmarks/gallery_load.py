@@ -163,6 +163,8 @@ class Server:
                 tot["uss_mb"] += m.uss / 2**20
                 tot["pss_mb"] += m.pss / 2**20
         tot["kernels"] = len(self.kernels())
+        with contextlib.suppress(psutil.Error):
+            tot["server_uss_mb"] = psutil.Process(self.proc.pid).memory_full_info().uss / 2**20
         return tot
 
     def wait_quiet(self, kernels: int, timeout_s: float = 240.0) -> None:
@@ -493,6 +495,7 @@ async def anonymous_loads(server: Server, n: int, concurrency: int, max_added_mb
             m = await asyncio.get_running_loop().run_in_executor(None, server.memory)
             for k in ("rss_mb", "uss_mb", "pss_mb", "kernels"):
                 peak[k] = max(peak[k], m[k])
+            peak["server_uss_mb"] = max(peak.get("server_uss_mb", 0.0), m.get("server_uss_mb", 0.0))
             if m["uss_mb"] - before["uss_mb"] > max_added_mb:
                 stop.set()
             await asyncio.sleep(1.0)
@@ -541,11 +544,13 @@ class ViewerResult:
 
 
 async def viewer(server: Server, browser: Browser, res: ViewerResult, legacy: bool, timeout_s: float,
-                 go: asyncio.Event, done: asyncio.Event, scripted: asyncio.Event) -> None:
-    """One signed-in viewer: ready page, then scroll and open photos; keeps its websocket until ``done``."""
+                 go: asyncio.Event, done: asyncio.Event, scripted: asyncio.Event, delay_s: float = 0.0) -> None:
+    """One signed-in viewer: ready page, then scroll and open photos; keeps its websocket until ``done``.
+    ``delay_s``: when it arrives after ``go``."""
     ks = None
     try:
         await go.wait()
+        await asyncio.sleep(delay_s)
         t0 = time.monotonic()
         r = await browser.get("/", timeout_s=timeout_s)
         res.status = r.code
@@ -578,8 +583,10 @@ async def viewer(server: Server, browser: Browser, res: ViewerResult, legacy: bo
             await ks.close()
 
 
-async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: float) -> dict[str, Any]:
-    """``n`` viewers signed in, then all loading the page and scrolling at once."""
+async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: float,
+                            arrival_s: float = 0.0) -> dict[str, Any]:
+    """``n`` viewers signed in, then all loading the page and scrolling at once (or arriving evenly spread over
+    ``arrival_s`` seconds)."""
     results = [ViewerResult(viewer_name(i)) for i in range(1, n + 1)]
     browsers = [Browser(server.base) for _ in results]
     if not legacy:
@@ -594,10 +601,11 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
         await asyncio.gather(*(sign(b, r) for b, r in zip(browsers, results)))
     await asyncio.sleep(2.0)
     before = server.memory()
+    load_before = os.getloadavg()[0]     # the machine is shared: how busy it was before the viewers came
     go, done = asyncio.Event(), asyncio.Event()
     scripted = [asyncio.Event() for _ in results]
-    tasks = [asyncio.ensure_future(viewer(server, b, r, legacy, timeout_s, go, done, s))
-             for b, r, s in zip(browsers, results, scripted) if r.error is None]
+    tasks = [asyncio.ensure_future(viewer(server, b, r, legacy, timeout_s, go, done, s, arrival_s * i / max(1, n)))
+             for i, (b, r, s) in enumerate(zip(browsers, results, scripted)) if r.error is None]
     t0 = time.monotonic()
     go.set()
     await asyncio.gather(*(s.wait() for r, s in zip(results, scripted) if r.error is None or tasks))
@@ -608,7 +616,9 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
     for k in server.kernels():
         with contextlib.suppress(psutil.Error):
             m = k.memory_full_info()
-            kernels.append({"rss_mb": m.rss / 2**20, "uss_mb": m.uss / 2**20, "pss_mb": m.pss / 2**20})
+            c = k.cpu_times()
+            kernels.append({"rss_mb": m.rss / 2**20, "uss_mb": m.uss / 2**20, "pss_mb": m.pss / 2**20,
+                            "cpu_s": c.user + c.system})
     heavy = heavy_libraries(server.kernels()[:1])
     breakdown = {}
     with contextlib.suppress(psutil.Error, IndexError):
@@ -623,9 +633,12 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
             acts.setdefault(k, []).append(v)
     k = len(ready) or 1
     return {
-        "viewers": n, "ready": len(ready), "wall_s": round(wall, 1),
+        "viewers": n, "arrival_s": arrival_s, "ready": len(ready), "wall_s": round(wall, 1),
+        "load_average_1min": round(load_before, 1),
+        "ready_sorted_s": [round(x, 1) for x in sorted(readies)],
         "errors": sorted({r.error for r in results if r.error})[:5],
-        "statuses": {str(s): sum(1 for r in results if r.status == s) for s in sorted({r.status or 0 for r in results})},
+        "statuses": {str(s): sum(1 for r in results if (r.status or 0) == s)
+                     for s in sorted({r.status or 0 for r in results})},
         "sign_in_p50_s": round(pct([r.sign_in_s for r in results if r.sign_in_s], 50), 3) if not legacy else None,
         "page_p50_s": round(pct([r.page_s for r in results if r.page_s], 50), 3) if ready else None,
         "ready_p50_s": round(pct(readies, 50), 3) if ready else None,
@@ -638,7 +651,8 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
         "added_per_viewer_uss_mb": round((during["uss_mb"] - before["uss_mb"]) / k, 1),
         "added_per_viewer_pss_mb": round((during["pss_mb"] - before["pss_mb"]) / k, 1),
         "added_per_viewer_rss_mb": round((during["rss_mb"] - before["rss_mb"]) / k, 1),
-        "kernel_median": {m: round(statistics.median(x[m] for x in kernels), 1) for m in ("rss_mb", "uss_mb", "pss_mb")}
+        "kernel_median": {m: round(statistics.median(x[m] for x in kernels), 1)
+                          for m in ("rss_mb", "uss_mb", "pss_mb", "cpu_s")}
         if kernels else None,
         "heavy_libraries_in_a_kernel": heavy,
         "a_kernel_by_mapping": breakdown,
@@ -654,9 +668,7 @@ def heavy_libraries(procs: list[psutil.Process]) -> list[str]:
                 parts = Path(m.path).parts
                 if "site-packages" in parts:
                     pkg = parts[parts.index("site-packages") + 1].split(".")[0]
-                    for h in HEAVY:
-                        if pkg == h or pkg.startswith(h + "-") or pkg == f"{h}.libs" or pkg.startswith(h):
-                            found.add(h)
+                    found.update(h for h in HEAVY if pkg.startswith(h))   # torch, torch-libs, scipy.libs, ...
     return sorted(found)
 
 
@@ -717,7 +729,8 @@ def run(a: argparse.Namespace) -> None:
             print(json.dumps({"preheat": preheat, "anonymous": variant["anonymous"]}), flush=True)
         if a.viewers_now:
             with served(lib_dir, preheat, work, source) as server, probing(server.base + probe_path) as probe:
-                variant["viewers"] = asyncio.run(signed_in_viewers(server, a.viewers_now, legacy, a.timeout))
+                variant["viewers"] = asyncio.run(signed_in_viewers(server, a.viewers_now, legacy, a.timeout,
+                                                                   a.arrival_s))
             variant["viewers"]["server_answered"] = probe_summary(probe)
             print(json.dumps({"preheat": preheat, "viewers": variant["viewers"]}), flush=True)
         out["variants"].append(variant)
@@ -731,13 +744,15 @@ def print_table(out: dict[str, Any]) -> None:
     for v in out["variants"]:
         an, vw = v.get("anonymous"), v.get("viewers")
         if an:
-            print(f"preheat {v['preheat']}: {an['loads']} anonymous loads{' (stopped at the memory cap)' if an['stopped_early'] else ''}"
+            capped = " (stopped at the memory cap)" if an["stopped_early"] else ""
+            print(f"preheat {v['preheat']}: {an['loads']} anonymous loads{capped}"
                   f" in {an['wall_s']} s, statuses {an['statuses']}, p95 {an['latency_p95_s']} s; kernels "
                   f"{an['before']['kernels']} -> {an['after']['kernels']} (peak {an['peak']['kernels']}); added "
                   f"USS {an['added_uss_mb']} MB, PSS {an['added_pss_mb']} MB, RSS {an['added_rss_mb']} MB; "
                   f"server answered {an['server_answered']}")
         if vw:
-            print(f"preheat {v['preheat']}: {vw['ready']}/{vw['viewers']} viewers ready, p50 {vw['ready_p50_s']} s, "
+            print(f"preheat {v['preheat']}: {vw['ready']}/{vw['viewers']} viewers ready (arriving over "
+                  f"{vw['arrival_s']:.0f} s, load average {vw['load_average_1min']}), p50 {vw['ready_p50_s']} s, "
                   f"p95 {vw['ready_p95_s']} s, max {vw['ready_max_s']} s (page HTML p50 {vw['page_p50_s']} s, "
                   f"sign-in p50 {vw['sign_in_p50_s']} s); per viewer USS {vw['added_per_viewer_uss_mb']} MB, PSS "
                   f"{vw['added_per_viewer_pss_mb']} MB, RSS {vw['added_per_viewer_rss_mb']} MB; a kernel "
@@ -849,6 +864,8 @@ def main() -> None:
                    help="cookie: sign-in by POST /login (the current server); legacy: sign-in in the page")
     r.add_argument("--anon-max-added-mb", type=float, default=4000.0,
                    help="stop the anonymous loads once the server grew by this much (legacy servers)")
+    r.add_argument("--arrival-s", type=float, default=0.0,
+                   help="viewers arrive evenly spread over this many seconds (default 0: all at once)")
     r.add_argument("--timeout", type=float, default=120.0, help="seconds a viewer waits for any one step")
     r.add_argument("--json", help="write every figure to this file too")
     a = ap.parse_args()
