@@ -1,7 +1,8 @@
 """The gallery under load: anonymous page loads and signed-in viewers against the real ``workbench gallery``.
 
     python benchmarks/gallery_load.py run [--viewers 40] [--anonymous 500] [--preheat 0 8] [--photos 300]
-    python benchmarks/gallery_load.py kernel        # what one gallery kernel imports and costs, and its floor
+                                          [--arrival-s 0] [--commit SHA] [--server cookie|legacy] [--json FILE]
+    python benchmarks/gallery_load.py kernel [--commit SHA]   # what one gallery kernel imports and costs, its floor
 
 ``run`` builds (once, cached under ``--work``) a library of generated photos with thumbnails and previews, shared
 with ``--viewers`` accounts through an album, then for each ``--preheat`` value starts the real command
@@ -11,10 +12,10 @@ with ``--viewers`` accounts through an album, then for each ``--preheat`` value 
   as a browser does. Measured: memory of the server and every process it started (sum of RSS, USS and PSS, via
   psutil) before and after, kernels started, HTTP statuses and latencies.
 * viewers: every viewer signs in first (``POST /login``; argon2 makes this ~0.3 s of CPU each, so it is done
-  before the clock starts and timed on its own), then all at once do what the browser's widget manager does:
-  load ``/`` (HTML complete), open the kernel websocket (v1 protocol, session cookie), open the
-  ``jupyter.widget.control`` comm and send ``request_states``; the page is *ready* when the ``update_states``
-  reply with the photo tiles has arrived. Then each "scrolls and opens photos" with the grid's own messages: a
+  before the clock starts and timed on its own), then all at once (or spread evenly over ``--arrival-s``) do what
+  the browser's widget manager does: load ``/`` (HTML complete), open the kernel websocket (v1 protocol, session
+  cookie), open the ``jupyter.widget.control`` comm and send ``request_states``; the page is *ready* when the
+  ``update_states`` reply with the photo tiles has arrived. Then each "scrolls and opens photos" with the grid's own messages: a
   click on "Load more" twice (``custom`` ``{"event": "click"}`` on the button model, as ipywidgets' protocol
   2 defines), a click on a tile's open button, "next" twice, "close"; each action is timed until the kernel
   reports idle for it. Measured: ready time per viewer (p50/p95), action latencies, memory added per viewer
@@ -23,6 +24,8 @@ with ``--viewers`` accounts through an album, then for each ``--preheat`` value 
 Throughout both phases a separate process requests a page that starts no kernel every 0.5 s and records its
 latency (``server answered``): the server must keep answering. The client is one Python process on the same
 2-core machine as the server, so its own CPU is part of the load; figures are from one run each.
+``--commit SHA`` serves the gallery of that commit from a ``git archive`` copy: the working tree is shared with
+work in progress, and a figure should name the code it measured.
 
 ``--server legacy`` drives the gallery as it was before cookie sign-in (every ``GET /`` starts a kernel and
 sign-in happens inside the page's widgets), for comparison; the anonymous phase then stops when the server has
