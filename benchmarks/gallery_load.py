@@ -15,8 +15,8 @@ with ``--viewers`` accounts through an album, then for each ``--preheat`` value 
   before the clock starts and timed on its own), then all at once (or spread evenly over ``--arrival-s``) do what
   the browser's widget manager does: load ``/`` (HTML complete), open the kernel websocket (v1 protocol, session
   cookie), open the ``jupyter.widget.control`` comm and send ``request_states``; the page is *ready* when the
-  ``update_states`` reply with the photo tiles has arrived. Then each "scrolls and opens photos" with the grid's own messages: a
-  click on "Load more" twice (``custom`` ``{"event": "click"}`` on the button model, as ipywidgets' protocol
+  ``update_states`` reply with the photo tiles has arrived. Then each "scrolls and opens photos" with the
+  grid's own messages: a click on "Load more" twice (``custom`` ``{"event": "click"}`` on the button model, as ipywidgets' protocol
   2 defines), a click on a tile's open button, "next" twice, "close"; each action is timed until the kernel
   reports idle for it. Measured: ready time per viewer (p50/p95), action latencies, memory added per viewer
   (server + kernels, divided by the viewers that got ready), each kernel's RSS/USS/PSS.
