@@ -11,15 +11,15 @@ with ``--viewers`` accounts through an album, then for each ``--preheat`` value 
 * anonymous: ``--anonymous`` page loads of ``/`` without a session, ``--concurrency`` at a time, following redirects
   as a browser does. Measured: memory of the server and every process it started (sum of RSS, USS and PSS, via
   psutil) before and after, kernels started, HTTP statuses and latencies.
-* viewers: every viewer signs in first (``POST /login``; argon2 makes this ~0.3 s of CPU each, so it is done
-  before the clock starts and timed on its own), then all at once (or spread evenly over ``--arrival-s``) do what
-  the browser's widget manager does: load ``/`` (HTML complete), open the kernel websocket (v1 protocol, session
-  cookie), open the ``jupyter.widget.control`` comm and send ``request_states``; the page is *ready* when the
-  ``update_states`` reply with the photo tiles has arrived. Then each "scrolls and opens photos" with the
-  grid's own messages: a click on "Load more" twice (``custom`` ``{"event": "click"}`` on the button model, as ipywidgets' protocol
-  2 defines), a click on a tile's open button, "next" twice, "close"; each action is timed until the kernel
-  reports idle for it. Measured: ready time per viewer (p50/p95), action latencies, memory added per viewer
-  (server + kernels, divided by the viewers that got ready), each kernel's RSS/USS/PSS.
+* viewers: every viewer signs in first (``POST /login``; argon2 makes this ~0.3 s of CPU each, so it is done before
+  the clock starts and timed on its own), then all at once (or spread evenly over ``--arrival-s``) do what the
+  browser's widget manager does: load ``/`` (HTML complete), open the kernel websocket (v1 protocol, session cookie),
+  open the ``jupyter.widget.control`` comm and send ``request_states``; the page is *ready* when the
+  ``update_states`` reply with the photo tiles has arrived. Then each "scrolls and opens photos" with the grid's own
+  messages: a click on "Load more" twice (``custom`` ``{"event": "click"}`` on the button model, as ipywidgets'
+  protocol 2 defines), a click on a tile's open button, "next" twice, "close"; each action is timed until the kernel
+  reports idle for it. Measured: ready time per viewer (p50/p95), action latencies, memory added per viewer (server +
+  kernels, divided by the viewers that got ready), each kernel's RSS/USS/PSS.
 
 Throughout both phases a separate process requests a page that starts no kernel every 0.5 s and records its
 latency (``server answered``): the server must keep answering. The client is one Python process on the same
