@@ -152,9 +152,9 @@ def test_a_blank_photo_has_no_text_decided_by_the_cheap_first_look(lib, built, m
     assert lib.text(built["ids"]["blank"]).empty
     st = lib.get(built["ids"]["blank"])["stages"]["ocr"]
     assert st["status"] == "ok" and st["line_count"] == 0 and st["frames_read"] == 1
-    s = model.settings
-    rgb = np.asarray(background(1440, 1080, seed=3))
-    assert model._detect(np.ascontiguousarray(rgb[..., ::-1]), s.ocr_first_look_px, s.ocr_first_look_box_thresh) == []
+    assert model.first_look(np.asarray(background(1440, 1080, seed=3))) is False
+    sign, _ = with_text(1440, 1080, SIGN_WORDS, (200, 400), seed=1)
+    assert model.first_look(np.asarray(sign)) is True
 
 
 def test_search_finds_a_photo_by_a_word_in_it_and_nothing_by_an_absent_word(lib, built):

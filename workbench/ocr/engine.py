@@ -130,18 +130,27 @@ class OcrModel:
         boxes[..., 1] *= h / rh
         return list(boxes)
 
+    def first_look(self, rgb: np.ndarray) -> bool:
+        """Whether the cheap look (the detector at ``ocr_first_look_px``, a low box threshold) sees anything
+        text-like in an upright RGB image; False decides that the picture has no text. A picture no larger than
+        the look (or with the look turned off) is always looked at fully."""
+        self.load()
+        s = self.settings
+        if not s.ocr_first_look_px or max(rgb.shape[:2]) <= s.ocr_first_look_px:
+            return True
+        return bool(self._detect(np.ascontiguousarray(rgb[..., ::-1]), s.ocr_first_look_px,
+                                 s.ocr_first_look_box_thresh))
+
     def predict(self, rgb: np.ndarray, hires: Callable[[], np.ndarray | None] | None = None) -> list[TextLine]:
         """Every text line in an upright RGB image (H x W x 3 uint8), reading order, boxes in its pixels.
 
         ``hires`` returns the same picture larger (the original), or None. It is only called when the first look
         saw text; lines are then detected and read on it: small words a 1440 px WebP preview blurs are found,
         and their spaces kept (read from the preview, a page's words run together)."""
-        self.load()
         s = self.settings
+        if not self.first_look(rgb):
+            return []
         bgr = np.ascontiguousarray(rgb[..., ::-1])
-        if s.ocr_first_look_px and max(bgr.shape[:2]) > s.ocr_first_look_px:
-            if not self._detect(bgr, s.ocr_first_look_px, s.ocr_first_look_box_thresh):
-                return []
         source, factor = bgr, 1.0
         big = hires() if hires is not None else None
         if big is not None and big.shape[1] > bgr.shape[1]:
