@@ -609,10 +609,13 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
     scripted = [asyncio.Event() for _ in results]
     tasks = [asyncio.ensure_future(viewer(server, b, r, legacy, timeout_s, go, done, s, arrival_s * i / max(1, n)))
              for i, (b, r, s) in enumerate(zip(browsers, results, scripted)) if r.error is None]
+    server_cpu: list[float] = []
+    sampling = asyncio.ensure_future(sample_cpu(psutil.Process(server.proc.pid), server_cpu))
     t0 = time.monotonic()
     go.set()
     await asyncio.gather(*(s.wait() for r, s in zip(results, scripted) if r.error is None or tasks))
     wall = time.monotonic() - t0
+    sampling.cancel()
     await asyncio.sleep(3.0)
     during = server.memory()
     kernels = []
@@ -638,6 +641,10 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
     return {
         "viewers": n, "arrival_s": arrival_s, "ready": len(ready), "wall_s": round(wall, 1),
         "load_average_1min": round(load_before, 1),
+        # The server's own CPU (% of one core, sampled every 0.5 s): near 100 means its event loop was busy;
+        # low while the probe waits means it was starved by the kernels.
+        "server_cpu_p50_pct": round(pct(server_cpu, 50)) if server_cpu else None,
+        "server_cpu_max_pct": round(max(server_cpu)) if server_cpu else None,
         "ready_sorted_s": [round(x, 1) for x in sorted(readies)],
         "errors": sorted({r.error for r in results if r.error})[:5],
         "statuses": {str(s): sum(1 for r in results if (r.status or 0) == s)
@@ -660,6 +667,15 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
         "heavy_libraries_in_a_kernel": heavy,
         "a_kernel_by_mapping": breakdown,
     }
+
+
+async def sample_cpu(proc: psutil.Process, out: list[float]) -> None:
+    """CPU % of one process every 0.5 s into ``out`` until cancelled."""
+    with contextlib.suppress(psutil.Error):
+        proc.cpu_percent(None)
+        while True:
+            await asyncio.sleep(0.5)
+            out.append(proc.cpu_percent(None))
 
 
 def heavy_libraries(procs: list[psutil.Process]) -> list[str]:
