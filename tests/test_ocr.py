@@ -171,7 +171,7 @@ def test_has_text_filter_lists_only_media_with_text(lib, built):
     assert not with_text_ids & set(lib.media(has_text=False)["id"])
 
 
-def test_ls_has_text_and_show_on_the_command_line(built):
+def test_search_ls_has_text_and_show_on_the_command_line(built):
     env = {**os.environ, "WORKBENCH_LIBRARY": str(built["root"])}
 
     def wb(*args: str) -> str:
@@ -182,6 +182,8 @@ def test_ls_has_text_and_show_on_the_command_line(built):
     rows = [json.loads(line) for line in wb("ls", "--has-text", "--json").splitlines()]
     assert {r["id"] for r in rows} == {built["ids"]["sign"], built["ids"]["rotated"], built["ids"]["harbour"]}
     assert SIGN_WORDS in wb("show", built["ids"]["sign"])
+    hits = [json.loads(line) for line in wb("search", "garage", "--limit", "3", "--json").splitlines()]
+    assert [h["id"] for h in hits][:1] == [built["ids"]["sign"]]
 
 
 def test_a_user_view_shows_text_only_of_media_the_user_may_see(lib, built):

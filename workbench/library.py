@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.catalog import schema as S
 from workbench.catalog.lock import WriteLock
 from workbench.catalog.migrations import check_not_newer, migrate
 from workbench.catalog.queries import MediaFilter, list_media
+from workbench.catalog.schema import CORE_TABLES, SCHEMA_VERSION
 from workbench.catalog.store import Catalog, sql_in, sql_quote
 from workbench.compress.policy import Policy
 from workbench.errors import LibraryError, NotFoundError, WorkbenchError
@@ -68,7 +68,7 @@ class Library:
         for sub in ("originals", "derived", "catalog"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         if not (root / MARKER).exists():
-            meta = {"format": "workbench-library", "schema_version": S.SCHEMA_VERSION,
+            meta = {"format": "workbench-library", "schema_version": SCHEMA_VERSION,
                     "created_at": datetime.now(timezone.utc).isoformat()}
             (root / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
         return cls.open(root)
@@ -88,17 +88,17 @@ class Library:
         catalog = Catalog(root / "catalog")
         lib = cls(root, catalog, settings)
         schemas = lib._schemas()
-        for name, schema in S.CORE_TABLES.items():
+        for name, schema in CORE_TABLES.items():
             catalog.ensure(name, schema)  # stage tables are created when their stage first runs
-        if meta.get("schema_version", 0) < S.SCHEMA_VERSION or lib._needs_columns(schemas):
+        if meta.get("schema_version", 0) < SCHEMA_VERSION or lib._needs_columns(schemas):
             with lib._lock:
                 migrate(catalog, int(meta.get("schema_version", 0)), schemas)
-                meta["schema_version"] = S.SCHEMA_VERSION
+                meta["schema_version"] = SCHEMA_VERSION
                 (root / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
         return lib
 
     def _schemas(self) -> dict[str, Any]:
-        return {**S.CORE_TABLES, **stage_schemas(self.settings, self.root)}
+        return {**CORE_TABLES, **stage_schemas(self.settings, self.root)}
 
     def _needs_columns(self, schemas: dict[str, Any]) -> bool:
         have = self.catalog.table_names()
@@ -895,17 +895,17 @@ class Library:
 
     def trash(self, ids: Iterable[str], *, user: str | None = None, reason: str | None = None) -> int:
         """Put media in the trash: hidden from listings and search, nothing deleted. Returns how many were added."""
-        from workbench.catalog.trash import put
+        from workbench.catalog.trash import put as put_in_trash
         full = [self.resolve_id(i) for i in ids]
         with self._lock:
-            return put(self.catalog, full, user, reason)
+            return put_in_trash(self.catalog, full, user, reason)
 
     def restore(self, ids: Iterable[str]) -> int:
         """Take media out of the trash. Returns how many were in it."""
-        from workbench.catalog.trash import take_back
+        from workbench.catalog.trash import take_back as take_out_of_trash
         full = [self.resolve_id(i) for i in ids]
         with self._lock:
-            return take_back(self.catalog, full)
+            return take_out_of_trash(self.catalog, full)
 
     def trashed(self) -> pd.DataFrame:
         """What is in the trash: [id, path, kind, size_bytes, reason, at]."""

@@ -101,8 +101,9 @@ def process(
     embeddings_<dim> (CLIP vectors, for search), tag_scores (tags), face_scans (faces, then people), quality,
     ocr (text in pictures).
 
-    A stage that cannot run here (e.g. no model weights) is skipped with the reason. Interrupt any time; rerun
-    resumes.
+    A stage that cannot run here (e.g. no model weights) is skipped with the reason.
+
+    Interrupt any time; a rerun resumes.
     """
     lib = open_library()
     reports = lib.process(stage, retry_failed=retry_failed, progress=progress_flag(json_out))

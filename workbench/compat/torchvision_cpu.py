@@ -21,7 +21,6 @@ import threading
 
 _lock = threading.Lock()
 _done = False
-_patched = False  # True when the fallback below was needed (for diagnostics and tests)
 _library = None   # the torch.library.Library holding our definitions; kept alive for the process
 
 _NMS_SCHEMA = "(Tensor dets, Tensor scores, float iou_threshold) -> Tensor"
@@ -33,7 +32,7 @@ def ensure_torchvision() -> None:
     Call it before importing open_clip or anything else that imports torchvision. Idempotent and thread-safe;
     any other import error is re-raised unchanged.
     """
-    global _done, _patched
+    global _done
     if _done:
         return
     with _lock:
@@ -48,13 +47,7 @@ def ensure_torchvision() -> None:
             _define_ops()
             import torchvision  # noqa: F401  (now the fake registrations find our schemas)
             _allow_nms()
-            _patched = True
         _done = True
-
-
-def fallback_active() -> bool:
-    """True when torchvision needed the plain-torch NMS fallback in this process."""
-    return _patched
 
 
 def _is_missing_op_error(e: BaseException) -> bool:

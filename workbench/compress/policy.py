@@ -53,10 +53,6 @@ class Policy:
     images: ImageRule = field(default_factory=ImageRule)
     videos: VideoRule | None = None
 
-    @property
-    def loses_information(self) -> bool:
-        return self.images.mode == "lossy" or self.videos is not None
-
     def describe(self) -> dict:
         return asdict(self)
 

@@ -86,13 +86,6 @@ def available_codecs() -> list[str]:
     return [c for c, e in ENCODERS.items() if e.name in av.codecs_available]
 
 
-def missing_encoders() -> dict[str, str]:
-    """codec -> PyAV encoder name, for the codecs this build cannot encode."""
-    import av
-
-    return {c: e.name for c, e in ENCODERS.items() if e.name not in av.codecs_available}
-
-
 @dataclass
 class TranscodeResult:
     codec: str

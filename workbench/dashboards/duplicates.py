@@ -122,7 +122,7 @@ def histogram(scores: Iterable[float], bin_points: int = HISTOGRAM_BIN) -> list[
 
 
 @dataclass
-class Snapshot:
+class DuplicatesPageData:
     """What the page shows, read from the library in one go (refreshed after every change)."""
     groups: pd.DataFrame
     media: dict[str, dict[str, Any]]                         # rows of the groups' members, by id
@@ -150,17 +150,18 @@ class Duplicates(Dashboard):
         super().__init__(library)
 
     # -- reading -------------------------------------------------------------------------------------------
-    def _read(self) -> Snapshot:
+    def _read(self) -> DuplicatesPageData:
         lib = self.library
         status = lib.status()
         pending = {r["stage"]: int(r["pending"]) for r in status.to_dict("records")}
         groups, quality, media = lib.duplicates(), lib.quality(), lib.media()
         members = {m["id"] for ms in groups["members"] for m in ms}
         rows = {r["id"]: r for r in media[media["id"].isin(members)].to_dict("records")}
-        return Snapshot(groups=groups, media=rows, quality=quality, scores=dict(zip(quality["id"], quality["score"])),
-                        ids=set(media["id"]), pending=pending, n_media=int(status.attrs.get("media", len(media))))
+        return DuplicatesPageData(groups=groups, media=rows, quality=quality,
+                                  scores=dict(zip(quality["id"], quality["score"])), ids=set(media["id"]),
+                                  pending=pending, n_media=int(status.attrs.get("media", len(media))))
 
-    def _restrict(self, snap: Snapshot) -> None:
+    def _restrict(self, snap: DuplicatesPageData) -> None:
         """Turn the ids of the link into the set both tabs show; prefixes are accepted, unknown ids reported."""
         if self._wanted_ids is None:
             self._wanted_ids = ids_from_link()

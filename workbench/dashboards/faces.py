@@ -88,7 +88,7 @@ def faces_in_order(faces: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass
-class Snapshot:
+class FacesPageData:
     """What the page shows, read through ``Library`` in one go (again after every change)."""
     people: pd.DataFrame                 # every live person, hidden ones included
     faces: pd.DataFrame                  # every face of the current face model
@@ -172,11 +172,11 @@ class Faces(Dashboard):
         self._reload()
 
     # -- reading -------------------------------------------------------------------------------------------
-    def _read(self) -> Snapshot:
+    def _read(self) -> FacesPageData:
         lib = self.library
-        return Snapshot(people=lib.people(include_hidden=True), faces=lib.faces(),
-                        suggestions=lib.face_suggestions(max_distance=float(self.max_distance.value),
-                                                         include_hidden=bool(self.show_hidden.value)))
+        return FacesPageData(people=lib.people(include_hidden=True), faces=lib.faces(),
+                             suggestions=lib.face_suggestions(max_distance=float(self.max_distance.value),
+                                                              include_hidden=bool(self.show_hidden.value)))
 
     def _reload(self, page: int | None = None) -> None:
         """Read everything again and redraw (after any change, from the page or elsewhere)."""

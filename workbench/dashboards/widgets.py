@@ -57,17 +57,6 @@ def picture_html(data: bytes | None, *, width_px: int = 160, height_px: int | No
             f'style="width:{width_px}px;height:{h}px" alt="{html.escape(title)}"></div>')
 
 
-def media_picture(library: Any, media_id: str, *, width_px: int = 160, height_px: int | None = None,
-                  which: str = "thumb", title: str = "") -> pn.pane.HTML:
-    """A media's thumbnail (or preview) as a pane, through ``Library.thumbnail``."""
-    try:
-        data = library.thumbnail(media_id, which)
-    except WorkbenchError:
-        data = None
-    return pn.pane.HTML(picture_html(data, width_px=width_px, height_px=height_px, title=title or media_id[:10]),
-                        width=width_px, height=(height_px or width_px) + 4, sizing_mode="fixed", margin=2)
-
-
 # Face crops already made, by (library root, face id, size): a face's box never changes, and a page of faces
 # redrawn after each edit would otherwise decode every preview again (~20 ms a crop). 4000 crops of ~4 KB JPEG
 # at 96 px bound this to ~16 MB per server.

@@ -148,7 +148,7 @@ class Gallery(W.VBox):
         return None
 
     def thumbnails(self, view: Any, ids: list[str], which: str = "thumb") -> dict[str, bytes | None]:
-        return pictures.many(self.library, view, ids, which)
+        return pictures.many(view, ids, which)
 
     def open_viewer(self, view: Any, ids: list[str], index: int) -> None:
         self.run(lambda: self.viewer.show_media(view, ids, index))

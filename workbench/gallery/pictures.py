@@ -9,6 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 
-def many(library: Any, view: Any, ids: list[str], which: str = "thumb") -> dict[str, bytes | None]:
+def many(view: Any, ids: list[str], which: str = "thumb") -> dict[str, bytes | None]:
     """media id -> WebP bytes (None when missing or not visible to ``view``)."""
     return view.thumbnails(ids, which) if ids else {}

@@ -11,8 +11,6 @@ import math
 import struct
 from typing import BinaryIO, Iterator
 
-# Containers we descend into; everything else is skipped by seeking past it.
-_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"udta", b"edts"}
 # The moov box of a phone video is a few MB at most; refuse to slurp anything absurd.
 _MAX_MOOV_BYTES = 64 * 1024 * 1024
 CR3_UUID = bytes.fromhex("85c0b687820f11e08111f4ce462b6a48")

@@ -406,12 +406,6 @@ def _date_bounds(taken: np.ndarray, since_us: int | None, until_us: int | None) 
     return lo, max(lo, hi)
 
 
-def slice_rows(snap: Snapshot, since_us: int | None, until_us: int | None) -> int:
-    """How many snapshot rows a date range covers (what :data:`MAX_EXACT_ROWS` is compared with)."""
-    lo, hi = _date_bounds(snap.taken_us, since_us, until_us)
-    return hi - lo
-
-
 def filtered_search(table, root: Path, where: str, query: np.ndarray, k: int, *, since_us: int | None,
                     until_us: int | None, kind: str | None = None, vector_column: str = "vector",
                     max_rows: int | None = None) -> pd.DataFrame | None:

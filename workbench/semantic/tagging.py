@@ -422,8 +422,3 @@ def changed_by_threshold(scores: ScoreMatrix | pd.DataFrame, old: float | Thresh
     # A pair enters when new <= score < old (its threshold went down past it), leaves when old <= score < new.
     return pairs(t_new, t_old), pairs(t_old, t_new)
 
-
-def tag_counts(tags: pd.DataFrame) -> pd.Series:
-    """Media per tag, most common first: a dashboard check for tags that fire on everything (a tag on most of
-    a library usually needs a per-tag override)."""
-    return tags["tag"].value_counts()
