@@ -83,6 +83,11 @@ class Settings:
     # Dlib embeddings: same person when closer than this (face_recognition's 0.6 is tuned for verification;
     # clustering people needs fewer false merges).
     face_match_distance: float = 0.5
+    # Suggestions for faces left without a person reach further, to dlib's own "same person" distance (0.6,
+    # face_recognition's default tolerance): a person checks each one before anything changes. On the corpus's
+    # labelled faces the right suggestions were at 0.474 and 0.536, the nearest wrong person at 0.639
+    # (people/suggest.py). The faces dashboard's slider starts here.
+    face_suggest_max_distance: float = 0.6
     face_cluster_method: str = "chinese_whispers"
     face_min_cluster_size: int = 2
 
@@ -182,6 +187,10 @@ class Settings:
     gallery_max_kernels: int = 40
     gallery_kernels_per_user: int = 4
     gallery_kernels_per_share: int = 10
+    # Kernels run at this `nice` level (0: like the server). Starting one costs 3-4 s of CPU; with 40 starting at
+    # once on 2 cores at equal priority the server's sign-in page and media waited 10-14 s (docs/benchmarks.md,
+    # gallery load); lowered, the server is served first.
+    gallery_kernel_nice: int = 10
     # Host names the gallery answers to (a DNS-rebinding page reaching a server bound to localhost under its own
     # name is refused). Patterns like "*.example.org" work; `workbench gallery --allow-host NAME` adds one.
     gallery_allowed_hosts: list = field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])

@@ -168,14 +168,15 @@ def wait_for_page_request() -> None:
     import threading
 
     from tornado.websocket import websocket_connect
-    from voila.utils import ENV_VARIABLE
 
-    ip = os.getenv(ENV_VARIABLE.VOILA_APP_IP, "127.0.0.1")
-    port = os.getenv(ENV_VARIABLE.VOILA_APP_PORT, "8866")
-    base = os.getenv(ENV_VARIABLE.VOILA_WS_BASE_URL, os.getenv(ENV_VARIABLE.VOILA_SERVER_URL, "/"))
-    kernel_id = os.getenv(ENV_VARIABLE.VOILA_KERNEL_ID, "")
+    # Voilà's variable names (voila.utils.ENV_VARIABLE), spelled out: importing voila.utils pulls jupyter_server
+    # and jupyterlab_server into every pool kernel (+39 MB and seconds of CPU; docs/benchmarks.md, gallery load).
+    ip = os.getenv("VOILA_APP_IP", "127.0.0.1")
+    port = os.getenv("VOILA_APP_PORT", "8866")
+    base = os.getenv("VOILA_WS_BASE_URL", os.getenv("VOILA_SERVER_URL", "/"))
+    kernel_id = os.getenv("VOILA_KERNEL_ID", "")
     query = urllib.parse.urlencode({"key": links.request_info_key()})
-    url = f"{os.getenv(ENV_VARIABLE.VOILA_WS_PROTOCOL, 'ws')}://{ip}:{port}{base}voila/query/{kernel_id}?{query}"
+    url = f"{os.getenv('VOILA_WS_PROTOCOL', 'ws')}://{ip}:{port}{base}voila/query/{kernel_id}?{query}"
     got: list[str] = []
 
     async def fetch() -> None:

@@ -107,8 +107,12 @@ class GalleryKernelManager(AsyncMappingKernelManager):
 
     budget: KernelBudget = KernelBudget(max_total=40, per_user=4, per_share=10)
 
+    #: Scheduling priority of kernels (``nice``): set from ``gallery_kernel_nice`` by the server.
+    kernel_nice: int = 0
+
     async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
         kernel_id = await super().start_kernel(*args, **kwargs)
+        self._lower_priority(kernel_id)
         env = kwargs.get("env") or {}
         reservation = CURRENT_RESERVATION.get()
         # Only a page request's kernel carries the actor; kernels started to fill the preheat pool do not.
@@ -121,6 +125,19 @@ class GalleryKernelManager(AsyncMappingKernelManager):
             return await super().shutdown_kernel(kernel_id, *args, **kwargs)
         finally:
             self.budget.forget(kernel_id)
+
+    def _lower_priority(self, kernel_id: str) -> None:
+        """Kernels yield the CPU to the server: a burst of kernels starting (3-4 s of CPU each) must not keep the
+        sign-in page, media and other pages' websockets waiting."""
+        if self.kernel_nice <= 0:
+            return
+        try:
+            import psutil
+            process = getattr(self.get_kernel(kernel_id).provisioner, "process", None)
+            if process is not None:
+                psutil.Process(process.pid).nice(self.kernel_nice)
+        except Exception as e:  # a kernel that already exited, or no permission: it runs at normal priority
+            self.log.debug("could not lower the priority of kernel %s: %s", kernel_id, e)
 
     def connections(self, kernel_id: str) -> int:
         return int(self._kernel_connections.get(kernel_id, 0))

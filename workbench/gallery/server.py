@@ -117,6 +117,7 @@ def _voila_app_class():
             self.kernel_manager.budget = KernelBudget(max_total=s.gallery_max_kernels,
                                                       per_user=s.gallery_kernels_per_user,
                                                       per_share=s.gallery_kernels_per_share)
+            self.kernel_manager.kernel_nice = s.gallery_kernel_nice
             if hasattr(self.kernel_manager, "get_rendered_notebook"):
                 claim_preheated(self.kernel_manager)
             settings["workbench_library"] = self.library
