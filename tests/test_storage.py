@@ -172,3 +172,36 @@ def test_the_guard_recognises_a_path_built_under_the_root() -> None:
     tree = ast.parse('p = root / "originals" / blob\nq = Path(root, "derived")\nr = root / "catalog"\n'
                      't = lib.derived_dir / rel')
     assert sorted(a for n in ast.walk(tree) if (a := _joins_an_area(n))) == ["derived", "derived_dir", "originals"]
+
+
+# ------------------------------------------------------------------------------------------------ a library
+
+
+def _files_outside_catalog(root: Path) -> dict[str, tuple[int, int]]:
+    return {p.relative_to(root).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")
+            if p.is_file() and p.relative_to(root).parts[0] not in ("catalog", ".lock")}
+
+
+def test_a_library_stores_through_its_storage_and_reading_writes_nothing(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from workbench.library import Library
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, colour in enumerate(("red", "blue")):
+        Image.new("RGB", (320, 240), colour).save(src / f"p{i}.jpg", quality=90)
+    lib = Library.create(tmp_path / "lib")
+    lib.import_files([src], progress=False)
+    lib.process(["thumbnails"], progress=False)
+    ids = list(lib.media()["id"])
+    stored = set(lib.storage.list("originals"))
+    assert stored == {f"originals/{lib.get(m)['blob']}" for m in ids}
+    assert all(lib.storage.read_bytes(f"originals/{lib.get(m)['blob']}") == (src / Path(lib.get(m)["path"]).name)
+               .read_bytes() for m in ids)
+    before = _files_outside_catalog(lib.root)
+    for m in ids:                                   # every way to read a media's bytes
+        assert lib.thumbnail(m) and lib.thumbnail(m, "preview")
+        assert lib.original_path(m).read_bytes() and lib.rendition_path(m, "preview").exists()
+    assert all(lib.thumbnails(ids).values())
+    assert set(lib.verify(progress=False)["status"]) == {"ok"}
+    assert _files_outside_catalog(lib.root) == before
