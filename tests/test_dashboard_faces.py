@@ -13,7 +13,6 @@ from playwright.sync_api import expect
 from browser import run_in_own_loop, open_page, screenshot, served, settle
 from workbench import Library
 from workbench.dashboards.faces import Faces
-from workbench.people.suggest import DEFAULT_SUGGEST_MAX_DISTANCE
 
 REPO = Path(__file__).resolve().parent.parent
 OBAMA_NAME = "Barack Obama"
@@ -133,7 +132,8 @@ def test_max_distance_must_be_positive(built: Path):
 
 
 def test_default_max_distance_reaches_past_automatic_grouping(built: Path):
-    assert DEFAULT_SUGGEST_MAX_DISTANCE > Library.open(built).settings.face_match_distance
+    settings = Library.open(built).settings
+    assert settings.face_suggest_max_distance > settings.face_match_distance
 
 
 # -- the dashboard object -----------------------------------------------------------------------------------

@@ -39,8 +39,6 @@ UI_EXCEPTIONS: dict[tuple[str, str], str] = {
     **{("workbench.dashboards.embedding_map", f"workbench.semantic.{m}"): "the map lays out stored vectors with "
        "the layout's own parameters; they move behind a Library search capability (issue 14)"
        for m in ("layout", "map_vectors")},
-    ("workbench.dashboards.faces", "workbench.people.suggest"): "the suggestion slider starts at the suggestion "
-    "default, which is a constant of people.suggest rather than a setting",
     ("workbench.gallery.media_handler", "workbench.compress.replace"): "which stored originals are rebuilt on "
     "download; goes with the Storage interface (issue 14)",
     **{(f"notebooks/{nb}", "workbench.demo"): "the notebooks build their demo library with workbench.demo"

@@ -653,13 +653,12 @@ class Library:
             return update_people(self.catalog, self.settings, self.face_model_id(), redo_auto=redo_auto)
 
     def face_suggestions(self, *, max_distance: float | None = None, include_hidden: bool = False) -> pd.DataFrame:
-        """Faces with no person, each with the nearest person within ``max_distance`` (default
-        ``people.suggest.DEFAULT_SUGGEST_MAX_DISTANCE``, 0.6): [face_id, media_id, path, person_id, person,
+        """Faces with no person, each with the nearest person within ``max_distance`` (default the
+        ``face_suggest_max_distance`` setting, 0.6): [face_id, media_id, path, person_id, person,
         distance], closest first. Why: automatic assignment stops at face_match_distance to avoid wrong merges;
         a user can confirm the near misses (``move_faces``) or refuse them (``reject_faces(person=...)``)."""
-        from workbench.people.suggest import DEFAULT_SUGGEST_MAX_DISTANCE, suggest_people
-        return suggest_people(self.catalog, self.settings, self.face_model_id(),
-                              max_distance=DEFAULT_SUGGEST_MAX_DISTANCE if max_distance is None else max_distance,
+        from workbench.people.suggest import suggest_people
+        return suggest_people(self.catalog, self.settings, self.face_model_id(), max_distance=max_distance,
                               include_hidden=include_hidden, exclude_media=self.trashed_ids())
 
     def face_crop(self, face_id: str, size_px: int = 160, margin: float = 0.25):

@@ -21,7 +21,6 @@ import pandas as pd
 import panel as pn
 
 from workbench.dashboards.widgets import Dashboard, face_picture
-from workbench.people.suggest import DEFAULT_SUGGEST_MAX_DISTANCE
 
 # A cold page decodes one preview per crop (~20-60 ms each, measured): 10 x 10 crops keep the first view of a page
 # to a few seconds; crops are remembered afterwards (widgets.FACE_CROP_CACHE_ENTRIES).
@@ -130,8 +129,8 @@ class Faces(Dashboard):
         self.show_hidden = pn.widgets.Checkbox(label="Show hidden people", value=False)
         self.show_hidden.param.watch(guard(lambda e: self._reload(page=0)), "value")  # suggestions follow too
         self.max_distance = pn.widgets.FloatSlider(
-            label="Suggest people within distance", start=0.3, end=0.8, step=0.01, value=DEFAULT_SUGGEST_MAX_DISTANCE,
-            sizing_mode="stretch_width")
+            label="Suggest people within distance", start=0.3, end=0.8, step=0.01,
+            value=self.library.settings.face_suggest_max_distance, sizing_mode="stretch_width")
         self.max_distance.param.watch(guard(lambda e: self._reload()), "value_throttled")
         self.merge_from = pn.widgets.MultiChoice(label="Merge these people", options={}, value=[],
                                                  placeholder="pick people", sizing_mode="stretch_width")
@@ -165,7 +164,7 @@ class Faces(Dashboard):
             self.merge_button,
             pn.pane.Markdown("### Suggestions", margin=(10, 10, 0, 10)), self.max_distance,
             pn.pane.Markdown(f"Unassigned faces are suggested for the nearest person within this distance "
-                             f"(default {DEFAULT_SUGGEST_MAX_DISTANCE}; automatic grouping stops at "
+                             f"(default {self.library.settings.face_suggest_max_distance}; automatic grouping stops at "
                              f"{self.library.settings.face_match_distance}).", sizing_mode="stretch_width"),
             self.update_button]
         self.main += [self.summary, self.tabs]

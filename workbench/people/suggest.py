@@ -4,7 +4,7 @@ Automatic assignment (``people.assign``) only joins a face to a person closer th
 (0.5), because a wrong automatic merge is costly. A suggestion is checked by a person before anything changes,
 so it may reach further: up to dlib's own verification threshold.
 
-``DEFAULT_SUGGEST_MAX_DISTANCE`` = 0.6 is dlib's "same person" distance for these embeddings (face_recognition's
+``Settings.face_suggest_max_distance`` = 0.6 is dlib's "same person" distance for these embeddings (face_recognition's
 default tolerance; dlib reports 99.38 % pair accuracy on LFW with it), the looser bound that the comment on
 ``Settings.face_match_distance`` contrasts with clustering's 0.5. Measured on the shared corpus's labelled faces
 (the ``benchmarks/faces_eval.py`` folder, default settings; tests/test_dashboard_faces.py): of the 6 usable faces
@@ -21,20 +21,21 @@ from workbench.people.assign import current_person, live_persons, load_assignmen
 from workbench.people.faces_view import media_paths
 from workbench.settings import Settings
 
-DEFAULT_SUGGEST_MAX_DISTANCE = 0.6
-
 SUGGESTION_COLUMNS = ["face_id", "media_id", "path", "person_id", "person", "distance"]
 
 
 def suggest_people(catalog: Catalog, settings: Settings, model_id: str, *,
-                   max_distance: float = DEFAULT_SUGGEST_MAX_DISTANCE, include_hidden: bool = False,
+                   max_distance: float | None = None, include_hidden: bool = False,
                    exclude_media: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
     """For each recognisable face with no person: the person whose mean embedding is nearest, when within
-    ``max_distance`` (Euclidean, the unit of ``face_match_distance``) and not rejected for that face by a user.
-    Hidden people are candidates only with ``include_hidden``. Rows sorted by distance, closest first."""
+    ``max_distance`` (Euclidean, the unit of ``face_match_distance``; default ``face_suggest_max_distance``) and not
+    rejected for that face by a user. Hidden people are candidates only with ``include_hidden``. Rows sorted by
+    distance, closest first."""
+    if max_distance is None:
+        max_distance = settings.face_suggest_max_distance
     if max_distance <= 0:
         raise ValueError(f"max_distance must be a positive embedding distance (default "
-                         f"{DEFAULT_SUGGEST_MAX_DISTANCE}), not {max_distance}")
+                         f"{settings.face_suggest_max_distance}), not {max_distance}")
     empty = pd.DataFrame(columns=SUGGESTION_COLUMNS)
     faces = load_faces(catalog, settings, model_id)
     persons = [p for p in live_persons(catalog, model_id)
