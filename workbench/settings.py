@@ -188,10 +188,12 @@ class Settings:
     gallery_max_kernels: int = 40
     gallery_kernels_per_user: int = 4
     gallery_kernels_per_share: int = 10
-    # Kernels run at this `nice` level (0: like the server). Starting one costs 3-4 s of CPU; with 40 starting at
-    # once on 2 cores at equal priority the server's sign-in page and media waited 10-14 s (docs/benchmarks.md,
-    # gallery load); lowered, the server is served first.
-    gallery_kernel_nice: int = 10
+    # Kernels can run at a lower priority (`nice`, 0 = like the server). Starting one costs 3-4 s of CPU, and 40
+    # starting at once on 2 cores made the server's own pages wait 10-14 s. Measured with 16 viewers at once,
+    # alternating (docs/benchmarks.md, gallery load): nice 10 did not shorten the server's longest wait beyond the
+    # noise of a busy machine (3.3-3.9 s vs 2.1-4.3 s), and it lets any other work on the machine (a `process`
+    # run) starve viewers' pages. So 0 by default; a dedicated gallery machine may try 10.
+    gallery_kernel_nice: int = 0
     # Host names the gallery answers to (a DNS-rebinding page reaching a server bound to localhost under its own
     # name is refused). Patterns like "*.example.org" work; `workbench gallery --allow-host NAME` adds one.
     gallery_allowed_hosts: list = field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
