@@ -25,6 +25,8 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("gallery_server")
     lib = Library.open(root / "library", create=True)
     lib.add_user("ann", "ann-password", "viewer")
+    lib.settings.gallery_kernels_per_user = 50    # every test opens pages as ann (the cap: test_gallery_attacks)
+    lib.settings.save(root / "library")
     with served_gallery(root / "library") as (base, log):
         yield base, log, root
 

@@ -187,6 +187,11 @@ class GalleryPageHandler(TornadoVoilaHandler):
 
     @allow_unauthenticated
     async def get(self, path: str | None = None) -> None:
+        if self.notebook_path and path:
+            # Any other path is a file request: Voilà sends it to its file route (which serves nothing here);
+            # it must not spend a kernel slot or depend on there being one.
+            self.redirect_to_file(path)
+            return
         owner = await self._owner()
         if owner is None:
             return
@@ -300,6 +305,15 @@ class KernelOnlyRequestInfo(RequestInfoSocketHandler):
         if not (local and self.key and hmac.compare_digest(given, self.key)):
             raise web.HTTPError(403)
         await super().get(*args, **kwargs)
+
+
+class NoFavicon(web.RequestHandler):
+    """Browsers ask every page's server for /favicon.ico: an empty answer, not a file route's refusal."""
+
+    def get(self) -> None:
+        self.set_status(204)
+        self.set_header("Cache-Control", "public, max-age=86400")
+        self.finish()
 
 
 class BadHost(web.RequestHandler):

@@ -44,7 +44,7 @@ class PhotosPage(W.VBox):
         if q.text:
             rows = view.search(q.text, limit=self.search_limit, **q.filters())
             how = ("by meaning and by words" if self.semantic() else
-                   "by words in file names, folders, camera and place"
+                   "by words in file names, folders, camera, place and the photos themselves"
                    + (" (search by meaning needs CLIP embeddings: run `workbench process`)"
                       if self.shell.user["role"] in ("admin", "curator") else ""))
             self.title.value = (f"<div class='wb-title'>Results for “{esc(q.text)}”</div>"

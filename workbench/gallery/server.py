@@ -140,6 +140,7 @@ def _voila_app_class():
                 (url_path_join(self.server_url, "login"), H.LoginHandler),
                 (url_path_join(self.server_url, "logout"), H.LogoutHandler),
                 (url_path_join(self.server_url, "share"), H.ShareUnlockHandler),
+                (url_path_join(self.server_url, "favicon.ico"), H.NoFavicon),
             ]
             return [*ours, *routes]
 
