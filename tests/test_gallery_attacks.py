@@ -27,7 +27,8 @@ from gallery_client import Visitor, message, request_states
 
 pytestmark = pytest.mark.slow
 
-PASSWORD = {"ann": "ann-password", "bob": "bob-password", "cat": "cat-password"}   # cat: guessed at
+PASSWORD = {"ann": "ann-password", "bob": "bob-password", "cat": "cat-password",   # cat: guessed at
+            "dan": "dan-password"}                                                  # dan: behind a proxy
 
 
 def kernels_of(server_pid: int) -> list[psutil.Process]:
@@ -70,7 +71,8 @@ def build(root: Path, **settings) -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("gallery_attacks")
-    library = build(root, gallery_kernels_per_user=20, login_max_failures=5)
+    library = build(root, gallery_kernels_per_user=20, login_max_failures=5,
+                    gallery_trusted_proxies=["127.0.0.1"])     # as if a reverse proxy on this machine
     with served_gallery(library) as (base, log):
         yield base, log, library
 
@@ -252,6 +254,33 @@ def test_simultaneous_guesses_are_judged_one_at_a_time(server):
     judged = sum("Wrong user name or password" in a for a in answers)
     assert judged <= 5
     assert sum("too many failed attempts" in a.lower() for a in answers) >= 3
+
+
+def sign_in_via(base: str, password: str, forwarded_for: str):
+    """A sign-in as dan that arrives through a proxy which says it came from ``forwarded_for``."""
+    return Visitor(base).post("/login", {"name": "dan", "password": password, "next": "/"},
+                              headers={"X-Forwarded-For": forwarded_for}, allow_redirects=False)
+
+
+def test_behind_a_trusted_proxy_each_visitor_is_counted_by_their_own_address(server):
+    """Behind a reverse proxy everyone arrives from the proxy's address: counted by it, a stranger's wrong guesses
+    would lock the owner out too. The proxy's X-Forwarded-For names the visitor (an address the visitor adds in
+    front of it is ignored)."""
+    base, _, _ = server
+    stranger = "198.51.100.7, 203.0.113.5"       # the first hop is the stranger's own invention
+    for i in range(5):
+        assert "Wrong user name or password" in sign_in_via(base, f"guess-{i}", stranger).text
+    assert "too many failed attempts" in sign_in_via(base, "guess-5", stranger).text.lower()
+    assert "too many failed attempts" in sign_in_via(base, PASSWORD["dan"], stranger).text.lower()
+    assert sign_in_via(base, PASSWORD["dan"], "203.0.113.6").status_code == 302    # the owner, elsewhere
+
+
+def test_without_a_trusted_proxy_forwarded_addresses_are_ignored(tight):
+    """A visitor cannot dodge the per-address count by naming another address in a header."""
+    base, _, _ = tight
+    for i in range(5):
+        sign_in_via(base, f"guess-{i}", f"203.0.113.{10 + i}")
+    assert "too many failed attempts" in sign_in_via(base, PASSWORD["dan"], "203.0.113.99").text.lower()
 
 
 # -- 6. media links -------------------------------------------------------------------------------------------------

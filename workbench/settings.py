@@ -197,6 +197,10 @@ class Settings:
     # Host names the gallery answers to (a DNS-rebinding page reaching a server bound to localhost under its own
     # name is refused). Patterns like "*.example.org" work; `workbench gallery --allow-host NAME` adds one.
     gallery_allowed_hosts: list = field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
+    # Reverse proxies (addresses or networks, e.g. ["127.0.0.1"]) whose X-Forwarded-For and X-Forwarded-Proto the
+    # gallery believes. Behind a proxy every visitor arrives from the proxy's address: without this, 20 wrong
+    # passwords from anyone (login_client_max_failures) would lock everyone out. Empty: the headers are ignored.
+    gallery_trusted_proxies: list = field(default_factory=list)
 
     @classmethod
     def load(cls, library_root: Path | None = None) -> "Settings":

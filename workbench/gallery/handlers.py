@@ -45,7 +45,7 @@ def base_url(handler: Any) -> str:
 
 
 def client_address(handler: Any) -> str:
-    return str(handler.request.remote_ip or "unknown")
+    return identity.client_address(handler)
 
 
 def safe_next(handler: Any, value: str | None) -> str:

@@ -15,6 +15,7 @@ call ``actors_of`` directly.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import time
 from dataclasses import dataclass, field
@@ -145,11 +146,58 @@ def claimed_actors(handler: Any) -> set[str]:
     return out
 
 
+def _among(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    for net in networks:
+        try:
+            if ip in ipaddress.ip_network(str(net).strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def from_trusted_proxy(handler: Any) -> bool:
+    """Whether the connection comes from a reverse proxy named in ``gallery_trusted_proxies``."""
+    trusted = library_of(handler).settings.gallery_trusted_proxies
+    return bool(trusted) and _among(str(handler.request.remote_ip or ""), trusted)
+
+
+def client_address(handler: Any) -> str:
+    """The visitor's address, as the throttle counts it: the connection's own, or, when that is a trusted
+    reverse proxy, the nearest address in ``X-Forwarded-For`` that is not one (what the proxy saw). A header
+    from anyone else is ignored, so nobody picks their own address to dodge the per-address limit."""
+    remote = str(handler.request.remote_ip or "unknown")
+    if not from_trusted_proxy(handler):
+        return remote
+    trusted = library_of(handler).settings.gallery_trusted_proxies
+    hops = [h.strip() for h in handler.request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop.strip("[]"))
+        except ValueError:
+            return remote        # a malformed chain: count the proxy, not a made-up name
+        if not _among(hop, trusted):
+            return hop
+    return remote
+
+
+def over_https(handler: Any) -> bool:
+    """The page came over HTTPS: directly, or through a trusted proxy that says so."""
+    if handler.request.protocol == "https":
+        return True
+    return from_trusted_proxy(handler) and \
+        handler.request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https"
+
+
 def cookie_options(handler: Any, max_age_s: float | None) -> dict[str, Any]:
     """HttpOnly, SameSite=Strict, Secure when the page came over HTTPS, scoped to the server's base URL."""
     opts: dict[str, Any] = {"httponly": True, "samesite": "Strict",
                             "path": handler.settings.get("base_url", "/") or "/"}
-    if handler.request.protocol == "https":
+    if over_https(handler):
         opts["secure"] = True
     if max_age_s is not None:
         opts["expires_days"] = max_age_s / 86400
