@@ -37,3 +37,13 @@ class PasswordRequired(AuthError):
 
 class AccessDenied(WorkbenchError):
     """The acting user may see this, but not do that (e.g. add to an album they only view)."""
+
+
+def as_sentence(text: str) -> str:
+    """An error message as a sentence for a page: capitalised and ending in a full stop (messages are written
+    lower-case for CLI lines and log records)."""
+    text = text.strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import ipywidgets as W
 
-from workbench.errors import AuthError, WorkbenchError
+from workbench.errors import AuthError, WorkbenchError, as_sentence
 from workbench.gallery import links, pictures
 from workbench.gallery.style import page_assets
 from workbench.gallery.ui import Message, classes
@@ -137,10 +137,10 @@ class Gallery(W.VBox):
             if self.view is not None and hasattr(self.view, "share_id"):
                 self.deny(str(e))
             else:
-                self.show_ended(f"{_sentence(str(e))} Please sign in again.")
+                self.show_ended(f"{as_sentence(str(e))} Please sign in again.")
         except WorkbenchError as e:
             if target is not None:
-                target.error(_sentence(str(e)))
+                target.error(as_sentence(str(e)))
         except Exception:
             log.exception("gallery action failed")
             if target is not None:
@@ -201,12 +201,4 @@ def request_url() -> str | None:
     if not host:
         return None
     return f"http://{host}{':' + port if port else ''}{os.environ.get('SCRIPT_NAME') or '/'}"
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return ""
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 

@@ -30,7 +30,7 @@ from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
-from workbench.errors import AuthError, PasswordRequired, WorkbenchError
+from workbench.errors import AuthError, PasswordRequired, WorkbenchError, as_sentence
 from workbench.gallery import identity, pages
 from workbench.gallery.frames import outgoing_header
 from workbench.gallery.kernels import CURRENT_RESERVATION, Busy, Owner
@@ -117,7 +117,7 @@ class LoginHandler(PlainPage):
         except AuthError as e:
             log.info("sign-in refused from %s", client)
             self.show(pages.sign_in(action=self.request.path, xsrf_html=self.xsrf_form_html(), next_url=next_url,
-                                    error=_sentence(str(e)), name=name), 401)
+                                    error=as_sentence(str(e)), name=name), 401)
             return
         finally:
             password = ""
@@ -161,7 +161,7 @@ class ShareUnlockHandler(PlainPage):
                 None, lambda: library.for_share(token, password, client=client))
         except PasswordRequired as e:
             self.show(pages.share_password(action=self.request.path, xsrf_html=self.xsrf_form_html(), token=token,
-                                           error=_sentence(str(e))), 401)
+                                           error=as_sentence(str(e))), 401)
             return
         except AuthError as e:
             self.show(pages.denied(str(e)), 403)
@@ -345,11 +345,3 @@ class HostCheckedApplication(web.Application):
             log.warning("refused a request for host %r", (request.host or "")[:100])
             return self.get_handler_delegate(request, BadHost)
         return super().find_handler(request, **kwargs)
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return ""
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
