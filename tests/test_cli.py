@@ -131,3 +131,15 @@ def test_progress_bar_is_shown_on_a_terminal(tmp_path: Path):
     p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout
     assert "file/s" in p.stdout and "1/1" in p.stdout
+
+
+def test_search_without_clip_vectors_says_it_searched_words_only(tmp_path: Path):
+    jpeg(tmp_path / "in" / "beach.jpg")
+    wb("init", lib=tmp_path / "lib")
+    wb("import", str(tmp_path / "in"), lib=tmp_path / "lib")      # not processed: no CLIP vectors
+    p = wb("search", "beach", lib=tmp_path / "lib")
+    assert "beach.jpg" in p.stdout
+    assert "Searched words only" in p.stderr and "CLIP" in p.stderr
+    js = wb("search", "beach", "--json", lib=tmp_path / "lib")
+    assert [r["path"].endswith("beach.jpg") for r in jsonl(js.stdout)] == [True]   # stdout stays JSON Lines
+    assert "Searched words only" in js.stderr

@@ -259,6 +259,11 @@ def search(
                     until=_parse_date(until, "--until"), camera=camera, place=place, owner=owner, tag=tag,
                     person=person)
     _print_hits(df, json_out, f"{len(df)} results for {text!r}")
+    if not df.attrs.get("by_meaning", True):
+        # On stderr, so --json output stays JSON Lines only.
+        err_console.print("Searched words only (file names, folders, camera, place and text read in the pictures): "
+                          "searching by meaning needs CLIP vectors, which `workbench process` computes when CLIP "
+                          "weights are available.", soft_wrap=True)
 
 
 @app.command()
