@@ -137,9 +137,8 @@ class Library:
         return report
 
     def process(self, stages: Iterable[str] | None = None, *, retry_failed: bool = False,
-                progress: bool | None = None, max_media: int | None = None) -> list[StageReport]:
-        """Run every pending stage (or the named ones); safe to interrupt and rerun. ``max_media`` caps the media
-        each stage takes this time (``workbench serve`` works in chunks so new photos get thumbnails first)."""
+                progress: bool | None = None) -> list[StageReport]:
+        """Run every pending stage (or the named ones); safe to interrupt and rerun."""
         from concurrent.futures import ThreadPoolExecutor
 
         from workbench.people.assign import update_people
@@ -163,8 +162,7 @@ class Library:
                 with bar(None, stage.name, progress) as pb:
                     rep = run_stage(self.catalog, stage, self._context(), retry_failed=retry_failed,
                                     on_progress=pb.update,
-                                    set_total=lambda n: setattr(pb, "total", n) or pb.refresh(),
-                                    limit=max_media)
+                                    set_total=lambda n: setattr(pb, "total", n) or pb.refresh())
                 reports.append(rep)
                 if rep.done or rep.failed:
                     stage.after_run(self.catalog)
@@ -269,28 +267,6 @@ class Library:
         JPEG XL this writes: the exact JPEG is rebuilt into the storage's cache (``Storage.materialize``)."""
         row = self.get(id_or_prefix)
         return self._context().local_source(row)
-
-    def download_files(self, ids: Iterable[str]) -> list[dict[str, Any]]:
-        """[{"id", "path", "name", "mime", "size_bytes"}] of the bytes a download of these media (full ids, in this
-        order; unknown ones left out) serves, from one catalog read: a zip of an album asks for hundreds. ``path``
-        is a local file (``original_path``'s), ``name`` the file name it was imported under; an original replaced
-        by a pixel-lossless or lossy version is that version, so its name takes the version's extension."""
-        from workbench.compress.replace import RECONSTRUCTIBLE
-        wanted = list(dict.fromkeys(ids))
-        rows = {r["id"]: r for r in self.catalog.read("media", None, sql_in("id", wanted)).to_pylist()} if wanted \
-            else {}
-        ctx = self._context()
-        out = []
-        for mid in wanted:
-            row = rows.get(mid)
-            if row is None:
-                continue
-            path = ctx.local_source(row)
-            name = Path(row["path"]).name
-            if row.get("stored_as") and row["stored_as"] != RECONSTRUCTIBLE:
-                name = Path(name).stem + path.suffix
-            out.append({"id": mid, "path": path, "name": name, "mime": row["mime"], "size_bytes": path.stat().st_size})
-        return out
 
     def rendition_path(self, id_or_prefix: str, which: str = "thumb") -> Path | None:
         """The thumbnail (``thumb``) or ``preview`` WebP of a media, None until processed."""
@@ -945,7 +921,7 @@ class Library:
         replaced by compressed versions (``replace_originals``). Files indexed in place (``--mode reference``) are
         forgotten, never deleted. This is the only deletion there is."""
         from workbench.catalog.trash import empty
-        tables = ["sources", "errors", "manual_tags", "favourites"]
+        tables = ["sources", "errors", "manual_tags"]
         for stage in all_stages(self.settings, self.root):
             tables.append(stage.name)
             tables.extend(stage.side_schemas())
@@ -986,32 +962,12 @@ class Library:
 
     def album_media(self, album: str, *, sort: str = "date", desc: bool = False,
                     limit: int | None = None) -> pd.DataFrame:
-        """The media in an album, with the columns of ``media()``; trashed media are left out. ``sort="album"`` is
-        the album's own order: the media its managers arranged (``arrange_album``) first, the rest newest first."""
+        """The media in an album, with the columns of ``media()``; trashed media are left out."""
         from workbench.access import albums
-        album_id = albums.resolve(self.catalog, album)["album_id"]
-        ids = set(albums.item_ids(self.catalog, album_id)) - self.trashed_ids()
-        if sort == "album":
-            df = list_media(self.catalog, MediaFilter(ids=ids), sort="date", desc=True) if ids else \
-                list_media(self.catalog, MediaFilter(ids=set()), limit=0)
-            place = albums.positions(self.catalog, album_id)
-            df = df.assign(_place=df["id"].map(place)).sort_values("_place", na_position="last", kind="stable")
-            df = df.drop(columns="_place")
-            return (df.head(limit) if limit is not None else df).reset_index(drop=True)
+        ids = set(albums.item_ids(self.catalog, albums.resolve(self.catalog, album)["album_id"])) - self.trashed_ids()
         df = list_media(self.catalog, MediaFilter(ids=ids), sort=sort, desc=desc, limit=limit) if ids else \
             list_media(self.catalog, MediaFilter(ids=set()), limit=0)
         return df.reset_index(drop=True)
-
-    def arrange_album(self, album: str, ids: Iterable[str]) -> int:
-        """Put an album's media in this order (the rest follow, newest first); returns how many were placed."""
-        from workbench.access import albums
-        return albums.set_order(self.catalog, albums.resolve(self.catalog, album)["album_id"], self._resolve_ids(ids))
-
-    def set_album_cover(self, album: str, id_or_prefix: str | None) -> None:
-        """Choose the photo an album's card shows (None: its first photo again)."""
-        from workbench.access import albums
-        albums.set_cover(self.catalog, albums.resolve(self.catalog, album)["album_id"],
-                         None if id_or_prefix is None else self.resolve_id(id_or_prefix))
 
     def rename_album(self, album: str, name: str) -> None:
         """Give an album another name."""
@@ -1095,11 +1051,10 @@ class Library:
 
     def remove_user(self, name: str) -> None:
         """Remove an account: its sessions and album memberships end. Their media and albums stay."""
-        from workbench.access import albums, favourites, sessions, users
+        from workbench.access import albums, sessions, users
         users.remove(self.catalog, name)
         sessions.end_all(self.catalog, name)
         albums.forget_user(self.catalog, name)
-        favourites.forget_user(self.catalog, name)
 
     def users(self) -> pd.DataFrame:
         """Accounts: [name, role, created_at, updated_at] (never a password hash)."""
