@@ -7,7 +7,7 @@ from contextlib import nullcontext
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -26,6 +26,9 @@ from workbench.stages.base import StageContext
 from workbench.stages.registry import all_stages, stage_schemas
 from workbench.stages.runner import StageReport, pending_media, run_stage
 from workbench.storage import DERIVED, ORIGINALS, Storage, derived_key, open_storage, original_key
+
+if TYPE_CHECKING:
+    from workbench.replicas import Replicas, ScrubReport
 
 MARKER = "library.json"
 
@@ -137,8 +140,9 @@ class Library:
         return report
 
     def process(self, stages: Iterable[str] | None = None, *, retry_failed: bool = False,
-                progress: bool | None = None) -> list[StageReport]:
-        """Run every pending stage (or the named ones); safe to interrupt and rerun."""
+                progress: bool | None = None, max_media: int | None = None) -> list[StageReport]:
+        """Run every pending stage (or the named ones); safe to interrupt and rerun. ``max_media`` caps the media
+        each stage takes this time (``workbench serve`` works in chunks so new photos get thumbnails first)."""
         from concurrent.futures import ThreadPoolExecutor
 
         from workbench.people.assign import update_people
@@ -162,7 +166,8 @@ class Library:
                 with bar(None, stage.name, progress) as pb:
                     rep = run_stage(self.catalog, stage, self._context(), retry_failed=retry_failed,
                                     on_progress=pb.update,
-                                    set_total=lambda n: setattr(pb, "total", n) or pb.refresh())
+                                    set_total=lambda n: setattr(pb, "total", n) or pb.refresh(),
+                                    limit=max_media)
                 reports.append(rep)
                 if rep.done or rep.failed:
                     stage.after_run(self.catalog)
@@ -170,7 +175,38 @@ class Library:
                         # New faces join known people or form new ones (user decisions are kept).
                         update_people(self.catalog, self.settings, stage.version)
             self.catalog.compact()
+            if self.settings.replica_sync_after_process:
+                # New imports reach every replica without anyone running `replicas sync` (docs/archive.md).
+                for r in self.replicas.sync(progress=progress):
+                    reports.append(StageReport(f"replica {r.replica}", "sync", done=r.copied,
+                                               failed=len(r.failures), failures=r.failures))
         return reports
+
+    @property
+    def replicas(self) -> "Replicas":
+        """The library's replica stores: ``add``, ``list``, ``remove``, ``status``, ``sync`` (docs/archive.md)."""
+        from workbench.replicas import Replicas
+        if getattr(self, "_replicas", None) is None:
+            self._replicas = Replicas(self.catalog, self.storage, self.settings, self._lock, self.root)
+        return self._replicas
+
+    def scrub(self, *, sample_percent: float = 100.0, budget_s: float | None = None,
+              progress: bool | None = None) -> "ScrubReport":
+        """Re-read originals, their replica copies and renditions, check their hashes and repair what is wrong
+        from a verified copy (events in ``repair_events()``). A sample or a time budget continues where the last
+        scrub stopped, so repeated runs cover everything."""
+        from workbench.replicas import Scrubber
+        from workbench.stages.thumbnails import ThumbnailStage
+        thumbs = next(s for s in all_stages(self.settings, self.root) if isinstance(s, ThumbnailStage))
+        with self._lock:
+            self.storage.clean_tmp()
+            return Scrubber(self.catalog, self.storage, self.replicas, self._context(), thumbs).run(
+                sample_percent=sample_percent, budget_s=budget_s, progress=progress)
+
+    def repair_events(self) -> pd.DataFrame:
+        """What scrub found wrong and did (repaired from which replica, re-sent, rebuilt, or no good copy)."""
+        from workbench.replicas import repair_events
+        return repair_events(self.catalog)
 
     def _refresh_indexes(self) -> None:
         if self.catalog.count("media") == 0:
@@ -194,6 +230,11 @@ class Library:
         df = pd.DataFrame(rows, columns=["stage", "version", "done", "pending", "failed"])
         df.attrs["media"] = n_media
         return df
+
+    def media_version(self) -> int:
+        """A number that grows whenever media are added or changed, by any process: a background processor
+        (``workbench serve``) polls it to learn of new work (a read of the table's manifest, ~0.1 ms)."""
+        return int(self.catalog.table("media").version)
 
     def counts(self) -> dict[str, int]:
         """How many images, videos, errors and source paths the library holds."""
@@ -267,6 +308,28 @@ class Library:
         JPEG XL this writes: the exact JPEG is rebuilt into the storage's cache (``Storage.materialize``)."""
         row = self.get(id_or_prefix)
         return self._context().local_source(row)
+
+    def download_files(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """[{"id", "path", "name", "mime", "size_bytes"}] of the bytes a download of these media (full ids, in this
+        order; unknown ones left out) serves, from one catalog read: a zip of an album asks for hundreds. ``path``
+        is a local file (``original_path``'s), ``name`` the file name it was imported under; an original replaced
+        by a pixel-lossless or lossy version is that version, so its name takes the version's extension."""
+        from workbench.compress.replace import RECONSTRUCTIBLE
+        wanted = list(dict.fromkeys(ids))
+        rows = {r["id"]: r for r in self.catalog.read("media", None, sql_in("id", wanted)).to_pylist()} if wanted \
+            else {}
+        ctx = self._context()
+        out = []
+        for mid in wanted:
+            row = rows.get(mid)
+            if row is None:
+                continue
+            path = ctx.local_source(row)
+            name = Path(row["path"]).name
+            if row.get("stored_as") and row["stored_as"] != RECONSTRUCTIBLE:
+                name = Path(name).stem + path.suffix
+            out.append({"id": mid, "path": path, "name": name, "mime": row["mime"], "size_bytes": path.stat().st_size})
+        return out
 
     def rendition_path(self, id_or_prefix: str, which: str = "thumb") -> Path | None:
         """The thumbnail (``thumb``) or ``preview`` WebP of a media, None until processed."""
@@ -921,7 +984,7 @@ class Library:
         replaced by compressed versions (``replace_originals``). Files indexed in place (``--mode reference``) are
         forgotten, never deleted. This is the only deletion there is."""
         from workbench.catalog.trash import empty
-        tables = ["sources", "errors", "manual_tags"]
+        tables = ["sources", "errors", "manual_tags", "favourites"]
         for stage in all_stages(self.settings, self.root):
             tables.append(stage.name)
             tables.extend(stage.side_schemas())
@@ -962,12 +1025,32 @@ class Library:
 
     def album_media(self, album: str, *, sort: str = "date", desc: bool = False,
                     limit: int | None = None) -> pd.DataFrame:
-        """The media in an album, with the columns of ``media()``; trashed media are left out."""
+        """The media in an album, with the columns of ``media()``; trashed media are left out. ``sort="album"`` is
+        the album's own order: the media its managers arranged (``arrange_album``) first, the rest newest first."""
         from workbench.access import albums
-        ids = set(albums.item_ids(self.catalog, albums.resolve(self.catalog, album)["album_id"])) - self.trashed_ids()
+        album_id = albums.resolve(self.catalog, album)["album_id"]
+        ids = set(albums.item_ids(self.catalog, album_id)) - self.trashed_ids()
+        if sort == "album":
+            df = list_media(self.catalog, MediaFilter(ids=ids), sort="date", desc=True) if ids else \
+                list_media(self.catalog, MediaFilter(ids=set()), limit=0)
+            place = albums.positions(self.catalog, album_id)
+            df = df.assign(_place=df["id"].map(place)).sort_values("_place", na_position="last", kind="stable")
+            df = df.drop(columns="_place")
+            return (df.head(limit) if limit is not None else df).reset_index(drop=True)
         df = list_media(self.catalog, MediaFilter(ids=ids), sort=sort, desc=desc, limit=limit) if ids else \
             list_media(self.catalog, MediaFilter(ids=set()), limit=0)
         return df.reset_index(drop=True)
+
+    def arrange_album(self, album: str, ids: Iterable[str]) -> int:
+        """Put an album's media in this order (the rest follow, newest first); returns how many were placed."""
+        from workbench.access import albums
+        return albums.set_order(self.catalog, albums.resolve(self.catalog, album)["album_id"], self._resolve_ids(ids))
+
+    def set_album_cover(self, album: str, id_or_prefix: str | None) -> None:
+        """Choose the photo an album's card shows (None: its first photo again)."""
+        from workbench.access import albums
+        albums.set_cover(self.catalog, albums.resolve(self.catalog, album)["album_id"],
+                         None if id_or_prefix is None else self.resolve_id(id_or_prefix))
 
     def rename_album(self, album: str, name: str) -> None:
         """Give an album another name."""
@@ -1008,6 +1091,21 @@ class Library:
         row = albums.resolve(self.catalog, album)
         return shares.create(self.catalog, row["album_id"], created_by, shares.expiry(expires), password,
                              self.settings.password_min_length)
+
+    def set_share_uploads(self, share: str, accepts: bool = True) -> None:
+        """Let a share link's visitors upload into its album (their media belong to the album's owner), or stop
+        them. Links do not accept uploads until this is called."""
+        from workbench.access import shares, uploads
+        uploads.set_share_uploads(self.catalog, shares.find(self.catalog, share)["share_id"], accepts)
+
+    @property
+    def uploads(self):
+        """Uploads being received through the gallery (``workbench.ingest.upload.Uploads``): staged, hashed while
+        they arrive, imported when complete. The gallery reaches it through a view, which checks who asks."""
+        if getattr(self, "_uploads", None) is None:
+            from workbench.ingest.upload import Uploads
+            self._uploads = Uploads(self.catalog, self.storage, self.settings, self.root)
+        return self._uploads
 
     def shares(self, album: str | None = None) -> pd.DataFrame:
         """Share links (of one album, or all): [share_id, album_id, created_by, created_at, expires_at,
@@ -1051,10 +1149,11 @@ class Library:
 
     def remove_user(self, name: str) -> None:
         """Remove an account: its sessions and album memberships end. Their media and albums stay."""
-        from workbench.access import albums, sessions, users
+        from workbench.access import albums, favourites, sessions, users
         users.remove(self.catalog, name)
         sessions.end_all(self.catalog, name)
         albums.forget_user(self.catalog, name)
+        favourites.forget_user(self.catalog, name)
 
     def users(self) -> pd.DataFrame:
         """Accounts: [name, role, created_at, updated_at] (never a password hash)."""

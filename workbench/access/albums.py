@@ -96,6 +96,31 @@ def remove_items(catalog: Catalog, album_id: str, media_ids: Iterable[str]) -> i
     return n
 
 
+def positions(catalog: Catalog, album_id: str) -> dict[str, float]:
+    """media id -> its place in the album's own order, for the items its managers have arranged."""
+    t = catalog.read(ITEMS, ["media_id", "position"], f"album_id = {sql_quote(album_id)}").to_pylist()
+    return {r["media_id"]: r["position"] for r in t if r["position"] is not None}
+
+
+def set_order(catalog: Catalog, album_id: str, media_ids: Iterable[str]) -> int:
+    """Arrange an album: ``media_ids`` (items of the album) come first, in this order; every other item loses its
+    place and follows, newest first. Returns how many items were placed. One merge: repeating it is harmless."""
+    order = list(dict.fromkeys(media_ids))
+    current = catalog.read(ITEMS, None, f"album_id = {sql_quote(album_id)}").to_pylist()
+    place = {m: float(i) for i, m in enumerate(order)}
+    rows = [{**r, "position": place.get(r["media_id"])} for r in current
+            if r["media_id"] in place or r["position"] is not None]
+    if rows:
+        catalog.upsert(ITEMS, rows, "key")
+        catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"updated_at": _now()})
+    return sum(1 for r in current if r["media_id"] in place)
+
+
+def set_cover(catalog: Catalog, album_id: str, media_id: str | None) -> None:
+    """The album's cover (None: the newest photo again)."""
+    catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"cover_media_id": media_id, "updated_at": _now()})
+
+
 def rename(catalog: Catalog, album_id: str, name: str) -> None:
     catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"name": clean_name(name), "updated_at": _now()})
 

@@ -7,7 +7,10 @@
 - on an album: its owner, admins and curators *manage* it (rename, delete, members, share links, remove any
   item); a *contributor* adds media they can see (and removes what they added); a *viewer* member only looks;
 - a person is visible through faces in visible media only;
-- trashed media are invisible to everyone acting through a view.
+- trashed media are invisible to everyone acting through a view;
+- a user may trash (and restore) only media they own; admins any media. Curators curate, they do not delete
+  other people's photos;
+- favourites are each user's own, on media they can see.
 """
 from __future__ import annotations
 
@@ -101,3 +104,11 @@ def require_access(access: str | None, needed: str, album_name: str) -> None:
 def require_curator(actor: Actor, doing: str) -> None:
     if actor.role not in CURATES:
         raise AccessDenied(f"only a curator or an admin may {doing}; {actor.name} is a {actor.role}")
+
+
+def trashable_media(catalog: Catalog, actor: Actor) -> set[str]:
+    """Media ``actor`` may put in the trash or take out of it (in the trash or not): their own, or, for an admin,
+    every media."""
+    if actor.role == "admin":
+        return set(catalog.read("media", ["id"]).column("id").to_pylist())
+    return own_media(catalog, actor.name)

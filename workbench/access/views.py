@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from workbench.access import albums, policy, sessions, shares, users
+from workbench.access import albums, favourites, policy, sessions, shares, users
 from workbench.access.policy import Actor
 from workbench.catalog.store import sql_quote
 from workbench.errors import AuthError, NotFoundError
@@ -159,9 +159,12 @@ class UserView:
               until: date | datetime | None = None, camera: str | None = None, place: str | None = None,
               query: str | None = None, owner: str | None = None, tag: str | None = None,
               person: str | None = None, album: str | None = None, sort: str = "date", desc: bool = False,
-              limit: int | None = None, has_text: bool | None = None) -> pd.DataFrame:
-        """The media this user may see, filtered like ``Library.media`` (plus ``album``)."""
+              limit: int | None = None, has_text: bool | None = None, favourites: bool = False) -> pd.DataFrame:
+        """The media this user may see, filtered like ``Library.media`` (plus ``album``, and ``favourites``: only
+        the media this user marked)."""
         actor, visible = self._sight()
+        if favourites:
+            visible &= self._favourites(actor)
         if person is not None:
             person = self._person_id(person, actor, visible)
         if album is not None:
@@ -257,6 +260,81 @@ class UserView:
         policy.require_curator(actor, "tag media")
         self._lib.remove_tag(resolve_among(id_or_prefix, visible), tag, user=actor.name)
 
+    # -- favourites (each user's own marks) -----------------------------------------------------------------
+    def _favourites(self, actor: Actor) -> set[str]:
+        return favourites.ids(self._catalog, actor.name)
+
+    def favourite_ids(self) -> set[str]:
+        """The visible media this user marked as favourites."""
+        actor, visible = self._sight()
+        return self._favourites(actor) & visible
+
+    def is_favourite(self, id_or_prefix: str) -> bool:
+        actor, visible = self._sight()
+        return resolve_among(id_or_prefix, visible) in self._favourites(actor)
+
+    def set_favourite(self, ids: Iterable[str] | str, favourite: bool = True) -> int:
+        """Mark (or unmark) visible media as this user's favourites; returns how many changed. Nobody else sees
+        or changes these marks."""
+        actor, visible = self._sight()
+        mids = [resolve_among(i, visible) for i in ([ids] if isinstance(ids, str) else ids)]
+        return (favourites.mark if favourite else favourites.unmark)(self._catalog, actor.name, mids)
+
+    # -- the trash (the same trash as `workbench trash`) ---------------------------------------------------
+    def _trashable(self, actor: Actor, ids: Iterable[str], within: set[str]) -> list[str]:
+        """Full ids of ``ids`` among ``within``; media this user may not trash are refused by name, media they
+        cannot see at all are reported like ones that do not exist."""
+        out = []
+        for i in ids:
+            mid = resolve_among(i, within | policy.visible_media(self._catalog, actor))
+            if mid not in within:
+                from workbench.errors import AccessDenied
+                raise AccessDenied(f"you may only trash your own photos and videos; {mid[:8]} belongs to "
+                                   f"someone else (ask its owner or an admin)")
+            out.append(mid)
+        return out
+
+    def trash(self, ids: Iterable[str], reason: str | None = None) -> int:
+        """Put media this user owns (an admin: any media) in the library's trash: hidden everywhere, for everyone,
+        until restored; deleted only when an admin empties the trash. Returns how many were added."""
+        from workbench.catalog.trash import put
+        actor, visible = self._sight()
+        mids = self._trashable(actor, ids, policy.trashable_media(self._catalog, actor) & visible)
+        return put(self._catalog, mids, actor.name, reason or "trashed in the gallery")
+
+    def _own_trash(self, actor: Actor) -> set[str]:
+        return self._lib.trashed_ids() & policy.trashable_media(self._catalog, actor)
+
+    def trashed(self) -> pd.DataFrame:
+        """This user's media in the trash (an admin: all), with the columns of ``media()`` plus ``reason``,
+        ``trashed_by`` and ``trashed_at``, most recently trashed first."""
+        actor = self._actor()
+        mine = self._own_trash(actor)
+        df = self._lib.media(include_trashed=True)
+        df = df[df["id"].isin(mine)]
+        t = self._catalog.read("trash", ["media_id", "user", "reason", "at"]).to_pandas().rename(
+            columns={"media_id": "id", "user": "trashed_by", "at": "trashed_at"})
+        df = df.merge(t, on="id").sort_values(["trashed_at", "id"], ascending=[False, True])
+        return self._redact(df, actor)
+
+    def trash_thumbnails(self, ids: Iterable[str], which: str = "thumb") -> dict[str, bytes | None]:
+        """Thumbnails of this user's media in the trash (for the Trash page); any other id comes back as None."""
+        return thumbnails_within(self._lib, ids, self._own_trash(self._actor()), which)
+
+    def restore(self, ids: Iterable[str]) -> int:
+        """Take media this user owns (an admin: any) out of the trash; returns how many were in it."""
+        from workbench.catalog.trash import take_back
+        actor = self._actor()
+        mine = self._own_trash(actor)
+        return take_back(self._catalog, [resolve_among(i, mine) for i in ids])
+
+    # -- downloads (what a zip of a selection or an album may hold) -----------------------------------------
+    def downloadable(self, ids: Iterable[str]) -> list[str]:
+        """The ids among ``ids`` (full ids) this user may read now, in the given order; the rest are left out
+        silently, as if they did not exist."""
+        visible = self._sight()[1]
+        return [m for m in dict.fromkeys(str(i) for i in ids) if m in visible]
+
     # -- faces and people -----------------------------------------------------------------------------------
     def _face_people(self, visible: frozenset[str]) -> pd.DataFrame:
         """[face_id, media_id, quality, person_id] of assigned faces in visible media (cheap: no embeddings)."""
@@ -345,6 +423,17 @@ class UserView:
         policy.require_curator(actor, "name people")
         self._lib.name_person(self._person_id(person, actor, visible), name)
 
+    def merge_people(self, target: str, *others: str) -> str:
+        """The others are the same person as ``target`` (curators and admins): their faces move to it, confirmed.
+        Returns the person's id."""
+        actor, visible = self._sight()
+        policy.require_curator(actor, "merge people")
+        pid = self._person_id(target, actor, visible)
+        rest = [self._person_id(o, actor, visible) for o in others]
+        if not rest or pid in rest:
+            raise ValueError("merge needs two different people: pick the person to keep and another one")
+        return self._lib.merge_people(pid, *rest, user=actor.name)
+
     # -- albums ---------------------------------------------------------------------------------------------
     def _album(self, album: str, actor: Actor) -> tuple[dict, str]:
         acc = policy.album_access(self._catalog, actor)
@@ -396,9 +485,39 @@ class UserView:
                 raise AccessDenied(f"you may only remove media you added to album {row['name']!r}")
         return albums.remove_items(self._catalog, row["album_id"], mids)
 
+    def arrange_album(self, album: str, ids: Iterable[str]) -> int:
+        """Put an album's media in this order (its managers: owner, curators, admins); the album's items not
+        listed follow, newest first. Returns how many were placed."""
+        actor, visible = self._sight()
+        row, acc = self._album(album, actor)
+        policy.require_access(acc, "manage", row["name"])
+        inside = set(albums.item_ids(self._catalog, row["album_id"])) & visible
+        return albums.set_order(self._catalog, row["album_id"], [resolve_among(i, inside) for i in ids])
+
+    def set_album_cover(self, album: str, id_or_prefix: str | None) -> None:
+        """Choose an album's cover among its media (its managers); None goes back to the newest photo."""
+        actor, visible = self._sight()
+        row, acc = self._album(album, actor)
+        policy.require_access(acc, "manage", row["name"])
+        inside = set(albums.item_ids(self._catalog, row["album_id"])) & visible
+        albums.set_cover(self._catalog, row["album_id"],
+                         None if id_or_prefix is None else resolve_among(id_or_prefix, inside))
+
+    def album_cover(self, album: str) -> str | None:
+        """The media id an album's card shows: the chosen cover while it is in the album and visible, else the
+        album's first media in its own order (newest first until arranged); None for an empty album."""
+        actor, visible = self._sight()
+        row, _ = self._album(album, actor)
+        inside = set(albums.item_ids(self._catalog, row["album_id"])) & visible
+        if row.get("cover_media_id") in inside:
+            return row["cover_media_id"]
+        first = self._lib.album_media(row["album_id"], sort="album", limit=1)
+        return first["id"].iloc[0] if len(first) and first["id"].iloc[0] in inside else None
+
     def album_media(self, album: str, *, sort: str = "date", desc: bool = False,
                     limit: int | None = None) -> pd.DataFrame:
-        """The media of an album this user can see (columns of ``media()``)."""
+        """The media of an album this user can see (columns of ``media()``); ``sort="album"`` is the album's own
+        order (as its managers arranged it, the rest newest first)."""
         actor = self._actor()
         row, _ = self._album(album, actor)
         return self._redact(self._lib.album_media(row["album_id"], sort=sort, desc=desc, limit=limit), actor)
@@ -454,6 +573,49 @@ class UserView:
             raise NotFoundError("no such share link (give a share id from `shares()`, or the token)")
         shares.revoke(self._catalog, r["share_id"])
 
+
+    # -- uploads (the gallery's tus endpoint; checks in access/uploads.py) ---------------------------------------
+    def begin_upload(self, size_bytes: int, name: str, *, album: str | None = None, sha256: str | None = None):
+        """Start an upload of ``size_bytes`` (into ``album`` if given: one this user contributes to). With the
+        ``sha256`` of content the library has, it is done at once (``result == "known"``). Refusals:
+        ``AccessDenied`` (role, album), ``UploadRefused`` (size, quota)."""
+        from workbench.access import uploads
+        actor = self._actor()
+        uploads.check_role(actor, self._lib.settings)
+        album_id = None
+        if album is not None:
+            row, acc = self._album(album, actor)
+            policy.require_access(acc, "contribute", row["name"])
+            album_id = row["album_id"]
+        return uploads.begin(self._lib, owner=actor.name, role=actor.role, actor_key=f"user:{actor.name}",
+                             length=size_bytes, name=name, album_id=album_id, sha256=sha256, added_by=actor.name)
+
+    def upload(self, upload_id: str):
+        """One of this user's uploads (``NotFoundError`` for anyone else's)."""
+        from workbench.access import uploads
+        return uploads.mine(self._lib, upload_id, f"user:{self._actor().name}")
+
+    def receive_upload(self, upload_id: str, offset: int):
+        """A ``Receiver`` appending to this user's upload from ``offset`` (where its bytes end, else 409)."""
+        return self._lib.uploads.receiver(self.upload(upload_id), offset)
+
+    def finish_upload(self, upload_id: str):
+        """Make a complete upload this user's media (album access checked again: it may have been taken away
+        while the bytes were arriving)."""
+        from workbench.access import uploads
+        u = self.upload(upload_id)
+        actor = self._actor()
+        uploads.check_role(actor, self._lib.settings)
+        if u.album_id is not None:
+            acc = policy.album_access(self._catalog, actor).get(u.album_id)
+            if acc is None or policy.ACCESS.index(acc) < policy.ACCESS.index("contribute"):
+                self._lib.uploads.refuse(u, "you may no longer add to that album")
+                raise uploads.UploadRefused("you may no longer add to that album: ask its owner", 403)
+        return self._lib.uploads.finish(u, added_by=actor.name)
+
+    def cancel_upload(self, upload_id: str) -> None:
+        """Stop one of this user's uploads; its bytes are deleted."""
+        self._lib.uploads.cancel(self.upload(upload_id))
 
 class AlbumView:
     """One album as a share link shows it: read-only, no account, nothing outside the album. Every call
@@ -538,3 +700,55 @@ class AlbumView:
 
     def original_bytes(self, id_or_prefix: str) -> bytes:
         return self.original_path(id_or_prefix).read_bytes()
+
+    def downloadable(self, ids: Iterable[str]) -> list[str]:
+        """The ids among ``ids`` (full ids) that are in the album now, in the given order; others are left out."""
+        self._check()
+        inside = self._ids()
+        return [m for m in dict.fromkeys(str(i) for i in ids) if m in inside]
+
+
+    # -- uploads into the album, when its manager let the link accept them (off by default) -------------------
+    def _upload_check(self) -> dict:
+        from workbench.access import uploads
+        share = shares.still_live(self._lib.catalog, self._share_id)
+        uploads.share_accepts(share)
+        rows = albums.rows(self._lib.catalog, [self._album_id])
+        if not rows:
+            raise AuthError(shares.NOT_VALID)
+        return rows[0]
+
+    @property
+    def accepts_uploads(self) -> bool:
+        """Whether this link's visitors may upload into the album."""
+        return bool(shares.still_live(self._lib.catalog, self._share_id).get("accepts_uploads"))
+
+    def begin_upload(self, size_bytes: int, name: str, *, album: str | None = None, sha256: str | None = None):
+        """Start an upload into the shared album (owned by the album's owner, counted in their quota)."""
+        from workbench.access import uploads
+        album_row = self._upload_check()
+        owner = users.row(self._lib.catalog, album_row["owner"])
+        role = owner["role"] if owner else "viewer"
+        return uploads.begin(self._lib, owner=album_row["owner"], role=role, actor_key=f"share:{self._share_id}",
+                             length=size_bytes, name=name, album_id=self._album_id, sha256=sha256,
+                             added_by=f"share:{self._share_id}")
+
+    def upload(self, upload_id: str):
+        from workbench.access import uploads
+        self._check()
+        return uploads.mine(self._lib, upload_id, f"share:{self._share_id}")
+
+    def receive_upload(self, upload_id: str, offset: int):
+        return self._lib.uploads.receiver(self.upload(upload_id), offset)
+
+    def finish_upload(self, upload_id: str):
+        u = self.upload(upload_id)
+        try:
+            self._upload_check()
+        except Exception as e:
+            self._lib.uploads.refuse(u, str(e))
+            raise
+        return self._lib.uploads.finish(u, added_by=f"share:{self._share_id}")
+
+    def cancel_upload(self, upload_id: str) -> None:
+        self._lib.uploads.cancel(self.upload(upload_id))

@@ -110,3 +110,54 @@ def request_info_key(secret: str | None = None) -> str:
     share, so nobody else can read whom a pool kernel is about to act for)."""
     secret = secret if secret is not None else os.environ.get(SECRET_ENV, "")
     return _mac(secret, "request-info") if secret else ""
+
+
+#: URL path (under Voilà's base URL) of the zip handler.
+ZIP_ROUTE = "workbench/zip"
+
+
+@dataclass(frozen=True)
+class ZipTicket:
+    """A signed "these media (or this album), zipped, for actor A, until T"."""
+    media_ids: tuple[str, ...]
+    album_id: str
+    name: str
+    expires_at: float
+    actor: str
+
+
+def sign_zip(secret: str, *, media_ids: list[str] | None = None, album_id: str = "", name: str = "photos",
+             ttl_s: float = DEFAULT_LINK_TTL_S, now: float | None = None, actor: str = "") -> str:
+    """A ticket for a zip of media (a selection) or of an album as it is when downloaded. Like ``sign``, call it
+    only after the view allowed them; the zip handler asks the view again and leaves out what it no longer
+    allows. A zip ticket is never a media ticket, nor the reverse (``verify`` needs "m", this needs "z")."""
+    if not secret:
+        raise LinkError("the gallery has no signing secret: start it with `workbench gallery`")
+    exp = (time.time() if now is None else now) + ttl_s
+    payload = _b64(json.dumps({"z": list(media_ids or []), "al": album_id, "n": name, "e": round(exp), "a": actor},
+                              separators=(",", ":")).encode())
+    return f"{payload}.{_mac(secret, payload)}"
+
+
+def verify_zip(secret: str, ticket: str, *, now: float | None = None) -> ZipTicket:
+    """The zip ticket's content if its signature is right and it has not expired; else ``LinkError``."""
+    if not secret:
+        raise LinkError("the gallery server has no signing secret")
+    payload, _, mac = str(ticket).partition(".")
+    if not payload or not mac or not hmac.compare_digest(mac, _mac(secret, payload)):
+        raise LinkError("this download link is not valid")
+    try:
+        data = json.loads(_unb64(payload))
+        t = ZipTicket(tuple(str(m) for m in data["z"]), str(data.get("al") or ""), str(data.get("n") or "photos"),
+                      float(data["e"]), str(data.get("a") or ""))
+    except (ValueError, KeyError, TypeError) as e:
+        raise LinkError("this download link is not valid") from e
+    if t.expires_at < (time.time() if now is None else now):
+        raise LinkError("this download link has expired: ask for the download again in the gallery")
+    return t
+
+
+def zip_url(base_url: str | None = None) -> str:
+    """Where the page posts a zip ticket (a selection's ids do not fit in a URL)."""
+    base = base_url if base_url is not None else os.environ.get("VOILA_BASE_URL", "/")
+    return f"{base.rstrip('/')}/{ZIP_ROUTE}"

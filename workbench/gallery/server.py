@@ -12,7 +12,7 @@ What the configuration guarantees (tested in ``tests/test_gallery_server.py`` an
 * the browser speaks only ipywidgets' messages to its own kernel, in the v1 protocol, every frame checked before
   it is parsed (``guard.GalleryKernelConnection``, ``frames.py``);
 * originals and videos are served by ``media_handler.MediaHandler`` for signed tickets bound to the visitor, and
-  re-checked on every request;
+  re-checked on every request; zips of a selection or an album likewise by ``zip_handler.ZipHandler``, streamed;
 * requests for a ``Host`` not on the allow-list get nothing (``gallery_allowed_hosts``, ``--allow-host``);
 * no config file from the current folder or Jupyter's paths changes any of this.
 """
@@ -25,7 +25,7 @@ from traitlets.config import Config
 
 from workbench.errors import WorkbenchError
 from workbench.gallery.identity import ACTOR_HEADER, XSRF_HEADER
-from workbench.gallery.links import ROUTE, SECRET_ENV, new_secret, request_info_key
+from workbench.gallery.links import ROUTE, SECRET_ENV, ZIP_ROUTE, new_secret, request_info_key
 
 #: The served notebook: a thin shell that shows ``workbench.gallery.app.Gallery``.
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "gallery.ipynb"
@@ -104,6 +104,7 @@ def _voila_app_class():
     from workbench.gallery import handlers as H
     from workbench.gallery.kernels import KernelBudget, claim_preheated
     from workbench.gallery.media_handler import MediaHandler
+    from workbench.gallery.zip_handler import ZipHandler
     from workbench.library import Library
 
     class GalleryVoila(Voila):
@@ -137,6 +138,7 @@ def _voila_app_class():
             ours = [
                 url(url_path_join(self.server_url, ROUTE, r"([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)"), MediaHandler,
                     {"library_root": os.environ["WORKBENCH_LIBRARY"], "secret": os.environ[SECRET_ENV]}),
+                (url_path_join(self.server_url, ZIP_ROUTE), ZipHandler, {"secret": os.environ[SECRET_ENV]}),
                 (url_path_join(self.server_url, "login"), H.LoginHandler),
                 (url_path_join(self.server_url, "logout"), H.LogoutHandler),
                 (url_path_join(self.server_url, "share"), H.ShareUnlockHandler),
