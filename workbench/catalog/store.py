@@ -9,6 +9,8 @@ from typing import Any
 import lancedb
 import pyarrow as pa
 
+from workbench.catalog.sql import sql_in, sql_quote  # noqa: F401  (re-exported: the catalog's filter helpers)
+
 # LanceDB's merge_insert counts a null vector as a "bad" one and by default refuses the whole write, so a stage
 # result row for a failed media (no vector) would abort the commit of its batch. Rows reach LanceDB already cast
 # to the table's fixed-size vector type (``_as_table``), so a wrong-length vector fails there and the only "bad"
@@ -16,24 +18,18 @@ import pyarrow as pa
 NULL_VECTORS = "null"
 
 
-def sql_quote(value: str) -> str:
-    """A SQL string literal for Lance filters (single quotes doubled)."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_in(column: str, values: Iterable[str]) -> str:
-    vals = ", ".join(sql_quote(v) for v in values)
-    return f"{column} IN ({vals})" if vals else "false"
-
-
 class Catalog:
     """A folder of Lance tables; every write is a merge keyed by the table's key, so repeating it is harmless."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, uri: str | None = None, storage_options: dict[str, str] | None = None):
+        """``folder``: the catalog's local folder (the tables, or for a catalog in a bucket the place local
+        snapshots are kept next to); ``uri``: where the tables are when not there (``s3://bucket/prefix/catalog``,
+        reached with LanceDB ``storage_options``; see docs/storage.md)."""
         self.folder = Path(folder)
+        self.uri = uri or str(self.folder)
         # Check for newer table versions on every read: a long-lived reader (a dashboard, the gallery, a notebook)
         # must see what the CLI or another process committed since it opened the table.
-        self.db = lancedb.connect(str(self.folder), read_consistency_interval=timedelta(0))
+        self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0), storage_options=storage_options)
         self._tables: dict[str, Any] = {}
 
     # -- tables ---------------------------------------------------------------------------------------------

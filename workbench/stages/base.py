@@ -118,8 +118,11 @@ class Stage:
         return f"{media_id}@{self.version}"
 
     def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
-        return {"key": self.key(media_id), "media_id": media_id, "version": self.version, "status": "failed",
-                "error": reason, "created_at": now_utc()}
+        """The row that records why a media failed: every column of the stage's schema, its own outputs null."""
+        row: dict[str, Any] = dict.fromkeys(self.schema.names)
+        row.update(key=self.key(media_id), media_id=media_id, version=self.version, status="failed", error=reason,
+                   created_at=now_utc())
+        return row
 
     def transform(self, batch: pa.RecordBatch, ctx: StageContext) -> pa.RecordBatch:
         """Batch in, batch out; one bad file yields a ``failed`` row, never an exception for the batch."""

@@ -160,11 +160,6 @@ class EmbeddingStage(Stage):
                 "frames": len(times) if times else None, "frame_times": times,
                 "frame_vectors": frame_vecs.astype(np.float32).tolist() if frame_vecs is not None else None}
 
-    def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
-        row = super().failed_row(media_id, reason)
-        row.update(vector=None, kind=None, taken_at=None, frames=None, frame_times=None, frame_vectors=None)
-        return row
-
     def side_tables(self, results: pa.Table) -> dict[str, pa.Table]:
         rows = []
         now = now_utc()

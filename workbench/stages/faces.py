@@ -130,11 +130,6 @@ class FaceStage(Stage):
             out.append(d)
         return out, len(frames)
 
-    def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
-        row = super().failed_row(media_id, reason)
-        row.update(faces=None, frames_scanned=None, detections=None)
-        return row
-
     def side_tables(self, results: pa.Table) -> dict[str, pa.Table]:
         rows = []
         now = now_utc()

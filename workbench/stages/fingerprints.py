@@ -75,8 +75,3 @@ class FingerprintStage(Stage):
         return {"phash": [to_int64(v) for v in fp["phash"]], "dhash": [to_int64(v) for v in fp["dhash"]],
                 "ahash": [to_int64(v) for v in fp["ahash"]], "detail": int(fp["detail"]),
                 "colour": int(fp["colour"]), "frame_phash": None, "disc": disc.tolist(), **kp}
-
-    def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
-        row = super().failed_row(media_id, reason)
-        row.update(phash=None, dhash=None, ahash=None, detail=None, colour=None, frame_phash=None, **_NO_ROTATION)
-        return row

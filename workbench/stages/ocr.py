@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.catalog.schema import OCR
-from workbench.catalog.store import sql_quote
+from workbench.catalog.sql import sql_quote
 from workbench.errors import MediaError
 from workbench.settings import Settings
 from workbench.stages.base import Stage, StageContext
@@ -100,11 +100,6 @@ class OcrStage(Stage):
                 if line["text"] not in best or line["confidence"] > best[line["text"]]["confidence"]:
                     best[line["text"]] = line
         return sorted(best.values(), key=lambda d: (d["t_s"], d["box"][1], d["box"][0])), len(frames)
-
-    def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
-        row = super().failed_row(media_id, reason)
-        row.update(lines=None, line_count=None, frames_read=None, text=None)
-        return row
 
     def after_run(self, catalog: Any) -> None:
         """Full-text index the text once it exists; later rows are merged into it by ``Catalog.compact``."""

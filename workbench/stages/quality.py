@@ -66,8 +66,3 @@ class QualityStage(Stage):
             m = measure_image(rgb, width_px=row.get("width") or rgb.shape[1],
                               height_px=row.get("height") or rgb.shape[0], face_boxes=boxes)
         return {k: (float(m[k]) if k in m else None) for k in MEASURES}
-
-    def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
-        row = super().failed_row(media_id, reason)
-        row.update({k: None for k in MEASURES})
-        return row

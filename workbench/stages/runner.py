@@ -89,10 +89,13 @@ def _batches(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:
 
 def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed: bool = False,
               on_progress: Callable[[int], None] | None = None,
-              set_total: Callable[[int], None] | None = None) -> StageReport:
-    """Process every pending media; a batch whose worker crashed is retried one file at a time."""
+              set_total: Callable[[int], None] | None = None, limit: int | None = None) -> StageReport:
+    """Process every pending media (at most ``limit`` of them, so a background processor can come back to an
+    earlier stage soon); a batch whose worker crashed is retried one file at a time."""
     report = StageReport(stage.name, stage.version)
     todo = pending_media(catalog, stage, retry_failed)
+    if limit is not None and todo.num_rows > limit:
+        todo = todo.slice(0, limit)
     if set_total:
         set_total(todo.num_rows)
     if todo.num_rows == 0:

@@ -117,6 +117,3 @@ class TagStage(Stage):
             out.append({"key": self.key(row["id"]), "media_id": row["id"], "version": self.version,
                         "status": "ok", "error": None, "created_at": now_utc(), "scores": scores.tolist()})
         return pa.RecordBatch.from_pylist(out, schema=self.schema)
-
-    def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
-        return {**super().failed_row(media_id, reason), "scores": None}

@@ -1,0 +1,101 @@
+"""Every stage is a plain function of an Arrow table: it runs on a bare table with no runner and no LanceDB.
+
+That is what makes stages engine-neutral (the local pool today, Ray Data's ``map_batches`` for issue 20): a
+stage needs only its input rows, its settings and the storage its files live in. The check runs in a fresh
+process where importing ``lancedb`` fails, so a stage that reached for the catalog would fail here.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from workbench.settings import Settings
+from workbench.stages.registry import all_stages
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    sys.modules["lancedb"] = None  # any import of LanceDB now raises ImportError
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    import pyarrow as pa
+    from PIL import Image, ImageDraw
+
+    from workbench.ingest.blobstore import store_original
+    from workbench.settings import Settings
+    from workbench.stages.base import INPUT_COLUMNS, StageContext
+    from workbench.stages.registry import all_stages
+    from workbench.storage import LocalStorage
+
+    root, config, checkpoint = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    storage = LocalStorage(root)
+    photo = root.parent / "photo.jpg"
+    img = Image.new("RGB", (640, 480), (200, 180, 150))
+    ImageDraw.Draw(img).rectangle((100, 100, 400, 300), fill=(30, 60, 120))
+    img.save(photo, quality=90)
+    sha, blob, size = store_original(storage, photo, ".jpg")
+    taken = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    good = dict(id=sha, kind="image", mime="image/jpeg", path=str(photo), storage="copy", blob=blob,
+                taken_at=taken, width=640, height=480, fps=None, duration_s=None, size_bytes=size, stored_as=None)
+    gone = dict(good, id="f" * 64, blob="ff/ff/" + "f" * 64 + ".jpg", path="/nonexistent/gone.jpg")
+    media = pa.Table.from_pylist([good, gone])
+    assert media.column_names == INPUT_COLUMNS
+
+    settings = Settings(clip_model=config, clip_checkpoint=checkpoint)
+    ctx = StageContext(root=str(root), settings=settings)
+    out, results = {}, {}
+    for stage in all_stages(settings, root):
+        table = media
+        if stage.dependency is not None:  # what the runner joins in: the dependency's columns of its ok rows
+            dep = results[stage.dependency.name].to_pylist()[0]
+            table = media.slice(0, 1)
+            for c in stage.dependency_columns:
+                table = table.append_column(c, pa.array([dep[c]], type=stage.dependency.schema.field(c).type))
+        for other, cols in stage.optional_inputs():
+            for c in cols:
+                table = table.append_column(c, pa.nulls(table.num_rows, type=other.schema.field(c).type))
+        batch = table.to_batches()[0]
+        result = pa.Table.from_batches([stage.transform(batch, ctx)])
+        results[stage.name] = result
+        out[stage.name] = {"schema_ok": result.schema.equals(stage.schema),
+                           "rows": [{k: r[k] for k in ("media_id", "status", "error")} for r in result.to_pylist()]}
+    out["catalog_folder"] = (root / "catalog").exists()
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.slow
+def test_every_stage_transforms_a_bare_arrow_table_without_a_runner_or_lancedb(tiny_clip_checkpoint,
+                                                                                 tmp_path: Path) -> None:
+    config, checkpoint = tiny_clip_checkpoint
+    root = tmp_path / "lib"
+    root.mkdir()
+    run = subprocess.run([sys.executable, "-c", SCRIPT, str(root), str(config), str(checkpoint)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    names = [s.name for s in all_stages(Settings(clip_model=str(config), clip_checkpoint=str(checkpoint)))]
+    assert set(names) <= set(out)
+    for name in names:
+        assert out[name]["schema_ok"], f"{name} returned rows that do not match its table's schema"
+        statuses = {r["media_id"][:1]: r["status"] for r in out[name]["rows"]}
+        assert "ok" in statuses.values(), f"{name}: {out[name]['rows']}"
+    # The stages that read the original itself record a missing one as a failed row with a reason, never raise.
+    missing = [r for r in out["thumbnails"]["rows"] if r["media_id"] == "f" * 64]
+    assert missing and missing[0]["status"] == "failed" and "missing" in missing[0]["error"]
+    assert not out["catalog_folder"]
+
+
+def test_a_failed_row_has_every_column_of_its_stage_table(tiny_clip_checkpoint) -> None:
+    import pyarrow as pa
+
+    for stage in all_stages(Settings()):
+        row = stage.failed_row("a" * 64, "could not decode: truncated file")
+        assert list(row) == stage.schema.names
+        assert row["status"] == "failed" and row["error"] == "could not decode: truncated file"
+        pa.RecordBatch.from_pylist([row], schema=stage.schema)  # it fits the table the runner commits it to
