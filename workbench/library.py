@@ -7,7 +7,7 @@ from contextlib import nullcontext
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -26,9 +26,6 @@ from workbench.stages.base import StageContext
 from workbench.stages.registry import all_stages, stage_schemas
 from workbench.stages.runner import StageReport, pending_media, run_stage
 from workbench.storage import DERIVED, ORIGINALS, Storage, derived_key, open_storage, original_key
-
-if TYPE_CHECKING:
-    from workbench.replicas import Replicas, ScrubReport
 
 MARKER = "library.json"
 
@@ -140,9 +137,8 @@ class Library:
         return report
 
     def process(self, stages: Iterable[str] | None = None, *, retry_failed: bool = False,
-                progress: bool | None = None, max_media: int | None = None) -> list[StageReport]:
-        """Run every pending stage (or the named ones); safe to interrupt and rerun. ``max_media`` caps the media
-        each stage takes this time (``workbench serve`` works in chunks so new photos get thumbnails first)."""
+                progress: bool | None = None) -> list[StageReport]:
+        """Run every pending stage (or the named ones); safe to interrupt and rerun."""
         from concurrent.futures import ThreadPoolExecutor
 
         from workbench.people.assign import update_people
@@ -166,8 +162,7 @@ class Library:
                 with bar(None, stage.name, progress) as pb:
                     rep = run_stage(self.catalog, stage, self._context(), retry_failed=retry_failed,
                                     on_progress=pb.update,
-                                    set_total=lambda n: setattr(pb, "total", n) or pb.refresh(),
-                                    limit=max_media)
+                                    set_total=lambda n: setattr(pb, "total", n) or pb.refresh())
                 reports.append(rep)
                 if rep.done or rep.failed:
                     stage.after_run(self.catalog)
@@ -175,38 +170,7 @@ class Library:
                         # New faces join known people or form new ones (user decisions are kept).
                         update_people(self.catalog, self.settings, stage.version)
             self.catalog.compact()
-            if self.settings.replica_sync_after_process:
-                # New imports reach every replica without anyone running `replicas sync` (docs/archive.md).
-                for r in self.replicas.sync(progress=progress):
-                    reports.append(StageReport(f"replica {r.replica}", "sync", done=r.copied,
-                                               failed=len(r.failures), failures=r.failures))
         return reports
-
-    @property
-    def replicas(self) -> "Replicas":
-        """The library's replica stores: ``add``, ``list``, ``remove``, ``status``, ``sync`` (docs/archive.md)."""
-        from workbench.replicas import Replicas
-        if getattr(self, "_replicas", None) is None:
-            self._replicas = Replicas(self.catalog, self.storage, self.settings, self._lock, self.root)
-        return self._replicas
-
-    def scrub(self, *, sample_percent: float = 100.0, budget_s: float | None = None,
-              progress: bool | None = None) -> "ScrubReport":
-        """Re-read originals, their replica copies and renditions, check their hashes and repair what is wrong
-        from a verified copy (events in ``repair_events()``). A sample or a time budget continues where the last
-        scrub stopped, so repeated runs cover everything."""
-        from workbench.replicas import Scrubber
-        from workbench.stages.thumbnails import ThumbnailStage
-        thumbs = next(s for s in all_stages(self.settings, self.root) if isinstance(s, ThumbnailStage))
-        with self._lock:
-            self.storage.clean_tmp()
-            return Scrubber(self.catalog, self.storage, self.replicas, self._context(), thumbs).run(
-                sample_percent=sample_percent, budget_s=budget_s, progress=progress)
-
-    def repair_events(self) -> pd.DataFrame:
-        """What scrub found wrong and did (repaired from which replica, re-sent, rebuilt, or no good copy)."""
-        from workbench.replicas import repair_events
-        return repair_events(self.catalog)
 
     def _refresh_indexes(self) -> None:
         if self.catalog.count("media") == 0:
@@ -230,11 +194,6 @@ class Library:
         df = pd.DataFrame(rows, columns=["stage", "version", "done", "pending", "failed"])
         df.attrs["media"] = n_media
         return df
-
-    def media_version(self) -> int:
-        """A number that grows whenever media are added or changed, by any process: a background processor
-        (``workbench serve``) polls it to learn of new work (a read of the table's manifest, ~0.1 ms)."""
-        return int(self.catalog.table("media").version)
 
     def counts(self) -> dict[str, int]:
         """How many images, videos, errors and source paths the library holds."""
@@ -1091,21 +1050,6 @@ class Library:
         row = albums.resolve(self.catalog, album)
         return shares.create(self.catalog, row["album_id"], created_by, shares.expiry(expires), password,
                              self.settings.password_min_length)
-
-    def set_share_uploads(self, share: str, accepts: bool = True) -> None:
-        """Let a share link's visitors upload into its album (their media belong to the album's owner), or stop
-        them. Links do not accept uploads until this is called."""
-        from workbench.access import shares, uploads
-        uploads.set_share_uploads(self.catalog, shares.find(self.catalog, share)["share_id"], accepts)
-
-    @property
-    def uploads(self):
-        """Uploads being received through the gallery (``workbench.ingest.upload.Uploads``): staged, hashed while
-        they arrive, imported when complete. The gallery reaches it through a view, which checks who asks."""
-        if getattr(self, "_uploads", None) is None:
-            from workbench.ingest.upload import Uploads
-            self._uploads = Uploads(self.catalog, self.storage, self.settings, self.root)
-        return self._uploads
 
     def shares(self, album: str | None = None) -> pd.DataFrame:
         """Share links (of one album, or all): [share_id, album_id, created_by, created_at, expires_at,
