@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# A moto S3 server for the session and a fresh bucket per test (object-storage libraries; tests/s3server.py).
+from s3server import s3_env, s3_server  # noqa: F401,E402
+
 
 def corpus_root() -> Path | None:
     """``$WORKBENCH_CORPUS`` if it names an existing folder, else None."""

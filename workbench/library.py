@@ -26,6 +26,7 @@ from workbench.stages.base import StageContext
 from workbench.stages.registry import all_stages, stage_schemas
 from workbench.stages.runner import StageReport, pending_media, run_stage
 from workbench.storage import DERIVED, ORIGINALS, Storage, derived_key, open_storage, original_key
+from workbench.storage.location import is_remote, local_home, normalize
 
 MARKER = "library.json"
 
@@ -42,6 +43,19 @@ def resolve_root(path: str | os.PathLike | None = None) -> Path:
     return (Path.cwd() / DEFAULT_LIBRARY).absolute()
 
 
+def resolve_location(path: str | os.PathLike | None = None) -> str | Path:
+    """Like ``resolve_root``, but an ``s3://bucket/prefix`` URL stays a URL, and a local folder whose
+    library.json points at a bucket (the home of a library on object storage) resolves to that URL."""
+    value = path if path else os.environ.get("WORKBENCH_LIBRARY")
+    if value and is_remote(str(value)):
+        return normalize(str(value))
+    root = resolve_root(path)
+    try:
+        return json.loads((root / MARKER).read_text()).get("location") or root
+    except (OSError, ValueError):
+        return root
+
+
 class Library:
     """A library folder: ``originals/`` (content-addressed, read-only), ``derived/`` and ``catalog/``.
 
@@ -49,19 +63,26 @@ class Library:
     objects, so a notebook can explore the archive directly.
     """
 
-    def __init__(self, root: Path, catalog: Catalog, settings: Settings):
+    def __init__(self, root: Path, catalog: Catalog, settings: Settings, location: str | None = None):
+        #: The library's local folder: the library itself, or for one on object storage its local home (lock,
+        #: settings, caches; see docs/storage.md). ``location`` is where its files are (a folder or ``s3://``).
         self.root = root
+        self.location = location or str(root)
         self.catalog = catalog
         self.settings = settings
         #: Every read and write of originals, renditions, versions, the file trash and caches goes through it.
-        self.storage: Storage = open_storage(root)
+        self.storage: Storage = open_storage(self.location, settings)
         self._lock = WriteLock(root)
 
     # -- opening --------------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | os.PathLike | None = None) -> "Library":
-        """Create an empty library (or open it if it already exists)."""
-        root = resolve_root(path)
+    def create(cls, path: str | os.PathLike | None = None, *, catalog_location: str | None = None) -> "Library":
+        """Create an empty library (or open it if it already exists): a folder, or ``s3://bucket/prefix`` whose
+        catalog is in the bucket or local (``catalog_location``, default the setting of that name)."""
+        loc = resolve_location(path)
+        if is_remote(loc):
+            return cls._create_remote(str(loc), catalog_location)
+        root = Path(loc)
         if root.exists() and any(root.iterdir()) and not (root / MARKER).exists():
             raise LibraryError(f"{root} is a non-empty folder that is not a workbench library; choose an empty "
                                f"or new folder")
@@ -74,19 +95,55 @@ class Library:
         return cls.open(root)
 
     @classmethod
-    def open(cls, path: str | os.PathLike | None = None, create: bool = False) -> "Library":
-        """Open an existing library, migrating its catalog if it was made by an older version."""
-        root = resolve_root(path)
-        if not (root / MARKER).exists():
-            if create:
-                return cls.create(root)
-            raise LibraryError(f"no library at {root}: run `workbench init` (or `workbench --library PATH init`) "
-                               f"first, or point --library / WORKBENCH_LIBRARY at an existing one")
-        meta = json.loads((root / MARKER).read_text())
-        check_not_newer(int(meta.get("schema_version", 0)))
+    def _create_remote(cls, url: str, catalog_location: str | None) -> "Library":
+        """A library on object storage: its library.json goes in the bucket (written once, if absent, so two
+        machines running init at once agree); its local home is made on first open."""
+        home = local_home(url)
+        settings = Settings.load(home)
+        where = catalog_location or settings.catalog_location
+        if where not in ("bucket", "local"):
+            raise LibraryError(f"catalog_location must be 'bucket' or 'local', not {where!r}")
+        storage = open_storage(url, settings)
+        meta = {"format": "workbench-library", "schema_version": SCHEMA_VERSION,
+                "created_at": datetime.now(timezone.utc).isoformat(), "catalog": where}
+        if not storage.exists(MARKER):
+            if any(True for _ in storage.list("originals")):
+                raise LibraryError(f"{url} holds files but no library.json: not a workbench library; choose an "
+                                   f"empty prefix")
+            storage.put_if_absent(MARKER, (json.dumps(meta, indent=2) + "\n").encode())
+        return cls.open(url)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, create: bool = False, *,
+             passphrase: str | None = None) -> "Library":
+        """Open an existing library (a folder or ``s3://bucket/prefix``), migrating its catalog if it was made by
+        an older version."""
+        loc = resolve_location(path)
+        remote = is_remote(loc)
+        root = local_home(loc)
         settings = Settings.load(root)
-        catalog = Catalog(root / "catalog")
-        lib = cls(root, catalog, settings)
+        storage = open_storage(str(loc), settings) if remote else None
+        try:
+            meta = json.loads(storage.read_bytes(MARKER) if storage else (root / MARKER).read_text())
+        except (FileNotFoundError, NotADirectoryError):
+            if create:
+                return cls.create(loc)
+            raise LibraryError(f"no library at {loc}: run `workbench init` (or `workbench --library PATH init`) "
+                               f"first, or point --library / WORKBENCH_LIBRARY at an existing one") from None
+        check_not_newer(int(meta.get("schema_version", 0)))
+        if storage:
+            from workbench.storage.s3 import lance_storage_options
+            root.mkdir(parents=True, exist_ok=True)
+            pointer = json.dumps({"format": "workbench-library", "location": str(loc)}, indent=2) + "\n"
+            if not (root / MARKER).exists() or (root / MARKER).read_text() != pointer:
+                (root / MARKER).write_text(pointer)   # the home opens the same library (gallery, dashboards)
+            catalog = (Catalog(root / "catalog") if meta.get("catalog") == "local" else
+                       Catalog(root / "catalog", uri=f"{loc}/catalog",
+                               storage_options=lance_storage_options(settings.s3_endpoint_url or None,
+                                                                     settings.s3_region or None)))
+        else:
+            catalog = Catalog(root / "catalog")
+        lib = cls(root, catalog, settings, location=str(loc))
         schemas = lib._schemas()
         for name, schema in CORE_TABLES.items():
             catalog.ensure(name, schema)  # stage tables are created when their stage first runs
@@ -94,7 +151,10 @@ class Library:
             with lib._lock:
                 migrate(catalog, int(meta.get("schema_version", 0)), schemas)
                 meta["schema_version"] = SCHEMA_VERSION
-                (root / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
+                if storage:
+                    storage.write(MARKER, (json.dumps(meta, indent=2) + "\n").encode())
+                else:
+                    (root / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
         return lib
 
     def _schemas(self) -> dict[str, Any]:
@@ -105,7 +165,7 @@ class Library:
         return any(set(s.names) - set(self.catalog.table(n).schema.names) for n, s in schemas.items() if n in have)
 
     def __repr__(self) -> str:
-        return f"Library({str(self.root)!r})"
+        return f"Library({self.location!r})"
 
     # -- paths ----------------------------------------------------------------------------------------------
     @property
@@ -120,7 +180,7 @@ class Library:
         return self.storage.local_file(DERIVED)
 
     def _context(self) -> StageContext:
-        return StageContext(str(self.root), self.settings)
+        return StageContext(self.location, self.settings)
 
     # -- import and processing ------------------------------------------------------------------------------
     def import_files(self, paths: Iterable[str | os.PathLike], *, mode: str = "copy", owner: str | None = None,

@@ -201,6 +201,20 @@ class Settings:
     # gallery believes. Behind a proxy every visitor arrives from the proxy's address: without this, 20 wrong
     # passwords from anyone (login_client_max_failures) would lock everyone out. Empty: the headers are ignored.
     gallery_trusted_proxies: list = field(default_factory=list)
+    # Object storage (workbench/storage/s3.py, docs/storage.md). Endpoint and region: empty means the standard
+    # AWS variables (AWS_ENDPOINT_URL, AWS_REGION) or AWS's defaults; keys only ever come from the environment or
+    # ~/.aws, never from this file. Parts of 8 MiB: boto3's default, S3's minimum is 5 MiB, and a part is what
+    # one upload holds in RAM. The local cache of objects a decoder needs as a file (videos, RAW) is trimmed to
+    # s3_cache_max_bytes. A multipart upload older than s3_stale_upload_hours was left by a killed writer (a
+    # live one on another machine is younger) and is aborted. catalog_location: "bucket" keeps the LanceDB
+    # catalog at <location>/catalog (every machine sees it), "local" in the library's local home (faster, and
+    # metadata stays off someone else's disk); chosen at `workbench init` and recorded in library.json.
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_part_size_bytes: int = 8 << 20
+    s3_cache_max_bytes: int = 2 << 30
+    s3_stale_upload_hours: float = 24.0
+    catalog_location: str = "bucket"
 
     @classmethod
     def load(cls, library_root: Path | None = None) -> "Settings":

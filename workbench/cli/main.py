@@ -14,8 +14,8 @@ from workbench.errors import WorkbenchError
 
 app = typer.Typer(
     help="A self-hosted archive for photos and videos: import, process, list, check.\n\n"
-         "The library is a folder (default: data/library under the current folder). Choose another with "
-         "--library PATH or the WORKBENCH_LIBRARY environment variable.",
+         "The library is a folder (default: data/library under the current folder) or s3://bucket/prefix on "
+         "object storage. Choose another with --library PATH or the WORKBENCH_LIBRARY environment variable.",
     no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
 
 
@@ -36,20 +36,32 @@ class Kind(str, Enum):
 
 
 @app.callback()
-def main(library: Annotated[Optional[Path], typer.Option(
-        "--library", "-L", envvar="WORKBENCH_LIBRARY", help="Library folder.", show_envvar=True)] = None) -> None:
+def main(library: Annotated[Optional[str], typer.Option(
+        "--library", "-L", envvar="WORKBENCH_LIBRARY", help="Library folder, or s3://bucket/prefix.",
+        show_envvar=True)] = None) -> None:
     state.library = library
 
 
 @app.command()
-def init(json_out: JsonOpt = False) -> None:
+def init(location: Annotated[Optional[str], typer.Argument(
+        help="Where: a folder or s3://bucket/prefix (default: --library / WORKBENCH_LIBRARY / data/library).",
+        show_default=False)] = None,
+        catalog: Annotated[Optional[str], typer.Option(
+            help="For s3:// libraries: keep the catalog in the bucket ('bucket') or on this machine ('local'); "
+                 "default: the setting catalog_location.")] = None,
+        encrypt: Annotated[bool, typer.Option("--encrypt", help="Encrypt every stored file (asks for a new "
+                                                                "passphrase, shows a recovery key once).")] = False,
+        json_out: JsonOpt = False) -> None:
     """Create an empty library (originals/, derived/, catalog/) or confirm an existing one."""
     from workbench.library import Library
-    lib = Library.create(state.library)
+    lib = Library.create(location or state.library, catalog_location=catalog)
+    if encrypt:
+        from workbench.cli.crypto_cmds import init_encrypted
+        init_encrypted(lib, json_out)
     if json_out:
-        emit_json({"library": str(lib.root), "media": lib.catalog.count("media")})
+        emit_json({"library": lib.location, "media": lib.catalog.count("media")})
     else:
-        console.print(f"Library ready at [bold]{lib.root}[/bold]")
+        console.print(f"Library ready at [bold]{lib.location}[/bold]")
 
 
 @app.command("import")

@@ -1,0 +1,137 @@
+"""A library on S3-compatible object storage (moto's server on 127.0.0.1) works like a folder one: import,
+process, renditions and originals for the gallery, compress and replace, trash, verify; the catalog in the bucket
+or on local disk; every command and ``Library.open`` honour ``s3://`` and ``WORKBENCH_LIBRARY``."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from factory import jpeg, png, video
+from workbench import Library
+from workbench.cli.main import app
+from workbench.errors import LibraryError
+from workbench.storage.s3 import S3Storage
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    src = tmp_path / "photos"
+    for i in range(3):
+        jpeg(src / f"p{i}.jpg", seed=i)
+    png(src / "drawing.png")
+    video(src / "clip.mp4", seconds=1.0)
+    return src
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_init_puts_library_json_in_the_bucket_and_state_in_the_local_home(s3_env):
+    lib = Library.create(s3_env.url)
+    assert isinstance(lib.storage, S3Storage) and lib.location == s3_env.url
+    meta = json.loads(s3_env.client.get_object(Bucket=s3_env.bucket, Key="lib/library.json")["Body"].read())
+    assert meta["catalog"] == "bucket" and meta["format"] == "workbench-library"
+    assert any(k.startswith("lib/catalog/media.lance/") for k in s3_env.keys())
+    # The local home holds only a pointer (and later the lock and caches), under WORKBENCH_STATE_HOME.
+    assert lib.root == s3_env.state_home / "s3" / s3_env.bucket / "lib"
+    assert json.loads((lib.root / "library.json").read_text())["location"] == s3_env.url
+    # The home opens the same library (the gallery and dashboards are handed it), and so does the URL again.
+    assert Library.open(lib.root).location == s3_env.url
+    assert repr(Library.open(s3_env.url + "/")) == f"Library({s3_env.url!r})"
+
+
+def test_opening_a_prefix_without_a_library_says_how_to_make_one(s3_env):
+    with pytest.raises(LibraryError, match="no library at s3://.*workbench init"):
+        Library.open(f"s3://{s3_env.bucket}/nothing-here")
+
+
+@pytest.mark.slow
+def test_import_process_read_trash_and_verify_on_object_storage(s3_env, photos):
+    lib = Library.create(s3_env.url)
+    rep = lib.import_files([photos], progress=False)
+    assert rep.added == 5 and rep.failed == 0
+    media = lib.media()
+    originals = [k for k in s3_env.keys("lib/originals/")]
+    assert len(originals) == 5
+    # Content-addressed: each object's key is the sha256 of exactly the file's bytes.
+    for f in photos.iterdir():
+        assert any(sha(f) in k for k in originals), f.name
+    # Importing again uploads nothing.
+    again = lib.import_files([photos], progress=False)
+    assert again.added == 0 and len(s3_env.keys("lib/originals/")) == 5
+
+    reports = {r.stage: r for r in lib.process(["thumbnails"], progress=False)}
+    assert reports["thumbnails"].done == 5 and reports["thumbnails"].failed == 0
+    thumbs = s3_env.keys("lib/derived/thumbnails/")
+    assert len(thumbs) == 10                                   # a thumbnail and a preview each
+    # Nothing of the library's files lands in the local home except cached copies.
+    local = [p for p in lib.root.rglob("*") if p.is_file()]
+    assert not [p for p in local if "originals" in p.parts and "cache" not in p.parts]
+
+    photo = media[media["path"].str.endswith("p1.jpg")].iloc[0]["id"]
+    assert lib.thumbnail(photo)[:4] == b"RIFF"                 # a WebP read from the bucket
+    # What the gallery's media handler serves: a local file with the original bytes.
+    assert sha(lib.original_path(photo)) == sha(photos / "p1.jpg")
+    clip = media[media["kind"] == "video"].iloc[0]
+    key = f"originals/{clip['blob']}"
+    assert lib.storage.read_range(key, 100, 50) == (photos / "clip.mp4").read_bytes()[100:150]
+
+    assert lib.trash([photo]) == 1
+    assert photo not in set(lib.media()["id"])
+    emptied = lib.empty_trash()
+    assert emptied
+    assert not any(sha(photos / "p1.jpg") in k for k in s3_env.keys("lib/originals/"))
+
+    report = lib.verify(progress=False)
+    assert set(report["status"]) == {"ok"} and len(report) == 4
+    # A damaged object in the bucket (same size, one byte changed) is found, not hidden by the local cache.
+    png_id = media[media["path"].str.endswith("drawing.png")].iloc[0]["id"]
+    lib.original_path(png_id)                                  # cached locally first
+    blob = media.set_index("id").loc[png_id, "blob"]
+    data = bytearray(lib.storage.read_bytes(f"originals/{blob}"))
+    data[-20] ^= 0xFF
+    s3_env.client.put_object(Bucket=s3_env.bucket, Key=f"lib/originals/{blob}", Body=bytes(data))
+    report = lib.verify(progress=False).set_index("id")
+    assert report.loc[png_id, "status"] == "changed"
+
+
+def test_compress_and_replace_originals_on_object_storage(s3_env, photos):
+    lib = Library.create(s3_env.url)
+    lib.import_files([photos / "p0.jpg", photos / "drawing.png"], progress=False)
+    lib.compress("lossless", progress=False)
+    assert s3_env.keys("lib/derived/versions/lossless/")
+    done = lib.replace_originals(progress=False)
+    assert set(done["status"]) == {"replaced"}
+    # The JPEG is kept as its JPEG XL and still reads back byte for byte; the old originals wait in the trash.
+    jid = lib.media().set_index("path").filter(like="p0.jpg", axis=0).iloc[0]["id"]
+    assert sha(lib.original_path(jid)) == sha(photos / "p0.jpg")
+    assert len(s3_env.keys("lib/trash/originals/")) == 2
+    assert set(lib.verify(progress=False)["status"]) == {"ok"}
+
+
+def test_a_local_catalog_keeps_the_tables_off_the_bucket(s3_env, photos):
+    lib = Library.create(s3_env.url, catalog_location="local")
+    lib.import_files([photos / "p0.jpg"], progress=False)
+    assert not [k for k in s3_env.keys() if "/catalog/" in k]
+    assert (lib.root / "catalog" / "media.lance").is_dir()
+    assert json.loads(s3_env.client.get_object(Bucket=s3_env.bucket, Key="lib/library.json")["Body"].read())[
+        "catalog"] == "local"
+    assert Library.open(s3_env.url).catalog.count("media") == 1
+
+
+def test_every_command_honours_an_s3_library(s3_env, photos, monkeypatch):
+    runner = CliRunner()
+    res = runner.invoke(app, ["init", s3_env.url, "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["library"] == s3_env.url
+    monkeypatch.setenv("WORKBENCH_LIBRARY", s3_env.url)
+    res = runner.invoke(app, ["import", str(photos / "p0.jpg"), str(photos / "p1.jpg")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["--library", s3_env.url, "ls", "--json"])
+    assert res.exit_code == 0 and len(res.stdout.strip().splitlines()) == 2, res.output
+    assert len(s3_env.keys("lib/originals/")) == 2

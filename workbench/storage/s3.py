@@ -1,0 +1,471 @@
+"""A library's files on S3-compatible object storage (AWS S3, MinIO, Garage, Backblaze B2, moto), through boto3.
+
+Why it is built this way:
+
+- Objects are written whole or not at all (a PUT, or a multipart upload that only appears when completed), so a
+  killed import never leaves half an original. A failed multipart upload is aborted at once; one left by a killed
+  process is invisible and is aborted by ``clean_tmp`` once older than ``s3_stale_upload_hours``.
+- ``put_addressed`` needs the content's sha256 before it knows the key. A local file (what import reads) is hashed
+  in a first pass, then streamed up in ``s3_part_size_bytes`` parts: never whole in RAM, and content the bucket
+  already holds is not uploaded again. A stream that cannot be rewound is spooled to the local cache folder first.
+- Write-once keys use a conditional put (``If-None-Match: *``, supported by AWS S3 since 2024, MinIO, and moto's
+  server): two writers of the same content end with one object and the loser learns it did not write. A server
+  that rejects the header gets a check-then-put instead (harmless for content-addressed keys: same bytes).
+- Decoders that need a file name get a copy in a local cache folder outside the bucket (the library's home, see
+  ``workbench.storage.location``), refreshed when the object's ETag changes and trimmed to ``s3_cache_max_bytes``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from workbench.storage.base import CHUNK_BYTES, Storage, StoredBlob
+from workbench.storage.errors import (StorageAccessDenied, StorageBucketMissing, StorageError, StorageFull,
+                                      StorageUnreachable)
+from workbench.storage.keys import check_key
+from workbench.storage.location import parse_s3
+
+#: Error codes meaning "this key is not there".
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+_DENIED = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "InvalidToken", "ExpiredToken"}
+#: MinIO answers a full disk or quota with XMinioStorageFull / XMinioAdminBucketQuotaExceeded (HTTP 507 / 400),
+#: Ceph RGW and others with QuotaExceeded, Backblaze B2 with 403 "storage cap exceeded".
+_FULL = {"XMinioStorageFull", "XMinioAdminBucketQuotaExceeded", "QuotaExceeded", "InsufficientStorage",
+         "StorageFull", "507"}
+#: Cached copies younger than this are never trimmed: another worker may be about to open them.
+_CACHE_GRACE_S = 600.0
+
+
+class _HashingReader:
+    """A file read once more for upload, hashing what is sent (rewinding restarts the hash)."""
+
+    def __init__(self, src: BinaryIO, start: int):
+        self.src, self.start = src, start
+        self.hasher = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.src.read(n)
+        self.hasher.update(chunk)
+        return chunk
+
+    def seek(self, _offset: int) -> None:
+        self.src.seek(self.start)
+        self.hasher = hashlib.sha256()
+
+    def hexdigest(self) -> str:
+        return self.hasher.hexdigest()
+
+
+class S3Storage(Storage):
+    """The objects under ``s3://bucket/prefix``; picklable (the client is made again in each process)."""
+
+    def __init__(self, location: str, cache_dir: Path, *, endpoint_url: str | None = None,
+                 region: str | None = None, part_size_bytes: int = 8 << 20, cache_max_bytes: int = 2 << 30,
+                 stale_upload_hours: float = 24.0):
+        loc = parse_s3(location)
+        self.location = loc.url
+        self.bucket, self.prefix = loc.bucket, loc.prefix
+        self.cache_dir = Path(cache_dir)
+        self.endpoint_url = endpoint_url or None
+        self.region = region or None
+        # S3 wants every part but the last to be at least 5 MiB.
+        self.part_size_bytes = max(int(part_size_bytes), 5 << 20)
+        self.cache_max_bytes = int(cache_max_bytes)
+        self.stale_upload_hours = float(stale_upload_hours)
+        self.conditional_put = True       # cleared if the server rejects If-None-Match
+        self._client: Any = None
+        self._pid = 0
+        self._client_lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_client"], state["_pid"], state["_client_lock"] = None, 0, None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._client_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"S3Storage({self.location!r}, endpoint={self.endpoint_url or 'AWS default'!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, S3Storage) and (other.location, other.endpoint_url) == (self.location,
+                                                                                           self.endpoint_url)
+
+    def __hash__(self) -> int:
+        return hash((self.location, self.endpoint_url))
+
+    # -- the client and its errors --------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        """One boto3 client per process (a forked worker must not share its parent's connections)."""
+        if self._client is None or self._pid != os.getpid():
+            with self._client_lock:
+                if self._client is None or self._pid != os.getpid():
+                    import boto3
+                    from botocore.config import Config
+                    cfg = Config(connect_timeout=5, read_timeout=60, max_pool_connections=32,
+                                 retries={"max_attempts": 3, "mode": "standard"},
+                                 # Checksums only where the API requires them: Backblaze B2, Garage and older
+                                 # MinIO reject the CRC32 trailers boto3 adds by default since 1.36.
+                                 request_checksum_calculation="when_required",
+                                 response_checksum_validation="when_required")
+                    self._client = boto3.session.Session().client(
+                        "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=cfg)
+                    self._pid = os.getpid()
+        return self._client
+
+    @property
+    def _where(self) -> str:
+        return f"{self.location} at {self.endpoint_url or 'AWS S3'}"
+
+    def _error(self, exc: BaseException, key: str | None = None) -> BaseException:
+        """Our exception for a boto3 one: FileNotFoundError for a missing key, else a one-line StorageError."""
+        from botocore import exceptions as bx
+        if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
+                            bx.ConnectionClosedError)):
+            return StorageUnreachable(
+                f"cannot reach the object store for {self._where}: check AWS_ENDPOINT_URL (or the setting "
+                f"s3_endpoint_url) and the network; nothing half-written was kept, run the command again")
+        if isinstance(exc, bx.NoCredentialsError):
+            return StorageAccessDenied(f"no credentials for {self._where}: set AWS_ACCESS_KEY_ID and "
+                                       f"AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)")
+        if isinstance(exc, bx.ClientError):
+            err = exc.response.get("Error", {})
+            code = str(err.get("Code", ""))
+            status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            message = str(err.get("Message", ""))
+            if code == "NoSuchBucket":
+                return StorageBucketMissing(
+                    f"the bucket {self.bucket!r} does not exist at {self.endpoint_url or 'AWS S3'}: create it "
+                    f"(e.g. `aws s3 mb s3://{self.bucket}`) or fix the library location")
+            if code in _FULL or status == "507" or "cap exceeded" in message.lower():
+                return StorageFull(
+                    f"the object store refused a write to {self._where}: its quota or disk is full ({code or status}); "
+                    f"free space or raise the quota, then run the command again (it resumes where it stopped)")
+            if code in _DENIED or status == "403":
+                return StorageAccessDenied(
+                    f"the object store refused the credentials for {self._where} ({code or status}): check "
+                    f"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY and that the key may read and write the bucket")
+            if key is not None and (code in _MISSING or status == "404"):
+                return FileNotFoundError(f"no object {key!r} in {self.location}")
+            return StorageError(f"the object store failed on {self._where}: {code or status} {message}".strip())
+        if isinstance(exc, bx.BotoCoreError):
+            return StorageError(f"the object store failed on {self._where}: {exc}")
+        return exc
+
+    def _call(self, op: str, key: str | None = None, **kw: Any) -> Any:
+        from botocore import exceptions as bx
+        try:
+            return getattr(self.client, op)(Bucket=self.bucket, **kw)
+        except (bx.ClientError, bx.BotoCoreError) as e:
+            raise self._error(e, key) from None
+
+    def _k(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _head(self, key: str) -> dict:
+        return self._call("head_object", key, Key=self._k(key))
+
+    def check(self) -> None:
+        """Fail with one clear line now if the bucket cannot be reached, read or written."""
+        self._call("head_bucket")
+
+    # -- reading --------------------------------------------------------------------------------------------
+    def exists(self, key: str) -> bool:
+        try:
+            self._head(key)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def size(self, key: str) -> int:
+        return int(self._head(key)["ContentLength"])
+
+    def modified_at(self, key: str) -> float:
+        return self._head(key)["LastModified"].timestamp()
+
+    def open(self, key: str) -> BinaryIO:
+        return self._call("get_object", key, Key=self._k(key))["Body"]
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open(key) as body:
+            return body.read()
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        from botocore import exceptions as bx
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._k(key),
+                                          Range=f"bytes={start}-{start + length - 1}")
+        except bx.ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "InvalidRange":   # start at or past the end
+                self._head(key)   # FileNotFoundError if the key is missing
+                return b""
+            raise self._error(e, key) from None
+        except bx.BotoCoreError as e:
+            raise self._error(e, key) from None
+        with resp["Body"] as body:
+            return body.read()
+
+    def list(self, prefix: str) -> Iterator[str]:
+        base = self._k(prefix.rstrip("/")) + "/"
+        cut = len(self.prefix) + 1 if self.prefix else 0
+        from botocore import exceptions as bx
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
+                for obj in page.get("Contents", []):
+                    yield obj["Key"][cut:]
+        except (bx.ClientError, bx.BotoCoreError) as e:
+            raise self._error(e) from None
+
+    # -- writing --------------------------------------------------------------------------------------------
+    def _chunks(self, data: bytes | Iterable[bytes] | BinaryIO) -> Iterator[bytes]:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            yield bytes(data)
+        elif hasattr(data, "read"):
+            yield from iter(lambda: data.read(CHUNK_BYTES), b"")
+        else:
+            yield from data
+
+    def _upload(self, key: str, data: bytes | Iterable[bytes] | BinaryIO, *, if_absent: bool) -> tuple[bool, int]:
+        """Stream ``data`` to ``key``: one PUT when it fits in a part, else a multipart upload that is aborted on
+        any failure. With ``if_absent`` an existing object wins; returns (written, size)."""
+        cond = {"IfNoneMatch": "*"} if if_absent and self.conditional_put else {}
+        if if_absent and not self.conditional_put and self.exists(key):
+            return False, 0
+        okey = self._k(key)
+        buf = bytearray()
+        size = 0
+        upload_id: str | None = None
+        parts: list[dict] = []
+        try:
+            for chunk in self._chunks(data):
+                buf += chunk
+                size += len(chunk)
+                while len(buf) >= self.part_size_bytes:
+                    if upload_id is None:
+                        upload_id = self._call("create_multipart_upload", Key=okey)["UploadId"]
+                    part = bytes(buf[:self.part_size_bytes])
+                    del buf[:self.part_size_bytes]
+                    n = len(parts) + 1
+                    etag = self._call("upload_part", Key=okey, UploadId=upload_id, PartNumber=n, Body=part)["ETag"]
+                    parts.append({"ETag": etag, "PartNumber": n})
+            if upload_id is None:
+                self._call("put_object", Key=okey, Body=bytes(buf), **cond)
+            else:
+                if buf:
+                    n = len(parts) + 1
+                    etag = self._call("upload_part", Key=okey, UploadId=upload_id, PartNumber=n,
+                                      Body=bytes(buf))["ETag"]
+                    parts.append({"ETag": etag, "PartNumber": n})
+                self._call("complete_multipart_upload", Key=okey, UploadId=upload_id,
+                           MultipartUpload={"Parts": parts}, **cond)
+                upload_id = None
+            return True, size
+        except StorageError as e:
+            if cond and "PreconditionFailed" in str(e):
+                return False, size
+            if cond and ("NotImplemented" in str(e) or "If-None-Match" in str(e)):
+                # A server without conditional writes: fall back to check-then-put from now on.
+                self.conditional_put = False
+                if isinstance(data, (bytes, bytearray, memoryview)) or hasattr(data, "seek"):
+                    if hasattr(data, "seek"):
+                        data.seek(0)
+                    return self._upload(key, data, if_absent=True)
+            raise
+        finally:
+            if upload_id is not None:
+                try:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=okey, UploadId=upload_id)
+                except Exception:   # clean_tmp aborts it later; the first error is the one to report
+                    pass
+
+    def write(self, key: str, data: bytes | Iterable[bytes], *, immutable: bool = False) -> int:
+        return self._upload(key, data, if_absent=False)[1]
+
+    def put_addressed(self, src: BinaryIO, key_for: Callable[[str], str]) -> StoredBlob:
+        seekable = False
+        try:
+            start = src.tell()
+            seekable = bool(getattr(src, "seekable", lambda: True)())
+        except (AttributeError, OSError, ValueError):
+            pass
+        if not seekable:
+            # Spool to local disk (never RAM) so the content can be hashed before its key is known.
+            with self._spool(src) as spooled:
+                return self.put_addressed(spooled, key_for)
+        h = hashlib.sha256()
+        size = 0
+        while chunk := src.read(CHUNK_BYTES):
+            h.update(chunk)
+            size += len(chunk)
+        sha = h.hexdigest()
+        key = key_for(sha)
+        if self.exists(key):
+            return StoredBlob(sha, key, size, False)
+        src.seek(start)
+        reader = _HashingReader(src, start)
+        written, _ = self._upload(key, reader, if_absent=True)
+        if written and reader.hexdigest() != sha:
+            # The file changed between the two reads: what was uploaded is not this content. Take it back.
+            self.delete(key)
+            raise StorageError(f"the file changed while it was being stored (sha256 {sha[:12]} then "
+                               f"{reader.hexdigest()[:12]}); run the import again once it is no longer written to")
+        return StoredBlob(sha, key, size, written)
+
+    def _spool(self, src: BinaryIO):
+        import contextlib
+
+        @contextlib.contextmanager
+        def spooled() -> Iterator[BinaryIO]:
+            tmp = self._tmp_path()
+            try:
+                with open(tmp, "wb") as f:
+                    for chunk in iter(lambda: src.read(CHUNK_BYTES), b""):
+                        f.write(chunk)
+                with open(tmp, "rb") as f:
+                    yield f
+            finally:
+                tmp.unlink(missing_ok=True)
+        return spooled()
+
+    def put_if_absent(self, key: str, data: bytes | Iterable[bytes]) -> bool:
+        return self._upload(key, data, if_absent=True)[0]
+
+    def delete(self, key: str) -> bool:
+        if not self.exists(key):
+            return False
+        self._call("delete_object", key, Key=self._k(key))
+        self._local(key).unlink(missing_ok=True)
+        return True
+
+    def move(self, src: str, dest: str) -> None:
+        from botocore import exceptions as bx
+        if not self.exists(src):
+            raise FileNotFoundError(f"no object {src!r} in {self.location}")
+        try:   # a managed copy: server-side, in parts above 5 GB
+            self.client.copy({"Bucket": self.bucket, "Key": self._k(src)}, self.bucket, self._k(dest))
+        except (bx.ClientError, bx.BotoCoreError) as e:
+            raise self._error(e, src) from None
+        self._call("delete_object", src, Key=self._k(src))
+        self._local(src).unlink(missing_ok=True)
+
+    def clean_tmp(self) -> int:
+        """Abort multipart uploads older than ``stale_upload_hours`` (a killed writer's; a live one on another
+        machine is younger) and remove local spool files."""
+        n = 0
+        tmp = self.cache_dir / "tmp"
+        if tmp.is_dir():
+            for p in tmp.iterdir():
+                if time.time() - p.stat().st_mtime > 3600 * self.stale_upload_hours:
+                    p.unlink(missing_ok=True)
+                    n += 1
+        cutoff = datetime.now(timezone.utc) - timedelta(hours=self.stale_upload_hours)
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        resp = self._call("list_multipart_uploads", Prefix=prefix)
+        for up in resp.get("Uploads", []):
+            if up["Initiated"] < cutoff:
+                self._call("abort_multipart_upload", Key=up["Key"], UploadId=up["UploadId"])
+                n += 1
+        return n
+
+    # -- local files ----------------------------------------------------------------------------------------
+    def _local(self, key: str) -> Path:
+        return self.cache_dir / "objects" / check_key(key)
+
+    def _tmp_path(self) -> Path:
+        d = self.cache_dir / "tmp"
+        d.mkdir(parents=True, exist_ok=True)
+        return d / f"{uuid.uuid4().hex}.part"
+
+    def local_file(self, key: str) -> Path:
+        dest = self._local(key)
+        tag_file = dest.with_name(dest.name + ".etag")
+        head = self._head(key)
+        etag = head.get("ETag", "")
+        if dest.exists() and tag_file.exists() and tag_file.read_text() == etag:
+            os.utime(dest)
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp_path()
+        try:
+            with self.open(key) as body, open(tmp, "wb") as f:
+                for chunk in iter(lambda: body.read(CHUNK_BYTES), b""):
+                    f.write(chunk)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        tag_file.write_text(etag)
+        self._trim(self.cache_dir / "objects", self.cache_max_bytes, keep=dest)
+        return dest
+
+    def materialize(self, key: str, build: Callable[[], bytes], *, expected_size: int | None,
+                    max_cache_bytes: int) -> Path:
+        # A cache of things rebuilt from the bucket's own objects stays local: uploading it would cost more than
+        # rebuilding it.
+        dest = self._local(key)
+        if dest.exists() and (expected_size is None or dest.stat().st_size == expected_size):
+            os.utime(dest)
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._tmp_path()
+        tmp.write_bytes(build())
+        os.replace(tmp, dest)
+        self._trim(dest.parent.parent, max_cache_bytes, keep=dest, grace_s=0.0)
+        return dest
+
+    @staticmethod
+    def _trim(folder: Path, max_bytes: int, keep: Path, grace_s: float = _CACHE_GRACE_S) -> None:
+        files = []
+        for p in folder.rglob("*"):
+            if not p.is_file() or p.name.endswith(".etag"):
+                continue
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue
+            files.append((st.st_mtime, st.st_size, p))
+        total = sum(s for _, s, _ in files)
+        now = time.time()
+        for mtime, s, p in sorted(files, key=lambda t: t[0]):
+            if total <= max_bytes:
+                break
+            if p != keep and now - mtime > grace_s:
+                p.unlink(missing_ok=True)
+                p.with_name(p.name + ".etag").unlink(missing_ok=True)
+                total -= s
+
+
+def lance_storage_options(endpoint_url: str | None = None, region: str | None = None) -> dict[str, str]:
+    """LanceDB's ``storage_options`` for the bucket boto3 reaches with the same settings and AWS variables, so a
+    catalog in the bucket needs no configuration of its own."""
+    env = os.environ
+    endpoint = endpoint_url or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or ""
+    opts: dict[str, str] = {}
+    if endpoint:
+        opts["aws_endpoint"] = endpoint
+    region = region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        opts["aws_region"] = region
+    for var, opt in (("AWS_ACCESS_KEY_ID", "aws_access_key_id"), ("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key"),
+                     ("AWS_SESSION_TOKEN", "aws_session_token")):
+        if env.get(var):
+            opts[opt] = env[var]
+    if endpoint.startswith("http://"):
+        if env.get("AWS_ALLOW_HTTP", "").lower() != "true":
+            raise StorageError(f"the object store endpoint {endpoint} is plain http: set AWS_ALLOW_HTTP=true to "
+                               f"allow it (a local test server), or use its https address")
+        opts["allow_http"] = "true"
+    return opts
