@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 
 from workbench.gallery.grid import Grid
+from workbench.gallery.manage import download_form, moved
 from workbench.gallery.ui import Message, card, classes, esc, human_date, plural, when
 
 if TYPE_CHECKING:
@@ -57,9 +58,9 @@ class AlbumsPage(W.VBox):
         covers: dict[str, str] = {}
         for r in albums.to_dict("records"):
             if int(r["items"]):
-                first = self.shell.view.album_media(r["id"], sort="date", desc=True, limit=1)
-                if len(first):
-                    covers[r["id"]] = first["id"].iloc[0]
+                cover = self.shell.view.album_cover(r["id"])    # the chosen one, else the first in its order
+                if cover:
+                    covers[r["id"]] = cover
         pics = self.shell.thumbnails(list(covers.values()))
         self.cards.children = [
             card(pics.get(covers.get(r["id"], "")), str(r["name"]),
@@ -99,7 +100,18 @@ class AlbumDetail(W.VBox):
         self.grid = Grid(shell.thumbnails, self._open, on_selection=self._selection)
         self.remove = classes(W.Button(description="Remove from album"), "wb-remove-from-album")
         self.remove.on_click(lambda _b: shell.run(self.remove_selected))
-        self.bar = classes(W.HBox([self.remove]), "wb-actionbar")
+        # arranging (the album's managers): move the selection, or make one photo the cover
+        self.moves = {where: classes(W.Button(description=label, tooltip=tip), f"wb-move-{where}")
+                      for where, label, tip in (("start", "⇤", "Move to the start"), ("earlier", "←", "Move earlier"),
+                                                ("later", "→", "Move later"), ("end", "⇥", "Move to the end"))}
+        for where, b in self.moves.items():
+            b.on_click(lambda _b, where=where: shell.run(lambda: self.move_selected(where)))
+        self.cover = classes(W.Button(description="Set as cover"), "wb-set-cover")
+        self.cover.on_click(lambda _b: shell.run(self.cover_selected))
+        self.arrange = classes(W.HBox([*self.moves.values(), self.cover]), "wb-row", "wb-arrange")
+        self.download_selected = W.HTML("")
+        self.download_album = W.HTML("")
+        self.bar = classes(W.HBox([self.remove, self.arrange, self.download_selected]), "wb-actionbar")
         self.bar.layout.display = "none"
         # share links
         self.expiry = W.Dropdown(options=list(EXPIRIES), value="Never expires", layout=W.Layout(width="180px"))
@@ -128,7 +140,8 @@ class AlbumDetail(W.VBox):
             W.HTML("<b>Members</b><div class='wb-sub'>People with an account who see this album.</div>"),
             classes(W.HBox([self.member, self.member_role, self.add_member]), "wb-row"), self.members]),
             "wb-panel")
-        super().__init__([self.back, self.heading, self.bar, self.share_panel, self.member_panel, self.grid])
+        super().__init__([self.back, self.heading, self.download_album, self.bar, self.share_panel, self.member_panel,
+                          self.grid])
         self.add_class("wb-album")
 
     def _call(self, fn):
@@ -144,14 +157,17 @@ class AlbumDetail(W.VBox):
             return
         self.album = match.iloc[0].to_dict()
         manage = self.album["access"] == "manage"
-        rows = view.album_media(self.album["id"], sort="date", desc=True)
+        rows = view.album_media(self.album["id"], sort="album")    # as its managers arranged it, else newest first
         owner = "" if self.album["owner"] == self.shell.user["name"] else f" · by {self.album['owner']}"
         self.heading.value = (f"<div class='wb-title'>{esc(self.album['name'])}</div><div class='wb-sub'>"
                               f"{esc(plural(len(rows), 'item'))}{esc(owner)} · "
                               f"{esc(ACCESS_LABEL.get(self.album['access'], ''))}</div>")
-        self.grid.selectable = self.album["access"] in ("manage", "contribute")
+        self.grid.selectable = True     # any visitor may select to download; the bar shows what else they may do
         self.grid.selected.clear()
-        self.grid.show(rows, empty_text="This album is empty: select photos on the Photos page and add them here.")
+        self.grid.show(rows, empty_text="This album is empty: select photos on the Photos page and add them here.",
+                       timeline=False)
+        self.download_album.value = download_form(self.shell.app, "Download album (zip)", album_id=self.album["id"],
+                                                  name=str(self.album["name"])) if len(rows) else ""
         self.share_panel.layout.display = "" if manage else "none"
         self.member_panel.layout.display = "" if manage else "none"
         self.new_link.value = ""
@@ -168,6 +184,28 @@ class AlbumDetail(W.VBox):
     def _selection(self, ids: list[str]) -> None:
         self.bar.layout.display = "" if ids else "none"
         self.remove.description = f"Remove {plural(len(ids), 'item')} from album"
+        self.remove.layout.display = "" if self.album.get("access") in ("manage", "contribute") else "none"
+        self.arrange.layout.display = "" if self.album.get("access") == "manage" else "none"
+        self.cover.disabled = len(ids) != 1
+        self.download_selected.value = download_form(self.shell.app, f"Download {plural(len(ids), 'item')} (zip)",
+                                                     media_ids=ids, name=str(self.album.get("name") or "photos")
+                                                     ) if ids else ""
+
+    def move_selected(self, where: str) -> None:
+        """Move the selected media to the start, the end, or one place earlier or later, and keep them selected."""
+        selected = list(self.grid.selected)
+        order = moved(self.grid.ids, selected, where)
+        self.shell.view.arrange_album(self.album["id"], order)
+        self.show(self.album["id"])
+        self.grid.select(selected)
+
+    def cover_selected(self) -> None:
+        ids = list(self.grid.selected)
+        if len(ids) != 1:
+            return
+        self.shell.view.set_album_cover(self.album["id"], ids[0])
+        self.shell.message.ok(f"The cover of “{self.album['name']}” is now the selected photo.")
+        self.grid.clear_selection()
 
     def remove_selected(self) -> None:
         ids = list(self.grid.selected)

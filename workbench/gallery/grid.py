@@ -157,6 +157,23 @@ class Grid(W.VBox):
         if self.on_selection:
             self.on_selection(list(self.selected))
 
+    def select(self, ids: list[str]) -> None:
+        """Add these media (of the result) to the selection, shown tiles ticked, and tell ``on_selection`` once."""
+        if not self.selectable:
+            return
+        wanted = set(ids)
+        for i, mid in enumerate(self.ids):
+            if mid in wanted:
+                self.selected[mid] = None
+                if i < self.shown:
+                    self._tiles[i].set_selected(True)
+        if self.on_selection:
+            self.on_selection(list(self.selected))
+
+    def select_all(self) -> None:
+        """Select the whole result, also the tiles not loaded yet (to download, trash or add them at once)."""
+        self.select(self.ids)
+
     def clear_selection(self) -> None:
         self.selected.clear()
         for t in self._tiles[:self.shown]:

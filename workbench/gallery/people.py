@@ -21,7 +21,11 @@ class PeoplePage(W.VBox):
         self.face_size_px = face_size_px
         self.title = W.HTML("<div class='wb-title'>People</div>")
         self.cards = classes(W.Box([]), "wb-cards")
-        super().__init__([self.title, self.cards])
+        from workbench.gallery.manage import PeopleTools
+        # Naming and merging: curators and admins (the view refuses anyone else; hiding is only a courtesy).
+        self.tools = PeopleTools(shell, self.enter)
+        self.tools.layout.display = "none"
+        super().__init__([self.title, self.tools, self.cards])
         self.add_class("wb-people")
 
     def enter(self) -> None:
@@ -39,6 +43,10 @@ class PeoplePage(W.VBox):
             return
         self.title.value = (f"<div class='wb-title'>People</div>"
                             f"<div class='wb-sub'>{plural(len(people), 'person')} in the photos you can see</div>")
+        curates = self.shell.user["role"] in ("admin", "curator")
+        self.tools.layout.display = "" if curates else "none"
+        if curates:
+            self.tools.set_people(people)
         out = []
         for r in people.to_dict("records"):
             label = person_label(r)

@@ -29,7 +29,9 @@ class PhotosPage(W.VBox):
         self.clear = classes(W.Button(description="Clear selection"), "wb-clear-selection")
         self.add.on_click(lambda _b: shell.run(self.add_selected))
         self.clear.on_click(lambda _b: shell.run(self.grid.clear_selection))
-        self.bar = classes(W.HBox([self.count, self.album, self.add, self.clear]), "wb-actionbar")
+        from workbench.gallery.manage import SelectionTools
+        self.tools = SelectionTools(shell, self.grid, self.reload)   # favourite, trash, download as zip
+        self.bar = classes(W.HBox([self.count, self.album, self.add, self.tools, self.clear]), "wb-actionbar")
         self.bar.layout.display = "none"
         self._semantic: bool | None = None
         super().__init__([self.title, self.bar, self.grid])
@@ -71,6 +73,7 @@ class PhotosPage(W.VBox):
         self.shell.open_viewer(self.grid.ids, index)
 
     def _selection(self, ids: list[str]) -> None:
+        self.tools.update(ids)
         if not ids:
             self.bar.layout.display = "none"
             return

@@ -56,7 +56,9 @@ class SharePage(W.VBox):
         self.sort.observe(lambda _c: self.app.run(self.reload, self.message), "value")
         self.grid = Grid(lambda ids: self.app.thumbnails(self.view, ids), self._open, selectable=False)
         self.title = W.HTML("")
-        self.main.children = [self.message, classes(W.HBox([self.title, self.sort]), "wb-row"), self.grid]
+        self.download = W.HTML("")
+        self.main.children = [self.message, classes(W.HBox([self.title, self.sort, self.download]), "wb-row"),
+                              self.grid]
         self.reload()
 
     def reload(self) -> None:
@@ -66,6 +68,10 @@ class SharePage(W.VBox):
                             f"{esc(plural(len(rows), 'item'))} shared by {esc(info['owner'])} · "
                             f"link {esc(when(info.get('expires_at')))}</div>")
         self.grid.show(rows, empty_text="This album is empty.")
+        from workbench.gallery.manage import download_form
+        # A link's zip holds the album as it is when downloaded (the zip handler asks the link's view again).
+        self.download.value = download_form(self.app, "Download album (zip)", album_id="shared",
+                                            name=str(info["name"])) if len(rows) else ""
 
     def _open(self, index: int) -> None:
         self.app.open_viewer(self.view, self.grid.ids, index)

@@ -13,7 +13,7 @@ from workbench.gallery.ui import Message, classes, esc, person_label
 if TYPE_CHECKING:
     from workbench.gallery.app import Gallery
 
-SECTIONS = ("Photos", "People", "Places", "Albums")
+SECTIONS = ("Photos", "People", "Places", "Albums", "Favourites", "Trash")
 
 
 class Shell(W.VBox):
@@ -21,6 +21,7 @@ class Shell(W.VBox):
 
     def __init__(self, app: "Gallery", view: Any):
         from workbench.gallery.albums import AlbumsPage
+        from workbench.gallery.manage import FavouritesPage, TrashPage
         from workbench.gallery.people import PeoplePage
         from workbench.gallery.photos import PhotosPage
         from workbench.gallery.places import PlacesPage
@@ -45,7 +46,8 @@ class Shell(W.VBox):
         self.sidebar = Sidebar(lambda: self.run(self.on_filters))
         self.main = classes(W.VBox([]), "wb-main")
         self.pages = {"Photos": PhotosPage(self), "People": PeoplePage(self), "Places": PlacesPage(self),
-                      "Albums": AlbumsPage(self)}
+                      "Albums": AlbumsPage(self), "Favourites": FavouritesPage(self), "Trash": TrashPage(self)}
+        app.viewer.on_change = lambda: self.run(self.refresh)   # a favourite or trash click in the viewer
         body = classes(W.HBox([self.sidebar, self.main]), "wb-body")
         super().__init__([header, body], layout=W.Layout(display="contents"))
         self.section = ""
@@ -95,6 +97,14 @@ class Shell(W.VBox):
         self.sidebar.layout.display = "" if section == "Photos" else "none"
         self.main.children = [self.message, page]
         page.enter(**kwargs)
+
+    def refresh(self) -> None:
+        """Show the current section again after something in it changed (an album stays open)."""
+        page = self.pages.get(self.section)
+        if page is None:
+            return
+        album = getattr(page, "album_id", None)
+        page.enter(album) if album else page.enter()
 
     def on_search(self) -> None:
         if self.section != "Photos":

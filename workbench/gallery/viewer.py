@@ -15,6 +15,7 @@ import ipywidgets as W
 
 from workbench.errors import AuthError
 from workbench.gallery import links
+from workbench.gallery.manage import viewer_actions
 from workbench.gallery.ui import classes, esc, exposure, human_date, human_duration, human_size, missing
 
 #: Video MIME types Chromium, Firefox and Safari play in a <video> element (others get a download button).
@@ -35,6 +36,8 @@ class Viewer(W.Box):
         self.ids: list[str] = []
         self.index = 0
         self.on_close: Callable[[], None] | None = None
+        #: Called after a favourite or trash click here changed what the page behind shows.
+        self.on_change: Callable[[], None] | None = None
         self.picture = W.Image(format="webp")
         self.video = W.HTML("")
         self.info = classes(W.VBox([]), "wb-info")
@@ -98,6 +101,9 @@ class Viewer(W.Box):
             self.picture.layout.display = ""
             self.picture.value = preview or b""
         parts = [W.HTML(self._info_html(row))]
+        actions = viewer_actions(self, mid)     # favourite, trash (a signed-in visitor only)
+        if actions is not None:
+            parts.append(actions)
         extra = self._extra_html(mid)
         if extra:
             parts.append(W.HTML(extra))
