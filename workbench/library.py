@@ -7,7 +7,7 @@ from contextlib import nullcontext
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -27,6 +27,9 @@ from workbench.stages.registry import all_stages, stage_schemas
 from workbench.stages.runner import StageReport, pending_media, run_stage
 from workbench.storage import DERIVED, ORIGINALS, Storage, derived_key, open_storage, original_key
 from workbench.storage.location import is_remote, local_home, normalize
+
+if TYPE_CHECKING:
+    from workbench.replicas import Replicas, ScrubReport
 
 MARKER = "library.json"
 
@@ -230,7 +233,38 @@ class Library:
                         # New faces join known people or form new ones (user decisions are kept).
                         update_people(self.catalog, self.settings, stage.version)
             self.catalog.compact()
+            if self.settings.replica_sync_after_process:
+                # New imports reach every replica without anyone running `replicas sync` (docs/archive.md).
+                for r in self.replicas.sync(progress=progress):
+                    reports.append(StageReport(f"replica {r.replica}", "sync", done=r.copied,
+                                               failed=len(r.failures), failures=r.failures))
         return reports
+
+    @property
+    def replicas(self) -> "Replicas":
+        """The library's replica stores: ``add``, ``list``, ``remove``, ``status``, ``sync`` (docs/archive.md)."""
+        from workbench.replicas import Replicas
+        if getattr(self, "_replicas", None) is None:
+            self._replicas = Replicas(self.catalog, self.storage, self.settings, self._lock, self.root)
+        return self._replicas
+
+    def scrub(self, *, sample_percent: float = 100.0, budget_s: float | None = None,
+              progress: bool | None = None) -> "ScrubReport":
+        """Re-read originals, their replica copies and renditions, check their hashes and repair what is wrong
+        from a verified copy (events in ``repair_events()``). A sample or a time budget continues where the last
+        scrub stopped, so repeated runs cover everything."""
+        from workbench.replicas import Scrubber
+        from workbench.stages.thumbnails import ThumbnailStage
+        thumbs = next(s for s in all_stages(self.settings, self.root) if isinstance(s, ThumbnailStage))
+        with self._lock:
+            self.storage.clean_tmp()
+            return Scrubber(self.catalog, self.storage, self.replicas, self._context(), thumbs).run(
+                sample_percent=sample_percent, budget_s=budget_s, progress=progress)
+
+    def repair_events(self) -> pd.DataFrame:
+        """What scrub found wrong and did (repaired from which replica, re-sent, rebuilt, or no good copy)."""
+        from workbench.replicas import repair_events
+        return repair_events(self.catalog)
 
     def _refresh_indexes(self) -> None:
         if self.catalog.count("media") == 0:

@@ -201,6 +201,11 @@ class Settings:
     # gallery believes. Behind a proxy every visitor arrives from the proxy's address: without this, 20 wrong
     # passwords from anyone (login_client_max_failures) would lock everyone out. Empty: the headers are ignored.
     gallery_trusted_proxies: list = field(default_factory=list)
+
+    # Replicas (docs/archive.md): `process` (which `workbench serve` runs too) ends by copying new originals to every
+    # replica, so new imports reach them without anyone running `replicas sync`. Not a measured number: a choice,
+    # on because an import that reaches no replica is the one copy a disk failure takes.
+    replica_sync_after_process: bool = True
     # Object storage (workbench/storage/s3.py, docs/storage.md). Endpoint and region: empty means the standard
     # AWS variables (AWS_ENDPOINT_URL, AWS_REGION) or AWS's defaults; keys only ever come from the environment or
     # ~/.aws, never from this file. Parts of 8 MiB: boto3's default, S3's minimum is 5 MiB, and a part is what

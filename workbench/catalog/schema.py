@@ -273,10 +273,70 @@ SHARES = pa.schema([
     _f("created_at", UTC_TS, False),
 ])
 
+# Replica stores a library copies its originals to (workbench/replicas/): another folder, another bucket.
+REPLICAS = pa.schema([
+    _f("name", pa.string(), False),
+    _f("target", pa.string(), False),        # absolute folder path or s3://bucket/prefix
+    _f("added_at", UTC_TS, False),
+])
+
+# One row per original verified on a replica: written only after the copy there was read back and hashed.
+REPLICA_COPIES = pa.schema([
+    _f("key", pa.string(), False),           # replica + "\0" + object key
+    _f("replica", pa.string(), False),
+    _f("object_key", pa.string(), False),    # the key as stored (for an encrypted library: its ciphertext's)
+    _f("media_id", pa.string(), False),
+    _f("sha256", pa.string(), False),        # sha256 of the bytes as stored (the ciphertext when encrypted)
+    _f("size_bytes", pa.int64(), False),
+    _f("verified_at", UTC_TS, False),
+])
+
+# What scrub found wrong and what it did: repaired from a replica, re-sent, rebuilt, or no good copy.
+REPAIR_EVENTS = pa.schema([
+    _f("event_id", pa.string(), False),
+    _f("at", UTC_TS, False),
+    _f("media_id", pa.string()),
+    _f("object", pa.string(), False),        # original | replica copy | thumb | preview
+    _f("location", pa.string(), False),      # primary | <replica name>
+    _f("object_key", pa.string(), False),
+    _f("problem", pa.string(), False),       # missing | changed | unreadable
+    _f("detail", pa.string()),
+    _f("action", pa.string(), False),        # repaired | resent | rebuilt | unrepairable
+    _f("source", pa.string()),               # where the good copy came from (a replica name, primary, the original)
+])
+
+# Hashes of renditions, learnt the first time scrub reads them (after they decode), so later scrubs find bit rot.
+RENDITION_HASHES = pa.schema([
+    _f("key", pa.string(), False),           # the derived key
+    _f("media_id", pa.string(), False),
+    _f("sha256", pa.string(), False),
+    _f("size_bytes", pa.int64(), False),
+    _f("row_created_at", UTC_TS),            # the thumbnails row's: a rendition the stage rewrote is learnt again
+    _f("learnt_at", UTC_TS, False),
+])
+
+# One row per finished scrub; the last one's cursor is where the next sampled scrub starts.
+SCRUB_RUNS = pa.schema([
+    _f("run_id", pa.string(), False),
+    _f("started_at", UTC_TS, False),
+    _f("finished_at", UTC_TS, False),
+    _f("sample_percent", pa.float64(), False),
+    _f("budget_s", pa.float64()),
+    _f("checked", pa.int64(), False),
+    _f("bytes_read", pa.int64(), False),
+    _f("problems", pa.int64(), False),
+    _f("repaired", pa.int64(), False),
+    _f("unrepairable", pa.int64(), False),
+    _f("cursor", pa.string()),               # the last check done: the next sampled scrub starts after it
+])
+
 CORE_TABLES: dict[str, pa.Schema] = {"media": MEDIA, "sources": SOURCES, "errors": ERRORS,
                                      "manual_tags": MANUAL_TAGS, "tag_thresholds": TAG_THRESHOLDS,
                                      "persons": PERSONS, "face_assignments": FACE_ASSIGNMENTS, "trash": TRASH,
                                      "duplicate_decisions": DUPLICATE_DECISIONS, "versions": VERSIONS,
                                      "users": USERS, "sessions": SESSIONS, "login_failures": LOGIN_FAILURES,
                                      "albums": ALBUMS, "album_items": ALBUM_ITEMS, "album_members": ALBUM_MEMBERS,
-                                     "shares": SHARES, "favourites": FAVOURITES}
+                                     "shares": SHARES, "favourites": FAVOURITES,
+                                     "replicas": REPLICAS, "replica_copies": REPLICA_COPIES,
+                                     "repair_events": REPAIR_EVENTS, "rendition_hashes": RENDITION_HASHES,
+                                     "scrub_runs": SCRUB_RUNS}

@@ -144,6 +144,7 @@ def status(json_out: JsonOpt = False) -> None:
     console.print(f"[bold]{lib.root}[/bold]: {c['images']} images, {c['videos']} videos, "
                   f"{c['sources']} source paths, {c['errors']} errors")
     table(None, ["stage", "version", "done", "pending", "failed"], df.values.tolist())
+    replica_status_table(lib)
 
 
 def _parse_date(value: Optional[str], name: str) -> Optional[datetime]:
@@ -771,6 +772,12 @@ from workbench.cli.access_cmds import albums_app, share_app, users_app  # noqa: 
 app.add_typer(users_app, name="users")
 app.add_typer(albums_app, name="albums")
 app.add_typer(share_app, name="share")
+
+# Replicas and scrubbing live in their own module (workbench/cli/replica_cmds.py).
+from workbench.cli.replica_cmds import replica_status_table, replicas_app, scrub  # noqa: E402
+
+app.add_typer(replicas_app, name="replicas")
+app.command()(scrub)
 
 
 def run() -> None:
