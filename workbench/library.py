@@ -147,6 +147,9 @@ class Library:
         else:
             catalog = Catalog(root / "catalog")
         lib = cls(root, catalog, settings, location=str(loc))
+        # An encrypted library reads and writes through its keys (passphrase, WORKBENCH_PASSPHRASE[_FILE], a prompt).
+        from workbench.storage.encrypted import open_encrypted
+        lib.storage = open_encrypted(root, lib.storage, settings, passphrase)
         schemas = lib._schemas()
         for name, schema in CORE_TABLES.items():
             catalog.ensure(name, schema)  # stage tables are created when their stage first runs
@@ -183,7 +186,10 @@ class Library:
         return self.storage.local_file(DERIVED)
 
     def _context(self) -> StageContext:
-        return StageContext(self.location, self.settings)
+        from workbench.storage.encrypted import EncryptedStorage
+        # An encrypted storage travels to the workers with its keys; any other is opened again there from its root.
+        return StageContext(self.location, self.settings,
+                            self.storage if isinstance(self.storage, EncryptedStorage) else None)
 
     # -- import and processing ------------------------------------------------------------------------------
     def import_files(self, paths: Iterable[str | os.PathLike], *, mode: str = "copy", owner: str | None = None,
@@ -1317,18 +1323,25 @@ class Library:
 
     # -- integrity ------------------------------------------------------------------------------------------
     def verify(self, progress: bool | None = None) -> pd.DataFrame:
-        """Re-hash every original; returns one row per media with status ok, changed, missing or unreadable, and
-        ``stored_as`` (original, or how a replaced original is stored: its stored file must match its recorded
+        """Re-hash every original; returns one row per media with status ok, changed, missing, unreadable or (an
+        encrypted library, where every stored file is authenticated) tampered, plus a row per other tampered file;
+        and ``stored_as`` (original, or how a replaced original is stored: its stored file must match its recorded
         hash, and a JPEG XL must rebuild the original JPEG byte for byte)."""
         from workbench.compress.replace import check_media
         t = self.catalog.read("media", ["id", "sha256", "storage", "blob", "path", "stored_as",
                                         "stored_sha256"]).to_pylist()
         ctx = self._context()
+        from workbench.storage.encrypted import EncryptedStorage
+        settled: list[dict] = []
+        if isinstance(self.storage, EncryptedStorage):   # every object authenticated; tampered ones listed
+            from workbench.ingest.verify import check_encrypted
+            settled, done = check_encrypted(self.storage, t)
+            t = [r for r in t if r["id"] not in done]
         # A replaced original is checked through its stored file (never the rebuilt cache): see compress.replace.
         tasks = [(r["id"], str(self.storage.local_file(original_key(r["blob"])) if r["stored_as"] else
                                ctx.local_source(r)), r["sha256"],
                   r["stored_as"], r["stored_sha256"]) for r in t]
-        rows = []
+        rows = list(settled)
         with bar(len(tasks), "verify", progress) as pb:
             for task, res in run_isolated(check_media, tasks, workers=self.settings.worker_count(),
                                           timeout_s=self.settings.per_file_timeout_s * 10):

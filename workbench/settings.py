@@ -220,6 +220,15 @@ class Settings:
     s3_cache_max_bytes: int = 2 << 30
     s3_stale_upload_hours: float = 24.0
     catalog_location: str = "bucket"
+    # Encryption at rest (workbench/storage/encrypted.py, docs/storage.md). Objects are sealed in chunks of
+    # encryption_chunk_bytes: a range read decrypts whole chunks, so 64 KiB wastes little on a video seek, while
+    # AES-GCM still runs at ~7.7 GB/s on 64 KiB pieces here (per-call cost is noise; docs/benchmarks.md,
+    # encryption). Decrypted copies for decoders that need a file live in decrypted_cache_dir ("" =
+    # $XDG_CACHE_HOME/workbench/decrypted, 0700, never inside the library), trimmed to decrypted_cache_max_bytes:
+    # 8 GiB holds two 4 GB videos being played at once.
+    encryption_chunk_bytes: int = 1 << 16
+    decrypted_cache_dir: str = ""
+    decrypted_cache_max_bytes: int = 8 << 30
 
     @classmethod
     def load(cls, library_root: Path | None = None) -> "Settings":

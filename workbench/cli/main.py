@@ -1,6 +1,7 @@
 """The ``workbench`` command: a thin layer over ``workbench.Library``."""
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -38,8 +39,14 @@ class Kind(str, Enum):
 @app.callback()
 def main(library: Annotated[Optional[str], typer.Option(
         "--library", "-L", envvar="WORKBENCH_LIBRARY", help="Library folder, or s3://bucket/prefix.",
-        show_envvar=True)] = None) -> None:
+        show_envvar=True)] = None,
+         passphrase_file: Annotated[Optional[Path], typer.Option(
+             "--passphrase-file", envvar="WORKBENCH_PASSPHRASE_FILE", show_envvar=True,
+             help="First line: the passphrase of an encrypted library (else WORKBENCH_PASSPHRASE, else a prompt).")
+         ] = None) -> None:
     state.library = library
+    if passphrase_file:       # read where the library is opened, here and in any process started from here
+        os.environ["WORKBENCH_PASSPHRASE_FILE"] = str(passphrase_file)
 
 
 @app.command()
@@ -778,6 +785,13 @@ from workbench.cli.replica_cmds import replica_status_table, replicas_app, scrub
 
 app.add_typer(replicas_app, name="replicas")
 app.command()(scrub)
+
+# Encryption at rest (`encrypt`, `passphrase change`, `rotate-key`) lives in workbench/cli/crypto_cmds.py.
+from workbench.cli.crypto_cmds import encrypt as encrypt_cmd, passphrase_app, rotate_key  # noqa: E402
+
+app.command("encrypt")(encrypt_cmd)
+app.command("rotate-key")(rotate_key)
+app.add_typer(passphrase_app, name="passphrase")
 
 
 def run() -> None:

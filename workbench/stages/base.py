@@ -32,10 +32,13 @@ class StageContext:
 
     root: str
     settings: Settings
+    #: The library's storage when opening it again from ``root`` is not enough (an encrypted library's travels
+    #: unlocked, with its keys, to the workers).
+    store: Storage | None = None
 
     @property
     def storage(self) -> Storage:
-        return open_storage(self.root)
+        return self.store if self.store is not None else open_storage(self.root)
 
     def derived_stream(self, rel: str) -> io.BytesIO:
         """A derived file (a catalog row's path relative to ``derived/``, e.g. a preview) as an in-memory stream,
