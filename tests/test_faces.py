@@ -159,3 +159,21 @@ def test_video_faces_are_consolidated_into_tracks_with_frame_numbers(corpus, tmp
     assert scan["frames_scanned"] >= 4
     assert len(f) == 1
     assert f.iloc[0]["frame"] == round(f.iloc[0]["t_s"] * 10)
+
+
+def test_a_video_faces_crop_is_cut_around_the_face_in_its_own_frame(tmp_path):
+    # The demo's 640x360 clip pans over the astronaut portrait. Its face box is in pixels of the 448 px frame the
+    # face stage looked at; the crop (a person's cover on the gallery's people page) must still hold the face.
+    from workbench.demo import write_video
+    write_video(tmp_path / "pan.mp4")
+    lib = Library.create(tmp_path / "lib")
+    lib.import_files([tmp_path / "pan.mp4"], progress=False)
+    lib.process(STAGES, progress=False)
+    f = lib.faces()
+    assert len(f) >= 1 and f.iloc[0]["t_s"] == f.iloc[0]["t_s"]       # found in the video, at a time
+    crop = lib.face_crop(f.iloc[0]["face_id"], size_px=200)
+    found = load_engine(lib.settings).analyze(np.asarray(crop.convert("RGB")))
+    assert len(found) == 1, "the crop shows no whole face"
+    x, y, w, h = found[0].bbox
+    assert abs(x + w / 2 - 100) < 30 and abs(y + h / 2 - 100) < 30     # the face is in the middle of the crop
+    assert w > 70                                                        # and fills a good part of it

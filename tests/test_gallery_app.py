@@ -204,3 +204,13 @@ def test_a_share_link_with_a_password_opens_only_with_it(lib):
 
 def open_link_with_password(lib: Library, token: str, password: str) -> Gallery:
     return Gallery(lib, lib.for_share(token, password), full_page=True)
+
+
+def test_a_viewer_without_photos_is_pointed_to_upload_not_to_the_server_command(lib):
+    lib.add_user("dave", "dave's long password")          # a viewer who owns nothing yet
+    PASSWORDS.setdefault("dave", "dave's long password")
+    app = sign_in(lib, "dave")
+    grid = app.page.pages["Photos"].grid
+    assert grid.ids == []
+    assert "Upload" in grid._empty.value
+    assert "workbench import" not in grid._empty.value      # a viewer cannot run commands on the server

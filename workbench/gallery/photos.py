@@ -16,6 +16,15 @@ if TYPE_CHECKING:
 DEFAULT_SEARCH_LIMIT = 500
 
 
+def empty_library_text(role: str) -> str:
+    """What an empty timeline says: everyone can upload from the web; only an admin can also import on the server
+    (a viewer cannot run ``workbench import``)."""
+    text = "No photos yet. Add yours with Upload (at the top of the page; in the ☰ menu on a phone)."
+    if role == "admin":
+        text += " On the server, `workbench import --owner NAME FOLDER` adds whole folders."
+    return text
+
+
 class PhotosPage(W.VBox):
     def __init__(self, shell: "Shell", *, search_limit: int = DEFAULT_SEARCH_LIMIT):
         self.shell = shell
@@ -56,9 +65,7 @@ class PhotosPage(W.VBox):
             rows = view.media(sort=q.sort, desc=q.desc, **q.filters())
             self.title.value = ("<div class='wb-title'>Photos</div>" if not q.active else
                                 "<div class='wb-title'>Photos</div><div class='wb-sub'>Filtered</div>")
-            empty = ("Nothing matches these filters." if q.active else
-                     "No photos yet. Import some with `workbench import --owner YOU FOLDER`, then "
-                     "`workbench process`.")
+            empty = ("Nothing matches these filters." if q.active else empty_library_text(self.shell.user["role"]))
             self.grid.show(rows, empty_text=empty, timeline=q.sort == "date")
         self._selection(list(self.grid.selected))
 

@@ -94,7 +94,11 @@ def media_of_person(catalog: Catalog, model_id: str, person_id: str) -> set[str]
 
 
 def face_crop(library: Any, face_id: str, size_px: int, margin: float) -> Any:
-    """A square crop around the face, from the preview (images) or the frame it was found in (videos)."""
+    """A square crop around the face, from the preview (images) or the frame it was found in (videos).
+
+    A video's face box is in pixels of the frame the face stage looked at, which the frame sampler shrinks to
+    ``EMBED_LONG_EDGE`` (448 px on the long edge), not of the video itself: cropping the full-size frame with it
+    cut the wrong part (the top-left of the face, or none of it, on the people page)."""
     from PIL import Image
     rows = library.catalog.read(FACES_TABLE, ["media_id", "bbox", "t_s"], f"face_id = {sql_quote(face_id)}").to_pylist()
     if not rows:
@@ -105,15 +109,19 @@ def face_crop(library: Any, face_id: str, size_px: int, margin: float) -> Any:
     media = library.catalog.read("media", ["kind", "width"], f"id = {sql_quote(r['media_id'])}").to_pylist()[0]
     if media["kind"] == "video" and r["t_s"] is not None:
         from workbench.imaging.video_frames import frame_image
+        from workbench.semantic.frames import EMBED_LONG_EDGE
         img = frame_image(library.original_path(r["media_id"]), r["t_s"], library.settings)
-        scale = img.width / max(1, media["width"] or img.width)
+        long_edge = max(img.size)
+        scale = long_edge / max(1, min(EMBED_LONG_EDGE, long_edge))
     else:
         with Image.open(_preview_path(library, r["media_id"])) as im:
             img = im.convert("RGB")
         scale = img.width / max(1, media["width"] or img.width)
     x, y, w, h = (v * scale for v in r["bbox"])
     side = max(w, h) * (1 + 2 * margin)
-    cx, cy = x + w / 2, y + h / 2
+    # Centred on the face, moved back inside the picture where it fits (a face near an edge is not cut off).
+    cx = min(max(x + w / 2, side / 2), img.width - side / 2) if side <= img.width else x + w / 2
+    cy = min(max(y + h / 2, side / 2), img.height - side / 2) if side <= img.height else y + h / 2
     box = tuple(int(round(v)) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
     return img.crop(box).resize((size_px, size_px), Image.Resampling.LANCZOS)
 
