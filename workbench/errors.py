@@ -39,6 +39,16 @@ class AccessDenied(WorkbenchError):
     """The acting user may see this, but not do that (e.g. add to an album they only view)."""
 
 
+class UploadRefused(WorkbenchError):
+    """The server will not take an upload; ``reason`` is shown to the uploader and ``status`` is the HTTP answer
+    (413 too big, 403 over quota, 415 not media, 409 wrong offset, 423 busy, 460 checksum mismatch)."""
+
+    def __init__(self, reason: str, status: int = 422):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
 def as_sentence(text: str) -> str:
     """An error message as a sentence for a page: capitalised and ending in a full stop (messages are written
     lower-case for CLI lines and log records)."""

@@ -1151,6 +1151,21 @@ class Library:
         return shares.create(self.catalog, row["album_id"], created_by, shares.expiry(expires), password,
                              self.settings.password_min_length)
 
+    def set_share_uploads(self, share: str, accepts: bool = True) -> None:
+        """Let a share link's visitors upload into its album (their media belong to the album's owner), or stop
+        them. Links do not accept uploads until this is called."""
+        from workbench.access import shares, uploads
+        uploads.set_share_uploads(self.catalog, shares.find(self.catalog, share)["share_id"], accepts)
+
+    @property
+    def uploads(self):
+        """Uploads being received through the gallery (``workbench.ingest.upload.Uploads``): staged, hashed while
+        they arrive, imported when complete. The gallery reaches it through a view, which checks who asks."""
+        if getattr(self, "_uploads", None) is None:
+            from workbench.ingest.upload import Uploads
+            self._uploads = Uploads(self.catalog, self.storage, self.settings, self.root)
+        return self._uploads
+
     def shares(self, album: str | None = None) -> pd.DataFrame:
         """Share links (of one album, or all): [share_id, album_id, created_by, created_at, expires_at,
         revoked_at, has_password, active]. Tokens cannot be listed: only their hashes are kept."""

@@ -229,6 +229,17 @@ class Settings:
     encryption_chunk_bytes: int = 1 << 16
     decrypted_cache_dir: str = ""
     decrypted_cache_max_bytes: int = 8 << 30
+    # Uploads from the gallery (tus, workbench/gallery/upload.py). One file may be at most upload_max_file_bytes:
+    # 16 GiB holds a 4 GB phone video four times over and stops a client from filling the disk with one upload.
+    # upload_quota_bytes caps what one person's uploads may add (bytes of media they were first to store;
+    # content already in the library costs nothing); 0 = no cap, an admin's choice per library (a family
+    # archive on one disk has none). upload_roles: who may upload at all (viewers too, unless an admin removes
+    # them). An upload not touched for upload_expire_s is deleted with its staged bytes: a day lets a closed
+    # laptop resume the next morning without leaving abandoned gigabytes for ever.
+    upload_max_file_bytes: int = 16 * 1024 ** 3
+    upload_quota_bytes: int = 0
+    upload_roles: list = field(default_factory=lambda: ["admin", "curator", "viewer"])
+    upload_expire_s: float = 86400.0
 
     @classmethod
     def load(cls, library_root: Path | None = None) -> "Settings":

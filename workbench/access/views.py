@@ -574,6 +574,62 @@ class UserView:
         shares.revoke(self._catalog, r["share_id"])
 
 
+    # -- uploads (the gallery's tus endpoint; checks in access/uploads.py) ---------------------------------------
+    def begin_upload(self, size_bytes: int, name: str, *, album: str | None = None, sha256: str | None = None):
+        """Start an upload of ``size_bytes`` (into ``album`` if given: one this user contributes to). With the
+        ``sha256`` of content the library has, it is done at once (``result == "known"``). Refusals:
+        ``AccessDenied`` (role, album), ``UploadRefused`` (size, quota)."""
+        from workbench.access import uploads
+        actor = self._actor()
+        uploads.check_role(actor, self._lib.settings)
+        album_id = None
+        if album is not None:
+            row, acc = self._album(album, actor)
+            policy.require_access(acc, "contribute", row["name"])
+            album_id = row["album_id"]
+        return uploads.begin(self._lib, owner=actor.name, role=actor.role, actor_key=f"user:{actor.name}",
+                             length=size_bytes, name=name, album_id=album_id, sha256=sha256, added_by=actor.name)
+
+    def upload(self, upload_id: str):
+        """One of this user's uploads (``NotFoundError`` for anyone else's)."""
+        from workbench.access import uploads
+        return uploads.mine(self._lib, upload_id, f"user:{self._actor().name}")
+
+    def receive_upload(self, upload_id: str, offset: int):
+        """A ``Receiver`` appending to this user's upload from ``offset`` (where its bytes end, else 409)."""
+        return self._lib.uploads.receiver(self.upload(upload_id), offset)
+
+    def finish_upload(self, upload_id: str):
+        """Make a complete upload this user's media (album access checked again: it may have been taken away
+        while the bytes were arriving)."""
+        from workbench.access import uploads
+        u = self.upload(upload_id)
+        actor = self._actor()
+        uploads.check_role(actor, self._lib.settings)
+        if u.album_id is not None:
+            acc = policy.album_access(self._catalog, actor).get(u.album_id)
+            if acc is None or policy.ACCESS.index(acc) < policy.ACCESS.index("contribute"):
+                self._lib.uploads.refuse(u, "you may no longer add to that album")
+                raise uploads.UploadRefused("you may no longer add to that album: ask its owner", 403)
+        return self._lib.uploads.finish(u, added_by=actor.name)
+
+    def cancel_upload(self, upload_id: str) -> None:
+        """Stop one of this user's uploads; its bytes are deleted."""
+        self._lib.uploads.cancel(self.upload(upload_id))
+
+    def set_share_uploads(self, share: str, accepts: bool = True) -> None:
+        """Let a link (of an album this user manages) accept uploads into its album, or stop it."""
+        from workbench.access import uploads
+        actor = self._actor()
+        try:
+            r = shares.find(self._catalog, share)
+        except NotFoundError:
+            r = None
+        if r is None or policy.album_access(self._catalog, actor).get(r["album_id"]) != "manage":
+            raise NotFoundError("no such share link (give a share id from `shares()`, or the token)")
+        uploads.set_share_uploads(self._catalog, r["share_id"], accepts)
+
+
 class AlbumView:
     """One album as a share link shows it: read-only, no account, nothing outside the album. Every call
     re-checks the link, so revoking it (or its expiry) closes pages that are already open."""
@@ -663,3 +719,49 @@ class AlbumView:
         self._check()
         inside = self._ids()
         return [m for m in dict.fromkeys(str(i) for i in ids) if m in inside]
+
+
+    # -- uploads into the album, when its manager let the link accept them (off by default) -------------------
+    def _upload_check(self) -> dict:
+        from workbench.access import uploads
+        share = shares.still_live(self._lib.catalog, self._share_id)
+        uploads.share_accepts(share)
+        rows = albums.rows(self._lib.catalog, [self._album_id])
+        if not rows:
+            raise AuthError(shares.NOT_VALID)
+        return rows[0]
+
+    @property
+    def accepts_uploads(self) -> bool:
+        """Whether this link's visitors may upload into the album."""
+        return bool(shares.still_live(self._lib.catalog, self._share_id).get("accepts_uploads"))
+
+    def begin_upload(self, size_bytes: int, name: str, *, album: str | None = None, sha256: str | None = None):
+        """Start an upload into the shared album (owned by the album's owner, counted in their quota)."""
+        from workbench.access import uploads
+        album_row = self._upload_check()
+        owner = users.row(self._lib.catalog, album_row["owner"])
+        role = owner["role"] if owner else "viewer"
+        return uploads.begin(self._lib, owner=album_row["owner"], role=role, actor_key=f"share:{self._share_id}",
+                             length=size_bytes, name=name, album_id=self._album_id, sha256=sha256,
+                             added_by=f"share:{self._share_id}")
+
+    def upload(self, upload_id: str):
+        from workbench.access import uploads
+        self._check()
+        return uploads.mine(self._lib, upload_id, f"share:{self._share_id}")
+
+    def receive_upload(self, upload_id: str, offset: int):
+        return self._lib.uploads.receiver(self.upload(upload_id), offset)
+
+    def finish_upload(self, upload_id: str):
+        u = self.upload(upload_id)
+        try:
+            self._upload_check()
+        except Exception as e:
+            self._lib.uploads.refuse(u, str(e))
+            raise
+        return self._lib.uploads.finish(u, added_by=f"share:{self._share_id}")
+
+    def cancel_upload(self, upload_id: str) -> None:
+        self._lib.uploads.cancel(self.upload(upload_id))

@@ -271,6 +271,7 @@ SHARES = pa.schema([
     _f("revoked_at", UTC_TS),
     _f("created_by", pa.string()),
     _f("created_at", UTC_TS, False),
+    _f("accepts_uploads", pa.bool_()),       # visitors may upload into the album (null/false: off, the default)
 ])
 
 # Replica stores a library copies its originals to (workbench/replicas/): another folder, another bucket.

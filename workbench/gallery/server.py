@@ -104,6 +104,7 @@ def _voila_app_class():
     from workbench.gallery import handlers as H
     from workbench.gallery.kernels import KernelBudget, claim_preheated
     from workbench.gallery.media_handler import MediaHandler
+    from workbench.gallery.upload import routes as upload_routes
     from workbench.gallery.zip_handler import ZipHandler
     from workbench.library import Library
 
@@ -143,6 +144,7 @@ def _voila_app_class():
                 (url_path_join(self.server_url, "logout"), H.LogoutHandler),
                 (url_path_join(self.server_url, "share"), H.ShareUnlockHandler),
                 (url_path_join(self.server_url, "favicon.ico"), H.NoFavicon),
+                *upload_routes(self.server_url),      # the upload page and its tus endpoint (upload.py)
             ]
             return [*ours, *routes]
 

@@ -133,7 +133,7 @@ def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, 
         nonlocal pending, failures, last
         if pending:
             pending.sort(key=lambda item: order[item[0]["path"]])  # workers finish out of order
-            _commit_media(catalog, root, pending, mode, owner, report)
+            commit_media(catalog, root, pending, mode, owner, report)
         if failures:
             record_errors(catalog, [(p, None, "import", r) for p, r in failures])
         pending, failures, last = [], [], time.monotonic()
@@ -161,7 +161,8 @@ def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, 
     return report
 
 
-def _commit_media(catalog: Catalog, root: Path, items: list, mode: str, owner: str, report: ImportReport) -> None:
+def commit_media(catalog: Catalog, root: Path, items: list, mode: str, owner: str, report: ImportReport) -> None:
+    """Write probed files as media and sources rows (owner, places, search words): import and upload alike."""
     now = datetime.now(timezone.utc)
     rows = [r for r, _, _ in items]
     # Places for the rows that have GPS, in one batched lookup.

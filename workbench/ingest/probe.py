@@ -57,3 +57,28 @@ def probe_file(task: ProbeTask) -> dict[str, Any]:
     row.update(id=media_id_for(sha), sha256=sha, path=str(path), kind=ftype.kind, mime=ftype.mime,
                size_bytes=size, storage=task.mode, blob=rel)
     return {"row": row, "warnings": warnings}
+
+
+@dataclass(frozen=True)
+class StagedProbe:
+    """An upload whose bytes are all in the staging area: decided by content, like an imported file."""
+    path: str            # the staged file (its name ends with the uploaded file's extension, for RAW vendors)
+    settings: Settings
+
+
+def probe_staged(task: StagedProbe) -> dict[str, Any]:
+    """The ``media`` row fields of an uploaded file (sniffed, metadata read, bomb-checked), without storing it:
+    the upload path hashed it while receiving and stores it with ``Storage.put_staged``."""
+    path = Path(task.path)
+    configure_pillow(task.settings)
+    ftype = sniff(path)
+    meta = extract_metadata(path, ftype.kind, ftype.mime, task.settings)
+    if meta.width and meta.height:
+        mp = meta.width * meta.height / 1e6
+        if mp > task.settings.max_image_megapixels:
+            raise MediaError(f"decompression bomb: {meta.width}x{meta.height} = {mp:.1f} megapixels exceeds "
+                             f"max_image_megapixels={task.settings.max_image_megapixels:g}")
+    row = dataclasses.asdict(meta)
+    warnings = row.pop("warnings")
+    row.update(kind=ftype.kind, mime=ftype.mime, storage="copy")
+    return {"row": row, "warnings": warnings, "ext": ftype.ext}

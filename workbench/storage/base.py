@@ -130,6 +130,21 @@ class Storage(ABC):
         """``local_file`` scoped to a ``with`` block, for callers that want no lasting local copy."""
         yield self.local_file(key)
 
+    # -- staging: uploads being received ----------------------------------------------------------------------
+    def staging_file(self, name: str) -> Path:
+        """A local file of the staging area (uploads arriving in pieces: appended to, then stored with
+        ``put_staged`` or deleted). Not part of the library: nothing lists or serves it."""
+        raise NotImplementedError(f"{type(self).__name__} has no staging area for uploads")
+
+    def staging_names(self) -> list[str]:
+        """Names of the files in the staging area."""
+        raise NotImplementedError(f"{type(self).__name__} has no staging area for uploads")
+
+    def put_staged(self, name: str, key: str) -> bool:
+        """Store the complete staged file ``name`` at ``key`` unless that content is already there (as
+        ``put_addressed``, without copying the bytes again); the staged file is consumed. True if written."""
+        raise NotImplementedError(f"{type(self).__name__} has no staging area for uploads")
+
     @abstractmethod
     def materialize(self, key: str, build: Callable[[], bytes], *, expected_size: int | None,
                     max_cache_bytes: int) -> Path:

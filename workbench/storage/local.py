@@ -20,6 +20,8 @@ from workbench.storage.base import CHUNK_BYTES, Storage, StoredBlob
 from workbench.storage.keys import CACHE, DERIVED, ORIGINALS, TRASH, check_key
 
 TMP = ".tmp"
+#: Uploads being received (``staging_file``): beside the library's areas, never listed or served.
+STAGING = "staging"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -193,6 +195,29 @@ class LocalStorage(Storage):
                     p.unlink(missing_ok=True)
                     n += 1
         return n
+
+    # -- staging: uploads being received --------------------------------------------------------------------
+    def _staging_dir(self) -> Path:
+        d = self.root / STAGING
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def staging_file(self, name: str) -> Path:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(f"not a staging file name: {name!r}")
+        return self._staging_dir() / name
+
+    def staging_names(self) -> list[str]:
+        return sorted(p.name for p in self._staging_dir().iterdir() if p.is_file())
+
+    def put_staged(self, name: str, key: str) -> bool:
+        src = self.staging_file(name)
+        with open(src, "rb") as f:       # durable before any catalog row can name it
+            os.fsync(f.fileno())
+        # The staging area is on the library's file system: a rename, not a copy (a 4 GB video is not copied twice).
+        tmp = self._tmp_file(key)
+        os.replace(src, tmp)
+        return self._place_if_absent(tmp, key, tmp.stat().st_size)
 
     # -- local files ----------------------------------------------------------------------------------------
     def local_file(self, key: str) -> Path:

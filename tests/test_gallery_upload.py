@@ -1,0 +1,467 @@
+"""Uploading through the gallery: the tus 1.0 endpoint of the real `workbench gallery` server, spoken as
+tus-js-client speaks it (plain HTTP with the visitor's cookies), and the library underneath.
+
+Every request is hostile until checked: strangers, cross-site pages, someone else's upload, a wrong offset, a
+file too big or over quota, content that is not media. A paused or dropped upload resumes where it stopped
+from a new client; a file the library already has is recognised from its hash before any byte is sent; nothing
+half-received ever reaches the library, and abandoned uploads expire.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from browser import free_port, stop_group, wait_for_http
+from gallery_client import Visitor
+
+TUS = "1.0.0"
+QUOTA_BYTES = 2_000_000
+MAX_FILE_BYTES = 400 * 2 ** 20
+
+
+def jpeg_bytes(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
+    """A small real JPEG, different for every seed."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 255, (size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+    img = Image.fromarray(pixels).resize(size)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+class Tus:
+    """A tus 1.0 client as the upload page is: the visitor's cookies, the XSRF header, ``Tus-Resumable``."""
+
+    def __init__(self, visitor: Visitor):
+        self.v = visitor
+        self.base = visitor.base
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Tus-Resumable": TUS, "X-XSRFToken": self.v.xsrf(), **extra}
+
+    def create(self, length: int, name: str = "photo.jpg", query: str = "", **meta: str):
+        fields = {"filename": name, **meta}
+        encoded = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in fields.items())
+        return self.v.http.post(f"{self.base}/upload/files/{query}", timeout=60,
+                                headers=self.headers(**{"Upload-Length": str(length), "Upload-Metadata": encoded}))
+
+    def head(self, location: str):
+        return self.v.http.head(self.base + location, headers=self.headers(), timeout=60)
+
+    def patch(self, location: str, offset: int, data: bytes, **extra: str):
+        return self.v.http.patch(self.base + location, data=data, timeout=300, headers=self.headers(
+            **{"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream", **extra}))
+
+    def delete(self, location: str):
+        return self.v.http.delete(self.base + location, headers=self.headers(), timeout=60)
+
+    def upload(self, data: bytes, name: str = "photo.jpg", query: str = "", **meta: str):
+        """Create and send in one PATCH; the last response."""
+        r = self.create(len(data), name, query, **meta)
+        assert r.status_code == 201, r.text
+        if r.headers.get("Workbench-Upload-Result") == "known":
+            return r
+        return self.patch(r.headers["Location"], 0, data)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The real gallery server on a library with ann (viewer), bob (viewer), root (admin); a quota of 2 MB,
+    a 400 MiB file limit. Yields (base URL, library root, server process id)."""
+    from workbench.library import Library
+    root = tmp_path_factory.mktemp("gallery_upload")
+    lib = Library.open(root / "library", create=True)
+    for name, role in (("ann", "viewer"), ("bob", "viewer"), ("root", "admin"), ("cat", "curator")):
+        lib.add_user(name, f"{name}-password", role)
+    lib.settings.upload_quota_bytes = QUOTA_BYTES
+    lib.settings.upload_max_file_bytes = MAX_FILE_BYTES
+    lib.settings.upload_roles = ["admin", "curator", "viewer"]
+    lib.settings.save(root / "library")
+    port = free_port()
+    cmd = [sys.executable, "-m", "workbench", "--library", str(root / "library"), "gallery", "--port", str(port),
+           "--no-show"]
+    with open(root / "gallery.log", "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for_http(f"{base}/voila/static/voila.js", proc=proc)
+            yield base, root / "library", proc.pid
+        finally:
+            stop_group(proc, timeout_s=20)
+
+
+def signed_in(base: str, name: str) -> Tus:
+    v = Visitor(base)
+    assert v.sign_in(name, f"{name}-password").status_code == 302
+    return Tus(v)
+
+
+def library(root: Path):
+    from workbench.library import Library
+    return Library.open(root)
+
+
+# ------------------------------------------------------------------------------------------- who may upload
+
+def test_a_stranger_cannot_start_an_upload(server):
+    base, _, _ = server
+    stranger = Tus(Visitor(base))
+    r = stranger.create(1000)
+    assert r.status_code == 403
+    assert "sign in" in r.text.lower()
+
+
+def test_a_request_without_the_xsrf_token_is_refused(server):
+    base, _, _ = server
+    t = signed_in(base, "ann")
+    r = t.v.http.post(f"{base}/upload/files/", headers={"Tus-Resumable": TUS, "Upload-Length": "10"})
+    assert r.status_code == 403
+
+
+def test_a_request_without_tus_resumable_is_refused_as_tus_says(server):
+    base, _, _ = server
+    t = signed_in(base, "ann")
+    r = t.v.http.post(f"{base}/upload/files/", headers={"X-XSRFToken": t.v.xsrf(), "Upload-Length": "10"})
+    assert r.status_code == 412
+    assert r.headers["Tus-Version"] == TUS
+
+
+def test_a_page_of_another_site_cannot_upload_with_the_visitors_cookie(server):
+    base, _, _ = server
+    t = signed_in(base, "ann")
+    r = t.v.http.post(f"{base}/upload/files/", headers=t.headers(**{
+        "Upload-Length": "10", "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}))
+    assert r.status_code == 403
+    assert "own pages" in r.text
+
+
+def test_options_says_what_the_server_speaks(server):
+    base, _, _ = server
+    r = Visitor(base).http.options(f"{base}/upload/files/")
+    assert r.status_code == 204
+    assert r.headers["Tus-Version"] == TUS
+    assert set(r.headers["Tus-Extension"].split(",")) >= {"creation", "termination", "expiration"}
+    assert int(r.headers["Tus-Max-Size"]) == MAX_FILE_BYTES
+
+
+def test_a_file_over_the_size_limit_is_refused_before_any_byte_is_sent(server):
+    base, _, _ = server
+    r = signed_in(base, "root").create(MAX_FILE_BYTES + 1, "huge.mov")
+    assert r.status_code == 413
+    assert "upload_max_file_bytes" in r.text
+
+
+def test_a_viewer_over_the_quota_is_refused_with_the_reason_and_it_is_recorded(server):
+    base, root, _ = server
+    r = signed_in(base, "bob").create(QUOTA_BYTES + 1, "big.jpg")
+    assert r.status_code == 403
+    assert "quota" in r.text and "MB" in r.text
+    errors = library(root).errors()
+    assert any(p == "uploads/bob/big.jpg" and "quota" in reason
+               for p, reason in zip(errors["path"], errors["reason"]))
+
+
+def test_viewers_cannot_upload_when_an_admin_says_so(tmp_path):
+    from workbench.errors import AccessDenied
+    from workbench.library import Library
+    lib = Library.open(tmp_path / "lib", create=True)
+    lib.add_user("vic", "vic-password", "viewer")
+    lib.settings.upload_roles = ["admin", "curator"]
+    with pytest.raises(AccessDenied, match="turned off for viewers"):
+        lib.for_user("vic").begin_upload(100, "a.jpg")
+
+
+# ------------------------------------------------------------------------------------- resumable and owned
+
+def test_an_upload_sent_in_halves_resumes_from_a_new_client_and_belongs_to_the_uploader(server):
+    base, root, _ = server
+    data = jpeg_bytes(1)
+    first = signed_in(base, "ann")
+    r = first.create(len(data), "Holiday/first.jpg")
+    assert r.status_code == 201
+    location = r.headers["Location"]
+    half = len(data) // 2
+    r = first.patch(location, 0, data[:half])
+    assert r.status_code == 204 and int(r.headers["Upload-Offset"]) == half
+    # The laptop was closed: a new client (same session cookie) asks where to go on.
+    later = Tus(Visitor(base))
+    later.v.http.cookies.update(first.v.http.cookies)
+    r = later.head(location)
+    assert r.status_code == 200
+    assert int(r.headers["Upload-Offset"]) == half and int(r.headers["Upload-Length"]) == len(data)
+    assert "Upload-Expires" in r.headers
+    assert not any(library(root).originals_dir.rglob("*.jpg"))      # nothing half-received in the library
+    r = later.patch(location, half, data[half:])
+    assert r.status_code == 204, r.text
+    assert r.headers["Workbench-Upload-Result"] == "added"
+    media_id = r.headers["Workbench-Media-Id"]
+    assert media_id == hashlib.sha256(data).hexdigest()[:16]
+    lib = library(root)
+    row = lib.get(media_id)
+    assert row["owner"] == "ann" and row["kind"] == "image" and row["mime"] == "image/jpeg"
+    assert media_id in set(lib.for_user("ann").media()["id"])
+    assert media_id not in set(lib.for_user("bob").media()["id"])
+
+
+def test_a_dropped_connection_keeps_what_arrived_and_resumes_there(server):
+    base, root, _ = server
+    data = jpeg_bytes(2, (1600, 1200)) + b""
+    t = signed_in(base, "ann")
+    location = t.create(len(data), "dropped.jpg").headers["Location"]
+    sent = len(data) // 3
+    host, port = urllib.parse.urlsplit(base).netloc.split(":")
+    head = (f"PATCH {location} HTTP/1.1\r\nHost: {host}:{port}\r\nTus-Resumable: {TUS}\r\n"
+            f"X-XSRFToken: {t.v.xsrf()}\r\nCookie: {t.v.cookie_header}\r\nUpload-Offset: 0\r\n"
+            f"Content-Type: application/offset+octet-stream\r\nContent-Length: {len(data)}\r\n\r\n")
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(head.encode() + data[:sent])
+        time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while True:
+        r = t.head(location)
+        if r.status_code == 200 and int(r.headers["Upload-Offset"]) == sent or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert int(r.headers["Upload-Offset"]) == sent
+    r = t.patch(location, sent, data[sent:])
+    assert r.status_code == 204, r.text
+    assert r.headers["Workbench-Upload-Result"] == "added"
+    assert r.headers["Workbench-Media-Id"] == hashlib.sha256(data).hexdigest()[:16]
+
+
+def test_a_wrong_offset_is_a_conflict_and_changes_nothing(server):
+    base, _, _ = server
+    data = jpeg_bytes(3)
+    t = signed_in(base, "ann")
+    location = t.create(len(data)).headers["Location"]
+    assert t.patch(location, 0, data[:100]).status_code == 204
+    r = t.patch(location, 50, data[50:])
+    assert r.status_code == 409
+    assert "100 bytes" in r.text
+    assert int(t.head(location).headers["Upload-Offset"]) == 100
+    assert t.delete(location).status_code == 204
+    assert t.head(location).status_code == 404
+
+
+def test_more_bytes_than_announced_are_refused(server):
+    base, _, _ = server
+    t = signed_in(base, "ann")
+    location = t.create(10, "ten.jpg").headers["Location"]
+    r = t.patch(location, 0, b"x" * 11)
+    assert r.status_code == 413
+    assert int(t.head(location).headers["Upload-Offset"]) == 0
+
+
+def test_someone_elses_upload_does_not_exist_for_you(server):
+    base, _, _ = server
+    ann, bob = signed_in(base, "ann"), signed_in(base, "bob")
+    location = ann.create(1000).headers["Location"]
+    assert bob.head(location).status_code == 404
+    assert bob.patch(location, 0, b"x" * 10).status_code == 404
+    assert bob.delete(location).status_code == 404
+    assert Tus(Visitor(base)).head(location).status_code == 403      # a stranger: sign in first
+    assert ann.head(location).status_code == 200
+
+
+# ------------------------------------------------------------------------------- decided by content, once
+
+def test_content_that_is_not_media_is_refused_with_the_reason_and_leaves_nothing(server):
+    base, root, _ = server
+    t = signed_in(base, "ann")
+    data = b"%PDF-1.7\n not a photo at all\n" * 100
+    location = t.create(len(data), "invoice.jpg").headers["Location"]
+    r = t.patch(location, 0, data)
+    assert r.status_code == 415
+    assert "not an image or video" in r.text
+    lib = library(root)
+    errors = lib.errors()
+    assert any(p == "uploads/ann/invoice.jpg" and "not an image or video" in reason
+               for p, reason in zip(errors["path"], errors["reason"]))
+    upload_id = location.rsplit("/", 1)[1]
+    assert not [n for n in lib.storage.staging_names() if n.startswith(upload_id)]    # staged bytes deleted
+    assert t.head(location).status_code == 404
+
+
+def test_a_file_the_library_has_costs_only_its_hash_and_becomes_the_uploaders_too(server):
+    base, root, _ = server
+    data = jpeg_bytes(4)
+    assert signed_in(base, "cat").upload(data, "cat.jpg").headers["Workbench-Upload-Result"] == "added"
+    bob = signed_in(base, "bob")
+    r = bob.create(len(data), "mine-too.jpg", sha256=hashlib.sha256(data).hexdigest())
+    assert r.status_code == 201
+    assert r.headers["Workbench-Upload-Result"] == "known"
+    assert int(r.headers["Upload-Offset"]) == len(data)            # nothing to send: tus clients are done
+    assert int(bob.head(r.headers["Location"]).headers["Upload-Offset"]) == len(data)
+    media_id = hashlib.sha256(data).hexdigest()[:16]
+    assert r.headers["Workbench-Media-Id"] == media_id
+    assert media_id in set(library(root).for_user("bob").media()["id"])
+
+
+def test_the_same_bytes_uploaded_without_a_hash_are_stored_once(server):
+    base, root, _ = server
+    data = jpeg_bytes(5)
+    assert signed_in(base, "cat").upload(data, "one.jpg").headers["Workbench-Upload-Result"] == "added"
+    r = signed_in(base, "ann").upload(data, "two.jpg")
+    assert r.status_code == 204 and r.headers["Workbench-Upload-Result"] == "known"
+    lib = library(root)
+    sha = hashlib.sha256(data).hexdigest()
+    assert len([p for p in lib.originals_dir.rglob(f"{sha}*")]) == 1
+    assert sha[:16] in set(lib.for_user("ann").media()["id"])
+
+
+def test_a_claimed_hash_that_does_not_match_the_bytes_is_refused(server):
+    base, _, _ = server
+    data = jpeg_bytes(6)
+    r = signed_in(base, "ann").upload(data, "x.jpg", sha256="0" * 64)
+    assert r.status_code == 460
+    assert "changed on the way" in r.text
+
+
+# --------------------------------------------------------------------------------------- albums and links
+
+def test_an_albums_contributor_uploads_straight_into_it_and_a_viewer_member_cannot(server):
+    base, root, _ = server
+    lib = library(root)
+    album = lib.create_album("Party", owner="cat")
+    lib.add_member(album, "ann", "contributor")
+    lib.add_member(album, "bob", "viewer")
+    data = jpeg_bytes(7)
+    r = signed_in(base, "ann").upload(data, "party.jpg", album=album)
+    assert r.status_code == 204 and r.headers["Workbench-Upload-Result"] == "added"
+    assert r.headers["Workbench-Media-Id"] in set(lib.album_media(album)["id"])
+    r = signed_in(base, "bob").create(1000, "nope.jpg", album=album)
+    assert r.status_code == 403
+    assert "contributor" in r.text
+
+
+def test_share_links_accept_uploads_only_when_turned_on(server):
+    base, root, _ = server
+    lib = library(root)
+    album = lib.create_album("Wedding", owner="cat")
+    token = lib.share_album(album)
+    guest = Visitor(base)
+    assert guest.get("/upload?share=" + token).status_code == 403           # off by default
+    share_id = lib.shares(album)["share_id"][0]
+    lib.set_share_uploads(token, True)
+    page = guest.get("/upload?share=" + token)
+    assert page.status_code == 200 and "Wedding" in page.text
+    data = jpeg_bytes(8)
+    r = Tus(guest).upload(data, "guest.jpg", query=f"?share={share_id}")
+    assert r.status_code == 204, r.text
+    media_id = r.headers["Workbench-Media-Id"]
+    assert media_id in set(lib.album_media(album)["id"])
+    assert lib.get(media_id)["owner"] == "cat"                       # the album's owner's, in their quota
+    lib.set_share_uploads(token, False)
+    r = Tus(guest).create(100, "late.jpg", query=f"?share={share_id}")
+    assert r.status_code == 403 and "does not accept uploads" in r.text
+    # Another visitor cannot name a link they never opened.
+    assert Tus(signed_in(base, "bob").v).create(100, "x.jpg", query=f"?share={share_id}").status_code == 403
+
+
+# ------------------------------------------------------------------------------------------------- memory
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class _Stream:
+    """``size_bytes`` of pseudo-random bytes, read in 1 MiB blocks (never held whole), hashed as they go."""
+
+    def __init__(self, size_bytes: int, head: bytes):
+        self.size = size_bytes
+        self.left = size_bytes
+        self.head = head
+        self.block = hashlib.sha256(b"seed").digest() * (1 << 15)     # 1 MiB, the same every time
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            return b""
+        chunk = self.head if self.left == self.size else self.block
+        chunk = chunk[:min(self.left, len(chunk) if n is None or n < 0 else max(1, min(n, len(chunk))))]
+        self.left -= len(chunk)
+        return chunk
+
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        copy = _Stream(self.size, self.head)
+        while chunk := copy.read(1 << 20):
+            h.update(chunk)
+        return h.hexdigest()
+
+
+def test_a_big_upload_streams_with_flat_server_memory(server):
+    """300 MB through the real server: its memory grows by far less than the file (staged, hashed as it
+    arrives), and the hash it computed is the hash of what was sent."""
+    base, root, pid = server
+    size = 300 * 2 ** 20
+    t = signed_in(base, "root")
+    # Bytes that are not media: the server streams them in, hashes them, then refuses them by content; had its
+    # hash differed from the one announced, the answer would be 460 instead.
+    body = _Stream(size, b"\x00\x01not a video" * 1000)
+    location = t.create(size, "long.mp4", sha256=body.sha256()).headers["Location"]
+    idle = _rss_mb(pid)
+    peak = [idle]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            peak.append(_rss_mb(pid))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        r = t.v.http.patch(base + location, data=body, timeout=600, headers=t.headers(
+            **{"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
+    finally:
+        done.set()
+        watcher.join()
+    assert r.status_code == 415
+    assert max(peak) - idle < 64, f"server memory grew {max(peak) - idle:.0f} MB during a 300 MB upload"
+    upload_id = location.rsplit("/", 1)[1]
+    assert not [n for n in library(root).storage.staging_names() if n.startswith(upload_id)]
+
+
+# ----------------------------------------------------------------------------------- the library underneath
+
+def test_abandoned_uploads_expire_with_their_bytes(tmp_path):
+    from workbench.library import Library
+    lib = Library.open(tmp_path / "lib", create=True)
+    lib.add_user("ann", "ann-password", "viewer")
+    view = lib.for_user("ann")
+    u = view.begin_upload(1000, "later.jpg")
+    with view.receive_upload(u.id, 0) as r:
+        r.write(b"x" * 400)
+    assert lib.uploads.expire() == 0
+    assert lib.uploads.expire(now=time.time() + lib.settings.upload_expire_s + 1) == 1
+    assert lib.storage.staging_names() == []
+    from workbench.errors import NotFoundError
+    with pytest.raises(NotFoundError):
+        view.upload(u.id)
+
+
+def test_uploaded_names_cannot_climb_out_of_their_folder():
+    from workbench.ingest.upload import clean_name
+    assert clean_name("../../etc/passwd") == "etc/passwd"
+    assert clean_name("/abs/x.jpg") == "abs/x.jpg"
+    assert clean_name("a\\..\\b\x00.jpg") == "a/b.jpg"
+    assert clean_name("") == "upload"

@@ -1,0 +1,466 @@
+"""Uploads from the browser: the tus 1.0 protocol on the gallery's own server, and the page that speaks it.
+
+Routes (added by ``server.py``):
+
+* ``/upload`` (``UploadPage``): pick files or whole folders, or drop them; a bar per file and in total, pause and
+  resume. It uses tus-js-client (``static/tus.min.js``, MIT, vendored) and ``static/upload.js``; a file whose
+  SHA-256 the page can compute (``crypto.subtle``, files up to 512 MB) and the library already has is not sent.
+  ``/upload?album=<id>`` uploads into an album one contributes to; ``/upload?share=TOKEN`` into a share link's
+  album when the link accepts uploads.
+* ``/upload/files/`` (``TusHandler``): POST creates an upload (``Upload-Length``, ``Upload-Metadata`` with
+  ``filename``, optional ``sha256`` and ``album``); ``/upload/files/<id>``: HEAD tells its offset, PATCH appends
+  at ``Upload-Offset`` (streamed to the staging file: memory stays flat), DELETE ends it (termination);
+  OPTIONS says what the server speaks. Extensions: creation, termination, expiration.
+
+Every request is hostile until checked, as everywhere in the gallery: the ``Host`` allow-list (the application);
+Tornado's XSRF token (the ``X-XSRFToken`` header, from the page) on POST, PATCH and DELETE; ``Tus-Resumable``
+(a header a cross-site form cannot send, and that makes a cross-site script's request need a CORS preflight this
+server never grants); a same-origin ``Origin`` / ``Sec-Fetch-Site`` when the browser sends them; then the
+session cookie or an unlocked share link (``identity.actors_of``, checked afresh) and the library's own checks
+through the visitor's view (``begin_upload``: role, album, size, quota). Answers: 403 not signed in or not
+allowed, 404 somebody else's upload, 409 wrong offset, 412 no ``Tus-Resumable``, 413 too big, 415 not media,
+423 busy; every refusal has a one-line reason in the body and is recorded (``workbench errors``, stage upload).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import urllib.parse
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from tornado import web
+
+from workbench.errors import AccessDenied, AuthError, NotFoundError, UploadRefused, WorkbenchError, as_sentence
+from workbench.gallery import identity, pages
+
+log = logging.getLogger("workbench.gallery.upload")
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,termination,expiration"
+STATIC = Path(__file__).resolve().parent / "static"
+#: The page hashes files up to this size before sending (crypto.subtle digests a whole ArrayBuffer in memory).
+PAGE_HASH_MAX_BYTES = 512 * 1024 * 1024
+#: PATCH size the page sends (tus-js-client's chunkSize): big enough that requests cost nothing measurable,
+#: small enough that a proxy's body limit or a dropped connection loses little.
+PAGE_CHUNK_BYTES = 64 * 1024 * 1024
+RESULT_HEADER = "Workbench-Upload-Result"
+MEDIA_HEADER = "Workbench-Media-Id"
+
+
+def parse_metadata(header: str) -> dict[str, str]:
+    """tus ``Upload-Metadata``: comma-separated ``key base64(value)`` pairs."""
+    out: dict[str, str] = {}
+    for pair in (header or "").split(","):
+        pair = pair.strip()
+        if not pair:
+            continue
+        key, _, value = pair.partition(" ")
+        try:
+            out[key.strip()] = base64.b64decode(value.strip(), validate=True).decode("utf-8") if value else ""
+        except (binascii.Error, UnicodeDecodeError):
+            raise UploadRefused(f"Upload-Metadata value of {key[:40]!r} is not base64 UTF-8", 400) from None
+    return out
+
+
+def _same_origin(handler: web.RequestHandler) -> bool:
+    """A browser's request from one of this server's own pages (headers a page cannot forge)."""
+    site = handler.request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
+    origin = handler.request.headers.get("Origin")
+    if origin is None:
+        return True             # not a browser's cross-origin request (browsers send Origin on POST/PATCH/DELETE)
+    parts = urllib.parse.urlsplit(origin)
+    return parts.netloc.lower() == (handler.request.host or "").lower()
+
+
+class TusHandler(web.RequestHandler):
+    """The tus 1.0 endpoint: ``/upload/files/`` and ``/upload/files/<id>``."""
+
+    SUPPORTED_METHODS = ("OPTIONS", "HEAD", "POST", "PATCH", "DELETE")
+
+    def initialize(self) -> None:
+        self._receiver: Any = None
+        self._view: Any = None
+        self._failed: UploadRefused | None = None
+
+    # -- common ---------------------------------------------------------------------------------------------
+    def set_default_headers(self) -> None:
+        self.set_header("Tus-Resumable", TUS_VERSION)
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+
+    def check_xsrf_cookie(self) -> None:
+        if self.request.method in ("POST", "PATCH", "DELETE"):
+            super().check_xsrf_cookie()
+
+    def _library(self) -> Any:
+        return identity.library_of(self)
+
+    def _refuse(self, status: int, reason: str) -> None:
+        self._wb_reason = as_sentence(" ".join(str(reason).split()))
+        raise web.HTTPError(status, reason=_reason_line(reason))
+
+    def _check_request(self) -> None:
+        if self.request.method == "OPTIONS":
+            return
+        if self.request.headers.get("Tus-Resumable") != TUS_VERSION:
+            self._refuse(412, f"this server speaks tus {TUS_VERSION}: send Tus-Resumable: {TUS_VERSION}")
+        if not _same_origin(self):
+            self._refuse(403, "uploads are accepted only from this server's own pages")
+        self.check_xsrf_cookie()
+
+    def _acting(self, share_id: str | None) -> tuple[Any, str]:
+        """The view of the visitor this request acts for: an unlocked share link it names, else the session."""
+        v = identity.actors_of(self, fresh=True)
+        lib = self._library()
+        if share_id:
+            if share_id not in v.share_ids:
+                self._refuse(403, "open the share link first")
+            return lib.for_actor(f"share:{share_id}"), f"share:{share_id}"
+        if not v.user:
+            self._refuse(403, "not signed in: sign in first")
+        return lib.for_actor(f"session:{v.session_hash}"), f"user:{v.user}"
+
+    def _view_for(self, upload_id: str) -> Any:
+        """The view that may touch this upload (its starter's), or a refusal that says nothing about it."""
+        try:
+            u = self._library().uploads.get(upload_id)
+        except KeyError:
+            self._refuse(404, "no such upload: it finished, expired or belongs to someone else")
+        kind, _, who = u.actor.partition(":")
+        v = identity.actors_of(self, fresh=True)
+        if kind == "share" and who in v.share_ids:
+            return self._library().for_actor(f"share:{who}")
+        if kind == "user" and v.user == who:
+            return self._library().for_actor(f"session:{v.session_hash}")
+        if not v.known:
+            self._refuse(403, "not signed in: sign in first")
+        self._refuse(404, "no such upload: it finished, expired or belongs to someone else")
+
+    def _describe(self, u: Any) -> None:
+        lib = self._library()
+        self.set_header("Upload-Offset", str(lib.uploads.offset(u)))
+        self.set_header("Upload-Length", str(u.length))
+        self.set_header("Upload-Expires", _http_date(lib.uploads.expires_at(u)))
+        if u.state == "done":
+            self.set_header(RESULT_HEADER, u.result or "added")
+            self.set_header(MEDIA_HEADER, u.media_id or "")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        if status_code == 412:
+            self.set_header("Tus-Version", TUS_VERSION)
+        self.finish(getattr(self, "_wb_reason", None) or as_sentence(self._reason or "refused"))
+
+    def _fail(self, e: Exception) -> None:
+        """Library refusals as HTTP answers with the library's own words."""
+        if isinstance(e, UploadRefused):
+            self._refuse(e.status, e.reason)
+        if isinstance(e, AuthError):
+            self._refuse(403, str(e))
+        if isinstance(e, AccessDenied):
+            self._refuse(403, str(e))
+        if isinstance(e, NotFoundError):
+            self._refuse(404, str(e))
+        if isinstance(e, (ValueError, WorkbenchError)):
+            self._refuse(400, str(e))
+        raise e
+
+    # -- OPTIONS --------------------------------------------------------------------------------------------
+    def options(self, upload_id: str = "") -> None:
+        self.clear_header("Tus-Resumable")
+        self.set_header("Tus-Version", TUS_VERSION)
+        self.set_header("Tus-Extension", TUS_EXTENSIONS)
+        self.set_header("Tus-Max-Size", str(self._library().settings.upload_max_file_bytes))
+        self.set_status(204)
+        self.finish()
+
+    # -- POST: creation -------------------------------------------------------------------------------------
+    async def post(self, upload_id: str = "") -> None:
+        self._check_request()
+        if upload_id:
+            self._refuse(405, "create uploads at /upload/files/")
+        try:
+            length = int(self.request.headers.get("Upload-Length", ""))
+        except ValueError:
+            self._refuse(400, "Upload-Length (the file's size in bytes) is required")
+        meta = self._metadata()
+        view, who = self._acting(self.get_query_argument("share", None) or None)
+        name = meta.get("relativePath") or meta.get("filename") or meta.get("name") or "upload"
+        try:
+            u = await asyncio.get_running_loop().run_in_executor(None, lambda: view.begin_upload(
+                length, name, album=meta.get("album") or None, sha256=meta.get("sha256") or None))
+        except Exception as e:
+            self._record_refusal(who, name, e)
+            self._fail(e)
+        log.info("upload %s started by %s (%d bytes)%s", u.id, who, length, " known" if u.state == "done" else "")
+        self.set_status(201)
+        self.set_header("Location", f"{_base(self)}upload/files/{u.id}")
+        self._describe(u)
+        self.finish()
+
+    def _metadata(self) -> dict[str, str]:
+        try:
+            return parse_metadata(self.request.headers.get("Upload-Metadata", ""))
+        except UploadRefused as e:
+            self._refuse(e.status, e.reason)
+        return {}
+
+    def _record_refusal(self, who: str, name: str, e: Exception) -> None:
+        """Refusals at creation are recorded like the others (too big, over quota, no such album)."""
+        if isinstance(e, (UploadRefused, AccessDenied)):
+            log.info("upload refused for %s: %s", who, e)
+            try:
+                self._library().uploads.record_refusal(who.partition(":")[2], name, str(e))
+            except Exception:
+                log.exception("could not record an upload refusal")
+
+    # -- HEAD: offset ---------------------------------------------------------------------------------------
+    def head(self, upload_id: str = "") -> None:
+        self._check_request()
+        view = self._view_for(upload_id)
+        try:
+            u = view.upload(upload_id)
+        except Exception as e:
+            self._fail(e)
+        self._describe(u)
+        self.set_status(200)
+        self.finish()
+
+    # -- DELETE: termination --------------------------------------------------------------------------------
+    def delete(self, upload_id: str = "") -> None:
+        self._check_request()
+        view = self._view_for(upload_id)
+        try:
+            view.cancel_upload(upload_id)
+        except Exception as e:
+            self._fail(e)
+        self.set_status(204)
+        self.finish()
+
+
+@web.stream_request_body
+class TusPatchHandler(TusHandler):
+    """The same endpoint, with PATCH bodies streamed to the staging file as they arrive (never held)."""
+
+    async def prepare(self) -> None:
+        if self.request.method != "PATCH":
+            self.request.connection.set_max_body_size(64 * 1024)   # HEAD/POST/DELETE/OPTIONS carry no body
+            return
+        self._check_request()
+        if self.request.headers.get("Content-Type") != "application/offset+octet-stream":
+            self._refuse(415, "a PATCH body is Content-Type: application/offset+octet-stream")
+        upload_id = self.path_args[0] if self.path_args else ""
+        view = self._view_for(upload_id)
+        try:
+            offset = int(self.request.headers.get("Upload-Offset", ""))
+        except ValueError:
+            self._refuse(400, "Upload-Offset is required")
+        try:
+            u = view.upload(upload_id)
+            self._receiver = view.receive_upload(upload_id, offset)
+        except Exception as e:
+            self._fail(e)
+        self._view = view
+        remaining = u.length - offset
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > remaining:
+            self._receiver.close()
+            self._receiver = None
+            self._refuse(413, f"this PATCH carries {declared} bytes but only {remaining} remain of the "
+                              f"{u.length} announced")
+        self.request.connection.set_max_body_size(max(remaining, 0))
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._receiver is None or self._failed is not None:
+            return
+        try:
+            self._receiver.write(chunk)
+        except UploadRefused as e:
+            self._failed = e
+
+    def on_connection_close(self) -> None:
+        # A dropped connection: what arrived stays, and the next HEAD says where to resume.
+        if self._receiver is not None:
+            self._receiver.close()
+            self._receiver = None
+
+    def on_finish(self) -> None:
+        if self._receiver is not None:
+            self._receiver.close()
+            self._receiver = None
+
+    async def patch(self, upload_id: str = "") -> None:
+        r = self._receiver
+        r.close()
+        self._receiver = None
+        if self._failed is not None:
+            self._refuse(self._failed.status, self._failed.reason)
+        u = r.upload
+        if r.complete:
+            try:
+                u = await asyncio.get_running_loop().run_in_executor(None, lambda: self._view.finish_upload(u.id))
+            except Exception as e:
+                self._fail(e)
+            log.info("upload %s finished: %s %s", u.id, u.result, u.media_id)
+        self._describe(u)
+        self.set_header("Upload-Offset", str(r.offset))
+        self.set_status(204)
+        self.finish()
+
+
+class UploadPage(web.RequestHandler):
+    """``/upload``: the page. Signed-in visitors upload as themselves; ``?share=TOKEN`` into a link's album."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy",
+                        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; "
+                        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+    def get(self) -> None:
+        lib = identity.library_of(self)
+        base = _base(self)
+        token = self.get_query_argument("share", None)
+        if token:
+            try:
+                status = lib.share_link_status(token)
+            except AuthError as e:
+                return self._show(pages.denied(str(e)), 403)
+            share_id = status["share_id"]
+            if status["needs_password"] and share_id not in identity.actors_of(self).share_ids:
+                return self.redirect(base + "?" + urllib.parse.urlencode({"share": token}))
+            identity.remember_share(self, share_id)
+            view = lib.for_share_id(share_id)
+            if not view.accepts_uploads:
+                return self._show(pages.page("Upload", "<h1>Upload</h1><p class='sub wb-upload-off'>This share "
+                                                       "link does not accept uploads.</p>"), 403)
+            back = base + "?" + urllib.parse.urlencode({"share": token})
+            self._show(upload_page(endpoint=f"{base}upload/files/?share={share_id}", xsrf=self.xsrf_token.decode(),
+                                   static=f"{base}upload/static/", back=back, who=f"album “{view.name}”",
+                                   albums=[]))
+            return
+        v = identity.actors_of(self)
+        if not v.user:
+            return self.redirect(base + "login?" + urllib.parse.urlencode({"next": self.request.uri or "/upload"}))
+        view = lib.for_actor(f"session:{v.session_hash}")
+        if view.role not in lib.settings.upload_roles:
+            return self._show(pages.page("Upload", "<h1>Upload</h1><p class='sub wb-upload-off'>Uploading is "
+                                                   "turned off for your account: ask an admin.</p>"), 403)
+        al = view.albums()
+        choices = [(r["id"], r["name"]) for r in al.to_dict("records") if r.get("access") in ("contribute",
+                                                                                                "manage")]
+        self._show(upload_page(endpoint=f"{base}upload/files/", xsrf=self.xsrf_token.decode(),
+                               static=f"{base}upload/static/", back=base, who=v.user, albums=choices,
+                               album=self.get_query_argument("album", "")))
+
+    def _show(self, html: str, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(html)
+
+
+class UploadStatic(web.StaticFileHandler):
+    """The page's two scripts (no directory listing, nothing else from the folder)."""
+
+    FILES = {"tus.min.js", "upload.js"}
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        if Path(absolute_path).name not in self.FILES:
+            raise web.HTTPError(404)
+        return super().validate_absolute_path(root, absolute_path)
+
+    def set_extra_headers(self, path: str) -> None:
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Cache-Control", "no-cache")
+
+
+def routes(base_url: str) -> list[tuple]:
+    """The upload routes under the server's base URL (``server.py`` adds them)."""
+    b = base_url.rstrip("/")
+    return [(rf"{b}/upload", UploadPage),
+            (rf"{b}/upload/files/?([0-9a-f]*)", TusPatchHandler),
+            (rf"{b}/upload/static/(.*)", UploadStatic, {"path": str(STATIC)})]
+
+
+UPLOAD_CSS = """
+main { padding:24px 16px; }
+.card { max-width:760px; }
+.wb-drop { border:2px dashed var(--line); border-radius:12px; padding:28px 16px; text-align:center;
+           color:var(--muted); margin:12px 0; }
+.wb-drop.over { border-color:var(--accent); background:#eef4ff; }
+.wb-pick { display:flex; flex-wrap:wrap; gap:8px; justify-content:center; margin-top:10px; }
+.wb-pick label { display:inline-block; margin:0; padding:10px 14px; border-radius:8px; background:var(--accent);
+                 color:#fff; font-size:15px; cursor:pointer; }
+.wb-pick input { position:absolute; left:-9999px; width:1px; height:1px; opacity:0; }
+select { width:100%; height:40px; border:1px solid var(--line); border-radius:8px; padding:0 8px; font-size:15px;
+         background:#fff; }
+.wb-bar { height:8px; background:var(--line); border-radius:4px; overflow:hidden; }
+.wb-bar > div { height:100%; width:0; background:var(--accent); transition:width .2s; }
+.wb-total { margin:14px 0 6px; font-size:14px; color:var(--muted); }
+.wb-files { list-style:none; padding:0; margin:8px 0 0; }
+.wb-file { border-top:1px solid var(--line); padding:8px 0; }
+.wb-file .row { display:flex; gap:8px; align-items:center; justify-content:space-between; font-size:14px; }
+.wb-file .name { overflow:hidden; text-overflow:ellipsis; white-space:nowrap; min-width:0; flex:1; }
+.wb-file .state { font-size:13px; color:var(--muted); margin-top:4px; overflow-wrap:anywhere; }
+.wb-file.done .state { color:var(--ok); }
+.wb-file.failed .state { color:var(--danger); }
+.wb-file.failed .wb-bar > div { background:var(--danger); }
+button.small { width:auto; height:32px; margin:0; padding:0 12px; font-size:14px; }
+.wb-actions { display:flex; gap:8px; margin-top:8px; }
+.wb-actions button { width:auto; margin-top:0; padding:0 16px; }
+"""
+
+
+def upload_page(*, endpoint: str, xsrf: str, static: str, back: str, who: str, albums: list[tuple[str, str]],
+                album: str = "") -> str:
+    """The upload page: everything it needs is in data attributes; the behaviour is in ``static/upload.js``."""
+    options = "".join(f"<option value='{escape(a)}'{' selected' if a == album else ''}>{escape(n)}</option>"
+                      for a, n in albums)
+    select = (f"<label for='wb-album'>Into an album (optional)</label><select id='wb-album' class='wb-album'>"
+              f"<option value=''>No album</option>{options}</select>") if albums else ""
+    body = (
+        "<h1>Upload</h1>"
+        f"<p class='sub'>Photos and videos, added for {escape(who)}. "
+        f"<a href='{escape(back)}' class='wb-back'>Back to the gallery</a></p>"
+        f"<div id='wb-upload' data-endpoint='{escape(endpoint)}' data-xsrf='{escape(xsrf)}' "
+        f"data-hash-max='{PAGE_HASH_MAX_BYTES}' data-chunk='{PAGE_CHUNK_BYTES}'>"
+        f"{select}"
+        "<div class='wb-drop' id='wb-drop'>Drop photos, videos or folders here"
+        "<div class='wb-pick'>"
+        "<label>Choose files<input type='file' id='wb-files' class='wb-pick-files' multiple "
+        "accept='image/*,video/*'></label>"
+        "<label>Choose a folder<input type='file' id='wb-folder' class='wb-pick-folder' webkitdirectory "
+        "multiple></label></div></div>"
+        "<div class='wb-total'><span id='wb-total-text'>Nothing to upload yet.</span>"
+        "<div class='wb-bar wb-total-bar'><div id='wb-total-bar'></div></div></div>"
+        "<div class='wb-actions'><button type='button' id='wb-pause' class='small wb-pause-all' disabled>Pause"
+        "</button><button type='button' id='wb-resume' class='small wb-resume-all' disabled>Resume</button></div>"
+        "<ul class='wb-files' id='wb-list'></ul></div>"
+        f"<script src='{escape(static)}tus.min.js'></script><script src='{escape(static)}upload.js'></script>")
+    html = pages.page("Upload", body, "wb-upload-page")
+    return html.replace("</style>", UPLOAD_CSS + "</style>", 1)
+
+
+def _base(handler: Any) -> str:
+    b = handler.settings.get("base_url", "/") or "/"
+    return b if b.endswith("/") else b + "/"
+
+
+def _reason_line(text: str) -> str:
+    """An HTTP reason phrase: one line of ASCII (the body carries the reason in full)."""
+    return " ".join(str(text).split()).encode("ascii", "replace").decode()[:200]
+
+
+def _http_date(ts: float) -> str:
+    from email.utils import formatdate
+    return formatdate(ts, usegmt=True)

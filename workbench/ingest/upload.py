@@ -1,0 +1,378 @@
+"""Receiving a file in pieces (the gallery's tus endpoint): staged, hashed while it arrives, then imported.
+
+An upload is two files in the storage's staging area: ``<id>.json`` (who, how long, what name, which album,
+until when) and ``<id>.data<ext>`` (the bytes so far; its size is the upload's offset, so a restarted server
+resumes where the bytes stopped). The sha256 is computed as the bytes arrive (kept in memory per upload; after a
+restart or a dropped connection it is recomputed from the staged bytes). When the last byte is in:
+
+* content the library already has is not stored again: the uploader is recorded as one more owner (a ``sources``
+  row, like importing the same file from one's own folder) and the staged bytes are deleted;
+* otherwise the file is decided by content in an isolated worker process (the same sniffing, metadata and
+  decompression-bomb check as import: ``probe.probe_staged``), put in place with ``Storage.put_staged`` (a link,
+  not a copy) and written as rows by the importer's ``commit_media``, owned by the uploader.
+
+Refusals (not media, too big, over quota, the file changed on the way) are ``UploadRefused`` with a reason the
+uploader is shown, also recorded in the ``errors`` table under stage ``upload``. Nothing half-received ever
+reaches ``originals/``; uploads untouched for ``upload_expire_s`` are deleted by ``expire``.
+
+Who may upload, and into which album, is decided by ``access`` (``UserView.begin_upload`` and friends): this
+module trusts its caller.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import threading
+import time
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from workbench.catalog.errors_log import clear_errors, record_errors
+from workbench.catalog.store import Catalog, sql_quote
+from workbench.errors import MediaError, UploadRefused
+from workbench.ingest.blobstore import blob_relpath
+from workbench.ingest.importer import ImportReport, commit_media, source_key
+from workbench.ingest.probe import StagedProbe, media_id_for, probe_staged
+from workbench.parallel import Failure, run_isolated
+from workbench.settings import Settings
+from workbench.storage import Storage, original_key
+from workbench.storage.base import CHUNK_BYTES
+
+#: Where uploaded files are said to come from (``sources.path``): ``uploads/<owner>/<the name or folder path>``.
+SOURCE_PREFIX = "uploads"
+#: How long a finished upload's record stays, so a client that lost the last answer can ask (HEAD) how it ended.
+DONE_KEEP_S = 3600.0
+MAX_NAME_CHARS = 500
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class Upload:
+    """One upload's record (``<id>.json``); ``offset`` is read from the staged file's size."""
+    id: str
+    owner: str                 # whose media it becomes (the uploader; a share link's album owner)
+    actor: str                 # who may continue, see or cancel it: "user:<name>" or "share:<share id>"
+    length: int
+    name: str                  # the file name, or its path inside an uploaded folder ("Trip/IMG_1.jpg")
+    ext: str                   # the name's extension (lower case, for the sniffer's RAW vendor check)
+    album_id: str | None
+    sha256_claimed: str | None  # what the client computed, checked at the end
+    created_at: float
+    touched_at: float
+    state: str = "receiving"   # receiving | done
+    media_id: str | None = None
+    result: str | None = None  # added | known
+
+    @property
+    def source_path(self) -> str:
+        return f"{SOURCE_PREFIX}/{self.owner}/{self.name}"
+
+
+def clean_name(name: str) -> str:
+    """The uploaded file's name or folder path as a relative path: no ``..``, no leading ``/``, no control
+    characters; what the uploader's browser says is only a label."""
+    text = unicodedata.normalize("NFC", str(name or "")).replace("\\", "/")
+    parts = []
+    for p in text.split("/"):
+        p = "".join(c for c in p if c.isprintable()).strip()
+        if p and p not in (".", ".."):
+            parts.append(p[:255])
+    out = "/".join(parts)[-MAX_NAME_CHARS:].lstrip("/")
+    return out or "upload"
+
+
+def name_ext(name: str) -> str:
+    suffix = PurePosixPath(name).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
+
+
+class Uploads:
+    """The uploads of one library. One instance per server process (it keeps the running hashes); every
+    method may be called from a worker thread except ``receiver``'s writes, which are the caller's."""
+
+    def __init__(self, catalog: Catalog, storage: Storage, settings: Settings, root: Path):
+        self.catalog = catalog
+        self.storage = storage
+        self.settings = settings
+        self.root = root
+        self._hash: dict[str, tuple[int, Any]] = {}    # upload id -> (bytes hashed, sha256 object)
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- records --------------------------------------------------------------------------------------------
+    def _meta(self, upload_id: str) -> Path:
+        return self.storage.staging_file(f"{upload_id}.json")
+
+    def _data_name(self, u: Upload) -> str:
+        return f"{u.id}.data{u.ext}"
+
+    def data_file(self, u: Upload) -> Path:
+        return self.storage.staging_file(self._data_name(u))
+
+    def _save(self, u: Upload) -> None:
+        tmp = self.storage.staging_file(f"{u.id}.json-new")
+        tmp.write_text(json.dumps(asdict(u)))
+        tmp.replace(self._meta(u.id))
+
+    def get(self, upload_id: str) -> Upload:
+        """The record of an upload; ``KeyError`` if there is none (never was, finished long ago, expired)."""
+        if not _ID.match(str(upload_id)):
+            raise KeyError(upload_id)
+        try:
+            data = json.loads(self._meta(upload_id).read_text())
+        except (FileNotFoundError, ValueError):
+            raise KeyError(upload_id) from None
+        return Upload(**data)
+
+    def offset(self, u: Upload) -> int:
+        if u.state == "done":
+            return u.length
+        try:
+            return self.data_file(u).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def expires_at(self, u: Upload) -> float:
+        return u.touched_at + (DONE_KEEP_S if u.state == "done" else self.settings.upload_expire_s)
+
+    def pending_bytes(self, owner: str) -> int:
+        """Bytes announced by ``owner``'s uploads still arriving (they count against the quota)."""
+        total = 0
+        for u in self._records():
+            if u.owner == owner and u.state == "receiving":
+                total += u.length
+        return total
+
+    def _records(self) -> list[Upload]:
+        out = []
+        for name in self.storage.staging_names():
+            if name.endswith(".json"):
+                try:
+                    out.append(self.get(name[:-5]))
+                except KeyError:
+                    continue
+        return out
+
+    # -- starting -------------------------------------------------------------------------------------------
+    def known_media(self, sha256: str) -> str | None:
+        """The media id of content already in the library, or None."""
+        mid = media_id_for(sha256)
+        t = self.catalog.read("media", ["id"], f"id = {sql_quote(mid)} AND sha256 = {sql_quote(sha256)}")
+        return mid if t.num_rows else None
+
+    def begin(self, *, owner: str, actor: str, length: int, name: str, album_id: str | None = None,
+              sha256: str | None = None, added_by: str | None = None) -> Upload:
+        """A new upload (checks already done by the caller: role, size, quota, album). With the client's
+        ``sha256`` of content the library has, it is finished at once ("known"): nothing is sent or stored."""
+        self.expire()
+        name = clean_name(name)
+        claimed = str(sha256).strip().lower() if sha256 else None
+        if claimed is not None and not _HEX64.match(claimed):
+            raise UploadRefused("the sha256 metadata is not 64 hex digits", 400)
+        now = time.time()
+        u = Upload(id=secrets.token_hex(16), owner=owner, actor=actor, length=int(length), name=name,
+                   ext=name_ext(name), album_id=album_id, sha256_claimed=claimed, created_at=now, touched_at=now)
+        if claimed is not None:
+            mid = self.known_media(claimed)
+            if mid is not None:
+                self._adopt_known(u, mid, added_by)
+                return u
+        self.data_file(u).touch()
+        self._save(u)
+        return u
+
+    # -- receiving ------------------------------------------------------------------------------------------
+    def receiver(self, u: Upload, offset: int) -> "Receiver":
+        """Append to an upload from ``offset``, which must be where its bytes end (else ``UploadRefused`` 409);
+        one writer per upload at a time (423 for a second one)."""
+        if u.state != "receiving":
+            raise UploadRefused("this upload is already complete", 409)
+        have = self.offset(u)
+        if offset != have:
+            raise UploadRefused(f"this upload has {have} bytes, not {offset}: ask for its offset (HEAD) and "
+                                f"resume from there", 409)
+        with self._lock:
+            if u.id in self._busy:
+                raise UploadRefused("this upload is receiving on another connection; retry in a moment", 423)
+            self._busy.add(u.id)
+        hashed = self._hash.get(u.id)
+        hasher = hashed[1] if hashed is not None and hashed[0] == have else None
+        if hasher is None and have == 0:
+            hasher = hashlib.sha256()
+        return Receiver(self, u, have, hasher)
+
+    def _received(self, r: "Receiver") -> None:
+        with self._lock:
+            self._busy.discard(r.upload.id)
+            if r.hasher is not None:
+                self._hash[r.upload.id] = (r.offset, r.hasher)
+            else:
+                self._hash.pop(r.upload.id, None)
+        r.upload.touched_at = time.time()
+        if self._meta(r.upload.id).exists():
+            self._save(r.upload)
+
+    # -- finishing ------------------------------------------------------------------------------------------
+    def finish(self, u: Upload, *, added_by: str | None = None) -> Upload:
+        """Turn a complete upload into media (or recognise it as known); refusals raise ``UploadRefused``
+        after recording the reason and deleting the staged bytes."""
+        data = self.data_file(u)
+        if data.stat().st_size != u.length:
+            raise UploadRefused(f"this upload has {data.stat().st_size} of {u.length} bytes", 409)
+        try:
+            sha = self._sha256(u)
+            if u.sha256_claimed and sha != u.sha256_claimed:
+                raise UploadRefused("the file changed on the way: its SHA-256 is not the one computed before "
+                                    "sending; upload it again", 460)
+            mid = self.known_media(sha)
+            if mid is not None:
+                self._adopt_known(u, mid, added_by)
+                self._discard(u, keep_record=True)
+                return u
+            probe = self._probe(data)
+            ext = probe["ext"]
+            stored = self.storage.put_staged(self._data_name(u), original_key(blob_relpath(sha, ext)))
+            row = {**probe["row"], "id": media_id_for(sha), "sha256": sha, "path": u.source_path,
+                   "size_bytes": u.length, "blob": blob_relpath(sha, ext)}
+            commit_media(self.catalog, self.root, [(row, probe["warnings"], (u.length, None))], "copy", u.owner,
+                         ImportReport())
+            self._in_album(u, row["id"], added_by)
+            clear_errors(self.catalog, [u.source_path], "upload")
+            u.state, u.media_id, u.result, u.touched_at = "done", row["id"], "added" if stored else "known", \
+                time.time()
+            self._save(u)
+            self._hash.pop(u.id, None)
+            return u
+        except UploadRefused as e:
+            self.refuse(u, e.reason)
+            raise
+        except MediaError as e:
+            self.refuse(u, e.reason)
+            raise UploadRefused(f"not added: {e.reason}", 415) from None
+
+    def refuse(self, u: Upload, reason: str) -> None:
+        """Record why an upload was refused (``workbench errors`` shows it) and delete its staged bytes."""
+        record_errors(self.catalog, [(u.source_path, None, "upload", reason)])
+        self._discard(u)
+
+    def record_refusal(self, owner: str, name: str, reason: str) -> None:
+        """Record an upload refused before any byte arrived (too big, over quota, no such album)."""
+        record_errors(self.catalog, [(f"{SOURCE_PREFIX}/{owner}/{clean_name(name)}", None, "upload", reason)])
+
+    def _sha256(self, u: Upload) -> str:
+        hashed = self._hash.get(u.id)
+        if hashed is not None and hashed[0] == u.length:
+            return hashed[1].hexdigest()
+        h = hashlib.sha256()          # resumed after a restart or a lost connection: hash the staged bytes
+        with open(self.data_file(u), "rb") as f:
+            while chunk := f.read(CHUNK_BYTES):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def _probe(self, data: Path) -> dict[str, Any]:
+        """Sniff and read metadata in a worker process: a decoder crash costs that upload, not the server."""
+        task = StagedProbe(str(data), self.settings)
+        for _, result in run_isolated(probe_staged, [task], workers=1, timeout_s=self.settings.per_file_timeout_s):
+            if isinstance(result, Failure):
+                raise MediaError(result.reason)
+            return result
+        raise MediaError("the file could not be examined")
+
+    def _adopt_known(self, u: Upload, media_id: str, added_by: str | None) -> None:
+        """Content already stored: the uploader becomes one of its owners (as import does for a second copy)."""
+        now = time.time()
+        from datetime import datetime, timezone
+        at = datetime.now(timezone.utc)
+        self.catalog.upsert("sources", [{"key": source_key(media_id, u.source_path), "media_id": media_id,
+                                         "path": u.source_path, "mode": "copy", "owner": u.owner,
+                                         "size_bytes": u.length, "mtime_ns": None, "found_at": at}], "key")
+        self._in_album(u, media_id, added_by)
+        u.state, u.media_id, u.result, u.touched_at = "done", media_id, "known", now
+        self._save(u)
+
+    def _in_album(self, u: Upload, media_id: str, added_by: str | None) -> None:
+        if u.album_id:
+            from workbench.access import albums
+            albums.add_items(self.catalog, u.album_id, [media_id], added_by or u.owner)
+
+    # -- ending ---------------------------------------------------------------------------------------------
+    def _discard(self, u: Upload, keep_record: bool = False) -> None:
+        self._hash.pop(u.id, None)
+        self.data_file(u).unlink(missing_ok=True)
+        if not keep_record:
+            self._meta(u.id).unlink(missing_ok=True)
+
+    def cancel(self, u: Upload) -> None:
+        """The uploader stopped this upload (tus termination): its bytes go."""
+        with self._lock:
+            if u.id in self._busy:
+                raise UploadRefused("this upload is receiving on another connection; retry in a moment", 423)
+        self._discard(u)
+
+    def expire(self, now: float | None = None) -> int:
+        """Delete uploads untouched for ``upload_expire_s`` (finished ones after an hour) and staged bytes
+        without a record; returns how many went."""
+        now = time.time() if now is None else now
+        n = 0
+        names = set(self.storage.staging_names())
+        live: set[str] = set()
+        for u in self._records():
+            if u.id in self._busy:
+                live.add(u.id)
+                continue
+            if self.expires_at(u) <= now:
+                self._discard(u)
+                n += 1
+            else:
+                live.add(u.id)
+        for name in names:        # data without a record: a record lost mid-write, or a crash before it
+            uid = name.split(".", 1)[0]
+            if uid not in live and not name.endswith(".json") and self.storage.staging_file(name).exists():
+                if now - self.storage.staging_file(name).stat().st_mtime > 60:
+                    self.storage.staging_file(name).unlink(missing_ok=True)
+                    n += 1
+        return n
+
+
+class Receiver:
+    """Appends one request's bytes to an upload, hashing them as they arrive; never past the announced
+    length. Close it (or use ``with``) when the request ends, however it ends: what arrived stays."""
+
+    def __init__(self, uploads: Uploads, u: Upload, offset: int, hasher: Any):
+        self.uploads = uploads
+        self.upload = u
+        self.offset = offset
+        self.hasher = hasher
+        self._f = open(uploads.data_file(u), "r+b")
+        self._f.seek(offset)
+        self._closed = False
+
+    def write(self, chunk: bytes) -> None:
+        if self.offset + len(chunk) > self.upload.length:
+            raise UploadRefused(f"more bytes than the {self.upload.length} announced", 413)
+        self._f.write(chunk)
+        if self.hasher is not None:
+            self.hasher.update(chunk)
+        self.offset += len(chunk)
+
+    @property
+    def complete(self) -> bool:
+        return self.offset == self.upload.length
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._f.close()
+        self.uploads._received(self)
+
+    def __enter__(self) -> "Receiver":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
