@@ -74,8 +74,7 @@ class PlainPage(JupyterHandler):
         self.set_header("X-Frame-Options", "DENY")
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Content-Security-Policy",
-                        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+        self.set_header("Content-Security-Policy", pages.CSP)
 
     def show(self, html: str, status: int = 200) -> None:
         self.set_status(status)

@@ -34,11 +34,22 @@ a { color:var(--accent); }
 """
 
 
+#: The plain pages' policy: no script at all, inline style only, forms to this server, the web app's manifest
+#: and icon (``webapp.py``) from this server.
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; manifest-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'")
+#: The web app's links (relative: every plain page is served directly under the gallery's base URL).
+HEAD_LINKS = ("<link rel='manifest' href='manifest.webmanifest'>"
+              "<link rel='icon' type='image/png' sizes='192x192' href='icons/icon-192.png'>"
+              "<link rel='apple-touch-icon' href='icons/icon-192.png'>"
+              "<meta name='theme-color' content='#161b26'>")
+
+
 def page(title: str, body: str, css_class: str = "") -> str:
     """A whole page around ``body`` (already escaped HTML)."""
     return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            "<meta name='referrer' content='same-origin'>"
+            "<meta name='referrer' content='same-origin'>" + HEAD_LINKS +
             f"<title>{escape(title)} · Workbench</title><style>{STYLE}</style></head>"
             f"<body class='{escape(css_class)}'><header>▣ Workbench</header><main><div class='card'>{body}</div></main>"
             "</body></html>")

@@ -102,6 +102,7 @@ def _voila_app_class():
     from voila.tornado.kernel_websocket_handler import VoilaKernelWebsocketHandler
 
     from workbench.gallery import handlers as H
+    from workbench.gallery import webapp
     from workbench.gallery.kernels import KernelBudget, claim_preheated
     from workbench.gallery.media_handler import MediaHandler
     from workbench.gallery.upload import routes as upload_routes
@@ -144,6 +145,7 @@ def _voila_app_class():
                 (url_path_join(self.server_url, "logout"), H.LogoutHandler),
                 (url_path_join(self.server_url, "share"), H.ShareUnlockHandler),
                 (url_path_join(self.server_url, "favicon.ico"), H.NoFavicon),
+                *webapp.routes(self.server_url),      # manifest, icons, service worker, offline page
                 *upload_routes(self.server_url),      # the upload page and its tus endpoint (upload.py)
             ]
             return [*ours, *routes]

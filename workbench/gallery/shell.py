@@ -38,17 +38,28 @@ class Shell(W.VBox):
         for s, b in self.nav.items():
             b.on_click(lambda _b, s=s: self.run(lambda: self.goto(s)))
         self.logout = app.sign_out_form()    # a form posting to the server: the session and this kernel end
-        header = classes(W.HBox([
-            W.HTML("<div class='wb-brand'>▣ Workbench</div>"),
-            classes(W.HBox(list(self.nav.values())), "wb-nav"), self.search,
+        # On a phone or tablet (style.py) the menu (sections, user, sign out) folds behind the ☰ button and the
+        # sidebar becomes a drawer behind "Filters"; both open and close in the browser (the page script).
+        self.nav_box = classes(W.HBox(list(self.nav.values())), "wb-nav")
+        self.menu = classes(W.HBox([
+            self.nav_box,
             classes(W.HTML(f"{esc(me['name'])} <span style='opacity:.6'>· {esc(me['role'])}</span>"), "wb-user"),
-            self.logout]), "wb-header")
+            self.logout]), "wb-menu")
+        self.filters_button = classes(W.HTML("<button type='button' class='wb-filters-btn'>Filters</button>"),
+                                      "wb-filters-toggle")
+        header = classes(W.HBox([
+            classes(W.HTML("<button type='button' class='wb-menu-btn' aria-label='Menu' title='Menu'>☰</button>"),
+                    "wb-menu-toggle"),
+            W.HTML("<div class='wb-brand'>▣ Workbench</div>"),
+            self.menu, self.search, self.filters_button]), "wb-header")
         self.sidebar = Sidebar(lambda: self.run(self.on_filters))
+        self.sidebar.children = (*self.sidebar.children, classes(
+            W.HTML("<button type='button' class='wb-drawer-done'>Show photos</button>"), "wb-drawer-close"))
         self.main = classes(W.VBox([]), "wb-main")
         self.pages = {"Photos": PhotosPage(self), "People": PeoplePage(self), "Places": PlacesPage(self),
                       "Albums": AlbumsPage(self), "Favourites": FavouritesPage(self), "Trash": TrashPage(self)}
         app.viewer.on_change = lambda: self.run(self.refresh)   # a favourite or trash click in the viewer
-        body = classes(W.HBox([self.sidebar, self.main]), "wb-body")
+        body = classes(W.HBox([self.sidebar, classes(W.HTML(""), "wb-backdrop"), self.main]), "wb-body")
         super().__init__([header, body], layout=W.Layout(display="contents"))
         self.section = ""
         self.refresh_choices()
@@ -95,6 +106,7 @@ class Shell(W.VBox):
         page = self.pages[section]
         self.section = section
         self.sidebar.layout.display = "" if section == "Photos" else "none"
+        self.filters_button.layout.display = "" if section == "Photos" else "none"
         self.main.children = [self.message, page]
         page.enter(**kwargs)
 

@@ -46,13 +46,25 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
              background: var(--wb-header); color: #f2f4f7; }
 .wb-header .widget-html { color: #f2f4f7; }
 .wb-header .wb-brand { font-weight: 650; font-size: 17px; letter-spacing: .2px; margin-right: 10px; white-space: nowrap; }
-.wb-header .wb-nav button { background: transparent; color: #cfd4dc; height: 56px; border-radius: 0; padding: 0 12px; }
+.wb-header .wb-nav button { background: transparent; color: #cfd4dc; height: 56px; border-radius: 0; padding: 0 12px;
+          width: auto; flex: 0 0 auto; overflow: visible; }
+.wb-header { overflow: visible !important; position: relative; z-index: 60; }
+.wb-header .wb-menu { display: contents; }
+.wb-header .wb-nav { flex: 0 0 auto; }
+.wb-header .wb-menu-toggle, .wb-header .wb-filters-toggle, .wb-drawer-close, .wb-backdrop { display: none; }
+.wb-header .wb-nav { order: 1; } .wb-header .wb-search { order: 2; } .wb-header .wb-user { order: 3; }
+.wb-header .wb-logout-box { order: 4; }
+.wb-header .wb-logout-box .widget-html-content { display: flex; align-items: center; gap: 6px; }
+.wb-header a.wb-upload-link { color: #cfd4dc; text-decoration: none; padding: 0 12px; line-height: 56px;
+          white-space: nowrap; }
+.wb-header a.wb-upload-link:hover { color: #fff; background: rgba(255,255,255,.06); }
+.wb-header .wb-filters-toggle { margin-left: auto; }
 .wb-app button:focus, .wb-app button:focus-visible { outline: none; }
 .wb-app button:focus-visible { box-shadow: 0 0 0 2px var(--wb-accent); }
 .wb-header .wb-nav button:hover { background: rgba(255,255,255,.06); color: #fff; }
 .wb-app .wb-header .wb-nav button.mod-active { color: #fff; background: transparent;
           box-shadow: inset 0 -3px 0 var(--wb-accent); }
-.wb-header .wb-search { flex: 1 1 auto; max-width: 560px; }
+.wb-header .wb-search { flex: 1 1 auto; max-width: 560px; min-width: 120px; }
 .wb-header .wb-search input { background: #252c3a !important; color: #fff; border-color: #343c4d !important; }
 .wb-header .wb-search input::placeholder { color: #98a2b3; }
 .wb-header .wb-user { margin-left: auto; color: #cfd4dc; white-space: nowrap; }
@@ -75,10 +87,11 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
 .wb-message.error { background: #fdecea; color: #9b1c0c; }
 
 /* grid */
-.wb-grid { display: flex; flex-wrap: wrap; gap: 6px; align-content: flex-start; }
-.wb-app .wb-heading { flex: 0 0 100%; font-weight: 600; font-size: 15px; margin: 14px 0 2px; color: var(--wb-ink); }
-.wb-tile { position: relative; width: 184px; height: 184px; border-radius: 6px; overflow: hidden;
-           background: #e4e7ec; margin: 0; }
+.wb-app .wb-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(var(--wb-tile-min, 170px), 1fr));
+           gap: 6px; align-content: start; overflow: visible; }
+.wb-app .wb-heading { grid-column: 1 / -1; font-weight: 600; font-size: 15px; margin: 14px 0 2px; color: var(--wb-ink); }
+.wb-tile { position: relative; width: auto; height: auto; aspect-ratio: 1 / 1; min-width: 0; border-radius: 6px;
+           overflow: hidden; background: #e4e7ec; margin: 0; }
 .wb-tile img { width: 100% !important; height: 100% !important; object-fit: cover; display: block; }
 .wb-tile .wb-open { position: absolute !important; inset: 0; width: 100% !important; height: 100% !important;
            margin: 0; padding: 6px 8px; background: transparent !important; border-radius: 0 !important;
@@ -89,6 +102,8 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
            min-width: 0; padding: 0 !important; border-radius: 50% !important; background: rgba(255,255,255,.85) !important;
            color: transparent; opacity: 0; transition: opacity .1s; font-size: 13px; }
 .wb-tile:hover .wb-select, .wb-tile .wb-select.mod-active { opacity: 1; }
+@media (hover: none) { .wb-tile .wb-select { opacity: .7; width: 24px !important; height: 24px !important; } }
+/* touch screens have no hover: the select circle stays visible */
 .wb-tile .wb-select.mod-active { background: var(--wb-accent) !important; color: #fff; }
 .wb-tile.wb-selected { outline: 3px solid var(--wb-accent); outline-offset: -3px; }
 .wb-more { margin: 18px 0; }
@@ -129,6 +144,12 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
 .wb-viewer .wb-prev { left: 12px; } .wb-viewer .wb-next { right: 12px; }
 .wb-viewer .wb-close { position: absolute !important; top: 10px; right: 12px; background: rgba(255,255,255,.1) !important;
             color: #fff; width: auto !important; }
+.wb-viewer .wb-download-top { position: absolute !important; top: 10px; left: 12px; z-index: 2; }
+.wb-viewer a.wb-download-btn { display: inline-flex; align-items: center; height: 34px; padding: 0 14px; border-radius: 8px;
+            background: rgba(255,255,255,.1); color: #fff; text-decoration: none; font-weight: 600; }
+.wb-viewer a.wb-download-btn:hover { background: rgba(255,255,255,.18); }
+.wb-viewer .wb-stage { touch-action: none; overflow: hidden; }
+.wb-viewer .wb-stage img { transform-origin: center center; will-change: transform; }
 .wb-info { flex: 0 0 320px; background: #171b23; padding: 56px 18px 18px; overflow-y: auto; gap: 6px; }
 .wb-info .wb-info-title { font-size: 17px; font-weight: 650; color: #fff; word-break: break-word; }
 .wb-info table { border-collapse: collapse; width: 100%; font-size: 13px; }
@@ -151,9 +172,72 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
 .wb-denied .wb-denied-icon { font-size: 34px; color: var(--wb-danger); }
 .wb-share-page .wb-row { justify-content: space-between; align-items: flex-start; }
 .wb-hidden { display: none !important; }
+
+/* tablets and phones: the filters in a drawer; the grid keeps at least 3 columns */
+@media (max-width: 1023px) {
+  .wb-header .wb-filters-toggle { display: block; order: 6; }
+  .wb-filters-btn, .wb-menu-btn { background: #252c3a; color: #f2f4f7; border: 0; border-radius: 8px; height: 38px;
+          padding: 0 14px; font: inherit; cursor: pointer; white-space: nowrap; }
+  .wb-sidebar { position: fixed !important; top: 0; bottom: 0; left: 0; width: min(320px, 86vw); z-index: 80;
+                transform: translateX(-105%); transition: transform .18s ease-out; box-shadow: 0 0 24px rgba(0,0,0,.25); }
+  .wb-app.wb-filters-open .wb-sidebar { transform: none; }
+  .wb-drawer-close { display: block; margin-top: 8px; }
+  .wb-drawer-done { width: 100%; height: 44px; border: 0; border-radius: 8px; background: var(--wb-accent); color: #fff;
+                    font: inherit; font-weight: 600; cursor: pointer; }
+  .wb-app.wb-filters-open .wb-backdrop, .wb-app.wb-menu-open .wb-backdrop { display: block; position: fixed; inset: 0;
+                    background: rgba(16,24,40,.4); z-index: 50; }
+  .wb-main { padding: 14px 14px 60px; }
+  .wb-app { --wb-tile-min: 140px; }
+  .wb-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 12px; }
+  .wb-card { width: auto; }
+  .wb-card img, .wb-card .wb-card-blank { width: 100% !important; height: auto !important; aspect-ratio: 1 / 1; }
+}
+/* phones and narrow tablets: the sections, the user and "Sign out" in a menu behind ☰; the search on its own row */
+@media (max-width: 899px) {
+  .wb-header { flex: 0 0 auto; flex-wrap: wrap; padding: 8px 10px; gap: 8px; row-gap: 8px; }
+  .wb-header .wb-menu-toggle { display: block; order: 0; }
+  .wb-menu-btn { font-size: 20px; padding: 0 12px; }
+  .wb-header .wb-brand { order: 0; flex: 1 1 auto; margin: 0; }
+  .wb-header .wb-search { order: 7; flex: 1 0 100%; max-width: none; min-width: 0; }
+  .wb-header .wb-search input { height: 40px; font-size: 16px; }   /* 16 px: phones do not zoom into the field */
+  .wb-header .wb-menu { display: none; }
+  .wb-app.wb-menu-open .wb-header .wb-menu { display: flex; flex-direction: column; align-items: stretch;
+          position: absolute; top: 100%; left: 0; right: 0; max-height: calc(100vh - 110px); overflow-y: auto;
+          background: var(--wb-header); padding: 6px 0 12px; box-shadow: 0 12px 24px rgba(0,0,0,.3); }
+  .wb-app.wb-menu-open .wb-header .wb-nav { display: flex; flex-direction: column; align-items: stretch; }
+  .wb-app .wb-header .wb-menu .wb-nav button, .wb-header .wb-menu .wb-nav a { height: 48px; width: 100%;
+          text-align: left; padding: 0 20px; font-size: 16px; justify-content: flex-start; }
+  .wb-app .wb-header .wb-menu .wb-nav button.mod-active { box-shadow: inset 3px 0 0 var(--wb-accent); }
+  .wb-header .wb-menu .wb-nav { order: 1; } .wb-header .wb-menu .wb-logout-box { order: 2; }
+  .wb-header .wb-menu .wb-user { order: 3; margin: 10px 20px 0; }
+  .wb-header .wb-menu .wb-logout-box .widget-html-content { flex-direction: column; align-items: stretch; gap: 0; }
+  .wb-header .wb-menu a.wb-upload-link { line-height: 48px; padding: 0 20px; font-size: 16px; }
+  .wb-header .wb-menu .wb-logout-form { padding: 8px 20px 0; }
+  .wb-header .wb-menu button.wb-logout { width: 100%; height: 44px; }
+  .wb-app.wb-inline { height: 100vh; }
+}
+@media (max-width: 599px) {
+  .wb-main { padding: 10px 8px 60px; }
+  .wb-app { --wb-tile-min: 100px; }
+  .wb-app .wb-grid { gap: 4px; }
+  .wb-title { font-size: 19px; }
+  .wb-actionbar { flex-wrap: wrap; }
+  .wb-cards { grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); gap: 10px; }
+  .wb-login, .wb-denied { width: calc(100vw - 32px); }
+}
+/* the viewer on a narrow screen: the picture on top, the facts below it */
+@media (max-width: 767px), (max-aspect-ratio: 4/5) {
+  .wb-viewer { flex-direction: column; }
+  .wb-stage { flex: 1 1 auto; min-height: 0; padding: 54px 6px 6px; }
+  .wb-stage img, .wb-stage video { max-height: calc(100vh - 34vh - 64px) !important; }
+  .wb-info { flex: 0 0 auto; max-height: 34vh; padding: 12px 16px 16px; }
+  .wb-viewer .wb-nav-btn { width: 40px !important; height: 56px !important; margin-top: -28px; background: rgba(0,0,0,.35) !important; }
+  .wb-viewer .wb-prev { left: 4px; } .wb-viewer .wb-next { right: 4px; }
+}
 """
 
-# Runs once per page (guarded by a flag on window): keyboard shortcuts for the viewer and infinite scroll.
+# Runs once per page (guarded by a flag on window): keyboard shortcuts for the viewer, infinite scroll, the menu
+# and the filter drawer on small screens, and touch in the viewer (swipe to the previous / next, pinch to zoom).
 _SCRIPT = """
 if (!window.__wbGallery) {
   window.__wbGallery = true;
@@ -172,6 +256,58 @@ if (!window.__wbGallery) {
     const b = key && visible(key);
     if (b && !b.disabled) { e.preventDefault(); b.click(); }
   });
+  // The ☰ menu and the filter drawer (small screens) open and close here, without a round trip to the kernel.
+  document.addEventListener('click', (e) => {
+    const app = document.querySelector('.wb-app'); const t = e.target;
+    if (!app || !t || !t.closest) return;
+    if (t.closest('.wb-viewer .wb-nav-btn, .wb-viewer .wb-close')) { resetZoom(); return; }
+    if (t.closest('.wb-menu-btn')) { app.classList.toggle('wb-menu-open'); app.classList.remove('wb-filters-open'); return; }
+    if (t.closest('.wb-filters-btn')) { app.classList.toggle('wb-filters-open'); app.classList.remove('wb-menu-open'); return; }
+    if (t.closest('.wb-backdrop, .wb-drawer-done') || t.closest('.wb-menu .wb-nav button, .wb-menu .wb-nav a')) {
+      app.classList.remove('wb-menu-open', 'wb-filters-open');
+    }
+  }, true);
+  // Touch in the viewer: one finger swipes (when not zoomed) or pans (zoomed); two fingers pinch. The zoom is the
+  // browser's alone (a CSS transform); a swipe clicks the same previous / next buttons as a mouse.
+  let zoom = {s: 1, x: 0, y: 0, src: ''}; let touch = null;
+  const stageImg = () => { const v = visible('.wb-viewer'); const i = v && v.querySelector('.wb-stage img');
+                           return i && i.offsetParent !== null ? i : null; };
+  const applyZoom = (img) => { if (!img) return;
+    img.style.transform = zoom.s === 1 ? '' : `translate(${zoom.x}px, ${zoom.y}px) scale(${zoom.s})`;
+    img.dataset.zoom = zoom.s.toFixed(2); };
+  function resetZoom() { zoom = {s: 1, x: 0, y: 0, src: ''}; applyZoom(stageImg()); }
+  const points = (list) => Array.from(list).map((t) => [t.clientX, t.clientY]);
+  const dist = (p) => Math.hypot(p[0][0] - p[1][0], p[0][1] - p[1][1]) || 1;
+  document.addEventListener('touchstart', (e) => {
+    const stage = e.target.closest && e.target.closest('.wb-viewer .wb-stage');
+    if (!stage || e.target.closest('button, a, video')) { touch = null; return; }
+    const img = stageImg();
+    if (img && zoom.src !== img.src) { zoom = {s: 1, x: 0, y: 0, src: img.src}; applyZoom(img); }
+    touch = {p: points(e.touches), s: zoom.s, x: zoom.x, y: zoom.y, pinch: e.touches.length > 1 || (touch && touch.pinch && e.touches.length > 0)};
+  }, {passive: true});
+  document.addEventListener('touchmove', (e) => {
+    if (!touch) return;
+    const p = points(e.touches); const img = stageImg();
+    if (p.length > 1 && touch.p.length > 1) {
+      touch.pinch = true;
+      zoom.s = Math.min(5, Math.max(1, touch.s * dist(p) / dist(touch.p)));
+      if (zoom.s === 1) { zoom.x = 0; zoom.y = 0; }
+      applyZoom(img);
+    } else if (p.length === 1 && zoom.s > 1) {
+      zoom.x = touch.x + p[0][0] - touch.p[0][0]; zoom.y = touch.y + p[0][1] - touch.p[0][1];
+      applyZoom(img);
+    }
+  }, {passive: true});
+  document.addEventListener('touchend', (e) => {
+    if (!touch) return;
+    if (e.touches.length > 0) { touch = {p: points(e.touches), s: zoom.s, x: zoom.x, y: zoom.y, pinch: true}; return; }
+    const end = e.changedTouches[0]; const start = touch.p[0]; const was = touch; touch = null;
+    if (was.pinch || zoom.s > 1 || !end || !start) return;
+    const dx = end.clientX - start[0]; const dy = end.clientY - start[1];
+    if (Math.abs(dx) < 50 || Math.abs(dx) < 1.5 * Math.abs(dy)) return;
+    const b = visible(dx < 0 ? '.wb-viewer .wb-next' : '.wb-viewer .wb-prev');
+    if (b && !b.disabled) b.click();
+  }, {passive: true});
   let last = 0;
   setInterval(() => {
     const b = visible('.wb-more');

@@ -47,8 +47,10 @@ class Viewer(W.Box):
         self.prev_btn.on_click(lambda _b: self._run(lambda: self.step(-1)))
         self.next_btn.on_click(lambda _b: self._run(lambda: self.step(+1)))
         self.close_btn.on_click(lambda _b: self._run(self.hide))
-        self.stage = classes(W.Box([self.picture, self.video, self.prev_btn, self.next_btn, self.close_btn]),
-                             "wb-stage")
+        # The download at the top of the picture, reachable without scrolling the facts on a phone.
+        self.download_top = classes(W.HTML(""), "wb-download-top")
+        self.stage = classes(W.Box([self.picture, self.video, self.download_top, self.prev_btn, self.next_btn,
+                                    self.close_btn]), "wb-stage")
         super().__init__([self.stage, self.info])
         self.add_class("wb-viewer")
         self.layout.display = "none"
@@ -100,6 +102,8 @@ class Viewer(W.Box):
             self.video.value = ""
             self.picture.layout.display = ""
             self.picture.value = preview or b""
+        self.download_top.value = (f"<a class='wb-download-btn' href='{esc(download_url)}' download "
+                                   f"title='Download the original'>⤓ Download</a>" if secret else "")
         parts = [W.HTML(self._info_html(row))]
         actions = viewer_actions(self, mid)     # favourite, trash (a signed-in visitor only)
         if actions is not None:
