@@ -186,3 +186,16 @@ def test_kill_9_during_sync_then_rerun_completes_without_duplicates_or_partial_f
     assert lib.catalog.count("replica_copies") == N_PHOTOS     # one row per original, none twice
     assert not any((tmp_path / "usb" / "originals" / ".tmp").iterdir())   # the killed copy's temp file is gone
     assert lib.replicas.status().iloc[0]["pending"] == 0
+
+
+def test_a_replica_folder_that_vanished_is_reported_not_recreated_and_the_others_still_sync(template, tmp_path):
+    lib = make_library(template, tmp_path)
+    lib.replicas.add(str(tmp_path / "usb"), name="usb")
+    lib.replicas.add(str(tmp_path / "nas"), name="nas")
+    (tmp_path / "usb").rmdir()                                # the disk is not mounted
+    usb, nas = lib.replicas.sync(progress=False)
+    assert usb.copied == 0 and "not there" in usb.failures[0][1]
+    assert nas.copied == N_PHOTOS
+    assert not (tmp_path / "usb").exists()
+    rep = lib.scrub(progress=False)
+    assert [(e["location"], e["problem"], e["action"]) for e in rep.events] == [("usb", "unreachable", "unrepairable")]

@@ -2,7 +2,7 @@
 
 A replica is any ``Storage`` (a ``LocalStorage`` of another disk, an S3 bucket): originals keep their keys there, so
 a replica is laid out like the library's ``originals/``. What is copied is the bytes *as stored*: for an encrypted
-library the ciphertext of its raw layer (``Storage.inner``, named by ``Storage.stored_key``), so a replica in
+library the ciphertext of its raw layer (``EncryptedStorage.inner``, named by ``name_of``), so a replica in
 someone else's bucket sees nothing either. A copy counts only once it was read back from the replica and its
 sha256 matched (a ``replica_copies`` row); the copy itself is atomic (``Storage.write``), so a sync killed at any
 point leaves complete files or none, and the next sync resumes where it stopped without sending anything twice.
@@ -53,7 +53,7 @@ class SyncReport:
     copied: int = 0
     already_there: int = 0          # found complete on the replica (a killed sync's work), recorded without copying
     bytes_copied: int = 0
-    failures: list[tuple[str, str]] = field(default_factory=list)   # (media id, reason)
+    failures: list[tuple[str, str]] = field(default_factory=list)   # (media id or "*" for all, reason)
 
 
 def now_utc() -> datetime:
@@ -68,8 +68,9 @@ def raw_layer(storage: Storage) -> Storage:
 
 
 def stored_key(storage: Storage, key: str) -> str:
-    """The name ``key`` is stored under in ``raw_layer(storage)`` (an encrypted library hides content hashes)."""
-    f = getattr(storage, "stored_key", None)
+    """The name ``key`` is stored under in ``raw_layer(storage)``: an encrypted library names objects by a keyed
+    hash (``EncryptedStorage.name_of``), so a replica's object names reveal no content hash either."""
+    f = getattr(storage, "name_of", None)
     return f(key) if callable(f) and raw_layer(storage) is not storage else key
 
 
@@ -134,7 +135,10 @@ def library_originals(catalog: Catalog) -> list[Original]:
 
 # -- replicas ----------------------------------------------------------------------------------------------------
 def replica_storage(target: str) -> Storage:
-    """The storage of a replica target (a folder, or ``s3://bucket/prefix`` where the storage package supports it)."""
+    """The storage of a replica target (a folder, or ``s3://bucket/prefix``). A replica folder that has vanished (a
+    disk not mounted) is an error, not a new empty folder on whatever disk holds its mount point."""
+    if "://" not in target and not Path(target).is_dir():
+        raise ReplicaError(f"the replica folder {target} is not there (is its disk mounted?)")
     return open_storage(target)
 
 
@@ -242,8 +246,12 @@ class Replicas:
     def _sync_one(self, replica: dict[str, Any], originals: list[Original], progress: bool | None) -> SyncReport:
         name = replica["name"]
         report = SyncReport(name)
-        target = replica_storage(replica["target"])
-        target.clean_tmp()    # leftovers of a sync killed mid-copy (a replica belongs to one library)
+        try:
+            target = replica_storage(replica["target"])
+            target.clean_tmp()    # leftovers of a sync killed mid-copy (a replica belongs to one library)
+        except Exception as e:   # an unplugged disk or an unreachable bucket must not stop the other replicas
+            report.failures.append(("*", f"replica {name} unreachable: {describe(e)}"))
+            return report
         have = self.copies(name)
         todo = [o for o in originals if stored_key(self.storage, o.key) not in have]
         pending_rows: list[dict[str, Any]] = []
