@@ -1336,6 +1336,65 @@ class Library:
         from workbench.stages.thumbnails import ThumbnailStage
         return next(s for s in all_stages(self.settings, self.root) if isinstance(s, ThumbnailStage)).version
 
+    # -- backups (workbench/backup/: restic) -----------------------------------------------------------------
+    def _backup_repo(self, target: str | None, password_file: str | os.PathLike | None):
+        from workbench.backup import open_repository
+        return open_repository(target, self.settings, password_file)
+
+    def backup(self, target: str | None = None, *, password_file: str | os.PathLike | None = None
+               ) -> dict[str, Any]:
+        """A consistent point-in-time backup (each table at one committed version, plus the originals those rows
+        name, plus thumbnails) into ``target`` (default: the ``backup_target`` setting), encrypted, deduplicated
+        and incremental; then the retention settings are applied. Works while an import runs."""
+        from workbench.backup import take_backup
+        return take_backup(self.root, self.catalog, self.storage, self._lock,
+                           self._backup_repo(target, password_file), self.settings).as_dict()
+
+    def backups(self, target: str | None = None, *, password_file: str | os.PathLike | None = None
+                ) -> pd.DataFrame:
+        """The backups in ``target``, oldest first: id, short_id, time, media, originals."""
+        from workbench.backup import list_backups
+        rows = list_backups(self._backup_repo(target, password_file))
+        return pd.DataFrame(rows, columns=["id", "short_id", "time", "media", "originals", "path"])
+
+    def verify_backups(self, target: str | None = None, *, read_data_percent: float | None = None,
+                       password_file: str | os.PathLike | None = None) -> dict[str, Any]:
+        """Check the backup repository (``restic check``) and re-read ``read_data_percent`` % of its data; raises
+        ``BackupError`` when anything is damaged."""
+        from workbench.backup import verify_backups
+        return verify_backups(self._backup_repo(target, password_file), read_data_percent)
+
+    def forget_backups(self, target: str | None = None, *, password_file: str | os.PathLike | None = None
+                       ) -> list[str]:
+        """Apply the retention settings (keep last/daily/weekly/monthly) and free the space; returns the ids of
+        the backups removed. ``backup`` does this after every run too."""
+        from workbench.backup import apply_retention
+        return apply_retention(self._backup_repo(target, password_file), self.settings)
+
+    def restore_from_backup(self, ids: Iterable[str], target: str | None = None, *,
+                            at: datetime | str | None = None, password_file: str | os.PathLike | None = None
+                            ) -> pd.DataFrame:
+        """Bring a few media back from a backup (the latest, or the one at/before ``at``) into this library: the
+        original (hash-checked first) and its rows if they are gone. Rows: id, original, row."""
+        from workbench.backup import find_snapshot, restore_media
+        repo = self._backup_repo(target, password_file)
+        rows = restore_media(repo, find_snapshot(repo, at), list(ids), self.root, self.catalog, self.storage,
+                             self._lock)
+        return pd.DataFrame(rows, columns=["id", "original", "row"])
+
+    @staticmethod
+    def restore_library(dest: str | os.PathLike, target: str | None = None, *, at: datetime | str | None = None,
+                        password_file: str | os.PathLike | None = None,
+                        settings_from: str | os.PathLike | None = None) -> dict[str, Any]:
+        """Restore a whole library from a backup into the new or empty folder ``dest``: it opens and passes
+        ``verify``. Needs no live library (it may be the one lost); ``settings_from`` names a library whose
+        backup settings (target, password file) to use."""
+        from workbench.backup import find_snapshot, open_repository, restore_library
+        src = Path(settings_from) if settings_from else None
+        settings = Settings.load(src) if src is not None and (src / MARKER).exists() else Settings()
+        repo = open_repository(target, settings, password_file)
+        return restore_library(repo, find_snapshot(repo, at), Path(dest))
+
     # -- integrity ------------------------------------------------------------------------------------------
     def verify(self, progress: bool | None = None) -> pd.DataFrame:
         """Re-hash every original; returns one row per media with status ok, changed, missing, unreadable or (an

@@ -201,6 +201,18 @@ class Settings:
     # gallery believes. Behind a proxy every visitor arrives from the proxy's address: without this, 20 wrong
     # passwords from anyone (login_client_max_failures) would lock everyone out. Empty: the headers are ignored.
     gallery_trusted_proxies: list = field(default_factory=list)
+    # Backups (workbench/backup/, restic). The target (a folder, s3://bucket/prefix, or a restic location such as
+    # sftp:host:/path) and a file holding the repository password, so `workbench backup` needs no arguments; the
+    # password itself never goes in settings.json or on a command line (WORKBENCH_BACKUP_PASSWORD works too).
+    backup_target: str = ""
+    backup_password_file: str = ""
+    # Retention, applied by `restic forget` after every backup: the last 10 whatever their age (several backups a
+    # day must not erase each other), one a day for a week, one a week for five weeks, one a month for a year:
+    # the classic grandfather-father-son rotation, ~34 snapshots whose originals deduplicate to one copy.
+    backup_keep_last: int = 10
+    backup_keep_daily: int = 7
+    backup_keep_weekly: int = 5
+    backup_keep_monthly: int = 12
 
     # Replicas (docs/archive.md): `process` (which `workbench serve` runs too) ends by copying new originals to every
     # replica, so new imports reach them without anyone running `replicas sync`. Not a measured number: a choice,

@@ -686,9 +686,23 @@ def trash(ids: Annotated[Optional[list[str]], typer.Argument(help="Media ids (or
 
 
 @app.command()
-def restore(ids: Annotated[list[str], typer.Argument(help="Media ids (or prefixes) to take out of the trash.")],
+def restore(ids: Annotated[Optional[list[str]], typer.Argument(
+                help="Media ids (or prefixes) to take out of the trash (or, with --from, out of a backup).")] = None,
+            to: Annotated[Optional[Path], typer.Option(
+                "--to", help="Restore the whole library from a backup into this new or empty folder.")] = None,
+            at: Annotated[Optional[str], typer.Option(
+                "--at", help="With --to or --from: the backup taken at or before this time, or a backup id.")] = None,
+            backup_target: Annotated[Optional[str], typer.Option(
+                "--from", help="Restore from this backup repository (default with --to: the backup_target "
+                               "setting); see `workbench backups restore`.")] = None,
             json_out: JsonOpt = False) -> None:
-    """Take media out of the trash."""
+    """Take media out of the trash; with --to or --from, restore from a backup instead."""
+    if to is not None or backup_target is not None or at is not None:
+        from workbench.cli.backup_cmds import restore_from_backup
+        restore_from_backup(ids, to, at, backup_target, None, json_out)
+        return
+    if not ids:
+        fail("name the media ids to take out of the trash (or --to DIR to restore a whole library from a backup)")
     n = open_library().restore(ids)
     emit_json({"restored": n}) if json_out else console.print(f"{n} media restored.")
 
@@ -779,6 +793,12 @@ from workbench.cli.access_cmds import albums_app, share_app, users_app  # noqa: 
 app.add_typer(users_app, name="users")
 app.add_typer(albums_app, name="albums")
 app.add_typer(share_app, name="share")
+
+# Backups with restic live in workbench/cli/backup_cmds.py.
+from workbench.cli.backup_cmds import backup as backup_cmd, backups_app  # noqa: E402
+
+app.command("backup")(backup_cmd)
+app.add_typer(backups_app, name="backups")
 
 # Replicas and scrubbing live in their own module (workbench/cli/replica_cmds.py).
 from workbench.cli.replica_cmds import replica_status_table, replicas_app, scrub  # noqa: E402

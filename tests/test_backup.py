@@ -1,0 +1,148 @@
+"""Backups with restic: a point-in-time copy of the catalog and the originals, listed, verified, restored whole or
+media by media, thinned by the retention settings. Real restic, real LanceDB, real JPEGs."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backup_helpers import (PASSWORD, _backup_password, assert_consistent, library_with, needs_restic,  # noqa: F401
+                            noise_jpegs, originals_on_disk, snapshot_ids)
+from workbench.backup import BackupError
+from workbench.cli.main import app
+from workbench.library import Library
+
+pytestmark = needs_restic
+
+
+@pytest.mark.slow
+def test_a_restored_library_has_every_row_original_and_thumbnail_and_passes_verify(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, 4)
+    lib.process(["thumbnails"], progress=False)
+    r = lib.backup(str(tmp_path / "repo"))
+    assert (r["media"], r["originals"]) == (4, 4)
+    assert r["tables"]["media"] == lib.catalog.table("media").version
+    assert not (lib.root / ".backup-staging").exists()          # the staging links are gone after the run
+
+    out = Library.restore_library(tmp_path / "restored", str(tmp_path / "repo"))
+    back = Library.open(out["library"])
+    assert_consistent(back)
+    assert set(back.media()["id"]) == set(lib.media()["id"])
+    assert back.sources().sort_values("path")["path"].tolist() == lib.sources().sort_values("path")["path"].tolist()
+    for mid in lib.media()["id"]:
+        assert back.thumbnail(mid) == lib.thumbnail(mid)
+    assert back.status().set_index("stage").loc["thumbnails", "pending"] == 0
+
+
+def test_an_incremental_backup_writes_only_what_is_new(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, 6, w=900, h=700)
+    first = lib.backup(str(tmp_path / "repo"))
+    lib.import_files(noise_jpegs(tmp_path / "more", 1, w=900, h=700, start=100), progress=False)
+    second = lib.backup(str(tmp_path / "repo"))
+    assert second["media"] == 7
+    assert second["data_added_bytes"] < first["data_added_bytes"] / 3
+    assert second["files_unmodified"] >= 6                        # the six old originals were not read again
+
+
+@pytest.mark.slow
+def test_restore_at_a_time_brings_back_the_library_as_it_was_then(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, 2)
+    repo = str(tmp_path / "repo")
+    lib.backup(repo)
+    between = datetime.now(timezone.utc)
+    lib.import_files(noise_jpegs(tmp_path / "more", 2, start=50), progress=False)
+    lib.backup(repo)
+    assert len(lib.backups(repo)) == 2
+    old = Library.open(Library.restore_library(tmp_path / "then", repo, at=between)["library"])
+    new = Library.open(Library.restore_library(tmp_path / "now", repo)["library"])
+    assert (len(old.media()), len(new.media())) == (2, 4)
+    assert_consistent(old)
+    with pytest.raises(BackupError, match="no backup was taken at or before"):
+        Library.restore_library(tmp_path / "never", repo, at=between - timedelta(days=1))
+
+
+@pytest.mark.slow
+def test_restore_ids_brings_a_lost_original_and_a_deleted_row_back_into_the_live_library(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, 3)
+    repo = str(tmp_path / "repo")
+    lib.backup(repo)
+    damaged, gone, fine = sorted(lib.media()["id"])
+    path = lib.original_path(damaged)
+    os.chmod(path, stat.S_IWUSR | stat.S_IRUSR)
+    path.write_bytes(b"bit rot")
+    lib.catalog.delete("media", f"id = '{gone}'")
+    before = lib.catalog.table("media").version
+
+    report = lib.restore_from_backup([damaged[:8], gone], repo).set_index("id")
+    assert report.loc[damaged, "original"] == "restored" and report.loc[damaged, "row"] == "present"
+    assert report.loc[gone, "row"] == "restored"
+    assert set(lib.media()["id"]) == {damaged, gone, fine}
+    assert_consistent(lib)
+    assert lib.catalog.table("media").version == before + 1        # one insert, the kept rows untouched
+    assert any(k.startswith("trash/originals/") for k in lib.storage.list("trash"))  # damaged copy kept aside
+
+
+def test_verify_finds_a_damaged_repository_and_says_so(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, 2)
+    repo = tmp_path / "repo"
+    lib.backup(str(repo))
+    assert lib.verify_backups(str(repo), read_data_percent=100)["ok"]
+    pack = max((p for p in (repo / "data").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    os.chmod(pack, 0o644)
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pack.write_bytes(bytes(data))
+    with pytest.raises(BackupError, match="restic check failed"):
+        lib.verify_backups(str(repo), read_data_percent=100)
+
+
+def test_retention_keeps_the_last_n_backups(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, 1)
+    lib.settings.backup_keep_last = 2
+    lib.settings.backup_keep_daily = lib.settings.backup_keep_weekly = lib.settings.backup_keep_monthly = 0
+    repo = str(tmp_path / "repo")
+    ids = [lib.backup(repo)["snapshot_id"] for _ in range(3)]
+    kept = lib.backups(repo)
+    assert [s[:8] for s in kept["id"]] == ids[1:]
+
+
+def test_a_wrong_password_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lib = library_with(tmp_path, 1)
+    lib.backup(str(tmp_path / "repo"))
+    monkeypatch.setenv("WORKBENCH_BACKUP_PASSWORD", "not it")
+    with pytest.raises(BackupError, match="wrong backup password"):
+        lib.backups(str(tmp_path / "repo"))
+    monkeypatch.delenv("WORKBENCH_BACKUP_PASSWORD")
+    with pytest.raises(BackupError, match="no backup password"):
+        lib.backups(str(tmp_path / "repo"))
+
+
+@pytest.mark.slow
+def test_the_cli_backs_up_lists_verifies_and_restores_with_a_password_file(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    lib = library_with(tmp_path, 2)
+    monkeypatch.delenv("WORKBENCH_BACKUP_PASSWORD")
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD)
+    lib.settings.backup_target, lib.settings.backup_password_file = str(tmp_path / "repo"), str(pw)
+    lib.settings.save(lib.root)
+    runner, base = CliRunner(), ["--library", str(lib.root)]
+    r = runner.invoke(app, [*base, "backup", "--json"])
+    assert r.exit_code == 0, r.output
+    snap = json.loads(r.output)["snapshot_id"]
+    r = runner.invoke(app, [*base, "backups", "list", "--json"])
+    assert [json.loads(x)["short_id"] for x in r.output.splitlines()] == [snap]
+    r = runner.invoke(app, [*base, "backups", "verify", "--read-data", "50"])
+    assert r.exit_code == 0 and "Backups intact" in r.output, r.output
+    r = runner.invoke(app, [*base, "restore", "--to", str(tmp_path / "copy")])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["--library", str(tmp_path / "copy"), "verify"])
+    assert r.exit_code == 0 and "2 of 2 originals verified intact" in r.output, r.output
+    r = runner.invoke(app, [*base, "restore", "--to", str(lib.root)])     # never over a library
+    assert r.exit_code == 2 and "is not empty" in " ".join(r.output.split())
+    assert snapshot_ids(tmp_path / "repo")[0].startswith(snap)
