@@ -1426,3 +1426,48 @@ class Library:
                 pb.update(1)
         df = pd.DataFrame(rows, columns=["id", "path", "status", "detail", "stored_as"])
         return df.sort_values(["status", "path"]).reset_index(drop=True)
+
+    # -- encryption at rest (workbench/storage/encrypted.py, docs/storage.md) -----------------------------------
+    @property
+    def encrypted(self) -> bool:
+        """Whether this library's files are stored as ciphertext (it was unlocked to open it)."""
+        from workbench.storage.encrypted import EncryptedStorage
+        return isinstance(self.storage, EncryptedStorage)
+
+    def start_encryption(self, passphrase: str | None = None) -> str:
+        """Encrypt a library that holds no files yet (``workbench init --encrypt``); returns the recovery key, to be
+        shown once. ``passphrase`` None: WORKBENCH_PASSPHRASE, --passphrase-file, or asked twice."""
+        from workbench.storage.encrypted import encrypt_empty
+        with self._lock:
+            key, self.storage = encrypt_empty(self.root, self.storage, self.settings, passphrase)
+        return key
+
+    @classmethod
+    def encrypt(cls, path: str | os.PathLike | None = None, passphrase: str | None = None, *,
+                progress: bool | None = None) -> tuple[str | None, dict[str, int]]:
+        """Encrypt an existing library in place (``workbench encrypt``); a rerun finishes an interrupted one.
+        Returns the recovery key (when this call made the keyring, else None) and counts of files."""
+        from workbench.storage.encrypted import convert_in_place
+        root = resolve_root(path)
+        if not (root / MARKER).exists():
+            cls.open(root)                                   # the usual "no library here" message
+        with WriteLock(root), bar(None, "encrypt", progress) as pb:
+            return convert_in_place(root, open_storage(root), Settings.load(root), passphrase,
+                                    on_progress=pb.update)
+
+    @staticmethod
+    def change_passphrase(path: str | os.PathLike | None = None, new_passphrase: str | None = None, *,
+                          passphrase: str | None = None, recovery_key: str | None = None) -> None:
+        """Seal an encrypted library's keys under a new passphrase, unlocking with the current one or the recovery
+        key; no stored file is rewritten."""
+        from workbench.storage.keyring import change_passphrase_at
+        change_passphrase_at(resolve_root(path), new_passphrase, passphrase=passphrase, recovery_key=recovery_key)
+
+    def rotate_key(self, passphrase: str | None = None, *, progress: bool | None = None) -> tuple[str | None, int]:
+        """Replace the master key: file keys are re-wrapped (headers rewritten, data untouched). Returns the new
+        recovery key (None when finishing an interrupted rotation) and how many files were re-wrapped."""
+        from workbench.storage.encrypted import rotate_master_key
+        if not self.encrypted:
+            raise LibraryError(f"{self.location} is not encrypted (`workbench encrypt` encrypts it)")
+        with self._lock, bar(None, "rotate", progress) as pb:
+            return rotate_master_key(self.root, self.storage, passphrase, on_progress=pb.update)

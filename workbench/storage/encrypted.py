@@ -587,22 +587,36 @@ def init_encryption(root: Path, passphrase: str, kdf: "KdfParams | None" = None)
     return keys, shown
 
 
-def convert_in_place(root: Path, inner: Storage, settings: "Settings", passphrase: str,
+def encrypt_empty(root: Path, inner: Storage, settings: "Settings", passphrase: str | None = None,
+                  kdf: "KdfParams | None" = None) -> tuple[str, EncryptedStorage]:
+    """Turn encryption on for a library that holds no files yet (``workbench init --encrypt``): the recovery key
+    to show once, and the storage to use from now on."""
+    from workbench.storage.keyring import LockedError, is_encrypted, passphrase_or_ask
+    if is_encrypted(root):
+        raise LockedError(f"{root} is already encrypted")
+    if any(True for area in (ORIGINALS, DERIVED, TRASH) for _ in inner.list(area)):
+        raise LockedError(f"{root} already holds files: convert it with `workbench encrypt`")
+    keys, shown = init_encryption(root, passphrase_or_ask(passphrase, "New passphrase: ", confirm=True), kdf)
+    return shown, wrap_storage(root, inner, settings, keys)
+
+
+def convert_in_place(root: Path, inner: Storage, settings: "Settings", passphrase: str | None = None,
                      kdf: "KdfParams | None" = None,
                      on_progress: Callable[[int], None] | None = None) -> tuple[str | None, dict[str, int]]:
     """Encrypt every plaintext file of an existing library (originals, derived, trash), one at a time: each is
     sealed under its hashed name, then its plaintext deleted. Resumable: a rerun (after a kill) skips what is
     sealed, and a plaintext file whose sealed copy is complete is only deleted. Returns (the recovery key when
     this call made the keyring, else None; counts). Call with the library's write lock held."""
-    from workbench.storage.keyring import is_encrypted, unlock
+    from workbench.storage.keyring import LockedError, is_encrypted, passphrase_or_ask, unlock
     from workbench.storage.keys import CACHE
     marker = Path(root) / CONVERTING
     shown = None
     if is_encrypted(root):
         if not marker.exists():
-            return None, {"encrypted": 0, "already": 0, "dropped_cache": 0}
+            raise LockedError(f"{root} is already encrypted")
         keys = unlock(root, passphrase)
     else:
+        passphrase = passphrase_or_ask(passphrase, "New passphrase: ", confirm=True)
         marker.write_text("workbench encrypt has not finished: run it again\n")
         keys, shown = init_encryption(root, passphrase, kdf)
     enc = wrap_storage(root, inner, settings, keys)
@@ -647,13 +661,14 @@ def _drop_empty_folders(inner: Storage) -> None:
                         pass
 
 
-def rotate_master_key(root: Path, storage: EncryptedStorage, passphrase: str,
+def rotate_master_key(root: Path, storage: EncryptedStorage, passphrase: str | None = None,
                       on_progress: Callable[[int], None] | None = None) -> tuple[str | None, int]:
     """Replace the master key: a new one wraps every object's file key (headers rewritten, data untouched), then
     the old one is dropped. Resumable: a rerun finishes an interrupted rotation. Returns (the new recovery key to
     show once, or None when resuming; objects re-wrapped). Call with the library's write lock held."""
-    from workbench.storage.keyring import (KdfParams, format_recovery_key, read_keyring, remember,
-                                           unlock_with_passphrase, write_keyring)
+    from workbench.storage.keyring import (KdfParams, format_recovery_key, passphrase_or_ask, read_keyring,
+                                           remember, unlock_with_passphrase, write_keyring)
+    passphrase = passphrase_or_ask(passphrase, "Passphrase: ")
     unlock_with_passphrase(root, passphrase)                  # the passphrase must be the library's
     keys = storage.keys
     doc = read_keyring(root)

@@ -245,6 +245,30 @@ def ask_passphrase(prompt: str, *, confirm: bool = False) -> str:
     return value
 
 
+def passphrase_or_ask(value: str | None, prompt: str, *, confirm: bool = False) -> str:
+    """``value``, else the environment's (see ``passphrase_from_environment``), else asked on the terminal."""
+    if value is not None:
+        return value
+    env = passphrase_from_environment()
+    return env if env is not None else ask_passphrase(prompt, confirm=confirm)
+
+
+def change_passphrase_at(root: Path, new_passphrase: str | None = None, *, passphrase: str | None = None,
+                         recovery_key: str | None = None) -> None:
+    """Unlock with ``recovery_key`` (if given) or the current passphrase, and seal the keys under the new one
+    (``new_passphrase``, else ``WORKBENCH_NEW_PASSPHRASE``, else asked twice)."""
+    if not is_encrypted(root):
+        raise LockedError(f"{root} is not encrypted (`workbench encrypt` encrypts it)")
+    if recovery_key is not None:
+        keys = unlock_with_recovery_key(root, recovery_key)
+    else:
+        keys = unlock_with_passphrase(root, passphrase_or_ask(passphrase, "Current passphrase: "))
+    new = new_passphrase if new_passphrase is not None else (
+        os.environ.get("WORKBENCH_NEW_PASSPHRASE") or ask_passphrase("New passphrase: ", confirm=True))
+    change_passphrase(root, keys, new)
+    remember(root, keys)
+
+
 def unlock(root: Path, passphrase: str | None = None) -> Keys:
     """The keys of the encrypted library at ``root``, from the first source that has a passphrase (see module)."""
     doc_id = read_keyring(root)["library_id"]
