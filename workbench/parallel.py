@@ -16,7 +16,7 @@ from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
-from workbench.errors import MediaError
+from workbench.errors import LibraryError, MediaError
 
 
 # Imported once by the forkserver, inherited by every worker. Nothing here may import LanceDB.
@@ -49,6 +49,8 @@ def _call(fn: Callable[[Any], Any], item: Any) -> Any:
         return Failure(e.reason)
     except MemoryError:
         return Failure("ran out of memory decoding this file")
+    except LibraryError:
+        raise   # the library's storage failed (unreachable, full, refused), not this file: stop the batch
     except Exception as e:  # an unexpected library error for this file must not stop the batch
         last = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
         where = f" (in {last.name})" if last else ""
@@ -91,6 +93,11 @@ def run_isolated(fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int
                                      f"malformed or too large to decode")
                 except ProcessExpired as e:
                     result = Failure(describe_exit(e.exitcode))
+                except LibraryError:
+                    # One clear line for the whole batch instead of the same failure recorded for every file;
+                    # what was stored is complete (writes are atomic) and the next run resumes.
+                    pool.stop()
+                    raise
                 except Exception as e:
                     result = Failure(f"worker error {type(e).__name__}: {e}")
                 yield item, result

@@ -124,8 +124,13 @@ class S3Storage(Storage):
         return self._client
 
     @property
+    def _endpoint(self) -> str:
+        return (self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+                or "AWS S3")
+
+    @property
     def _where(self) -> str:
-        return f"{self.location} at {self.endpoint_url or 'AWS S3'}"
+        return f"{self.location} at {self._endpoint}"
 
     def _error(self, exc: BaseException, key: str | None = None) -> BaseException:
         """Our exception for a boto3 one: FileNotFoundError for a missing key, else a one-line StorageError."""
@@ -134,7 +139,7 @@ class S3Storage(Storage):
                             bx.ConnectionClosedError)):
             return StorageUnreachable(
                 f"cannot reach the object store for {self._where}: check AWS_ENDPOINT_URL (or the setting "
-                f"s3_endpoint_url) and the network; nothing half-written was kept, run the command again")
+                f"s3_endpoint_url) and the network, then run the command again")
         if isinstance(exc, bx.NoCredentialsError):
             return StorageAccessDenied(f"no credentials for {self._where}: set AWS_ACCESS_KEY_ID and "
                                        f"AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)")
@@ -145,7 +150,7 @@ class S3Storage(Storage):
             message = str(err.get("Message", ""))
             if code == "NoSuchBucket":
                 return StorageBucketMissing(
-                    f"the bucket {self.bucket!r} does not exist at {self.endpoint_url or 'AWS S3'}: create it "
+                    f"the bucket {self.bucket!r} does not exist at {self._endpoint}: create it "
                     f"(e.g. `aws s3 mb s3://{self.bucket}`) or fix the library location")
             if code in _FULL or status == "507" or "cap exceeded" in message.lower():
                 return StorageFull(
@@ -177,8 +182,9 @@ class S3Storage(Storage):
         return self._call("head_object", key, Key=self._k(key))
 
     def check(self) -> None:
-        """Fail with one clear line now if the bucket cannot be reached, read or written."""
-        self._call("head_bucket")
+        """Fail with one clear line now if the bucket cannot be reached or read (a listing, not HEAD: a HEAD
+        answer has no body to say whether the bucket or the key is missing)."""
+        self._call("list_objects_v2", Prefix=self._k("library.json"), MaxKeys=1)
 
     # -- reading --------------------------------------------------------------------------------------------
     def exists(self, key: str) -> bool:
