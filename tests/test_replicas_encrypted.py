@@ -1,0 +1,55 @@
+"""Replicas of an encrypted library hold its ciphertext as stored (no plaintext, no content hash in a name), and
+scrub repairs from them through authentication."""
+from __future__ import annotations
+
+import pytest
+
+from factory import jpeg
+from test_replicas import damage, stored_files
+from workbench import Library
+from workbench.storage.encrypted import init_encryption
+from workbench.storage.keyring import KdfParams, forget_unlocked
+
+PASS = "correct horse battery staple"
+CHEAP = KdfParams(time_cost=1, memory_cost_kib=8192, parallelism=1)   # argon2id made cheap for the test
+
+
+@pytest.fixture
+def encrypted(tmp_path, monkeypatch) -> Library:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    for var in ("WORKBENCH_PASSPHRASE", "WORKBENCH_PASSPHRASE_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    forget_unlocked()
+    Library.create(tmp_path / "lib")
+    init_encryption(tmp_path / "lib", PASS, CHEAP)
+    forget_unlocked()
+    lib = Library.open(tmp_path / "lib", passphrase=PASS)
+    for i in range(12):
+        jpeg(tmp_path / "in" / f"{i:02d}.jpg", 320, 240, seed=i)
+    lib.import_files([tmp_path / "in"], progress=False)
+    yield lib
+    forget_unlocked()
+
+
+def test_an_encrypted_librarys_replica_holds_only_its_ciphertext_and_repairs_it(encrypted, tmp_path):
+    lib = encrypted
+    lib.replicas.add(str(tmp_path / "usb"), name="usb")
+    reports = lib.process(["thumbnails"], progress=False)
+    assert [(r.stage, r.done) for r in reports if r.stage.startswith("replica")] == [("replica usb", 12)]
+    primary = stored_files(lib.root)
+    assert stored_files(tmp_path / "usb") == primary                  # the stored objects, byte for byte
+    shas = set(lib.media()["sha256"])
+    for key, data in primary.items():
+        assert not any(s in key for s in shas)                         # no content hash in any name
+    plain = (tmp_path / "in" / "03.jpg").read_bytes()[2000:2064]
+    assert not any(plain in data for data in stored_files(tmp_path / "usb").values())   # no plaintext
+
+    objects = sorted(primary)
+    damage(lib.root / objects[0], "flip")                              # refused by authentication when read
+    damage(lib.root / objects[1], "delete")
+    damage(tmp_path / "usb" / objects[2], "truncate")                  # and one replica copy
+    rep = lib.scrub(progress=False)
+    assert sorted((e["location"], e["action"]) for e in rep.events) == [
+        ("primary", "repaired"), ("primary", "repaired"), ("usb", "resent")]
+    assert stored_files(lib.root) == primary == stored_files(tmp_path / "usb")
+    assert set(lib.verify(progress=False)["status"]) == {"ok"}
