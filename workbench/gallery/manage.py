@@ -39,7 +39,7 @@ def download_form(app: Any, label: str, *, media_ids: list[str] | None = None, a
     return (f"<form method='post' action='{esc(links.zip_url(app.base_url))}' target='{DOWNLOAD_FRAME}' "
             f"class='wb-zip-form'><input type='hidden' name='_xsrf' value='{esc(app.xsrf)}'>"
             f"<input type='hidden' name='ticket' value='{esc(ticket)}'>"
-            f"<button type='submit' class='wb-zip'>{esc(label)}</button></form>"
+            f"<button type='submit' class='jupyter-button wb-zip'>{esc(label)}</button></form>"
             f"<iframe name='{DOWNLOAD_FRAME}' class='wb-hidden' style='display:none' title='downloads'></iframe>")
 
 
@@ -75,7 +75,10 @@ class SelectionTools(W.HBox):
         self.all = button("Select all", lambda: shell.run(grid.select_all), css=("wb-select-all",),
                           tooltip="Select the whole result, also what is not loaded yet")
         self.download = W.HTML("")
-        super().__init__([self.all, self.favourite, self.trash, self.download])
+        for b in (self.all, self.favourite, self.trash):
+            b.layout.width, b.layout.flex = "auto", "0 0 auto"     # the whole label, also on a phone
+        super().__init__([self.all, self.favourite, self.trash, self.download],
+                         layout=W.Layout(flex_flow="row wrap", align_items="center"))
         self.add_class("wb-selection-tools")
 
     def update(self, ids: list[str]) -> None:
@@ -140,7 +143,7 @@ class TrashPage(W.VBox):
         self.bar = classes(W.HBox([self.restore]), "wb-actionbar")
         self.bar.layout.display = "none"
         super().__init__([self.title, self.bar, self.grid])
-        self.add_class("wb-trash")
+        self.add_class("wb-trash-page")
 
     def enter(self) -> None:
         rows = self.shell.view.trashed()
@@ -197,6 +200,8 @@ def viewer_actions(viewer: Any, mid: str) -> W.Widget | None:
         viewer.index = min(viewer.index, len(viewer.ids) - 1)
         viewer.step(0)
 
+    for b in (fav, trash):
+        b.layout.width, b.layout.flex = "auto", "0 0 auto"
     return classes(W.HBox([fav, trash]), "wb-row", "wb-viewer-actions")
 
 
