@@ -122,7 +122,8 @@ class Gallery(W.VBox):
         if not self.xsrf:
             return W.HTML("")
         action = f"{self.base_url.rstrip('/')}/logout"
-        return classes(W.HTML(f"<form method='post' action='{escape(action)}' class='wb-logout-form'>"
+        return classes(W.HTML(f"<a class='wb-upload-link' href='{escape(action[:-len('logout')])}upload'>Upload</a>"
+                              f"<form method='post' action='{escape(action)}' class='wb-logout-form'>"
                               f"<input type='hidden' name='_xsrf' value='{escape(self.xsrf)}'>"
                               f"<button type='submit' class='wb-logout' title='End this session'>Sign out</button>"
                               f"</form>"), "wb-logout-box")

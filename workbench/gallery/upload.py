@@ -415,6 +415,7 @@ select { width:100%; height:40px; border:1px solid var(--line); border-radius:8p
 .wb-file.done .state { color:var(--ok); }
 .wb-file.failed .state { color:var(--danger); }
 .wb-file.failed .wb-bar > div { background:var(--danger); }
+button:disabled { opacity:.45; cursor:default; }
 button.small { width:auto; height:32px; margin:0; padding:0 12px; font-size:14px; }
 .wb-actions { display:flex; gap:8px; margin-top:8px; }
 .wb-actions button { width:auto; margin-top:0; padding:0 16px; }

@@ -120,7 +120,8 @@
     const res = await fetch(endpoint, {method: 'POST', credentials: 'same-origin',
       headers: {'Tus-Resumable': '1.0.0', 'Upload-Length': String(it.file.size), 'Upload-Metadata': encoded,
         'X-XSRFToken': xsrf}})
-    if (res.status !== 201) throw new Error((await res.text()).trim() || 'the server answered ' + res.status)
+    const body = (await res.text()).trim()        // read whole: an unread body is reported as an aborted request
+    if (res.status !== 201) throw new Error(body || 'the server answered ' + res.status)
     return {location: new URL(res.headers.get('Location'), location.href).href,
       result: res.headers.get('Workbench-Upload-Result')}
   }

@@ -1,0 +1,100 @@
+"""The upload page as a person uses it: Debian's Chromium against the real `workbench gallery` server. Sign in,
+open Upload from the gallery's menu, pick two photos, watch them finish, find them in the library; on a phone
+(390x844) drop one more onto the page. Screenshots land in test-artifacts/upload_*.png."""
+from __future__ import annotations
+
+import base64
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from browser import open_gallery, screenshot, served_gallery
+from test_gallery_upload import jpeg_bytes
+
+USER, PASSWORD = "ann", "ann-password"
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory):
+    from workbench.library import Library
+    root = tmp_path_factory.mktemp("gallery_upload_browser")
+    lib = Library.open(root / "library", create=True)
+    lib.add_user(USER, PASSWORD, "viewer")
+    lib.settings.gallery_kernels_per_user = 50
+    lib.settings.save(root / "library")
+    with served_gallery(root / "library") as (base, log):
+        yield base, root
+
+
+@pytest.fixture
+def pages():
+    opened = []
+    yield opened
+    for w in opened:
+        with contextlib.suppress(Exception):
+            w.page.context.close()
+
+
+def sign_in(browser, base: str, pages: list, next_path: str = "/", **size):
+    w = open_gallery(browser, base + "/login?next=" + next_path, "input[name=name]", **size)
+    pages.append(w)
+    w.page.fill("input[name=name]", USER)
+    w.page.fill("input[name=password]", PASSWORD)
+    w.page.click(".wb-login-submit")
+    return w
+
+
+def media_ids(root: Path) -> set[str]:
+    from workbench.library import Library
+    return set(Library.open(root / "library").for_user(USER).media()["id"])
+
+
+def test_two_photos_picked_on_the_upload_page_arrive_in_the_library(browser, gallery, pages, tmp_path):
+    base, root = gallery
+    files = []
+    for i in (11, 12):
+        p = tmp_path / f"beach-{i}.jpg"
+        p.write_bytes(jpeg_bytes(i, (800, 600)))
+        files.append(p)
+    w = sign_in(browser, base, pages)
+    page = w.page
+    page.wait_for_selector(".wb-upload-link", timeout=120_000)     # the gallery's menu links to Upload
+    page.click(".wb-upload-link")
+    page.wait_for_selector("#wb-upload")
+    page.set_input_files("#wb-files", [str(p) for p in files])
+    page.wait_for_function("() => document.querySelectorAll('.wb-file.done').length === 2", timeout=60_000)
+    assert page.locator(".wb-file.failed").count() == 0
+    assert page.locator("#wb-total-text").inner_text().startswith("2 of 2 done")
+    screenshot(page, "upload_done")
+    import hashlib
+    assert {hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in files} <= media_ids(root)
+    # Back in the gallery, the timeline shows them.
+    page.click(".wb-back")
+    page.wait_for_function("() => document.querySelectorAll('.wb-grid .wb-tile').length >= 2", timeout=120_000)
+    assert not [p for p in w.problems if "/voila/api/shutdown/" not in p]
+
+
+def test_on_a_phone_a_dropped_photo_uploads_and_a_refusal_says_why(browser, gallery, pages):
+    base, root = gallery
+    w = sign_in(browser, base, pages, "/upload", width=390, height=844)
+    page = w.page
+    page.wait_for_selector("#wb-upload")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390       # no sideways scrolling
+    photo = base64.b64encode(jpeg_bytes(13)).decode()
+    page.evaluate("""([photo]) => {
+        const bytes = Uint8Array.from(atob(photo), c => c.charCodeAt(0))
+        const dt = new DataTransfer()
+        dt.items.add(new File([bytes], 'dropped.jpg', {type: 'image/jpeg'}))
+        dt.items.add(new File(['just some words'], 'notes.jpg', {type: 'image/jpeg'}))
+        document.getElementById('wb-drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}))
+    }""", [photo])
+    page.wait_for_function("() => document.querySelectorAll('.wb-file.done, .wb-file.failed').length === 2",
+                           timeout=60_000)
+    done = page.locator(".wb-file.done .name").all_inner_texts()
+    failed = page.locator(".wb-file.failed .state").all_inner_texts()
+    assert done == ["dropped.jpg"]
+    assert len(failed) == 1 and "not an image or video" in failed[0]
+    screenshot(page, "upload_phone")
+    import hashlib
+    assert hashlib.sha256(jpeg_bytes(13)).hexdigest()[:16] in media_ids(root)
