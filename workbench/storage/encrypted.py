@@ -45,6 +45,7 @@ from workbench.errors import MediaError, WorkbenchError
 from workbench.storage.base import CHUNK_BYTES, Storage, StoredBlob
 from workbench.storage.keyring import Keys
 from workbench.storage.keys import DERIVED, ORIGINALS, TRASH, check_key
+from workbench.storage.local import LocalStorage
 
 if TYPE_CHECKING:
     from workbench.settings import Settings
@@ -154,17 +155,17 @@ class EncryptedStorage(Storage):
         header, aead = self._new_header()
         yield header
         c = self.chunk_bytes
-        buf = bytearray()
+        pending = b""
         counter = 0
         for piece in chunks:
-            buf += piece
+            data = memoryview(pending + piece if pending else piece)
             off = 0
-            while len(buf) - off > c:               # keep at least one byte back: the last chunk carries the flag
-                yield aead.encrypt(_nonce(counter, False), bytes(buf[off:off + c]), None)
+            while len(data) - off > c:              # keep at least one byte back: the last chunk carries the flag
+                yield aead.encrypt(_nonce(counter, False), data[off:off + c], None)
                 off += c
                 counter += 1
-            del buf[:off]
-        yield aead.encrypt(_nonce(counter, True), bytes(buf), None)
+            pending = bytes(data[off:])
+        yield aead.encrypt(_nonce(counter, True), pending, None)
         meta = aead.encrypt(_META_NONCE, identity_of(identity())[1].encode(), _META_AAD)
         yield meta + struct.pack(">H", len(meta))
 
@@ -266,7 +267,8 @@ class EncryptedStorage(Storage):
         counted = _Counted(iter(lambda: src.read(CHUNK_BYTES), b""), h)
         area = identity_of(key_for("0" * 64))[1].split("/", 1)[0]
         incoming = f"{area}/.tmp/{uuid.uuid4().hex}.incoming"   # swept by the inner storage's clean_tmp
-        self.inner.write(incoming, self._seal(counted, lambda: key_for(h.hexdigest())), immutable=True)
+        # Written durable (fsynced), then renamed into place (its folder synced): two syncs, as a plain original.
+        self.inner.write(incoming, self._seal(counted, lambda: key_for(h.hexdigest())))
         sha = h.hexdigest()
         key = key_for(sha)
         name = self.name_of(key)
@@ -274,6 +276,8 @@ class EncryptedStorage(Storage):
             if self.inner.exists(name) and self._intact(key):
                 self.inner.delete(incoming)
                 return StoredBlob(sha, key, counted.n, False)
+            if isinstance(self.inner, LocalStorage):
+                os.chmod(self.inner.local_file(incoming), 0o444)   # a stored original is read-only
             self.inner.move(incoming, name)
         except BaseException:
             self.inner.delete(incoming)
@@ -547,6 +551,8 @@ def check_cache_dir(cache_dir: Path, library_root: Path) -> Path:
 # -- a library's encryption: turning it on, unlocking it, converting it, re-keying it ---------------------------
 #: Present while ``workbench encrypt`` converts a library: nothing else opens it until a rerun finishes the job.
 CONVERTING = "encryption.converting"
+#: The date-sorted search snapshots: LanceDB datasets written by LanceDB itself (semantic/search.py), catalog data.
+SEARCH_SNAPSHOTS = f"{DERIVED}/search"
 
 
 def default_cache_dir() -> Path:
@@ -624,8 +630,8 @@ def convert_in_place(root: Path, inner: Storage, settings: "Settings", passphras
     counts = {"encrypted": 0, "already": 0, "dropped_cache": 0}
     for area in (ORIGINALS, DERIVED, TRASH):
         for name in list(inner.list(area)):
-            if enc.is_sealed(name):
-                continue
+            if name.startswith(SEARCH_SNAPSHOTS + "/") or enc.is_sealed(name):
+                continue       # search snapshots are LanceDB's, like the catalog (not through the storage)
             if name.startswith(CACHE + "/"):               # rebuilt JPEGs: a cache, kept privately from now on
                 inner.delete(name)
                 counts["dropped_cache"] += 1
