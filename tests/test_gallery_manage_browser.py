@@ -119,3 +119,44 @@ def test_a_photo_moved_to_the_trash_comes_back_from_the_trash_page(browser, gall
     page.click(".wb-nav-photos")
     page.wait_for_function("document.querySelectorAll('.wb-photos .wb-tile').length === 3", timeout=30_000)
     assert not problems(w)
+
+
+def test_a_zip_ticket_serves_its_own_visitor_only_and_leaves_out_what_they_no_longer_see(browser, gallery, pages,
+                                                                                         library):
+    import io
+
+    from workbench.library import Library
+    base, _ = gallery
+    w = signed_in(browser, base, pages)
+    page = w.page
+    page.locator(".wb-tile .wb-select").nth(0).click()
+    page.locator(".wb-tile .wb-select").nth(1).click()
+    page.wait_for_selector(".wb-zip:has-text('Download 2 items (zip)')", timeout=30_000)
+    form = {"ticket": page.get_attribute(".wb-zip-form input[name=ticket]", "value"),
+            "_xsrf": page.get_attribute(".wb-zip-form input[name=_xsrf]", "value")}
+    url = base + "/workbench/zip"
+
+    def post(context, data):
+        return context.request.post(url, form=data, max_redirects=0, fail_on_status_code=False)
+
+    mine = post(page.context, form)
+    assert mine.status == 200 and mine.headers["content-type"] == "application/zip"
+    assert int(mine.headers["content-length"]) == len(mine.body())
+    assert len(zipfile.ZipFile(io.BytesIO(mine.body())).namelist()) == 2
+    # Another person, signed in, with the ticket (and their own XSRF token): refused.
+    other = signed_in(browser, base, pages, user="ben")
+    theirs = post(other.page.context, {**form, "_xsrf": other.page.evaluate(
+        "document.cookie.split('; ').find(c => c.startsWith('_xsrf=')).slice(6)")})
+    assert theirs.status == 403 and b"another visit" in theirs.body()
+    assert post(page.context, {**form, "_xsrf": "forged"}).status == 403          # XSRF checked
+    assert post(page.context, {**form, "ticket": form["ticket"][:-2] + "xx"}).status == 403   # forged ticket
+    # One of the two goes to the trash: the same ticket now yields a zip without it.
+    lib = Library.open(library)
+    names = zipfile.ZipFile(io.BytesIO(mine.body())).namelist()
+    gone = lib.media(owner="ann").set_index("name").loc[names[0], "id"]
+    lib.for_user("ann").trash([gone])
+    try:
+        again = post(page.context, form)
+        assert again.status == 200 and zipfile.ZipFile(io.BytesIO(again.body())).namelist() == names[1:]
+    finally:
+        lib.for_user("ann").restore([gone])

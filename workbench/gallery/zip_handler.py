@@ -95,6 +95,9 @@ class ZipHandler(web.RequestHandler):
         return zip_entries(library, allowed_ids(library.for_actor(ticket.actor), ticket))
 
     async def post(self) -> None:
+        # Tornado checks XSRF by itself only when the application says so (``xsrf_cookies``); Jupyter's handlers
+        # check it their own way, so this plain handler asks for the check explicitly.
+        self.check_xsrf_cookie()
         loop = IOLoop.current()
         try:
             ticket = verify_zip(self.secret, self.get_body_argument("ticket", ""))
