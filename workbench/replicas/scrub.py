@@ -42,7 +42,7 @@ from workbench.stages.thumbnails import ThumbnailStage
 from workbench.storage import Storage, derived_key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Check:
     """One thing to re-read. ``token`` orders checks (media by media) and is the cursor of sampled scrubs."""
 
