@@ -206,7 +206,8 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
           background: var(--wb-header); padding: 6px 0 12px; box-shadow: 0 12px 24px rgba(0,0,0,.3); }
   .wb-app.wb-menu-open .wb-header .wb-nav { display: flex; flex-direction: column; align-items: stretch; }
   .wb-app .wb-header .wb-menu .wb-nav button, .wb-header .wb-menu .wb-nav a { height: 48px; width: 100%;
-          text-align: left; padding: 0 20px; font-size: 16px; justify-content: flex-start; }
+          margin: 0; box-sizing: border-box; text-align: left; padding: 0 20px; font-size: 16px;
+          justify-content: flex-start; }
   .wb-app .wb-header .wb-menu .wb-nav button.mod-active { box-shadow: inset 3px 0 0 var(--wb-accent); }
   .wb-header .wb-menu .wb-nav { order: 1; } .wb-header .wb-menu .wb-logout-box { order: 2; }
   .wb-header .wb-menu .wb-user { order: 3; margin: 10px 20px 0; }
