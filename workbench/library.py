@@ -1461,7 +1461,9 @@ class Library:
         """Seal an encrypted library's keys under a new passphrase, unlocking with the current one or the recovery
         key; no stored file is rewritten."""
         from workbench.storage.keyring import change_passphrase_at
-        change_passphrase_at(resolve_root(path), new_passphrase, passphrase=passphrase, recovery_key=recovery_key)
+        loc = resolve_location(path)      # a folder's keyring is a file in it; a bucket's is an object in it
+        place = open_storage(str(loc), Settings.load(local_home(loc))) if is_remote(loc) else Path(loc)
+        change_passphrase_at(place, new_passphrase, passphrase=passphrase, recovery_key=recovery_key)
 
     def rotate_key(self, passphrase: str | None = None, *, progress: bool | None = None) -> tuple[str | None, int]:
         """Replace the master key: file keys are re-wrapped (headers rewritten, data untouched). Returns the new

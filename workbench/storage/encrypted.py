@@ -119,6 +119,12 @@ class EncryptedStorage(Storage):
         h = hashlib.blake2b(ident.encode(), key=self.keys.name_key, digest_size=20).hexdigest()
         return f"{TRASH + '/' if trashed else ''}{area}/{h[:2]}/{h}"
 
+    def _raw(self, name: str, stored_size: int | None = None):
+        """A seekable binary view of inner ``name``: the file itself on a folder, ranged GETs on object storage."""
+        if isinstance(self.inner, LocalStorage):
+            return self.inner.open(name)
+        return _RangeFile(self.inner, name, self.inner.size(name) if stored_size is None else stored_size)
+
     # -- sealing --------------------------------------------------------------------------------------------
     def _master(self, mk_id: int) -> AESGCM:
         a = self._aead.get(mk_id)
@@ -176,7 +182,7 @@ class EncryptedStorage(Storage):
     def size(self, key: str) -> int:
         name = self.name_of(key)
         stored = self.inner.size(name)
-        with self.inner.open(name) as f:
+        with self._raw(name, stored) as f:
             head = f.read(14)
         if len(head) < 14 or head[:6] != MAGIC:
             raise TamperedError(f"{key}: not an encrypted object (bad header)")
@@ -202,7 +208,7 @@ class EncryptedStorage(Storage):
         size = self.inner.size(name)
         if size < HEADER_BYTES + 2 * TAG_BYTES + 2:
             raise TamperedError(f"{name}: stored object is truncated ({size} bytes)")
-        with self.inner.open(name) as f:
+        with self._raw(name, size) as f:
             header = f.read(HEADER_BYTES)
             _, aead = self._open_header(header, name)
             tail_len = min(size - HEADER_BYTES, 1024 + TAG_BYTES + 2)
@@ -325,7 +331,19 @@ class EncryptedStorage(Storage):
         return super().purge(prefix)
 
     def clean_tmp(self) -> int:
-        return self.inner.clean_tmp()
+        n = self.inner.clean_tmp()        # a folder's .tmp holds our interrupted ``.incoming`` objects too
+        if not isinstance(self.inner, LocalStorage):
+            # On object storage they are ordinary objects: drop those older than a live writer's could be.
+            import time
+            stale_s = 3600 * float(getattr(self.inner, "stale_upload_hours", 24.0))
+            for area in AREAS:
+                for name in list(self.inner.list(f"{area}/.tmp")):
+                    try:
+                        if name.endswith(".incoming") and time.time() - self.inner.modified_at(name) > stale_s:
+                            n += self.inner.delete(name)
+                    except FileNotFoundError:
+                        continue
+        return n
 
     # -- converting and re-keying --------------------------------------------------------------------------
     def is_sealed(self, name: str) -> bool:
@@ -423,6 +441,42 @@ def _trim(folder: Path, max_bytes: int, keep: Path) -> None:
             total -= s
 
 
+class _RangeFile:
+    """Seek and read over ranged reads of an object (object storage gives a stream, not a file): a read where the
+    last one ended doubles the read-ahead (up to 8 MiB), a jump starts small again, so a video seek fetches about
+    one chunk and a whole read a few large ranges."""
+
+    def __init__(self, inner: Storage, name: str, size: int):
+        self.inner, self.name, self.size = inner, name, size
+        self.pos, self.buf, self.buf_at, self.ahead, self.last_end = 0, b"", 0, 0, -1
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = {0: 0, 1: self.pos, 2: self.size}[whence] + offset
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        end = self.size if n is None or n < 0 else min(self.pos + n, self.size)
+        if end <= self.pos:
+            return b""
+        if not (self.buf_at <= self.pos and end <= self.buf_at + len(self.buf)):
+            self.ahead = min(max(self.ahead * 2, 1 << 20), 8 << 20) if self.pos == self.last_end else 0
+            self.buf = self.inner.read_range(self.name, self.pos, max(end - self.pos, self.ahead))
+            self.buf_at = self.pos
+        out = self.buf[self.pos - self.buf_at:end - self.buf_at]
+        self.pos += len(out)
+        self.last_end = self.pos
+        return out
+
+    def close(self) -> None:
+        self.buf = b""
+
+    def __enter__(self) -> "_RangeFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class _Counted:
     """Chunks passed through, counting bytes (and hashing them when given a hasher)."""
 
@@ -446,7 +500,7 @@ class _Reader(io.RawIOBase):
         self._key = key
         name = storage.name_of(key)
         self._stored = storage.inner.size(name)
-        self._f = storage.inner.open(name)
+        self._f = storage._raw(name, self._stored)
         try:
             header = self._f.read(HEADER_BYTES)
             self._c, self._aead = storage._open_header(header, key)
@@ -573,12 +627,19 @@ def open_encrypted(root: Path, inner: Storage, settings: "Settings", passphrase:
     """The storage a library reads and writes: ``inner`` itself for a plaintext library, else ``inner`` behind
     encryption once unlocked (LockedError with one clear line when it cannot be)."""
     from workbench.storage.keyring import LockedError, is_encrypted, unlock
-    if not is_encrypted(root):
+    place = keyring_place(root, inner)
+    if not is_encrypted(place):
         return inner
     if (Path(root) / CONVERTING).exists():
         raise LockedError(f"encrypting {root} was interrupted: run `workbench encrypt` again to finish it (nothing "
                           f"is lost; files already encrypted are not encrypted twice)")
-    return wrap_storage(root, inner, settings, unlock(root, passphrase))
+    return wrap_storage(root, inner, settings, unlock(place, passphrase))
+
+
+def keyring_place(root: Path, inner: Storage) -> "Path | Storage":
+    """Where a library's keyring is: its folder, or for a library on object storage the bucket itself (next to
+    library.json), so another machine with the passphrase can unlock it."""
+    return Path(root) if isinstance(inner, LocalStorage) else inner
 
 
 def init_encryption(root: Path, passphrase: str, kdf: "KdfParams | None" = None) -> tuple[Keys, str]:
@@ -598,11 +659,12 @@ def encrypt_empty(root: Path, inner: Storage, settings: "Settings", passphrase: 
     """Turn encryption on for a library that holds no files yet (``workbench init --encrypt``): the recovery key
     to show once, and the storage to use from now on."""
     from workbench.storage.keyring import LockedError, is_encrypted, passphrase_or_ask
-    if is_encrypted(root):
+    place = keyring_place(root, inner)
+    if is_encrypted(place):
         raise LockedError(f"{root} is already encrypted")
     if any(True for area in (ORIGINALS, DERIVED, TRASH) for _ in inner.list(area)):
         raise LockedError(f"{root} already holds files: convert it with `workbench encrypt`")
-    keys, shown = init_encryption(root, passphrase_or_ask(passphrase, "New passphrase: ", confirm=True), kdf)
+    keys, shown = init_encryption(place, passphrase_or_ask(passphrase, "New passphrase: ", confirm=True), kdf)
     return shown, wrap_storage(root, inner, settings, keys)
 
 
@@ -615,6 +677,9 @@ def convert_in_place(root: Path, inner: Storage, settings: "Settings", passphras
     this call made the keyring, else None; counts). Call with the library's write lock held."""
     from workbench.storage.keyring import LockedError, is_encrypted, passphrase_or_ask, unlock
     from workbench.storage.keys import CACHE
+    if not isinstance(inner, LocalStorage):
+        raise LockedError("`workbench encrypt` converts a library in a folder; for one on object storage make a new "
+                          "encrypted library (`workbench init s3://... --encrypt`) and import into it")
     marker = Path(root) / CONVERTING
     shown = None
     if is_encrypted(root):
@@ -675,6 +740,7 @@ def rotate_master_key(root: Path, storage: EncryptedStorage, passphrase: str | N
     from workbench.storage.keyring import (KdfParams, format_recovery_key, passphrase_or_ask, read_keyring,
                                            remember, unlock_with_passphrase, write_keyring)
     passphrase = passphrase_or_ask(passphrase, "Passphrase: ")
+    root = keyring_place(root, storage.inner)
     unlock_with_passphrase(root, passphrase)                  # the passphrase must be the library's
     keys = storage.keys
     doc = read_keyring(root)

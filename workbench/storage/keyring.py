@@ -128,15 +128,28 @@ def _recovery_kek(raw: bytes) -> bytes:
     return HKDF(hashes.SHA256(), 32, salt=None, info=b"workbench recovery key").derive(raw)
 
 
-def keyring_path(root: Path) -> Path:
+def keyring_path(root: Place) -> Path:
     return Path(root) / KEYRING_FILE
 
 
-def is_encrypted(root: Path) -> bool:
-    return keyring_path(root).exists()
+#: Where a keyring is: a local library's folder, or the storage of a library on object storage (the keyring then
+#: sits in the bucket next to library.json, so any machine with the passphrase can unlock it).
+Place = "Path | Storage"
 
 
-def write_keyring(root: Path, keys: Keys, passphrase: str, *, kdf: KdfParams | None = None,
+def _is_folder(root) -> bool:
+    return isinstance(root, (str, os.PathLike))
+
+
+def _describe(root) -> str:
+    return str(root) if _is_folder(root) else f"{getattr(root, 'location', root)}"
+
+
+def is_encrypted(root: Place) -> bool:
+    return keyring_path(root).exists() if _is_folder(root) else root.exists(KEYRING_FILE)
+
+
+def write_keyring(root: Place, keys: Keys, passphrase: str, *, kdf: KdfParams | None = None,
                   recovery_raw: bytes | None = None, keep_recovery_from: dict | None = None) -> str | None:
     """Seal ``keys`` under ``passphrase`` (and a recovery key) into the keyring file, atomically. Returns the new
     recovery key's text when one was made (``recovery_raw`` None and nothing to keep), else None."""
@@ -154,50 +167,55 @@ def write_keyring(root: Path, keys: Keys, passphrase: str, *, kdf: KdfParams | N
     doc = {"format": FORMAT, "version": 1, "library_id": keys.library_id, "cipher": "AES-256-GCM",
            "kdf": kdf.to_json(), "by_passphrase": _seal(kdf.derive(passphrase), keys.payload(), keys.library_id),
            "by_recovery": by_recovery}
+    text = json.dumps(doc, indent=2) + "\n"
+    if not _is_folder(root):
+        root.write(KEYRING_FILE, text.encode())
+        return shown
     path = keyring_path(root)
     tmp = path.with_suffix(".json.part")
     with open(tmp, "w") as f:
-        f.write(json.dumps(doc, indent=2) + "\n")
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return shown
 
 
-def read_keyring(root: Path) -> dict:
+def read_keyring(root: Place) -> dict:
+    where = f"{_describe(root)}/{KEYRING_FILE}"
     try:
-        doc = json.loads(keyring_path(root).read_text())
+        doc = json.loads(keyring_path(root).read_text() if _is_folder(root) else root.read_bytes(KEYRING_FILE))
     except FileNotFoundError:
-        raise LockedError(f"{root} is marked encrypted but its keyring {KEYRING_FILE} is missing: restore it from "
-                          f"a backup (without it nothing stored can be read)") from None
+        raise LockedError(f"{_describe(root)} is marked encrypted but its keyring {KEYRING_FILE} is missing: "
+                          f"restore it from a backup (without it nothing stored can be read)") from None
     except ValueError as e:
-        raise LockedError(f"{keyring_path(root)} is damaged ({e}): restore it from a backup") from None
+        raise LockedError(f"{where} is damaged ({e}): restore it from a backup") from None
     if doc.get("format") != FORMAT:
-        raise LockedError(f"{keyring_path(root)} is not a workbench keyring")
+        raise LockedError(f"{where} is not a workbench keyring")
     return doc
 
 
-def unlock_with_passphrase(root: Path, passphrase: str) -> Keys:
+def unlock_with_passphrase(root: Place, passphrase: str) -> Keys:
     doc = read_keyring(root)
     kek = KdfParams.from_json(doc["kdf"]).derive(passphrase)
     try:
         payload = _open(kek, doc["by_passphrase"], doc["library_id"])
     except InvalidTag:
-        raise LockedError(f"wrong passphrase for the encrypted library {root} (forgotten? `workbench passphrase "
+        raise LockedError(f"wrong passphrase for the encrypted library {_describe(root)} (forgotten? `workbench passphrase "
                           f"change --recovery-key-file FILE` sets a new one with the recovery key)") from None
     return Keys.from_payload(doc["library_id"], payload)
 
 
-def unlock_with_recovery_key(root: Path, recovery_key: str) -> Keys:
+def unlock_with_recovery_key(root: Place, recovery_key: str) -> Keys:
     doc = read_keyring(root)
     try:
         payload = _open(_recovery_kek(parse_recovery_key(recovery_key)), doc["by_recovery"], doc["library_id"])
     except InvalidTag:
-        raise LockedError(f"that recovery key does not open the library {root}") from None
+        raise LockedError(f"that recovery key does not open the library {_describe(root)}") from None
     return Keys.from_payload(doc["library_id"], payload)
 
 
-def change_passphrase(root: Path, keys: Keys, new_passphrase: str) -> None:
+def change_passphrase(root: Place, keys: Keys, new_passphrase: str) -> None:
     """Re-seal the (unchanged) keys under a new passphrase, with fresh argon2id salt; the recovery key stays."""
     doc = read_keyring(root)
     old = KdfParams.from_json(doc["kdf"])
@@ -205,7 +223,7 @@ def change_passphrase(root: Path, keys: Keys, new_passphrase: str) -> None:
                   keep_recovery_from=doc["by_recovery"])
 
 
-def store_keys(root: Path, keys: Keys, passphrase: str, recovery_key: str | None) -> None:
+def store_keys(root: Place, keys: Keys, passphrase: str, recovery_key: str | None) -> None:
     """Re-seal changed keys (a master-key rotation): under the passphrase, and under the recovery key if given
     (else the recovery copy keeps the old keys, which still open everything until the rotation finishes)."""
     doc = read_keyring(root)
@@ -253,12 +271,12 @@ def passphrase_or_ask(value: str | None, prompt: str, *, confirm: bool = False) 
     return env if env is not None else ask_passphrase(prompt, confirm=confirm)
 
 
-def change_passphrase_at(root: Path, new_passphrase: str | None = None, *, passphrase: str | None = None,
+def change_passphrase_at(root: Place, new_passphrase: str | None = None, *, passphrase: str | None = None,
                          recovery_key: str | None = None) -> None:
     """Unlock with ``recovery_key`` (if given) or the current passphrase, and seal the keys under the new one
     (``new_passphrase``, else ``WORKBENCH_NEW_PASSPHRASE``, else asked twice)."""
     if not is_encrypted(root):
-        raise LockedError(f"{root} is not encrypted (`workbench encrypt` encrypts it)")
+        raise LockedError(f"{_describe(root)} is not encrypted (`workbench encrypt` encrypts it)")
     if recovery_key is not None:
         keys = unlock_with_recovery_key(root, recovery_key)
     else:
@@ -269,24 +287,28 @@ def change_passphrase_at(root: Path, new_passphrase: str | None = None, *, passp
     remember(root, keys)
 
 
-def unlock(root: Path, passphrase: str | None = None) -> Keys:
+def unlock(root: Place, passphrase: str | None = None) -> Keys:
     """The keys of the encrypted library at ``root``, from the first source that has a passphrase (see module)."""
     doc_id = read_keyring(root)["library_id"]
-    cache_key = (str(Path(root).resolve()), doc_id)
+    cache_key = (_cache_key(root), doc_id)
     if passphrase is None:
         passphrase = passphrase_from_environment()
     if passphrase is None and cache_key in _UNLOCKED:
         return _UNLOCKED[cache_key]
     if passphrase is None:
-        passphrase = ask_passphrase(f"Passphrase for {root}: ")
+        passphrase = ask_passphrase(f"Passphrase for {_describe(root)}: ")
     keys = unlock_with_passphrase(root, passphrase)
     _UNLOCKED[cache_key] = keys
     return keys
 
 
-def remember(root: Path, keys: Keys) -> None:
+def remember(root: Place, keys: Keys) -> None:
     """Keep ``keys`` unlocked for this process (after init, a passphrase change or a rotation)."""
-    _UNLOCKED[(str(Path(root).resolve()), keys.library_id)] = keys
+    _UNLOCKED[(_cache_key(root), keys.library_id)] = keys
+
+
+def _cache_key(root) -> str:
+    return str(Path(root).resolve()) if _is_folder(root) else _describe(root)
 
 
 def forget_unlocked() -> None:

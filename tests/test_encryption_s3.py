@@ -1,0 +1,72 @@
+"""Encryption at rest on object storage (the moto S3 server of tests/s3server.py): the bucket holds only ciphertext
+under names that say nothing, the keyring travels with the bucket, and videos still play by range."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+
+from factory import jpeg, video
+from workbench import Library
+from workbench.storage.encrypted import EncryptedStorage, TamperedError
+from workbench.storage.keyring import LockedError, forget_unlocked
+
+PASS = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    for var in ("WORKBENCH_PASSPHRASE", "WORKBENCH_PASSPHRASE_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    forget_unlocked()
+    yield
+    forget_unlocked()
+
+
+def test_an_encrypted_library_in_a_bucket_stores_no_plaintext_and_opens_on_another_machine(s3_env, tmp_path,
+                                                                                           monkeypatch):
+    lib = Library.create(s3_env.url, catalog_location="local")
+    lib.start_encryption(PASS)
+    lib = Library.open(s3_env.url, passphrase=PASS)
+    assert isinstance(lib.storage, EncryptedStorage)
+    jpeg(tmp_path / "in" / "a.jpg", 1600, 1200, seed=4)
+    video(tmp_path / "in" / "v.mp4", seconds=2.0)
+    assert lib.import_files([tmp_path / "in"], progress=False).added == 2
+    assert lib.process(["thumbnails"], progress=False)[0].done == 2
+
+    photo = (tmp_path / "in" / "a.jpg").read_bytes()
+    clip = (tmp_path / "in" / "v.mp4").read_bytes()
+    sha = hashlib.sha256(photo).hexdigest()
+    keys = s3_env.keys()
+    assert "lib/encryption.json" in keys                       # the keyring travels with the bucket
+    blobs = {k: s3_env.client.get_object(Bucket=s3_env.bucket, Key=k)["Body"].read() for k in keys}
+    needles = [photo[i:i + 48] for i in range(1000, len(photo) - 48, len(photo) // 6)] + [clip[5000:5048]]
+    assert [k for k, b in blobs.items() if any(n in b for n in needles)] == []
+    assert [k for k in keys if sha[:12] in k] == []
+
+    df = lib.media()
+    v = df[df["path"].str.endswith("v.mp4")].iloc[0]
+    key = f"originals/{v['blob']}"
+    assert lib.storage.read_range(key, 70_000, 50_000) == clip[70_000:120_000]   # a seek in a playing video
+
+    # Another machine: a fresh local state (no keyring, no caches), the same bucket, the passphrase.
+    monkeypatch.setenv("WORKBENCH_STATE_HOME", str(tmp_path / "other-machine"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other-machine-cache"))
+    forget_unlocked()
+    with pytest.raises(LockedError, match="wrong passphrase"):
+        Library.open(s3_env.url, passphrase="guess")
+    other = Library.open(s3_env.url, passphrase=PASS)
+    a = df[df["path"].str.endswith("a.jpg")].iloc[0]
+    assert other.storage.read_bytes(f"originals/{a['blob']}") == photo
+
+    # A flipped bit in the bucket is refused.
+    key_a = f"originals/{a['blob']}"
+    name = "lib/" + other.storage.name_of(key_a)
+    raw = bytearray(blobs[name])
+    raw[len(raw) // 2] ^= 1
+    s3_env.client.put_object(Bucket=s3_env.bucket, Key=name, Body=bytes(raw))
+    with pytest.raises(TamperedError):
+        other.storage.read_bytes(key_a)
+    shutil.rmtree(tmp_path / "other-machine-cache", ignore_errors=True)
