@@ -177,3 +177,9 @@ def test_a_video_faces_crop_is_cut_around_the_face_in_its_own_frame(tmp_path):
     x, y, w, h = found[0].bbox
     assert abs(x + w / 2 - 100) < 30 and abs(y + h / 2 - 100) < 30     # the face is in the middle of the crop
     assert w > 70                                                        # and fills a good part of it
+    # The listed box is in the video's own pixels, as for photos: where the face is in the full-size frame.
+    from workbench.imaging.video_frames import frame_image
+    frame = frame_image(lib.original_path(f.iloc[0]["media_id"]), f.iloc[0]["t_s"], lib.settings)
+    (fx, fy, fw, fh), (bx, by, bw, bh) = load_engine(lib.settings).analyze(np.asarray(frame))[0].bbox, f.iloc[0]["bbox"]
+    assert abs((fx + fw / 2) - (bx + bw / 2)) < fw / 5 and abs((fy + fh / 2) - (by + bh / 2)) < fh / 5
+    assert bw == pytest.approx(fw, rel=0.35)

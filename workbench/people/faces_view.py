@@ -31,18 +31,34 @@ def faces_frame(catalog: Catalog, settings: Settings, model_id: str, media_id: s
     names = dict(zip(*[catalog.read("persons", ["person_id", "name"]).column(c).to_pylist()
                        for c in ("person_id", "name")]))
     paths = media_paths(catalog, {r["media_id"] for r in rows})
+    videos = {r["media_id"] for r in rows if r["t_s"] is not None}
+    sizes = ({m["id"]: (m["width"], m["height"]) for m in catalog.read("media", ["id", "width", "height"],
+                                                                        sql_in("id", videos)).to_pylist()}
+             if videos else {})
     out = []
     for r in rows:
         pid, src = who.get(r["face_id"], (None, None))
         if person_id and pid != person_id:
             continue
+        bbox = list(r["bbox"])
+        if r["media_id"] in sizes:      # stored in pixels of the sampled frame: in the video's own pixels here
+            k = video_box_scale(*sizes[r["media_id"]])
+            bbox = [int(round(v * k)) for v in bbox]
         out.append({"face_id": r["face_id"], "media_id": r["media_id"], "path": paths.get(r["media_id"]),
-                    "bbox": list(r["bbox"]), "frame": r["frame"], "t_s": r["t_s"], "person_id": pid,
+                    "bbox": bbox, "frame": r["frame"], "t_s": r["t_s"], "person_id": pid,
                     "person": names.get(pid) if pid else None, "source": src, "score": r["score"],
                     "quality": r["quality"],
                     "skipped": skip_reason(r["size_px"], r["sharpness"], r["embedding"] is not None, settings)})
     df = pd.DataFrame(out, columns=FACE_COLUMNS)
     return df.sort_values(["path", "face_id"]).reset_index(drop=True)
+
+
+def video_box_scale(width: int | None, height: int | None) -> float:
+    """Video pixels per pixel of a stored video face box: the face stage finds faces in frames the sampler shrank
+    to ``EMBED_LONG_EDGE`` on the long edge (``semantic.frames``), and keeps their boxes in those pixels."""
+    from workbench.semantic.frames import EMBED_LONG_EDGE
+    long_edge = max(width or 0, height or 0)
+    return long_edge / min(EMBED_LONG_EDGE, long_edge) if long_edge else 1.0
 
 
 def media_paths(catalog: Catalog, media_ids: set[str]) -> dict[str, str]:
@@ -109,10 +125,8 @@ def face_crop(library: Any, face_id: str, size_px: int, margin: float) -> Any:
     media = library.catalog.read("media", ["kind", "width"], f"id = {sql_quote(r['media_id'])}").to_pylist()[0]
     if media["kind"] == "video" and r["t_s"] is not None:
         from workbench.imaging.video_frames import frame_image
-        from workbench.semantic.frames import EMBED_LONG_EDGE
         img = frame_image(library.original_path(r["media_id"]), r["t_s"], library.settings)
-        long_edge = max(img.size)
-        scale = long_edge / max(1, min(EMBED_LONG_EDGE, long_edge))
+        scale = video_box_scale(*img.size)
     else:
         with Image.open(_preview_path(library, r["media_id"])) as im:
             img = im.convert("RGB")
