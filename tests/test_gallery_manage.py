@@ -257,3 +257,20 @@ def test_the_zip_size_is_known_before_the_first_byte(tmp_path):
     data = b"".join(zip_chunks(entries))
     assert zip_size(entries) == len(data)
     assert zipfile.ZipFile(io.BytesIO(data)).read("one.jpg") == (tmp_path / "in" / "one.jpg").read_bytes()
+
+
+def test_an_album_ticket_zips_the_album_as_the_visitor_sees_it_now(lib):
+    from workbench.gallery.links import ZipTicket
+    from workbench.gallery.zip_handler import allowed_ids
+    a1, a2, a3 = ids(lib, "a1", "a2", "a3")
+    alice = lib.for_user("alice")
+    album = alice.create_album("Zipped")
+    alice.add_to_album(album, [a1, a2, a3])
+    alice.arrange_album(album, [a2, a1, a3])
+    alice.trash([a3])
+    ticket = ZipTicket((), album, "Zipped", 0.0, "")
+    assert allowed_ids(alice, ticket) == [a2, a1]                               # its own order, no trash
+    assert allowed_ids(lib.for_share(alice.share_album(album)), ticket) == [a2, a1]
+    with pytest.raises(NotFoundError):                                          # bob cannot see the album
+        allowed_ids(lib.for_user("bob"), ticket)
+    assert allowed_ids(lib.for_user("bob"), ZipTicket((a1, a2), "", "x", 0.0, "")) == []
