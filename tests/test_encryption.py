@@ -385,3 +385,53 @@ def test_encrypt_killed_mid_way_then_rerun_leaves_no_plaintext_loses_nothing_enc
     assert lib.verify(progress=False)["status"].tolist() == ["ok"]
     again = cli("--library", str(root), "encrypt", env=env)
     assert again.returncode == 2 and "already encrypted" in again.stderr
+
+
+@pytest.mark.slow
+def test_search_and_similar_work_on_an_unlocked_encrypted_library(tmp_path, tiny_clip_checkpoint):
+    """The embeddings stage reads previews through the encrypted storage in its workers; opening the library again
+    in the same process (a notebook cell, a dashboard) needs no passphrase."""
+    cfg, ckpt = tiny_clip_checkpoint
+    lib, _ = encrypted_library(tmp_path / "lib")
+    lib.settings.clip_model, lib.settings.clip_checkpoint = str(cfg), str(ckpt)
+    lib.settings.save(lib.root)
+    lib = Library.open(lib.root)
+    for i in range(3):
+        jpeg(tmp_path / "in" / f"p{i}.jpg", 640, 480, seed=10 + i)
+    lib.import_files([tmp_path / "in"], progress=False)
+    stages = [s for s in lib.status()["stage"] if s == "thumbnails" or s.startswith("embeddings")]
+    reports = lib.process(stages, progress=False)
+    assert all(r.failed == 0 and r.done == 3 for r in reports), reports
+    assert len(lib.search("a photo", limit=10)) == 3
+    first = lib.media().iloc[0]["id"]
+    assert first not in set(lib.similar(first, limit=10)["id"]) and len(lib.similar(first, limit=10)) == 2
+
+
+def test_an_interrupted_key_rotation_finishes_when_run_again(tmp_path):
+    lib, _ = encrypted_library(tmp_path / "lib")
+    data = {f"derived/versions/{i}.bin": os.urandom(1500) for i in range(5)}
+    for k, v in data.items():
+        lib.storage.write(k, v)
+
+    class Interrupted(Exception):
+        pass
+
+    seen = []
+
+    def stop_after_two(n: int) -> None:
+        seen.append(n)
+        if len(seen) == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        rotate_master_key(lib.root, lib.storage, PASS, on_progress=stop_after_two)
+    forget_unlocked()
+    mid = Library.open(lib.root, passphrase=PASS)                 # half rotated: everything still reads
+    assert len(mid.storage.keys.master_keys) == 2
+    assert {k: mid.storage.read_bytes(k) for k in data} == data
+    recovery, n = rotate_master_key(mid.root, mid.storage, PASS)
+    assert recovery is None and n == 3                            # the rest only; the first recovery key holds
+    forget_unlocked()
+    done = Library.open(lib.root, passphrase=PASS)
+    assert len(done.storage.keys.master_keys) == 1
+    assert {k: done.storage.read_bytes(k) for k in data} == data
