@@ -599,18 +599,21 @@ class UserView:
         """A ``Receiver`` appending to this user's upload from ``offset`` (where its bytes end, else 409)."""
         return self._lib.uploads.receiver(self.upload(upload_id), offset)
 
-    def finish_upload(self, upload_id: str):
+    def finish_upload(self, upload_id: str, *, background: bool = False):
         """Make a complete upload this user's media (album access checked again: it may have been taken away
-        while the bytes were arriving)."""
+        while the bytes were arriving); with ``background``, decided by the library's upload thread (the
+        upload's state says how it ended)."""
         from workbench.access import uploads
-        u = self.upload(upload_id)
         actor = self._actor()
+        u = uploads.mine(self._lib, upload_id, f"user:{actor.name}")
         uploads.check_role(actor, self._lib.settings)
         if u.album_id is not None:
             acc = policy.album_access(self._catalog, actor).get(u.album_id)
             if acc is None or policy.ACCESS.index(acc) < policy.ACCESS.index("contribute"):
                 self._lib.uploads.refuse(u, "you may no longer add to that album")
                 raise uploads.UploadRefused("you may no longer add to that album: ask its owner", 403)
+        if background:
+            return self._lib.uploads.finish_later(u, added_by=actor.name)
         return self._lib.uploads.finish(u, added_by=actor.name)
 
     def cancel_upload(self, upload_id: str) -> None:
@@ -754,13 +757,15 @@ class AlbumView:
     def receive_upload(self, upload_id: str, offset: int):
         return self._lib.uploads.receiver(self.upload(upload_id), offset)
 
-    def finish_upload(self, upload_id: str):
+    def finish_upload(self, upload_id: str, *, background: bool = False):
         u = self.upload(upload_id)
         try:
             self._upload_check()
         except Exception as e:
             self._lib.uploads.refuse(u, str(e))
             raise
+        if background:
+            return self._lib.uploads.finish_later(u, added_by=f"share:{self._share_id}")
         return self._lib.uploads.finish(u, added_by=f"share:{self._share_id}")
 
     def cancel_upload(self, upload_id: str) -> None:

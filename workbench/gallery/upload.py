@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import json
 import logging
 import urllib.parse
 from html import escape
@@ -49,6 +50,7 @@ PAGE_HASH_MAX_BYTES = 512 * 1024 * 1024
 PAGE_CHUNK_BYTES = 64 * 1024 * 1024
 RESULT_HEADER = "Workbench-Upload-Result"
 MEDIA_HEADER = "Workbench-Media-Id"
+REASON_HEADER = "Workbench-Upload-Reason"     # percent-encoded UTF-8
 
 
 def parse_metadata(header: str) -> dict[str, str]:
@@ -81,7 +83,7 @@ def _same_origin(handler: web.RequestHandler) -> bool:
 class TusHandler(web.RequestHandler):
     """The tus 1.0 endpoint: ``/upload/files/`` and ``/upload/files/<id>``."""
 
-    SUPPORTED_METHODS = ("OPTIONS", "HEAD", "POST", "PATCH", "DELETE")
+    SUPPORTED_METHODS = ("OPTIONS", "HEAD", "GET", "POST", "PATCH", "DELETE")
 
     def initialize(self) -> None:
         self._receiver: Any = None
@@ -116,8 +118,9 @@ class TusHandler(web.RequestHandler):
         self.check_xsrf_cookie()
 
     def _acting(self, share_id: str | None) -> tuple[Any, str]:
-        """The view of the visitor this request acts for: an unlocked share link it names, else the session."""
-        v = identity.actors_of(self, fresh=True)
+        """The view of the visitor this request acts for: an unlocked share link it names, else the session
+        (the cookie's check may be 2 s old: the view checks the session again on every call)."""
+        v = identity.actors_of(self, fresh=False)
         lib = self._library()
         if share_id:
             if share_id not in v.share_ids:
@@ -134,7 +137,7 @@ class TusHandler(web.RequestHandler):
         except KeyError:
             self._refuse(404, "no such upload: it finished, expired or belongs to someone else")
         kind, _, who = u.actor.partition(":")
-        v = identity.actors_of(self, fresh=True)
+        v = identity.actors_of(self, fresh=False)     # the view checks the session or link again
         if kind == "share" and who in v.share_ids:
             return self._library().for_actor(f"share:{who}")
         if kind == "user" and v.user == who:
@@ -151,6 +154,10 @@ class TusHandler(web.RequestHandler):
         if u.state == "done":
             self.set_header(RESULT_HEADER, u.result or "added")
             self.set_header(MEDIA_HEADER, u.media_id or "")
+        elif u.state in ("checking", "refused"):
+            self.set_header(RESULT_HEADER, u.state)
+            if u.reason:
+                self.set_header(REASON_HEADER, urllib.parse.quote(as_sentence(u.reason)))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "text/plain; charset=utf-8")
@@ -191,11 +198,20 @@ class TusHandler(web.RequestHandler):
         except ValueError:
             self._refuse(400, "Upload-Length (the file's size in bytes) is required")
         meta = self._metadata()
-        view, who = self._acting(self.get_query_argument("share", None) or None)
+        share = self.get_query_argument("share", None) or None
         name = meta.get("relativePath") or meta.get("filename") or meta.get("name") or "upload"
+        who = ""
+
+        def begin() -> Any:                           # catalog reads and writes: off the event loop
+            nonlocal who
+            view, who = self._acting(share)
+            return view.begin_upload(length, name, album=meta.get("album") or None,
+                                     sha256=meta.get("sha256") or None)
+
         try:
-            u = await asyncio.get_running_loop().run_in_executor(None, lambda: view.begin_upload(
-                length, name, album=meta.get("album") or None, sha256=meta.get("sha256") or None))
+            u = await asyncio.get_running_loop().run_in_executor(None, begin)
+        except web.HTTPError:
+            raise
         except Exception as e:
             self._record_refusal(who, name, e)
             self._fail(e)
@@ -221,17 +237,28 @@ class TusHandler(web.RequestHandler):
             except Exception:
                 log.exception("could not record an upload refusal")
 
-    # -- HEAD: offset ---------------------------------------------------------------------------------------
-    def head(self, upload_id: str = "") -> None:
+    # -- HEAD: offset; GET: how it ended (not part of tus: the page asks it after the last byte) ------------
+    def _status(self, upload_id: str) -> Any:
         self._check_request()
         view = self._view_for(upload_id)
         try:
-            u = view.upload(upload_id)
+            u = self._library().uploads.resume_checking(view.upload(upload_id))
         except Exception as e:
             self._fail(e)
         self._describe(u)
+        return u
+
+    def head(self, upload_id: str = "") -> None:
+        self._status(upload_id)
         self.set_status(200)
         self.finish()
+
+    def get(self, upload_id: str = "") -> None:
+        u = self._status(upload_id)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps({"state": u.state, "offset": self._library().uploads.offset(u), "length": u.length,
+                                "result": u.result, "media_id": u.media_id,
+                                "reason": as_sentence(u.reason) if u.reason else None}))
 
     # -- DELETE: termination --------------------------------------------------------------------------------
     def delete(self, upload_id: str = "") -> None:
@@ -257,17 +284,22 @@ class TusPatchHandler(TusHandler):
         if self.request.headers.get("Content-Type") != "application/offset+octet-stream":
             self._refuse(415, "a PATCH body is Content-Type: application/offset+octet-stream")
         upload_id = self.path_args[0] if self.path_args else ""
-        view = self._view_for(upload_id)
         try:
             offset = int(self.request.headers.get("Upload-Offset", ""))
         except ValueError:
             self._refuse(400, "Upload-Offset is required")
+
+        def open_receiver() -> tuple[Any, Any]:      # catalog reads: off the event loop
+            view = self._view_for(upload_id)
+            return view, view.receive_upload(upload_id, offset)
+
         try:
-            u = view.upload(upload_id)
-            self._receiver = view.receive_upload(upload_id, offset)
+            self._view, self._receiver = await asyncio.get_running_loop().run_in_executor(None, open_receiver)
+        except web.HTTPError:
+            raise
         except Exception as e:
             self._fail(e)
-        self._view = view
+        u = self._receiver.upload
         remaining = u.length - offset
         declared = self.request.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > remaining:
@@ -277,38 +309,51 @@ class TusPatchHandler(TusHandler):
                               f"{u.length} announced")
         self.request.connection.set_max_body_size(max(remaining, 0))
 
-    def data_received(self, chunk: bytes) -> None:
+    def data_received(self, chunk: bytes) -> Any:
         if self._receiver is None or self._failed is not None:
-            return
+            return None
         try:
-            self._receiver.write(chunk)
+            wait = self._receiver.write(chunk)
         except UploadRefused as e:
             self._failed = e
+            return None
+        # Back-pressure: while the writer thread is behind, tornado reads no more from the socket.
+        return asyncio.wrap_future(wait) if wait is not None else None
+
+    def _close_receiver(self) -> None:
+        if self._receiver is not None:
+            r, self._receiver = self._receiver, None
+            try:
+                r.close()
+            except UploadRefused as e:
+                log.warning("upload %s: %s", r.upload.id, e)
 
     def on_connection_close(self) -> None:
         # A dropped connection: what arrived stays, and the next HEAD says where to resume.
-        if self._receiver is not None:
-            self._receiver.close()
-            self._receiver = None
+        self._close_receiver()
 
     def on_finish(self) -> None:
-        if self._receiver is not None:
-            self._receiver.close()
-            self._receiver = None
+        self._close_receiver()
 
     async def patch(self, upload_id: str = "") -> None:
         r = self._receiver
-        r.close()
+        await asyncio.wrap_future(r.flush())       # every accepted byte written and hashed, off the event loop
         self._receiver = None
+        try:
+            r.close()
+        except UploadRefused as e:
+            self._refuse(e.status, e.reason)
         if self._failed is not None:
             self._refuse(self._failed.status, self._failed.reason)
         u = r.upload
         if r.complete:
+            # Every byte is in and hashed: answer now; the upload thread decides it (GET tells how it ended).
             try:
-                u = await asyncio.get_running_loop().run_in_executor(None, lambda: self._view.finish_upload(u.id))
+                u = await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: self._view.finish_upload(u.id, background=True))
             except Exception as e:
                 self._fail(e)
-            log.info("upload %s finished: %s %s", u.id, u.result, u.media_id)
+            log.info("upload %s received (%d bytes)", u.id, u.length)
         self._describe(u)
         self.set_header("Upload-Offset", str(r.offset))
         self.set_status(204)

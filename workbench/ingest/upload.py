@@ -37,7 +37,6 @@ from workbench.errors import MediaError, UploadRefused
 from workbench.ingest.blobstore import blob_relpath
 from workbench.ingest.importer import ImportReport, commit_media, source_key
 from workbench.ingest.probe import StagedProbe, media_id_for, probe_staged
-from workbench.parallel import Failure, run_isolated
 from workbench.settings import Settings
 from workbench.storage import Storage, original_key
 from workbench.storage.base import CHUNK_BYTES
@@ -64,9 +63,10 @@ class Upload:
     sha256_claimed: str | None  # what the client computed, checked at the end
     created_at: float
     touched_at: float
-    state: str = "receiving"   # receiving | done
+    state: str = "receiving"   # receiving | checking (all bytes in, being decided) | done | refused
     media_id: str | None = None
     result: str | None = None  # added | known
+    reason: str | None = None  # why it was refused
 
     @property
     def source_path(self) -> str:
@@ -103,6 +103,8 @@ class Uploads:
         self._hash: dict[str, tuple[int, Any]] = {}    # upload id -> (bytes hashed, sha256 object)
         self._busy: set[str] = set()
         self._lock = threading.Lock()
+        self._finisher: Any = None     # one thread deciding complete uploads, in arrival order
+        self._pool: Any = None         # one worker process probing them (kept: starting one costs ~0.3 s)
 
     # -- records --------------------------------------------------------------------------------------------
     def _meta(self, upload_id: str) -> Path:
@@ -130,7 +132,7 @@ class Uploads:
         return Upload(**data)
 
     def offset(self, u: Upload) -> int:
-        if u.state == "done":
+        if u.state != "receiving":
             return u.length
         try:
             return self.data_file(u).stat().st_size
@@ -138,13 +140,13 @@ class Uploads:
             return 0
 
     def expires_at(self, u: Upload) -> float:
-        return u.touched_at + (DONE_KEEP_S if u.state == "done" else self.settings.upload_expire_s)
+        return u.touched_at + (DONE_KEEP_S if u.state in ("done", "refused") else self.settings.upload_expire_s)
 
     def pending_bytes(self, owner: str) -> int:
         """Bytes announced by ``owner``'s uploads still arriving (they count against the quota)."""
         total = 0
         for u in self._records():
-            if u.owner == owner and u.state == "receiving":
+            if u.owner == owner and u.state in ("receiving", "checking"):
                 total += u.length
         return total
 
@@ -255,10 +257,51 @@ class Uploads:
             self.refuse(u, e.reason)
             raise UploadRefused(f"not added: {e.reason}", 415) from None
 
+    def finish_later(self, u: Upload, *, added_by: str | None = None) -> Upload:
+        """``finish`` in the background (one upload at a time, in arrival order): the last PATCH is answered as
+        soon as the bytes are in, and the next file's bytes flow while this one is decided. ``get`` tells how it
+        ended (state ``checking``, then ``done`` or ``refused`` with the reason)."""
+        from concurrent.futures import ThreadPoolExecutor
+        u.state, u.touched_at = "checking", time.time()
+        self._save(u)
+        with self._lock:
+            self._busy.add(u.id)
+            if self._finisher is None:
+                self._finisher = ThreadPoolExecutor(1, thread_name_prefix="upload-finish")
+
+        def run() -> None:
+            try:
+                self.finish(u, added_by=added_by)
+            except UploadRefused:
+                pass                              # recorded, and kept in the record for the uploader
+            except Exception as e:                # never lose an upload's outcome silently
+                self.refuse(u, f"could not add it: {type(e).__name__}: {e}")
+            finally:
+                with self._lock:
+                    self._busy.discard(u.id)
+
+        self._finisher.submit(run)
+        return u
+
+    def resume_checking(self, u: Upload) -> Upload:
+        """An upload left ``checking`` by a server that stopped before deciding it: decide it now."""
+        with self._lock:
+            orphan = u.state == "checking" and u.id not in self._busy
+        return self.finish_later(u) if orphan else u
+
+    def wait_finished(self) -> None:
+        """Block until every upload handed to ``finish_later`` so far is decided (tests, benchmarks)."""
+        if self._finisher is not None:
+            self._finisher.submit(lambda: None).result()
+
     def refuse(self, u: Upload, reason: str) -> None:
-        """Record why an upload was refused (``workbench errors`` shows it) and delete its staged bytes."""
+        """Record why an upload was refused (``workbench errors`` shows it) and delete its staged bytes; the
+        record keeps the reason for the uploader for an hour."""
         record_errors(self.catalog, [(u.source_path, None, "upload", reason)])
-        self._discard(u)
+        self._discard(u, keep_record=True)
+        u.state, u.reason, u.touched_at = "refused", reason, time.time()
+        if self._meta(u.id).exists():
+            self._save(u)
 
     def record_refusal(self, owner: str, name: str, reason: str) -> None:
         """Record an upload refused before any byte arrived (too big, over quota, no such album)."""
@@ -275,13 +318,43 @@ class Uploads:
         return h.hexdigest()
 
     def _probe(self, data: Path) -> dict[str, Any]:
-        """Sniff and read metadata in a worker process: a decoder crash costs that upload, not the server."""
-        task = StagedProbe(str(data), self.settings)
-        for _, result in run_isolated(probe_staged, [task], workers=1, timeout_s=self.settings.per_file_timeout_s):
-            if isinstance(result, Failure):
-                raise MediaError(result.reason)
-            return result
-        raise MediaError("the file could not be examined")
+        """Sniff and read metadata in a worker process: a decoder crash or hang costs that upload, not the
+        server (the same isolation as import, with the worker kept between uploads)."""
+        import multiprocessing
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        from pebble import ProcessExpired, ProcessPool
+
+        from workbench.parallel import PRELOAD, describe_exit
+        if self._pool is None or not self._pool.active:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(PRELOAD)
+            self._pool = ProcessPool(max_workers=1, context=ctx)
+        timeout = self.settings.per_file_timeout_s
+        try:
+            return self._pool.schedule(probe_staged, args=(StagedProbe(str(data), self.settings),),
+                                       timeout=timeout).result()
+        except MediaError:
+            raise
+        except FutureTimeout:
+            raise MediaError(f"timed out after {timeout:g} s (per_file_timeout_s); the file may be malformed or "
+                             f"too large to decode") from None
+        except ProcessExpired as e:
+            raise MediaError(describe_exit(e.exitcode)) from None
+        except MemoryError:
+            raise MediaError("ran out of memory decoding this file") from None
+        except Exception as e:
+            raise MediaError(f"unexpected {type(e).__name__}: {e}") from None
+
+    def close(self) -> None:
+        """Stop the background thread and the probing worker (a server shutting down)."""
+        if self._finisher is not None:
+            self._finisher.shutdown(wait=True)
+            self._finisher = None
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool.join()
+            self._pool = None
 
     def _adopt_known(self, u: Upload, media_id: str, added_by: str | None) -> None:
         """Content already stored: the uploader becomes one of its owners (as import does for a second copy)."""
@@ -340,25 +413,56 @@ class Uploads:
 
 
 class Receiver:
-    """Appends one request's bytes to an upload, hashing them as they arrive; never past the announced
-    length. Close it (or use ``with``) when the request ends, however it ends: what arrived stays."""
+    """Appends one request's bytes to an upload, never past the announced length. The bytes are written and
+    hashed by a thread of the receiver's own, in 1 MiB pieces, so hashing runs beside the network reads instead
+    of between them; ``write`` returns a future to wait for when more than ``BACKLOG_BYTES`` are waiting
+    (back-pressure: memory stays flat whatever the client sends). Close it (or use ``with``) when the request
+    ends, however it ends: what arrived stays, and ``offset`` is then where the next request starts."""
+
+    PIECE_BYTES = 1 << 20
+    BACKLOG_BYTES = 8 << 20
 
     def __init__(self, uploads: Uploads, u: Upload, offset: int, hasher: Any):
+        from concurrent.futures import ThreadPoolExecutor
         self.uploads = uploads
         self.upload = u
-        self.offset = offset
+        self.offset = offset             # bytes accepted (written once the thread is through)
         self.hasher = hasher
         self._f = open(uploads.data_file(u), "r+b")
         self._f.seek(offset)
         self._closed = False
+        self._piece = bytearray()
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="upload-write")
+        self._pending: list[tuple[Any, int]] = []
+        self._error: BaseException | None = None
 
-    def write(self, chunk: bytes) -> None:
+    def _store(self, piece: bytes) -> None:
+        self._f.write(piece)
+        if self.hasher is not None:
+            self.hasher.update(piece)
+
+    def _submit(self) -> Any:
+        piece = bytes(self._piece)
+        self._piece.clear()
+        fut = self._thread.submit(self._store, piece)
+        self._pending = [(f, n) for f, n in self._pending if not f.done()] + [(fut, len(piece))]
+        return fut
+
+    def write(self, chunk: bytes) -> Any:
+        """Accept ``chunk``; returns None, or a ``concurrent.futures.Future`` to wait for before sending more."""
         if self.offset + len(chunk) > self.upload.length:
             raise UploadRefused(f"more bytes than the {self.upload.length} announced", 413)
-        self._f.write(chunk)
-        if self.hasher is not None:
-            self.hasher.update(chunk)
+        self._piece += chunk
         self.offset += len(chunk)
+        if len(self._piece) < self.PIECE_BYTES:
+            return None
+        fut = self._submit()
+        waiting = sum(n for f, n in self._pending if not f.done())
+        return fut if waiting > self.BACKLOG_BYTES else None
+
+    def flush(self) -> Any:
+        """A future that is done when every accepted byte is written and hashed."""
+        return self._submit() if self._piece else self._thread.submit(lambda: None)
 
     @property
     def complete(self) -> bool:
@@ -368,8 +472,19 @@ class Receiver:
         if self._closed:
             return
         self._closed = True
+        if self._piece:
+            self._submit()
+        self._thread.shutdown(wait=True)
+        for f, _ in self._pending:
+            if f.exception() is not None:
+                self._error = f.exception()
         self._f.close()
+        if self._error is not None:        # a failed write (disk full): the staged file is the truth
+            self.hasher = None
+            self.offset = self.uploads.data_file(self.upload).stat().st_size
         self.uploads._received(self)
+        if self._error is not None:
+            raise UploadRefused(f"the server could not store the upload: {self._error}", 507)
 
     def __enter__(self) -> "Receiver":
         return self

@@ -35,7 +35,7 @@
     const sent = items.reduce((s, it) => s + it.sent, 0)
     const done = items.filter((it) => it.state === 'done').length
     const failed = items.filter((it) => it.state === 'failed').length
-    const active = items.some((it) => it.state === 'sending' || it.state === 'hashing' || it.state === 'waiting')
+    const active = items.some((it) => ['sending', 'hashing', 'waiting', 'checking'].includes(it.state))
     totalBar.style.width = (total ? (100 * sent) / total : 0).toFixed(1) + '%'
     totalText.textContent = items.length === 0 ? 'Nothing to upload yet.'
       : `${done} of ${items.length} done` + (failed ? `, ${failed} not added` : '') +
@@ -97,9 +97,18 @@
     return (err && err.message) || String(err)
   }
 
-  function resultText(res) {
-    const result = res && res.getHeader('Workbench-Upload-Result')
-    return result === 'known' ? 'Already in the library' : 'Added'
+  async function outcome(it, url) {
+    // All bytes are in; the server decides by content (sniffing, metadata) and says how it ended.
+    for (let wait = 300; ; wait = Math.min(2000, wait * 1.5)) {
+      const res = await fetch(url, {credentials: 'same-origin',
+        headers: {'Tus-Resumable': '1.0.0', 'X-XSRFToken': xsrf}})
+      const body = await res.text()
+      if (res.status !== 200) return show(it, 'failed', body.trim() || 'the server answered ' + res.status)
+      const s = JSON.parse(body)
+      if (s.state === 'done') return show(it, 'done', s.result === 'known' ? 'Already in the library' : 'Added')
+      if (s.state === 'refused') return show(it, 'failed', s.reason || 'Not added')
+      await new Promise((resolve) => setTimeout(resolve, wait))
+    }
   }
 
   async function sha256(file) {
@@ -141,8 +150,14 @@
       },
       onSuccess({lastResponse}) {
         it.sent = it.file.size
-        show(it, 'done', resultText(lastResponse))
+        show(it, 'checking', 'Checking')
         next()
+        const result = lastResponse && lastResponse.getHeader('Workbench-Upload-Result')
+        if (result === 'known' || result === 'added') {
+          show(it, 'done', result === 'known' ? 'Already in the library' : 'Added')
+        } else {
+          outcome(it, it.upload.url).catch((e) => show(it, 'failed', reasonOf(e)))
+        }
       },
       onError(err) {
         show(it, 'failed', reasonOf(err))
