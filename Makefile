@@ -29,8 +29,11 @@ $(STAMP): pyproject.toml
 	  else echo "note: browser tests need Debian's Chromium: sudo apt-get install chromium"; fi; fi
 	touch $(STAMP)
 
+# Builds the demo library, then serves it (gallery on DEMO_PORT, dashboards on 5006, background processor) with a
+# demo admin account whose password it prints; Ctrl+C stops it. WORKBENCH_DEMO_NO_SERVE=1 only builds.
+DEMO_PORT ?= 8866
 demo: setup
-	$(BIN)/python -m workbench.demo --library data/demo/library --media data/demo/media
+	$(BIN)/python -m workbench.demo --library data/demo/library --media data/demo/media --port $(DEMO_PORT)
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -rs

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +57,26 @@ def test_demo_suggests_the_recompressed_copy_as_a_duplicate_and_keeps_the_larger
     assert sorted(Path(m["path"]).name for m in g["members"]) == ["coffee-small.jpg", "coffee.jpg"]
     assert lib.get(g["keep"])["path"].endswith("photos/coffee.jpg")
     assert "Duplicates:" in output
+
+
+def test_demo_has_an_admin_account_whose_printed_password_signs_in(demo):
+    lib, output = demo
+    password = re.search(r"Demo account: user demo, password (\S+) \(admin\)", output).group(1)
+    assert lib.users().set_index("name").loc["demo", "role"] == "admin"
+    assert lib.session_user(hashlib.sha256(lib.login("demo", password).encode()).hexdigest()) == "demo"
+
+
+@pytest.mark.slow  # the demo is imported and checked again in a fresh interpreter
+def test_make_demo_builds_without_serving_when_told_to(demo):
+    """`make test` never serves: with WORKBENCH_DEMO_NO_SERVE=1 `python -m workbench.demo` returns once the library
+    is built (here the demo above again: nothing new to import or process, a new password)."""
+    import os
+    import subprocess
+    import sys
+    lib, _ = demo
+    env = {**os.environ, "WORKBENCH_DEMO_NO_SERVE": "1"}
+    out = subprocess.run([sys.executable, "-m", "workbench.demo", "--library", str(lib.root), "--media",
+                          str(lib.root.parent / "media"), "--port", "1"], env=env, capture_output=True, text=True,
+                         timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert "Demo account: user demo" in out.stdout and "Serving" not in out.stdout

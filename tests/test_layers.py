@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "workbench"
 
-UI = ("workbench.gallery", "workbench.dashboards", "workbench.cli", "notebooks")
+UI = ("workbench.gallery", "workbench.dashboards", "workbench.cli", "workbench.serve", "notebooks")
 UI_MAY_IMPORT = ("workbench", "workbench.library", "workbench.errors", "workbench.settings")
 LANCEDB_LAYERS = ("workbench.catalog", "workbench.semantic.vector_index", "workbench.semantic.filtered_exact")
 LOWER_MAY_NOT_IMPORT = ("workbench.library", "workbench.gallery", "workbench.dashboards", "workbench.cli")

@@ -1,17 +1,27 @@
 """``make demo``: build a small library from scikit-image's bundled photos and a generated video, process it,
-and print what is inside.
+print what is inside, then serve it (``workbench serve``: gallery, dashboards, background processor) with a demo
+admin account whose password it prints.
 
-    python -m workbench.demo [--library data/demo/library] [--media data/demo/media]
+    python -m workbench.demo [--library data/demo/library] [--media data/demo/media] [--port 8866] [--no-serve]
+
+``--no-serve`` or ``WORKBENCH_DEMO_NO_SERVE=1`` builds the library and stops there (tests, scripts).
 """
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import shutil
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+#: The demo's admin account; its password is new at every build and printed once.
+DEMO_USER = "demo"
+#: Set to 1 to build the demo without serving it.
+NO_SERVE_ENV = "WORKBENCH_DEMO_NO_SERVE"
 
 # Sample photos bundled in the scikit-image wheel (no download). Greyscale ones show mode handling.
 DEMO_PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
@@ -75,7 +85,18 @@ def write_video(path: Path, seconds: float = 4.0, fps: int = 25) -> Path:
     return path
 
 
-def build(library: Path, media: Path) -> None:
+def demo_account(lib) -> str:
+    """Create the demo admin account (or give it a new password on a rebuild); returns the password."""
+    password = secrets.token_urlsafe(12)
+    if DEMO_USER in set(lib.users()["name"]):
+        lib.set_password(DEMO_USER, password)
+    else:
+        lib.add_user(DEMO_USER, password, role="admin")
+    return password
+
+
+def build(library: Path, media: Path) -> str:
+    """Build (or update) the demo library; returns the demo account's password."""
     from workbench import Library
     from workbench.cli.output import console, table
 
@@ -104,14 +125,26 @@ def build(library: Path, media: Path) -> None:
                   f"      workbench --library {lib.root} faces\n"
                   f"      workbench --library {lib.root} show {df.id.iloc[0][:8]}\n"
                   f"      thumbnails and previews are in {lib.derived_dir}")
+    password = demo_account(lib)
+    console.print(f"\nDemo account: user [bold]{DEMO_USER}[/bold], password [bold]{password}[/bold] (admin)",
+                  highlight=False)
+    return password
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--library", type=Path, default=Path("data/demo/library"))
     ap.add_argument("--media", type=Path, default=Path("data/demo/media"))
+    ap.add_argument("--port", type=int, default=8866, help="gallery port (the dashboards use 5006)")
+    ap.add_argument("--no-serve", action="store_true", help=f"only build the library (or set {NO_SERVE_ENV}=1)")
     a = ap.parse_args()
-    build(a.library, a.media)
+    password = build(a.library, a.media)
+    if a.no_serve or os.environ.get(NO_SERVE_ENV, "") not in ("", "0"):
+        return
+    from workbench.serve.app import serve
+    print(f"\nServing the demo library; sign in as {DEMO_USER} / {password}. Stop with Ctrl+C.", flush=True)
+    raise SystemExit(serve(a.library.absolute(), port=a.port,
+                           say=lambda line: print(line, flush=True)))
 
 
 if __name__ == "__main__":

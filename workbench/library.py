@@ -206,8 +206,9 @@ class Library:
         return report
 
     def process(self, stages: Iterable[str] | None = None, *, retry_failed: bool = False,
-                progress: bool | None = None) -> list[StageReport]:
-        """Run every pending stage (or the named ones); safe to interrupt and rerun."""
+                progress: bool | None = None, max_media: int | None = None) -> list[StageReport]:
+        """Run every pending stage (or the named ones); safe to interrupt and rerun. ``max_media`` caps the media
+        each stage takes this time (``workbench serve`` works in chunks so new photos get thumbnails first)."""
         from concurrent.futures import ThreadPoolExecutor
 
         from workbench.people.assign import update_people
@@ -231,7 +232,8 @@ class Library:
                 with bar(None, stage.name, progress) as pb:
                     rep = run_stage(self.catalog, stage, self._context(), retry_failed=retry_failed,
                                     on_progress=pb.update,
-                                    set_total=lambda n: setattr(pb, "total", n) or pb.refresh())
+                                    set_total=lambda n: setattr(pb, "total", n) or pb.refresh(),
+                                    limit=max_media)
                 reports.append(rep)
                 if rep.done or rep.failed:
                     stage.after_run(self.catalog)
@@ -294,6 +296,11 @@ class Library:
         df = pd.DataFrame(rows, columns=["stage", "version", "done", "pending", "failed"])
         df.attrs["media"] = n_media
         return df
+
+    def media_version(self) -> int:
+        """A number that grows whenever media are added or changed, by any process: a background processor
+        (``workbench serve``) polls it to learn of new work (a read of the table's manifest, ~0.1 ms)."""
+        return int(self.catalog.table("media").version)
 
     def counts(self) -> dict[str, int]:
         """How many images, videos, errors and source paths the library holds."""

@@ -38,6 +38,13 @@ class Settings:
     # Catalog rows are committed at least this often, so a killed import loses little work.
     commit_every_files: int = 256
     commit_every_s: float = 15.0
+    # `workbench serve`'s background processor. It checks for new media every serve_poll_interval_s (one read of
+    # the media table's version, ~0.1 ms: 1 s costs nothing and keeps a new photo's thumbnail within the 5 s
+    # goal, docs/benchmarks.md serve_latency) and takes at most serve_chunk_media media per stage at a time,
+    # then starts again from the first stage: a photo uploaded during a long faces backlog waits for one chunk,
+    # not for the backlog.
+    serve_poll_interval_s: float = 1.0
+    serve_chunk_media: int = 64
 
     # Semantic layer (CLIP). ViT-B-32 with LAION-2B weights: Immich's published retrieval table puts it well above
     # OpenAI's ViT-B-32 at the same cost. A local checkpoint path, when set, wins over the name/tag pair.

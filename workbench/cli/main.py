@@ -139,9 +139,16 @@ def process(
 
 
 @app.command()
-def status(json_out: JsonOpt = False) -> None:
-    """Per processing stage: how many media are done, pending and failed."""
+def status(processor: Annotated[bool, typer.Option("--processor", help="Only what the background processor "
+                                                                "of `workbench serve` does: state, stage, media "
+                                                                "waiting per stage, last error.")] = False,
+           json_out: JsonOpt = False) -> None:
+    """Per processing stage: how many media are done, pending and failed; and what the background processor
+    (`workbench serve`) is doing."""
     lib = open_library()
+    if processor:
+        print_processor_status(lib, json_out)
+        return
     df = lib.status()
     if json_out:
         for rec in df.to_dict("records"):
@@ -151,6 +158,7 @@ def status(json_out: JsonOpt = False) -> None:
     console.print(f"[bold]{lib.root}[/bold]: {c['images']} images, {c['videos']} videos, "
                   f"{c['sources']} source paths, {c['errors']} errors")
     table(None, ["stage", "version", "done", "pending", "failed"], df.values.tolist())
+    print_processor_status(lib, json_out=False)
     replica_status_table(lib)
 
 
@@ -793,6 +801,11 @@ from workbench.cli.access_cmds import albums_app, share_app, users_app  # noqa: 
 app.add_typer(users_app, name="users")
 app.add_typer(albums_app, name="albums")
 app.add_typer(share_app, name="share")
+
+# `workbench serve` (gallery, dashboards and the background processor) lives in workbench/cli/serve_cmd.py.
+from workbench.cli.serve_cmd import print_processor_status, serve_cmd  # noqa: E402
+
+app.command("serve")(serve_cmd)
 
 # Backups with restic live in workbench/cli/backup_cmds.py.
 from workbench.cli.backup_cmds import backup as backup_cmd, backups_app  # noqa: E402

@@ -1,0 +1,156 @@
+"""The background processor: runs the pending stages of new media by itself, thumbnails first.
+
+    python -m workbench.serve.processor --library PATH     (``workbench serve`` starts it)
+
+How it works, and why:
+
+* Waking up: every ``serve_poll_interval_s`` (1 s) it reads the media table's version (``Library.media_version``,
+  ~0.1 ms), which grows with every import or upload from any process. Nothing else needs to tell it anything.
+* Order: each round asks ``Library.status()`` what waits, then runs the first stage in ``process`` order that has
+  work, for at most ``serve_chunk_media`` media (``Library.process(max_media=)``), and starts again from the
+  first stage. New media thus get thumbnails (and appear in the timeline) before the faces, tags, duplicates
+  and quality of older ones go on.
+* Restart-safe: all it knows is in the catalog. Each stage writes its rows keyed by media and version, so a
+  processor killed at any point (``kill -9`` included) loses at most the uncommitted rows, which the next one
+  redoes, and never writes a row twice. It assigns faces to people once at start, for faces a killed run
+  stored without getting there.
+* One per library: it holds ``ProcessorLock`` while it runs; a second one stops at once with ``ProcessorBusy``.
+* Models stay loaded in this process between rounds (CLIP's weights check, the face engine's check); a stage that
+  cannot run here (no weights) is skipped with its reason until new media arrive.
+* It takes the library's write lock only while a chunk runs; when someone else holds it (``workbench import``),
+  the state is ``waiting`` and it tries again after the poll interval.
+* Status for admins: ``status.write_status`` after every step (state, stage, queue per stage, last error).
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import LibraryError
+from workbench.serve.status import ProcessorBusy, ProcessorLock, now_iso, write_status
+
+#: Exit code of a processor that found another one at work on the library (``workbench serve`` reads it).
+EXIT_BUSY = 3
+
+
+class Processor:
+    """One library's background processor. ``run`` loops until ``stop`` is set; ``step`` does one round."""
+
+    def __init__(self, library_root: Path, *, log: Any = None):
+        from workbench.library import Library
+        self.lib = Library.open(library_root)
+        self.root = self.lib.root
+        self.lock = ProcessorLock(self.root)
+        self.poll_interval_s = float(self.lib.settings.serve_poll_interval_s)
+        self.chunk_media = int(self.lib.settings.serve_chunk_media)
+        self._log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self._seen_version: int | None = None
+        self._work = True               # something may be pending: true at start and after new media
+        self.skipped: dict[str, str] = {}   # stage -> why it cannot run here (until new media arrive)
+        self.status: dict[str, Any] = {"state": "starting", "stage": None, "queue": {}, "skipped": {},
+                                       "done": {}, "last_error": None, "last_error_at": None,
+                                       "started_at": now_iso()}
+
+    # -- the loop -------------------------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Hold the lock and process until ``stop`` is set (raises ``ProcessorBusy`` when another one runs)."""
+        stop = stop or threading.Event()
+        self.lock.acquire()
+        try:
+            self.status["pid"] = __import__("os").getpid()
+            self._publish()
+            self._catch_up_people()
+            while not stop.is_set():
+                if not self.step():
+                    stop.wait(self.poll_interval_s)
+        finally:
+            self._publish(state="stopped", stage=None)
+            self.lock.release()
+
+    def step(self) -> bool:
+        """One round: notice new media, then run one chunk of the first stage with work. True when it did work
+        (so the caller goes straight on), False when idle or waiting."""
+        version = self.lib.media_version()
+        if version != self._seen_version:
+            self._seen_version = version
+            self._work = True
+            self.skipped.clear()          # new media: stages skipped for want of weights are asked again
+        if not self._work:
+            return False
+        queue = {r["stage"]: int(r["pending"]) for r in self.lib.status().to_dict("records")}
+        self._publish(state="processing", queue=queue, skipped=dict(self.skipped))
+        for name, pending in queue.items():
+            if pending == 0 or name in self.skipped:
+                continue
+            self._publish(stage=name)
+            try:
+                rep = self.lib.process([name], max_media=self.chunk_media, progress=False)[0]
+            except LibraryError as e:         # the write lock is someone else's right now (an import): later
+                self._publish(state="waiting", stage=None, waiting_for=str(e))
+                return False
+            except Exception as e:            # a bug or a broken library: say it, keep serving, retry on news
+                self._error(f"{name}: {type(e).__name__}: {e}")
+                self._log(traceback.format_exc())
+                self.skipped[name] = f"stopped after an error: {e}"
+                continue
+            if rep.skipped:
+                self.skipped[name] = rep.skipped
+                self._publish(skipped=dict(self.skipped))
+                continue
+            if rep.failures:
+                path, reason = rep.failures[-1]
+                self._error(f"{name}: {path}: {reason}")
+            if rep.done or rep.failed:
+                done = self.status["done"]
+                done[name] = done.get(name, 0) + rep.done + rep.failed
+                self._publish(stage=None)
+                return True
+        # Nothing could move: everything done, or what waits needs a stage that cannot run here.
+        self._work = False
+        queue = {r["stage"]: int(r["pending"]) for r in self.lib.status().to_dict("records")}
+        self._publish(state="idle", stage=None, queue=queue, skipped=dict(self.skipped))
+        return False
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    def _catch_up_people(self) -> None:
+        """Faces a killed run stored before it assigned them to people get assigned now."""
+        try:
+            self.lib.update_people()
+        except LibraryError:
+            pass                            # busy: the next faces chunk assigns them
+        except Exception as e:
+            self._error(f"people: {type(e).__name__}: {e}")
+
+    def _error(self, message: str) -> None:
+        self._log(f"processor: {message}")
+        self._publish(last_error=message, last_error_at=now_iso())
+
+    def _publish(self, **changes: Any) -> None:
+        self.status.pop("waiting_for", None)
+        self.status.update(changes)
+        write_status(self.root, self.status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Process new media of a library in the background until stopped.")
+    ap.add_argument("--library", type=Path, default=None)
+    a = ap.parse_args(argv)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        proc = Processor(a.library)
+        proc.run(stop)
+    except ProcessorBusy as e:
+        print(f"processor: not started: {e}", file=sys.stderr, flush=True)
+        return EXIT_BUSY
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
