@@ -435,3 +435,21 @@ def test_an_interrupted_key_rotation_finishes_when_run_again(tmp_path):
     done = Library.open(lib.root, passphrase=PASS)
     assert len(done.storage.keys.master_keys) == 1
     assert {k: done.storage.read_bytes(k) for k in data} == data
+
+
+@pytest.mark.slow
+def test_compressing_and_replacing_originals_work_encrypted_and_rebuilt_jpegs_stay_outside_the_library(tmp_path):
+    lib, _ = encrypted_library(tmp_path / "lib")
+    jpeg(tmp_path / "in" / "a.jpg", 800, 600, seed=3)
+    original = (tmp_path / "in" / "a.jpg").read_bytes()
+    lib.import_files([tmp_path / "in"], progress=False)
+    lib.process(["thumbnails"], progress=False)
+    lib.compress("lossless", progress=False)
+    df = lib.replace_originals(progress=False)
+    assert df["status"].tolist() == ["replaced"] and df["stored_as"].tolist() == ["jxl-reconstructible"]
+    mid = df["id"].iloc[0]
+    rebuilt = lib.original_path(mid)                      # the exact JPEG, rebuilt from the stored JPEG XL
+    assert rebuilt.read_bytes() == original and lib.root not in rebuilt.parents
+    assert lib.verify(progress=False)["status"].tolist() == ["ok"]
+    assert find_any(lib.root, windows(original)) == []
+    assert all(SEALED_NAME.match(f) for f in storage_files(lib.root))
