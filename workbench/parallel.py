@@ -44,7 +44,7 @@ def describe_exit(exitcode: int | None) -> str:
     return f"the worker process exited unexpectedly (exit code {exitcode})"
 
 
-def _call(fn: Callable[[Any], Any], item: Any) -> Any:
+def call_as_result(fn: Callable[[Any], Any], item: Any) -> Any:
     """Worker-side wrapper: MediaError stays a reason; anything else keeps its message and type."""
     try:
         return fn(item)
@@ -82,7 +82,7 @@ def run_isolated(fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int
                     item = next(it)
                 except StopIteration:
                     return
-                pending[pool.schedule(_call, args=(fn, item), timeout=timeout_s)] = item
+                pending[pool.schedule(call_as_result, args=(fn, item), timeout=timeout_s)] = item
 
         fill()
         while pending:

@@ -9,8 +9,9 @@ from typing import Any
 import pyarrow as pa
 
 from workbench.catalog.store import Catalog, sql_quote
-from workbench.parallel import Failure, run_isolated
-from workbench.stages.base import INPUT_COLUMNS, Stage, StageContext, run_batch
+from workbench.parallel import Failure
+from workbench.stages.base import INPUT_COLUMNS, Stage, StageContext
+from workbench.stages.engines import LocalEngine, RayEngine
 
 BATCH_ROWS = 4  # rows per worker task: small enough that a crash isolates quickly, big enough to amortise IPC
 # A task's time limit grows with its rows up to this many files' worth (the embeddings stage sends 128 previews
@@ -89,9 +90,12 @@ def _batches(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:
 
 def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed: bool = False,
               on_progress: Callable[[int], None] | None = None,
-              set_total: Callable[[int], None] | None = None, limit: int | None = None) -> StageReport:
+              set_total: Callable[[int], None] | None = None, limit: int | None = None,
+              engine: LocalEngine | RayEngine | None = None) -> StageReport:
     """Process every pending media (at most ``limit`` of them, so a background processor can come back to an
-    earlier stage soon); a batch whose worker crashed is retried one file at a time."""
+    earlier stage soon) on ``engine`` (local worker processes unless given); a batch whose worker crashed is
+    retried one file at a time. Results are committed here, in this process, whatever the engine."""
+    engine = engine or LocalEngine()
     report = StageReport(stage.name, stage.version)
     todo = pending_media(catalog, stage, retry_failed)
     if limit is not None and todo.num_rows > limit:
@@ -123,10 +127,9 @@ def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed
         if isinstance(result, Failure):
             if batch.num_rows > 1:  # find the culprit: rerun each file alone
                 singles = [batch.slice(i, 1) for i in range(batch.num_rows)]
-                for item, res in run_isolated(run_batch, [(stage, s, ctx) for s in singles],
-                                              workers=workers,
+                for single, res in engine.map(stage, ctx, singles, workers=workers,
                                               timeout_s=settings.per_file_timeout_s):
-                    yield from handle(item[1], res)
+                    yield from handle(single, res)
                 return
             mid = batch.column("id")[0].as_py()
             yield pa.RecordBatch.from_pylist([stage.failed_row(mid, result.reason)], schema=stage.schema)
@@ -134,10 +137,9 @@ def run_stage(catalog: Catalog, stage: Stage, ctx: StageContext, *, retry_failed
         yield result
 
     rows = stage.batch_rows or BATCH_ROWS
-    tasks = ((stage, b, ctx) for b in _batches(todo, rows))
-    for item, result in run_isolated(run_batch, tasks, workers=workers,
-                                     timeout_s=settings.per_file_timeout_s * min(rows, MAX_TIMEOUT_FILES)):
-        for out in handle(item[1], result):
+    for batch, result in engine.map(stage, ctx, _batches(todo, rows), workers=workers,
+                                    timeout_s=settings.per_file_timeout_s * min(rows, MAX_TIMEOUT_FILES)):
+        for out in handle(batch, result):
             buffer.append(out)
             status = out.column("status").to_pylist()
             report.done += status.count("ok")
