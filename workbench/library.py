@@ -205,11 +205,22 @@ class Library:
             self._refresh_indexes()
         return report
 
+    def engine(self, name: str = "local", address: str | None = None) -> Any:
+        """The engine ``process`` runs stages on: "local" (worker processes) or "ray" (connects to, or starts, a
+        Ray cluster now, so a wrong address fails before any work); ``describe()`` says where it runs."""
+        from workbench.stages.engines import make_engine
+        return make_engine(name, address=address, settings=self.settings)
+
     def process(self, stages: Iterable[str] | None = None, *, retry_failed: bool = False,
-                progress: bool | None = None, max_media: int | None = None) -> list[StageReport]:
+                progress: bool | None = None, max_media: int | None = None, engine: Any = "local",
+                address: str | None = None) -> list[StageReport]:
         """Run every pending stage (or the named ones); safe to interrupt and rerun. ``max_media`` caps the media
-        each stage takes this time (``workbench serve`` works in chunks so new photos get thumbnails first)."""
+        each stage takes this time (``workbench serve`` works in chunks so new photos get thumbnails first).
+        ``engine="ray"`` runs the stages' batches on a Ray cluster (``address``, else ``ray_address``, else a new
+        local one); the rows are the same and are committed here either way."""
         from concurrent.futures import ThreadPoolExecutor
+
+        runner_engine = self.engine(engine, address) if isinstance(engine, str) else engine
 
         from workbench.people.assign import update_people
         from workbench.stages.faces import FaceStage
@@ -233,7 +244,7 @@ class Library:
                     rep = run_stage(self.catalog, stage, self._context(), retry_failed=retry_failed,
                                     on_progress=pb.update,
                                     set_total=lambda n: setattr(pb, "total", n) or pb.refresh(),
-                                    limit=max_media)
+                                    limit=max_media, engine=runner_engine)
                 reports.append(rep)
                 if rep.done or rep.failed:
                     stage.after_run(self.catalog)

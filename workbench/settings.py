@@ -38,6 +38,14 @@ class Settings:
     # Catalog rows are committed at least this often, so a killed import loses little work.
     commit_every_files: int = 256
     commit_every_s: float = 15.0
+    # `workbench process --engine ray`: the cluster ("" starts one on this machine; "auto"; "ray://host:10001") and
+    # the resources each Ray worker asks for. Decode-heavy stages run as tasks of ray_cpus_per_task CPUs; model
+    # stages (CLIP, faces) as an actor pool whose actors each hold the model and ask for ray_cpus_per_actor CPUs
+    # and ray_gpus_per_actor GPUs (0 here: no GPU; 1 on a GPU node runs the model there).
+    ray_address: str = ""
+    ray_cpus_per_task: float = 1.0
+    ray_cpus_per_actor: float = 1.0
+    ray_gpus_per_actor: float = 0.0
     # `workbench serve`'s background processor. It checks for new media every serve_poll_interval_s (one read of
     # the media table's version, ~0.1 ms: 1 s costs nothing and keeps a new photo's thumbnail within the 5 s
     # goal, docs/benchmarks.md serve_latency) and takes at most serve_chunk_media media per stage at a time,

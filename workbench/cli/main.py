@@ -115,6 +115,12 @@ def import_cmd(
 def process(
         stage: Annotated[Optional[list[str]], typer.Option(help="Only this stage (repeatable), e.g. thumbnails.")] = None,
         retry_failed: Annotated[bool, typer.Option(help="Also retry media whose stage failed before.")] = False,
+        engine: Annotated[str, typer.Option(help="Where the work runs: local (worker processes here) or ray "
+                                                 "(a Ray cluster; pip install 'ray[data]').")] = "local",
+        address: Annotated[Optional[str], typer.Option(help="The Ray cluster for --engine ray: auto, "
+                                                            "ray://host:10001, or HOST:PORT of `ray start --head`; "
+                                                            "default: setting ray_address, else a new local "
+                                                            "cluster.")] = None,
         json_out: JsonOpt = False) -> None:
     """Run every pending processing stage, in order: thumbnails (thumbnail and preview), fingerprints (duplicates),
     embeddings_<dim> (CLIP vectors, for search), tag_scores (tags), face_scans (faces, then people), quality,
@@ -122,10 +128,17 @@ def process(
 
     A stage that cannot run here (e.g. no model weights) is skipped with the reason.
 
-    Interrupt any time; a rerun resumes.
+    Interrupt any time; a rerun resumes. With --engine ray the same stages run on a Ray cluster and give the same
+    rows; results are still committed by this process.
     """
     lib = open_library()
-    reports = lib.process(stage, retry_failed=retry_failed, progress=progress_flag(json_out))
+    try:
+        runner = lib.engine(engine, address)
+        if engine != "local":
+            err_console.print(f"engine: {runner.describe()}")
+        reports = lib.process(stage, retry_failed=retry_failed, progress=progress_flag(json_out), engine=runner)
+    except WorkbenchError as e:
+        fail(str(e))
     for r in reports:
         if json_out:
             emit_json({"stage": r.stage, "version": r.version, "done": r.done, "failed": r.failed,
