@@ -27,6 +27,11 @@ $(STAMP): pyproject.toml
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: browser tests need Debian's Chromium: sudo apt-get install chromium"; fi; fi
+	@# `workbench backup` drives Debian's restic; the backup benchmark compares it with borg.
+	@if [ ! -x /usr/bin/restic ] || [ ! -x /usr/bin/borg ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq restic borgbackup >/dev/null; \
+	  else echo "note: backups need Debian's restic: sudo apt-get install restic borgbackup"; fi; fi
 	touch $(STAMP)
 
 # Builds the demo library, then serves it (gallery on DEMO_PORT, dashboards on 5006, background processor) with a

@@ -2,6 +2,7 @@
 media by media, thinned by the retention settings. Real restic, real LanceDB, real JPEGs."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -146,3 +147,53 @@ def test_the_cli_backs_up_lists_verifies_and_restores_with_a_password_file(tmp_p
     r = runner.invoke(app, [*base, "restore", "--to", str(lib.root)])     # never over a library
     assert r.exit_code == 2 and "is not empty" in " ".join(r.output.split())
     assert snapshot_ids(tmp_path / "repo")[0].startswith(snap)
+
+
+@pytest.mark.slow
+def test_an_encrypted_librarys_backup_holds_its_ciphertext_only_and_restores_through_its_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.storage.encrypted import init_encryption
+    from workbench.storage.keyring import KdfParams, forget_unlocked
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    for var in ("WORKBENCH_PASSPHRASE", "WORKBENCH_PASSPHRASE_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    passphrase, cheap = "the library's own passphrase", KdfParams(time_cost=1, memory_cost_kib=8192, parallelism=1)
+    forget_unlocked()
+    Library.create(tmp_path / "lib")
+    init_encryption(tmp_path / "lib", passphrase, cheap)
+    forget_unlocked()
+    lib = Library.open(tmp_path / "lib", passphrase=passphrase)
+    lib.import_files(noise_jpegs(tmp_path / "in", 3), progress=False)
+    repo = str(tmp_path / "repo")
+    lib.backup(repo)
+
+    out = Library.restore_library(tmp_path / "restored", repo)
+    shas = set(lib.catalog.read("media", ["sha256"]).column("sha256").to_pylist())
+    for p in Path(out["library"]).rglob("*"):
+        if p.is_file() and "catalog" not in p.parts:
+            assert not any(s in p.name for s in shas), p                       # no content hash in a name
+            assert hashlib.sha256(p.read_bytes()).hexdigest() not in shas, p    # no plaintext original
+    forget_unlocked()
+    back = Library.open(out["library"], passphrase=passphrase)
+    assert (back.verify(progress=False)["status"] == "ok").all()
+    assert sorted(back.media()["id"]) == sorted(lib.media()["id"])
+
+    mid = lib.media()["id"].iloc[0]
+    key = f"originals/{lib.get(mid)['blob']}"
+    lib.storage.delete(key)
+    assert lib.restore_from_backup([mid], repo).set_index("id").loc[mid, "original"] == "restored"
+    assert (lib.verify(progress=False)["status"] == "ok").all()
+    forget_unlocked()
+
+
+@pytest.mark.slow
+def test_a_bucket_is_a_backup_target_like_a_folder(s3_env, tmp_path: Path) -> None:
+    lib = library_with(tmp_path, 2)
+    target = f"s3://{s3_env.bucket}/backups"
+    lib.backup(target)
+    assert any(k.startswith("backups/data/") for k in s3_env.keys("backups/"))
+    assert len(lib.backups(target)) == 1
+    assert lib.verify_backups(target, read_data_percent=100)["ok"]
+    back = Library.open(Library.restore_library(tmp_path / "restored", target)["library"])
+    assert_consistent(back)
+    assert sorted(back.media()["id"]) == sorted(lib.media()["id"])

@@ -228,6 +228,10 @@ class Settings:
     backup_keep_daily: int = 7
     backup_keep_weekly: int = 5
     backup_keep_monthly: int = 12
+    # restic's --compression for backups. Photos and videos are already compressed, so zstd only costs time:
+    # backing up 100 12 MP JPEGs (380 MB) took 15.2-17.3 s with "off" and 26.9-27.8 s with restic's default
+    # "auto" (alternating, same run; docs/benchmarks.md, backup). The catalog would compress, but it is small.
+    backup_compression: str = "off"
 
     # Replicas (docs/archive.md): `process` (which `workbench serve` runs too) ends by copying new originals to every
     # replica, so new imports reach them without anyone running `replicas sync`. Not a measured number: a choice,

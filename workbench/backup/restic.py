@@ -121,13 +121,14 @@ class Restic:
         self.run(["unlock"], check=False)
 
     # -- snapshots --------------------------------------------------------------------------------------------
-    def backup(self, folder: Path, *, tags: list[str]) -> dict[str, Any]:
+    def backup(self, folder: Path, *, tags: list[str], compression: str = "auto") -> dict[str, Any]:
         """Back up ``folder`` (incremental against the last snapshot of the same path); returns restic's JSON
         summary (``snapshot_id``, ``data_added``, ``total_bytes_processed``, ...).
 
         ``--ignore-ctime --ignore-inode``: the folder is a fresh set of hard links each time, which changes every
         file's ctime; files are unchanged when size and mtime are (originals and Lance files are immutable)."""
-        args = ["backup", "--json", "--host", HOST, "--ignore-ctime", "--ignore-inode", str(folder)]
+        args = ["backup", "--json", "--host", HOST, "--ignore-ctime", "--ignore-inode", "--compression", compression,
+                str(folder)]
         for t in [TAG, *tags]:
             args += ["--tag", t]
         proc = self.run(args, cwd=folder)

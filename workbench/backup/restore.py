@@ -6,14 +6,15 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any, BinaryIO, ContextManager
 
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from workbench.backup.restic import BackupError, Restic
-from workbench.backup.snapshot import CATALOG, MANIFEST
+from workbench.backup.snapshot import CATALOG, MANIFEST, as_stored
 from workbench.catalog.store import Catalog, sql_in
+from workbench.errors import WorkbenchError
 from workbench.storage import Storage, original_key
 from workbench.storage.base import CHUNK_BYTES
 
@@ -21,12 +22,48 @@ from workbench.storage.base import CHUNK_BYTES
 RESTORED_MARK = ".restored-from.json"
 
 
-def _sha256(path: Path) -> str:
+def _sha256(f: BinaryIO) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            h.update(chunk)
+    while chunk := f.read(CHUNK_BYTES):
+        h.update(chunk)
     return h.hexdigest()
+
+
+def _live_sha256(storage: Storage, key: str) -> str | None:
+    """The hash of the library's copy of ``key`` (None: missing, unreadable or failing authentication)."""
+    try:
+        with storage.open(key) as f:
+            return _sha256(f)
+    except (OSError, WorkbenchError):
+        return None
+
+
+def _put_back(storage: Storage, key: str, restored: Path, expected: str, mid: str) -> str:
+    """Put the original ``key`` back from the restored tree unless the library's copy is intact; returns what
+    happened (intact | restored). Nothing unverified ever replaces anything."""
+    stored, name_of = as_stored(storage)
+    name = name_of(key)
+    got = restored.joinpath(*name.split("/"))
+    if stored is storage:
+        with open(got, "rb") as f:
+            if _sha256(f) != expected:
+                raise BackupError(f"media {mid}: the backed-up original does not match its recorded hash; run "
+                                  f"`workbench backups verify --read-data 100` and try an older backup (--at)")
+    if storage.exists(key) and _live_sha256(storage, key) == expected:
+        return "intact"
+    if storage.exists(key):
+        storage.to_trash(key)  # keep the damaged copy for inspection; never silently drop it
+    if stored is storage:
+        with open(got, "rb") as f:
+            storage.put_addressed(f, lambda _sha: key)
+    else:  # ciphertext as stored: written back under its name, then it must decrypt to the recorded hash
+        with open(got, "rb") as f:
+            stored.write(name, iter(lambda: f.read(CHUNK_BYTES), b""), immutable=True)
+        if _live_sha256(storage, key) != expected:
+            stored.delete(name)
+            raise BackupError(f"media {mid}: the backed-up original does not decrypt to its recorded hash (wrong "
+                              f"keys, or damaged); try an older backup (--at)")
+    return "restored"
 
 
 def restore_library(repo: Restic, snapshot: dict[str, Any], dest: Path) -> dict[str, Any]:
@@ -90,31 +127,15 @@ def restore_media(repo: Restic, snapshot: dict[str, Any], ids: list[str], root: 
         copies = [r for r in by_id.values() if r["storage"] == "copy" and r["blob"]]
         if copies:
             repo.restore(snapshot["id"], tmp_dir,
-                         includes=[f"{base}/{original_key(r['blob'])}" for r in copies])
+                         includes=[f"{base}/{as_stored(storage)[1](original_key(r['blob']))}" for r in copies])
         report = []
         with write_lock:
             for mid in wanted:
                 r = by_id[mid]
                 outcome = {"id": mid, "original": "referenced (not in backups)", "row": "present"}
                 if r in copies:
-                    key = original_key(r["blob"])
-                    expected = r["stored_sha256"] if r.get("stored_as") else r["sha256"]
-                    got = tmp_dir / base.lstrip("/") / key
-                    if _sha256(got) != expected:
-                        raise BackupError(f"media {mid}: the backed-up original does not match its recorded hash; "
-                                          f"run `workbench backups verify --read-data 100` and try an older backup")
-                    outcome["original"] = "intact"
-                    if storage.exists(key):
-                        with storage.open(key) as f:
-                            h = hashlib.sha256()
-                            while chunk := f.read(CHUNK_BYTES):
-                                h.update(chunk)
-                        if h.hexdigest() != expected:
-                            storage.to_trash(key)  # keep the damaged copy for inspection; never silently drop it
-                    if not storage.exists(key):
-                        with open(got, "rb") as f:
-                            storage.put_addressed(f, lambda _sha, key=key: key)
-                        outcome["original"] = "restored"
+                    outcome["original"] = _put_back(storage, original_key(r["blob"]), tmp_dir / base.lstrip("/"),
+                                                    r["stored_sha256"] if r.get("stored_as") else r["sha256"], mid)
                 if catalog.count("media", f"id = '{mid}'") == 0:
                     outcome["row"] = "restored"
                 report.append(outcome)

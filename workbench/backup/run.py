@@ -112,7 +112,8 @@ def take_backup(root: Path, catalog: Catalog, storage: Storage, write_lock: Cont
             staged = stage(root, catalog, storage, write_lock)
             t1 = time.perf_counter()
             m = staged.manifest
-            summary = repo.backup(staged.folder, tags=[f"media={m['media']}", f"originals={m['originals']}"])
+            summary = repo.backup(staged.folder, tags=[f"media={m['media']}", f"originals={m['originals']}"],
+                                  compression=settings.backup_compression)
             t2 = time.perf_counter()
             check_snapshot(repo, summary["snapshot_id"], staged.folder)
             t3 = time.perf_counter()

@@ -21,7 +21,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any, Callable, ContextManager
 
 from workbench.backup.restic import BackupError
 from workbench.catalog.store import Catalog
@@ -32,8 +32,9 @@ from workbench.storage import CACHE, DERIVED, TRASH, Storage, original_key
 STAGING = ".backup-staging"
 #: The manifest at the top of every snapshot: the table versions, counts, and when.
 MANIFEST = "workbench-backup.json"
-#: The library's configuration files and folders that travel with it (copied: they are small and mutable).
-CONFIG_FILES = ("library.json", "settings.json", "vocabulary.json")
+#: The library's configuration files and folders that travel with it (copied: they are small and mutable);
+#: ``encryption.json`` is an encrypted library's keyring (its keys, only wrapped by the passphrase).
+CONFIG_FILES = ("library.json", "settings.json", "vocabulary.json", "encryption.json")
 CONFIG_DIRS = ("policies",)
 #: Derived areas rebuilt on demand, never backed up.
 SKIP_DERIVED = (CACHE, f"{DERIVED}/search")
@@ -115,8 +116,23 @@ def trim_catalog(folder: Path, versions: dict[str, int]) -> list[str]:
     return sorted(set(missing))
 
 
+def as_stored(storage: Storage) -> tuple[Storage, Callable[[str], str]]:
+    """The storage holding the bytes as stored and the name a key has there: an encrypting layer's inner storage
+    and keyed-hash names (a backup of an encrypted library holds its ciphertext only), else the storage itself."""
+    inner, name_of = getattr(storage, "inner", None), getattr(storage, "name_of", None)
+    if isinstance(inner, Storage) and callable(name_of):
+        return inner, name_of
+    return storage, lambda key: key
+
+
 def stage(root: Path, catalog: Catalog, storage: Storage, lock: ContextManager[Any]) -> Staged:
     """Gather a consistent point-in-time copy of the library at ``root`` as hard links under ``STAGING``."""
+    if not Path(str(catalog.folder)).is_dir():
+        raise BackupError(f"the catalog of this library is not a local folder ({catalog.folder}): backing up a "
+                          f"library kept in a bucket is not supported; use replicas (docs/archive.md) or the "
+                          f"bucket's own versioning")
+    stored, name_of = as_stored(storage)
+    encrypted = stored is not storage
     folder = root / STAGING
     interrupted = folder.exists()
     if interrupted:
@@ -155,8 +171,9 @@ def stage(root: Path, catalog: Catalog, storage: Storage, lock: ContextManager[A
             continue  # referenced media: the file stays where the user keeps it
         key = original_key(row["blob"])
         try:
-            src = storage.local_file(key)
-            _place(src, folder.joinpath(*key.split("/")))
+            name = name_of(key)
+            src = stored.local_file(name)
+            _place(src, folder.joinpath(*name.split("/")))
         except FileNotFoundError:
             raise BackupError(f"media {row['id']}: its original {key} is missing from the library; run "
                               f"`workbench verify` (and repair it) before backing up") from None
@@ -164,11 +181,11 @@ def stage(root: Path, catalog: Catalog, storage: Storage, lock: ContextManager[A
         orig_bytes += src.stat().st_size
     n_derived = 0
     for area in (DERIVED, TRASH):
-        for key in storage.list(area):
-            if key.startswith(tuple(p + "/" for p in SKIP_DERIVED)):
-                continue
+        for key in stored.list(area):
+            if key.startswith(tuple(p + "/" for p in SKIP_DERIVED)) or (folder.joinpath(*key.split("/"))).exists():
+                continue  # (an encrypted library's names say nothing: its caches go along, as ciphertext)
             try:
-                _place(storage.local_file(key), folder.joinpath(*key.split("/")))
+                _place(stored.local_file(key), folder.joinpath(*key.split("/")))
                 n_derived += 1
             except FileNotFoundError:
                 continue  # replaced or emptied while we listed: not part of what the pinned rows need
@@ -180,7 +197,8 @@ def stage(root: Path, catalog: Catalog, storage: Storage, lock: ContextManager[A
             shutil.copytree(root / name, folder / name)
     manifest = {"format": "workbench-backup", "format_version": 1, "created_at": pinned_at.isoformat(),
                 "library": str(root), "write_lock": locked, "tables": versions, "media": len(media),
-                "originals": n_orig, "original_bytes": orig_bytes, "other_files": n_derived}
+                "originals": n_orig, "original_bytes": orig_bytes, "other_files": n_derived,
+                "encrypted": encrypted}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return Staged(folder, manifest, interrupted)
 
