@@ -229,3 +229,27 @@ def test_kill_9_of_serve_mid_processing_then_a_restart_finishes_the_work_without
         assert len(keys) == len(set(keys)), f"{table} has rows written twice"
     media = list(lib.media()["id"])
     assert len(media) == n and all(lib.thumbnails(media).values())
+
+
+def test_admins_see_what_the_processor_does_on_the_photos_page_while_media_wait(tmp_path: Path):
+    from workbench.gallery.app import Gallery
+    from workbench.serve.status import ProcessorLock, write_status
+    lib = make_library(tmp_path / "lib", 1)
+    lib.add_user("ann", "ann's long password", role="admin")
+    lib.add_user("bob", "bob's long password")
+    lock = ProcessorLock(lib.root)
+    lock.acquire()          # this test plays the processor
+    try:
+        write_status(lib.root, {"state": "processing", "stage": "thumbnails", "queue": {"thumbnails": 1, "ocr": 1},
+                                "skipped": {}, "done": {}, "last_error": None, "pid": os.getpid()})
+        titles = {}
+        for user in ("ann", "bob"):
+            app = Gallery(lib, lib.for_session(lib.login(user, f"{user}'s long password")), full_page=True, xsrf="x")
+            titles[user] = app.page.pages["Photos"].title.value
+        assert "processor: processing thumbnails (thumbnails 1, ocr 1 waiting)" in titles["ann"]
+        assert "processor" not in titles["bob"]
+        write_status(lib.root, {"state": "idle", "stage": None, "queue": {"thumbnails": 0}, "skipped": {}})
+        app = Gallery(lib, lib.for_session(lib.login("ann", "ann's long password")), full_page=True, xsrf="x")
+        assert "processor" not in app.page.pages["Photos"].title.value
+    finally:
+        lock.release()

@@ -64,10 +64,23 @@ class PhotosPage(W.VBox):
         else:
             rows = view.media(sort=q.sort, desc=q.desc, **q.filters())
             self.title.value = ("<div class='wb-title'>Photos</div>" if not q.active else
-                                "<div class='wb-title'>Photos</div><div class='wb-sub'>Filtered</div>")
+                                "<div class='wb-title'>Photos</div><div class='wb-sub'>Filtered</div>"
+                                ) + self.processing_note()
             empty = ("Nothing matches these filters." if q.active else empty_library_text(self.shell.user["role"]))
             self.grid.show(rows, empty_text=empty, timeline=q.sort == "date")
         self._selection(list(self.grid.selected))
+
+    def processing_note(self) -> str:
+        """For admins, while media wait: what the background processor (`workbench serve`) is doing, so a photo
+        without its thumbnail yet is explained. Nothing for others, or when nothing waits."""
+        if self.shell.user["role"] != "admin":
+            return ""
+        from workbench.serve.status import describe, read_status
+        st = read_status(self.shell.app.library.root)
+        skipped = st.get("skipped") or {}
+        if not st["running"] or not any(v for k, v in st["queue"].items() if k not in skipped):
+            return ""
+        return f"<div class='wb-sub wb-processing'>{esc(describe(st))}</div>"
 
     def semantic(self) -> bool:
         """Whether CLIP embeddings exist, so search understands meaning (else it matches words only)."""
