@@ -639,6 +639,8 @@ def open_encrypted(root: Path, inner: Storage, settings: "Settings", passphrase:
 def keyring_place(root: Path, inner: Storage) -> "Path | Storage":
     """Where a library's keyring is: its folder, or for a library on object storage the bucket itself (next to
     library.json), so another machine with the passphrase can unlock it."""
+    while isinstance(inner, EncryptedStorage):
+        inner = inner.inner
     return Path(root) if isinstance(inner, LocalStorage) else inner
 
 
@@ -660,7 +662,7 @@ def encrypt_empty(root: Path, inner: Storage, settings: "Settings", passphrase: 
     to show once, and the storage to use from now on."""
     from workbench.storage.keyring import LockedError, is_encrypted, passphrase_or_ask
     place = keyring_place(root, inner)
-    if is_encrypted(place):
+    if isinstance(inner, EncryptedStorage) or is_encrypted(place):
         raise LockedError(f"{root} is already encrypted")
     if any(True for area in (ORIGINALS, DERIVED, TRASH) for _ in inner.list(area)):
         raise LockedError(f"{root} already holds files: convert it with `workbench encrypt`")
