@@ -45,6 +45,10 @@ from workbench.storage.base import CHUNK_BYTES
 SOURCE_PREFIX = "uploads"
 #: How long a finished upload's record stays, so a client that lost the last answer can ask (HEAD) how it ended.
 DONE_KEEP_S = 3600.0
+#: Abandoned uploads are looked for at most this often (at a creation), not at every one.
+EXPIRE_EVERY_S = 60.0
+#: Decided uploads whose catalog rows are written together (a batch forms only while uploads wait).
+FINISH_BATCH = 64
 MAX_NAME_CHARS = 500
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -105,6 +109,7 @@ class Uploads:
         self._lock = threading.Lock()
         self._finisher: Any = None     # one thread deciding complete uploads, in arrival order
         self._pool: Any = None         # one worker process probing them (kept: starting one costs ~0.3 s)
+        self._expired_at = float("-inf")
 
     # -- records --------------------------------------------------------------------------------------------
     def _meta(self, upload_id: str) -> Path:
@@ -171,7 +176,9 @@ class Uploads:
               sha256: str | None = None, added_by: str | None = None) -> Upload:
         """A new upload (checks already done by the caller: role, size, quota, album). With the client's
         ``sha256`` of content the library has, it is finished at once ("known"): nothing is sent or stored."""
-        self.expire()
+        if time.monotonic() - self._expired_at > EXPIRE_EVERY_S:
+            self.expire()
+            self._expired_at = time.monotonic()
         name = clean_name(name)
         claimed = str(sha256).strip().lower() if sha256 else None
         if claimed is not None and not _HEX64.match(claimed):
@@ -182,7 +189,8 @@ class Uploads:
         if claimed is not None:
             mid = self.known_media(claimed)
             if mid is not None:
-                self._adopt_known(u, mid, added_by)
+                self._commit([{"upload": u, "media_id": mid, "row": None, "added_by": added_by,
+                               "stored": False}])
                 return u
         self.data_file(u).touch()
         self._save(u)
@@ -223,6 +231,13 @@ class Uploads:
     def finish(self, u: Upload, *, added_by: str | None = None) -> Upload:
         """Turn a complete upload into media (or recognise it as known); refusals raise ``UploadRefused``
         after recording the reason and deleting the staged bytes."""
+        item = self._decide(u, added_by)
+        self._commit([item])
+        return u
+
+    def _decide(self, u: Upload, added_by: str | None) -> dict[str, Any]:
+        """The per-file half of finishing: hash, known or not, content check, file put in place. Refusals are
+        recorded and raised."""
         data = self.data_file(u)
         if data.stat().st_size != u.length:
             raise UploadRefused(f"this upload has {data.stat().st_size} of {u.length} bytes", 409)
@@ -233,23 +248,15 @@ class Uploads:
                                     "sending; upload it again", 460)
             mid = self.known_media(sha)
             if mid is not None:
-                self._adopt_known(u, mid, added_by)
                 self._discard(u, keep_record=True)
-                return u
+                return {"upload": u, "media_id": mid, "row": None, "added_by": added_by, "stored": False}
             probe = self._probe(data)
             ext = probe["ext"]
             stored = self.storage.put_staged(self._data_name(u), original_key(blob_relpath(sha, ext)))
             row = {**probe["row"], "id": media_id_for(sha), "sha256": sha, "path": u.source_path,
                    "size_bytes": u.length, "blob": blob_relpath(sha, ext)}
-            commit_media(self.catalog, self.root, [(row, probe["warnings"], (u.length, None))], "copy", u.owner,
-                         ImportReport())
-            self._in_album(u, row["id"], added_by)
-            clear_errors(self.catalog, [u.source_path], "upload")
-            u.state, u.media_id, u.result, u.touched_at = "done", row["id"], "added" if stored else "known", \
-                time.time()
-            self._save(u)
-            self._hash.pop(u.id, None)
-            return u
+            return {"upload": u, "media_id": row["id"], "row": row, "warnings": probe["warnings"],
+                    "added_by": added_by, "stored": stored}
         except UploadRefused as e:
             self.refuse(u, e.reason)
             raise
@@ -257,31 +264,99 @@ class Uploads:
             self.refuse(u, e.reason)
             raise UploadRefused(f"not added: {e.reason}", 415) from None
 
+    def _commit(self, items: list[dict[str, Any]]) -> None:
+        """The catalog half, for many decided uploads at once (a few writes per batch, not per file): media
+        rows by the importer's ``commit_media`` (per owner), sources for known content, album items."""
+        from datetime import datetime, timezone
+        from workbench.access import albums
+        if not items:
+            return
+        at = datetime.now(timezone.utc)
+        by_owner: dict[str, list] = {}
+        known = []
+        for it in items:
+            u = it["upload"]
+            if it["row"] is not None:
+                by_owner.setdefault(u.owner, []).append((it["row"], it["warnings"], (u.length, None)))
+            else:   # content already stored: the uploader becomes one more owner (as import does for a copy)
+                known.append({"key": source_key(it["media_id"], u.source_path), "media_id": it["media_id"],
+                              "path": u.source_path, "mode": "copy", "owner": u.owner, "size_bytes": u.length,
+                              "mtime_ns": None, "found_at": at})
+        for owner, rows in by_owner.items():
+            commit_media(self.catalog, self.root, rows, "copy", owner, ImportReport())
+        if known:
+            self.catalog.upsert("sources", known, "key")
+        for album_id in {it["upload"].album_id for it in items if it["upload"].album_id}:
+            mine = [it for it in items if it["upload"].album_id == album_id]
+            for added_by in {it["added_by"] or it["upload"].owner for it in mine}:
+                albums.add_items(self.catalog, album_id, [it["media_id"] for it in mine
+                                                          if (it["added_by"] or it["upload"].owner) == added_by],
+                                 added_by)
+        clear_errors(self.catalog, [it["upload"].source_path for it in items if it["row"] is not None], "upload")
+        now = time.time()
+        for it in items:
+            u = it["upload"]
+            u.state, u.media_id, u.touched_at = "done", it["media_id"], now
+            u.result = "added" if it["stored"] else "known"
+            self._save(u)
+            self._hash.pop(u.id, None)
+
     def finish_later(self, u: Upload, *, added_by: str | None = None) -> Upload:
-        """``finish`` in the background (one upload at a time, in arrival order): the last PATCH is answered as
-        soon as the bytes are in, and the next file's bytes flow while this one is decided. ``get`` tells how it
+        """``finish`` in the background: the last PATCH is answered as soon as the bytes are in, and the next
+        file's bytes flow while this one is decided. One thread decides uploads in arrival order and writes the
+        catalog rows of all that are waiting in one go (like import's batched commits). ``get`` tells how it
         ended (state ``checking``, then ``done`` or ``refused`` with the reason)."""
-        from concurrent.futures import ThreadPoolExecutor
+        import queue
         u.state, u.touched_at = "checking", time.time()
         self._save(u)
         with self._lock:
             self._busy.add(u.id)
             if self._finisher is None:
-                self._finisher = ThreadPoolExecutor(1, thread_name_prefix="upload-finish")
+                self._queue: queue.Queue = queue.Queue()
+                self._finisher = threading.Thread(target=self._finish_loop, name="upload-finish", daemon=True)
+                self._finisher.start()
+        self._queue.put((u, added_by))
+        return u
 
-        def run() -> None:
+    def _finish_loop(self) -> None:
+        import queue
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < FINISH_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                batch.append(nxt)
+            items = []
+            for entry in batch:
+                if callable(entry):          # wait_finished's marker
+                    continue
+                u, added_by = entry
+                try:
+                    items.append(self._decide(u, added_by))
+                except UploadRefused:
+                    pass                      # recorded, and kept in the record for the uploader
+                except Exception as e:        # never lose an upload's outcome silently
+                    self.refuse(u, f"could not add it: {type(e).__name__}: {e}")
             try:
-                self.finish(u, added_by=added_by)
-            except UploadRefused:
-                pass                              # recorded, and kept in the record for the uploader
-            except Exception as e:                # never lose an upload's outcome silently
-                self.refuse(u, f"could not add it: {type(e).__name__}: {e}")
+                self._commit(items)
+            except Exception as e:
+                for it in items:
+                    self.refuse(it["upload"], f"could not add it: {type(e).__name__}: {e}")
             finally:
                 with self._lock:
-                    self._busy.discard(u.id)
-
-        self._finisher.submit(run)
-        return u
+                    for entry in batch:
+                        if callable(entry):
+                            entry()
+                        else:
+                            self._busy.discard(entry[0].id)
 
     def resume_checking(self, u: Upload) -> Upload:
         """An upload left ``checking`` by a server that stopped before deciding it: decide it now."""
@@ -292,7 +367,9 @@ class Uploads:
     def wait_finished(self) -> None:
         """Block until every upload handed to ``finish_later`` so far is decided (tests, benchmarks)."""
         if self._finisher is not None:
-            self._finisher.submit(lambda: None).result()
+            done = threading.Event()
+            self._queue.put(done.set)
+            done.wait()
 
     def refuse(self, u: Upload, reason: str) -> None:
         """Record why an upload was refused (``workbench errors`` shows it) and delete its staged bytes; the
@@ -349,29 +426,13 @@ class Uploads:
     def close(self) -> None:
         """Stop the background thread and the probing worker (a server shutting down)."""
         if self._finisher is not None:
-            self._finisher.shutdown(wait=True)
+            self._queue.put(None)
+            self._finisher.join()
             self._finisher = None
         if self._pool is not None:
             self._pool.stop()
             self._pool.join()
             self._pool = None
-
-    def _adopt_known(self, u: Upload, media_id: str, added_by: str | None) -> None:
-        """Content already stored: the uploader becomes one of its owners (as import does for a second copy)."""
-        now = time.time()
-        from datetime import datetime, timezone
-        at = datetime.now(timezone.utc)
-        self.catalog.upsert("sources", [{"key": source_key(media_id, u.source_path), "media_id": media_id,
-                                         "path": u.source_path, "mode": "copy", "owner": u.owner,
-                                         "size_bytes": u.length, "mtime_ns": None, "found_at": at}], "key")
-        self._in_album(u, media_id, added_by)
-        u.state, u.media_id, u.result, u.touched_at = "done", media_id, "known", now
-        self._save(u)
-
-    def _in_album(self, u: Upload, media_id: str, added_by: str | None) -> None:
-        if u.album_id:
-            from workbench.access import albums
-            albums.add_items(self.catalog, u.album_id, [media_id], added_by or u.owner)
 
     # -- ending ---------------------------------------------------------------------------------------------
     def _discard(self, u: Upload, keep_record: bool = False) -> None:
@@ -431,30 +492,33 @@ class Receiver:
         self._f = open(uploads.data_file(u), "r+b")
         self._f.seek(offset)
         self._closed = False
-        self._piece = bytearray()
+        self._piece: list[bytes] = []
+        self._piece_bytes = 0
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="upload-write")
         self._pending: list[tuple[Any, int]] = []
         self._error: BaseException | None = None
 
-    def _store(self, piece: bytes) -> None:
-        self._f.write(piece)
+    def _store(self, piece: list[bytes]) -> None:
+        self._f.writelines(piece)
         if self.hasher is not None:
-            self.hasher.update(piece)
+            for chunk in piece:
+                self.hasher.update(chunk)
 
     def _submit(self) -> Any:
-        piece = bytes(self._piece)
-        self._piece.clear()
+        piece, n = self._piece, self._piece_bytes      # the chunks as they came: no copying
+        self._piece, self._piece_bytes = [], 0
         fut = self._thread.submit(self._store, piece)
-        self._pending = [(f, n) for f, n in self._pending if not f.done()] + [(fut, len(piece))]
+        self._pending = [(f, k) for f, k in self._pending if not f.done()] + [(fut, n)]
         return fut
 
     def write(self, chunk: bytes) -> Any:
         """Accept ``chunk``; returns None, or a ``concurrent.futures.Future`` to wait for before sending more."""
         if self.offset + len(chunk) > self.upload.length:
             raise UploadRefused(f"more bytes than the {self.upload.length} announced", 413)
-        self._piece += chunk
+        self._piece.append(chunk)
+        self._piece_bytes += len(chunk)
         self.offset += len(chunk)
-        if len(self._piece) < self.PIECE_BYTES:
+        if self._piece_bytes < self.PIECE_BYTES:
             return None
         fut = self._submit()
         waiting = sum(n for f, n in self._pending if not f.done())
