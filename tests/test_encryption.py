@@ -453,3 +453,14 @@ def test_compressing_and_replacing_originals_work_encrypted_and_rebuilt_jpegs_st
     assert lib.verify(progress=False)["status"].tolist() == ["ok"]
     assert find_any(lib.root, windows(original)) == []
     assert all(SEALED_NAME.match(f) for f in storage_files(lib.root))
+
+
+def test_encrypting_twice_or_a_library_with_files_is_refused_in_one_line(tmp_path):
+    lib, _ = encrypted_library(tmp_path / "lib")
+    with pytest.raises(LockedError, match="already encrypted"):
+        lib.start_encryption(PASS)
+    plain = Library.create(tmp_path / "plain")
+    jpeg(tmp_path / "in" / "a.jpg", seed=1)
+    plain.import_files([tmp_path / "in"], progress=False)
+    with pytest.raises(LockedError, match="workbench encrypt"):
+        plain.start_encryption(PASS)
