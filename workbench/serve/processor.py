@@ -66,7 +66,13 @@ class Processor:
             self._publish()
             self._catch_up_people()
             while not stop.is_set():
-                if not self.step():
+                try:
+                    busy = self.step()
+                except Exception as e:        # e.g. a catalog read failing for a moment: say it, try again
+                    self._error(f"{type(e).__name__}: {e}")
+                    self._log(traceback.format_exc())
+                    busy = False
+                if not busy:
                     stop.wait(self.poll_interval_s)
         finally:
             self._publish(state="stopped", stage=None)
