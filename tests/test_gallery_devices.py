@@ -143,10 +143,14 @@ def test_on_a_phone_and_a_tablet_the_timeline_fills_the_screen_with_a_menu_and_a
     assert page.get_attribute("a.wb-upload-link", "href").endswith("/upload")
     assert_fits(page)
     shot(page, f"gallery_{name}_menu")
-    page.tap(".wb-nav-albums")
-    page.wait_for_selector(".wb-nav-albums", state="hidden", timeout=5_000)    # the menu closes behind the choice
-    page.wait_for_selector(".wb-nav-albums.mod-active", state="attached", timeout=30_000)
-    assert_fits(page)
+    for i, section in enumerate(("albums", "people", "places")):
+        if i:
+            page.tap(".wb-menu-btn")
+        page.tap(f".wb-nav-{section}")
+        page.wait_for_selector(f".wb-nav-{section}", state="hidden", timeout=5_000)   # the menu closes behind it
+        page.wait_for_selector(f".wb-nav-{section}.mod-active", state="attached", timeout=30_000)
+        page.wait_for_timeout(300)
+        assert_fits(page)
     page.tap(".wb-menu-btn")
     page.tap(".wb-nav-photos")
     page.wait_for_selector(".wb-filters-btn", state="visible", timeout=30_000)

@@ -159,6 +159,7 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
 .wb-chip { display: inline-block; background: #2a3140; color: #dfe3ea; border-radius: 999px; padding: 1px 9px;
            margin: 2px 4px 2px 0; font-size: 12px; }
 .wb-notice { color: #fec84b; }
+.wb-info .wb-text { color: #dfe3ea; overflow-wrap: anywhere; }   /* text read in the picture, on the dark panel */
 
 /* login and share pages */
 .wb-center { flex: 1 1 auto; display: flex; align-items: center; justify-content: center; }
