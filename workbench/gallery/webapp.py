@@ -36,8 +36,9 @@ def manifest() -> dict:
         "name": "Workbench gallery", "short_name": "Workbench", "id": "./", "start_url": "./", "scope": "./",
         "display": "standalone", "background_color": THEME_COLOR, "theme_color": THEME_COLOR,
         "description": "Your photos and videos",
-        "icons": [{"src": f"icons/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png",
-                   "purpose": "any maskable"} for n in ICON_SIZES_PX],
+        # The mark sits in the middle 80 % on a full-bleed background: the same picture serves both purposes.
+        "icons": [{"src": f"icons/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png", "purpose": purpose}
+                  for purpose in ("any", "maskable") for n in ICON_SIZES_PX],
     }
 
 
