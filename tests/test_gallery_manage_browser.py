@@ -160,3 +160,41 @@ def test_a_zip_ticket_serves_its_own_visitor_only_and_leaves_out_what_they_no_lo
         assert again.status == 200 and zipfile.ZipFile(io.BytesIO(again.body())).namelist() == names[1:]
     finally:
         lib.for_user("ann").restore([gone])
+
+
+def test_a_zip_never_holds_media_its_visitor_cannot_see_even_when_the_ticket_names_them(browser, gallery, pages,
+                                                                                        library):
+    """A ticket signed with the server's own secret (read from a kernel, as an attacker inside a kernel could)
+    that names ben's photo for ann: the zip holds ann's photos only; naming only ben's gets nothing."""
+    import hashlib
+    import io
+
+    import psutil
+
+    from workbench.gallery import links
+    from workbench.library import Library
+    base, log = gallery
+    w = signed_in(browser, base, pages)
+    page = w.page
+    page.locator(".wb-tile .wb-select").nth(0).click()
+    page.wait_for_selector(".wb-zip-form", timeout=30_000)
+    xsrf = page.get_attribute(".wb-zip-form input[name=_xsrf]", "value")
+    server = next(p for p in psutil.process_iter(["cmdline"])
+                  if " gallery " in " ".join(p.info["cmdline"] or []) and str(log.parent) in " ".join(
+                      p.info["cmdline"] or []))
+    secret = next(k.environ()[links.SECRET_ENV] for k in server.children(recursive=True)
+                  if links.SECRET_ENV in k.environ())
+    session = next(c["value"] for c in page.context.cookies() if c["name"] == "wb_session")
+    actor = "session:" + hashlib.sha256(session.encode()).hexdigest()
+    lib = Library.open(library)
+    anns, bens = list(lib.media(owner="ann")["id"]), list(lib.media(owner="ben")["id"])
+
+    def zipped(ids):
+        ticket = links.sign_zip(secret, media_ids=ids, actor=actor)
+        return page.context.request.post(base + "/workbench/zip", form={"ticket": ticket, "_xsrf": xsrf},
+                                         max_redirects=0, fail_on_status_code=False)
+
+    got = zipped([bens[0], anns[0]])
+    assert got.status == 200
+    assert zipfile.ZipFile(io.BytesIO(got.body())).namelist() == [lib.get(anns[0])["path"].rsplit("/", 1)[-1]]
+    assert zipped(bens).status == 404
