@@ -208,6 +208,23 @@ def test_the_viewer_on_a_phone_swipes_pinches_and_downloads(browser, gallery, pa
     assert not w.problems
 
 
+def test_a_shared_album_fits_a_phone(browser, gallery, pages, library):
+    from workbench.library import Library
+    lib = Library.open(library)
+    album = lib.create_album("A summer by the sea, with a name longer than a phone is wide", owner=USER)
+    lib.add_to_album(album, list(lib.media()["id"])[:6])
+    token = lib.share_album(album)
+    ctx = browser.new_context(viewport={"width": PHONE[0], "height": PHONE[1]}, has_touch=True, is_mobile=True)
+    w = PageWatch(ctx.new_page())
+    pages.append(w)
+    w.page.goto(f"{gallery}/?share={token}", timeout=120_000)
+    w.page.wait_for_selector(".wb-tile img", timeout=120_000)
+    w.page.wait_for_timeout(500)
+    assert_fits(w.page)
+    assert grid_columns(w.page)[0] >= 3
+    assert not w.problems
+
+
 def test_on_a_laptop_every_section_name_shows_whole(browser, gallery, pages):
     w = on_device(browser, gallery, pages, LAPTOP, touch=False)
     page = w.page

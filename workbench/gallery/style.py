@@ -210,6 +210,8 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
           margin: 0; box-sizing: border-box; text-align: left; padding: 0 20px; font-size: 16px;
           justify-content: flex-start; }
   .wb-app .wb-header .wb-menu .wb-nav button.mod-active { box-shadow: inset 3px 0 0 var(--wb-accent); }
+  .wb-header > .wb-user, .wb-header > .wb-user .widget-html-content { min-width: 0; max-width: 100%; overflow: hidden;
+          text-overflow: ellipsis; }        /* a shared album's long name in its header */
   .wb-header .wb-menu .wb-nav { order: 1; } .wb-header .wb-menu .wb-logout-box { order: 2; }
   .wb-header .wb-menu .wb-user { order: 3; margin: 10px 20px 0; }
   .wb-header .wb-menu .wb-logout-box .widget-html-content { flex-direction: column; align-items: stretch; gap: 0; }
