@@ -98,6 +98,7 @@ def test_a_viewer_cannot_trash_media_they_only_see_through_an_album(lib):
     lib.for_user("alice").add_to_album(album, [a1])
     lib.for_user("alice").add_member(album, "bob", "contributor")
     assert a1 in set(bob.media()["id"])
+    assert not bob.may_trash(a1) and lib.for_user("alice").may_trash(a1) and lib.for_user("root").may_trash(a1)
     with pytest.raises(AccessDenied, match="only trash your own"):
         bob.trash([a1])
     assert a1 not in lib.trashed_ids()

@@ -115,6 +115,9 @@ def test_a_viewer_member_of_an_album_sees_no_arranging_buttons(lib):
     detail = app.page.pages["Albums"].detail
     detail.grid.select(detail.grid.ids[:1])
     assert detail.arrange.layout.display == "none" and detail.remove.layout.display == "none"
+    app.open_viewer(app.page.view, detail.grid.ids, 0)           # bob's photo: dan may look, not trash it
+    trash = next(w for w in app.viewer.info.children[1].children if "wb-trash" in w._dom_classes)
+    assert trash.layout.display == "none"
 
 
 FR = "faces/face_recognition"

@@ -302,6 +302,12 @@ class UserView:
         mids = self._trashable(actor, ids, policy.trashable_media(self._catalog, actor) & visible)
         return put(self._catalog, mids, actor.name, reason or "trashed in the gallery")
 
+    def may_trash(self, id_or_prefix: str) -> bool:
+        """Whether this user may put this visible media in the trash (their own; an admin: any), so a page shows
+        the button only where it works."""
+        actor, visible = self._sight()
+        return resolve_among(id_or_prefix, visible) in policy.trashable_media(self._catalog, actor)
+
     def _own_trash(self, actor: Actor) -> set[str]:
         return self._lib.trashed_ids() & policy.trashable_media(self._catalog, actor)
 

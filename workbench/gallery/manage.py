@@ -179,7 +179,8 @@ def viewer_actions(viewer: Any, mid: str) -> W.Widget | None:
                  css=("wb-favourite", *(("mod-on",) if on else ())),
                  tooltip="Take out of your favourites" if on else "Add to your favourites")
     trash = button("Move to trash", lambda: viewer._run(lambda: to_trash()), css=("wb-trash",),
-                   tooltip="Only your own photos; restore them from the Trash page")
+                   tooltip="Restore it from the Trash page")
+    trash.layout.display = "" if view.may_trash(mid) else "none"     # only one's own (an admin: any)
 
     def toggle() -> None:
         now = not view.is_favourite(mid)
