@@ -10,16 +10,20 @@ Routes (added by ``server.py``):
 * ``/upload/files/`` (``TusHandler``): POST creates an upload (``Upload-Length``, ``Upload-Metadata`` with
   ``filename``, optional ``sha256`` and ``album``); ``/upload/files/<id>``: HEAD tells its offset, PATCH appends
   at ``Upload-Offset`` (streamed to the staging file: memory stays flat), DELETE ends it (termination);
-  OPTIONS says what the server speaks. Extensions: creation, termination, expiration.
+  OPTIONS says what the server speaks. Extensions: creation, termination, expiration. The PATCH that brings the
+  last byte is answered at once (``Workbench-Upload-Result: checking``); the library decides the file in the
+  background and ``GET /upload/files/<id>`` (ours, not tus) says how it ended: ``done`` (``added`` or ``known``,
+  the media id) or ``refused`` with the reason.
 
 Every request is hostile until checked, as everywhere in the gallery: the ``Host`` allow-list (the application);
 Tornado's XSRF token (the ``X-XSRFToken`` header, from the page) on POST, PATCH and DELETE; ``Tus-Resumable``
 (a header a cross-site form cannot send, and that makes a cross-site script's request need a CORS preflight this
 server never grants); a same-origin ``Origin`` / ``Sec-Fetch-Site`` when the browser sends them; then the
-session cookie or an unlocked share link (``identity.actors_of``, checked afresh) and the library's own checks
-through the visitor's view (``begin_upload``: role, album, size, quota). Answers: 403 not signed in or not
-allowed, 404 somebody else's upload, 409 wrong offset, 412 no ``Tus-Resumable``, 413 too big, 415 not media,
-423 busy; every refusal has a one-line reason in the body and is recorded (``workbench errors``, stage upload).
+session cookie or an unlocked share link and the library's own checks through the visitor's view, which
+re-reads the session or link on every call (``begin_upload``: role, album, size, quota). Answers: 403 not signed
+in or not allowed, 404 somebody else's upload, 409 wrong offset, 412 no ``Tus-Resumable``, 413 too big, 423
+busy; content that is not media is refused after the transfer (``GET``); every refusal has a one-line reason
+and is recorded (``workbench errors``, stage upload).
 """
 from __future__ import annotations
 
@@ -131,19 +135,20 @@ class TusHandler(web.RequestHandler):
         return lib.for_actor(f"session:{v.session_hash}"), f"user:{v.user}"
 
     def _view_for(self, upload_id: str) -> Any:
-        """The view that may touch this upload (its starter's), or a refusal that says nothing about it."""
+        """The view that may touch this upload (its starter's), or a refusal that says nothing about it: a
+        stranger is told to sign in, anyone else that there is no such upload."""
+        v = identity.actors_of(self, fresh=False)     # the view checks the session or link again
+        if not v.known:
+            self._refuse(403, "not signed in: sign in first")
         try:
             u = self._library().uploads.get(upload_id)
         except KeyError:
             self._refuse(404, "no such upload: it finished, expired or belongs to someone else")
         kind, _, who = u.actor.partition(":")
-        v = identity.actors_of(self, fresh=False)     # the view checks the session or link again
         if kind == "share" and who in v.share_ids:
             return self._library().for_actor(f"share:{who}")
         if kind == "user" and v.user == who:
             return self._library().for_actor(f"session:{v.session_hash}")
-        if not v.known:
-            self._refuse(403, "not signed in: sign in first")
         self._refuse(404, "no such upload: it finished, expired or belongs to someone else")
 
     def _describe(self, u: Any) -> None:
