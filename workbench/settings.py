@@ -228,9 +228,10 @@ class Settings:
     backup_keep_daily: int = 7
     backup_keep_weekly: int = 5
     backup_keep_monthly: int = 12
-    # restic's --compression for backups. Photos and videos are already compressed, so zstd only costs time:
-    # backing up 100 12 MP JPEGs (380 MB) took 15.2-17.3 s with "off" and 26.9-27.8 s with restic's default
-    # "auto" (alternating, same run; docs/benchmarks.md, backup). The catalog would compress, but it is small.
+    # restic's --compression for backups. Photos and videos are already compressed, so zstd only costs time: 100
+    # 12 MP JPEGs (398 MB) took 5.8-8.1 s with "off" and 8.6-10.0 s with restic's default "auto", both storing
+    # 398 MB (alternating, same run; 15-17 s against 27-28 s on a busier machine; docs/benchmarks.md, backup). The
+    # catalog would compress, but it is small.
     backup_compression: str = "off"
 
     # Replicas (docs/archive.md): `process` (which `workbench serve` runs too) ends by copying new originals to every
