@@ -75,6 +75,9 @@ class Library:
         self.settings = settings
         #: Every read and write of originals, renditions, versions, the file trash and caches goes through it.
         self.storage: Storage = open_storage(self.location, settings)
+        if is_remote(self.location):
+            from workbench.parallel import also_preload
+            also_preload("workbench.storage.s3")
         self._lock = WriteLock(root)
 
     # -- opening --------------------------------------------------------------------------------------------

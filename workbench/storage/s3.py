@@ -43,24 +43,40 @@ _FULL = {"XMinioStorageFull", "XMinioAdminBucketQuotaExceeded", "QuotaExceeded",
 _CACHE_GRACE_S = 600.0
 
 
-class _HashingReader:
-    """A file read once more for upload, hashing what is sent (rewinding restarts the hash)."""
+import boto3  # noqa: E402  (imported here, not lazily: this module is only imported for a library on S3)
+from botocore.config import Config  # noqa: E402
 
-    def __init__(self, src: BinaryIO, start: int):
-        self.src, self.start = src, start
-        self.hasher = hashlib.sha256()
+# One boto3 session per process whose S3 model is loaded once: a worker forked from the forkserver (which imports
+# this module for a library on S3, see Library.__init__) makes its client in ~0.02 s instead of ~1.3 s. The
+# variables are read on every new client (the session would cache what it found first).
+_SESSION = boto3.session.Session()
+_SESSION.client("s3", region_name="us-east-1")   # thrown away: it loads and caches the models a client needs
+_CLIENTS: dict[tuple, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+        "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION")
 
-    def read(self, n: int = -1) -> bytes:
-        chunk = self.src.read(n)
-        self.hasher.update(chunk)
-        return chunk
 
-    def seek(self, _offset: int) -> None:
-        self.src.seek(self.start)
-        self.hasher = hashlib.sha256()
-
-    def hexdigest(self) -> str:
-        return self.hasher.hexdigest()
+def _client_for(endpoint_url: str | None, region: str | None) -> Any:
+    env = {k: os.environ.get(k) for k in _ENV}
+    key = (os.getpid(), endpoint_url, region, tuple(env.values()))
+    with _CLIENTS_LOCK:   # a boto3 session is not thread-safe
+        if key not in _CLIENTS:
+            cfg = Config(connect_timeout=5, read_timeout=60, max_pool_connections=32,
+                         retries={"max_attempts": 3, "mode": "standard"},
+                         # Checksums only where the API requires them: Backblaze B2, Garage and older MinIO
+                         # reject the CRC32 trailers boto3 adds by default since 1.36.
+                         request_checksum_calculation="when_required",
+                         response_checksum_validation="when_required")
+            session = _SESSION if not env["AWS_PROFILE"] else boto3.session.Session(profile_name=env["AWS_PROFILE"])
+            _CLIENTS[key] = session.client(
+                "s3", config=cfg,
+                endpoint_url=endpoint_url or env["AWS_ENDPOINT_URL_S3"] or env["AWS_ENDPOINT_URL"] or None,
+                region_name=region or env["AWS_REGION"] or env["AWS_DEFAULT_REGION"] or None,
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"] if env["AWS_SECRET_ACCESS_KEY"] else None,
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"] if env["AWS_ACCESS_KEY_ID"] else None,
+                aws_session_token=env["AWS_SESSION_TOKEN"] if env["AWS_ACCESS_KEY_ID"] else None)
+        return _CLIENTS[key]
 
 
 class S3Storage(Storage):
@@ -82,16 +98,11 @@ class S3Storage(Storage):
         self.conditional_put = True       # cleared if the server rejects If-None-Match
         self._client: Any = None
         self._pid = 0
-        self._client_lock = threading.Lock()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_client"], state["_pid"], state["_client_lock"] = None, 0, None
+        state["_client"], state["_pid"] = None, 0
         return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"S3Storage({self.location!r}, endpoint={self.endpoint_url or 'AWS default'!r})"
@@ -106,21 +117,12 @@ class S3Storage(Storage):
     # -- the client and its errors --------------------------------------------------------------------------
     @property
     def client(self) -> Any:
-        """One boto3 client per process (a forked worker must not share its parent's connections)."""
+        """The process's boto3 client for this endpoint and region. Shared by every copy of this storage in the
+        process (each task a worker receives unpickles one; making a client costs ~0.1-0.3 s of CPU), and made
+        again after a fork (a child must not share its parent's connections)."""
         if self._client is None or self._pid != os.getpid():
-            with self._client_lock:
-                if self._client is None or self._pid != os.getpid():
-                    import boto3
-                    from botocore.config import Config
-                    cfg = Config(connect_timeout=5, read_timeout=60, max_pool_connections=32,
-                                 retries={"max_attempts": 3, "mode": "standard"},
-                                 # Checksums only where the API requires them: Backblaze B2, Garage and older
-                                 # MinIO reject the CRC32 trailers boto3 adds by default since 1.36.
-                                 request_checksum_calculation="when_required",
-                                 response_checksum_validation="when_required")
-                    self._client = boto3.session.Session().client(
-                        "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=cfg)
-                    self._pid = os.getpid()
+            self._client = _client_for(self.endpoint_url, self.region)
+            self._pid = os.getpid()
         return self._client
 
     @property
@@ -244,12 +246,13 @@ class S3Storage(Storage):
         else:
             yield from data
 
-    def _upload(self, key: str, data: bytes | Iterable[bytes] | BinaryIO, *, if_absent: bool) -> tuple[bool, int]:
+    def _upload(self, key: str, data: bytes | Iterable[bytes] | BinaryIO, *,
+                if_absent: bool) -> tuple[bool, int, str | None]:
         """Stream ``data`` to ``key``: one PUT when it fits in a part, else a multipart upload that is aborted on
-        any failure. With ``if_absent`` an existing object wins; returns (written, size)."""
+        any failure. With ``if_absent`` an existing object wins; returns (written, size, the new object's ETag)."""
         cond = {"IfNoneMatch": "*"} if if_absent and self.conditional_put else {}
         if if_absent and not self.conditional_put and self.exists(key):
-            return False, 0
+            return False, 0, None
         okey = self._k(key)
         buf = bytearray()
         size = 0
@@ -268,26 +271,26 @@ class S3Storage(Storage):
                     etag = self._call("upload_part", Key=okey, UploadId=upload_id, PartNumber=n, Body=part)["ETag"]
                     parts.append({"ETag": etag, "PartNumber": n})
             if upload_id is None:
-                self._call("put_object", Key=okey, Body=bytes(buf), **cond)
+                etag = self._call("put_object", Key=okey, Body=bytes(buf), **cond).get("ETag")
             else:
                 if buf:
                     n = len(parts) + 1
                     etag = self._call("upload_part", Key=okey, UploadId=upload_id, PartNumber=n,
                                       Body=bytes(buf))["ETag"]
                     parts.append({"ETag": etag, "PartNumber": n})
-                self._call("complete_multipart_upload", Key=okey, UploadId=upload_id,
-                           MultipartUpload={"Parts": parts}, **cond)
+                etag = self._call("complete_multipart_upload", Key=okey, UploadId=upload_id,
+                                  MultipartUpload={"Parts": parts}, **cond).get("ETag")
                 upload_id = None
-            return True, size
+            return True, size, etag
         except StorageError as e:
             if cond and "PreconditionFailed" in str(e):
-                return False, size
+                return False, size, None
             if cond and ("NotImplemented" in str(e) or "If-None-Match" in str(e)):
                 # A server without conditional writes: fall back to check-then-put from now on.
                 self.conditional_put = False
                 if isinstance(data, (bytes, bytearray, memoryview)) or hasattr(data, "seek"):
                     if hasattr(data, "seek"):
-                        data.seek(0)
+                        data.seek(0)   # only ever a file we wrote from its start
                     return self._upload(key, data, if_absent=True)
             raise
         finally:
@@ -301,50 +304,30 @@ class S3Storage(Storage):
         return self._upload(key, data, if_absent=False)[1]
 
     def put_addressed(self, src: BinaryIO, key_for: Callable[[str], str]) -> StoredBlob:
-        seekable = False
-        try:
-            start = src.tell()
-            seekable = bool(getattr(src, "seekable", lambda: True)())
-        except (AttributeError, OSError, ValueError):
-            pass
-        if not seekable:
-            # Spool to local disk (never RAM) so the content can be hashed before its key is known.
-            with self._spool(src) as spooled:
-                return self.put_addressed(spooled, key_for)
+        # Hash into a local file first (the key needs the hash; never RAM): what is uploaded is exactly what was
+        # hashed even if the source changes meanwhile, and the copy becomes the local cache entry, so the
+        # thumbnail stage that reads the original next does not download it again.
         h = hashlib.sha256()
         size = 0
-        while chunk := src.read(CHUNK_BYTES):
-            h.update(chunk)
-            size += len(chunk)
-        sha = h.hexdigest()
-        key = key_for(sha)
-        if self.exists(key):
-            return StoredBlob(sha, key, size, False)
-        src.seek(start)
-        reader = _HashingReader(src, start)
-        written, _ = self._upload(key, reader, if_absent=True)
-        if written and reader.hexdigest() != sha:
-            # The file changed between the two reads: what was uploaded is not this content. Take it back.
-            self.delete(key)
-            raise StorageError(f"the file changed while it was being stored (sha256 {sha[:12]} then "
-                               f"{reader.hexdigest()[:12]}); run the import again once it is no longer written to")
-        return StoredBlob(sha, key, size, written)
-
-    def _spool(self, src: BinaryIO):
-        import contextlib
-
-        @contextlib.contextmanager
-        def spooled() -> Iterator[BinaryIO]:
-            tmp = self._tmp_path()
+        tmp = self._tmp_path()
+        try:
+            with open(tmp, "wb") as f:
+                for chunk in iter(lambda: src.read(CHUNK_BYTES), b""):
+                    h.update(chunk)
+                    f.write(chunk)
+                    size += len(chunk)
+            sha = h.hexdigest()
+            key = key_for(sha)
             try:
-                with open(tmp, "wb") as f:
-                    for chunk in iter(lambda: src.read(CHUNK_BYTES), b""):
-                        f.write(chunk)
+                written, etag = False, self._head(key).get("ETag")
+            except FileNotFoundError:
                 with open(tmp, "rb") as f:
-                    yield f
-            finally:
-                tmp.unlink(missing_ok=True)
-        return spooled()
+                    written, _, etag = self._upload(key, f, if_absent=True)
+            if etag:
+                self._adopt(tmp, key, etag)
+            return StoredBlob(sha, key, size, written)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def put_if_absent(self, key: str, data: bytes | Iterable[bytes]) -> bool:
         return self._upload(key, data, if_absent=True)[0]
@@ -398,24 +381,28 @@ class S3Storage(Storage):
     def local_file(self, key: str) -> Path:
         dest = self._local(key)
         tag_file = dest.with_name(dest.name + ".etag")
-        head = self._head(key)
-        etag = head.get("ETag", "")
+        etag = self._head(key).get("ETag", "")
         if dest.exists() and tag_file.exists() and tag_file.read_text() == etag:
             os.utime(dest)
             return dest
-        dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._tmp_path()
         try:
             with self.open(key) as body, open(tmp, "wb") as f:
                 for chunk in iter(lambda: body.read(CHUNK_BYTES), b""):
                     f.write(chunk)
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, dest)
+            self._adopt(tmp, key, etag)
         finally:
             tmp.unlink(missing_ok=True)
-        tag_file.write_text(etag)
-        self._trim(self.cache_dir / "objects", self.cache_max_bytes, keep=dest)
         return dest
+
+    def _adopt(self, tmp: Path, key: str, etag: str) -> None:
+        """Make the local file ``tmp`` (the bytes of ``key`` as the object with ``etag``) its cache entry."""
+        dest = self._local(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, dest)
+        dest.with_name(dest.name + ".etag").write_text(etag)
+        self._trim(self.cache_dir / "objects", self.cache_max_bytes, keep=dest)
 
     def materialize(self, key: str, build: Callable[[], bytes], *, expected_size: int | None,
                     max_cache_bytes: int) -> Path:
