@@ -98,3 +98,44 @@ def test_on_a_phone_a_dropped_photo_uploads_and_a_refusal_says_why(browser, gall
     screenshot(page, "upload_phone")
     import hashlib
     assert hashlib.sha256(jpeg_bytes(13)).hexdigest()[:16] in media_ids(root)
+
+
+def test_a_paused_upload_keeps_its_bytes_and_resumes_where_it_stopped(browser, gallery, pages, tmp_path):
+    """On a slow link (Chromium's throttling: 1 MB/s up), Pause stops the transfer with part of the file on the
+    server; Resume asks the server where it stopped and sends only the rest."""
+    import os
+    base, root = gallery
+    w = sign_in(browser, base, pages, "/upload")
+    page = w.page
+    page.wait_for_selector("#wb-upload")
+    big = tmp_path / "slow.jpg"
+    big.write_bytes(jpeg_bytes(14) + os.urandom(6 * 2 ** 20))
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                   "uploadThroughput": 1_000_000})
+    page.set_input_files("#wb-files", [str(big)])
+    page.wait_for_function("() => document.querySelector('.wb-file.sending .state') && "
+                           "/Sending · [0-9.]+ MB/.test(document.querySelector('.wb-file .state').textContent)",
+                           timeout=60_000)
+    page.click("#wb-pause")
+    page.wait_for_selector(".wb-file.paused")
+    assert page.locator("#wb-total-text").inner_text().endswith("paused")
+    page.wait_for_timeout(1500)
+
+    from workbench.library import Library
+    lib = Library.open(root / "library")
+    staged = [n for n in lib.storage.staging_names() if ".data" in n]
+    assert len(staged) == 1
+    kept = lib.storage.staging_file(staged[0]).stat().st_size
+    assert 0 < kept < big.stat().st_size            # part of the file is on the server, none in the library
+    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
+                                                   "uploadThroughput": -1})
+    offsets: list[int] = []
+    page.on("request", lambda r: offsets.append(int(r.headers.get("upload-offset", -1)))
+            if r.method == "PATCH" else None)
+    page.click("#wb-resume")
+    page.wait_for_selector(".wb-file.done", timeout=60_000)
+    assert offsets and offsets[0] == kept              # the rest only, from where the server's bytes end
+    import hashlib
+    assert hashlib.sha256(big.read_bytes()).hexdigest()[:16] in media_ids(root)

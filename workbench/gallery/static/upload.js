@@ -36,13 +36,14 @@
     const done = items.filter((it) => it.state === 'done').length
     const failed = items.filter((it) => it.state === 'failed').length
     const active = items.some((it) => ['sending', 'hashing', 'waiting', 'checking'].includes(it.state))
+    const waiting = active || items.some((it) => it.state === 'paused')
     totalBar.style.width = (total ? (100 * sent) / total : 0).toFixed(1) + '%'
     totalText.textContent = items.length === 0 ? 'Nothing to upload yet.'
       : `${done} of ${items.length} done` + (failed ? `, ${failed} not added` : '') +
-        ` · ${fmt(sent)} of ${fmt(total)}` + (paused && active ? ' · paused' : '')
+        ` · ${fmt(sent)} of ${fmt(total)}` + (paused && waiting ? ' · paused' : '')
     pauseAll.disabled = paused || !active
     resumeAll.disabled = !paused
-    root.dataset.state = active ? (paused ? 'paused' : 'sending') : 'idle'
+    root.dataset.state = waiting ? (paused ? 'paused' : 'sending') : 'idle'
   }
 
   function show(it, state, text) {
