@@ -486,3 +486,32 @@ def test_uploaded_names_cannot_climb_out_of_their_folder():
     assert clean_name("/abs/x.jpg") == "abs/x.jpg"
     assert clean_name("a\\..\\b\x00.jpg") == "a/b.jpg"
     assert clean_name("") == "upload"
+
+
+def test_an_encrypted_library_takes_uploads_and_stores_them_encrypted(tmp_path, monkeypatch):
+    """Staging lives beside the backend's private cache there, and the file goes in through the encrypted
+    storage: the stored original is not the uploaded bytes, reading it back is."""
+    from workbench.library import Library
+    from workbench.storage.encrypted import init_encryption
+    from workbench.storage.keyring import KdfParams, forget_unlocked
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    root = tmp_path / "lib"
+    Library.create(root)
+    init_encryption(root, "correct horse battery staple", KdfParams(time_cost=1, memory_cost_kib=8192,
+                                                                    parallelism=1))
+    forget_unlocked()
+    try:
+        lib = Library.open(root, passphrase="correct horse battery staple")
+        lib.add_user("ann", "ann-password", "viewer")
+        view = lib.for_user("ann")
+        data = jpeg_bytes(31)
+        u = view.begin_upload(len(data), "secret.jpg")
+        with view.receive_upload(u.id, 0) as r:
+            r.write(data)
+        done = view.finish_upload(u.id)
+        assert done.result == "added"
+        assert lib.storage.read_bytes("originals/" + lib.get(done.media_id)["blob"]) == data
+        assert not any(p.read_bytes() == data for p in root.rglob("*") if p.is_file())
+        assert not [n for n in lib.storage.staging_names() if ".data" in n]
+    finally:
+        forget_unlocked()

@@ -131,19 +131,38 @@ class Storage(ABC):
         yield self.local_file(key)
 
     # -- staging: uploads being received ----------------------------------------------------------------------
+    def staging_dir(self) -> Path:
+        """The local folder of uploads arriving in pieces. By default beside the backend's local cache folder
+        (``cache_dir``: object storage and encrypted libraries keep one outside the library); a folder library
+        has its own."""
+        cache = getattr(self, "cache_dir", None)
+        if cache is None:
+            raise NotImplementedError(f"{type(self).__name__} has no local folder for uploads being received")
+        return Path(cache).parent / "upload-staging"
+
     def staging_file(self, name: str) -> Path:
-        """A local file of the staging area (uploads arriving in pieces: appended to, then stored with
-        ``put_staged`` or deleted). Not part of the library: nothing lists or serves it."""
-        raise NotImplementedError(f"{type(self).__name__} has no staging area for uploads")
+        """A local file of the staging area (appended to, then stored with ``put_staged`` or deleted). Not part
+        of the library: nothing lists or serves it."""
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(f"not a staging file name: {name!r}")
+        d = self.staging_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        return d / name
 
     def staging_names(self) -> list[str]:
         """Names of the files in the staging area."""
-        raise NotImplementedError(f"{type(self).__name__} has no staging area for uploads")
+        d = self.staging_dir()
+        return sorted(p.name for p in d.iterdir() if p.is_file()) if d.is_dir() else []
 
     def put_staged(self, name: str, key: str) -> bool:
         """Store the complete staged file ``name`` at ``key`` unless that content is already there (as
-        ``put_addressed``, without copying the bytes again); the staged file is consumed. True if written."""
-        raise NotImplementedError(f"{type(self).__name__} has no staging area for uploads")
+        ``put_addressed``: here by streaming it in, encrypted or uploaded as the backend does); the staged file is
+        consumed. True if written."""
+        src = self.staging_file(name)
+        with open(src, "rb") as f:
+            stored = self.put_addressed(f, lambda _sha: key)
+        src.unlink(missing_ok=True)
+        return stored.written
 
     @abstractmethod
     def materialize(self, key: str, build: Callable[[], bytes], *, expected_size: int | None,

@@ -197,18 +197,8 @@ class LocalStorage(Storage):
         return n
 
     # -- staging: uploads being received --------------------------------------------------------------------
-    def _staging_dir(self) -> Path:
-        d = self.root / STAGING
-        d.mkdir(parents=True, exist_ok=True)
-        return d
-
-    def staging_file(self, name: str) -> Path:
-        if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise ValueError(f"not a staging file name: {name!r}")
-        return self._staging_dir() / name
-
-    def staging_names(self) -> list[str]:
-        return sorted(p.name for p in self._staging_dir().iterdir() if p.is_file())
+    def staging_dir(self) -> Path:
+        return self.root / STAGING
 
     def put_staged(self, name: str, key: str) -> bool:
         src = self.staging_file(name)
