@@ -261,6 +261,15 @@ def test_the_gallery_installs_as_a_web_app_and_shows_its_offline_page_without_a_
         csp = r.headers["Content-Security-Policy"]
         assert "manifest.webmanifest" in r.read().decode()
     assert "default-src 'none'" in csp and "script-src" not in csp and "manifest-src 'self'" in csp
+    # What the worker and the offline page are served with: a stranger gets them (they name nothing of the
+    # library), typed, never sniffed or framed; the offline page runs no script.
+    with urllib.request.urlopen(gallery + "/sw.js", timeout=30) as r:
+        assert r.headers["Content-Type"].startswith("text/javascript")
+        assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["X-Frame-Options"] == "DENY"
+        assert "respondWith" in r.read().decode()
+    with urllib.request.urlopen(gallery + "/offline", timeout=30) as r:
+        assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+        assert "script-src" not in r.headers["Content-Security-Policy"] and "<script" not in r.read().decode()
 
     # The service worker is installed with the first page and controls the next ...
     assert page.evaluate("navigator.serviceWorker.ready.then((r) => !!r.active)")
