@@ -295,10 +295,15 @@ def unlock(root: Place, passphrase: str | None = None) -> Keys:
         passphrase = passphrase_from_environment()
     if passphrase is None and cache_key in _UNLOCKED:
         return _UNLOCKED[cache_key]
-    if passphrase is None:
+    asked = passphrase is None
+    if asked:
         passphrase = ask_passphrase(f"Passphrase for {_describe(root)}: ")
     keys = unlock_with_passphrase(root, passphrase)
     _UNLOCKED[cache_key] = keys
+    if asked:
+        # Typed once on the terminal: the processes this one starts (gallery kernels, dashboards, workers) open
+        # the library too, and they have no terminal to ask on. Only this user's processes can read it there.
+        os.environ["WORKBENCH_PASSPHRASE"] = passphrase
     return keys
 
 
