@@ -167,3 +167,18 @@ def test_open_storage_of_an_s3_location_uses_the_aws_variables(s3_env):
     st.write("derived/x", b"1")
     assert s3_env.keys() == ["lib/derived/x"]
 
+
+
+def test_a_storage_sent_to_a_worker_keeps_its_endpoint_and_keys(s3_env):
+    """Worker processes fork from a server started before the AWS variables may have been set: the storage they
+    receive carries what the opening process read."""
+    import subprocess
+    import sys
+    st = open_storage(s3_env.url)
+    st.write("derived/x", b"seen from a worker")
+    code = "import pickle, sys; print(pickle.loads(sys.stdin.buffer.read()).read_bytes('derived/x').decode())"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(s3_env.state_home)}     # no AWS variables at all
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(st), env=env, capture_output=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout.decode().strip() == "seen from a worker"

@@ -191,8 +191,11 @@ class Library:
     def _context(self) -> StageContext:
         from workbench.storage.encrypted import EncryptedStorage
         # An encrypted storage travels to the workers with its keys; any other is opened again there from its root.
+        # So does one on S3: it carries the endpoint and keys read here (a worker's environment is the
+        # forkserver's, which may predate them).
         return StageContext(self.location, self.settings,
-                            self.storage if isinstance(self.storage, EncryptedStorage) else None)
+                            self.storage if isinstance(self.storage, EncryptedStorage) or is_remote(self.location)
+                            else None)
 
     # -- import and processing ------------------------------------------------------------------------------
     def import_files(self, paths: Iterable[str | os.PathLike], *, mode: str = "copy", owner: str | None = None,

@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -47,19 +48,39 @@ import boto3  # noqa: E402  (imported here, not lazily: this module is only impo
 from botocore.config import Config  # noqa: E402
 
 # One boto3 session per process whose S3 model is loaded once: a worker forked from the forkserver (which imports
-# this module for a library on S3, see Library.__init__) makes its client in ~0.02 s instead of ~1.3 s. The
-# variables are read on every new client (the session would cache what it found first).
+# this module for a library on S3, see Library.__init__) makes its client in ~0.02 s instead of ~1.3 s.
 _SESSION = boto3.session.Session()
 _SESSION.client("s3", region_name="us-east-1")   # thrown away: it loads and caches the models a client needs
 _CLIENTS: dict[tuple, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
-_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION")
 
 
-def _client_for(endpoint_url: str | None, region: str | None) -> Any:
-    env = {k: os.environ.get(k) for k in _ENV}
-    key = (os.getpid(), endpoint_url, region, tuple(env.values()))
+@dataclass(frozen=True)
+class S3Config:
+    """Where and as whom: read from the settings and the AWS variables when the storage is made (in the process
+    that opened the library), so worker processes, whose environment is the forkserver's, use the same."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    profile: str | None = None
+
+    @classmethod
+    def from_env(cls, endpoint_url: str | None = None, region: str | None = None) -> "S3Config":
+        env = os.environ
+        keys = env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")
+        return cls(endpoint_url=endpoint_url or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
+                   region=region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+                   access_key_id=env["AWS_ACCESS_KEY_ID"] if keys else None,
+                   secret_access_key=env["AWS_SECRET_ACCESS_KEY"] if keys else None,
+                   session_token=env.get("AWS_SESSION_TOKEN") if keys else None,
+                   profile=env.get("AWS_PROFILE") or None)
+
+
+def _client_for(config: S3Config) -> Any:
+    key = (os.getpid(), config)
     with _CLIENTS_LOCK:   # a boto3 session is not thread-safe
         if key not in _CLIENTS:
             cfg = Config(connect_timeout=5, read_timeout=60, max_pool_connections=32,
@@ -68,14 +89,11 @@ def _client_for(endpoint_url: str | None, region: str | None) -> Any:
                          # reject the CRC32 trailers boto3 adds by default since 1.36.
                          request_checksum_calculation="when_required",
                          response_checksum_validation="when_required")
-            session = _SESSION if not env["AWS_PROFILE"] else boto3.session.Session(profile_name=env["AWS_PROFILE"])
+            session = boto3.session.Session(profile_name=config.profile) if config.profile else _SESSION
             _CLIENTS[key] = session.client(
-                "s3", config=cfg,
-                endpoint_url=endpoint_url or env["AWS_ENDPOINT_URL_S3"] or env["AWS_ENDPOINT_URL"] or None,
-                region_name=region or env["AWS_REGION"] or env["AWS_DEFAULT_REGION"] or None,
-                aws_access_key_id=env["AWS_ACCESS_KEY_ID"] if env["AWS_SECRET_ACCESS_KEY"] else None,
-                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"] if env["AWS_ACCESS_KEY_ID"] else None,
-                aws_session_token=env["AWS_SESSION_TOKEN"] if env["AWS_ACCESS_KEY_ID"] else None)
+                "s3", config=cfg, endpoint_url=config.endpoint_url, region_name=config.region,
+                aws_access_key_id=config.access_key_id, aws_secret_access_key=config.secret_access_key,
+                aws_session_token=config.session_token)
         return _CLIENTS[key]
 
 
@@ -89,8 +107,8 @@ class S3Storage(Storage):
         self.location = loc.url
         self.bucket, self.prefix = loc.bucket, loc.prefix
         self.cache_dir = Path(cache_dir)
-        self.endpoint_url = endpoint_url or None
-        self.region = region or None
+        self.config = S3Config.from_env(endpoint_url, region)
+        self.endpoint_url = self.config.endpoint_url
         # S3 wants every part but the last to be at least 5 MiB.
         self.part_size_bytes = max(int(part_size_bytes), 5 << 20)
         self.cache_max_bytes = int(cache_max_bytes)
@@ -121,14 +139,13 @@ class S3Storage(Storage):
         process (each task a worker receives unpickles one; making a client costs ~0.1-0.3 s of CPU), and made
         again after a fork (a child must not share its parent's connections)."""
         if self._client is None or self._pid != os.getpid():
-            self._client = _client_for(self.endpoint_url, self.region)
+            self._client = _client_for(self.config)
             self._pid = os.getpid()
         return self._client
 
     @property
     def _endpoint(self) -> str:
-        return (self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-                or "AWS S3")
+        return self.endpoint_url or "AWS S3"
 
     @property
     def _where(self) -> str:
