@@ -135,3 +135,29 @@ def test_every_command_honours_an_s3_library(s3_env, photos, monkeypatch):
     res = runner.invoke(app, ["--library", s3_env.url, "ls", "--json"])
     assert res.exit_code == 0 and len(res.stdout.strip().splitlines()) == 2, res.output
     assert len(s3_env.keys("lib/originals/")) == 2
+
+
+def test_the_gallery_serves_an_original_of_an_s3_library_from_its_local_cache(s3_env, photos):
+    """The gallery's media handler asks the library for a local file (tornado's file server answers Range requests
+    from it): for a library on S3 that is the ETag-checked copy in the local home, never a path in the bucket."""
+    from workbench.gallery.media_handler import served_file
+    lib = Library.create(s3_env.url)
+    lib.import_files([photos / "clip.mp4"], progress=False)
+    mid = lib.media().iloc[0]["id"]
+    served = served_file(lib, mid)
+    path = Path(served["path"])
+    assert lib.root in path.parents and served["name"] == "clip.mp4" and served["mime"] == "video/mp4"
+    assert path.read_bytes() == (photos / "clip.mp4").read_bytes()
+
+
+def test_the_endpoint_and_region_can_be_library_settings(s3_env, photos, monkeypatch):
+    from workbench.storage import local_home
+    home = local_home(s3_env.url)
+    home.mkdir(parents=True)
+    (home / "settings.json").write_text(json.dumps({"s3_endpoint_url": s3_env.endpoint, "s3_region": "us-east-1"}))
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.delenv("AWS_REGION")
+    lib = Library.create(s3_env.url)
+    assert lib.storage.endpoint_url == s3_env.endpoint
+    lib.import_files([photos / "p0.jpg"], progress=False)
+    assert len(s3_env.keys("lib/originals/")) == 1
