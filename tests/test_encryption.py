@@ -114,6 +114,22 @@ def test_a_range_read_decrypts_only_the_chunks_it_needs(store):
         store.read_range("originals/aa/bb/v.mp4", 7000, 10)
 
 
+def test_big_objects_stream_through_in_chunks_and_never_sit_in_memory(tmp_path):
+    import tracemalloc
+    store = EncryptedStorage(LocalStorage(tmp_path / "lib"), Keys.new(), tmp_path / "cache")
+    piece = os.urandom(1 << 20)
+    tracemalloc.start()
+    try:
+        store.write("originals/aa/bb/big.mp4", (piece for _ in range(96)))        # 96 MiB in, 1 MiB at a time
+        with store.open("originals/aa/bb/big.mp4") as f:
+            n = sum(len(c) for c in iter(lambda: f.read(1 << 20), b""))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert n == 96 << 20
+    assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB of Python allocations for a 96 MiB object"
+
+
 def test_streamed_put_stores_once_under_a_keyed_name_and_lists_by_logical_key(store):
     content = os.urandom(5000)
     key_for = lambda h: f"originals/{h[:2]}/{h[2:4]}/{h}.jpg"  # noqa: E731
