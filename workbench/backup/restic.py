@@ -120,6 +120,22 @@ class Restic:
         """Remove stale locks (left by a killed run); locks of live restic processes stay."""
         self.run(["unlock"], check=False)
 
+    def sweep_tmp(self, older_than: float) -> int:
+        """Delete the temporary pack files a killed restic left in a folder repository (``data/xx/<id>-tmp-N``,
+        never renamed into a pack, so restic neither uses nor prunes them) that nobody has written since
+        ``older_than`` (a live writer's file keeps changing). Returns how many."""
+        if self.repo.startswith(NATIVE_PREFIXES):
+            return 0
+        n = 0
+        for f in (Path(self.repo) / "data").glob("*/*-tmp-*"):
+            try:
+                if f.stat().st_mtime < older_than:
+                    f.unlink()
+                    n += 1
+            except FileNotFoundError:
+                continue
+        return n
+
     # -- snapshots --------------------------------------------------------------------------------------------
     def backup(self, folder: Path, *, tags: list[str], compression: str = "auto") -> dict[str, Any]:
         """Back up ``folder`` (incremental against the last snapshot of the same path); returns restic's JSON

@@ -105,7 +105,7 @@ def take_backup(root: Path, catalog: Catalog, storage: Storage, write_lock: Cont
                 settings: Settings) -> BackupResult:
     """A consistent point-in-time backup of the library at ``root`` into ``repo`` (created if new), checked
     against what was staged, then thinned by the retention settings."""
-    t0 = time.perf_counter()
+    t0, started_at = time.perf_counter(), time.time()
     with _BackupLock(root):
         repo.init_if_missing()
         try:
@@ -120,10 +120,13 @@ def take_backup(root: Path, catalog: Catalog, storage: Storage, write_lock: Cont
         finally:
             unstage(root)
         forgotten = apply_retention(repo, settings)
-        if staged.interrupted_before and not forgotten:
+        if staged.interrupted_before:
             # The killed run's packs are in no snapshot; this run wrote the same data again. Prune drops them, so
-            # an interruption leaves nothing duplicated (a prune after a forget has done it already).
-            repo.run(["prune"])
+            # an interruption leaves nothing duplicated (a prune after a forget has done it already), and the
+            # pack it was writing when killed is swept.
+            if not forgotten:
+                repo.run(["prune"])
+            repo.sweep_tmp(older_than=started_at)
     return BackupResult(
         snapshot_id=summary["snapshot_id"], created_at=m["created_at"], media=m["media"], originals=m["originals"],
         original_bytes=m["original_bytes"], tables=m["tables"], files_new=summary.get("files_new", 0),
