@@ -253,3 +253,30 @@ def test_admins_see_what_the_processor_does_on_the_photos_page_while_media_wait(
         assert "processor" not in app.page.pages["Photos"].title.value
     finally:
         lock.release()
+
+
+def test_kept_workers_serve_several_runs_and_stop_once_unused_for_their_idle_time():
+    """The processor's engine keeps each stage's workers (and the models they loaded) from one chunk to the next;
+    unused for `keep_workers_s`, they are stopped and their memory goes back."""
+    from workbench.parallel import KeptPools, run_isolated
+
+    def pids(n: int) -> set[int]:
+        return {r for _, r in run_isolated(worker_pid, range(n), workers=1, timeout_s=60, pools=pools,
+                                           pool_key="face_scans")}
+    pools = KeptPools(idle_s=0.5)
+    try:
+        first, second = pids(4), pids(4)
+        assert len(first) == 1 and first == second and os.getpid() not in first
+        assert pools.trim() == 0                                   # just used: kept
+        wait_for(lambda: pools.trim() == 1, 10, "the unused pool to be stopped")
+        assert len(pools) == 0
+        (pid,) = first
+        wait_for(lambda: not psutil.pid_exists(pid), 10, "the stopped worker to exit")
+        third = pids(2)
+        assert len(third) == 1 and third != first                  # a new worker once the old one was stopped
+    finally:
+        pools.close()
+
+
+def worker_pid(_item: int) -> int:
+    return os.getpid()

@@ -211,11 +211,14 @@ class Library:
             self._refresh_indexes()
         return report
 
-    def engine(self, name: str = "local", address: str | None = None) -> Any:
+    def engine(self, name: str = "local", address: str | None = None, *,
+               keep_workers_s: float | None = None) -> Any:
         """The engine ``process`` runs stages on: "local" (worker processes) or "ray" (connects to, or starts, a
-        Ray cluster now, so a wrong address fails before any work); ``describe()`` says where it runs."""
+        Ray cluster now, so a wrong address fails before any work); ``describe()`` says where it runs. A local
+        engine with ``keep_workers_s`` keeps each stage's workers (and the models they loaded) between
+        ``process`` calls until unused that long: ``workbench serve``'s processor runs many small ones."""
         from workbench.stages.engines import make_engine
-        return make_engine(name, address=address, settings=self.settings)
+        return make_engine(name, address=address, settings=self.settings, keep_workers_s=keep_workers_s)
 
     def process(self, stages: Iterable[str] | None = None, *, retry_failed: bool = False,
                 progress: bool | None = None, max_media: int | None = None, engine: Any = "local",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -68,51 +69,120 @@ def call_as_result(fn: Callable[[Any], Any], item: Any) -> Any:
         return Failure(f"unexpected {type(e).__name__}{where}: {e}")
 
 
-def run_isolated(fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int, timeout_s: float,
-                 max_in_flight: int | None = None) -> Iterator[tuple[Any, Any]]:
-    """Yield ``(item, result_or_Failure)`` as tasks finish (not in input order).
-
-    ``fn`` must be a picklable top-level function. At most ``max_in_flight`` tasks are queued at once, so a
-    million-file import does not hold a million futures.
-    """
+def _context() -> Any:
     _forget_unimportable_main()
     ctx = multiprocessing.get_context("forkserver")
     # Workers fork from a server that has already imported the decoders, so each starts in milliseconds.
     ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+class KeptPools:
+    """Worker pools that outlive one run, for a long-lived process (``workbench serve``'s processor): one pool per
+    key (a stage), so its workers keep the models they loaded from one chunk to the next. A pool unused for
+    ``idle_s`` is stopped by ``trim`` (its memory goes back); pebble still replaces a worker that crashed or hung.
+    """
+
+    def __init__(self, idle_s: float):
+        self.idle_s = idle_s
+        self._pools: dict[tuple[str, int], list[Any]] = {}   # key -> [pool, last used (monotonic)]
+
+    def acquire(self, key: str, workers: int) -> Any:
+        entry = self._pools.get((key, workers))
+        if entry is None or not entry[0].active:
+            entry = self._pools[(key, workers)] = [ProcessPool(max_workers=workers, context=_context()), 0.0]
+        entry[1] = float("inf")      # in use: never trimmed
+        return entry[0]
+
+    def release(self, key: str, workers: int, *, broken: bool = False) -> None:
+        entry = self._pools.get((key, workers))
+        if entry is None:
+            return
+        if broken:
+            self._stop(self._pools.pop((key, workers))[0])
+        else:
+            entry[1] = time.monotonic()
+
+    def trim(self) -> int:
+        """Stop the pools unused for ``idle_s``; returns how many."""
+        now = time.monotonic()
+        old = [k for k, (_, used) in self._pools.items() if now - used > self.idle_s]
+        for k in old:
+            self._stop(self._pools.pop(k)[0])
+        return len(old)
+
+    def close(self) -> None:
+        for pool, _ in self._pools.values():
+            self._stop(pool)
+        self._pools.clear()
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    @staticmethod
+    def _stop(pool: Any) -> None:
+        pool.stop()
+        pool.join()
+
+
+def run_isolated(fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int, timeout_s: float,
+                 max_in_flight: int | None = None, pools: KeptPools | None = None,
+                 pool_key: str = "") -> Iterator[tuple[Any, Any]]:
+    """Yield ``(item, result_or_Failure)`` as tasks finish (not in input order).
+
+    ``fn`` must be a picklable top-level function. At most ``max_in_flight`` tasks are queued at once, so a
+    million-file import does not hold a million futures. With ``pools``, the workers come from (and stay in)
+    the kept pool named ``pool_key``; otherwise a pool is made for this call and stopped after it.
+    """
+    if pools is None:
+        with ProcessPool(max_workers=workers, context=_context()) as pool:
+            yield from _drain(pool, fn, items, workers=workers, timeout_s=timeout_s, max_in_flight=max_in_flight)
+        return
+    pool = pools.acquire(pool_key, workers)
+    broken = True
+    try:
+        yield from _drain(pool, fn, items, workers=workers, timeout_s=timeout_s, max_in_flight=max_in_flight)
+        broken = False
+    finally:
+        # Left early (an error, or the caller stopped reading): tasks may still be queued or running in it.
+        pools.release(pool_key, workers, broken=broken)
+
+
+def _drain(pool: Any, fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int, timeout_s: float,
+           max_in_flight: int | None) -> Iterator[tuple[Any, Any]]:
     limit = max_in_flight or workers * 4
     it = iter(items)
-    with ProcessPool(max_workers=workers, context=ctx) as pool:
-        pending: dict[Any, Any] = {}
+    pending: dict[Any, Any] = {}
 
-        def fill() -> None:
-            while len(pending) < limit:
-                try:
-                    item = next(it)
-                except StopIteration:
-                    return
-                pending[pool.schedule(call_as_result, args=(fn, item), timeout=timeout_s)] = item
+    def fill() -> None:
+        while len(pending) < limit:
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            pending[pool.schedule(call_as_result, args=(fn, item), timeout=timeout_s)] = item
 
+    fill()
+    while pending:
+        done = _wait_any(list(pending))
+        for fut in done:
+            item = pending.pop(fut)
+            try:
+                result = fut.result()
+            except FutureTimeout:
+                result = Failure(f"timed out after {timeout_s:g} s (per_file_timeout_s); the file may be "
+                                 f"malformed or too large to decode")
+            except ProcessExpired as e:
+                result = Failure(describe_exit(e.exitcode))
+            except LibraryError:
+                # One clear line for the whole batch instead of the same failure recorded for every file;
+                # what was stored is complete (writes are atomic) and the next run resumes.
+                pool.stop()
+                raise
+            except Exception as e:
+                result = Failure(f"worker error {type(e).__name__}: {e}")
+            yield item, result
         fill()
-        while pending:
-            done = _wait_any(list(pending))
-            for fut in done:
-                item = pending.pop(fut)
-                try:
-                    result = fut.result()
-                except FutureTimeout:
-                    result = Failure(f"timed out after {timeout_s:g} s (per_file_timeout_s); the file may be "
-                                     f"malformed or too large to decode")
-                except ProcessExpired as e:
-                    result = Failure(describe_exit(e.exitcode))
-                except LibraryError:
-                    # One clear line for the whole batch instead of the same failure recorded for every file;
-                    # what was stored is complete (writes are atomic) and the next run resumes.
-                    pool.stop()
-                    raise
-                except Exception as e:
-                    result = Failure(f"worker error {type(e).__name__}: {e}")
-                yield item, result
-            fill()
 
 
 def _forget_unimportable_main() -> None:

@@ -53,6 +53,10 @@ class Settings:
     # not for the backlog.
     serve_poll_interval_s: float = 1.0
     serve_chunk_media: int = 64
+    # Its stage workers stay up between chunks, so face and OCR workers load their models once instead of once per
+    # chunk (docs/benchmarks.md serve_latency: the faces stage of one photo), and are stopped after this long
+    # unused: the memory of the models (several hundred MB) goes back when no media arrive for five minutes.
+    serve_keep_workers_s: float = 300.0
 
     # Semantic layer (CLIP). ViT-B-32 with LAION-2B weights: Immich's published retrieval table puts it well above
     # OpenAI's ViT-B-32 at the same cost. A local checkpoint path, when set, wins over the name/tag pair.

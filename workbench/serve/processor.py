@@ -15,8 +15,9 @@ How it works, and why:
   redoes, and never writes a row twice. It assigns faces to people once at start, for faces a killed run
   stored without getting there.
 * One per library: it holds ``ProcessorLock`` while it runs; a second one stops at once with ``ProcessorBusy``.
-* Models stay loaded in this process between rounds (CLIP's weights check, the face engine's check); a stage that
-  cannot run here (no weights) is skipped with its reason until new media arrive.
+* Models stay loaded between rounds: in this process (CLIP's weights check) and in the stage workers, which are
+  kept between chunks (``Library.engine(keep_workers_s=)``) and stopped after ``serve_keep_workers_s`` unused. A
+  stage that cannot run here (no weights) is skipped with its reason until new media arrive.
 * It takes the library's write lock only while a chunk runs; when someone else holds it (``workbench import``),
   the state is ``waiting`` and it tries again after the poll interval.
 * Status for admins: ``status.write_status`` after every step (state, stage, queue per stage, last error).
@@ -48,6 +49,8 @@ class Processor:
         self.lock = ProcessorLock(self.root)
         self.poll_interval_s = float(self.lib.settings.serve_poll_interval_s)
         self.chunk_media = int(self.lib.settings.serve_chunk_media)
+        # Stage workers kept between chunks (their models stay loaded), stopped after serve_keep_workers_s unused.
+        self.engine = self.lib.engine("local", keep_workers_s=float(self.lib.settings.serve_keep_workers_s))
         self._log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self._seen_version: int | None = None
         self._work = True               # something may be pending: true at start and after new media
@@ -73,8 +76,10 @@ class Processor:
                     self._log(traceback.format_exc())
                     busy = False
                 if not busy:
+                    self.engine.trim()
                     stop.wait(self.poll_interval_s)
         finally:
+            self.engine.close()
             self._publish(state="stopped", stage=None)
             self.lock.release()
 
@@ -95,7 +100,7 @@ class Processor:
                 continue
             self._publish(stage=name)
             try:
-                rep = self.lib.process([name], max_media=self.chunk_media, progress=False)[0]
+                rep = self.lib.process([name], max_media=self.chunk_media, progress=False, engine=self.engine)[0]
             except LibraryError as e:         # the write lock is someone else's right now (an import): later
                 self._publish(state="waiting", stage=None, waiting_for=str(e))
                 return False

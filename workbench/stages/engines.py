@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from workbench.errors import WorkbenchError
-from workbench.parallel import Failure, call_as_result, run_isolated
+from workbench.parallel import Failure, KeptPools, call_as_result, run_isolated
 from workbench.stages.base import Stage, StageContext, run_batch
 
 log = logging.getLogger(__name__)
@@ -36,16 +36,31 @@ class EngineUnavailable(WorkbenchError):
 
 
 class LocalEngine:
-    """Worker processes on this machine (``workbench.parallel.run_isolated``)."""
+    """Worker processes on this machine (``workbench.parallel.run_isolated``). With ``keep_workers_s`` each stage's
+    workers are kept between runs (``workbench serve``: a face or OCR worker loads its models once, not once per
+    chunk) until unused for that long (``trim``)."""
 
     name = "local"
+
+    def __init__(self, keep_workers_s: float | None = None):
+        self.pools = KeptPools(keep_workers_s) if keep_workers_s else None
 
     def map(self, stage: Stage, ctx: StageContext, batches: Iterable[pa.RecordBatch], *, workers: int,
             timeout_s: float) -> Iterator[tuple[pa.RecordBatch, Any]]:
         """Yield ``(input batch, result batch or Failure)`` as batches finish."""
         tasks = ((stage, b, ctx) for b in batches)
-        for item, result in run_isolated(run_batch, tasks, workers=workers, timeout_s=timeout_s):
+        for item, result in run_isolated(run_batch, tasks, workers=workers, timeout_s=timeout_s,
+                                         pools=self.pools, pool_key=stage.name):
             yield item[1], result
+
+    def trim(self) -> int:
+        """Stop kept workers unused for ``keep_workers_s``; returns how many pools were stopped."""
+        return self.pools.trim() if self.pools else 0
+
+    def close(self) -> None:
+        """Stop every kept worker."""
+        if self.pools:
+            self.pools.close()
 
     def describe(self) -> str:
         return "local worker processes"
@@ -223,10 +238,12 @@ def _ray_reason(e: Exception) -> str:
     return f"the Ray task failed: {first[:300]}"
 
 
-def make_engine(name: str, *, address: str | None = None, settings: Any = None) -> LocalEngine | RayEngine:
-    """The engine called ``name`` ("local" or "ray"), with its resources from ``settings``."""
+def make_engine(name: str, *, address: str | None = None, settings: Any = None,
+                keep_workers_s: float | None = None) -> LocalEngine | RayEngine:
+    """The engine called ``name`` ("local" or "ray"), with its resources from ``settings``; ``keep_workers_s``
+    keeps local workers between runs (see ``LocalEngine``)."""
     if name == "local":
-        return LocalEngine()
+        return LocalEngine(keep_workers_s)
     if name == "ray":
         kw: dict[str, Any] = {}
         if settings is not None:
