@@ -168,7 +168,7 @@ def status(processor: Annotated[bool, typer.Option("--processor", help="Only wha
             emit_json(rec)
         return
     c = lib.counts()
-    console.print(f"[bold]{lib.root}[/bold]: {c['images']} images, {c['videos']} videos, "
+    console.print(f"[bold]{lib.location}[/bold]: {c['images']} images, {c['videos']} videos, "
                   f"{c['sources']} source paths, {c['errors']} errors")
     table(None, ["stage", "version", "done", "pending", "failed"], df.values.tolist())
     print_processor_status(lib, json_out=False)

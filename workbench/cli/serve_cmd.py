@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli.common import open_library, state
+from workbench.cli.common import open_library
 from workbench.cli.output import console
 
 
@@ -27,11 +27,10 @@ def serve_cmd(port: Annotated[int, typer.Option(help="Gallery port.")] = 8866,
     thumbnails appear in the timeline within seconds, faces, tags and duplicates follow. One processor per
     library: a second `serve` on the same library serves without processing. `workbench status` shows what the
     processor does. Stop with Ctrl+C."""
-    from workbench.library import MARKER, resolve_root
     from workbench.serve.app import serve
-    root = resolve_root(state.library)
-    if not (root / MARKER).exists():
-        open_library()   # says what is wrong (no library there) and how to make one
+    # Opening says what is wrong (no library there) and how to make one; the root of a library on S3 is its local
+    # home, which opens it again in the server's processes.
+    root = open_library().root
     console.print(f"Serving {root}", highlight=False)
 
     def say(line: str) -> None:
