@@ -59,12 +59,15 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
           white-space: nowrap; }
 .wb-header a.wb-upload-link:hover { color: #fff; background: rgba(255,255,255,.06); }
 .wb-header .wb-filters-toggle { margin-left: auto; }
+.wb-header .wb-user { flex: 0 1 auto; min-width: 0; max-width: 200px; overflow: hidden; text-overflow: ellipsis; }
+.wb-filters-btn, .wb-menu-btn { background: #252c3a; color: #f2f4f7; border: 0; border-radius: 8px; height: 38px;
+          padding: 0 14px; font: inherit; cursor: pointer; white-space: nowrap; }
 .wb-app button:focus, .wb-app button:focus-visible { outline: none; }
 .wb-app button:focus-visible { box-shadow: 0 0 0 2px var(--wb-accent); }
 .wb-header .wb-nav button:hover { background: rgba(255,255,255,.06); color: #fff; }
 .wb-app .wb-header .wb-nav button.mod-active { color: #fff; background: transparent;
           box-shadow: inset 0 -3px 0 var(--wb-accent); }
-.wb-header .wb-search { flex: 1 1 auto; max-width: 560px; min-width: 120px; }
+.wb-header .wb-search { flex: 1 1 0; max-width: 560px; min-width: 120px; }
 .wb-header .wb-search input { background: #252c3a !important; color: #fff; border-color: #343c4d !important; }
 .wb-header .wb-search input::placeholder { color: #98a2b3; }
 .wb-header .wb-user { margin-left: auto; color: #cfd4dc; white-space: nowrap; }
@@ -177,8 +180,6 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
 /* tablets and phones: the filters in a drawer; the grid keeps at least 3 columns */
 @media (max-width: 1023px) {
   .wb-header .wb-filters-toggle { display: block; order: 6; }
-  .wb-filters-btn, .wb-menu-btn { background: #252c3a; color: #f2f4f7; border: 0; border-radius: 8px; height: 38px;
-          padding: 0 14px; font: inherit; cursor: pointer; white-space: nowrap; }
   .wb-sidebar { position: fixed !important; top: 0; bottom: 0; left: 0; width: min(320px, 86vw); z-index: 80;
                 transform: translateX(-105%); transition: transform .18s ease-out; box-shadow: 0 0 24px rgba(0,0,0,.25); }
   .wb-app.wb-filters-open .wb-sidebar { transform: none; }
@@ -193,8 +194,9 @@ body, .jp-Notebook, #rendered_cells { background: var(--wb-bg) !important; }
   .wb-card { width: auto; }
   .wb-card img, .wb-card .wb-card-blank { width: 100% !important; height: auto !important; aspect-ratio: 1 / 1; }
 }
-/* phones and narrow tablets: the sections, the user and "Sign out" in a menu behind ☰; the search on its own row */
-@media (max-width: 899px) {
+/* phones, tablets and small laptops (the header needs ~1080 px): the sections, Upload, the user and "Sign out" in a
+   menu behind ☰; the search on its own row */
+@media (max-width: 1099px) {
   .wb-header { flex: 0 0 auto; flex-wrap: wrap; padding: 8px 10px; gap: 8px; row-gap: 8px; }
   .wb-header .wb-menu-toggle { display: block; order: 0; }
   .wb-menu-btn { font-size: 20px; padding: 0 12px; }
