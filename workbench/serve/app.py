@@ -4,7 +4,8 @@ Three processes rather than threads of one: the gallery's server must answer whi
 processor's catalog reads and people clustering would hold the GIL), and a crash in one part must not take the
 others down. Each child is told by the kernel to die with this process (``PR_SET_PDEATHSIG``), so ``kill -9`` of
 ``workbench serve`` leaves nothing behind holding a port or the processor lock; a processor that dies by itself
-is started again after a pause that doubles up to a minute.
+is started again after a pause that doubles up to a minute; if the dashboards stop (their port is taken), the
+gallery and the processor go on; if the gallery stops, everything does.
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class Child:
     name: str
     cmd: list[str]
     restart: bool = False                      # start again when it exits (the processor)
+    essential: bool = True                     # when it exits, everything stops (the gallery)
     proc: subprocess.Popen | None = None
     delay_s: float = 1.0
     restart_at: float | None = None
@@ -59,7 +61,8 @@ def commands(library_root: Path, *, port: int, host: str, processor: bool, dashb
     children = [Child("gallery", [*wb, "gallery", "--port", str(port), "--address", host, "--preheat",
                                   str(preheat), *[a for h in allow_hosts for a in ("--allow-host", h)]])]
     if dashboards:
-        children.append(Child("dashboards", [*wb, "dashboards", "--port", str(dashboards_port), "--address", host]))
+        children.append(Child("dashboards", [*wb, "dashboards", "--port", str(dashboards_port), "--address", host],
+                              essential=False))
     if processor:
         children.append(Child("processor", [sys.executable, "-m", "workbench.serve.processor", "--library",
                                             str(library_root)], restart=True))
@@ -98,6 +101,10 @@ def run(children: list[Child], say: Callable[[str], None]) -> int:
                     say(f"{c.name}: exited with code {rc}; starting again in {c.delay_s:g} s")
                     c.proc, c.restart_at = None, time.monotonic() + c.delay_s
                     c.delay_s = min(MAX_RESTART_DELAY_S, c.delay_s * 2)
+                    continue
+                if not c.essential:     # e.g. the dashboards' port is taken: the gallery goes on
+                    say(f"{c.name}: exited with code {rc}; serving without it")
+                    children.remove(c)
                     continue
                 say(f"{c.name}: exited with code {rc}; stopping")
                 code = rc or 1
