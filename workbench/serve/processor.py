@@ -25,6 +25,7 @@ How it works, and why:
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -65,7 +66,7 @@ class Processor:
         stop = stop or threading.Event()
         self.lock.acquire()
         try:
-            self.status["pid"] = __import__("os").getpid()
+            self.status["pid"] = os.getpid()
             self._publish()
             self._catch_up_people()
             while not stop.is_set():
