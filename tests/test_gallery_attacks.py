@@ -309,7 +309,15 @@ def test_media_links_work_for_their_visitor_only_and_die_at_sign_out(server):
     ann.page()
     mine = [r["id"] for r in Library.open(library).media().to_dict("records") if r["owner"] == "ann"][0]
     url = link_for(ann, log, mine)
-    assert ann.get(url).status_code == 200
+    whole = ann.get(url)
+    assert whole.status_code == 200
+    lib = Library.open(library)
+    assert whole.content == lib.original_path(mine).read_bytes()
+    # Read by ranges from the library's storage, as a video plays: exact bytes, the content hash as the ETag.
+    part = ann.get(url, headers={"Range": "bytes=100-1123"})
+    assert part.status_code == 206 and part.content == whole.content[100:1124]
+    assert part.headers["Content-Range"] == f"bytes 100-1123/{len(whole.content)}"
+    assert part.headers["ETag"].strip('"').startswith(mine)   # the sha256 the id abbreviates
     assert Visitor(base).get(url).status_code == 403                 # copied out of the page: nobody else
     assert signed_in(base, "bob").get(url).status_code == 403
     ann.sign_out()

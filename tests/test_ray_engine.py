@@ -91,7 +91,8 @@ def test_the_ray_engine_writes_the_same_rows_as_the_local_engine(cluster: str, t
     assert {r.stage for r in reports} >= set(STAGES)
     for table in STAGES:
         a, b = _rows(local, table), _rows(on_ray, table)
-        assert len(a) == len(b) == 8
+        # Every media gets a thumbnails row; the stages after it take only the media whose thumbnail worked.
+        assert len(a) == len(b) == (8 if table == "thumbnails" else 7), table
         assert a.drop(columns=[c for c in a.columns if c.startswith("kp_")]).to_json() == \
             b.drop(columns=[c for c in b.columns if c.startswith("kp_")]).to_json(), table
     # One bad file fails alone, with its reason, on either engine.

@@ -395,6 +395,17 @@ class Library:
         row = self.get(id_or_prefix)
         return self._context().local_source(row)
 
+    def stored_original_key(self, id_or_prefix: str) -> str | None:
+        """The storage key of a media's original when its bytes are served as stored, so a player can read it by
+        ranges through ``self.storage`` (an encrypted library decrypts only the chunks asked for, a bucket sends
+        only that range); None when the bytes come from a local file instead (``original_path``: a file imported
+        by reference, or a JPEG rebuilt from its JPEG XL)."""
+        from workbench.compress.replace import RECONSTRUCTIBLE
+        row = self.get(id_or_prefix)
+        if row.get("storage") == "copy" and row.get("blob") and row.get("stored_as") != RECONSTRUCTIBLE:
+            return original_key(row["blob"])
+        return None
+
     def download_files(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         """[{"id", "path", "name", "mime", "size_bytes"}] of the bytes a download of these media (full ids, in this
         order; unknown ones left out) serves, from one catalog read: a zip of an album asks for hundreds. ``path``

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import mimetypes
 import urllib.parse
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,9 @@ from workbench.gallery.links import LinkError, Ticket, verify
 
 #: Media whose location the handler remembers (oldest forgotten first).
 MEDIA_CACHE_SIZE = 512
+#: Bytes read from storage per write to the connection (one read per range of this size: a bucket GET, or the
+#: chunks an encrypted library decrypts for it).
+READ_BYTES = 1 << 20
 
 
 def content_disposition(name: str, download: bool) -> str:
@@ -39,17 +44,24 @@ def served_file(lib: Any, media_id: str) -> dict[str, str]:
     as what it is."""
     from workbench.compress.replace import RECONSTRUCTIBLE
 
-    path = lib.original_path(media_id)
     row = lib.get(media_id)
-    name = Path(row.get("path") or path).name
+    key = lib.stored_original_key(media_id)
+    stored = Path(key) if key else lib.original_path(media_id)
+    name = Path(row.get("path") or stored).name
     if row.get("stored_as") and row["stored_as"] != RECONSTRUCTIBLE:
         # Replacing already set the row's mime to the stored file's; its blob is named with the stored extension.
-        name = Path(name).stem + path.suffix
-    return {"path": str(path), "mime": row.get("mime") or "", "name": name}
+        name = Path(name).stem + stored.suffix
+    out = {"mime": row.get("mime") or "", "name": name}
+    # A stored original is read by ranges from the library's storage (never copied whole to a local file first:
+    # on an encrypted library or a bucket that would mean a 4 GB video before the first frame).
+    return {**out, "key": key} if key else {**out, "path": str(stored)}
 
 
 class MediaHandler(web.StaticFileHandler):
-    """Serve one original for a valid ticket (Range, ETag and HEAD come from tornado's StaticFileHandler)."""
+    """Serve one original for a valid ticket (Range, ETag and HEAD come from tornado's StaticFileHandler).
+
+    A stored original is read through the library's ``Storage`` by ranges (``read_range``): the overrides below
+    give tornado its size, time, ETag and bytes from there instead of from a file path."""
 
     def initialize(self, library_root: str, secret: str) -> None:  # type: ignore[override]
         super().initialize(path="/")
@@ -75,7 +87,50 @@ class MediaHandler(web.StaticFileHandler):
             raise web.HTTPError(403, reason=str(e)) from None
         except Exception:
             raise web.HTTPError(404, reason="media not found") from None
-        await super().get(self._media["path"], include_body)
+        await super().get(self._media.get("key") or self._media["path"], include_body)
+
+    # -- bytes from the library's storage (a stored original) ---------------------------------------------------
+    def _key(self) -> str | None:
+        return self._media.get("key")
+
+    def get_absolute_path(self, root: str, path: str) -> str:  # type: ignore[override]
+        return path if self._key() else super().get_absolute_path(root, path)
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        if not self._key():
+            return super().validate_absolute_path(root, absolute_path)
+        try:
+            self._stored_size = self._library().storage.size(absolute_path)
+        except FileNotFoundError:
+            raise web.HTTPError(404, reason="media not found") from None
+        return absolute_path
+
+    def get_content_size(self) -> int:
+        return self._stored_size if self._key() else super().get_content_size()
+
+    def get_modified_time(self) -> datetime | None:
+        if not self._key():
+            return super().get_modified_time()
+        return datetime.fromtimestamp(self._library().storage.modified_at(self._key()), timezone.utc)
+
+    def compute_etag(self) -> str | None:
+        # A stored original is named by the hash of its content: the name is the ETag (no whole-file hashing).
+        return f'"{Path(self._key()).stem}"' if self._key() else super().compute_etag()
+
+    def get_content(self, abspath: str, start: int | None = None,  # type: ignore[override]
+                    end: int | None = None) -> Iterator[bytes]:
+        if not self._key():
+            return super().get_content(abspath, start, end)
+        return self._ranges(abspath, start or 0, self._stored_size if end is None else end)
+
+    def _ranges(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        storage = self._library().storage
+        while start < end:
+            chunk = storage.read_range(key, start, min(READ_BYTES, end - start))
+            if not chunk:
+                return
+            start += len(chunk)
+            yield chunk
 
     def _check_access(self, ticket: Ticket) -> None:
         """The request must come from the visitor the ticket was signed for, who must still see the media."""
