@@ -127,6 +127,7 @@ def test_a_full_target_disk_is_one_clear_error_and_earlier_backups_stay_intact(t
         assert len(back.media()) == 2
         assert_consistent(back)
         assert not (lib.root / ".backup-staging").exists()
+        assert (lib.root / ".backup-failed").exists()                 # the next backup prunes what this one wrote
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 

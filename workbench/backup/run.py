@@ -17,6 +17,9 @@ from workbench.settings import Settings
 from workbench.storage import Storage
 
 PASSWORD_ENV = "WORKBENCH_BACKUP_PASSWORD"
+#: Left in the library root by a backup that failed (a full disk, a network error), like the staging folder a
+#: killed one leaves: the next successful backup then prunes what the failed one wrote.
+FAILED_MARK = ".backup-failed"
 
 
 def open_repository(target: str | None, settings: Settings, password_file: str | os.PathLike | None = None) -> Restic:
@@ -108,6 +111,7 @@ def take_backup(root: Path, catalog: Catalog, storage: Storage, write_lock: Cont
     t0, started_at = time.perf_counter(), time.time()
     with _BackupLock(root):
         repo.init_if_missing()
+        failed = root / FAILED_MARK
         try:
             staged = stage(root, catalog, storage, write_lock)
             t1 = time.perf_counter()
@@ -117,16 +121,20 @@ def take_backup(root: Path, catalog: Catalog, storage: Storage, write_lock: Cont
             t2 = time.perf_counter()
             check_snapshot(repo, summary["snapshot_id"], staged.folder)
             t3 = time.perf_counter()
+        except BackupError:
+            failed.touch()  # restic may have written packs no snapshot uses: the next backup prunes them
+            raise
         finally:
             unstage(root)
         forgotten = apply_retention(repo, settings)
-        if staged.interrupted_before:
+        if staged.interrupted_before or failed.exists():
             # The killed run's packs are in no snapshot; this run wrote the same data again. Prune drops them, so
             # an interruption leaves nothing duplicated (a prune after a forget has done it already), and the
             # pack it was writing when killed is swept.
             if not forgotten:
                 repo.run(["prune"])
             repo.sweep_tmp(older_than=started_at)
+            failed.unlink(missing_ok=True)
     return BackupResult(
         snapshot_id=summary["snapshot_id"], created_at=m["created_at"], media=m["media"], originals=m["originals"],
         original_bytes=m["original_bytes"], tables=m["tables"], files_new=summary.get("files_new", 0),
