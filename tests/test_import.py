@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -157,11 +158,18 @@ def test_import_of_a_missing_path_says_which(lib: Library, tmp_path: Path):
         lib.import_files([tmp_path / "nothing-here"], progress=False)
 
 
-def test_a_second_writer_is_told_the_library_is_busy(lib: Library, tmp_path: Path):
+def test_a_second_writer_waits_its_turn_then_is_told_the_library_is_busy(lib: Library, tmp_path: Path):
+    from workbench.settings import Settings
+    s = Settings.load(lib.root)
+    s.write_lock_wait_s = 0.5
+    s.save(lib.root)
     other = Library.open(lib.root)
     with lib._lock:
-        with pytest.raises(LibraryError, match="busy"):
+        t = time.monotonic()
+        with pytest.raises(LibraryError, match=r"busy: .*waited 0.5 s"):
             other.import_files([png(tmp_path / "x.png")], progress=False)
+        assert time.monotonic() - t >= 0.5
+    assert other.import_files([png(tmp_path / "x.png")], progress=False).added == 1
 
 
 def test_opening_a_folder_that_is_not_a_library_explains_how_to_create_one(tmp_path: Path):

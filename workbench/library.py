@@ -78,7 +78,7 @@ class Library:
         if is_remote(self.location):
             from workbench.parallel import also_preload
             also_preload("workbench.storage.s3")
-        self._lock = WriteLock(root)
+        self._lock = WriteLock(root, settings.write_lock_wait_s)
 
     # -- opening --------------------------------------------------------------------------------------------
     @classmethod
@@ -210,6 +210,11 @@ class Library:
                                       set_total=lambda n: setattr(pb, "total", n) or pb.refresh())
             self._refresh_indexes()
         return report
+
+    def writers_waiting(self) -> bool:
+        """Whether another process waits for this library's write lock (``workbench serve``'s processor then
+        steps aside between chunks, so an import or a rename runs after the current chunk)."""
+        return self._lock.someone_waiting()
 
     def engine(self, name: str = "local", address: str | None = None, *,
                keep_workers_s: float | None = None) -> Any:
@@ -1385,7 +1390,8 @@ class Library:
         name, plus thumbnails) into ``target`` (default: the ``backup_target`` setting), encrypted, deduplicated
         and incremental; then the retention settings are applied. Works while an import runs."""
         from workbench.backup import take_backup
-        return take_backup(self.root, self.catalog, self.storage, self._lock,
+        # A backup never waits for a writer: if one is busy it pins the versions already committed (snapshot.py).
+        return take_backup(self.root, self.catalog, self.storage, WriteLock(self.root, wait_s=0),
                            self._backup_repo(target, password_file), self.settings).as_dict()
 
     def backups(self, target: str | None = None, *, password_file: str | os.PathLike | None = None

@@ -38,6 +38,11 @@ class Settings:
     # Catalog rows are committed at least this often, so a killed import loses little work.
     commit_every_files: int = 256
     commit_every_s: float = 15.0
+    # How long a write (import, process, trash, naming...) waits for another writer to finish before saying the
+    # library is busy. `workbench serve`'s processor holds the lock one chunk at a time (serve_chunk_media media of
+    # one stage; faces and OCR take 1.1 s per photo with kept workers, docs/benchmarks.md serve_workers, so a
+    # 64-photo chunk is about 70 s) and steps aside between chunks when someone waits: two minutes covers a chunk.
+    write_lock_wait_s: float = 120.0
     # `workbench process --engine ray`: the cluster ("" starts one on this machine; "auto"; "ray://host:10001") and
     # the resources each Ray worker asks for. Decode-heavy stages run as tasks of ray_cpus_per_task CPUs; model
     # stages (CLIP, faces) as an actor pool whose actors each hold the model and ask for ray_cpus_per_actor CPUs

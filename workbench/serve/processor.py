@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,12 @@ class Processor:
                 if not busy:
                     self.engine.trim()
                     stop.wait(self.poll_interval_s)
+                elif self.lib.writers_waiting():
+                    # Someone (an import, a rename) waits for the write lock: let them have it before the next
+                    # chunk; they hold it for their own write and we go on after.
+                    deadline = time.monotonic() + 30.0
+                    while self.lib.writers_waiting() and time.monotonic() < deadline and not stop.is_set():
+                        stop.wait(0.2)
         finally:
             self.engine.close()
             self._publish(state="stopped", stage=None)
