@@ -123,6 +123,15 @@ def test_unreachable_missing_bucket_and_wrong_key_each_say_what_to_do(s3_env, mo
         moto_auth(s3_env.endpoint, b"inf")
 
 
+def test_a_plain_http_endpoint_needs_aws_allow_http(s3_env, monkeypatch):
+    """LanceDB refuses a plain-http endpoint unless told; we say how in one line instead of its traceback."""
+    from workbench.storage.errors import StorageError
+    Library.create(s3_env.url)
+    monkeypatch.delenv("AWS_ALLOW_HTTP")
+    with pytest.raises(StorageError, match="plain http: set AWS_ALLOW_HTTP=true"):
+        Library.open(s3_env.url)
+
+
 @pytest.mark.slow
 def test_a_full_quota_stops_the_import_with_one_line_and_the_next_run_resumes(s3_env, photos, monkeypatch):
     proxy = FullDiskProxy(s3_env.endpoint)
