@@ -135,11 +135,13 @@ def test_a_full_target_disk_is_one_clear_error_and_earlier_backups_stay_intact(t
 @pytest.mark.slow
 def test_a_backup_taken_while_an_import_runs_restores_to_a_consistent_library(tmp_path: Path) -> None:
     lib = Library.create(tmp_path / "lib")
-    (lib.root / "settings.json").write_text(json.dumps({"commit_every_files": 3, "workers": 1}))
-    inputs = noise_jpegs(tmp_path / "in", 400, w=320, h=240)     # long enough an import for backups to overlap
+    (lib.root / "settings.json").write_text(json.dumps({"commit_every_files": 1, "workers": 1,
+                                                      "backup_keep_last": 1000}))
+    inputs = noise_jpegs(tmp_path / "in", 150, w=320, h=240)     # one commit each: backups overlap the import
     repo = str(tmp_path / "repo")
-    importer = _cli(lib.root, "import", str(tmp_path / "in"))
     lib = Library.open(lib.root)
+    lib.backup(repo)                                                  # the repository exists before the import
+    importer = _cli(lib.root, "import", str(tmp_path / "in"))
     deadline = time.monotonic() + 120
     while lib.catalog.count("media") == 0 and importer.poll() is None:   # the import has begun committing
         assert time.monotonic() < deadline
