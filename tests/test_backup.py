@@ -197,3 +197,19 @@ def test_a_bucket_is_a_backup_target_like_a_folder(s3_env, tmp_path: Path) -> No
     back = Library.open(Library.restore_library(tmp_path / "restored", target)["library"])
     assert_consistent(back)
     assert sorted(back.media()["id"]) == sorted(lib.media()["id"])
+
+
+@pytest.mark.slow
+def test_a_library_in_a_bucket_with_a_local_catalog_backs_up_and_restores_to_a_folder(s3_env, tmp_path: Path
+                                                                                        ) -> None:
+    lib = Library.create(s3_env.url, catalog_location="local")
+    lib.import_files(noise_jpegs(tmp_path / "in", 3), progress=False)
+    lib.process(["thumbnails"], progress=False)
+    r = lib.backup(str(tmp_path / "repo"))
+    assert (r["media"], r["originals"]) == (3, 3)
+    back = Library.open(Library.restore_library(tmp_path / "restored", str(tmp_path / "repo"))["library"])
+    assert str(back.root) == str(tmp_path / "restored") and not str(back.location).startswith("s3://")
+    assert_consistent(back)                      # every original back as a file, every row, verify passes
+    assert sorted(back.media()["id"]) == sorted(lib.media()["id"])
+    for mid in lib.media()["id"]:
+        assert back.thumbnail(mid) == lib.thumbnail(mid)

@@ -125,6 +125,14 @@ def as_stored(storage: Storage) -> tuple[Storage, Callable[[str], str]]:
     return storage, lambda key: key
 
 
+def _is_pointer(marker: Path) -> bool:
+    """Whether ``marker`` is a local home's pointer to a library kept elsewhere (``{"location": "s3://..."}``)."""
+    try:
+        return bool(json.loads(marker.read_text()).get("location"))
+    except (OSError, ValueError):
+        return False
+
+
 def stage(root: Path, catalog: Catalog, storage: Storage, lock: ContextManager[Any]) -> Staged:
     """Gather a consistent point-in-time copy of the library at ``root`` as hard links under ``STAGING``."""
     if not Path(str(catalog.folder)).is_dir():
@@ -192,6 +200,12 @@ def stage(root: Path, catalog: Catalog, storage: Storage, lock: ContextManager[A
     for name in CONFIG_FILES:
         if (root / name).is_file():
             shutil.copy2(root / name, folder / name)
+    if _is_pointer(folder / "library.json"):
+        # A library in a bucket: the local home's library.json only points at it. The backup holds the library
+        # itself (the bucket's library.json and, if encrypted, its keyring), so a restore is a whole folder library.
+        for name in ("library.json", "encryption.json"):
+            if stored.exists(name):
+                (folder / name).write_bytes(stored.read_bytes(name))
     for name in CONFIG_DIRS:
         if (root / name).is_dir():
             shutil.copytree(root / name, folder / name)
