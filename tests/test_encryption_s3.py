@@ -80,3 +80,38 @@ def test_an_encrypted_library_in_a_bucket_stores_no_plaintext_and_opens_on_anoth
     with pytest.raises(TamperedError):
         other.storage.read_bytes(key_a)
     shutil.rmtree(tmp_path / "other-machine-cache", ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_plaintext_library_in_a_bucket_is_encrypted_in_place(s3_env, tmp_path):
+    lib = Library.create(s3_env.url, catalog_location="local")
+    jpeg(tmp_path / "in" / "a.jpg", 1200, 900, seed=6)
+    jpeg(tmp_path / "in" / "b.jpg", 800, 600, seed=7)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_PASSPHRASE")}
+    env.update(s3_env.env(), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    for args in (["import", str(tmp_path / "in")], ["process", "--stage", "thumbnails"]):
+        r = subprocess.run([sys.executable, "-m", "workbench", "--library", s3_env.url, *args], env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+    before = {r["id"]: lib.thumbnail(r["id"]) for r in lib.media().to_dict("records")}
+    assert any(k.startswith("lib/originals/") and k.endswith(".jpg") for k in s3_env.keys())
+
+    recovery, counts = Library.encrypt(s3_env.url, PASS, progress=False)
+    assert recovery and counts["encrypted"] >= 4             # two originals, their thumbnails and previews
+
+    photo = (tmp_path / "in" / "a.jpg").read_bytes()
+    keys = s3_env.keys()
+    assert "lib/encryption.json" in keys and "lib/encryption.converting" not in keys
+    assert not [k for k in keys if k.endswith((".jpg", ".webp"))]          # no plaintext name left
+    blobs = [s3_env.client.get_object(Bucket=s3_env.bucket, Key=k)["Body"].read() for k in keys]
+    assert not [b for b in blobs if photo[2000:2048] in b]
+    forget_unlocked()
+    again = Library.open(s3_env.url, passphrase=PASS)
+    assert isinstance(again.storage, EncryptedStorage)
+    for mid, thumb in before.items():
+        assert again.thumbnail(mid) == thumb
+    a = again.media()
+    a = a[a["path"].str.endswith("a.jpg")].iloc[0]
+    assert again.storage.read_bytes(f"originals/{a['blob']}") == photo
+    with pytest.raises(LockedError, match="already encrypted"):
+        Library.encrypt(s3_env.url, PASS, progress=False)

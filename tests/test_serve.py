@@ -205,7 +205,7 @@ def test_kill_9_of_serve_mid_processing_then_a_restart_finishes_the_work_without
         def part_way() -> bool:
             done = lib.status().set_index("stage").loc["thumbnails", "done"]
             return 2 <= done < n
-        wait_for(part_way, 120, "the processor to be part-way through the thumbnails")
+        wait_for(part_way, 300, "the processor to be part-way through the thumbnails")
         children = psutil.Process(serve.pid).children()
         assert {" ".join(c.cmdline()).split(" workbench")[-1].split()[0] for c in children} >= {".serve.processor"}
         serve.send_signal(signal.SIGKILL)

@@ -1492,12 +1492,14 @@ class Library:
         """Encrypt an existing library in place (``workbench encrypt``); a rerun finishes an interrupted one.
         Returns the recovery key (when this call made the keyring, else None) and counts of files."""
         from workbench.storage.encrypted import convert_in_place
-        root = resolve_root(path)
+        loc = resolve_location(path)
+        root = local_home(loc)
         if not (root / MARKER).exists():
-            cls.open(root)                                   # the usual "no library here" message
+            cls.open(loc)                                    # the usual "no library here" message
+        settings = Settings.load(root)
+        storage = open_storage(str(loc), settings) if is_remote(loc) else open_storage(root)
         with WriteLock(root), bar(None, "encrypt", progress) as pb:
-            return convert_in_place(root, open_storage(root), Settings.load(root), passphrase,
-                                    on_progress=pb.update)
+            return convert_in_place(root, storage, settings, passphrase, on_progress=pb.update)
 
     @staticmethod
     def change_passphrase(path: str | os.PathLike | None = None, new_passphrase: str | None = None, *,

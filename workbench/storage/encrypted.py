@@ -630,10 +630,28 @@ def open_encrypted(root: Path, inner: Storage, settings: "Settings", passphrase:
     place = keyring_place(root, inner)
     if not is_encrypted(place):
         return inner
-    if (Path(root) / CONVERTING).exists():
+    if _converting(root, place):
         raise LockedError(f"encrypting {root} was interrupted: run `workbench encrypt` again to finish it (nothing "
                           f"is lost; files already encrypted are not encrypted twice)")
     return wrap_storage(root, inner, settings, unlock(place, passphrase))
+
+
+def _converting(root: Path, place: "Path | Storage") -> bool:
+    """Whether ``workbench encrypt`` started on this library and has not finished (its marker sits next to the
+    keyring: in the folder, or in the bucket so every machine sees it)."""
+    return (Path(root) / CONVERTING).exists() if isinstance(place, Path) else place.exists(CONVERTING)
+
+
+def _mark_converting(root: Path, place: "Path | Storage", on: bool) -> None:
+    if isinstance(place, Path):
+        if on:
+            (Path(root) / CONVERTING).write_text("workbench encrypt has not finished: run it again\n")
+        else:
+            (Path(root) / CONVERTING).unlink(missing_ok=True)
+    elif on:
+        place.write(CONVERTING, b"workbench encrypt has not finished: run it again\n")
+    else:
+        place.delete(CONVERTING)
 
 
 def keyring_place(root: Path, inner: Storage) -> "Path | Storage":
@@ -679,19 +697,18 @@ def convert_in_place(root: Path, inner: Storage, settings: "Settings", passphras
     this call made the keyring, else None; counts). Call with the library's write lock held."""
     from workbench.storage.keyring import LockedError, is_encrypted, passphrase_or_ask, unlock
     from workbench.storage.keys import CACHE
-    if not isinstance(inner, LocalStorage):
-        raise LockedError("`workbench encrypt` converts a library in a folder; for one on object storage make a new "
-                          "encrypted library (`workbench init s3://... --encrypt`) and import into it")
-    marker = Path(root) / CONVERTING
+    if isinstance(inner, EncryptedStorage):
+        raise LockedError(f"{root} is already encrypted")
+    place = keyring_place(root, inner)        # the folder, or the bucket (the keyring travels with the library)
     shown = None
-    if is_encrypted(root):
-        if not marker.exists():
+    if is_encrypted(place):
+        if not _converting(root, place):
             raise LockedError(f"{root} is already encrypted")
-        keys = unlock(root, passphrase)
+        keys = unlock(place, passphrase)
     else:
         passphrase = passphrase_or_ask(passphrase, "New passphrase: ", confirm=True)
-        marker.write_text("workbench encrypt has not finished: run it again\n")
-        keys, shown = init_encryption(root, passphrase, kdf)
+        _mark_converting(root, place, True)
+        keys, shown = init_encryption(place, passphrase, kdf)
     enc = wrap_storage(root, inner, settings, keys)
     inner.clean_tmp()
     counts = {"encrypted": 0, "already": 0, "dropped_cache": 0}
@@ -714,7 +731,7 @@ def convert_in_place(root: Path, inner: Storage, settings: "Settings", passphras
             if on_progress:
                 on_progress(1)
     _drop_empty_folders(inner)
-    marker.unlink(missing_ok=True)
+    _mark_converting(root, place, False)
     return shown, counts
 
 
