@@ -213,3 +213,17 @@ def test_a_library_in_a_bucket_with_a_local_catalog_backs_up_and_restores_to_a_f
     assert sorted(back.media()["id"]) == sorted(lib.media()["id"])
     for mid in lib.media()["id"]:
         assert back.thumbnail(mid) == lib.thumbnail(mid)
+
+
+@pytest.mark.slow
+def test_a_library_whose_catalog_is_in_the_bucket_too_backs_up_and_restores_to_a_folder(s3_env, tmp_path: Path
+                                                                                         ) -> None:
+    lib = Library.create(s3_env.url)                             # the catalog in the bucket as well
+    lib.import_files(noise_jpegs(tmp_path / "in", 2), progress=False)
+    first = lib.backup(str(tmp_path / "repo"))
+    lib.import_files(noise_jpegs(tmp_path / "more", 1, start=40), progress=False)  # after the first backup
+    assert first["media"] == 2
+    out = Library.restore_library(tmp_path / "restored", str(tmp_path / "repo"))
+    back = Library.open(out["library"])
+    assert_consistent(back)
+    assert len(back.media()) == 2                                # the catalog as pinned, not as it is now

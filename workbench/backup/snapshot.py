@@ -92,6 +92,24 @@ def link_tree(src: Path, dest: Path) -> None:
                 continue
 
 
+def copy_catalog(stored: Storage, dest: Path) -> None:
+    """Download every file of a catalog kept in the bucket (``catalog/...`` beside the library's objects) into
+    ``dest``: committed Lance files never change, so what was there at the pin is what the pinned versions need,
+    and ``trim_catalog`` then drops the manifests committed after it. Files that vanish meanwhile are skipped, as
+    in ``link_tree``."""
+    for key in list(stored.list(CATALOG)):
+        rel = key[len(CATALOG) + 1:]
+        if "#" in rel:  # object_store's in-flight temporary files
+            continue
+        target = dest.joinpath(*rel.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with stored.open(key) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+        except FileNotFoundError:
+            target.unlink(missing_ok=True)
+
+
 def trim_catalog(folder: Path, versions: dict[str, int]) -> list[str]:
     """Make the pinned version each table's latest in the staged ``folder``: drop newer manifests, the version
     hint and tables created after the pin. Returns the tables whose pinned manifest is missing (retry)."""
@@ -135,11 +153,11 @@ def _is_pointer(marker: Path) -> bool:
 
 def stage(root: Path, catalog: Catalog, storage: Storage, lock: ContextManager[Any]) -> Staged:
     """Gather a consistent point-in-time copy of the library at ``root`` as hard links under ``STAGING``."""
-    if not Path(str(catalog.folder)).is_dir():
-        raise BackupError(f"the catalog of this library is not a local folder ({catalog.folder}): backing up a "
-                          f"library kept in a bucket is not supported; use replicas (docs/archive.md) or the "
-                          f"bucket's own versioning")
     stored, name_of = as_stored(storage)
+    in_bucket = "://" in str(getattr(catalog, "uri", ""))
+    if not in_bucket and not Path(str(catalog.folder)).is_dir():
+        raise BackupError(f"the catalog of this library is not a folder ({catalog.folder}): run `workbench "
+                          f"verify` on it first")
     encrypted = stored is not storage
     folder = root / STAGING
     interrupted = folder.exists()
@@ -156,7 +174,10 @@ def stage(root: Path, catalog: Catalog, storage: Storage, lock: ContextManager[A
         try:
             versions = pin_versions(catalog)
             pinned_at = datetime.now(timezone.utc)
-            link_tree(catalog.folder, folder / CATALOG)
+            if in_bucket:
+                copy_catalog(stored, folder / CATALOG)
+            else:
+                link_tree(catalog.folder, folder / CATALOG)
         finally:
             ctx.__exit__(None, None, None)
         missing = trim_catalog(folder / CATALOG, versions)
