@@ -252,3 +252,17 @@ def test_cli_makes_a_link_with_expiry_and_password_then_revokes_it(lib):
     cli(lib, "share", "revoke", out["share_id"])
     with pytest.raises(AuthError, match="revoked"):
         lib.for_share(out["token"], "cli-link-pw-9")
+
+
+def test_cli_turns_a_links_uploads_on_at_creation_and_off_again(lib):
+    plain = json.loads(cli(lib, "share", "create", "Party", "--json"))
+    assert not lib.for_share(plain["token"]).accepts_uploads            # off unless asked for
+    out = json.loads(cli(lib, "share", "create", "Party", "--accept-uploads", "--json"))
+    assert lib.for_share(out["token"]).accepts_uploads
+    listed = {r["share_id"]: r for r in map(json.loads, cli(lib, "share", "list", "--json").splitlines())}
+    assert listed[out["share_id"]]["accepts_uploads"] is True and not listed[plain["share_id"]]["accepts_uploads"]
+    assert "uploads" in cli(lib, "share", "list")
+    cli(lib, "share", "uploads", out["share_id"], "--off")
+    assert not lib.for_share(out["token"]).accepts_uploads
+    cli(lib, "share", "uploads", plain["share_id"])
+    assert lib.for_share(plain["token"]).accepts_uploads

@@ -1211,7 +1211,7 @@ class Library:
 
     def shares(self, album: str | None = None) -> pd.DataFrame:
         """Share links (of one album, or all): [share_id, album_id, created_by, created_at, expires_at,
-        revoked_at, has_password, active]. Tokens cannot be listed: only their hashes are kept."""
+        revoked_at, has_password, accepts_uploads, active]. Tokens cannot be listed: only their hashes are kept."""
         from workbench.access import albums, shares
         ids = None if album is None else [albums.resolve(self.catalog, album)["album_id"]]
         return shares.frame(self.catalog, ids)

@@ -16,7 +16,7 @@ from workbench.errors import AuthError, NotFoundError, PasswordRequired
 
 TABLE = "shares"
 SHARE_COLUMNS = ["share_id", "album_id", "created_by", "created_at", "expires_at", "revoked_at", "has_password",
-                 "active"]
+                 "accepts_uploads", "active"]
 NOT_VALID = "this share link is not valid: ask whoever sent it for a new one"
 
 
@@ -124,9 +124,10 @@ def frame(catalog: Catalog, album_ids: list[str] | None = None) -> pd.DataFrame:
     """Links of these albums (or all): never the token or a hash, only whether a password is needed."""
     where = None if album_ids is None else sql_in("album_id", album_ids)
     rows = catalog.read(TABLE, ["share_id", "album_id", "created_by", "created_at", "expires_at", "revoked_at",
-                                "password_hash"], where).to_pylist()
+                                "password_hash", "accepts_uploads"], where).to_pylist()
     now = datetime.now(timezone.utc)
     recs = [{**{k: r[k] for k in SHARE_COLUMNS[:6]}, "has_password": r["password_hash"] is not None,
+             "accepts_uploads": bool(r["accepts_uploads"]),
              "active": r["revoked_at"] is None and (r["expires_at"] is None or r["expires_at"] > now)} for r in rows]
     df = pd.DataFrame(recs, columns=SHARE_COLUMNS)
     return df.sort_values(["created_at", "share_id"], ascending=[False, True]).reset_index(drop=True)

@@ -242,6 +242,8 @@ def share_create(album: Annotated[str, typer.Argument(help="Album id, id prefix 
                                                                      "2w or a date like 2025-06-30.")] = None,
                  password: Annotated[bool, typer.Option("--password", help="Ask for a password the link will "
                                                                            "need (hidden input).")] = False,
+                 accept_uploads: Annotated[bool, typer.Option("--accept-uploads", help="Let the link's visitors "
+                                                              "upload into the album (off unless given).")] = False,
                  password_stdin: StdinOpt = False, json_out: JsonOpt = False) -> None:
     """Make a share link for an album and print its token (shown once: only a hash is kept)."""
     lib = open_library()
@@ -249,6 +251,8 @@ def share_create(album: Annotated[str, typer.Argument(help="Album id, id prefix 
         else None
     with _plain_errors():
         token = lib.share_album(album, expires=parse_expiry(expires), password=pw)
+        if accept_uploads:
+            lib.set_share_uploads(token)
     row = lib.shares(album).iloc[0]
     if json_out:
         emit_json({"token": token, "share_id": row["share_id"], "album_id": row["album_id"],
@@ -268,10 +272,22 @@ def share_list(album: Annotated[Optional[str], typer.Argument(help="Only this al
     def when(v) -> str:
         return "" if v is None or v != v else str(v)[:16]
     print_records(open_library().shares(album).to_dict("records"), json_out=json_out, title="{n} share links",
-                  columns=["share", "album", "created", "expires", "password", "state"],
+                  columns=["share", "album", "created", "expires", "password", "uploads", "state"],
                   row=lambda r: [r["share_id"], r["album_id"], when(r["created_at"]), when(r["expires_at"]),
-                                 "yes" if r["has_password"] else "", "active" if r["active"] else
+                                 "yes" if r["has_password"] else "", "yes" if r.get("accepts_uploads") else "",
+                                 "active" if r["active"] else
                                  ("revoked" if when(r["revoked_at"]) else "expired")])
+
+
+@share_app.command("uploads")
+def share_uploads(share: Annotated[str, typer.Argument(help="Share id (see `workbench share list`) or the token.")],
+                  on: Annotated[bool, typer.Option("--on/--off", help="Accept uploads through this link, or stop.")]
+                  = True) -> None:
+    """Let a share link's visitors upload into its album (/upload?share=TOKEN; their media belong to the album's
+    owner), or stop them. Links accept no uploads until this is turned on."""
+    with _plain_errors():
+        open_library().set_share_uploads(share, on)
+    console.print("The link now accepts uploads into its album." if on else "The link no longer accepts uploads.")
 
 
 @share_app.command("revoke")
