@@ -106,3 +106,14 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def pages():
+    """Browser pages (``PageWatch``es) a test opened: closed afterwards, which shuts their gallery kernels down."""
+    import contextlib
+    opened = []
+    yield opened
+    for w in opened:
+        with contextlib.suppress(Exception):
+            w.page.context.close()

@@ -37,16 +37,6 @@ def gallery(library):
         yield base, log
 
 
-@pytest.fixture
-def pages():
-    """Pages opened by a test; closed afterwards (their kernels are shut down with them)."""
-    opened = []
-    yield opened
-    for w in opened:
-        with contextlib.suppress(Exception):
-            w.page.context.close()
-
-
 def sign_in(browser, base: str, pages: list, user: str = USER, password: str = PASSWORD):
     """The server's own sign-in page (no kernel yet): "/" sends a stranger there."""
     w = open_gallery(browser, base + "/", "input[name=name]")

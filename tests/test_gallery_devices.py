@@ -39,15 +39,6 @@ def gallery(library):
         yield base
 
 
-@pytest.fixture
-def pages():
-    opened: list[PageWatch] = []
-    yield opened
-    for w in opened:
-        with contextlib.suppress(Exception):
-            w.page.context.close()
-
-
 def on_device(browser, base: str, pages: list, size: tuple[int, int], *, touch: bool = True) -> PageWatch:
     """A fresh browser context the size of the device (a phone's touch screen unless ``touch`` is off), signed
     in, with the timeline shown."""

@@ -3,7 +3,6 @@ holding the originals byte for byte (and only the visitor's own), a star in the 
 Favourites, and a photo moved to the trash comes back from the Trash page."""
 from __future__ import annotations
 
-import contextlib
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -36,15 +35,6 @@ def library(tmp_path_factory) -> Path:
 def gallery(library):
     with served_gallery(library) as (base, log):
         yield base, log
-
-
-@pytest.fixture
-def pages():
-    opened = []
-    yield opened
-    for w in opened:
-        with contextlib.suppress(Exception):
-            w.page.context.close()
 
 
 def signed_in(browser, base: str, pages: list, user: str = "ann"):

@@ -4,7 +4,6 @@ open Upload from the gallery's menu, pick two photos, watch them finish, find th
 from __future__ import annotations
 
 import base64
-import contextlib
 from pathlib import Path
 
 import pytest
@@ -25,15 +24,6 @@ def gallery(tmp_path_factory):
     lib.settings.save(root / "library")
     with served_gallery(root / "library") as (base, log):
         yield base, root
-
-
-@pytest.fixture
-def pages():
-    opened = []
-    yield opened
-    for w in opened:
-        with contextlib.suppress(Exception):
-            w.page.context.close()
 
 
 def sign_in(browser, base: str, pages: list, next_path: str = "/", **size):

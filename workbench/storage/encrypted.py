@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from workbench.errors import MediaError, WorkbenchError
 from workbench.storage.base import CHUNK_BYTES, Storage, StoredBlob
+from workbench.storage.cache import trim_lru
 from workbench.storage.keyring import Keys
 from workbench.storage.keys import DERIVED, ORIGINALS, TRASH, check_key
 from workbench.storage.local import LocalStorage
@@ -425,20 +426,7 @@ def _chain(*its: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _trim(folder: Path, max_bytes: int, keep: Path) -> None:
-    files = []
-    for p in folder.iterdir():
-        try:
-            st = p.stat()
-        except FileNotFoundError:
-            continue
-        files.append((st.st_mtime, st.st_size, p))
-    total = sum(s for _, s, _ in files)
-    for _, s, p in sorted(files, key=lambda t: t[0]):
-        if total <= max_bytes:
-            break
-        if p != keep:
-            p.unlink(missing_ok=True)
-            total -= s
+    trim_lru(folder.iterdir(), max_bytes, keep)
 
 
 class _RangeFile:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from workbench.storage.base import CHUNK_BYTES, Storage, StoredBlob
+from workbench.storage.cache import trim_lru
 from workbench.storage.keys import CACHE, DERIVED, ORIGINALS, TRASH, check_key
 
 TMP = ".tmp"
@@ -225,19 +226,4 @@ class LocalStorage(Storage):
 
     @staticmethod
     def _trim(folder: Path, max_bytes: int, keep: Path) -> None:
-        files = []
-        for p in folder.glob("*/*"):
-            if p.parent.name == TMP:
-                continue
-            try:
-                st = p.stat()
-            except FileNotFoundError:   # another process trimmed it meanwhile
-                continue
-            files.append((st.st_mtime, st.st_size, p))
-        total = sum(s for _, s, _ in files)
-        for _, s, p in sorted(files, key=lambda t: t[0]):
-            if total <= max_bytes:
-                break
-            if p != keep:
-                p.unlink(missing_ok=True)
-                total -= s
+        trim_lru((p for p in folder.glob("*/*") if p.parent.name != TMP), max_bytes, keep)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from workbench.storage.base import CHUNK_BYTES, Storage, StoredBlob
+from workbench.storage.cache import trim_lru
 from workbench.storage.errors import (StorageAccessDenied, StorageBucketMissing, StorageError, StorageFull,
                                       StorageUnreachable)
 from workbench.storage.keys import check_key
@@ -438,24 +439,8 @@ class S3Storage(Storage):
 
     @staticmethod
     def _trim(folder: Path, max_bytes: int, keep: Path, grace_s: float = _CACHE_GRACE_S) -> None:
-        files = []
-        for p in folder.rglob("*"):
-            if not p.is_file() or p.name.endswith(".etag"):
-                continue
-            try:
-                st = p.stat()
-            except FileNotFoundError:
-                continue
-            files.append((st.st_mtime, st.st_size, p))
-        total = sum(s for _, s, _ in files)
-        now = time.time()
-        for mtime, s, p in sorted(files, key=lambda t: t[0]):
-            if total <= max_bytes:
-                break
-            if p != keep and now - mtime > grace_s:
-                p.unlink(missing_ok=True)
-                p.with_name(p.name + ".etag").unlink(missing_ok=True)
-                total -= s
+        trim_lru((p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".etag")), max_bytes, keep,
+                 grace_s=grace_s, on_remove=lambda p: p.with_name(p.name + ".etag").unlink(missing_ok=True))
 
 
 def lance_storage_options(endpoint_url: str | None = None, region: str | None = None) -> dict[str, str]:
