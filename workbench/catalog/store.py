@@ -1,6 +1,8 @@
 """The LanceDB catalog: table creation, idempotent writes and reads. Only ``Library`` uses this module."""
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +18,25 @@ from workbench.catalog.sql import sql_in, sql_quote  # noqa: F401  (re-exported:
 # to the table's fixed-size vector type (``_as_table``), so a wrong-length vector fails there and the only "bad"
 # vectors left are nulls, which we keep as nulls.
 NULL_VECTORS = "null"
+
+
+#: How often a write that lost a commit race to another process is tried again. Two writers of the same table
+#: (two importers of a library on object storage) race for each version; Lance refuses the loser with a
+#: "Retryable commit conflict" and nothing of it is committed, so trying again is safe: every write here is a
+#: keyed merge or a predicate, idempotent. Seen on CI with two importers: one conflict per run at most.
+COMMIT_RETRIES = 8
+
+
+def _retrying(write: Any) -> Any:
+    """``write()``, tried again after a short random pause when another process committed first."""
+    for attempt in range(COMMIT_RETRIES):
+        try:
+            return write()
+        except (RuntimeError, OSError) as e:
+            if "commit conflict" not in str(e).lower() or attempt == COMMIT_RETRIES - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+    return None
 
 
 class Catalog:
@@ -87,7 +108,8 @@ class Catalog:
         data = self._as_table(rows, tbl.schema, key)
         if data.num_rows == 0:
             return 0
-        res = tbl.merge_insert(key).when_not_matched_insert_all().execute(data, on_bad_vectors=NULL_VECTORS)
+        res = _retrying(lambda: tbl.merge_insert(key).when_not_matched_insert_all().execute(
+            data, on_bad_vectors=NULL_VECTORS))
         self._written.add(name)
         return int(getattr(res, "num_inserted_rows", data.num_rows))
 
@@ -96,12 +118,13 @@ class Catalog:
         tbl = self.table(name)
         data = self._as_table(rows, tbl.schema, key)
         if data.num_rows:
-            tbl.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(
-                data, on_bad_vectors=NULL_VECTORS)
+            _retrying(lambda: tbl.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(
+                data, on_bad_vectors=NULL_VECTORS))
             self._written.add(name)
 
     def delete(self, name: str, where: str) -> None:
-        self.table(name).delete(where)
+        tbl = self.table(name)
+        _retrying(lambda: tbl.delete(where))
         self._written.add(name)
 
     def delete_matching(self, name: str, where: str) -> int:
@@ -113,7 +136,8 @@ class Catalog:
         return n
 
     def update(self, name: str, where: str, values: dict[str, Any]) -> None:
-        self.table(name).update(where=where, values=values)
+        tbl = self.table(name)
+        _retrying(lambda: tbl.update(where=where, values=values))
         self._written.add(name)
 
     # -- reads ----------------------------------------------------------------------------------------------
