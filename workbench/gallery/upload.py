@@ -281,6 +281,8 @@ class TusHandler(web.RequestHandler):
 class TusPatchHandler(TusHandler):
     """The same endpoint, with PATCH bodies streamed to the staging file as they arrive (never held)."""
 
+    _body_read = False
+
     async def prepare(self) -> None:
         if self.request.method != "PATCH":
             self.request.connection.set_max_body_size(64 * 1024)   # HEAD/POST/DELETE/OPTIONS carry no body
@@ -333,6 +335,13 @@ class TusPatchHandler(TusHandler):
             except UploadRefused as e:
                 log.warning("upload %s: %s", r.upload.id, e)
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self.request.method == "PATCH" and not self._body_read:
+            # Refused before the body was read: tornado closes the connection rather than read the rest, so
+            # say so, or a keep-alive client sends its next request into a socket that is about to close.
+            self.set_header("Connection", "close")
+        super().write_error(status_code, **kwargs)
+
     def on_connection_close(self) -> None:
         # A dropped connection: what arrived stays, and the next HEAD says where to resume.
         self._close_receiver()
@@ -341,6 +350,7 @@ class TusPatchHandler(TusHandler):
         self._close_receiver()
 
     async def patch(self, upload_id: str = "") -> None:
+        self._body_read = True                      # tornado calls the method once the whole body is in
         r = self._receiver
         await asyncio.wrap_future(r.flush())       # every accepted byte written and hashed, off the event loop
         self._receiver = None
