@@ -23,7 +23,8 @@ NULL_VECTORS = "null"
 #: How often a write that lost a commit race to another process is tried again. Two writers of the same table
 #: (two importers of a library on object storage) race for each version; Lance refuses the loser with a
 #: "Retryable commit conflict" and nothing of it is committed, so trying again is safe: every write here is a
-#: keyed merge or a predicate, idempotent. Seen on CI with two importers: one conflict per run at most.
+#: keyed merge, a predicate or an index built if still missing, idempotent. Seen with two importers of a library
+#: in a bucket: at most one conflict per run, on a write or on the first full-text index.
 COMMIT_RETRIES = 8
 
 
@@ -174,8 +175,11 @@ class Catalog:
         written later are merged into it by ``compact``. Here, so callers never touch LanceDB's index types."""
         from lancedb.index import FTS
         tbl = self.table(name)
-        if f"{column}_idx" not in {ix.name for ix in tbl.list_indices()} and tbl.count_rows():
-            tbl.create_index(column, config=FTS(with_position=False))
+
+        def create_if_missing() -> None:     # looked at again after a lost race: the winner may have built it
+            if f"{column}_idx" not in {ix.name for ix in tbl.list_indices()} and tbl.count_rows():
+                tbl.create_index(column, config=FTS(with_position=False))
+        _retrying(create_if_missing)
 
     def compact(self) -> None:
         """Merge the small fragments many commits leave behind and refresh indexes. A catalog in a bucket only
