@@ -57,6 +57,15 @@ class Tus:
         return self.v.http.post(f"{self.base}/upload/files/{query}", timeout=60,
                                 headers=self.headers(**{"Upload-Length": str(length), "Upload-Metadata": encoded}))
 
+    def create_with(self, data: bytes, length: int | None = None, name: str = "photo.jpg", query: str = "",
+                    content_type: str = "application/offset+octet-stream", **meta: str):
+        """Creation with upload: the POST carries ``data``, the file's first bytes or all of them."""
+        fields = {"filename": name, **meta}
+        encoded = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in fields.items())
+        return self.v.http.post(f"{self.base}/upload/files/{query}", data=data, timeout=300, headers=self.headers(
+            **{"Upload-Length": str(len(data) if length is None else length), "Upload-Metadata": encoded,
+               "Content-Type": content_type}))
+
     def head(self, location: str):
         return self.v.http.head(self.base + location, headers=self.headers(), timeout=60)
 
@@ -168,7 +177,8 @@ def test_options_says_what_the_server_speaks(server):
     r = Visitor(base).http.options(f"{base}/upload/files/")
     assert r.status_code == 204
     assert r.headers["Tus-Version"] == TUS
-    assert set(r.headers["Tus-Extension"].split(",")) >= {"creation", "termination", "expiration"}
+    assert set(r.headers["Tus-Extension"].split(",")) >= {"creation", "creation-with-upload", "termination",
+                                                          "expiration"}
     assert int(r.headers["Tus-Max-Size"]) == MAX_FILE_BYTES
 
 
@@ -391,6 +401,181 @@ def test_share_links_accept_uploads_only_when_turned_on(server):
     assert r.status_code == 403 and "does not accept uploads" in r.text
     # Another visitor cannot name a link they never opened.
     assert Tus(signed_in(base, "bob").v).create(100, "x.jpg", query=f"?share={share_id}").status_code == 403
+
+
+# ------------------------------------------------------- creation with upload: one request for a photo
+
+def staged(root: Path) -> set[str]:
+    return set(library(root).storage.staging_names())
+
+
+def in_library(root: Path, media_id: str) -> bool:
+    from workbench.errors import NotFoundError
+    try:
+        library(root).get(media_id)
+    except NotFoundError:
+        return False
+    return True
+
+
+def test_a_photo_sent_with_its_creation_takes_one_request_and_arrives(server):
+    base, root, _ = server
+    data = jpeg_bytes(21)
+    t = signed_in(base, "ann")
+    r = t.create_with(data, name="Trip/one-request.jpg")
+    assert r.status_code == 201, r.text
+    assert int(r.headers["Upload-Offset"]) == len(data)
+    assert r.headers["Workbench-Upload-Result"] == "checking"
+    done = t.outcome(r.headers["Location"])
+    assert done["state"] == "done" and done["result"] == "added"
+    assert done["media_id"] == hashlib.sha256(data).hexdigest()[:16]
+    assert library(root).get(done["media_id"])["owner"] == "ann"
+
+
+def test_a_creation_carrying_the_first_part_goes_on_with_patch(server):
+    base, _, _ = server
+    data = jpeg_bytes(22, (1600, 1200))
+    t = signed_in(base, "ann")
+    half = len(data) // 2
+    r = t.create_with(data[:half], length=len(data), name="halves.jpg")
+    assert r.status_code == 201 and int(r.headers["Upload-Offset"]) == half
+    assert "Workbench-Upload-Result" not in r.headers                  # not complete: nothing to decide yet
+    location = r.headers["Location"]
+    assert int(t.head(location).headers["Upload-Offset"]) == half
+    assert t.patch(location, half, data[half:]).status_code == 204
+    assert t.outcome(location)["result"] == "added"
+
+
+def test_a_creation_carrying_more_than_the_upload_is_refused_before_anything_is_made(server):
+    base, root, _ = server
+    t = signed_in(base, "ann")
+    before = staged(root)
+    r = t.create_with(b"x" * 2000, length=1000, name="longer.jpg")
+    assert r.status_code == 413 and "1000 bytes" in r.text
+    assert r.headers["Connection"] == "close"                   # its body was never read
+    assert staged(root) == before
+
+
+def test_a_creation_cut_off_mid_body_leaves_nothing_behind(server):
+    """The client never got the new upload's address, so nothing could resume it: it goes at once instead of
+    counting against the quota for a day."""
+    base, root, _ = server
+    data = jpeg_bytes(23, (1600, 1200))
+    t = signed_in(base, "ann")
+    before = staged(root)
+    host, port = urllib.parse.urlsplit(base).netloc.split(":")
+    meta = "filename " + base64.b64encode(b"cut.jpg").decode()
+    head = (f"POST /upload/files/ HTTP/1.1\r\nHost: {host}:{port}\r\nTus-Resumable: {TUS}\r\n"
+            f"X-XSRFToken: {t.v.xsrf()}\r\nCookie: {t.v.cookie_header}\r\nUpload-Length: {len(data)}\r\n"
+            f"Upload-Metadata: {meta}\r\nContent-Type: application/offset+octet-stream\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n")
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(head.encode() + data[:len(data) // 3])
+        time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while staged(root) != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert staged(root) == before
+
+
+def test_a_creation_with_a_body_checks_everything_first(server):
+    """The same refusals as a bodiless creation, each before a byte of the body is read (and the connection
+    then closed, as it says): strangers, cross-site pages, no XSRF token, no Tus-Resumable, a wrong body type,
+    over the quota."""
+    base, root, _ = server
+    data = jpeg_bytes(24)
+    before = staged(root)
+    stranger = Tus(Visitor(base)).create_with(data)
+    assert stranger.status_code == 403 and "sign in" in stranger.text.lower()
+    t = signed_in(base, "ann")
+    cross = t.v.http.post(f"{base}/upload/files/", data=data, headers=t.headers(**{
+        "Upload-Length": str(len(data)), "Content-Type": "application/offset+octet-stream",
+        "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}))
+    assert cross.status_code == 403 and "own pages" in cross.text
+    no_xsrf = t.v.http.post(f"{base}/upload/files/", data=data, headers={
+        "Tus-Resumable": TUS, "Upload-Length": str(len(data)), "Content-Type": "application/offset+octet-stream"})
+    assert no_xsrf.status_code == 403
+    no_tus = t.v.http.post(f"{base}/upload/files/", data=data, headers={
+        "X-XSRFToken": t.v.xsrf(), "Upload-Length": str(len(data)),
+        "Content-Type": "application/offset+octet-stream"})
+    assert no_tus.status_code == 412
+    form = t.create_with(data, content_type="application/x-www-form-urlencoded")
+    assert form.status_code == 415
+    over = signed_in(base, "bob").create_with(b"\xff\xd8" + b"x" * 1000, length=QUOTA_BYTES + 1, name="over.jpg")
+    assert over.status_code == 403 and "quota" in over.text
+    for r in (stranger, cross, form, over):
+        assert r.headers["Connection"] == "close"
+    assert staged(root) == before
+    errors = library(root).errors()
+    assert any(p == "uploads/bob/over.jpg" and "quota" in reason
+               for p, reason in zip(errors["path"], errors["reason"]))
+
+
+def test_content_sent_with_its_creation_that_is_not_media_is_refused_with_the_reason(server):
+    base, root, _ = server
+    t = signed_in(base, "ann")
+    r = t.create_with(b"#!/bin/sh\necho not a photo\n" * 50, name="script.jpg")
+    assert r.status_code == 201
+    end = t.outcome(r.headers["Location"])
+    assert end["state"] == "refused" and "not an image or video" in end["reason"].lower()
+    upload_id = r.headers["Location"].rsplit("/", 1)[1]
+    assert not [n for n in library(root).storage.staging_names() if n.startswith(upload_id) and ".data" in n]
+
+
+def test_known_content_sent_with_its_creation_is_not_stored_again(server):
+    base, root, _ = server
+    data = jpeg_bytes(25)
+    assert signed_in(base, "cat").upload(data, "first.jpg")["result"] == "added"
+    bob = signed_in(base, "bob")
+    r = bob.create_with(data, name="again.jpg", sha256=hashlib.sha256(data).hexdigest())
+    assert r.status_code == 201 and r.headers["Workbench-Upload-Result"] == "known"
+    assert r.headers["Workbench-Media-Id"] == hashlib.sha256(data).hexdigest()[:16]
+    assert bob.create(10, "next.jpg").status_code == 201          # the connection goes on
+    sha = hashlib.sha256(data).hexdigest()
+    assert len(list(library(root).originals_dir.rglob(f"{sha}*"))) == 1
+
+
+def test_an_album_taken_away_during_the_transfer_keeps_the_file_out(server):
+    """The album is checked again, afresh, once the last byte is in."""
+    base, root, _ = server
+    lib = library(root)
+    album = lib.create_album("Reunion", owner="cat")
+    lib.add_member(album, "ann", "contributor")
+    data = jpeg_bytes(26, (1600, 1200))
+    t = signed_in(base, "ann")
+    half = len(data) // 2
+    r = t.create_with(data[:half], length=len(data), name="reunion.jpg", album=album)
+    assert r.status_code == 201
+    lib.remove_member(album, "ann")
+    assert t.patch(r.headers["Location"], half, data[half:]).status_code == 204
+    end = t.outcome(r.headers["Location"])
+    assert end["state"] == "refused" and "album" in end["reason"]
+    assert not in_library(root, hashlib.sha256(data).hexdigest()[:16])
+
+
+def test_signing_out_during_the_transfer_keeps_the_file_out(server):
+    """The next PATCH may ride on the session check of the last two seconds; the decision reads the session
+    afresh, so the file never enters the library."""
+    base, root, _ = server
+    lib = library(root)
+    lib.add_user("dan", "dan-password", "viewer")
+    data = jpeg_bytes(27, (1600, 1200))
+    t = signed_in(base, "dan")
+    half = len(data) // 2
+    r = t.create_with(data[:half], length=len(data), name="late.jpg")
+    assert r.status_code == 201
+    upload_id = r.headers["Location"].rsplit("/", 1)[1]
+    lib.logout(t.v.http.cookies["wb_session"])           # ended elsewhere: the server's cache does not know
+    p = t.patch(r.headers["Location"], half, data[half:])
+    if p.status_code == 204:                              # within the 2 s: taken in, then refused at the decision
+        deadline = time.monotonic() + 30
+        while library(root).uploads.get(upload_id).state == "receiving" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        u = library(root).uploads.get(upload_id)
+        assert u.state == "refused" and "log in" in u.reason
+    else:
+        assert p.status_code == 403
+    assert not in_library(root, hashlib.sha256(data).hexdigest()[:16])
 
 
 # ------------------------------------------------------------------------------------------------- memory

@@ -43,9 +43,10 @@ from workbench.errors import AccessDenied, AuthError, NotFoundError, UploadRefus
 from workbench.gallery import identity, pages
 
 log = logging.getLogger("workbench.gallery.upload")
+NO_SUCH_UPLOAD = "no such upload: it finished, expired or belongs to someone else"
 
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,termination,expiration"
+TUS_EXTENSIONS = "creation,creation-with-upload,termination,expiration"
 STATIC = Path(__file__).resolve().parent / "static"
 #: The page hashes files up to this size before sending (crypto.subtle digests a whole ArrayBuffer in memory).
 PAGE_HASH_MAX_BYTES = 512 * 1024 * 1024
@@ -121,35 +122,37 @@ class TusHandler(web.RequestHandler):
             self._refuse(403, "uploads are accepted only from this server's own pages")
         self.check_xsrf_cookie()
 
-    def _acting(self, share_id: str | None) -> tuple[Any, str]:
+    def _acting(self, share_id: str | None) -> tuple[Any, str, str]:
         """The view of the visitor this request acts for: an unlocked share link it names, else the session
-        (the cookie's check may be 2 s old: the view checks the session again on every call)."""
+        (the cookie's check may be 2 s old: the view checks the session again on every call). Returns the view,
+        who (``user:<name>`` or ``share:<id>``) and the view's ``for_actor`` key."""
         v = identity.actors_of(self, fresh=False)
         lib = self._library()
         if share_id:
             if share_id not in v.share_ids:
                 self._refuse(403, "open the share link first")
-            return lib.for_actor(f"share:{share_id}"), f"share:{share_id}"
+            return lib.for_actor(f"share:{share_id}"), f"share:{share_id}", f"share:{share_id}"
         if not v.user:
             self._refuse(403, "not signed in: sign in first")
-        return lib.for_actor(f"session:{v.session_hash}"), f"user:{v.user}"
+        key = f"session:{v.session_hash}"
+        return lib.for_actor(key), f"user:{v.user}", key
 
-    def _view_for(self, upload_id: str) -> Any:
-        """The view that may touch this upload (its starter's), or a refusal that says nothing about it: a
-        stranger is told to sign in, anyone else that there is no such upload."""
+    def _view_for(self, upload_id: str) -> tuple[Any, str]:
+        """The view that may touch this upload (its starter's) and its ``for_actor`` key, or a refusal that says
+        nothing about it: a stranger is told to sign in, anyone else that there is no such upload."""
         v = identity.actors_of(self, fresh=False)     # the view checks the session or link again
         if not v.known:
             self._refuse(403, "not signed in: sign in first")
         try:
             u = self._library().uploads.get(upload_id)
         except KeyError:
-            self._refuse(404, "no such upload: it finished, expired or belongs to someone else")
+            self._refuse(404, NO_SUCH_UPLOAD)
         kind, _, who = u.actor.partition(":")
-        if kind == "share" and who in v.share_ids:
-            return self._library().for_actor(f"share:{who}")
-        if kind == "user" and v.user == who:
-            return self._library().for_actor(f"session:{v.session_hash}")
-        self._refuse(404, "no such upload: it finished, expired or belongs to someone else")
+        key = f"share:{who}" if kind == "share" and who in v.share_ids else \
+            f"session:{v.session_hash}" if kind == "user" and v.user == who else None
+        if key is None:
+            self._refuse(404, NO_SUCH_UPLOAD)
+        return self._library().for_actor(key), key
 
     def _describe(self, u: Any) -> None:
         lib = self._library()
@@ -193,39 +196,6 @@ class TusHandler(web.RequestHandler):
         self.set_status(204)
         self.finish()
 
-    # -- POST: creation -------------------------------------------------------------------------------------
-    async def post(self, upload_id: str = "") -> None:
-        self._check_request()
-        if upload_id:
-            self._refuse(405, "create uploads at /upload/files/")
-        try:
-            length = int(self.request.headers.get("Upload-Length", ""))
-        except ValueError:
-            self._refuse(400, "Upload-Length (the file's size in bytes) is required")
-        meta = self._metadata()
-        share = self.get_query_argument("share", None) or None
-        name = meta.get("relativePath") or meta.get("filename") or meta.get("name") or "upload"
-        who = ""
-
-        def begin() -> Any:                           # catalog reads and writes: off the event loop
-            nonlocal who
-            view, who = self._acting(share)
-            return view.begin_upload(length, name, album=meta.get("album") or None,
-                                     sha256=meta.get("sha256") or None)
-
-        try:
-            u = await asyncio.get_running_loop().run_in_executor(None, begin)
-        except web.HTTPError:
-            raise
-        except Exception as e:
-            self._record_refusal(who, name, e)
-            self._fail(e)
-        log.info("upload %s started by %s (%d bytes)%s", u.id, who, length, " known" if u.state == "done" else "")
-        self.set_status(201)
-        self.set_header("Location", f"{_base(self)}upload/files/{u.id}")
-        self._describe(u)
-        self.finish()
-
     def _metadata(self) -> dict[str, str]:
         try:
             return parse_metadata(self.request.headers.get("Upload-Metadata", ""))
@@ -243,23 +213,31 @@ class TusHandler(web.RequestHandler):
                 log.exception("could not record an upload refusal")
 
     # -- HEAD: offset; GET: how it ended (not part of tus: the page asks it after the last byte) ------------
-    def _status(self, upload_id: str) -> Any:
+    async def _status(self, upload_id: str) -> Any:
         self._check_request()
-        view = self._view_for(upload_id)
-        try:
-            u = self._library().uploads.resume_checking(view.upload(upload_id))
-        except Exception as e:
-            self._fail(e)
+
+        def look() -> Any:                            # catalog reads: off the event loop
+            view, key = self._view_for(upload_id)
+            try:
+                u = self._library().uploads.resume_checking(view.upload(upload_id))
+                if u.state == "receiving" and self._library().uploads.offset(u) == u.length:
+                    # every byte is in but the request that brought the last one ended before handing it on
+                    u = finish_checked(self._library(), key, u.id)
+            except Exception as e:
+                self._fail(e)
+            return u
+
+        u = await asyncio.get_running_loop().run_in_executor(None, look)
         self._describe(u)
         return u
 
-    def head(self, upload_id: str = "") -> None:
-        self._status(upload_id)
+    async def head(self, upload_id: str = "") -> None:
+        await self._status(upload_id)
         self.set_status(200)
         self.finish()
 
-    def get(self, upload_id: str = "") -> None:
-        u = self._status(upload_id)
+    async def get(self, upload_id: str = "") -> None:
+        u = await self._status(upload_id)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps({"state": u.state, "offset": self._library().uploads.offset(u), "length": u.length,
                                 "result": u.result, "media_id": u.media_id,
@@ -268,7 +246,7 @@ class TusHandler(web.RequestHandler):
     # -- DELETE: termination --------------------------------------------------------------------------------
     def delete(self, upload_id: str = "") -> None:
         self._check_request()
-        view = self._view_for(upload_id)
+        view, _ = self._view_for(upload_id)
         try:
             view.cancel_upload(upload_id)
         except Exception as e:
@@ -277,17 +255,59 @@ class TusHandler(web.RequestHandler):
         self.finish()
 
 
+def finish_checked(lib: Any, actor: str, upload_id: str) -> Any:
+    """Hand a complete upload to the library's decision, through a view read afresh (``for_actor``): a session
+    ended, a role or an album taken away, or a link revoked while the bytes arrived refuse it here, before
+    anything enters the library. Returns the upload's record."""
+    try:
+        return lib.for_actor(actor).finish_upload(upload_id, background=True)
+    except (AuthError, AccessDenied, NotFoundError, UploadRefused) as e:
+        try:
+            u = lib.uploads.get(upload_id)
+        except KeyError:
+            raise e from None
+        if u.state == "receiving":
+            lib.uploads.refuse(u, f"not added: {e}")
+            u = lib.uploads.get(upload_id)
+        return u
+
+
 @web.stream_request_body
 class TusPatchHandler(TusHandler):
-    """The same endpoint, with PATCH bodies streamed to the staging file as they arrive (never held)."""
+    """The endpoint, with bodies (PATCH, and POST with creation-with-upload) streamed to the staging file as they
+    arrive (never held).
+
+    Checks per request: creation goes through the visitor's view read afresh (session or link, role, album,
+    size, quota). A PATCH to one's own upload (``user:``) is checked against the session as the gallery's
+    cookie check last saw it (``identity.SESSION_CHECK_CACHE_S``, 2 s) instead of reading the catalog again for
+    every 64 MiB; share links' uploads read the link afresh. The view is read afresh once more when the last byte
+    is in (``finish_checked``), after the answer, so a revocation during the transfer still keeps the file out.
+    """
 
     _body_read = False
+    _has_body = False
+    _created: Any = None
+    _actor: str = ""         # the for_actor key of the view that checked this request
+    _who: str = ""           # user:<name> or share:<id>, for the log and refusals
+
+    def _body_length(self) -> int | None:
+        """Bytes the request's body declares (None: chunked, so unknown until read)."""
+        if "Transfer-Encoding" in self.request.headers:
+            return None
+        try:
+            return int(self.request.headers.get("Content-Length", "0") or 0)
+        except ValueError:
+            self._refuse(400, "Content-Length is not a number")
+        return 0
 
     async def prepare(self) -> None:
+        if self.request.method == "POST":
+            return await self._prepare_creation()
         if self.request.method != "PATCH":
-            self.request.connection.set_max_body_size(64 * 1024)   # HEAD/POST/DELETE/OPTIONS carry no body
+            self.request.connection.set_max_body_size(64 * 1024)   # HEAD/GET/DELETE/OPTIONS carry no body
             return
         self._check_request()
+        self._has_body = True
         if self.request.headers.get("Content-Type") != "application/offset+octet-stream":
             self._refuse(415, "a PATCH body is Content-Type: application/offset+octet-stream")
         upload_id = self.path_args[0] if self.path_args else ""
@@ -295,26 +315,84 @@ class TusPatchHandler(TusHandler):
             offset = int(self.request.headers.get("Upload-Offset", ""))
         except ValueError:
             self._refuse(400, "Upload-Offset is required")
+        declared = self._body_length()
 
-        def open_receiver() -> tuple[Any, Any]:      # catalog reads: off the event loop
-            view = self._view_for(upload_id)
-            return view, view.receive_upload(upload_id, offset)
+        def open_receiver() -> Any:                  # reads: off the event loop
+            lib = self._library()
+            v = identity.actors_of(self, fresh=False)
+            if not v.known:
+                self._refuse(403, "not signed in: sign in first")
+            try:
+                u = lib.uploads.get(upload_id)
+            except KeyError:
+                self._refuse(404, NO_SUCH_UPLOAD)
+            kind, _, who = u.actor.partition(":")
+            if kind == "user" and v.user == who:      # the session as last checked (at most 2 s ago)
+                self._actor = f"session:{v.session_hash}"
+                return lib.uploads.receiver(u, offset)
+            if kind == "share" and who in v.share_ids:  # the link, read afresh
+                self._actor = f"share:{who}"
+                return lib.for_actor(self._actor).receive_upload(upload_id, offset)
+            self._refuse(404, NO_SUCH_UPLOAD)
 
         try:
-            self._view, self._receiver = await asyncio.get_running_loop().run_in_executor(None, open_receiver)
+            self._receiver = await asyncio.get_running_loop().run_in_executor(None, open_receiver)
         except web.HTTPError:
             raise
         except Exception as e:
             self._fail(e)
+        self._limit_body(declared)
+
+    def _limit_body(self, declared: int | None) -> None:
         u = self._receiver.upload
-        remaining = u.length - offset
-        declared = self.request.headers.get("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > remaining:
-            self._receiver.close()
-            self._receiver = None
-            self._refuse(413, f"this PATCH carries {declared} bytes but only {remaining} remain of the "
+        remaining = u.length - self._receiver.offset
+        if declared is not None and declared > remaining:
+            self._close_receiver()
+            self._refuse(413, f"this request carries {declared} bytes but only {remaining} remain of the "
                               f"{u.length} announced")
         self.request.connection.set_max_body_size(max(remaining, 0))
+
+    async def _prepare_creation(self) -> None:
+        """Creation (tus ``creation``), with the file's first bytes in the same request when the client sends
+        them (``creation-with-upload``: one request for a photo). Every check is made before a byte is read."""
+        self._has_body = "Transfer-Encoding" in self.request.headers or \
+            self.request.headers.get("Content-Length", "0") not in ("", "0")
+        self._check_request()
+        if self.path_args and self.path_args[0]:
+            self._refuse(405, "create uploads at /upload/files/")
+        declared = self._body_length()
+        if self._has_body and self.request.headers.get("Content-Type") != "application/offset+octet-stream":
+            self._refuse(415, "a body sent with the creation is Content-Type: application/offset+octet-stream")
+        try:
+            length = int(self.request.headers.get("Upload-Length", ""))
+        except ValueError:
+            self._refuse(400, "Upload-Length (the file's size in bytes) is required")
+        if declared is not None and length >= 0 and declared > length:
+            self._refuse(413, f"this request carries {declared} bytes but the upload is {length} bytes")
+        meta = self._metadata()
+        share = self.get_query_argument("share", None) or None
+        name = meta.get("relativePath") or meta.get("filename") or meta.get("name") or "upload"
+        def begin() -> Any:                           # catalog reads and writes: off the event loop
+            view, self._who, self._actor = self._acting(share)
+            u = view.begin_upload(length, name, album=meta.get("album") or None, sha256=meta.get("sha256") or None)
+            if self._has_body and u.state == "receiving":
+                self._receiver = self._library().uploads.receiver(u, 0)
+            return u
+
+        if not self._has_body:
+            self.request.connection.set_max_body_size(64 * 1024)
+        try:
+            self._created = await asyncio.get_running_loop().run_in_executor(None, begin)
+        except web.HTTPError:
+            raise
+        except Exception as e:
+            self._record_refusal(self._who, name, e)
+            self._fail(e)
+        if self._receiver is not None:
+            self._limit_body(declared)
+        elif self._has_body:
+            # Known content (its sha256 matched): nothing is stored; the body is read and dropped.
+            self.request.connection.set_max_body_size(max(length, 0))
 
     def data_received(self, chunk: bytes) -> Any:
         if self._receiver is None or self._failed is not None:
@@ -336,22 +414,33 @@ class TusPatchHandler(TusHandler):
                 log.warning("upload %s: %s", r.upload.id, e)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        if self.request.method == "PATCH" and not self._body_read:
+        if self._has_body and not self._body_read:
             # Refused before the body was read: tornado closes the connection rather than read the rest, so
             # say so, or a keep-alive client sends its next request into a socket that is about to close.
             self.set_header("Connection", "close")
         super().write_error(status_code, **kwargs)
 
     def on_connection_close(self) -> None:
-        # A dropped connection: what arrived stays, and the next HEAD says where to resume.
+        # A dropped connection: what arrived stays, and the next HEAD says where to resume; but a creation cut
+        # off before its answer leaves an upload whose address the client never learned (tus clients then
+        # create anew): it goes now rather than counting against the quota until it expires.
+        r = self._receiver
         self._close_receiver()
+        if r is not None and self.request.method == "POST":
+            try:
+                self._library().uploads.cancel(r.upload)
+            except Exception:
+                log.exception("upload %s: could not drop a creation cut off", r.upload.id)
 
     def on_finish(self) -> None:
         self._close_receiver()
 
-    async def patch(self, upload_id: str = "") -> None:
+    async def _received(self) -> Any:
+        """The request's bytes are in: written, hashed, the receiver closed. Returns the receiver, or None."""
         self._body_read = True                      # tornado calls the method once the whole body is in
         r = self._receiver
+        if r is None:
+            return None
         await asyncio.wrap_future(r.flush())       # every accepted byte written and hashed, off the event loop
         self._receiver = None
         try:
@@ -360,19 +449,48 @@ class TusPatchHandler(TusHandler):
             self._refuse(e.status, e.reason)
         if self._failed is not None:
             self._refuse(self._failed.status, self._failed.reason)
-        u = r.upload
-        if r.complete:
-            # Every byte is in and hashed: answer now; the upload thread decides it (GET tells how it ended).
+        return r
+
+    def _hand_on(self, r: Any) -> None:
+        """After the answer: the fresh checks and the decision (``finish_checked``), while the client sends its
+        next file. Until then the upload reads as receiving with every byte in; a GET hands it on itself."""
+        if r is None or not r.complete:
+            return
+        log.info("upload %s received (%d bytes)", r.upload.id, r.upload.length)
+        lib, actor, upload_id = self._library(), self._actor, r.upload.id
+
+        def hand_on() -> None:
             try:
-                u = await asyncio.get_running_loop().run_in_executor(
-                    None, lambda: self._view.finish_upload(u.id, background=True))
-            except Exception as e:
-                self._fail(e)
-            log.info("upload %s received (%d bytes)", u.id, u.length)
+                finish_checked(lib, actor, upload_id)
+            except Exception:
+                log.exception("upload %s: could not hand it to the library", upload_id)
+
+        asyncio.get_running_loop().run_in_executor(None, hand_on)
+
+    def _answer_received(self, u: Any, r: Any) -> None:
         self._describe(u)
-        self.set_header("Upload-Offset", str(r.offset))
+        if r is not None:
+            self.set_header("Upload-Offset", str(r.offset))
+            if r.complete:
+                self.set_header(RESULT_HEADER, "checking")
+
+    async def post(self, upload_id: str = "") -> None:
+        r = await self._received()
+        u = self._created
+        log.info("upload %s started by %s (%d bytes)%s", u.id, self._who, u.length,
+                 " known" if u.state == "done" else "")
+        self.set_status(201)
+        self.set_header("Location", f"{_base(self)}upload/files/{u.id}")
+        self._answer_received(u, r)
+        self.finish()
+        self._hand_on(r)
+
+    async def patch(self, upload_id: str = "") -> None:
+        r = await self._received()
+        self._answer_received(r.upload, r)
         self.set_status(204)
         self.finish()
+        self._hand_on(r)
 
 
 class UploadPage(web.RequestHandler):

@@ -307,10 +307,14 @@ class Uploads:
         catalog rows of all that are waiting in one go (like import's batched commits). ``get`` tells how it
         ended (state ``checking``, then ``done`` or ``refused`` with the reason)."""
         import queue
+        with self._lock:
+            # Once only: a GET asking about a complete upload may race the request that brought its last byte.
+            if u.id in self._busy or u.state in ("done", "refused"):
+                return u
+            self._busy.add(u.id)
         u.state, u.touched_at = "checking", time.time()
         self._save(u)
         with self._lock:
-            self._busy.add(u.id)
             if self._finisher is None:
                 self._queue: queue.Queue = queue.Queue()
                 self._finisher = threading.Thread(target=self._finish_loop, name="upload-finish", daemon=True)
