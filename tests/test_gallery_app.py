@@ -206,6 +206,27 @@ def open_link_with_password(lib: Library, token: str, password: str) -> Gallery:
     return Gallery(lib, lib.for_share(token, password), full_page=True)
 
 
+def test_a_link_that_accepts_uploads_points_its_visitors_to_its_upload_page(lib):
+    view = lib.for_user("bob")
+    album = view.create_album("Party")
+    view.add_to_album(album, sorted(owned(lib, "bob"))[:1])
+    token = view.share_album(album)
+    page_url = "http://photos.example.org/gallery/?share=" + token   # the address the kernel was opened at
+
+    def upload_link() -> str:
+        app = Gallery(lib, lib.for_share(token), full_page=True, page_url=page_url, base_url="/gallery/")
+        return app.page.upload.value
+
+    assert upload_link() == ""                                          # off by default: no link
+    lib.set_share_uploads(token, True)
+    assert upload_link() == (f"<a class='jupyter-button wb-share-upload' href='/gallery/upload?share={token}'>"
+                             f"Upload to this album</a>")
+    app = Gallery(lib, lib.for_share(token), full_page=True, page_url=page_url, base_url="/gallery/")
+    lib.set_share_uploads(token, False)                                 # turned off while the page is open
+    app.page.sort.value = "Oldest first"                                # the next reload asks again
+    assert app.page.upload.value == ""
+
+
 def test_a_viewer_without_photos_is_pointed_to_upload_not_to_the_server_command(lib):
     lib.add_user("dave", "dave's long password")          # a viewer who owns nothing yet
     PASSWORDS.setdefault("dave", "dave's long password")

@@ -1,4 +1,5 @@
-"""The share-link page: ``/?share=TOKEN`` shows that one album, read-only, without an account.
+"""The share-link page: ``/?share=TOKEN`` shows that one album, read-only, without an account; a link whose owner
+turned uploads on (``Library.set_share_uploads``) also links to ``/upload?share=TOKEN``, the upload page for it.
 
 The gallery server checks the link (and asks for its password, on a page of its own) before this kernel starts;
 the album view checks it again on every click, so revoking a link closes pages that are already open. A link
@@ -7,6 +8,7 @@ album exists).
 """
 from __future__ import annotations
 
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -57,8 +59,9 @@ class SharePage(W.VBox):
         self.grid = Grid(lambda ids: self.app.thumbnails(self.view, ids), self._open, selectable=False)
         self.title = W.HTML("")
         self.download = W.HTML("")
-        self.main.children = [self.message, classes(W.HBox([self.title, self.sort, self.download]), "wb-row"),
-                              self.grid]
+        self.upload = W.HTML("")
+        self.main.children = [self.message, classes(W.HBox([self.title, self.sort, self.upload, self.download]),
+                                                    "wb-row"), self.grid]
         self.reload()
 
     def reload(self) -> None:
@@ -72,6 +75,17 @@ class SharePage(W.VBox):
         # A link's zip holds the album as it is when downloaded (the zip handler asks the link's view again).
         self.download.value = download_form(self.app, "Download album (zip)", album_id="shared",
                                             name=str(info["name"])) if len(rows) else ""
+        self.upload.value = self.upload_link()
+
+    def upload_link(self) -> str:
+        """HTML of a link to this share link's upload page when its owner lets visitors upload (asked again at
+        every reload, so turning uploads off removes it); "" otherwise, or when the page's address, which holds
+        the token (only its hash is stored), is unknown."""
+        token = urllib.parse.parse_qs(urllib.parse.urlsplit(self.app.page_url or "").query).get("share", [""])[0]
+        if not token or not self.view.accepts_uploads:
+            return ""
+        href = f"{self.app.base_url.rstrip('/')}/upload?" + urllib.parse.urlencode({"share": token})
+        return f"<a class='jupyter-button wb-share-upload' href='{esc(href)}'>Upload to this album</a>"
 
     def _open(self, index: int) -> None:
         self.app.open_viewer(self.view, self.grid.ids, index)
