@@ -82,26 +82,27 @@ def evaluate(embeddings, labels) -> list[dict]:  # noqa: ANN001 (np.ndarray)
     """One row per configuration: method, parameters, P/R/F1, clusters, unclustered faces, verification."""
     import numpy as np
 
-    from workbench.people.clustering import _drop_small, chinese_whispers, hdbscan_clusters, verification_accuracy
+    from workbench.people.clustering import (chinese_whispers, drop_small_clusters, hdbscan_clusters,
+                                             verification_accuracy)
 
     rows = []
     for d in np.round(np.arange(0.40, 0.65 + 1e-9, 0.025), 3):
         raw = chinese_whispers(embeddings, float(d))
         va = verification_accuracy(embeddings, labels, float(d))
         for mcs in (2, 3):
-            pred = _drop_small(raw, mcs)
+            pred = drop_small_clusters(raw, mcs)
             rows.append(_row("chinese_whispers", f"max_distance={d:.3f} min_cluster_size={mcs}", labels, pred, va))
     import hdbscan
 
     for mcs in (2, 3, 4):
         for ms in (1, 2):
             base = f"min_cluster_size={mcs} min_samples={ms}"
-            rows.append(_row("hdbscan", base, labels, _drop_small(hdbscan_clusters(embeddings, mcs, ms), mcs), None))
+            rows.append(_row("hdbscan", base, labels, drop_small_clusters(hdbscan_clusters(embeddings, mcs, ms), mcs), None))
             # cluster_selection_epsilon alone, straight from the library (hdbscan_clusters also drops isolated faces)
             eps_only = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=ms, cluster_selection_epsilon=0.5)
-            pred = _drop_small(eps_only.fit_predict(embeddings).astype(np.int64), mcs)
+            pred = drop_small_clusters(eps_only.fit_predict(embeddings).astype(np.int64), mcs)
             rows.append(_row("hdbscan", f"{base} epsilon=0.5 only", labels, pred, None))
-            pred = _drop_small(hdbscan_clusters(embeddings, mcs, ms, max_distance=0.5), mcs)
+            pred = drop_small_clusters(hdbscan_clusters(embeddings, mcs, ms, max_distance=0.5), mcs)
             rows.append(_row("hdbscan", f"{base} max_distance=0.5", labels, pred, None))
     return rows
 

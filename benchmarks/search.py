@@ -230,10 +230,10 @@ def run_queries(table, Q: np.ndarray, truth: np.ndarray, is_pert: np.ndarray, wh
 
 
 def index_params(table, n: int) -> dict:
-    ann = vi._ann_index(table, "vector")
+    ann = vi.ann_index(table, "vector")
     if ann is None:
         return {"ann": None}
-    parts, trained = vi._ann_shape(ann, ann.num_indexed_rows or n)
+    parts, trained = vi.ann_shape(ann, ann.num_indexed_rows or n)
     return {"ann": ann.index_type, "name": ann.name, "num_partitions": parts, "trained_rows": trained,
             "num_sub_vectors": vi.num_sub_vectors_for(table.schema.field("vector").type.list_size),
             "nprobes": vi.nprobes_for(parts, ann.num_indexed_rows or n, filtered=False),
@@ -287,7 +287,7 @@ def bench_size(db, workdir: Path, n: int, args, mix: Mixture, baseline: dict | N
     vi.ensure_indexes(table, min_rows_for_ann=10 ** 12)         # scalar indexes only
     out["scalar_index_s"] = round(time.perf_counter() - t0, 1)
 
-    if baseline is None and vi._ann_index(table, "vector") is None:
+    if baseline is None and vi.ann_index(table, "vector") is None:
         print(f"[{n:,}] flat baseline ...", flush=True)
         baseline = {"n": n,
                     "plain": run_queries(table, Q, truth, is_pert, None, args.warmup),

@@ -129,7 +129,7 @@ STORED_AREAS = {"originals", "derived", "trash", "reconstructed", "thumbnails", 
 EXCEPTIONS = {
     # Lance datasets (date-sorted search snapshots) are written by LanceDB itself, which has its own object-store
     # support: they belong with the catalog, not with the blob storage.
-    ("semantic/search.py", "derived"): "derived/search snapshots are LanceDB datasets",
+    ("semantic/filtered_exact.py", "derived"): "derived/search snapshots are LanceDB datasets",
     # ``Library.originals_dir``/``derived_dir`` name a local library's folders for people and tests.
     ("library.py", "originals_dir"): "defines it (through Storage.local_file)",
     ("library.py", "derived_dir"): "defines it (through Storage.local_file)",

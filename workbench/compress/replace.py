@@ -28,9 +28,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from workbench.catalog.store import Catalog, sql_quote
-from workbench.errors import MediaError, WorkbenchError
+from workbench.compress.reconstruct import drop_cached
+from workbench.errors import WorkbenchError
 from workbench.ingest.blobstore import blob_relpath
-from workbench.storage import CACHE, ORIGINALS, Storage, derived_key, original_key, trash_key
+from workbench.storage import ORIGINALS, Storage, derived_key, original_key, trash_key
 from workbench.storage.base import CHUNK_BYTES
 
 #: How the bytes of a media are stored: None (the original as imported) or one of these.
@@ -38,10 +39,8 @@ RECONSTRUCTIBLE = "jxl-reconstructible"   # JPEG XL holding the JPEG reconstruct
 LOSSLESS_PIXELS = "lossless-pixels"       # identical pixels and metadata; the original file's bytes are not kept
 LOSSY = "lossy"                           # a lossy version the user explicitly chose to keep instead
 
-#: Replaced originals wait in the file trash (``trash/originals/<blob>``, see ``Storage.to_trash``) until emptied.
-#: Rebuilt original JPEGs of ``jxl-reconstructible`` media live in the cache ``derived/reconstructed/``.
-#: Upper bound of that cache: beyond it the least recently used rebuilt JPEGs are removed (they rebuild on demand).
-RECONSTRUCTED_CACHE_MAX_BYTES = 1 << 30
+#: Replaced originals wait in the file trash (``trash/originals/<blob>``, see ``Storage.to_trash``) until emptied;
+#: rebuilt original JPEGs of ``jxl-reconstructible`` media are read through ``compress/reconstruct.py``.
 
 RESULT_KEYS = ["id", "path", "status", "stored_as", "reason", "bytes_before", "bytes_after", "bytes_saved"]
 
@@ -224,40 +223,6 @@ def empty_file_trash(storage: Storage) -> dict[str, int]:
     """Delete the replaced originals (and restored-away versions) waiting in the file trash, for good."""
     n, size = storage.purge(trash_key(ORIGINALS))
     return {"replaced_originals_deleted": n, "replaced_bytes_freed": size}
-
-
-# ------------------------------------------------------------------------------------------------ reading
-
-def cached_key(media_id: str) -> str:
-    """The cache key of the JPEG rebuilt from a ``jxl-reconstructible`` media's JPEG XL."""
-    return f"{CACHE}/{media_id[:2]}/{media_id}.jpg"
-
-
-def reconstructed_original(storage: Storage, row: dict[str, Any],
-                           max_cache_bytes: int = RECONSTRUCTED_CACHE_MAX_BYTES) -> Path:
-    """A local file of the exact original JPEG of a ``jxl-reconstructible`` media, rebuilt from its stored JPEG XL
-    into the storage's cache (or found there): an explicit write (``Storage.materialize``). Raises ``MediaError`` if
-    the stored file no longer rebuilds the media's bytes."""
-    def build() -> bytes:
-        from workbench.compress.lossless import jxl_to_jpeg
-        try:
-            data = jxl_to_jpeg(storage.read_bytes(original_key(row["blob"])))
-        except ValueError as e:
-            raise MediaError(f"the stored JPEG XL no longer rebuilds the original JPEG ({e}): run `workbench "
-                             f"verify`") from None
-        sha = hashlib.sha256(data).hexdigest()
-        if sha != row.get("sha256", sha) or not sha.startswith(row["id"]):
-            raise MediaError("the JPEG rebuilt from the stored JPEG XL is not the original: run `workbench verify`")
-        return data
-
-    return storage.materialize(cached_key(row["id"]), build, expected_size=row.get("size_bytes"),
-                               max_cache_bytes=max_cache_bytes)
-
-
-def drop_cached(storage: Storage, media_ids: list[str]) -> None:
-    """Forget rebuilt JPEGs (a derived cache, rebuilt on demand) of these media."""
-    for mid in media_ids:
-        storage.delete(cached_key(mid))
 
 
 def check_media(task: tuple[str, str, str, str | None, str | None]) -> dict[str, str]:

@@ -42,9 +42,9 @@ def make_renditions(img: Image.Image, settings: Settings | None = None) -> dict[
     configure_pillow(settings)  # Pillow 13 also bomb-checks resize targets: use this library's limit
     if img.mode not in ("RGB", "RGBA"):
         img = img.convert("RGBA" if "A" in img.getbands() or "transparency" in img.info else "RGB")
-    preview = _fit(img, settings.preview_size_px)
-    thumb = _fit(preview, settings.thumb_size_px)
-    return {"preview": _encode(preview, settings), "thumb": _encode(thumb, settings)}
+    preview = fit_long_edge(img, settings.preview_size_px)
+    thumb = fit_long_edge(preview, settings.thumb_size_px)
+    return {"preview": encode_webp(preview, settings), "thumb": encode_webp(thumb, settings)}
 
 
 def render_image_file(path: Path, mime: str, settings: Settings | None = None) -> dict[str, Rendition]:
@@ -61,7 +61,7 @@ def render_video_file(path: Path, settings: Settings | None = None) -> VideoRend
     return VideoRenditions(make_renditions(img, settings), t)
 
 
-def _fit(img: Image.Image, long_edge: int) -> Image.Image:
+def fit_long_edge(img: Image.Image, long_edge: int) -> Image.Image:
     """A copy whose long edge is at most ``long_edge``, aspect kept; same size if already small enough."""
     w, h = img.size
     if max(w, h) <= long_edge:
@@ -75,7 +75,8 @@ def _fit(img: Image.Image, long_edge: int) -> Image.Image:
     return img.resize(size, Image.Resampling.BILINEAR, reducing_gap=REDUCING_GAP)
 
 
-def _encode(img: Image.Image, settings: Settings) -> Rendition:
+def encode_webp(img: Image.Image, settings: Settings) -> Rendition:
+    """A rendition's WebP bytes at the settings' quality and method (timed alone by benchmarks/ingest_steps.py)."""
     buf = io.BytesIO()
     img.save(buf, "WEBP", quality=settings.webp_quality, method=settings.webp_method)
     return Rendition(buf.getvalue(), img.width, img.height)

@@ -61,7 +61,7 @@ def hdbscan_clusters(embeddings: np.ndarray, min_cluster_size: int, min_samples:
     labels = model.fit_predict(x).astype(np.int64)
     if max_distance is not None:
         labels = _drop_isolated(x, labels, max_distance)
-    return _drop_small(labels, size)
+    return drop_small_clusters(labels, size)
 
 
 def cluster_faces(embeddings: np.ndarray, method: str = DEFAULT_METHOD, max_distance: float = DEFAULT_MAX_DISTANCE,
@@ -78,7 +78,7 @@ def cluster_faces(embeddings: np.ndarray, method: str = DEFAULT_METHOD, max_dist
         labels = chinese_whispers(x, max_distance)
     else:
         labels = hdbscan_clusters(x, min_cluster_size, min_samples=1, max_distance=max_distance)
-    return _drop_small(labels, min_cluster_size)
+    return drop_small_clusters(labels, min_cluster_size)
 
 
 def pairwise_scores(true_labels: np.ndarray, pred_labels: np.ndarray) -> dict[str, float]:
@@ -149,7 +149,9 @@ def _drop_isolated(x: np.ndarray, labels: np.ndarray, max_distance: float) -> np
     return out
 
 
-def _drop_small(labels: np.ndarray, min_cluster_size: int) -> np.ndarray:
+def drop_small_clusters(labels: np.ndarray, min_cluster_size: int) -> np.ndarray:
+    """Clusters under ``min_cluster_size`` faces become noise (-1); labels renumbered from 0 (the benchmark applies
+    it to the raw output of every method it compares)."""
     kept = labels.copy()
     if len(kept):
         counts = np.bincount(kept[kept >= 0], minlength=1)

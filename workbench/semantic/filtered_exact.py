@@ -32,12 +32,16 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
+from workbench.catalog.sql import sql_quote
 from workbench.semantic import vector_index
+
+if TYPE_CHECKING:
+    from workbench.catalog.store import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +167,7 @@ def write_snapshot(table, root: Path, where: str, *, vector_column: str = "vecto
     Readers that still map an older snapshot keep reading it (an unlinked file stays valid on POSIX). Call
     it from the table's single writer: the snapshot is labelled with the version read before its rows."""
     version = int(table.version)
-    dim = vector_index._vector_dim(table, vector_column)
+    dim = vector_index.vector_dim(table, vector_column)
     names = set(table.schema.names)
     cols = [vector_column, "taken_at", "media_id"] + [c for c in ("kind", "t_s", "created_at") if c in names]
     data, counted, created_max = _read_rows(table, _eligible(where), cols, vector_column)
@@ -305,7 +309,7 @@ def _read_delta(table, cond: str, vector_column: str) -> _Delta | None:
         return None
     kinds = data.column("kind").to_pylist() if "kind" in names else [None] * data.num_rows
     return _Delta(taken_us=data.column("taken_at").cast("int64").to_numpy(),
-                  vectors=_unit_vectors(data.column(vector_column), vector_index._vector_dim(table, vector_column)),
+                  vectors=_unit_vectors(data.column(vector_column), vector_index.vector_dim(table, vector_column)),
                   kinds=np.array(kinds, dtype=object),
                   media_ids=np.array([s.encode() for s in data.column("media_id").to_pylist()], dtype="S"),
                   t_s=data.column("t_s").to_numpy(zero_copy_only=False) if "t_s" in names else None)
@@ -334,6 +338,37 @@ def refresh_snapshot(table, root: Path, where: str, *, vector_column: str = "vec
     if snap is not None and behind < refresh_rows:
         return "none"
     return "written" if write_snapshot(table, root, where, vector_column=vector_column) else "none"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# A library's snapshots: which tables, which rows, where (the embedding stage refreshes them after a run)
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclass
+class SearchTables:
+    """The vector tables of one CLIP model that search ranks."""
+    media_table: str      # embeddings_<dim>
+    frames_table: str     # frame_embeddings_<dim>
+    model_id: str
+
+
+def model_filters(tables: SearchTables) -> tuple[str, str]:
+    """The rows of the current model in the media and the frame vector tables (what search ranks)."""
+    return (f"version = {sql_quote(tables.model_id)} AND status = 'ok'",
+            f"model_id = {sql_quote(tables.model_id)}")
+
+
+def snapshot_root(catalog: Catalog) -> Path:
+    """Where the date-sorted search snapshots live: ``derived/search`` of the library (derived data, rebuilt
+    by ``workbench process``)."""
+    return catalog.folder.parent / "derived" / "search"
+
+
+def refresh_snapshots(catalog: Catalog, tables: SearchTables) -> None:
+    """Writer side, after embedding: keep the date-sorted snapshots of both vector tables fresh."""
+    for name, where in zip((tables.media_table, tables.frames_table), model_filters(tables)):
+        if catalog.has(name):
+            refresh_snapshot(catalog.table(name), snapshot_root(catalog), where)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -3,14 +3,12 @@ full-text index by reciprocal rank, then filtered like ``ls``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from workbench.catalog.queries import MediaFilter, fts_ids, list_media
 from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.semantic.filtered_exact import SearchTables, model_filters, snapshot_root
 
 # Reciprocal rank fusion constant (Cormack et al. 2009 use 60): large enough that the top few ranks of either
 # list do not drown the other.
@@ -22,13 +20,6 @@ OVERFETCH = 2
 # Below this many allowed media a filter is pushed into the vector query as an id list (exact); above it
 # candidates are over-fetched and filtered afterwards.
 PREFILTER_MAX_IDS = 5000
-
-
-@dataclass
-class SearchTables:
-    media_table: str      # embeddings_<dim>
-    frames_table: str     # frame_embeddings_<dim>
-    model_id: str
 
 
 def _allowed_ids(catalog: Catalog, flt: MediaFilter) -> set[str] | None:
@@ -53,26 +44,6 @@ def pushdown(flt: MediaFilter) -> str:
     from workbench.catalog.queries import date_clauses
     clauses = [f"kind = {sql_quote(flt.kind)}"] if flt.kind else []
     return " AND ".join(clauses + date_clauses(flt))
-
-
-def model_filters(tables: SearchTables) -> tuple[str, str]:
-    """The rows of the current model in the media and the frame vector tables (what search ranks)."""
-    return (f"version = {sql_quote(tables.model_id)} AND status = 'ok'",
-            f"model_id = {sql_quote(tables.model_id)}")
-
-
-def snapshot_root(catalog: Catalog) -> Path:
-    """Where the date-sorted search snapshots live: ``derived/search`` of the library (derived data, rebuilt
-    by ``workbench process``)."""
-    return catalog.folder.parent / "derived" / "search"
-
-
-def refresh_snapshots(catalog: Catalog, tables: SearchTables) -> None:
-    """Writer side, after embedding: keep the date-sorted snapshots of both vector tables fresh."""
-    from workbench.semantic.filtered_exact import refresh_snapshot
-    for name, where in zip((tables.media_table, tables.frames_table), model_filters(tables)):
-        if catalog.has(name):
-            refresh_snapshot(catalog.table(name), snapshot_root(catalog), where)
 
 
 def _date_range_us(flt: MediaFilter | None) -> tuple[int | None, int | None] | None:

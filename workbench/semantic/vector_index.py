@@ -166,7 +166,7 @@ def ann_index_name(vector_column: str, partitions: int, trained_rows: int) -> st
 # Introspection
 # ----------------------------------------------------------------------------------------------------------
 
-def _ann_index(table, vector_column: str, indexes: list | None = None):
+def ann_index(table, vector_column: str, indexes: list | None = None):
     """The ANN index on ``vector_column`` (LanceDB IndexConfig, from ``indexes`` if given) or None."""
     for idx in table.list_indices() if indexes is None else indexes:
         if list(idx.columns) == [vector_column] and idx.index_type in _ANN_TYPES:
@@ -174,7 +174,7 @@ def _ann_index(table, vector_column: str, indexes: list | None = None):
     return None
 
 
-def _ann_shape(idx, indexed_rows: int) -> tuple[int, int]:
+def ann_shape(idx, indexed_rows: int) -> tuple[int, int]:
     """(partitions, trained_rows) of an ANN index: parsed from our name, or estimated for a foreign index
     (partitions ~ sqrt(indexed rows), trained size = what it covers now, so growth never triggers a rebuild
     of an index we did not build)."""
@@ -184,7 +184,8 @@ def _ann_shape(idx, indexed_rows: int) -> tuple[int, int]:
     return num_partitions_for(indexed_rows), max(indexed_rows, 1)
 
 
-def _vector_dim(table, vector_column: str) -> int:
+def vector_dim(table, vector_column: str) -> int:
+    """The length of a table's fixed-size vector column (the index and the date-sorted snapshots need it)."""
     field = table.schema.field(vector_column)
     if not pa.types.is_fixed_size_list(field.type):
         raise TypeError(f"{vector_column!r} must be a fixed_size_list<float32>, is {field.type}")
@@ -252,7 +253,7 @@ def ensure_indexes(
     if action == "scalar":
         indexes = list(table.list_indices())
 
-    ann = _ann_index(table, vector_column, indexes)
+    ann = ann_index(table, vector_column, indexes)
     if ann is None:
         if rows >= min_rows_for_ann:
             _create_ann(table, vector_column, rows)
@@ -260,7 +261,7 @@ def ensure_indexes(
         return action
 
     stats = table.index_stats(ann.name)
-    partitions, trained = _ann_shape(ann, stats.num_indexed_rows if stats else rows)
+    partitions, trained = ann_shape(ann, stats.num_indexed_rows if stats else rows)
     wrong_metric = stats is not None and stats.distance_type not in (None, DISTANCE_TYPE)
     if wrong_metric or rows >= rebuild_growth * trained:
         log.info("rebuilding %s (trained on %d rows, now %d, metric %s)", ann.name, trained, rows,
@@ -282,7 +283,7 @@ def _create_ann(table, vector_column: str, rows: int) -> str:
     """Train and write the IVF-PQ index for the table's current rows; returns its name."""
     from lancedb.index import IvfPq
 
-    dim = _vector_dim(table, vector_column)
+    dim = vector_dim(table, vector_column)
     partitions = num_partitions_for(rows)
     name = ann_index_name(vector_column, partitions, rows)
     config = IvfPq(distance_type=DISTANCE_TYPE, num_partitions=partitions,
@@ -326,10 +327,10 @@ def vector_search(
         raise ValueError("query must be a finite, non-zero 1-d vector")
 
     builder = table.search(q, vector_column_name=vector_column).distance_type(DISTANCE_TYPE).limit(k)
-    ann = _ann_index(table, vector_column)
+    ann = ann_index(table, vector_column)
     if ann is not None:
         indexed = ann.num_indexed_rows or 0
-        partitions, _ = _ann_shape(ann, indexed)
+        partitions, _ = ann_shape(ann, indexed)
         nprobes = nprobes_for(partitions, indexed, filtered=where is not None)
         builder = builder.nprobes(nprobes).refine_factor(REFINE_FACTOR)
     if where is not None:

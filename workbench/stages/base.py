@@ -56,7 +56,7 @@ class StageContext:
         (``Storage.materialize``)."""
         if row.get("storage") == "copy" and row.get("blob"):
             if row.get("stored_as") == "jxl-reconstructible":
-                from workbench.compress.replace import reconstructed_original
+                from workbench.compress.reconstruct import reconstructed_original
                 return reconstructed_original(self.storage, row)
             return self.storage.local_file(original_key(row["blob"]))
         return Path(row["path"])

@@ -102,7 +102,7 @@ class EmbeddingStage(Stage):
                        filter_columns=("version", "status", "kind", "taken_at", "media_id"))
         ensure_indexes(catalog.table(self.frames_table), filter_columns=("model_id", "kind", "taken_at", "media_id"))
         # Date-filtered searches are answered exactly from a date-sorted snapshot (filtered_exact).
-        from workbench.semantic.search import SearchTables, refresh_snapshots
+        from workbench.semantic.filtered_exact import SearchTables, refresh_snapshots
         refresh_snapshots(catalog, SearchTables(self.name, self.frames_table, self.version))
 
     @property
