@@ -484,7 +484,7 @@ def evaluate_known(corpus: Path, data: dict[str, Any], log: Callable[[str], None
 def evaluate_scale(n: int, seed: int, log: Callable[[str], None]) -> dict[str, Any]:
     import numpy as np
 
-    from workbench.duplicates.candidates import connected_groups, near_pairs, same_picture_pairs
+    from workbench.duplicates.candidates import near_pairs, same_picture_pairs
     from workbench.duplicates.fingerprint import HASH_TYPES, N_CENTRE_VIEWS, N_VIEWS
 
     rng = np.random.default_rng(seed)

@@ -387,18 +387,21 @@ def faces(media_id: Annotated[Optional[str], typer.Argument(help="Only faces in 
     Faces too small or too blurry to recognise are listed with the reason and belong to nobody."""
     lib = open_library()
     df = lib.faces(media_id, person=person)
-    recs = df.to_dict("records")
-    if json_out:
-        for r in recs:
-            emit_json({"face_id": r["face_id"], "media_id": r["media_id"], "path": r["path"], "bbox": r["bbox"],
-                       "frame": None if r["frame"] != r["frame"] or r["frame"] is None else int(r["frame"]),
-                       "person_id": r["person_id"] if isinstance(r["person_id"], str) else None})
-        return
-    rows = [[r["face_id"], r["media_id"][:10], ",".join(str(v) for v in r["bbox"]),
-             "" if r["frame"] is None or r["frame"] != r["frame"] else str(int(r["frame"])),
-             (r["person"] if isinstance(r["person"], str) else r["person_id"]) if isinstance(r["person_id"], str)
-             else "", r["skipped"] if isinstance(r["skipped"], str) else "", Path(r["path"]).name] for r in recs]
-    table(f"{len(rows)} faces", ["face", "media", "bbox", "frame", "person", "skipped", "name"], rows)
+    print_records(df.to_dict("records"), json_out=json_out, title="{n} faces", as_json=_face_json, row=_face_row,
+                  columns=["face", "media", "bbox", "frame", "person", "skipped", "name"])
+
+
+def _face_json(r: dict) -> dict:
+    return {"face_id": r["face_id"], "media_id": r["media_id"], "path": r["path"], "bbox": r["bbox"],
+            "frame": None if r["frame"] != r["frame"] or r["frame"] is None else int(r["frame"]),
+            "person_id": r["person_id"] if isinstance(r["person_id"], str) else None}
+
+
+def _face_row(r: dict) -> list:
+    return [r["face_id"], r["media_id"][:10], ",".join(str(v) for v in r["bbox"]),
+            "" if r["frame"] is None or r["frame"] != r["frame"] else str(int(r["frame"])),
+            (r["person"] if isinstance(r["person"], str) else r["person_id"]) if isinstance(r["person_id"], str)
+            else "", r["skipped"] if isinstance(r["skipped"], str) else "", Path(r["path"]).name]
 
 
 people_app = typer.Typer(help="People found by clustering faces: list, name, merge, split, move or reject faces, "
@@ -416,15 +419,13 @@ def people_list(ctx: typer.Context,
         return
     lib = open_library()
     df = lib.people(include_hidden=hidden)
-    recs = df.to_dict("records")
-    if json_out:
-        for r in recs:
-            emit_json({"person_id": r["person_id"], "name": r["name"] if isinstance(r["name"], str) else None,
-                       "face_count": int(r["face_count"]), "media_count": int(r["media_count"])})
-        return
-    table(f"{len(recs)} people", ["person", "name", "faces", "media"],
-          [[r["person_id"], r["name"] if isinstance(r["name"], str) else "", int(r["face_count"]),
-            int(r["media_count"])] for r in recs])
+    print_records(df.to_dict("records"), json_out=json_out, title="{n} people",
+                  columns=["person", "name", "faces", "media"],
+                  as_json=lambda r: {"person_id": r["person_id"], "name": r["name"] if isinstance(r["name"], str)
+                                     else None, "face_count": int(r["face_count"]),
+                                     "media_count": int(r["media_count"])},
+                  row=lambda r: [r["person_id"], r["name"] if isinstance(r["name"], str) else "",
+                                 int(r["face_count"]), int(r["media_count"])])
 
 
 @people_app.command("name")
@@ -511,14 +512,12 @@ def duplicates_list(ctx: typer.Context,
     if ctx.invoked_subcommand is not None:
         return
     df = open_library().duplicates(kind.value if kind else None)
-    recs = df.to_dict("records")
-    if json_out:
-        for r in recs:
-            emit_json({"kind": r["kind"], "members": r["members"], "keep": r["keep"], "reason": r["reason"]})
-        return
-    rows = [[r["kind"], r["keep"][:10], str(len(r["members"])),
-             ", ".join(Path(m["path"]).name for m in r["members"]), r["reason"]] for r in recs]
-    table(f"{len(rows)} groups", ["kind", "keep", "n", "members", "reason"], rows)
+    print_records(df.to_dict("records"), json_out=json_out, title="{n} groups",
+                  columns=["kind", "keep", "n", "members", "reason"],
+                  as_json=lambda r: {"kind": r["kind"], "members": r["members"], "keep": r["keep"],
+                                     "reason": r["reason"]},
+                  row=lambda r: [r["kind"], r["keep"][:10], str(len(r["members"])),
+                                 ", ".join(Path(m["path"]).name for m in r["members"]), r["reason"]])
 
 
 @dup_app.command("dismiss")
@@ -538,13 +537,10 @@ def quality(flag: Annotated[Optional[str], typer.Option(
 
     Thresholds are settings (quality_thresholds in settings.json); flags follow them without re-measuring."""
     df = open_library().quality(flag=flag, kind=kind.value if kind else None)
-    recs = df.to_dict("records")
-    if json_out:
-        for r in recs:
-            emit_json({"id": r["id"], "path": r["path"], "score": r["score"], "flags": r["flags"]})
-        return
-    table(f"{len(recs)} media", ["id", "score", "flags", "name"],
-          [[r["id"][:10], f"{r['score']:.0f}", ", ".join(r["flags"]), Path(r["path"]).name] for r in recs])
+    print_records(df.to_dict("records"), json_out=json_out, title="{n} media",
+                  columns=["id", "score", "flags", "name"],
+                  as_json=lambda r: {"id": r["id"], "path": r["path"], "score": r["score"], "flags": r["flags"]},
+                  row=lambda r: [r["id"][:10], f"{r['score']:.0f}", ", ".join(r["flags"]), Path(r["path"]).name])
 
 
 @app.command()
@@ -561,13 +557,11 @@ def convert(items: Annotated[list[str], typer.Argument(help="Media ids (or prefi
     lib = open_library()
     df = lib.convert(items, to, out=out, quality=quality, progress=progress_flag(json_out))
     recs = df.to_dict("records")
-    if json_out:
-        for r in recs:
-            emit_json(r)
-    else:
-        table(f"{len(recs)} converted", ["source", "output", "size", "bytes", "error"],
-              [[Path(r["source"]).name, r["output"] or "", f"{r['width']}x{r['height']}" if r["output"] else "",
-                f"{r['bytes_before']} -> {r['bytes_after']}" if r["output"] else "", r["error"] or ""] for r in recs])
+    print_records(recs, json_out=json_out, title="{n} converted",
+                  columns=["source", "output", "size", "bytes", "error"],
+                  row=lambda r: [Path(r["source"]).name, r["output"] or "",
+                                 f"{r['width']}x{r['height']}" if r["output"] else "",
+                                 f"{r['bytes_before']} -> {r['bytes_after']}" if r["output"] else "", r["error"] or ""])
     if recs and all(r["error"] for r in recs):
         raise typer.Exit(1)
 
@@ -692,14 +686,11 @@ def trash(ids: Annotated[Optional[list[str]], typer.Argument(help="Media ids (or
                           f"{res['referenced_files_kept']} referenced files were left where they are.")
         return
     if list_ or not ids:
-        df = lib.trashed()
-        if json_out:
-            for r in df.to_dict("records"):
-                emit_json({"id": r["id"], "path": r["path"], "reason": r["reason"], "at": r["at"]})
-        else:
-            table(f"{len(df)} media in the trash", ["id", "reason", "name"],
-                  [[r["id"][:10], r["reason"] if isinstance(r["reason"], str) else "", Path(r["path"]).name]
-                   for r in df.to_dict("records")])
+        print_records(lib.trashed().to_dict("records"), json_out=json_out, title="{n} media in the trash",
+                      columns=["id", "reason", "name"],
+                      as_json=lambda r: {"id": r["id"], "path": r["path"], "reason": r["reason"], "at": r["at"]},
+                      row=lambda r: [r["id"][:10], r["reason"] if isinstance(r["reason"], str) else "",
+                                     Path(r["path"]).name])
         return
     n = lib.trash(ids)
     emit_json({"trashed": n}) if json_out else console.print(

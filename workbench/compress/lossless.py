@@ -28,7 +28,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageFile, PngImagePlugin
+from PIL import Image, PngImagePlugin
 
 try:  # registers the JXL plugin with Pillow and gives the JPEG-reconstruction encoder/decoder
     import pillow_jxl  # noqa: F401

@@ -38,7 +38,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from workbench.compress.metrics import METRICS, measure
 

@@ -9,6 +9,7 @@ the media's own MIME type and ``nosniff``.
 """
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import urllib.parse
 from collections.abc import Iterator
@@ -79,10 +80,15 @@ class MediaHandler(web.StaticFileHandler):
         return lib
 
     async def get(self, ticket: str, include_body: bool = True) -> None:  # type: ignore[override]
+        # Everything that reads the catalog or the storage runs off the event loop: on a bucket each is a
+        # request, and one slow visitor must not hold up every other one.
+        loop = asyncio.get_running_loop()
         try:
             self._ticket = verify(self.secret, ticket)
-            self._check_access(self._ticket)
-            self._media = self._lookup(self._ticket.media_id)
+            await loop.run_in_executor(None, self._check_access, self._ticket)   # reads cookies, then the catalog
+            self._media = await self._lookup(self._ticket.media_id)
+            if self._key():
+                self._stored_size, self._stored_mtime = await loop.run_in_executor(None, self._stat, self._key())
         except (LinkError, AuthError) as e:
             raise web.HTTPError(403, reason=str(e)) from None
         except Exception:
@@ -96,14 +102,12 @@ class MediaHandler(web.StaticFileHandler):
     def get_absolute_path(self, root: str, path: str) -> str:  # type: ignore[override]
         return path if self._key() else super().get_absolute_path(root, path)
 
+    def _stat(self, key: str) -> tuple[int, float]:
+        storage = self._library().storage
+        return storage.size(key), storage.modified_at(key)
+
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
-        if not self._key():
-            return super().validate_absolute_path(root, absolute_path)
-        try:
-            self._stored_size = self._library().storage.size(absolute_path)
-        except FileNotFoundError:
-            raise web.HTTPError(404, reason="media not found") from None
-        return absolute_path
+        return absolute_path if self._key() else super().validate_absolute_path(root, absolute_path)
 
     def get_content_size(self) -> int:
         return self._stored_size if self._key() else super().get_content_size()
@@ -111,7 +115,7 @@ class MediaHandler(web.StaticFileHandler):
     def get_modified_time(self) -> datetime | None:
         if not self._key():
             return super().get_modified_time()
-        return datetime.fromtimestamp(self._library().storage.modified_at(self._key()), timezone.utc)
+        return datetime.fromtimestamp(self._stored_mtime, timezone.utc)
 
     def compute_etag(self) -> str | None:
         # A stored original is named by the hash of its content: the name is the ETag (no whole-file hashing).
@@ -124,13 +128,31 @@ class MediaHandler(web.StaticFileHandler):
         return self._ranges(abspath, start or 0, self._stored_size if end is None else end)
 
     def _ranges(self, key: str, start: int, end: int) -> Iterator[bytes]:
-        storage = self._library().storage
+        """The bytes ``start..end`` of a stored original, each range read off the event loop.
+
+        Tornado writes what this yields and awaits ``flush()`` after each piece (``StaticFileHandler.get``), and
+        a generator cannot await. So it yields an empty piece first, with the range it wants in ``_wanted``: the
+        ``flush`` that follows reads it in a worker thread, and the next piece yielded is those bytes."""
         while start < end:
-            chunk = storage.read_range(key, start, min(READ_BYTES, end - start))
+            self._wanted = (key, start, min(READ_BYTES, end - start))
+            yield b""
+            chunk, self._read = self._read, b""
             if not chunk:
                 return
             start += len(chunk)
             yield chunk
+
+    def flush(self, include_footers: bool = False) -> "asyncio.Future[None]":
+        # A plain method returning a future, as tornado's: ``finish`` calls it without awaiting.
+        wanted, self._wanted = getattr(self, "_wanted", None), None
+        if wanted is None:
+            return super().flush(include_footers)
+        return asyncio.ensure_future(self._flush_then_read(include_footers, wanted))
+
+    async def _flush_then_read(self, include_footers: bool, wanted: tuple[str, int, int]) -> None:
+        await super().flush(include_footers)
+        self._read = await asyncio.get_running_loop().run_in_executor(
+            None, self._library().storage.read_range, *wanted)
 
     def _check_access(self, ticket: Ticket) -> None:
         """The request must come from the visitor the ticket was signed for, who must still see the media."""
@@ -141,13 +163,15 @@ class MediaHandler(web.StaticFileHandler):
         except NotFoundError:
             raise AuthError("this media is no longer available to you") from None
 
-    def _lookup(self, media_id: str) -> dict[str, str]:
+    async def _lookup(self, media_id: str) -> dict[str, str]:
         """Path, MIME type and file name of a media, remembered: a playing video asks for range after range."""
         cache: dict[str, dict[str, str]] = self.settings.setdefault("workbench_media_cache", {})
         if media_id not in cache:
-            if len(cache) >= MEDIA_CACHE_SIZE:
+            lib = self._library()
+            found = await asyncio.get_running_loop().run_in_executor(None, served_file, lib, media_id)
+            if len(cache) >= MEDIA_CACHE_SIZE:        # the cache is only touched here, on the event loop
                 cache.pop(next(iter(cache)))
-            cache[media_id] = served_file(self._library(), media_id)
+            cache[media_id] = found
         return cache[media_id]
 
     def get_content_type(self) -> str:
