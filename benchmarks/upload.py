@@ -2,6 +2,7 @@
 the same server, over loopback, in alternating rounds.
 
     python benchmarks/upload.py [--photos-mb 1024] [--photo-mb 5] [--video-mb 2048] [--rounds 2] [--work DIR]
+                                [--variants tus,tus-patch,put] [--parallel 1]
 
 The server is one process (started by this script with ``--serve``): a Tornado application with the gallery's
 own upload routes (``workbench.gallery.upload.routes``: the same handler classes ``workbench gallery`` serves,
@@ -59,13 +60,14 @@ def serve(library_root: str, port: int) -> None:
     @web.stream_request_body
     class PlainPut(web.RequestHandler):
         async def prepare(self) -> None:
-            # Authenticated like any real upload handler (the session cookie, checked against the catalog);
-            # then the body goes to a file as it arrives: no resuming, no hashing, no content check.
+            # Authenticated like any real upload handler (the session cookie, checked against the catalog once:
+            # the session row and its user's); then the body goes to a file as it arrives: no resuming, no
+            # hashing, no content check.
             def who() -> str:
                 v = identity.actors_of(self, fresh=True)
                 if not v.user:
                     raise web.HTTPError(403)
-                return lib.for_actor(f"session:{v.session_hash}").name
+                return v.user
             await asyncio.get_running_loop().run_in_executor(None, who)
             self.request.connection.set_max_body_size(16 * 2 ** 30)
             self.path_ = lib.storage.staging_file(f"put-{secrets.token_hex(8)}")
@@ -169,15 +171,20 @@ def sign_in(port: int, library_root: Path) -> tuple[str, str]:
     return f"wb_session={token}; _xsrf={xsrf}", xsrf
 
 
-def tus_upload(conn: Conn, path: Path) -> str:
+def tus_upload(conn: Conn, path: Path, with_creation: bool = True) -> str:
+    """One file: with ``with_creation`` (creation-with-upload, as the page sends) the POST carries the first
+    chunk, so a photo is one request; without it, the POST creates and PATCHes follow."""
     size = path.stat().st_size
     meta = "filename " + base64.b64encode(path.name.encode()).decode()
-    status, h, body = conn.request("POST", "/upload/files/", {"Tus-Resumable": "1.0.0", "Upload-Length": str(size),
-                                                              "Upload-Metadata": meta})
-    assert status == 201, (status, body)
-    location = h["location"]
-    offset = 0
+    headers = {"Tus-Resumable": "1.0.0", "Upload-Length": str(size), "Upload-Metadata": meta}
+    first = min(CHUNK, size) if with_creation else 0
     with open(path, "rb") as f:
+        if first:
+            headers["Content-Type"] = "application/offset+octet-stream"
+        status, h, body = conn.request("POST", "/upload/files/", headers, f if first else None, 0, first)
+        assert status == 201, (status, body)
+        location = h["location"]
+        offset = int(h.get("upload-offset", "0"))
         while offset < size:
             n = min(CHUNK, size - offset)
             status, h, body = conn.request("PATCH", location, {
@@ -271,46 +278,98 @@ def start_server(library_root: Path, port: int) -> subprocess.Popen:
     return proc
 
 
-def one_round(work: Path, photos: list[Path], video: Path, order: list[str]) -> dict[str, dict[str, float]]:
-    from workbench.library import Library
-    lib_root = work / f"library-{time.time_ns()}"
-    lib = Library.open(lib_root, create=True)
-    lib.add_user("bench", PASSWORD, "admin")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = start_server(lib_root, port)
-    out: dict[str, dict[str, float]] = {}
-    try:
-        cookie, xsrf = sign_in(port, lib_root)
-        for what in order:
-            method, items = what.split(":")
-            files = photos if items == "photos" else [video]
-            total = sum(p.stat().st_size for p in files)
-            conn = Conn(port, cookie, xsrf)
-            send = tus_upload if method == "tus" else put_upload
-            results: list[str] = []
-            time.sleep(0.5)
-            with Sampler(proc.pid) as mem:
-                t0 = time.perf_counter()
-                locations = [send(conn, p) for p in files]
-                dt = time.perf_counter() - t0            # every byte received (tus: and hashed, staged)
-                if method == "tus":
-                    results = [tus_outcome(conn, loc) for loc in locations]
-                dt_all = time.perf_counter() - t0        # tus: every file also decided and in the library
+def send_all(port: int, cookie: str, xsrf: str, method: str, files: list[Path], parallel: int) -> list[str]:
+    """Send ``files`` over ``parallel`` keep-alive connections (the page sends two files at a time), each
+    connection one file after another; returns the tus locations in the files' order."""
+    send = {"tus": tus_upload, "tus-patch": lambda c, p: tus_upload(c, p, with_creation=False),
+            "put": put_upload}[method]
+    out: list[str] = [""] * len(files)
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        conn = Conn(port, cookie, xsrf)
+        try:
+            for i in range(k, len(files), parallel):
+                out[i] = send(conn, files[i])
+        except BaseException as e:
+            errors.append(e)
+        finally:
             conn.s.close()
-            out[what] = {"mb_s": total / dt / 1e6, "mb_s_in_library": total / dt_all / 1e6, "seconds": dt,
-                         "rss_idle_mb": mem.idle, "rss_above_idle_mb": max(0.0, mem.peak - mem.idle)}
-            kinds = {r: results.count(r) for r in set(results)}
-            print(f"  {what:12s} {total / 1e9:.2f} GB received in {dt:6.1f} s = {total / dt / 1e6:5.0f} MB/s"
-                  + (f", all in the library after {dt_all:6.1f} s = {total / dt_all / 1e6:5.0f} MB/s {kinds}"
-                     if method == "tus" else "")
-                  + f"; server RSS {mem.idle:.0f} MB idle, +{max(0.0, mem.peak - mem.idle):.0f} MB peak", flush=True)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        shutil.rmtree(lib_root, ignore_errors=True)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(parallel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
     return out
+
+
+def one_round(work: Path, photos: list[Path], video: Path, order: list[str],
+              parallel: int = 1) -> dict[str, dict[str, float]]:
+    """Each of ``order`` ("tus:photos", "put:video", ...) into a new library on a new server process, so every
+    variant stores new content (none finds the files a previous one added)."""
+    from workbench.library import Library
+    out: dict[str, dict[str, float]] = {}
+    for what in order:
+        lib_root = work / f"library-{time.time_ns()}"
+        lib = Library.open(lib_root, create=True)
+        lib.add_user("bench", PASSWORD, "admin")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = start_server(lib_root, port)
+        try:
+            cookie, xsrf = sign_in(port, lib_root)
+            warm_up(work, port, cookie, xsrf, what.split(":")[0])
+            out[what] = measure(proc, port, cookie, xsrf, what, photos, video, parallel)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+            shutil.rmtree(lib_root, ignore_errors=True)
+    return out
+
+
+def warm_up(work: Path, port: int, cookie: str, xsrf: str, method: str) -> None:
+    """One small new photo first, not timed: the server's lazy imports and its content-check worker start here,
+    not in the measurement (nor in its memory peak)."""
+    import numpy as np
+    from PIL import Image
+    p = work / "warm-up.jpg"
+    Image.fromarray(np.random.default_rng(time.time_ns()).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(p)
+    locations = send_all(port, cookie, xsrf, method, [p], 1)
+    if method.startswith("tus"):
+        conn = Conn(port, cookie, xsrf)
+        tus_outcome(conn, locations[0])
+        conn.s.close()
+
+
+def measure(proc: subprocess.Popen, port: int, cookie: str, xsrf: str, what: str, photos: list[Path], video: Path,
+            parallel: int) -> dict[str, float]:
+    method, items = what.split(":")
+    files = photos if items == "photos" else [video]
+    total = sum(p.stat().st_size for p in files)
+    results: list[str] = []
+    time.sleep(0.5)
+    load = os.getloadavg()[0]
+    with Sampler(proc.pid) as mem:
+        t0 = time.perf_counter()
+        locations = send_all(port, cookie, xsrf, method, files, parallel if items == "photos" else 1)
+        dt = time.perf_counter() - t0            # every byte received (tus: and hashed, staged)
+        if method.startswith("tus"):
+            conn = Conn(port, cookie, xsrf)
+            results = [tus_outcome(conn, loc) for loc in locations]
+            conn.s.close()
+        dt_all = time.perf_counter() - t0        # tus: every file also decided and in the library
+    kinds = {r: results.count(r) for r in set(results)}
+    print(f"  {what:16s} {total / 1e9:.2f} GB received in {dt:6.1f} s = {total / dt / 1e6:5.0f} MB/s"
+          + (f", all in the library after {dt_all:6.1f} s = {total / dt_all / 1e6:5.0f} MB/s {kinds}"
+             if method.startswith("tus") else "")
+          + f"; load {load:.1f}; server RSS {mem.idle:.0f} MB idle, +{max(0.0, mem.peak - mem.idle):.0f} MB peak",
+          flush=True)
+    return {"mb_s": total / dt / 1e6, "mb_s_in_library": total / dt_all / 1e6, "seconds": dt, "load": load,
+            "rss_idle_mb": mem.idle, "rss_above_idle_mb": max(0.0, mem.peak - mem.idle)}
 
 
 def main() -> None:
@@ -323,6 +382,10 @@ def main() -> None:
     ap.add_argument("--video-mb", type=int, default=2048)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--work", type=Path, default=None, help="folder for the test files and libraries")
+    ap.add_argument("--variants", default="tus,put",
+                    help="what to send, alternating: tus (creation-with-upload, as the page), tus-patch (creation, "
+                         "then PATCH: two requests a photo), put (the baseline)")
+    ap.add_argument("--parallel", type=int, default=1, help="photos sent at a time (the page sends 2)")
     a = ap.parse_args()
     work = a.work or Path(tempfile.mkdtemp(prefix="upload-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -333,25 +396,36 @@ def main() -> None:
     hashlib.sha256(block).digest()
     print(f"sha256 alone on this machine now: {256 * 2 ** 20 / (time.perf_counter() - t0) / 1e6:.0f} MB/s; load "
           f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    variants = a.variants.split(",")
+    if "put" not in variants:
+        raise SystemExit("--variants must include put (the baseline)")
     runs: dict[str, list[dict[str, float]]] = {}
     for r in range(a.rounds):
-        # Alternate which goes first, so a warming page cache or a busy neighbour favours neither.
-        order = ["tus:photos", "put:photos", "tus:video", "put:video"] if r % 2 == 0 else \
-            ["put:photos", "tus:photos", "put:video", "tus:video"]
+        # Alternate the order, so a warming page cache or a busy neighbour favours none of them.
+        vs = variants if r % 2 == 0 else variants[::-1]
+        order = [f"{v}:photos" for v in vs] + [f"{v}:video" for v in vs]
         print(f"round {r + 1}: {', '.join(order)}")
-        for k, v in one_round(work, photos, video, order).items():
+        for k, v in one_round(work, photos, video, order, a.parallel).items():
             runs.setdefault(k, []).append(v)
-    print("\nmedian over rounds:")
+    print(f"\nmedian over {a.rounds} rounds (ratio: each round's tus against that round's PUT, then the median; "
+          f"{a.parallel} photo(s) at a time):")
     for items in ("photos", "video"):
-        tus = statistics.median(x["mb_s"] for x in runs[f"tus:{items}"])
-        tus_lib = statistics.median(x["mb_s_in_library"] for x in runs[f"tus:{items}"])
         put = statistics.median(x["mb_s"] for x in runs[f"put:{items}"])
-        rss = max(x["rss_above_idle_mb"] for x in runs[f"tus:{items}"])
         rss_put = max(x["rss_above_idle_mb"] for x in runs[f"put:{items}"])
-        print(f"  {items:6s}: tus {tus:5.0f} MB/s received ({tus_lib:5.0f} MB/s until in the library), PUT "
-              f"{put:5.0f} MB/s; ratio {tus / put:.2f}x ({tus_lib / put:.2f}x); server RSS above idle: tus "
-              f"+{rss:.0f} MB, PUT +{rss_put:.0f} MB")
-
+        loads = [x["load"] for k, xs in runs.items() if k.endswith(items) for x in xs]
+        print(f"  {items:6s}: PUT {put:5.0f} MB/s, server RSS above idle +{rss_put:.0f} MB; load average "
+              f"{min(loads):.1f}-{max(loads):.1f}")
+        for v in variants:
+            if v == "put":
+                continue
+            xs, ps = runs[f"{v}:{items}"], runs[f"put:{items}"]
+            ratio = statistics.median(x["mb_s"] / p["mb_s"] for x, p in zip(xs, ps))
+            ratio_lib = statistics.median(x["mb_s_in_library"] / p["mb_s"] for x, p in zip(xs, ps))
+            each = ", ".join(f"{x['mb_s'] / p['mb_s']:.2f}" for x, p in zip(xs, ps))
+            print(f"          {v:9s} {statistics.median(x['mb_s'] for x in xs):5.0f} MB/s received "
+                  f"({statistics.median(x['mb_s_in_library'] for x in xs):5.0f} MB/s until in the library); "
+                  f"ratio {ratio:.2f}x ({ratio_lib:.2f}x) [rounds: {each}]; server RSS above idle "
+                  f"+{max(x['rss_above_idle_mb'] for x in xs):.0f} MB")
 
 if __name__ == "__main__":
     main()

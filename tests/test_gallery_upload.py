@@ -535,6 +535,26 @@ def test_known_content_sent_with_its_creation_is_not_stored_again(server):
     assert len(list(library(root).originals_dir.rglob(f"{sha}*"))) == 1
 
 
+def test_the_page_asks_which_of_its_hashes_the_library_has_in_one_request(server):
+    """So a known file then costs a creation without bytes and a new one a single creation with them."""
+    base, _, _ = server
+    data = jpeg_bytes(28)
+    assert signed_in(base, "cat").upload(data, "asked.jpg")["result"] == "added"
+    have, new = hashlib.sha256(data).hexdigest(), hashlib.sha256(b"never uploaded").hexdigest()
+    t = signed_in(base, "ann")
+    r = t.v.http.post(f"{base}/upload/known", json={"sha256": [have, new, "not a hash"]}, headers=t.headers())
+    assert r.status_code == 200, r.text
+    assert r.json() == {"known": [have]}
+    assert Tus(Visitor(base)).v.http.post(f"{base}/upload/known", json={"sha256": [have]}, headers={
+        "Tus-Resumable": TUS}).status_code == 403                                  # a stranger
+    assert t.v.http.post(f"{base}/upload/known", json={"sha256": [have]}, headers=t.headers(**{
+        "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})).status_code == 403
+    assert t.v.http.post(f"{base}/upload/known", json={"sha256": [have]},
+                         headers={"Tus-Resumable": TUS}).status_code == 403             # no XSRF token
+    too_many = t.v.http.post(f"{base}/upload/known", json={"sha256": [new] * 1001}, headers=t.headers())
+    assert too_many.status_code == 400 and "1000" in too_many.text
+
+
 def test_an_album_taken_away_during_the_transfer_keeps_the_file_out(server):
     """The album is checked again, afresh, once the last byte is in."""
     base, root, _ = server

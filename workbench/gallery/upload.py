@@ -32,6 +32,8 @@ import base64
 import binascii
 import json
 import logging
+import threading
+import time
 import urllib.parse
 from html import escape
 from pathlib import Path
@@ -53,6 +55,11 @@ PAGE_HASH_MAX_BYTES = 512 * 1024 * 1024
 #: PATCH size the page sends (tus-js-client's chunkSize): big enough that requests cost nothing measurable,
 #: small enough that a proxy's body limit or a dropped connection loses little.
 PAGE_CHUNK_BYTES = 64 * 1024 * 1024
+#: Files up to this size are sent by the page in one request, their creation carrying the bytes (tus
+#: creation-with-upload): a photo, even a 50 MP JPEG or most RAWs, costs one request instead of two. Larger files
+#: are created first and then PATCHed, so a pause or a dropped connection keeps what arrived: a creation cut off
+#: loses its bytes (the client never learned the upload's address), so this is also the most a pause can lose.
+PAGE_ONE_REQUEST_MAX_BYTES = 32 * 1024 * 1024
 RESULT_HEADER = "Workbench-Upload-Result"
 MEDIA_HEADER = "Workbench-Media-Id"
 REASON_HEADER = "Workbench-Upload-Reason"     # percent-encoded UTF-8
@@ -124,8 +131,8 @@ class TusHandler(web.RequestHandler):
 
     def _acting(self, share_id: str | None) -> tuple[Any, str, str]:
         """The view of the visitor this request acts for: an unlocked share link it names, else the session
-        (the cookie's check may be 2 s old: the view checks the session again on every call). Returns the view,
-        who (``user:<name>`` or ``share:<id>``) and the view's ``for_actor`` key."""
+        (the cookie's check may be 2 s old). Returns the view, who (``user:<name>`` or ``share:<id>``) and the
+        ``for_actor`` key of a view that reads the session or link afresh (``finish_checked``)."""
         v = identity.actors_of(self, fresh=False)
         lib = self._library()
         if share_id:
@@ -134,8 +141,13 @@ class TusHandler(web.RequestHandler):
             return lib.for_actor(f"share:{share_id}"), f"share:{share_id}", f"share:{share_id}"
         if not v.user:
             self._refuse(403, "not signed in: sign in first")
-        key = f"session:{v.session_hash}"
-        return lib.for_actor(key), f"user:{v.user}", key
+        # The session as the gallery's cookie check saw it, at most SESSION_CHECK_CACHE_S (2 s) ago; the view
+        # reads the role, the album and the quota afresh, and the session is read again before the decision.
+        try:
+            view = lib.for_user(v.user)
+        except NotFoundError:
+            self._refuse(403, "not signed in: sign in first")
+        return view, f"user:{v.user}", f"session:{v.session_hash}"
 
     def _view_for(self, upload_id: str) -> tuple[Any, str]:
         """The view that may touch this upload (its starter's) and its ``for_actor`` key, or a refusal that says
@@ -255,13 +267,35 @@ class TusHandler(web.RequestHandler):
         self.finish()
 
 
+#: When a visitor's uploads into one place (no album, or one album) last passed the view's finishing checks:
+#: (library root, for_actor key, album id) -> time.monotonic(). Bounded like identity's session cache.
+_finish_passed: dict[tuple[str, str, str | None], float] = {}
+_finish_lock = threading.Lock()
+MAX_FINISH_PASSED = 10_000
+
+
 def finish_checked(lib: Any, actor: str, upload_id: str) -> Any:
-    """Hand a complete upload to the library's decision, through a view read afresh (``for_actor``): a session
-    ended, a role or an album taken away, or a link revoked while the bytes arrived refuse it here, before
-    anything enters the library. Returns the upload's record."""
+    """Hand a complete upload to the library's decision once the view (``for_actor``: session or link, role,
+    album) allows it: a session ended, a role or an album taken away, or a link revoked while the bytes arrived
+    refuse it here, before anything enters the library. A pass of the same visitor into the same place less
+    than ``identity.SESSION_CHECK_CACHE_S`` ago (the bound of the gallery's session check) is reused: a batch of
+    photos costs one such check every 2 s, not five catalog reads each. Returns the upload's record."""
     try:
-        return lib.for_actor(actor).finish_upload(upload_id, background=True)
+        u = lib.uploads.get(upload_id)
+    except KeyError:
+        raise NotFoundError(NO_SUCH_UPLOAD) from None
+    key = (str(lib.root), actor, u.album_id)
+    with _finish_lock:
+        passed = _finish_passed.get(key)
+    if passed is not None and time.monotonic() - passed < identity.SESSION_CHECK_CACHE_S and \
+            u.state == "receiving" and lib.uploads.offset(u) == u.length:
+        kind, _, who = u.actor.partition(":")
+        return lib.uploads.finish_later(u, added_by=who if kind == "user" else u.actor)   # as the view would
+    try:
+        out = lib.for_actor(actor).finish_upload(upload_id, background=True)
     except (AuthError, AccessDenied, NotFoundError, UploadRefused) as e:
+        with _finish_lock:
+            _finish_passed.pop(key, None)
         try:
             u = lib.uploads.get(upload_id)
         except KeyError:
@@ -270,6 +304,11 @@ def finish_checked(lib: Any, actor: str, upload_id: str) -> Any:
             lib.uploads.refuse(u, f"not added: {e}")
             u = lib.uploads.get(upload_id)
         return u
+    with _finish_lock:
+        if len(_finish_passed) >= MAX_FINISH_PASSED:
+            _finish_passed.clear()
+        _finish_passed[key] = time.monotonic()
+    return out
 
 
 @web.stream_request_body
@@ -493,6 +532,53 @@ class TusPatchHandler(TusHandler):
         self._hand_on(r)
 
 
+@web.stream_request_body
+class KnownHandler(TusHandler):
+    """``POST /upload/known`` (ours, not tus): which of the SHA-256s the page computed (JSON ``{"sha256": [...]}``,
+    at most ``KNOWN_MAX`` of them) the library already has, ``{"known": [...]}``: one request for a batch of
+    files, so a known one then costs a bodiless creation (which makes the uploader one of its owners) and a new
+    one a single creation with its bytes. The same checks as a creation: XSRF, ``Tus-Resumable``, same origin,
+    signed in (or an unlocked share link that accepts uploads) and allowed to upload."""
+
+    SUPPORTED_METHODS = ("POST",)
+    KNOWN_MAX = 1000
+
+    async def prepare(self) -> None:
+        self.request.connection.set_max_body_size(self.KNOWN_MAX * 80 + 1024)
+        self._check_request()
+        self._body = bytearray()
+        share = self.get_query_argument("share", None) or None
+
+        def allowed() -> None:                        # reads: off the event loop
+            view, _, _ = self._acting(share)
+            if share:
+                if not view.accepts_uploads:
+                    self._refuse(403, "this share link does not accept uploads: ask the album's owner")
+            elif view.role not in self._library().settings.upload_roles:
+                self._refuse(403, f"uploading is turned off for {view.role}s in this library: ask an admin")
+
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, allowed)
+        except web.HTTPError:
+            raise
+        except Exception as e:
+            self._fail(e)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body += chunk
+
+    async def post(self) -> None:
+        try:
+            shas = json.loads(bytes(self._body))["sha256"]
+            if not isinstance(shas, list) or len(shas) > self.KNOWN_MAX or not all(isinstance(h, str) for h in shas):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            self._refuse(400, f'send {{"sha256": [...]}}: a list of at most {self.KNOWN_MAX} SHA-256s in hex')
+        known = await asyncio.get_running_loop().run_in_executor(None, self._library().uploads.known_of, shas)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps({"known": sorted(known)}))
+
+
 class UploadPage(web.RequestHandler):
     """``/upload``: the page. Signed-in visitors upload as themselves; ``?share=TOKEN`` into a link's album."""
 
@@ -566,6 +652,7 @@ def routes(base_url: str) -> list[tuple]:
     """The upload routes under the server's base URL (``server.py`` adds them)."""
     b = base_url.rstrip("/")
     return [(rf"{b}/upload", UploadPage),
+            (rf"{b}/upload/known", KnownHandler),
             (rf"{b}/upload/files/?([0-9a-f]*)", TusPatchHandler),
             (rf"{b}/upload/static/(.*)", UploadStatic, {"path": str(STATIC)})]
 
@@ -612,7 +699,8 @@ def upload_page(*, endpoint: str, xsrf: str, static: str, back: str, who: str, a
         f"<p class='sub'>Photos and videos, added for {escape(who)}. "
         f"<a href='{escape(back)}' class='wb-back'>Back to the gallery</a></p>"
         f"<div id='wb-upload' data-endpoint='{escape(endpoint)}' data-xsrf='{escape(xsrf)}' "
-        f"data-hash-max='{PAGE_HASH_MAX_BYTES}' data-chunk='{PAGE_CHUNK_BYTES}'>"
+        f"data-hash-max='{PAGE_HASH_MAX_BYTES}' data-chunk='{PAGE_CHUNK_BYTES}' "
+        f"data-one-request-max='{PAGE_ONE_REQUEST_MAX_BYTES}'>"
         f"{select}"
         "<div class='wb-drop' id='wb-drop'>Drop photos, videos or folders here"
         "<div class='wb-pick'>"

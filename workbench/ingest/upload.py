@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from workbench.catalog.errors_log import clear_errors, record_errors
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.store import Catalog, sql_in, sql_quote
 from workbench.errors import MediaError, UploadRefused
 from workbench.ingest.blobstore import blob_relpath
 from workbench.ingest.importer import ImportReport, commit_media, source_key
@@ -171,6 +171,18 @@ class Uploads:
         mid = media_id_for(sha256)
         t = self.catalog.read("media", ["id"], f"id = {sql_quote(mid)} AND sha256 = {sql_quote(sha256)}")
         return mid if t.num_rows else None
+
+    def known_of(self, sha256s: list[str]) -> set[str]:
+        """Which of these SHA-256s (64 hex digits; others are ignored) the library has: one read for a batch of
+        files the upload page hashed, so each new one then takes one request (creation with its bytes)."""
+        shas = sorted({str(h).strip().lower() for h in sha256s if _HEX64.match(str(h).strip().lower())})
+        found: set[str] = set()
+        for i in range(0, len(shas), 1000):
+            chunk = shas[i:i + 1000]
+            t = self.catalog.read("media", ["sha256"], f"{sql_in('id', [media_id_for(h) for h in chunk])} AND "
+                                                       f"{sql_in('sha256', chunk)}")
+            found.update(t.column("sha256").to_pylist())
+        return found
 
     def begin(self, *, owner: str, actor: str, length: int, name: str, album_id: str | None = None,
               sha256: str | None = None, added_by: str | None = None) -> Upload:

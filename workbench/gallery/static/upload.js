@@ -1,15 +1,20 @@
 // The gallery's upload page (workbench/gallery/upload.py): files or folders, picked or dropped, sent with tus.
-// A file the page can hash (crypto.subtle, up to data-hash-max bytes) is announced with its SHA-256: if the
-// library already has it, nothing is sent. Every upload resumes where it stopped (pause, a dropped connection,
+// Files the page can hash (crypto.subtle, up to data-hash-max bytes) are hashed ahead of sending and asked about
+// in batches (POST <endpoint>/../known): a file the library already has costs a creation without bytes (nothing
+// is sent); a new one up to data-one-request-max bytes is one request, its creation carrying its bytes (tus
+// creation-with-upload); a bigger one is created, then PATCHed in chunks. Every upload resumes where it stopped (pause, a dropped connection,
 // a reload: tus-js-client remembers unfinished uploads in localStorage).
 (function () {
   'use strict'
   const root = document.getElementById('wb-upload')
   if (!root || !window.tus) return
   const endpoint = root.dataset.endpoint
+  const knownUrl = new URL('../known', new URL(endpoint, location.href))
+  knownUrl.search = new URL(endpoint, location.href).search     // ?share=... when uploading through a link
   const xsrf = root.dataset.xsrf
   const hashMax = Number(root.dataset.hashMax || 0)
   const chunkSize = Number(root.dataset.chunk || 67108864)
+  const oneRequestMax = Number(root.dataset.oneRequestMax || 0)
   const PARALLEL = 2
   const list = document.getElementById('wb-list')
   const totalText = document.getElementById('wb-total-text')
@@ -71,6 +76,7 @@
     it.button.addEventListener('click', () => (it.state === 'paused' ? resume(it) : pause(it)))
     list.appendChild(li)
     items.push(it)
+    hashAhead(it)
     show(it, 'waiting', 'Waiting')
   }
 
@@ -121,6 +127,36 @@
     }
   }
 
+  // Hashing runs ahead of sending, one file at a time; it.hashed resolves to the hash (or null).
+  let hashing = Promise.resolve()
+  function hashAhead(it) {
+    it.hashed = hashing = hashing.then(() => sha256(it.file)).then((sha) => { it.sha = sha; return sha })
+  }
+
+  // One question for the hashed files not yet asked about (waiting first for the next few hashes, so a folder
+  // is asked about in a few requests, not one per file): which does the library already have?
+  let asking = null
+  function askKnown() {
+    if (!asking) {
+      asking = (async () => {
+        const ahead = items.filter((x) => x.known === undefined && x.hashed).slice(0, 16)
+        await Promise.all(ahead.map((x) => x.hashed))
+        const batch = items.filter((x) => x.sha && x.known === undefined).slice(0, 1000)
+        if (!batch.length) return
+        try {
+          const res = await fetch(knownUrl.href, {method: 'POST', credentials: 'same-origin',
+            headers: {'Tus-Resumable': '1.0.0', 'X-XSRFToken': xsrf, 'Content-Type': 'application/json'},
+            body: JSON.stringify({sha256: batch.map((x) => x.sha)})})
+          const known = res.status === 200 ? new Set((await res.json()).known) : new Set()
+          for (const x of batch) x.known = known.has(x.sha)
+        } catch (e) {
+          for (const x of batch) x.known = false       // sending the file is always right, only slower
+        }
+      })().finally(() => { asking = null })
+    }
+    return asking
+  }
+
   async function create(it, sha) {
     // Creation (tus POST) by the page itself, so a known file ends here without sending anything.
     const meta = {filename: it.rel, filetype: it.file.type || ''}
@@ -137,12 +173,18 @@
   }
 
   function options(it) {
+    const metadata = {filename: it.rel, filetype: it.file.type || ''}
+    if (it.sha) metadata.sha256 = it.sha
+    if (it.album) metadata.album = it.album
     return {
       endpoint,
       chunkSize,
+      // A photo's creation carries its bytes: one request. A bigger file is created first, so a pause or a
+      // dropped connection keeps what arrived (a creation cut off loses its bytes).
+      uploadDataDuringCreation: it.file.size <= oneRequestMax,
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
       headers: {'X-XSRFToken': xsrf},
-      metadata: {filename: it.rel},
+      metadata,
       storeFingerprintForResuming: true,
       removeFingerprintOnSuccess: true,
       onProgress(sent) {
@@ -174,13 +216,15 @@
   async function run(it) {
     show(it, 'hashing', 'Preparing')
     try {
+      const sha = await it.hashed
+      while (sha && it.known === undefined) await askKnown()
       const upload = new tus.Upload(it.file, options(it))
       it.upload = upload
       const previous = await upload.findPreviousUploads()
       if (previous.length) {
         upload.resumeFromPreviousUpload(previous[0])
-      } else {
-        const sha = await sha256(it.file)
+      } else if (it.known) {
+        // The library has these bytes: a creation without them makes them the uploader's too.
         const created = await create(it, sha)
         if (created.result === 'known') {
           it.sent = it.file.size
@@ -188,7 +232,7 @@
           next()
           return
         }
-        upload.options.uploadUrl = created.location
+        upload.options.uploadUrl = created.location     // gone meanwhile: send it after all
       }
       if (paused) {
         show(it, 'paused', 'Paused')
