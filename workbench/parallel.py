@@ -3,11 +3,28 @@
 Decoders are C libraries (libjpeg, libheif, libraw, FFmpeg); a fuzzed file can crash or hang them. Each task
 runs in a pebble worker process: a segfault becomes a ``Failure`` naming the signal, a hang is killed after
 ``timeout_s``, and the pool replaces the worker and goes on.
+
+Every worker starts with ``worker_start``:
+
+* Native thread pools: in a stage that runs one worker per core (thumbnails, fingerprints, quality, OCR) each
+  worker's OpenBLAS (and any OpenMP loaded by then) may use only its share of the cores (``native_threads``). Left
+  at one thread per core, the workers' OpenBLAS threads spin-wait for each other on cores the other workers hold:
+  the quality measurements burned 4.7x the CPU and took 4.6x as long on a loaded 2-core machine
+  (``benchmarks/worker_threads.py``, docs/benchmarks.md). Model stages run a single worker and keep every core.
+* Workers die with their pool's process. They are children of the forkserver, not of the process that owns the
+  pool, and each holds the forkserver's keep-alive pipe, so neither the kernel nor the forkserver ends them when
+  that process is killed (``kill -9``, or ``workbench serve`` stopping a processor that did not stop within
+  ``STOP_TIMEOUT_S``): they ran their task to its end, at full speed, with nobody left to read the result (a
+  two-minute task, two minutes; ``per_file_timeout_s`` applies only while the pool's owner lives). Each worker now
+  watches its owner (a pidfd) and exits the moment it is gone.
 """
 from __future__ import annotations
 
 import multiprocessing
+import os
+import select
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +42,9 @@ PRELOAD = ["numpy", "pyarrow", "PIL.Image", "workbench.stages.base", "workbench.
            "workbench.imaging.renditions",
            # An encrypted library's storage arrives with every task: without this each worker imported
            # cryptography and argon2 on its first one (0.1-0.4 s each, measured under load).
-           "workbench.storage.encrypted"]
+           "workbench.storage.encrypted",
+           # Each worker of a multi-worker stage limits its native thread pools at start (limit_native_threads).
+           "threadpoolctl"]
 
 
 def also_preload(module: str) -> None:
@@ -69,6 +88,57 @@ def call_as_result(fn: Callable[[Any], Any], item: Any) -> Any:
         return Failure(f"unexpected {type(e).__name__}{where}: {e}")
 
 
+def native_threads(workers: int) -> int:
+    """Threads each of ``workers`` worker processes lets its native libraries use: its share of the cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def limit_native_threads(threads: int) -> None:
+    """Cap the thread pools of the native libraries loaded so far (numpy's OpenBLAS; OpenMP) at ``threads``, so
+    workers that together fill the cores do not spin-wait for each other (module docstring)."""
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=threads)
+
+
+def exit_with(owner_pid: int) -> None:
+    """Exit this process as soon as process ``owner_pid`` has exited (a daemon thread waiting on its pidfd, or
+    checking every second where pidfds are missing)."""
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(owner_pid)
+        except (AttributeError, OSError):      # no pidfds here, or the owner is already gone
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])       # readable once the process has exited
+        else:
+            while True:
+                try:
+                    os.kill(owner_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(1.0)
+        os._exit(1)
+    threading.Thread(target=watch, name="exit-with-pool-owner", daemon=True).start()
+
+
+def worker_start(owner_pid: int, threads: int | None) -> None:
+    """Pebble initializer of every worker (module docstring): exit with the pool's owner, cap native threads."""
+    exit_with(owner_pid)
+    if threads is not None:
+        limit_native_threads(threads)
+
+
+def _pool(workers: int) -> Any:
+    """A pebble pool of ``workers`` forkserver workers started by ``worker_start``: with more than one worker per
+    core's worth, each worker's native thread pools are capped at its share of the cores."""
+    threads = native_threads(workers)
+    cap = threads if threads < (os.cpu_count() or 1) else None  # a single worker (a model stage) keeps every core
+    return ProcessPool(max_workers=workers, context=_context(), initializer=worker_start,
+                       initargs=(os.getpid(), cap))
+
+
 def _context() -> Any:
     _forget_unimportable_main()
     ctx = multiprocessing.get_context("forkserver")
@@ -90,7 +160,7 @@ class KeptPools:
     def acquire(self, key: str, workers: int) -> Any:
         entry = self._pools.get((key, workers))
         if entry is None or not entry[0].active:
-            entry = self._pools[(key, workers)] = [ProcessPool(max_workers=workers, context=_context()), 0.0]
+            entry = self._pools[(key, workers)] = [_pool(workers), 0.0]
         entry[1] = float("inf")      # in use: never trimmed
         return entry[0]
 
@@ -135,7 +205,7 @@ def run_isolated(fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int
     the kept pool named ``pool_key``; otherwise a pool is made for this call and stopped after it.
     """
     if pools is None:
-        with ProcessPool(max_workers=workers, context=_context()) as pool:
+        with _pool(workers) as pool:
             yield from _drain(pool, fn, items, workers=workers, timeout_s=timeout_s, max_in_flight=max_in_flight)
         return
     pool = pools.acquire(pool_key, workers)
