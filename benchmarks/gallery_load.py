@@ -60,6 +60,8 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "load-test-password"
+#: The command line of the gallery's fork server (workbench/gallery/forkserver.py), inherited by its kernels.
+FORK_SERVER = "workbench.gallery.forkserver"
 V1 = "v1.kernel.websocket.jupyter.org"
 #: ipywidgets' protocol versions, sent as the browser's widget manager sends them (the kernel checks the major).
 WIDGET_PROTOCOL, CONTROL_PROTOCOL = "2.1.0", "1.0.0"
@@ -112,18 +114,20 @@ def build_library(root: Path, photos: int, viewers: int) -> Path:
     return lib_dir
 
 
-def allow_kernels(lib_dir: Path, total: int, known_here: bool = True) -> dict[str, int]:
+def allow_kernels(lib_dir: Path, total: int, known_here: bool = True, fork: bool | None = None) -> dict[str, Any]:
     """Raise the gallery's kernel caps to ``total`` in the library's settings.json (only the caps this version of
-    workbench knows), so the benchmark measures the load rather than the "busy" page. Returns what was set."""
+    workbench knows), so the benchmark measures the load rather than the "busy" page; ``fork`` sets
+    ``gallery_kernel_fork`` (kernels forked from the warm fork server, or started anew). Returns what was set."""
     from dataclasses import fields
 
     from workbench.settings import Settings
     known = {f.name for f in fields(Settings)}
     f = lib_dir / "settings.json"
     data = json.loads(f.read_text()) if f.exists() else {}
-    for k in ("gallery_max_kernels", "gallery_kernels_per_user"):
+    for k in ("gallery_max_kernels", "gallery_kernels_per_user", "gallery_kernel_fork"):
         data.pop(k, None)
-    want = {k: v for k, v in (("gallery_max_kernels", total),) if k in known and known_here}
+    want: dict[str, Any] = {k: v for k, v in (("gallery_max_kernels", total), ("gallery_kernel_fork", fork))
+                            if k in known and known_here and v is not None}
     if "gallery_max_kernels" in want and want["gallery_max_kernels"] < Settings().gallery_max_kernels:
         want.pop("gallery_max_kernels")   # the default already allows more
     data.update(want)
@@ -149,10 +153,13 @@ class Server:
         return [root, *root.children(recursive=True)]
 
     def kernels(self) -> list[psutil.Process]:
+        """Kernel processes: started as ``ipykernel_launcher``, or forked from the fork server (which carry its
+        command line; the fork server itself is the server's child, its kernels are its children)."""
         out = []
         for p in self.processes()[1:]:
             with contextlib.suppress(psutil.Error):
-                if any("ipykernel" in a for a in p.cmdline()):
+                cmd = p.cmdline()
+                if any("ipykernel" in a for a in cmd) or (FORK_SERVER in cmd and p.ppid() != self.proc.pid):
                     out.append(p)
         return out
 
@@ -610,11 +617,15 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
     tasks = [asyncio.ensure_future(viewer(server, b, r, legacy, timeout_s, go, done, s, arrival_s * i / max(1, n)))
              for i, (b, r, s) in enumerate(zip(browsers, results, scripted)) if r.error is None]
     server_cpu: list[float] = []
-    sampling = asyncio.ensure_future(sample_cpu(psutil.Process(server.proc.pid), server_cpu))
+    server_proc = psutil.Process(server.proc.pid)
+    cpu_before = sum(server_proc.cpu_times()[:2])
+    sampling = asyncio.ensure_future(sample_cpu(server_proc, server_cpu))
     t0 = time.monotonic()
     go.set()
     await asyncio.gather(*(s.wait() for r, s in zip(results, scripted) if r.error is None or tasks))
     wall = time.monotonic() - t0
+    server_cpu_s = sum(server_proc.cpu_times()[:2]) - cpu_before
+    load_after = os.getloadavg()[0]
     sampling.cancel()
     await asyncio.sleep(3.0)
     during = server.memory()
@@ -641,6 +652,10 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
     return {
         "viewers": n, "arrival_s": arrival_s, "ready": len(ready), "wall_s": round(wall, 1),
         "load_average_1min": round(load_before, 1),
+        "load_average_1min_after": round(load_after, 1),
+        # The server process's own CPU seconds while the viewers loaded and scrolled (page rendering, the kernels'
+        # messages, websockets), divided by the viewers.
+        "server_cpu_s_per_viewer": round(server_cpu_s / max(1, n), 3),
         # The server's own CPU (% of one core, sampled every 0.5 s): near 100 means its event loop was busy;
         # low while the probe waits means it was starved by the kernels.
         "server_cpu_p50_pct": round(pct(server_cpu, 50)) if server_cpu else None,
@@ -737,21 +752,23 @@ def run(a: argparse.Namespace) -> None:
     probe_path = "/voila/static/voila.js" if legacy else "/login"
     out: dict[str, Any] = {"command": " ".join(sys.argv), "server": a.server, "commit": a.commit, "photos": a.photos,
                            "cpus": os.cpu_count(), "variants": []}
-    for preheat in a.preheat:
-        caps = allow_kernels(lib_dir, a.viewers_now, known_here=source == REPO)
-        variant: dict[str, Any] = {"preheat": preheat, "settings": caps}
+    plan = [(fork, preheat) for _ in range(a.rounds) for fork in a.fork for preheat in a.preheat]
+    for fork, preheat in plan:
+        caps = allow_kernels(lib_dir, a.viewers_now, known_here=source == REPO,
+                             fork=None if fork == "default" else fork == "on")
+        variant: dict[str, Any] = {"preheat": preheat, "fork": fork, "settings": caps}
         if a.anonymous:
             with served(lib_dir, preheat, work, source) as server, probing(server.base + probe_path) as probe:
                 variant["anonymous"] = asyncio.run(anonymous_loads(server, a.anonymous, a.concurrency,
                                                                    a.anon_max_added_mb))
             variant["anonymous"]["server_answered"] = probe_summary(probe)
-            print(json.dumps({"preheat": preheat, "anonymous": variant["anonymous"]}), flush=True)
+            print(json.dumps({"preheat": preheat, "fork": fork, "anonymous": variant["anonymous"]}), flush=True)
         if a.viewers_now:
             with served(lib_dir, preheat, work, source) as server, probing(server.base + probe_path) as probe:
                 variant["viewers"] = asyncio.run(signed_in_viewers(server, a.viewers_now, legacy, a.timeout,
                                                                    a.arrival_s))
             variant["viewers"]["server_answered"] = probe_summary(probe)
-            print(json.dumps({"preheat": preheat, "viewers": variant["viewers"]}), flush=True)
+            print(json.dumps({"preheat": preheat, "fork": fork, "viewers": variant["viewers"]}), flush=True)
         out["variants"].append(variant)
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
@@ -770,8 +787,10 @@ def print_table(out: dict[str, Any]) -> None:
                   f"USS {an['added_uss_mb']} MB, PSS {an['added_pss_mb']} MB, RSS {an['added_rss_mb']} MB; "
                   f"server answered {an['server_answered']}")
         if vw:
-            print(f"preheat {v['preheat']}: {vw['ready']}/{vw['viewers']} viewers ready (arriving over "
-                  f"{vw['arrival_s']:.0f} s, load average {vw['load_average_1min']}), p50 {vw['ready_p50_s']} s, "
+            print(f"fork {v.get('fork')}, preheat {v['preheat']}: {vw['ready']}/{vw['viewers']} viewers ready (arriving over "
+                  f"{vw['arrival_s']:.0f} s, load average {vw['load_average_1min']} before, "
+                  f"{vw.get('load_average_1min_after')} after), server CPU per viewer "
+                  f"{vw.get('server_cpu_s_per_viewer')} s, p50 {vw['ready_p50_s']} s, "
                   f"p95 {vw['ready_p95_s']} s, max {vw['ready_max_s']} s (page HTML p50 {vw['page_p50_s']} s, "
                   f"sign-in p50 {vw['sign_in_p50_s']} s); per viewer USS {vw['added_per_viewer_uss_mb']} MB, PSS "
                   f"{vw['added_per_viewer_pss_mb']} MB, RSS {vw['added_per_viewer_rss_mb']} MB; a kernel "
@@ -879,6 +898,10 @@ def main() -> None:
     r.add_argument("--anonymous", type=int, default=500)
     r.add_argument("--concurrency", type=int, default=20)
     r.add_argument("--preheat", type=int, nargs="+", default=[0, 8])
+    r.add_argument("--fork", nargs="+", choices=["on", "off", "default"], default=["default"],
+                   help="gallery_kernel_fork for each variant: kernels forked from the warm fork server (on) or "
+                        "started anew (off); default: the library's setting")
+    r.add_argument("--rounds", type=int, default=1, help="repeat the variants in alternating rounds")
     r.add_argument("--server", choices=["cookie", "legacy"], default="cookie",
                    help="cookie: sign-in by POST /login (the current server); legacy: sign-in in the page")
     r.add_argument("--anon-max-added-mb", type=float, default=4000.0,

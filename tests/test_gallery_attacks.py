@@ -32,11 +32,13 @@ PASSWORD = {"ann": "ann-password", "bob": "bob-password", "cat": "cat-password",
 
 
 def kernels_of(server_pid: int) -> list[psutil.Process]:
-    """The server's kernel processes (ipykernel children)."""
+    """The server's kernel processes: ipykernel children, or forks of its fork server (which carry the fork
+    server's command line; the fork server itself is the server's own child)."""
     out = []
     for p in psutil.Process(server_pid).children(recursive=True):
         try:
-            if "ipykernel" in " ".join(p.cmdline()):
+            cmd = " ".join(p.cmdline())
+            if "ipykernel" in cmd or ("workbench.gallery.forkserver" in cmd and p.ppid() != server_pid):
                 out.append(p)
         except psutil.NoSuchProcess:
             continue

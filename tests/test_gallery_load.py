@@ -3,17 +3,21 @@ reuses): the real `workbench gallery`, plain HTTP and the kernel websocket in th
 
 Anonymous visitors get the sign-in page and never a kernel; several signed-in viewers at once each get a ready
 page (the widget state with their photo tiles) and can scroll and open a photo; a viewer's kernel loads none of
-the heavy processing libraries. How fast and how much memory is measured in the benchmark, not here.
+the heavy processing libraries. Kernels are forks of the server's warm fork server, each running with the
+environment (whom it acts for) the server gave it. How fast and how much memory is measured in the benchmark,
+not here.
 """
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import re
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from browser import run_in_own_loop
@@ -99,3 +103,54 @@ def test_a_viewers_kernel_loads_none_of_the_processing_libraries(server):
     kernels = server.kernels()
     assert kernels
     assert load.heavy_libraries(kernels) == []
+
+
+def test_viewers_kernels_are_forks_of_the_servers_warm_fork_server(server):
+    """Kernels are forked from one process that imported numpy, pandas, lancedb, ipykernel and the gallery once
+    (workbench/gallery/forkserver.py), instead of each importing them anew."""
+    kernels = server.kernels()
+    assert kernels
+    fork_servers = [p for p in server.processes()[1:] if load.FORK_SERVER in p.cmdline()
+                    and p.ppid() == server.proc.pid]
+    assert len(fork_servers) == 1
+    assert {k.ppid() for k in kernels} == {fork_servers[0].pid}
+
+
+def test_a_forked_kernel_runs_with_the_environment_the_server_gave_it_and_is_gone_after_shutdown(tmp_path):
+    """The fork server holds no visitor: whom a kernel acts for comes with each fork request, from the server's
+    page handler, and a kernel that is shut down leaves no process behind."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from workbench.gallery.forkserver import FORK_SERVER, ForkedKernelManager, ForkProvisioner, ForkServerError
+
+    async def scenario():
+        km = ForkedKernelManager(kernel_spec_manager=KernelSpecManager(), connection_file=str(tmp_path / "k.json"))
+        await km.start_kernel(env={**os.environ, "HTTP_X_WORKBENCH_ACTOR": "session:abc"})
+        assert isinstance(km.provisioner, ForkProvisioner)
+        kernel = psutil.Process(km.provisioner.pid)
+        assert kernel.ppid() == FORK_SERVER.proc.pid
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            seen: list[str] = []
+            await kc.execute_interactive("import os, sys; print(os.environ['HTTP_X_WORKBENCH_ACTOR'], "
+                                         "'lancedb' in sys.modules)", timeout=60,
+                                         output_hook=lambda m: seen.append(m["content"].get("text", "")))
+            assert "".join(seen).split() == ["session:abc", "True"]     # imported before the fork
+        finally:
+            kc.stop_channels()
+        await km.shutdown_kernel()
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(kernel.pid) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not psutil.pid_exists(kernel.pid)       # exited and reaped: not even a zombie is left
+
+    FORK_SERVER.start()
+    try:
+        run_in_own_loop(scenario())
+        # It forks ipykernel and nothing else.
+        with pytest.raises(ForkServerError, match="only ipykernel"):
+            FORK_SERVER.fork([sys.executable, "-c", "print('hello')", "x", "y"], {}, str(tmp_path))
+    finally:
+        FORK_SERVER.stop()

@@ -218,6 +218,10 @@ class Settings:
     # noise of a busy machine (3.3-3.9 s vs 2.1-4.3 s), and it lets any other work on the machine (a `process`
     # run) starve viewers' pages. So 0 by default; a dedicated gallery machine may try 10.
     gallery_kernel_nice: int = 0
+    # Kernels are forks of one process that has imported numpy, pandas, lancedb, ipykernel and the gallery
+    # (workbench/gallery/forkserver.py): a fresh kernel spent ~2 s of CPU on those imports and held ~105 MB of
+    # private memory for them. Measured in docs/benchmarks.md, gallery load. False: start each kernel anew.
+    gallery_kernel_fork: bool = True
     # Host names the gallery answers to (a DNS-rebinding page reaching a server bound to localhost under its own
     # name is refused). Patterns like "*.example.org" work; `workbench gallery --allow-host NAME` adds one.
     gallery_allowed_hosts: list = field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])

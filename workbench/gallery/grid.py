@@ -13,6 +13,7 @@ from typing import Callable
 
 import ipywidgets as W
 import pandas as pd
+from ipywidgets.widgets.widget_bool import ToggleButtonStyle
 
 from workbench.gallery.ui import classes, esc, human_duration, month_label, plural
 
@@ -26,8 +27,9 @@ class _Tile:
     def __init__(self, grid: "Grid", layout: W.Layout):
         self.index = -1
         self.image = W.Image(format="webp", layout=layout)
-        self.opener = classes(W.Button(description="", layout=layout), "wb-open")
-        self.toggle = classes(W.ToggleButton(value=False, description="✓", tooltip="Select", layout=layout),
+        self.opener = classes(W.Button(description="", layout=layout, style=grid._button_style), "wb-open")
+        self.toggle = classes(W.ToggleButton(value=False, description="✓", tooltip="Select", layout=layout,
+                                             style=grid._toggle_style),
                               "wb-select", *(() if grid.selectable else ("wb-hidden",)))
         self.box = classes(W.Box([self.image, self.opener, self.toggle], layout=layout), "wb-tile")
         self._quiet = False
@@ -76,6 +78,9 @@ class Grid(W.VBox):
         self.timeline = True
         self.selected: dict[str, None] = {}     # ordered set of media ids
         self._layout = W.Layout()               # one layout model shared by every tile widget
+        # and one style model per kind of button (each widget model is a message on the way to a ready page)
+        self._button_style = W.ButtonStyle()
+        self._toggle_style = ToggleButtonStyle()
         self._tiles: list[_Tile] = []
         self._headings: list[W.HTML] = []
         self._area = classes(W.Box([]), "wb-grid")

@@ -92,6 +92,41 @@ def allowed_hosts(settings_hosts: list[str], address: str, extra: list[str] | tu
     return list(dict.fromkeys(h.strip().lower() for h in hosts if h and h.strip()))
 
 
+def share_compiled_templates() -> None:
+    """Voilà renders every page with a new exporter, hence a new Jinja environment that parses and compiles the
+    page's ~14 templates again: the largest share of the server's CPU per page (profiled with 5 viewers at once,
+    docs/benchmarks.md, gallery load). One bytecode cache for all of them compiles each template once per server
+    (Jinja checks each template's source checksum, so an edited template is compiled again)."""
+    from jinja2 import BytecodeCache
+    from voila.exporter import VoilaExporter
+
+    if getattr(VoilaExporter, "_wb_shared_bytecode", None) is not None:
+        return
+
+    class MemoryBytecodeCache(BytecodeCache):
+        def __init__(self) -> None:
+            self.compiled: dict[str, bytes] = {}
+
+        def load_bytecode(self, bucket) -> None:
+            code = self.compiled.get(bucket.key)
+            if code is not None:
+                bucket.bytecode_from_string(code)
+
+        def dump_bytecode(self, bucket) -> None:
+            self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+    cache = MemoryBytecodeCache()
+    create = VoilaExporter._create_environment
+
+    def _create_environment(self):
+        env = create(self)
+        env.bytecode_cache = cache
+        return env
+
+    VoilaExporter._create_environment = _create_environment
+    VoilaExporter._wb_shared_bytecode = cache
+
+
 def _voila_app_class():
     from jupyter_server.utils import url_path_join
     from tornado.web import url
@@ -103,6 +138,7 @@ def _voila_app_class():
 
     from workbench.gallery import handlers as H
     from workbench.gallery import webapp
+    from workbench.gallery.forkserver import FORK_SERVER
     from workbench.gallery.kernels import KernelBudget, claim_preheated
     from workbench.gallery.media_handler import MediaHandler
     from workbench.gallery.upload import routes as upload_routes
@@ -121,6 +157,11 @@ def _voila_app_class():
                                                       per_user=s.gallery_kernels_per_user,
                                                       per_share=s.gallery_kernels_per_share)
             self.kernel_manager.kernel_nice = s.gallery_kernel_nice
+            if s.gallery_kernel_fork:
+                # Kernels forked from one process that has imported everything (forkserver.py); it is started
+                # with the environment set by serve(), so it holds nothing a kernel would not have been given.
+                FORK_SERVER.start()
+                self.kernel_manager.kernel_manager_class = "workbench.gallery.forkserver.ForkedKernelManager"
             if hasattr(self.kernel_manager, "get_rendered_notebook"):
                 claim_preheated(self.kernel_manager)
             settings["workbench_library"] = self.library
@@ -180,5 +221,6 @@ def serve(library_root: Path, *, port: int = DEFAULT_PORT, address: str = "127.0
     os.environ["VOILA_APP_IP"] = "127.0.0.1" if address in ("0.0.0.0", "", "::") else address
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH")) if p)
     app_class = _voila_app_class()
+    share_compiled_templates()
     app_class.launch_instance(argv=[str(NOTEBOOK)],
                               config=voila_config(port=port, address=address, show=show, preheat=preheat))

@@ -16,6 +16,25 @@ if TYPE_CHECKING:
 SECTIONS = ("Photos", "People", "Places", "Albums", "Favourites", "Trash")
 
 
+class Pages(dict):
+    """The sections' pages, each built the first time it is asked for: a page is dozens of widgets, and every
+    widget is a message from the kernel through the server to the browser before the first screen is ready
+    (People, Places, Albums, Favourites and Trash built up front were 219 of 709; docs/benchmarks.md, gallery
+    load)."""
+
+    def __init__(self, factories: dict[str, Any], shell: "Shell"):
+        super().__init__()
+        self._factories = factories
+        self._shell = shell
+
+    def __missing__(self, section: str) -> Any:
+        page = self[section] = self._factories[section](self._shell)
+        return page
+
+    def get(self, section: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[section] if section in self._factories else default
+
+
 class Shell(W.VBox):
     """Everything a signed-in person sees; ``view`` is their ``UserView``."""
 
@@ -56,8 +75,8 @@ class Shell(W.VBox):
         self.sidebar.children = (*self.sidebar.children, classes(
             W.HTML("<button type='button' class='wb-drawer-done'>Show photos</button>"), "wb-drawer-close"))
         self.main = classes(W.VBox([]), "wb-main")
-        self.pages = {"Photos": PhotosPage(self), "People": PeoplePage(self), "Places": PlacesPage(self),
-                      "Albums": AlbumsPage(self), "Favourites": FavouritesPage(self), "Trash": TrashPage(self)}
+        self.pages = Pages({"Photos": PhotosPage, "People": PeoplePage, "Places": PlacesPage, "Albums": AlbumsPage,
+                            "Favourites": FavouritesPage, "Trash": TrashPage}, self)
         app.viewer.on_change = lambda: self.run(self.refresh)   # a favourite or trash click in the viewer
         body = classes(W.HBox([self.sidebar, classes(W.HTML(""), "wb-backdrop"), self.main]), "wb-body")
         super().__init__([header, body], layout=W.Layout(display="contents"))
