@@ -196,9 +196,6 @@ def test_a_second_serve_on_the_same_library_serves_the_gallery_without_processin
     assert serve.returncode == 0
 
 
-@pytest.mark.skip(reason="open defect (issue 19 note, 2026-12-06): inside the full suite the processor's quality "
-                         "workers were seen spinning at 100% CPU for over 10 minutes after a restart (twice on CI), "
-                         "starving the suite; alone it passed 10 of 10. Re-enable once that is found.")
 @pytest.mark.slow  # two servers, six photos through every stage
 def test_kill_9_of_serve_mid_processing_then_a_restart_finishes_the_work_without_duplicate_rows(tmp_path: Path):
     n = 6
@@ -232,12 +229,47 @@ def test_kill_9_of_serve_mid_processing_then_a_restart_finishes_the_work_without
     finally:
         stop(serve)
     st = Library.open(lib.root).status().set_index("stage")
+    said = read_status(lib.root)
     for stage in ("thumbnails", "fingerprints", "face_scans", "quality", "ocr"):
-        assert (st.loc[stage, "done"] + st.loc[stage, "failed"], st.loc[stage, "pending"]) == (n, 0), stage
+        assert (st.loc[stage, "done"] + st.loc[stage, "failed"], st.loc[stage, "pending"]) == (n, 0), \
+            f"{stage}: skipped {said.get('skipped')}, last error {said.get('last_error')}"
     for table, keys in stage_keys(lib).items():
         assert len(keys) == len(set(keys)), f"{table} has rows written twice"
     media = list(lib.media()["id"])
     assert len(media) == n and all(lib.thumbnails(media).values())
+
+
+@pytest.mark.slow  # two photos through every stage one chunk at a time (~20-40 s with the face and OCR models)
+def test_compaction_and_replica_sync_wait_for_the_queue_to_empty_instead_of_following_every_chunk(tmp_path: Path):
+    from workbench.serve.processor import Processor
+    lib = make_library(tmp_path / "lib", 2, chunk_media=1)
+    lib.replicas.add(str(tmp_path / "replica"))
+
+    def fragments(table: str) -> int:
+        return Library.open(lib.root).catalog.table(table).stats()["fragment_stats"]["num_fragments"]
+
+    def safe_on_replica() -> int:
+        return int(Library.open(lib.root).replicas.status()["safe"].iloc[0])
+
+    proc = Processor(lib.root, log=lambda _msg: None)
+    try:
+        chunks = 0
+        while proc.step():                      # one chunk of one stage per step while anything waits
+            chunks += 1
+            st = lib.status().set_index("stage")
+            if st["pending"].drop(list(proc.skipped)).sum() == 0:
+                break                            # the last chunk: the next step finds the queue empty
+            assert safe_on_replica() == 0        # no replica sync after a chunk ...
+            if st.loc["thumbnails", "done"] == 2:
+                assert fragments("thumbnails") == 2    # ... and no compaction: one fragment per chunk's commit
+        assert chunks >= 8                       # 2 photos x thumbnails, fingerprints, faces, quality, OCR
+        assert "upkeep_at" not in read_status(lib.root)
+        assert proc.step() is False              # the queue is empty: now the upkeep runs, once
+        assert safe_on_replica() == 2
+        assert fragments("thumbnails") == fragments("quality") == 1
+        assert read_status(lib.root)["upkeep_at"]
+    finally:
+        proc.engine.close()
 
 
 def test_admins_see_what_the_processor_does_on_the_photos_page_while_media_wait(tmp_path: Path):

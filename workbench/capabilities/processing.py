@@ -56,11 +56,13 @@ class Processing(Capability):
 
     def process(self, stages: Iterable[str] | None = None, *, retry_failed: bool = False,
                 progress: bool | None = None, max_media: int | None = None, engine: Any = "local",
-                address: str | None = None) -> list[StageReport]:
+                address: str | None = None, upkeep: bool = True) -> list[StageReport]:
         """Run every pending stage (or the named ones); safe to interrupt and rerun. ``max_media`` caps the media
         each stage takes this time (``workbench serve`` works in chunks so new photos get thumbnails first).
         ``engine="ray"`` runs the stages' batches on a Ray cluster (``address``, else ``ray_address``, else a new
-        local one); the rows are the same and are committed here either way."""
+        local one); the rows are the same and are committed here either way. ``upkeep=False`` leaves out the
+        catalog compaction and replica sync at the end (``upkeep``): ``workbench serve``'s processor, which runs
+        many small chunks, does them once its queue empties."""
         from concurrent.futures import ThreadPoolExecutor
 
         from workbench.people.assign import update_people
@@ -93,6 +95,15 @@ class Processing(Capability):
                     if isinstance(stage, FaceStage):
                         # New faces join known people or form new ones (user decisions are kept).
                         update_people(self.catalog, self.settings, stage.version)
+            if upkeep:
+                reports.extend(self.upkeep(progress=progress))
+        return reports
+
+    def upkeep(self, *, progress: bool | None = None) -> list[StageReport]:
+        """What follows processing: merge the catalog's small fragments (``Catalog.compact``) and, with
+        ``replica_sync_after_process``, copy new originals to every replica; one report per replica synced."""
+        reports = []
+        with self.lock:
             self.catalog.compact()
             if self.settings.replica_sync_after_process:
                 # New imports reach every replica without anyone running `replicas sync` (docs/archive.md).

@@ -18,6 +18,9 @@ How it works, and why:
 * Models stay loaded between rounds: in this process (CLIP's weights check) and in the stage workers, which are
   kept between chunks (``Library.engine(keep_workers_s=)``) and stopped after ``serve_keep_workers_s`` unused. A
   stage that cannot run here (no weights) is skipped with its reason until new media arrive.
+* Upkeep once the queue empties: the catalog compaction and replica sync that end ``workbench process`` run
+  after the last chunk of a batch (``Library.process(upkeep=False)`` for each chunk, then ``Library.upkeep``),
+  not after every chunk; during a backlog longer than ``serve_upkeep_interval_s`` (600 s) also between chunks.
 * It takes the library's write lock only while a chunk runs; when someone else holds it (``workbench import``),
   the state is ``waiting`` and it tries again after the poll interval.
 * Status for admins: ``status.write_status`` after every step (state, stage, queue per stage, last error).
@@ -51,6 +54,9 @@ class Processor:
         self.lock = ProcessorLock(self.root)
         self.poll_interval_s = float(self.lib.settings.serve_poll_interval_s)
         self.chunk_media = int(self.lib.settings.serve_chunk_media)
+        self.upkeep_interval_s = float(self.lib.settings.serve_upkeep_interval_s)
+        self._upkeep_due = True              # chunks ran since the last upkeep (or a killed run may have left it)
+        self._last_upkeep = time.monotonic()
         # Stage workers kept between chunks (their models stay loaded), stopped after serve_keep_workers_s unused.
         self.engine = self.lib.engine("local", keep_workers_s=float(self.lib.settings.serve_keep_workers_s))
         self._log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -100,6 +106,8 @@ class Processor:
             self._work = True
             self.skipped.clear()          # new media: stages skipped for want of weights are asked again
         if not self._work:
+            if self._upkeep_due:              # the write lock was someone else's when the queue emptied
+                self.upkeep()
             return False
         queue = {r["stage"]: int(r["pending"]) for r in self.lib.status().to_dict("records")}
         self._publish(state="processing", queue=queue, skipped=dict(self.skipped))
@@ -108,7 +116,8 @@ class Processor:
                 continue
             self._publish(stage=name)
             try:
-                rep = self.lib.process([name], max_media=self.chunk_media, progress=False, engine=self.engine)[0]
+                rep = self.lib.process([name], max_media=self.chunk_media, progress=False, engine=self.engine,
+                                       upkeep=False)[0]
             except LibraryError as e:         # the write lock is someone else's right now (an import): later
                 self._publish(state="waiting", stage=None, waiting_for=str(e))
                 return False
@@ -128,12 +137,33 @@ class Processor:
                 done = self.status["done"]
                 done[name] = done.get(name, 0) + rep.done + rep.failed
                 self._publish(stage=None)
+                self._upkeep_due = True
+                if time.monotonic() - self._last_upkeep >= self.upkeep_interval_s:
+                    self.upkeep()                 # a long backlog: now and then between chunks too
                 return True
         # Nothing could move: everything done, or what waits needs a stage that cannot run here.
         self._work = False
+        if self._upkeep_due:
+            self.upkeep()
         queue = {r["stage"]: int(r["pending"]) for r in self.lib.status().to_dict("records")}
         self._publish(state="idle", stage=None, queue=queue, skipped=dict(self.skipped))
         return False
+
+    def upkeep(self) -> None:
+        """Compact the catalog and sync the replicas (``Library.upkeep``): after the chunks of a batch, not after
+        each. When the write lock is someone else's, it stays due and runs after a later chunk or round."""
+        self._publish(state="processing", stage="upkeep")
+        try:
+            for rep in self.lib.upkeep(progress=False):
+                if rep.failures:
+                    path, reason = rep.failures[-1]
+                    self._error(f"{rep.stage}: {path}: {reason}")
+        except LibraryError as e:
+            self._publish(state="waiting", stage=None, waiting_for=str(e))
+            return
+        self._upkeep_due = False
+        self._last_upkeep = time.monotonic()
+        self._publish(stage=None, upkeep_at=now_iso())
 
     # -- helpers --------------------------------------------------------------------------------------------
     def _catch_up_people(self) -> None:
