@@ -266,7 +266,6 @@ class Library:
     writers_waiting = forward("processing", "writers_waiting")
     engine = forward("processing", "engine")
     process = forward("processing", "process")
-    upkeep = forward("processing", "upkeep")
     status = forward("processing", "status")
     prune = forward("processing", "prune")
     # reading
