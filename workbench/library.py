@@ -1,10 +1,8 @@
 """``Library``: the one door to an archive. The CLI, notebooks, dashboards and gallery all go through it."""
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +15,9 @@ from workbench.capabilities.duplicates import Duplicates
 from workbench.capabilities.encryption import Encryption, change_passphrase as change_passphrase_at, encrypt_in_place
 from workbench.capabilities.integrity import Integrity
 from workbench.capabilities.media import Media
+from workbench.capabilities.opening import (DEFAULT_LIBRARY, MARKER, create_folder, create_remote,  # noqa: F401
+                                            migrate_if_needed, open_catalog, read_marker, resolve_location,
+                                            resolve_root)
 from workbench.capabilities.people import People
 from workbench.capabilities.processing import Processing
 from workbench.capabilities.quality import Quality
@@ -24,46 +25,16 @@ from workbench.capabilities.search import Search
 from workbench.capabilities.tags import Tags
 from workbench.capabilities.trash import Trash
 from workbench.catalog.lock import WriteLock
-from workbench.catalog.migrations import check_not_newer, migrate
-from workbench.catalog.schema import CORE_TABLES, SCHEMA_VERSION
 from workbench.catalog.store import Catalog
 from workbench.errors import LibraryError
 from workbench.ingest.importer import ImportReport, import_paths
 from workbench.progress import bar
 from workbench.settings import Settings
-from workbench.stages.registry import stage_schemas
 from workbench.storage import DERIVED, ORIGINALS, Storage, open_storage
-from workbench.storage.location import is_remote, local_home, normalize
+from workbench.storage.location import is_remote, local_home
 
 if TYPE_CHECKING:
     from workbench.replicas import Replicas
-
-MARKER = "library.json"
-
-DEFAULT_LIBRARY = Path("data") / "library"
-
-
-def resolve_root(path: str | os.PathLike | None = None) -> Path:
-    """``path``, else ``$WORKBENCH_LIBRARY``, else ``data/library`` under the current folder."""
-    if path:
-        return Path(path).expanduser().absolute()
-    env = os.environ.get("WORKBENCH_LIBRARY")
-    if env:
-        return Path(env).expanduser().absolute()
-    return (Path.cwd() / DEFAULT_LIBRARY).absolute()
-
-
-def resolve_location(path: str | os.PathLike | None = None) -> str | Path:
-    """Like ``resolve_root``, but an ``s3://bucket/prefix`` URL stays a URL, and a local folder whose
-    library.json points at a bucket (the home of a library on object storage) resolves to that URL."""
-    value = path if path else os.environ.get("WORKBENCH_LIBRARY")
-    if value and is_remote(str(value)):
-        return normalize(str(value))
-    root = resolve_root(path)
-    try:
-        return json.loads((root / MARKER).read_text()).get("location") or root
-    except (OSError, ValueError):
-        return root
 
 
 class Library:
@@ -88,44 +59,17 @@ class Library:
             also_preload("workbench.storage.s3")
         self._build_capabilities()
 
-    # -- opening --------------------------------------------------------------------------------------------
+    # -- opening (capabilities/opening.py) -------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | os.PathLike | None = None, *, catalog_location: str | None = None) -> "Library":
         """Create an empty library (or open it if it already exists): a folder, or ``s3://bucket/prefix`` whose
         catalog is in the bucket or local (``catalog_location``, default the setting of that name)."""
         loc = resolve_location(path)
         if is_remote(loc):
-            return cls._create_remote(str(loc), catalog_location)
-        root = Path(loc)
-        if root.exists() and any(root.iterdir()) and not (root / MARKER).exists():
-            raise LibraryError(f"{root} is a non-empty folder that is not a workbench library; choose an empty "
-                               f"or new folder")
-        for sub in ("originals", "derived", "catalog"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        if not (root / MARKER).exists():
-            meta = {"format": "workbench-library", "schema_version": SCHEMA_VERSION,
-                    "created_at": datetime.now(timezone.utc).isoformat()}
-            (root / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
-        return cls.open(root)
-
-    @classmethod
-    def _create_remote(cls, url: str, catalog_location: str | None) -> "Library":
-        """A library on object storage: its library.json goes in the bucket (written once, if absent, so two
-        machines running init at once agree); its local home is made on first open."""
-        home = local_home(url)
-        settings = Settings.load(home)
-        where = catalog_location or settings.catalog_location
-        if where not in ("bucket", "local"):
-            raise LibraryError(f"catalog_location must be 'bucket' or 'local', not {where!r}")
-        storage = open_storage(url, settings)
-        meta = {"format": "workbench-library", "schema_version": SCHEMA_VERSION,
-                "created_at": datetime.now(timezone.utc).isoformat(), "catalog": where}
-        if not storage.exists(MARKER):
-            if any(True for _ in storage.list("originals")):
-                raise LibraryError(f"{url} holds files but no library.json: not a workbench library; choose an "
-                                   f"empty prefix")
-            storage.put_if_absent(MARKER, (json.dumps(meta, indent=2) + "\n").encode())
-        return cls.open(url)
+            create_remote(str(loc), catalog_location)
+        else:
+            create_folder(Path(loc))
+        return cls.open(loc)
 
     @classmethod
     def open(cls, path: str | os.PathLike | None = None, create: bool = False, *,
@@ -133,53 +77,21 @@ class Library:
         """Open an existing library (a folder or ``s3://bucket/prefix``), migrating its catalog if it was made by
         an older version."""
         loc = resolve_location(path)
-        remote = is_remote(loc)
         root = local_home(loc)
         settings = Settings.load(root)
-        storage = open_storage(str(loc), settings) if remote else None
         try:
-            meta = json.loads(storage.read_bytes(MARKER) if storage else (root / MARKER).read_text())
+            meta, storage = read_marker(loc, settings)
         except (FileNotFoundError, NotADirectoryError):
             if create:
                 return cls.create(loc)
             raise LibraryError(f"no library at {loc}: run `workbench init` (or `workbench --library PATH init`) "
                                f"first, or point --library / WORKBENCH_LIBRARY at an existing one") from None
-        check_not_newer(int(meta.get("schema_version", 0)))
-        if storage:
-            from workbench.storage.s3 import lance_storage_options
-            root.mkdir(parents=True, exist_ok=True)
-            pointer = json.dumps({"format": "workbench-library", "location": str(loc)}, indent=2) + "\n"
-            if not (root / MARKER).exists() or (root / MARKER).read_text() != pointer:
-                (root / MARKER).write_text(pointer)   # the home opens the same library (gallery, dashboards)
-            catalog = (Catalog(root / "catalog") if meta.get("catalog") == "local" else
-                       Catalog(root / "catalog", uri=f"{loc}/catalog",
-                               storage_options=lance_storage_options(settings.s3_endpoint_url or None,
-                                                                     settings.s3_region or None)))
-        else:
-            catalog = Catalog(root / "catalog")
-        lib = cls(root, catalog, settings, location=str(loc))
+        lib = cls(root, open_catalog(loc, settings, meta, storage), settings, location=str(loc))
         # An encrypted library reads and writes through its keys (passphrase, WORKBENCH_PASSPHRASE[_FILE], a prompt).
         from workbench.storage.encrypted import open_encrypted
         lib.storage = open_encrypted(root, lib.storage, settings, passphrase)
-        schemas = lib._schemas()
-        for name, schema in CORE_TABLES.items():
-            catalog.ensure(name, schema)  # stage tables are created when their stage first runs
-        if meta.get("schema_version", 0) < SCHEMA_VERSION or lib._needs_columns(schemas):
-            with lib._lock:
-                migrate(catalog, int(meta.get("schema_version", 0)), schemas)
-                meta["schema_version"] = SCHEMA_VERSION
-                if storage:
-                    storage.write(MARKER, (json.dumps(meta, indent=2) + "\n").encode())
-                else:
-                    (root / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
+        migrate_if_needed(lib.catalog, settings, root, lib._lock, meta, storage)
         return lib
-
-    def _schemas(self) -> dict[str, Any]:
-        return {**CORE_TABLES, **stage_schemas(self.settings, self.root)}
-
-    def _needs_columns(self, schemas: dict[str, Any]) -> bool:
-        have = self.catalog.table_names()
-        return any(set(s.names) - set(self.catalog.table(n).schema.names) for n, s in schemas.items() if n in have)
 
     def __repr__(self) -> str:
         return f"Library({self.location!r})"
@@ -266,6 +178,7 @@ class Library:
     writers_waiting = forward("processing", "writers_waiting")
     engine = forward("processing", "engine")
     process = forward("processing", "process")
+    upkeep = forward("processing", "upkeep")
     status = forward("processing", "status")
     prune = forward("processing", "prune")
     # reading
