@@ -47,8 +47,6 @@ UI_EXCEPTIONS: dict[tuple[str, str], str] = {
        for m in ("layout", "map_vectors")},
     ("workbench.gallery.media_handler", "workbench.compress.replace"): "which stored originals are rebuilt on "
     "download; goes with the Storage interface (issue 14)",
-    ("notebooks/06_search_recipes.ipynb", "workbench.semantic.clip"): "the recipe checks that the CLIP weights "
-    "load before it searches (a Library method could say so)",
 }
 
 # (importer, imported name) pairs rule 5 lets pass for now, and why.
