@@ -227,6 +227,41 @@ def test_a_link_that_accepts_uploads_points_its_visitors_to_its_upload_page(lib)
     assert app.page.upload.value == ""
 
 
+def test_the_timeline_shows_media_that_arrive_while_it_is_open(lib, tmp_path):
+    app = sign_in(lib, "bob")
+    photos = app.page.pages["Photos"]
+    before = list(photos.grid.ids)
+    assert photos.check_for_new_media() is False                   # nothing arrived: no reload
+    new = jpeg(tmp_path / "new" / "b9.jpg", seed=99, make="Canon", model="EOS 5D", taken=datetime(2023, 6, 1))
+    Library.open(lib.root).import_files([new], owner="bob")       # another process's import or upload
+    assert photos.check_for_new_media() is True
+    assert len(photos.grid.ids) == len(before) + 1 and set(before) < set(photos.grid.ids)
+    photos.grid.select([photos.grid.ids[0]])                        # busy with a selection: left alone
+    Library.open(lib.root).import_files([jpeg(tmp_path / "new" / "b10.jpg", seed=98)], owner="bob")
+    assert photos.check_for_new_media() is False
+
+
+def test_the_open_timeline_checks_for_new_media_every_refresh_interval(lib, tmp_path):
+    import asyncio
+    import json
+    (lib.root / "settings.json").write_text(json.dumps({"gallery_refresh_interval_s": 0.2}))
+
+    async def page_open_while_a_photo_arrives() -> tuple[int, int]:
+        app = sign_in(Library.open(lib.root), "bob")             # a kernel: its event loop runs the checks
+        photos = app.page.pages["Photos"]
+        shown = len(photos.grid.ids)
+        new = jpeg(tmp_path / "new" / "b11.jpg", seed=97, taken=datetime(2023, 6, 2))
+        Library.open(lib.root).import_files([new], owner="bob")
+        for _ in range(50):                                       # up to 10 s on a loaded machine
+            await asyncio.sleep(0.2)
+            if len(photos.grid.ids) > shown:
+                break
+        return shown, len(photos.grid.ids)
+
+    shown, later = asyncio.run(page_open_while_a_photo_arrives())
+    assert later == shown + 1
+
+
 def test_a_viewer_without_photos_is_pointed_to_upload_not_to_the_server_command(lib):
     lib.add_user("dave", "dave's long password")          # a viewer who owns nothing yet
     PASSWORDS.setdefault("dave", "dave's long password")

@@ -223,6 +223,11 @@ class Settings:
     # noise of a busy machine (3.3-3.9 s vs 2.1-4.3 s), and it lets any other work on the machine (a `process`
     # run) starve viewers' pages. So 0 by default; a dedicated gallery machine may try 10.
     gallery_kernel_nice: int = 0
+    # The timeline shows new media by itself: each page compares the media table's version (a manifest read,
+    # ~0.1 ms) and the processor's thumbnail count (a small JSON file) this often, and reloads when they moved.
+    # 10 s keeps an upload's wait for its tile near the processor's own latency (under 5 s to the thumbnail,
+    # docs/benchmarks.md serve_latency) at a cost 40 open pages cannot feel; 0 turns it off.
+    gallery_refresh_interval_s: float = 10.0
     # Kernels are forks of one process that has imported numpy, pandas, lancedb, ipykernel and the gallery
     # (workbench/gallery/forkserver.py): a fresh kernel spent ~2 s of CPU on those imports and held ~105 MB of
     # private memory for them. Measured in docs/benchmarks.md, gallery load. False: start each kernel anew.

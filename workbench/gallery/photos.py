@@ -1,8 +1,11 @@
 """The photos section: the timeline of everything the user can see, filtered by the sidebar or found by the
-search box, with a selection bar to put media into an album."""
+search box, with a selection bar to put media into an album. The timeline shows new media by itself: every
+``gallery_refresh_interval_s`` the page compares a cheap mark of the library (the media table's version and the
+thumbnails the background processor has made) with the one it last showed, and reloads when it moved."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
@@ -43,14 +46,54 @@ class PhotosPage(W.VBox):
         self.bar = classes(W.HBox([self.count, self.album, self.add, self.tools, self.clear]), "wb-actionbar")
         self.bar.layout.display = "none"
         self._semantic: bool | None = None
+        self._shown_mark: Any = None
         super().__init__([self.title, self.bar, self.grid])
         self.add_class("wb-photos")
+        self.schedule_refresh(float(shell.app.library.settings.gallery_refresh_interval_s))
+
+    # -- new media show up by themselves ----------------------------------------------------------------------
+    def library_mark(self) -> Any:
+        """What changes when media arrive or get their thumbnails: the media table's version (~0.1 ms to read)
+        and the thumbnails the background processor reports done (its status file)."""
+        from workbench.serve.status import read_status
+        library = self.shell.app.library
+        return library.media_version(), (read_status(library.root).get("done") or {}).get("thumbnails")
+
+    def check_for_new_media(self) -> bool:
+        """Reload the timeline when the library moved since it was shown, unless the person is busy with it (a
+        selection, a search, the viewer open); True when it reloaded."""
+        mark = self.library_mark()
+        if mark == self._shown_mark:
+            return False
+        if self.grid.selected or self.shell.search.value or self.shell.app.viewer.is_open:
+            return False
+        self.reload()
+        return True
+
+    def schedule_refresh(self, interval_s: float) -> None:
+        """Check for new media every ``interval_s`` on the kernel's event loop (none outside a kernel or a running
+        loop, and 0 turns it off); a session that ended stops it (the page is replaced)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if interval_s <= 0:
+            return
+
+        def tick() -> None:
+            if self.shell.app.view is None or self.shell.app.page is not self.shell:
+                return                           # signed out or replaced: stop checking
+            if self.shell.section == "Photos":
+                self.shell.run(self.check_for_new_media)
+            loop.call_later(interval_s, tick)
+        loop.call_later(interval_s, tick)
 
     def enter(self) -> None:
         self.reload()
 
     def reload(self) -> None:
         view = self.shell.view
+        self._shown_mark = self.library_mark()
         q = self.shell.sidebar.query(self.shell.search.value)
         if q.text:
             rows = view.search(q.text, limit=self.search_limit, **q.filters())
