@@ -225,7 +225,8 @@ def test_kill_9_of_serve_mid_processing_then_a_restart_finishes_the_work_without
         # The restart takes whole stages at once (the chunk size is read when the processor starts).
         (lib.root / "settings.json").write_text(json.dumps({"serve_chunk_media": 64}))
         serve, _ = start_serve(lib.root, tmp_path / "serve2.log")
-        wait_for(lambda: everything_done(lib.root), 240, "the restarted processor to finish")
+        # Up to 225 s were measured for the restart's work at load average 40 on 2 cores (faces and OCR models load).
+        wait_for(lambda: everything_done(lib.root), 480, "the restarted processor to finish")
     finally:
         stop(serve)
     st = Library.open(lib.root).status().set_index("stage")
