@@ -61,10 +61,14 @@ NO_TEXT_SKIMAGE = ("chelsea.png", "coffee.png", "astronaut.png", "motorcycle_lef
                    "retina.jpg", "grass.png", "brick.png")
 
 VARIANTS = {  # name -> settings overrides of the defaults (the first: the defaults)
-    "d2000-l640-orig": {},
-    "d1440-l640-orig": {"ocr_detect_size_px": 1440},
-    "d2000-nolook-orig": {"ocr_first_look_px": 0},
-    "d1440-l640-preview": {"ocr_read_size_px": 0},
+    "default": {},
+    "whole": {"ocr_look_max_area": 1.0},
+    "whole-noarena": {"ocr_look_max_area": 1.0, "ocr_memory_arena": False},
+    "margin0.03": {"ocr_look_margin": 0.03},
+    "d1440": {"ocr_detect_size_px": 1440},
+    "d1440-whole": {"ocr_detect_size_px": 1440, "ocr_look_max_area": 1.0},
+    "nolook": {"ocr_first_look_px": 0},
+    "preview": {"ocr_read_size_px": 0},
 }
 
 
@@ -162,6 +166,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS to time")
+    ap.add_argument("--no-stage", action="store_true", help="skip the end-to-end stage run")
+    ap.add_argument("--text-only", action="store_true", help="only the pictures with text (a loaded machine)")
     args = ap.parse_args()
     corpus = Path(os.environ.get("WORKBENCH_CORPUS", "/work/shared/corpus"))
     if not corpus.exists():
@@ -178,7 +184,7 @@ def main() -> None:
     from workbench.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
-    items = pictures(corpus, tmp / "generated")
+    items = [it for it in pictures(corpus, tmp / "generated") if it["has_text"] or not args.text_only]
     lib = Library.create(tmp / "lib")
     lib.import_files([it["path"] for it in items], progress=False)
     lib.process(["thumbnails"], progress=False)
@@ -213,6 +219,7 @@ def main() -> None:
 
     variants = ["stock", *models]
     times: dict[str, dict[str, list[float]]] = {v: {str(i["path"]): [] for i in items} for v in variants}
+    cpu: dict[str, dict[str, list[float]]] = {v: {str(i["path"]): [] for i in items} for v in variants}
     texts: dict[str, dict[str, str]] = {v: {} for v in variants}
     pool_s: list[float] = []
     stock_s: list[float] = []
@@ -220,18 +227,28 @@ def main() -> None:
         order = variants if rnd % 2 == 0 else variants[::-1]
         for it in items:
             for v in order:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 txt = run(v, it)
                 times[v][str(it["path"])].append(time.perf_counter() - t0)
+                cpu[v][str(it["path"])].append(time.process_time() - c0)
                 texts[v].setdefault(str(it["path"]), txt)
         # Throughput in the same round: the stage path in one warm worker per core, against stock's calls.
         pool_s.append(throughput(items, Settings().worker_count()))
         stock_s.append(sum(times["stock"][str(i["path"])][-1] for i in items))
         print(f"round {rnd + 1}/{args.rounds} done", flush=True)
 
-    def per_image(v: str, with_text: bool) -> float:
-        return statistics.mean(statistics.median(times[v][str(i["path"])]) for i in items
+    def per_image(v: str, with_text: bool, table: dict | None = None) -> float:
+        table = times if table is None else table
+        if not any(i["has_text"] == with_text for i in items):
+            return float("nan")
+        return statistics.mean(statistics.median(table[v][str(i["path"])]) for i in items
                                if i["has_text"] == with_text)
+
+    def round_ratios(v: str) -> list[float]:
+        """Stock's time over the variant's on the pictures with text, per round (same round, same load)."""
+        text = [str(i["path"]) for i in items if i["has_text"]]
+        return [sum(times["stock"][p][r] for p in text) / sum(times[v][p][r] for p in text)
+                for r in range(args.rounds)]
 
     missed: dict[str, list[str]] = {}
     n_t = sum(i["has_text"] for i in items)
@@ -249,6 +266,12 @@ def main() -> None:
               f"{base_all / a:5.1f}x    {rec:8.3f}  {len(false)}/{len(absent)} {' '.join(false)}")
     for v in variants:
         print(f"  {v}: words not found: {', '.join(missed[v]) or '-'}")
+    print("\nwith text, per round: stock's wall time / the variant's (same round); CPU seconds per picture "
+          "(process time: stock's counts both its threads)")
+    for v in variants:
+        print(f"  {v:<20} {' '.join(f'{r:.2f}x' for r in round_ratios(v))}   cpu with text "
+              f"{per_image(v, True, cpu):.3f} s, without {per_image(v, False, cpu):.3f} s, "
+              f"cpu speedup with text {per_image('stock', True, cpu) / per_image(v, True, cpu):.1f}x")
 
     ratios = [a / b for a, b in zip(stock_s, pool_s)]
     print(f"\nthroughput, default settings in {Settings().worker_count()} warm workers: "
@@ -257,6 +280,8 @@ def main() -> None:
           f"{', '.join(f'{r:.1f}x' for r in ratios)} (median {statistics.median(ratios):.1f}x)")
 
     # End to end: the stage with default settings, then Library.search top 3.
+    if args.no_stage:
+        return
     t0 = time.perf_counter()
     rep = [r for r in lib.process(["ocr"], progress=False) if r.stage == "ocr"][0]
     wall = time.perf_counter() - t0

@@ -157,6 +157,22 @@ def test_a_blank_photo_has_no_text_decided_by_the_cheap_first_look(lib, built, m
     assert model.first_look(np.asarray(sign)) is True
 
 
+def test_the_full_size_detector_sees_only_the_part_of_a_photo_where_the_look_saw_text(model):
+    from dataclasses import replace
+
+    from workbench.ocr.engine import OcrModel
+    rgb = np.asarray(with_text(1440, 1080, SIGN_WORDS, (200, 400), seed=1)[0])
+    regions = model.text_regions(rgb)
+    area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in regions)
+    assert 0 < area < Settings().ocr_look_max_area
+    box = (200 / 1440, 400 / 1080, 900 / 1440, 490 / 1080)   # where the letters are drawn (90 px font)
+    assert any(r[0] <= box[0] and r[1] <= box[1] and r[2] >= box[2] and r[3] >= box[3] for r in regions)
+    whole = OcrModel(replace(Settings(), ocr_look_max_area=1.0)).load()
+    assert whole.text_regions(rgb) == [(0.0, 0.0, 1.0, 1.0)]
+    assert " ".join(t.text for t in model.predict(rgb)) == " ".join(t.text for t in whole.predict(rgb)) == SIGN_WORDS
+    assert model.text_regions(np.asarray(background(1440, 1080, seed=3))) == []
+
+
 def test_search_finds_a_photo_by_a_word_in_it_and_nothing_by_an_absent_word(lib, built):
     hits = lib.search("garage", limit=3)
     assert list(hits["id"])[:1] == [built["ids"]["sign"]]

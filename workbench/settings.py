@@ -142,6 +142,14 @@ class Settings:
     # 3 of 63 words (stock RapidOCR also detects at up to 2000 px).
     ocr_detect_size_px: int = 2000
     ocr_read_size_px: int = 2000
+    # The detector at ocr_detect_size_px runs only on the parts where the first look saw text, each grown by
+    # ocr_look_margin (a fraction of the look's long side), unless they cover more than ocr_look_max_area of the
+    # picture (then on all of it; 1.0: always on all of it).
+    ocr_look_margin: float = 0.06
+    ocr_look_map_thresh: float = 0.05
+    ocr_look_max_area: float = 0.6
+    # ONNX Runtime's memory arena for the OCR models (RapidOCR turns it off; see workbench/ocr/engine.py).
+    ocr_memory_arena: bool = True
     # Turn lines read upside down (PP-OCR's angle classifier; a few ms per picture with text).
     ocr_angle_classifier: bool = True
     # Videos: read this many frames spread over the video (0: videos are not read).

@@ -5,8 +5,9 @@ Stock ``RapidOCR()`` decodes the original, runs the detector on up to 2000 px (a
 736 px short side) and then recognises every line. Most photos hold no text, so ``OcrModel.predict`` first takes
 a cheap look with the detector at ``ocr_first_look_px`` on the picture it is given (the preview); only a picture
 where that look finds a text-like region is detected at ``ocr_detect_size_px`` and its lines recognised, on the
-larger picture ``hires`` returns (the original) when there is one. Measured in ``benchmarks/ocr.py``
-(docs/benchmarks.md).
+larger picture ``hires`` returns (the original) when there is one. The full-size detector, most of the time on a
+picture with text, sees only the parts where the look saw text (``text_regions``), and the ONNX Runtime sessions
+keep their memory arena. Measured in ``benchmarks/ocr.py`` (docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -104,9 +105,28 @@ class OcrModel:
                 kwargs[key] = str(Path(path).expanduser())
         try:
             self._ocr = RapidOCR(**kwargs)
+            if s.ocr_memory_arena:
+                self._with_memory_arena()
         except Exception as e:  # onnxruntime raises its own types for a bad model file
             raise OcrModelUnavailable(f"could not load the OCR models: {e}") from e
         return self
+
+    def _with_memory_arena(self) -> None:
+        """Rebuild RapidOCR's sessions with ONNX Runtime's CPU memory arena, which it turns off: without it every
+        run maps and faults in the detector's activations afresh (hundreds of MB at 2000 px), a third of the
+        detector's CPU time in benchmarks/ocr.py."""
+        import onnxruntime as ort
+        for holder, attr in ((self._ocr.text_det, "infer"), (self._ocr.text_cls, "infer"),
+                             (self._ocr.text_rec, "session")):
+            wrapper = getattr(holder, attr)
+            old = wrapper.session
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 4
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            opts.intra_op_num_threads = self.threads
+            opts.inter_op_num_threads = 1
+            opts.enable_cpu_mem_arena = True
+            wrapper.session = ort.InferenceSession(old._model_path, opts, providers=["CPUExecutionProvider"])
 
     @property
     def version(self) -> str:
@@ -115,31 +135,113 @@ class OcrModel:
     def _detect(self, bgr: np.ndarray, long_side_px: int, box_thresh: float) -> list[np.ndarray]:
         """Text boxes found with the detector run at ``long_side_px`` (never enlarging the input), in ``bgr``'s
         pixels."""
+        return self._detect_scaled(bgr, min(1.0, long_side_px / max(bgr.shape[:2])), box_thresh)[0]
+
+    def _detect_scaled(self, bgr: np.ndarray, scale: float,
+                       box_thresh: float) -> tuple[list[np.ndarray], np.ndarray, float]:
+        """(boxes in ``bgr``'s pixels, the detector's text probability map, its pixels per ``bgr`` pixel) with the
+        detector run on ``bgr`` resized by ``scale`` (sides rounded to multiples of 32, as the model needs)."""
+        small = self._resized(bgr, scale)
+        boxes, prob = self._detect_resized(small, box_thresh)
+        h, w = bgr.shape[:2]
+        return [b * np.array([w / small.shape[1], h / small.shape[0]], np.float32) for b in boxes], prob, \
+            small.shape[1] / w
+
+    @staticmethod
+    def _resized(bgr: np.ndarray, scale: float) -> np.ndarray:
         import cv2
         h, w = bgr.shape[:2]
-        scale = min(1.0, long_side_px / max(h, w))
         rh, rw = max(32, int(round(h * scale / 32)) * 32), max(32, int(round(w * scale / 32)) * 32)
-        small = cv2.resize(bgr, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        return cv2.resize(bgr, (rw, rh), interpolation=cv2.INTER_AREA if rw < w else cv2.INTER_LINEAR)
+
+    def _detect_resized(self, small: np.ndarray, box_thresh: float) -> tuple[list[np.ndarray], np.ndarray]:
+        """(boxes, probability map) of the detector run on ``small`` as it is (sides multiples of 32)."""
         det = self._ocr.text_det
         det.postprocess_op.box_thresh = box_thresh
-        boxes, _ = det(small)
-        if boxes is None or len(boxes) == 0:
+        rh, rw = small.shape[:2]
+        prob = det.infer(det.get_preprocess(max(rh, rw))(small))[0]
+        boxes, _ = det.postprocess_op(prob, (rh, rw))
+        boxes = det.filter_tag_det_res(boxes, (rh, rw)) if len(boxes) else boxes
+        return [np.asarray(b, np.float32) for b in boxes], prob[0, 0]
+
+    def _regions(self, look: np.ndarray | None) -> list[tuple[float, float, float, float]]:
+        """Where the full-size detector looks, as (x0, y0, x1, y1) fractions of the picture: the parts where the
+        first look's map saw text, each grown by ``ocr_look_margin`` of its long side and overlapping ones joined;
+        all of it when there is no look or those parts cover more than ``ocr_look_max_area``; none when the look
+        found no text."""
+        import cv2
+        s = self.settings
+        whole = [(0.0, 0.0, 1.0, 1.0)]
+        if look is None or s.ocr_look_max_area >= 1.0:
+            return whole
+        if look.size == 0:
             return []
-        boxes = np.asarray(boxes, np.float32)
-        boxes[..., 0] *= w / rw
-        boxes[..., 1] *= h / rh
-        return list(boxes)
+        lh, lw = look.shape
+        grow = max(1, int(round(s.ocr_look_margin * max(lh, lw))))
+        grown = cv2.dilate(look, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+        rects = [[x / lw, y / lh, (x + cw) / lw, (y + ch) / lh] for x, y, cw, ch, _ in stats[1:].tolist()]
+        merged = True
+        while merged:  # overlapping rectangles become one, so no line is detected twice
+            merged = False
+            for i in range(len(rects)):
+                for j in range(i + 1, len(rects)):
+                    r, q = rects[i], rects[j]
+                    if r[0] < q[2] and q[0] < r[2] and r[1] < q[3] and q[1] < r[3]:
+                        rects[i] = [min(r[0], q[0]), min(r[1], q[1]), max(r[2], q[2]), max(r[3], q[3])]
+                        del rects[j]
+                        merged = True
+                        break
+                if merged:
+                    break
+        if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects) > s.ocr_look_max_area:
+            return whole
+        return [(x0, y0, x1, y1) for x0, y0, x1, y1 in rects]
+
+    def text_regions(self, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """The parts of an upright RGB image the full-size detector will see, as (x0, y0, x1, y1) fractions of its
+        width and height ([] when the first look finds no text): most of a photo with a sign is not text, and
+        the detector's time grows with the pixels it sees."""
+        return self._regions(self._look(rgb))
+
+    def _detect_regions(self, bgr: np.ndarray, regions: list[tuple[float, float, float, float]]) -> list[np.ndarray]:
+        """Text boxes in ``bgr`` (its pixels) with the detector at ``ocr_detect_size_px`` run on ``regions``. They
+        are cut from the picture resized as for one pass, on the model's 32 px grid, so a line gets nearly the
+        box a pass over the whole picture gives it."""
+        s = self.settings
+        h, w = bgr.shape[:2]
+        small = self._resized(bgr, min(1.0, s.ocr_detect_size_px / max(h, w)))
+        sh, sw = small.shape[:2]
+        back = np.array([w / sw, h / sh], np.float32)
+        out = []
+        for fx0, fy0, fx1, fy1 in regions:
+            x0, y0 = int(fx0 * sw) // 32 * 32, int(fy0 * sh) // 32 * 32
+            x1, y1 = min(sw, -(-int(np.ceil(fx1 * sw)) // 32) * 32), min(sh, -(-int(np.ceil(fy1 * sh)) // 32) * 32)
+            found, _ = self._detect_resized(np.ascontiguousarray(small[y0:y1, x0:x1]), 0.5)
+            out += [(b + np.array([x0, y0], np.float32)) * back for b in found]
+        return out
+
+    def _look(self, rgb: np.ndarray) -> np.ndarray | None:
+        """The cheap look's text map (uint8, 1 where the detector at ``ocr_first_look_px`` saw text, any size),
+        empty when it found no text-like box; None when the picture gets no look (look off, or the picture is no
+        larger than it)."""
+        self.load()
+        s = self.settings
+        if not s.ocr_first_look_px or max(rgb.shape[:2]) <= s.ocr_first_look_px:
+            return None
+        bgr = np.ascontiguousarray(rgb[..., ::-1])
+        boxes, prob, _ = self._detect_scaled(bgr, min(1.0, s.ocr_first_look_px / max(bgr.shape[:2])),
+                                             s.ocr_first_look_box_thresh)
+        if not boxes:
+            return np.zeros((0, 0), np.uint8)
+        return (prob > s.ocr_look_map_thresh).astype(np.uint8)
 
     def first_look(self, rgb: np.ndarray) -> bool:
         """Whether the cheap look (the detector at ``ocr_first_look_px``, a low box threshold) sees anything
         text-like in an upright RGB image; False decides that the picture has no text. A picture no larger than
         the look (or with the look turned off) is always looked at fully."""
-        self.load()
-        s = self.settings
-        if not s.ocr_first_look_px or max(rgb.shape[:2]) <= s.ocr_first_look_px:
-            return True
-        return bool(self._detect(np.ascontiguousarray(rgb[..., ::-1]), s.ocr_first_look_px,
-                                 s.ocr_first_look_box_thresh))
+        look = self._look(rgb)
+        return look is None or look.size > 0
 
     def predict(self, rgb: np.ndarray, hires: Callable[[], np.ndarray | None] | None = None) -> list[TextLine]:
         """Every text line in an upright RGB image (H x W x 3 uint8), reading order, boxes in its pixels.
@@ -148,14 +250,15 @@ class OcrModel:
         saw text; lines are then detected and read on it: small words a 1440 px WebP preview blurs are found,
         and their spaces kept (read from the preview, a page's words run together)."""
         s = self.settings
-        if not self.first_look(rgb):
+        regions = self.text_regions(rgb)
+        if not regions:
             return []
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         source, factor = bgr, 1.0
         big = hires() if hires is not None else None
         if big is not None and big.shape[1] > bgr.shape[1]:
             source, factor = np.ascontiguousarray(big[..., ::-1]), big.shape[1] / bgr.shape[1]
-        boxes = self._detect(source, s.ocr_detect_size_px, 0.5)
+        boxes = self._detect_regions(source, regions)
         if not boxes:
             return []
         ocr = self._ocr
@@ -177,7 +280,9 @@ def load_model(settings: Settings, threads: int = 1) -> OcrModel:
     """One loaded model per process and configuration (workers reuse it across batches)."""
     key = (settings.ocr_det_model_path, settings.ocr_rec_model_path, settings.ocr_rec_keys_path,
            settings.ocr_min_confidence, settings.ocr_detect_size_px, settings.ocr_first_look_px,
-           settings.ocr_first_look_box_thresh, settings.ocr_angle_classifier, settings.ocr_read_size_px, threads)
+           settings.ocr_first_look_box_thresh, settings.ocr_angle_classifier, settings.ocr_read_size_px,
+           settings.ocr_look_margin, settings.ocr_look_map_thresh, settings.ocr_look_max_area,
+           settings.ocr_memory_arena, threads)
     with _lock:
         if key not in _cache:
             _cache[key] = OcrModel(settings, threads).load()
