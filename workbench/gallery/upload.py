@@ -4,13 +4,16 @@ Routes (added by ``server.py``):
 
 * ``/upload`` (``UploadPage``): pick files or whole folders, or drop them; a bar per file and in total, pause and
   resume. It uses tus-js-client (``static/tus.min.js``, MIT, vendored) and ``static/upload.js``; a file whose
-  SHA-256 the page can compute (``crypto.subtle``, files up to 512 MB) and the library already has is not sent.
+  SHA-256 the page can compute (``crypto.subtle``, files up to 512 MB) and the library already has is not sent
+  (the page asks about a batch of hashes at once: ``/upload/known``, ``KnownHandler``); a new file up to
+  ``PAGE_ONE_REQUEST_MAX_BYTES`` goes in one request, its creation carrying its bytes.
   ``/upload?album=<id>`` uploads into an album one contributes to; ``/upload?share=TOKEN`` into a share link's
   album when the link accepts uploads.
-* ``/upload/files/`` (``TusHandler``): POST creates an upload (``Upload-Length``, ``Upload-Metadata`` with
-  ``filename``, optional ``sha256`` and ``album``); ``/upload/files/<id>``: HEAD tells its offset, PATCH appends
-  at ``Upload-Offset`` (streamed to the staging file: memory stays flat), DELETE ends it (termination);
-  OPTIONS says what the server speaks. Extensions: creation, termination, expiration. The PATCH that brings the
+* ``/upload/files/`` (``TusPatchHandler``): POST creates an upload (``Upload-Length``, ``Upload-Metadata`` with
+  ``filename``, optional ``sha256`` and ``album``), with the first bytes in its body if the client sends them
+  (creation-with-upload); ``/upload/files/<id>``: HEAD tells its offset, PATCH appends at ``Upload-Offset``
+  (streamed to the staging file: memory stays flat), DELETE ends it (termination); OPTIONS says what the server
+  speaks. Extensions: creation, creation-with-upload, termination, expiration. The request that brings the
   last byte is answered at once (``Workbench-Upload-Result: checking``); the library decides the file in the
   background and ``GET /upload/files/<id>`` (ours, not tus) says how it ended: ``done`` (``added`` or ``known``,
   the media id) or ``refused`` with the reason.
@@ -19,10 +22,10 @@ Every request is hostile until checked, as everywhere in the gallery: the ``Host
 Tornado's XSRF token (the ``X-XSRFToken`` header, from the page) on POST, PATCH and DELETE; ``Tus-Resumable``
 (a header a cross-site form cannot send, and that makes a cross-site script's request need a CORS preflight this
 server never grants); a same-origin ``Origin`` / ``Sec-Fetch-Site`` when the browser sends them; then the
-session cookie or an unlocked share link and the library's own checks through the visitor's view, which
-re-reads the session or link on every call (``begin_upload``: role, album, size, quota). Answers: 403 not signed
-in or not allowed, 404 somebody else's upload, 409 wrong offset, 412 no ``Tus-Resumable``, 413 too big, 423
-busy; content that is not media is refused after the transfer (``GET``); every refusal has a one-line reason
+session cookie or an unlocked share link and the library's own checks through the visitor's view
+(``begin_upload``: role, album, size, quota; how fresh each read is: ``TusPatchHandler`` and ``finish_checked``).
+Answers: 403 not signed in or not allowed, 404 somebody else's upload, 409 wrong offset, 412 no
+``Tus-Resumable``, 413 too big, 415 a body of another type, 423 busy; content that is not media is refused after the transfer (``GET``); every refusal has a one-line reason
 and is recorded (``workbench errors``, stage upload).
 """
 from __future__ import annotations
