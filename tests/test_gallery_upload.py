@@ -573,6 +573,32 @@ def test_an_album_taken_away_during_the_transfer_keeps_the_file_out(server):
     assert not in_library(root, hashlib.sha256(data).hexdigest()[:16])
 
 
+def test_a_passed_check_is_reused_for_two_seconds_at_most(server):
+    """A stream of photos costs one fresh check every 2 s, not one each; a revocation then applies to every
+    file that finishes later than that."""
+    base, root, _ = server
+    lib = library(root)
+    album = lib.create_album("Camp", owner="cat")
+    lib.add_member(album, "ann", "contributor")
+    t = signed_in(base, "ann")
+    started = {}
+    for seed, name in ((29, "first.jpg"), (30, "second.jpg")):
+        data = jpeg_bytes(seed, (1200, 900))
+        r = t.create_with(data[:1000], length=len(data), name=name, album=album)
+        assert r.status_code == 201
+        started[name] = (r.headers["Location"], data)
+    location, data = started["first.jpg"]
+    assert t.patch(location, 1000, data[1000:]).status_code == 204
+    assert t.outcome(location)["result"] == "added"                   # checked afresh, and passed
+    lib.remove_member(album, "ann")
+    time.sleep(2.5)
+    location, data = started["second.jpg"]
+    assert t.patch(location, 1000, data[1000:]).status_code == 204
+    end = t.outcome(location)
+    assert end["state"] == "refused" and "album" in end["reason"]
+    assert not in_library(root, hashlib.sha256(data).hexdigest()[:16])
+
+
 def test_signing_out_during_the_transfer_keeps_the_file_out(server):
     """The next PATCH may ride on the session check of the last two seconds; the decision reads the session
     afresh, so the file never enters the library."""

@@ -11,9 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from workbench.errors import WorkbenchError
+from workbench.models.registry import Model, register
+from workbench.models.registry import get as get_model
 from workbench.settings import Settings
 
 # Models whose weights come from the face_recognition_models package, so they work with no network.
@@ -75,18 +79,48 @@ def sharpness(face_bgr: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-class FaceEngine:
-    """``FaceEngine(settings).analyze(rgb)`` -> faces. One per process; DeepFace caches its models globally."""
+class FaceEngine(Model):
+    """The face detector and recogniser as a registry model (``workbench.models``: ``get("faces", settings)``),
+    loaded once per process and configuration: ``predict(rgb)`` (``analyze``) -> faces. DeepFace keeps the
+    models it builds in its own process-wide cache; ``unload`` takes this configuration's out of it."""
 
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.DeepFace = _deepface(settings)
+    name = "faces"
+
+    def __init__(self, settings: Settings, **options: Any):
+        super().__init__(settings, **options)
+        self.DeepFace: Any = None
+
+    @classmethod
+    def config_key(cls, settings: Settings, **options: Any) -> tuple:
+        return (settings.face_model, settings.face_detector, settings.face_detect_upsample)
+
+    @property
+    def loaded(self) -> bool:
+        return self.DeepFace is not None
+
+    def load(self) -> None:
+        """Raises ``FaceModelUnavailable`` (or ``FaceWeightsUnavailable``) with what to do."""
+        settings = self.settings
+        DeepFace = _deepface(settings)
         try:
             _configure_detector(settings)
             from deepface.modules import modeling
             modeling.build_model(task="facial_recognition", model_name=settings.face_model)
         except Exception as e:  # DeepFace raises ValueError/ImportError/OSError/requests errors on missing weights
             raise FaceModelUnavailable(_unavailable_message(settings, e)) from e
+        self.DeepFace = DeepFace
+
+    def predict(self, rgb: np.ndarray) -> list[Face]:  # type: ignore[override]
+        """Faces in an upright RGB uint8 image, largest first (``analyze``)."""
+        return self.analyze(rgb)
+
+    def unload(self) -> None:
+        from deepface.modules import modeling
+        cached = getattr(modeling, "cached_models", {})
+        for task, name in (("face_detector", self.settings.face_detector),
+                           ("facial_recognition", self.settings.face_model)):
+            cached.get(task, {}).pop(name, None)
+        self.DeepFace = None
 
     def analyze(self, rgb: np.ndarray) -> list[Face]:
         """Faces in an upright RGB uint8 image, largest first.
@@ -144,12 +178,9 @@ def _weights_hint() -> str:
     return str(weights_dir())
 
 
-_engines: dict[tuple, FaceEngine] = {}
+register("faces", FaceEngine)
 
 
 def load_engine(settings: Settings) -> FaceEngine:
-    """The process-wide engine for these settings (workers reuse it across batches)."""
-    key = (settings.face_model, settings.face_detector, settings.face_detect_upsample)
-    if key not in _engines:
-        _engines[key] = FaceEngine(settings)
-    return _engines[key]
+    """The process-wide engine for these settings from the model registry (workers reuse it across batches)."""
+    return get_model("faces", settings)  # type: ignore[return-value]

@@ -12,18 +12,17 @@ keep their memory arena. Measured in ``benchmarks/ocr.py`` (docs/benchmarks.md).
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from workbench.errors import WorkbenchError
+from workbench.models.registry import Model, register
+from workbench.models.registry import get as get_model
 from workbench.settings import Settings
-
-_lock = threading.Lock()
-_cache: dict[tuple, "OcrModel"] = {}
 
 
 @dataclass
@@ -73,14 +72,30 @@ def model_id(settings: Settings) -> str:
     return f"{det}-{rec}{keys}"
 
 
-class OcrModel:
+class OcrModel(Model):
     """PP-OCR detection + angle classification + recognition, with a cheap first look for pictures without text.
 
-    ``load`` builds the ONNX Runtime sessions (about a second); ``predict`` reads one upright RGB image."""
+    A registry model (``workbench.models``: ``get("ocr", settings, threads=1)``): ``load`` builds the ONNX Runtime
+    sessions (about a second); ``predict`` reads one upright RGB image; ``unload`` drops the sessions."""
 
-    def __init__(self, settings: Settings, threads: int = 1):
-        self.settings = settings
+    name = "ocr"
+
+    def __init__(self, settings: Settings, threads: int = 1, **options: Any):
+        super().__init__(settings, threads=threads, **options)
         self.threads = threads
+        self._ocr: Any = None
+
+    @classmethod
+    def config_key(cls, settings: Settings, threads: int = 1, **options: Any) -> tuple:
+        """Every ``ocr_*`` setting (they decide what is loaded and how it reads) and the ONNX Runtime threads."""
+        return (*((f.name, getattr(settings, f.name)) for f in fields(settings) if f.name.startswith("ocr_")),
+                threads)
+
+    @property
+    def loaded(self) -> bool:
+        return self._ocr is not None
+
+    def unload(self) -> None:
         self._ocr = None
 
     def load(self) -> "OcrModel":
@@ -276,14 +291,10 @@ class OcrModel:
         return out
 
 
+register("ocr", OcrModel)
+
+
 def load_model(settings: Settings, threads: int = 1) -> OcrModel:
-    """One loaded model per process and configuration (workers reuse it across batches)."""
-    key = (settings.ocr_det_model_path, settings.ocr_rec_model_path, settings.ocr_rec_keys_path,
-           settings.ocr_min_confidence, settings.ocr_detect_size_px, settings.ocr_first_look_px,
-           settings.ocr_first_look_box_thresh, settings.ocr_angle_classifier, settings.ocr_read_size_px,
-           settings.ocr_look_margin, settings.ocr_look_map_thresh, settings.ocr_look_max_area,
-           settings.ocr_memory_arena, threads)
-    with _lock:
-        if key not in _cache:
-            _cache[key] = OcrModel(settings, threads).load()
-        return _cache[key]
+    """One loaded model per process and configuration, from the model registry (workers reuse it across
+    batches)."""
+    return get_model("ocr", settings, threads=threads)  # type: ignore[return-value]

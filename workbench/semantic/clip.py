@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import numpy as np
 
 from workbench.errors import WorkbenchError
+from workbench.models.registry import Model, register
+from workbench.models.registry import get as get_model
 from workbench.settings import Settings
 from workbench.trace import span
 
@@ -111,34 +112,97 @@ def _normalise(t: Any) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------------- loading
 
-_lock = threading.Lock()
-_models: dict[tuple, tuple[str, int, Any, Any, Any]] = {}   # weights key -> (model_id, dim, model, preprocess, tok)
 _registered_configs: dict[Path, str] = {}
 _hash_cache: dict[tuple[str, int, int], str] = {}
 _hub_reachable: bool | None = None
-_onnx_encoders: dict[tuple, Callable] = {}  # weights key -> ONNX Runtime int8 image encoder
+
+
+class ClipModel(Model):
+    """CLIP weights as a registry model (``workbench.models``: ``get("clip", settings)``): the image and text
+    towers, their preprocessing and tokenizer, loaded once per process and weights (``config_key``)."""
+
+    name = "clip"
+
+    def __init__(self, settings: Settings, **options: Any):
+        super().__init__(settings, **options)
+        self.model_id, self.dim = "", 0
+        self.model: Any = None
+        self.preprocess: Any = None
+        self.tokenizer: Any = None
+
+    @classmethod
+    def config_key(cls, settings: Settings, **options: Any) -> tuple:
+        return _weights_key(settings)
+
+    @property
+    def loaded(self) -> bool:
+        return self.model is not None
+
+    def load(self) -> None:
+        """Raises ``WeightsUnavailable`` when the weights cannot be obtained."""
+        from workbench.compat.torchvision_cpu import ensure_torchvision
+
+        ensure_torchvision()  # before open_clip: it imports torchvision
+        if self.model is None:
+            self.model_id, self.dim, self.model, self.preprocess, self.tokenizer = _load(self.settings)
+
+    def embedder(self, settings: Settings | None = None) -> ClipEmbedder:
+        """These weights with ``settings``' batch size and image encoder (the int8 one when ``clip_onnx_int8``)."""
+        s = settings or self.settings
+        encoder = get_model("clip-onnx-int8", s).predict if s.clip_onnx_int8 else None
+        return ClipEmbedder(self.model_id + _variant(s), self.dim, self.model, self.preprocess, self.tokenizer,
+                            batch_size=max(1, s.clip_batch_size), image_encoder=encoder)
+
+    def predict(self, images: list["Image.Image"]) -> np.ndarray:  # type: ignore[override]
+        """Unit vectors of ``images`` (see ``ClipEmbedder.embed_images``)."""
+        return self.embedder().embed_images(images)
+
+    def unload(self) -> None:
+        self.model = self.preprocess = self.tokenizer = None
+
+
+class ClipOnnxInt8(Model):
+    """The image tower of ``ClipModel``'s weights exported to ONNX with int8 weights (``clip_onnx_int8``), run by
+    ONNX Runtime: pixels (n, 3, H, W) float32 -> unnormalised embeddings."""
+
+    name = "clip-onnx-int8"
+
+    def __init__(self, settings: Settings, **options: Any):
+        super().__init__(settings, **options)
+        self._run: Callable[[np.ndarray], np.ndarray] | None = None
+
+    @classmethod
+    def config_key(cls, settings: Settings, **options: Any) -> tuple:
+        return (_weights_key(settings), settings.clip_cache_dir)
+
+    @property
+    def loaded(self) -> bool:
+        return self._run is not None
+
+    def load(self) -> None:
+        clip = get_model("clip", self.settings)
+        self._run = _onnx_int8_encoder(self.settings, clip.model_id, clip.model)  # type: ignore[attr-defined]
+
+    def predict(self, pixels: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        if self._run is None:
+            raise WorkbenchError("the int8 CLIP image encoder was unloaded: get it again from workbench.models")
+        return self._run(pixels)
+
+    def unload(self) -> None:
+        self._run = None
+
+
+register("clip", ClipModel)
+register("clip-onnx-int8", ClipOnnxInt8)
 
 
 def load_embedder(settings: Settings) -> ClipEmbedder:
-    """The embedder for ``settings``' weights, loaded once per process (stage workers call this for every batch).
+    """The embedder for ``settings``' weights, loaded once per process by the model registry (stage workers call
+    this for every batch; ``workbench.models.get("clip", settings)``).
 
     Raises ``WeightsUnavailable`` when the weights cannot be obtained.
     """
-    from workbench.compat.torchvision_cpu import ensure_torchvision
-
-    ensure_torchvision()  # before open_clip: it imports torchvision
-    key = _weights_key(settings)
-    with _lock:
-        if key not in _models:
-            _models[key] = _load(settings)
-        model_id, dim, model, preprocess, tokenizer = _models[key]
-        encoder = None
-        if settings.clip_onnx_int8:
-            if key not in _onnx_encoders:
-                _onnx_encoders[key] = _onnx_int8_encoder(settings, model_id, model)
-            encoder = _onnx_encoders[key]
-    return ClipEmbedder(model_id + _variant(settings), dim, model, preprocess, tokenizer,
-                        batch_size=max(1, settings.clip_batch_size), image_encoder=encoder)
+    return get_model("clip", settings).embedder(settings)  # type: ignore[attr-defined]
 
 
 def _variant(settings: Settings) -> str:

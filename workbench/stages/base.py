@@ -109,6 +109,11 @@ class Stage:
         """Why this stage cannot run on this machine right now (e.g. no model weights), or None."""
         return None
 
+    def setup(self, ctx: StageContext) -> None:
+        """Load what the batches need (a model) before the first one: the engines call it in each worker process
+        and once per Ray actor. Models come from the process's model cache (``workbench.models``), so calling it
+        again costs a lookup, and ``transform`` asks the cache too, so a bare ``transform`` call still works."""
+
     @property
     def version(self) -> str:
         raise NotImplementedError
@@ -145,4 +150,5 @@ class Stage:
 def run_batch(task: tuple[Stage, pa.RecordBatch, StageContext]) -> pa.RecordBatch:
     """What a worker process runs. It lives here, not in the runner, so workers never import LanceDB."""
     stage, batch, ctx = task
+    stage.setup(ctx)
     return stage.transform(batch, ctx)

@@ -85,15 +85,22 @@ class EmbeddingStage(Stage):
         return {self.frames_table: frame_schema(self.dim)}
 
     def unavailable_reason(self) -> str | None:
-        """Checked once per run (the tags stage asks too): loading is the only sure test of the weights."""
-        if not hasattr(self, "_unavailable"):
-            from workbench.semantic.clip import WeightsUnavailable, load_embedder
-            try:
-                load_embedder(self.settings)
-                self._unavailable: str | None = None
-            except WeightsUnavailable as e:
-                self._unavailable = str(e)
-        return self._unavailable
+        """Loading is the only sure test of the weights; loaded, they stay in the process's model cache (a failed
+        load is tried again when asked again, so weights placed later are found)."""
+        from workbench.semantic.clip import WeightsUnavailable
+        try:
+            self.embedder()
+        except WeightsUnavailable as e:
+            return str(e)
+        return None
+
+    def embedder(self) -> Any:
+        """The CLIP embedder for this stage's settings, from the model registry (``workbench.models``)."""
+        from workbench.semantic.clip import load_embedder
+        return load_embedder(self.settings)
+
+    def setup(self, ctx: StageContext) -> None:
+        self.embedder()
 
     def after_run(self, catalog: Any) -> None:
         """Keep the vector indexes fresh: exact search while small, IVF-PQ once large (see vector_index)."""
@@ -113,12 +120,11 @@ class EmbeddingStage(Stage):
     def transform(self, batch: pa.RecordBatch, ctx: StageContext) -> pa.RecordBatch:
         """Previews and video frames are decoded and preprocessed in loader threads while the encoder works on the
         batch before (``semantic.feed``); a video's vectors are its frames' plus their normalised mean."""
-        from workbench.semantic.clip import load_embedder
         from workbench.semantic.feed import embed_items
 
         rows = batch.to_pylist()
         times: dict[str, list[float]] = {}  # video id -> its sampled frames' times, filled by the loaders
-        results = embed_items(load_embedder(self.settings), rows, lambda row: self._load(row, ctx, times),
+        results = embed_items(self.embedder(), rows, lambda row: self._load(row, ctx, times),
                               prefetch_batches=self.settings.clip_prefetch_batches)
         out = []
         for row, res in zip(rows, results):

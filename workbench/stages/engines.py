@@ -71,6 +71,7 @@ class _StageUDF:
 
     def __init__(self, stage: Stage, ctx: StageContext):
         self.stage, self.ctx = stage, ctx
+        stage.setup(ctx)  # the model, loaded into this actor's process once
 
     def __call__(self, table: pa.Table) -> pa.Table:
         return transform_each(table, self.stage, self.ctx)

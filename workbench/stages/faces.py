@@ -77,19 +77,25 @@ class FaceStage(Stage):
         return "face_id"
 
     def unavailable_reason(self) -> str | None:
-        if not hasattr(self, "_unavailable"):
-            from workbench.faces.engine import FaceModelUnavailable, load_engine
-            from workbench.faces.weights import FaceWeightsUnavailable
-            try:
-                load_engine(self.settings)
-                self._unavailable: str | None = None
-            except (FaceModelUnavailable, FaceWeightsUnavailable) as e:
-                self._unavailable = str(e)
-        return self._unavailable
+        """Loading is the sure test; the loaded engine stays in the process's model cache."""
+        from workbench.faces.engine import FaceModelUnavailable
+        from workbench.faces.weights import FaceWeightsUnavailable
+        try:
+            self.engine()
+        except (FaceModelUnavailable, FaceWeightsUnavailable) as e:
+            return str(e)
+        return None
+
+    def engine(self) -> Any:
+        """The face detector and recogniser for this stage's settings, from the model registry."""
+        from workbench.faces.engine import load_engine
+        return load_engine(self.settings)
+
+    def setup(self, ctx: StageContext) -> None:
+        self.engine()
 
     def process_one(self, row: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
-        from workbench.faces.engine import load_engine
-        engine = load_engine(self.settings)
+        engine = self.engine()
         if row["kind"] == "video":
             dets, frames = self._video(row, ctx, engine)
         else:

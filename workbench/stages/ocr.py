@@ -56,9 +56,16 @@ class OcrStage(Stage):
         missing = missing_model_files(self.settings)
         return f"OCR skipped: {missing}" if missing else None
 
-    def process_one(self, row: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
+    def model(self) -> Any:
+        """PP-OCR for this stage's settings, from the model registry (``workbench.models``)."""
         from workbench.ocr.engine import load_model
-        model = load_model(self.settings)
+        return load_model(self.settings)
+
+    def setup(self, ctx: StageContext) -> None:
+        self.model()
+
+    def process_one(self, row: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
+        model = self.model()
         if row["kind"] == "video":
             lines, frames = self._video(row, ctx, model)
         else:

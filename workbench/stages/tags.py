@@ -17,12 +17,14 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.catalog.schema import stage_schema
+from workbench.errors import WorkbenchError
+from workbench.models.registry import Model, register
+from workbench.models.registry import get as get_model
 from workbench.semantic.vocabulary import Vocabulary
 from workbench.settings import Settings
 from workbench.stages.base import Stage, StageContext, now_utc
 from workbench.storage import derived_key
 
-_banks: dict[str, Any] = {}
 #: Label banks (embedded vocabulary prompts) are cached under ``derived/label_banks/``.
 BANKS = "label_banks"
 
@@ -69,43 +71,15 @@ class TagStage(Stage):
             return f"needs CLIP embeddings ({self.dependency.name} is skipped: no weights)"
         return None
 
-    def _bank_key(self) -> str:
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", self.version)
-        return derived_key(f"{BANKS}/{safe}.npz")
+    def setup(self, ctx: StageContext) -> None:
+        """Load the label bank (and with it CLIP's text tower when the bank is not stored yet) once per process."""
+        self.bank(ctx)
 
-    def bank(self, ctx: StageContext) -> Any:
-        """Label and background vectors for this model and vocabulary, embedded once and cached in storage."""
-        from workbench.semantic.clip import load_embedder
-        from workbench.semantic.tagging import LabelBank
-
-        if self.version in _banks:
-            return _banks[self.version]
-        storage = ctx.storage
-        key = self._bank_key()
-        vocab = self.vocabulary
-        if storage.exists(key):
-            bank = self._read_bank(storage.read_bytes(key), vocab.fingerprint, tuple(vocab.names))
-        else:
-            # Reuse the rows of labels that did not change from the newest bank of the same model, so adding one
-            # label embeds its own prompts, not the whole vocabulary again.
-            model_prefix = re.sub(r"[^A-Za-z0-9._-]+", "_", self.dependency.version)
-            older = sorted((k for k in storage.list(derived_key(BANKS))
-                            if k.rsplit("/", 1)[1].startswith(f"{model_prefix}_") and k.endswith(".npz")),
-                           key=storage.modified_at)
-            reuse = self._read_bank(storage.read_bytes(older[-1]), "", ()) if older else None
-            bank = LabelBank.build(load_embedder(self.settings), vocab, reuse=reuse)
-            buf = io.BytesIO()
-            np.savez(buf, label_vectors=bank.label_vectors, background_vectors=bank.background_vectors,
-                     label_keys=np.asarray(bank.label_keys))
-            storage.write(key, buf.getvalue())
-        _banks[self.version] = bank
-        return bank
-
-    def _read_bank(self, data: bytes, fingerprint: str, names: tuple[str, ...]) -> Any:
-        from workbench.semantic.tagging import LabelBank
-        z = np.load(io.BytesIO(data), allow_pickle=False)
-        return LabelBank(self.dependency.version, fingerprint, names, z["label_vectors"], z["background_vectors"],
-                         tuple(z["label_keys"].tolist()))
+    def bank(self, ctx: StageContext) -> "LabelBankModel":
+        """Label and background vectors for this model and vocabulary, from the model registry (embedded once
+        and stored under ``derived/label_banks/``)."""
+        return get_model("label-bank", self.settings, model_version=self.dependency.version,  # type: ignore[return-value]
+                   vocabulary=self.vocabulary, storage=ctx.storage)
 
     def transform(self, batch: pa.RecordBatch, ctx: StageContext) -> pa.RecordBatch:
         bank = self.bank(ctx)
@@ -113,7 +87,79 @@ class TagStage(Stage):
         for row in batch.to_pylist():
             frames = row.get("frame_vectors")
             vecs = np.asarray(frames if frames else [row["vector"]], np.float32)
-            scores = bank.scores(vecs).max(axis=0)  # a video has a tag if any of its frames shows it
+            scores = bank.predict(vecs).max(axis=0)  # a video has a tag if any of its frames shows it
             out.append({"key": self.key(row["id"]), "media_id": row["id"], "version": self.version,
                         "status": "ok", "error": None, "created_at": now_utc(), "scores": scores.tolist()})
         return pa.RecordBatch.from_pylist(out, schema=self.schema)
+
+
+class LabelBankModel(Model):
+    """The tags stage's zero-shot classifier as a registry model (``get("label-bank", settings, model_version=,
+    vocabulary=, storage=)``): every vocabulary label's prompt vectors and the background prompts, embedded by
+    CLIP's text tower. ``load`` reads the bank stored under ``derived/label_banks/`` or embeds and stores it;
+    ``predict(image_vectors)`` scores each vector against every label."""
+
+    name = "label-bank"
+
+    def __init__(self, settings: Settings, *, model_version: str, vocabulary: Vocabulary, storage: Any,
+                 **options: Any):
+        super().__init__(settings, model_version=model_version, vocabulary=vocabulary, **options)
+        self.model_version, self.vocabulary = model_version, vocabulary
+        self._storage = storage  # read (or written) once by ``load``, then let go: the cache outlives a library
+        self.bank: Any = None
+
+    @classmethod
+    def config_key(cls, settings: Settings, *, model_version: str, vocabulary: Vocabulary,  # type: ignore[override]
+                   **options: Any) -> tuple:
+        return (model_version, vocabulary.fingerprint)
+
+    @property
+    def loaded(self) -> bool:
+        return self.bank is not None
+
+    @property
+    def version(self) -> str:
+        return f"{self.model_version}/{self.vocabulary.fingerprint}"
+
+    def load(self) -> None:
+        from workbench.semantic.clip import load_embedder
+        from workbench.semantic.tagging import LabelBank
+
+        storage, vocab = self._storage, self.vocabulary
+        if storage is None:
+            raise WorkbenchError("a label bank is loaded from a library's storage: get it again from "
+                                 "workbench.models with storage=")
+        self._storage = None
+        key = derived_key(f"{BANKS}/{re.sub(r'[^A-Za-z0-9._-]+', '_', self.version)}.npz")
+        if storage.exists(key):
+            self.bank = self._read(storage.read_bytes(key), vocab.fingerprint, tuple(vocab.names))
+            return
+        # Reuse the rows of labels that did not change from the newest bank of the same model, so adding one
+        # label embeds its own prompts, not the whole vocabulary again.
+        model_prefix = re.sub(r"[^A-Za-z0-9._-]+", "_", self.model_version)
+        older = sorted((k for k in storage.list(derived_key(BANKS))
+                        if k.rsplit("/", 1)[1].startswith(f"{model_prefix}_") and k.endswith(".npz")),
+                       key=storage.modified_at)
+        reuse = self._read(storage.read_bytes(older[-1]), "", ()) if older else None
+        bank = LabelBank.build(load_embedder(self.settings), vocab, reuse=reuse)
+        buf = io.BytesIO()
+        np.savez(buf, label_vectors=bank.label_vectors, background_vectors=bank.background_vectors,
+                 label_keys=np.asarray(bank.label_keys))
+        storage.write(key, buf.getvalue())
+        self.bank = bank
+
+    def _read(self, data: bytes, fingerprint: str, names: tuple[str, ...]) -> Any:
+        from workbench.semantic.tagging import LabelBank
+        z = np.load(io.BytesIO(data), allow_pickle=False)
+        return LabelBank(self.model_version, fingerprint, names, z["label_vectors"], z["background_vectors"],
+                         tuple(z["label_keys"].tolist()))
+
+    def predict(self, image_vectors: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        """Calibrated scores, one row per vector and one column per label (``LabelBank.scores``)."""
+        return self.bank.scores(image_vectors)
+
+    def unload(self) -> None:
+        self.bank = None
+
+
+register("label-bank", LabelBankModel)
