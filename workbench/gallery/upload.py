@@ -319,10 +319,11 @@ class TusPatchHandler(TusHandler):
     """The endpoint, with bodies (PATCH, and POST with creation-with-upload) streamed to the staging file as they
     arrive (never held).
 
-    Checks per request: creation goes through the visitor's view read afresh (session or link, role, album,
-    size, quota). A PATCH to one's own upload (``user:``) is checked against the session as the gallery's
-    cookie check last saw it (``identity.SESSION_CHECK_CACHE_S``, 2 s) instead of reading the catalog again for
-    every 64 MiB; share links' uploads read the link afresh. The view is read afresh once more when the last byte
+    Checks per request: creation goes through the visitor's view, which reads the role, album, size and quota
+    (or the share link) afresh, after the session check of the gallery's cookie check (at most
+    ``identity.SESSION_CHECK_CACHE_S``, 2 s, old). A PATCH to one's own upload (``user:``) is checked against
+    that same session check instead of reading the catalog again for every 64 MiB; share links' uploads read the
+    link afresh. The view is read afresh once more when the last byte
     is in (``finish_checked``), after the answer, so a revocation during the transfer still keeps the file out.
     """
 
