@@ -33,38 +33,21 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> str:
-    """The address of a two-CPU Ray head on 127.0.0.1, started here and stopped after the module."""
-    ray_bin = Path(sys.executable).with_name("ray")
-    temp = tmp_path_factory.mktemp("ray")
-    port = _free_port()
-    # A busy machine (CI runs two test processes) registers the node slowly: give it two minutes, not 30 s.
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_raylet_start_wait_time_s": "120"}
-    def stop() -> None:
-        import ray
-        if ray.is_initialized():
-            ray.shutdown()
-        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, timeout=120, env=env)
+    """The address of a two-CPU Ray head on 127.0.0.1, started here and stopped after the module (its own process
+    group only: other Ray instances on the machine are left alone)."""
+    from workbench.stages.engines import EngineUnavailable, LocalHead
 
-    for attempt in range(2):  # on a loaded machine the head's first health check can time out; once more then
-        start = subprocess.run([str(ray_bin), "start", "--head", "--node-ip-address", "127.0.0.1", "--port",
-                                str(port), "--num-cpus", "2", "--include-dashboard", "false",
-                                # Fixed agent ports: with port 0 the raylet waits at most 30 s for the agents to
-                                # write theirs to a file, and a busy machine misses that (the node then aborts).
-                                "--dashboard-agent-grpc-port", str(_free_port()),
-                                "--dashboard-agent-listen-port", str(_free_port()),
-                                "--runtime-env-agent-port", str(_free_port()),
-                                "--disable-usage-stats", f"--temp-dir={temp}"],
-                               capture_output=True, text=True, timeout=240, env=env)
-        if start.returncode == 0:
-            break
-        stop()
-    if start.returncode != 0:
+    try:
+        head = LocalHead(2, tmp_path_factory.mktemp("ray"), attempts=3)
+    except EngineUnavailable as e:
         # Seen only with the machine's load far above its cores (a dozen processes on 2 CPUs): Ray's own node
         # registration times out. Say so rather than fail on Ray's startup instead of on our code.
-        pytest.skip("a Ray head could not start on this machine (node registration timed out under load): "
-                    + (start.stderr.strip().splitlines() or ["?"])[-1][:200])
-    yield f"127.0.0.1:{port}"
-    stop()
+        pytest.skip(f"{e} (node registration timed out under load)")
+    yield head.address
+    import ray
+    if ray.is_initialized():
+        ray.shutdown()
+    head.stop()
 
 
 def _media(folder: Path) -> Path:
@@ -157,3 +140,39 @@ def test_without_ray_installed_the_ray_engine_says_how_to_get_it(tmp_path: Path)
             "except WorkbenchError as e:\n    print(e)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "pip install 'ray[data]'" in run.stdout, run.stderr[-2000:]
+
+
+def _catalog(lib: Library, table: str, key: str, drop: list[str]):
+    return lib.catalog.read(table).to_pandas().drop(columns=drop).sort_values(key).reset_index(drop=True)
+
+
+def test_import_fanned_out_on_ray_gives_the_same_catalog_and_a_rerun_adds_nothing(cluster: str,
+                                                                                  tmp_path: Path) -> None:
+    media = _media(tmp_path / "in")
+    shutil.copy(media / "p0.jpg", media / "p0 again.jpg")            # the same content at a second path
+    (media / "empty.jpg").write_bytes(b"")                             # bad files: each recorded with its reason
+    (media / "notes.dat").write_bytes(b"just some text, not a photo\n" * 10)
+    (media / "p1.xmp").write_text("<x:xmpmeta/>")                      # a sidecar, skipped quietly
+    local, on_ray = Library.create(tmp_path / "local"), Library.create(tmp_path / "ray")
+    a = local.import_files([media], progress=False)
+    b = on_ray.import_files([media], progress=False, engine=on_ray.engine("ray", cluster))
+    assert (b.found, b.added, b.known, b.failed, b.skipped_sidecars) == (a.found, a.added, a.known, a.failed,
+                                                                         a.skipped_sidecars) == (11, 8, 1, 2, 1)
+    assert sorted(b.failures) == sorted(a.failures)
+    for table, key, drop in (("media", "id", ["imported_at"]), ("sources", "key", ["found_at"]),
+                             ("errors", "path", ["at"])):
+        assert _catalog(on_ray, table, key, drop).to_json() == _catalog(local, table, key, drop).to_json(), table
+    stored = [sorted(p.relative_to(lib.root).as_posix() for p in (lib.root / "originals").rglob("*") if p.is_file())
+              for lib in (local, on_ray)]
+    assert stored[0] == stored[1] and len(stored[1]) == 8              # content-addressed: one copy per content
+    # Idempotent: the command line on the same cluster finds everything already there and writes nothing twice.
+    wb = shutil.which("workbench", path=str(Path(sys.executable).parent))
+    run = subprocess.run([wb, "--library", str(on_ray.root), "import", str(media), "--engine", "ray", "--address",
+                          cluster, "--json"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    import json
+    again = json.loads(run.stdout.strip().splitlines()[-1])
+    assert again["added"] == 0 and again["unchanged"] + again["known"] == 9 and again["failed"] == 2
+    assert len(_catalog(Library.open(on_ray.root), "media", "id", [])) == 8
+    assert len(_catalog(Library.open(on_ray.root), "sources", "key", [])) == 9

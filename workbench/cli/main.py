@@ -79,16 +79,28 @@ def import_cmd(
         owner: Annotated[Optional[str], typer.Option(help="User who owns the imported media "
                                                           "(default: your login name).")] = None,
         create: Annotated[bool, typer.Option("--create/--no-create", help="Create the library if missing.")] = True,
+        engine: Annotated[str, typer.Option(help="Where hashing, sniffing, metadata and copy-in run: local "
+                                                 "(worker processes here) or ray (a Ray cluster whose nodes see "
+                                                 "these paths and the library).")] = "local",
+        address: Annotated[Optional[str], typer.Option(help="The Ray cluster for --engine ray (as for "
+                                                            "`workbench process`).")] = None,
         json_out: JsonOpt = False) -> None:
     """Import photos and videos. Identical files are stored once; re-importing adds nothing.
 
     Files that cannot be read are recorded with a reason (see `workbench errors`) and the import goes on.
     Exits 0 unless nothing at all could be imported. Thumbnails are made by `workbench process`.
+    With --engine ray the per-file work fans out on a Ray cluster; rows are committed by this process either way.
     """
     lib = open_library(create=create)
     try:
-        report = lib.import_files(paths, mode=mode.value, owner=owner, progress=progress_flag(json_out))
+        runner = lib.engine(engine, address) if engine != "local" else None
+        if runner is not None:
+            err_console.print(f"engine: {runner.describe()}")
+        report = lib.import_files(paths, mode=mode.value, owner=owner, progress=progress_flag(json_out),
+                                  engine=runner)
     except FileNotFoundError as e:
+        fail(str(e))
+    except WorkbenchError as e:
         fail(str(e))
     if json_out:
         emit_json({**report.as_dict(),

@@ -104,7 +104,9 @@ def _unchanged_sources(catalog: Catalog, files: list[Path], mode: str) -> dict[s
 
 def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, owner: str | None,
                  settings: Settings, storage: Storage, on_progress: Callable[[int], None] | None = None,
-                 set_total: Callable[[int], None] | None = None) -> ImportReport:
+                 set_total: Callable[[int], None] | None = None, engine: Any = None) -> ImportReport:
+    """Import ``paths``; the per-file probe runs on ``engine.map_calls`` (e.g. a Ray cluster), else in local
+    worker processes. Rows are committed here either way, so the guarantees are the same."""
     if mode not in ("copy", "reference"):
         raise ValueError(f"mode must be 'copy' or 'reference', not {mode!r}")
     owner = owner or default_owner()
@@ -140,8 +142,9 @@ def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, 
 
     order = {str(f): i for i, f in enumerate(todo)}
     tasks = (ProbeTask(str(f), mode, storage, settings) for f in todo)
-    for task, result in run_isolated(probe_file, tasks, workers=settings.worker_count(),
-                                     timeout_s=settings.per_file_timeout_s):
+    fan_out = engine.map_calls if engine is not None else run_isolated
+    for task, result in fan_out(probe_file, tasks, workers=settings.worker_count(),
+                                timeout_s=settings.per_file_timeout_s):
         if isinstance(result, Failure):
             report.failed += 1
             report.failures.append((task.path, result.reason))

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 import pyarrow as pa
@@ -52,6 +53,12 @@ class LocalEngine:
         for item, result in run_isolated(run_batch, tasks, workers=workers, timeout_s=timeout_s,
                                          pools=self.pools, pool_key=stage.name):
             yield item[1], result
+
+    def map_calls(self, fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int,
+                  timeout_s: float) -> Iterator[tuple[Any, Any]]:
+        """``fn`` over ``items`` in worker processes: ``(item, result or Failure)`` as they finish (import's
+        per-file probe runs through this, so ``import --engine`` picks where it fans out)."""
+        yield from run_isolated(fn, items, workers=workers, timeout_s=timeout_s)
 
     def trim(self) -> int:
         """Stop kept workers unused for ``keep_workers_s``; returns how many pools were stopped."""
@@ -100,6 +107,15 @@ def _one_file(stage: Stage, ctx: StageContext, batch: pa.RecordBatch) -> pa.Reco
     return call_as_result(run_batch, (stage, batch, ctx))
 
 
+def _call_chunk(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """One Ray task's share of ``map_calls``: each item's result, or its Failure (a bad file costs its own row)."""
+    return [call_as_result(fn, item) for item in items]
+
+
+def _call_one(fn: Callable[[Any], Any], item: Any) -> Any:
+    return call_as_result(fn, item)
+
+
 class RayEngine:
     """A Ray cluster: ``address`` as ``ray.init`` takes it (None or "local": start one on this machine;
     "auto": the cluster this machine belongs to; "ray://host:10001": a remote one)."""
@@ -107,8 +123,9 @@ class RayEngine:
     name = "ray"
 
     def __init__(self, address: str | None = None, *, cpus_per_task: float = 1.0, cpus_per_actor: float = 1.0,
-                 gpus_per_actor: float = 0.0, num_cpus: int | None = None):
+                 gpus_per_actor: float = 0.0, num_cpus: int | None = None, import_files_per_task: int = 8):
         self.address = None if address in (None, "", "local") else address
+        self.import_files_per_task = max(1, import_files_per_task)
         self.cpus_per_task, self.cpus_per_actor, self.gpus_per_actor = cpus_per_task, cpus_per_actor, gpus_per_actor
         self.num_cpus = num_cpus
         self.started_here = False
@@ -141,15 +158,15 @@ class RayEngine:
     def describe(self) -> str:
         import ray
         ctx = ray.get_runtime_context()
-        url = getattr(ray.worker.get_global_worker().node, "webui_url", None) if ray.is_initialized() else None
+        url = self.dashboard_url()
         cpus = ray.cluster_resources().get("CPU", 0)
-        dash = f", dashboard http://{url}" if url else ""
+        dash = f", dashboard {url}" if url else ""
         return f"Ray cluster ({cpus:g} CPUs, node {ctx.get_node_id()[:8]}{dash})"
 
     def dashboard_url(self) -> str | None:
         try:
             import ray
-            url = ray.worker.get_global_worker().node.webui_url
+            url = ray._private.worker.get_dashboard_url() if ray.is_initialized() else None
         except Exception:
             return None
         return f"http://{url}" if url else None
@@ -186,6 +203,80 @@ class RayEngine:
                         len(missing))
             yield from self._singly(stage, ctx, todo.take(pa.array(missing, pa.int64())), timeout_s)
 
+    def map_calls(self, fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int, timeout_s: float,
+                  items_per_task: int | None = None) -> Iterator[tuple[Any, Any]]:
+        """``fn`` over ``items`` as Ray tasks of ``items_per_task`` items each: ``(item, result or Failure)`` as
+        they finish. Items are read lazily and at most two tasks per cluster CPU are in flight, so a million-file
+        import holds a bounded number. A task whose worker died, or that ran past ``timeout_s`` per item, is rerun
+        one item per task, so the culprit fails alone with its reason. A ``LibraryError`` (the library's storage
+        failed, not the file) stops the run, as it does locally. ``workers`` is the local engine's; the cluster's
+        CPUs decide here."""
+        import ray
+
+        from workbench.errors import LibraryError
+
+        items_per_task = items_per_task or self.import_files_per_task
+        chunk_task = ray.remote(max_retries=0, num_cpus=self.cpus_per_task)(_call_chunk)
+        slots = 2 * max(1, workers, int(ray.cluster_resources().get("CPU", 1) // max(self.cpus_per_task, 0.01)))
+        pending_items = iter(items)
+        in_flight: dict[Any, list[Any]] = {}
+
+        def submit() -> None:
+            while len(in_flight) < slots:
+                chunk = list(islice(pending_items, items_per_task))
+                if not chunk:
+                    return
+                in_flight[chunk_task.remote(fn, chunk)] = chunk
+
+        submit()
+        while in_flight:
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=timeout_s * items_per_task)
+            if not done:  # nothing finished in a whole chunk's time: what is left hangs; find the culprits alone
+                for ref, chunk in list(in_flight.items()):
+                    ray.cancel(ref, force=True)
+                    del in_flight[ref]
+                    yield from self._calls_singly(fn, chunk, timeout_s)
+                submit()
+                continue
+            chunk = in_flight.pop(done[0])
+            try:
+                results = ray.get(done[0])
+            except ray.exceptions.RayTaskError as e:
+                if isinstance(e.cause, LibraryError):
+                    raise e.cause from None
+                yield from self._calls_singly(fn, chunk, timeout_s)
+            except ray.exceptions.RayError:  # the worker died (a decoder crash, out of memory)
+                yield from self._calls_singly(fn, chunk, timeout_s)
+            else:
+                yield from zip(chunk, results)
+            submit()
+
+    def _calls_singly(self, fn: Callable[[Any], Any], items: list[Any],
+                      timeout_s: float) -> Iterator[tuple[Any, Any]]:
+        """One Ray task per item, no retries: a crash or a hang fails only that item, with a reason."""
+        import ray
+
+        from workbench.errors import LibraryError
+
+        task = ray.remote(max_retries=0, num_cpus=self.cpus_per_task)(_call_one)
+        refs = {task.remote(fn, item): item for item in items}
+        pending = list(refs)
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=timeout_s)
+            if not done:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                    yield refs[ref], Failure(f"gave up after {timeout_s:.0f} s: reading this file hung")
+                return
+            try:
+                yield refs[done[0]], ray.get(done[0])
+            except ray.exceptions.RayTaskError as e:
+                if isinstance(e.cause, LibraryError):
+                    raise e.cause from None
+                yield refs[done[0]], Failure(_ray_reason(e))
+            except ray.exceptions.RayError as e:
+                yield refs[done[0]], Failure(_ray_reason(e))
+
     def _singly(self, stage: Stage, ctx: StageContext, table: pa.Table,
                 timeout_s: float) -> Iterator[tuple[pa.RecordBatch, Any]]:
         """One Ray task per file, no retries: a crash or a hang fails only that file, with a reason."""
@@ -213,6 +304,75 @@ class RayEngine:
         if self.started_here:
             import ray
             ray.shutdown()
+
+
+class LocalHead:
+    """A Ray head on 127.0.0.1 (``ray start --head``) in its own process group, for tests and benchmarks that need
+    a real cluster: ``address`` to connect to, ``stop()`` ends exactly this head's processes (never ``ray stop``,
+    which stops every Ray on the machine). Fixed agent and metrics ports and longer waits help a loaded machine,
+    but with the load far above the cores the raylet still aborts after 30 s without the dashboard agent's port
+    file (Ray's own fixed wait): then ``EngineUnavailable`` after ``attempts`` tries."""
+
+    def __init__(self, num_cpus: int, temp_dir: str | os.PathLike, *, start_timeout_s: float = 420.0,
+                 attempts: int = 2):
+        import signal
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        self._signal = signal
+        # No token authentication: the head listens on 127.0.0.1 only, and ~/.ray/auth_token is shared by every
+        # Ray on the machine (another user's new token made this head refuse its own drivers).
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_raylet_start_wait_time_s": "120",
+               "RAY_agent_register_timeout_ms": "180000", "RAY_AUTH_MODE": "disabled"}
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # for the drivers this process (and its children) start
+        self.pgid: int | None = None
+        error = ""
+        for _ in range(attempts):
+            port = _free_port()
+            proc = subprocess.Popen(
+                [str(Path(sys.executable).with_name("ray")), "start", "--head", "--node-ip-address", "127.0.0.1",
+                 "--port", str(port), "--num-cpus", str(num_cpus), "--include-dashboard", "false", "--disable-usage-stats",
+                 "--dashboard-agent-grpc-port", str(_free_port()), "--dashboard-agent-listen-port",
+                 str(_free_port()), "--runtime-env-agent-port", str(_free_port()), "--metrics-export-port",
+                 str(_free_port()), f"--temp-dir={temp_dir}"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+            self.pgid = proc.pid
+            try:
+                _, err = proc.communicate(timeout=start_timeout_s)
+            except subprocess.TimeoutExpired:
+                err = f"`ray start` took over {start_timeout_s:.0f} s"
+            if proc.returncode == 0:
+                self.address = f"127.0.0.1:{port}"
+                return
+            error = (err.strip().splitlines() or ["?"])[-1][:300]
+            self.stop()
+        raise EngineUnavailable(f"a local Ray head could not start: {error}")
+
+    def stop(self) -> None:
+        """Stop this head's processes (its process group): SIGTERM, then SIGKILL what is left after 10 s."""
+        import time
+        if self.pgid is None:
+            return
+        for sig, wait_s in ((self._signal.SIGTERM, 10.0), (self._signal.SIGKILL, 0.0)):
+            try:
+                os.killpg(self.pgid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(self.pgid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.2)
+        self.pgid = None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
@@ -250,6 +410,7 @@ def make_engine(name: str, *, address: str | None = None, settings: Any = None,
         if settings is not None:
             kw = {"cpus_per_task": settings.ray_cpus_per_task, "cpus_per_actor": settings.ray_cpus_per_actor,
                   "gpus_per_actor": settings.ray_gpus_per_actor,
-                  "num_cpus": settings.workers if settings.workers > 0 else None}
+                  "num_cpus": settings.workers if settings.workers > 0 else None,
+                  "import_files_per_task": settings.ray_import_files_per_task}
         return RayEngine(address or (settings.ray_address if settings is not None else None), **kw)
     raise EngineUnavailable(f"unknown engine {name!r}: choose one of {', '.join(ENGINES)}")
