@@ -109,7 +109,7 @@ class Media(Capability):
         """A local file with the original bytes (the stored original, or the referenced file). For a JPEG stored as
         JPEG XL this writes: the exact JPEG is rebuilt into the storage's cache (``Storage.materialize``)."""
         row = self.get(id_or_prefix)
-        return self.context.stage_context().local_source(row)
+        return self.context.stage_context().materialize_source(row)
 
     def stored_original_key(self, id_or_prefix: str) -> str | None:
         """The storage key of a media's original when its bytes are served as stored, so a player can read it by
@@ -137,7 +137,7 @@ class Media(Capability):
             row = rows.get(mid)
             if row is None:
                 continue
-            path = ctx.local_source(row)
+            path = ctx.materialize_source(row)   # a JPEG stored as JPEG XL is rebuilt into the cache
             name = Path(row["path"]).name
             if row.get("stored_as") and row["stored_as"] != RECONSTRUCTIBLE:
                 name = Path(name).stem + path.suffix

@@ -1,7 +1,7 @@
 """Reading a media whose original was replaced by its JPEG XL (``stored_as`` jxl-reconstructible): the exact
 original JPEG, rebuilt on demand into a bounded cache of the storage.
 
-Why a module of its own: every stage reads originals through ``StageContext.local_source``, which needs this; the
+Why a module of its own: stages read such originals through ``StageContext.materialize_source``, which needs this; the
 rest of ``compress/replace.py`` is the replace-originals workflow above the stages (tests/test_layers.py, rule 6).
 """
 from __future__ import annotations

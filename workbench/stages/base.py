@@ -16,9 +16,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from workbench.errors import MediaError
+from workbench.errors import MediaError, WorkbenchError
 from workbench.settings import Settings
 from workbench.storage import Storage, derived_key, open_storage, original_key
+
+#: ``media.stored_as`` of an original replaced by its JPEG XL, from which the exact JPEG rebuilds (the value
+#: ``compress/replace.py`` writes).
+RECONSTRUCTIBLE = "jxl-reconstructible"
 
 # The media columns every stage receives.
 INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at", "width", "height", "fps", "duration_s",
@@ -51,15 +55,25 @@ class StageContext:
 
     def local_source(self, row: dict[str, Any]) -> Path:
         """A local file with a media's original bytes, for decoders that need a file: the stored original, or the
-        referenced file for ``--mode reference``. For an original replaced by its JPEG XL (``stored_as``
-        jxl-reconstructible) this writes: the exact JPEG is rebuilt into the storage's bounded cache
-        (``Storage.materialize``)."""
+        referenced file for ``--mode reference``. A read, so it never writes: an original replaced by its JPEG XL
+        (``stored_as`` jxl-reconstructible) has no such file until ``materialize_source`` rebuilds it, and asking
+        here for one is an error that says so."""
         if row.get("storage") == "copy" and row.get("blob"):
-            if row.get("stored_as") == "jxl-reconstructible":
-                from workbench.compress.reconstruct import reconstructed_original
-                return reconstructed_original(self.storage, row)
+            if row.get("stored_as") == RECONSTRUCTIBLE:
+                raise WorkbenchError(f"media {row['id']} is stored as JPEG XL: its exact JPEG is rebuilt into the "
+                                     f"storage's cache by StageContext.materialize_source (a write), not by a read")
             return self.storage.local_file(original_key(row["blob"]))
         return Path(row["path"])
+
+    def materialize_source(self, row: dict[str, Any]) -> Path:
+        """``local_source``, except that an original replaced by its JPEG XL is first rebuilt, exactly, into the
+        storage's bounded cache (``Storage.materialize``, found there the next time): the one write reading an
+        original may need, made by name by the callers that decode or serve any original (the thumbnail and OCR
+        stages, ``Library.original_path``)."""
+        if row.get("storage") == "copy" and row.get("blob") and row.get("stored_as") == RECONSTRUCTIBLE:
+            from workbench.compress.reconstruct import reconstructed_original
+            return reconstructed_original(self.storage, row)
+        return self.local_source(row)
 
 
 def now_utc() -> datetime:

@@ -86,7 +86,8 @@ class OcrStage(Stage):
         if self.settings.ocr_read_size_px and width > rgb.shape[1]:
             def hires() -> np.ndarray:
                 from workbench.imaging.decode import open_upright
-                im = open_upright(ctx.local_source(row), row["mime"], self.settings.ocr_read_size_px, self.settings)
+                src = ctx.materialize_source(row)  # a JPEG stored as JPEG XL is rebuilt into the cache first
+                im = open_upright(src, row["mime"], self.settings.ocr_read_size_px, self.settings)
                 return np.asarray(im.convert("RGB"))
         return [_line(t, scale, None) for t in model.predict(rgb, hires)]
 

@@ -22,7 +22,7 @@ class ThumbnailStage(Stage):
     def process_one(self, row: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
         from workbench.imaging.renditions import render_image_file, render_video_file  # heavy: load in workers
 
-        src = ctx.local_source(row)
+        src = ctx.materialize_source(row)  # a JPEG stored as JPEG XL is rebuilt into the cache first
         if not src.exists():
             raise FileNotFoundError(src)
         poster_time = None
