@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -308,6 +309,9 @@ def test_preheated_kernels_serve_sign_in_and_share_links(browser, library, pages
         w = open_gallery(browser, f"{base}/?share=not-a-real-token", ".wb-denied-page")
         pages.append(w)
         assert "not valid" in w.page.inner_text(".wb-denied-reason")
+        deadline = time.monotonic() + 120     # the pool's kernel has opened the library and waits for a visitor
+        while "is filled with 1 kernel" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
         w2 = signed_in(browser, base, pages)
         assert tiles(w2.page) > 0
         assert "Using pre-heated kernel" in log.read_text()

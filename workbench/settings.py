@@ -241,8 +241,8 @@ class Settings:
     # docs/benchmarks.md serve_latency) at a cost 40 open pages cannot feel; 0 turns it off.
     gallery_refresh_interval_s: float = 10.0
     # Kernels are forks of one process that has imported numpy, pandas, lancedb, ipykernel and the gallery
-    # (workbench/gallery/forkserver.py): a fresh kernel spent ~2 s of CPU on those imports and held ~105 MB of
-    # private memory for them. Measured in docs/benchmarks.md, gallery load. False: start each kernel anew.
+    # (workbench/gallery/forkserver.py). 40 viewers at once, same run (docs/benchmarks.md, gallery load): a
+    # kernel's CPU 4.8 -> 2.4 s, its private memory 145 -> 74 MB, p95 ready 110 -> 57 s. False: start each anew.
     gallery_kernel_fork: bool = True
     # Host names the gallery answers to (a DNS-rebinding page reaching a server bound to localhost under its own
     # name is refused). Patterns like "*.example.org" work; `workbench gallery --allow-host NAME` adds one.

@@ -21,17 +21,26 @@ from workbench.gallery.ui import classes, esc, human_duration, month_label, plur
 DEFAULT_CHUNK_SIZE = 48
 
 
-class _Tile:
-    """One pooled tile: thumbnail, a transparent "open" button over it, and a select toggle."""
+def _badge(row: dict) -> str:
+    return f"▶ {human_duration(row.get('duration_s'))}".strip() if row.get("kind") == "video" else ""
 
-    def __init__(self, grid: "Grid", layout: W.Layout):
-        self.index = -1
-        self.image = W.Image(format="webp", layout=layout)
-        self.opener = classes(W.Button(description="", layout=layout, style=grid._button_style), "wb-open")
-        self.toggle = classes(W.ToggleButton(value=False, description="✓", tooltip="Select", layout=layout,
-                                             style=grid._toggle_style),
-                              "wb-select", *(() if grid.selectable else ("wb-hidden",)))
-        self.box = classes(W.Box([self.image, self.opener, self.toggle], layout=layout), "wb-tile")
+
+class _Tile:
+    """One pooled tile: thumbnail, a transparent "open" button over it, and a select toggle. A new tile is built
+    with its first picture, text and classes, so it reaches the browser as four ``comm_open`` messages and no
+    updates (each message passes through the server: docs/benchmarks.md, gallery load)."""
+
+    def __init__(self, grid: "Grid", layout: W.Layout, index: int, row: dict, picture: bytes | None,
+                 selected: bool):
+        self.index = index
+        self.image = W.Image(value=picture or b"", format="webp", layout=layout)
+        self.opener = W.Button(description=_badge(row), tooltip=str(row.get("name") or ""), layout=layout,
+                               style=grid._button_style, _dom_classes=("wb-open",))
+        self.toggle = W.ToggleButton(value=selected, description="✓", tooltip="Select", layout=layout,
+                                     style=grid._toggle_style,
+                                     _dom_classes=("wb-select", *(() if grid.selectable else ("wb-hidden",))))
+        self.box = W.Box([self.image, self.opener, self.toggle], layout=layout,
+                         _dom_classes=("wb-tile", *(("wb-selected",) if selected else ())))
         self._quiet = False
         self.opener.on_click(lambda _b: grid._open(self.index))
         self.toggle.observe(self._toggled, "value")
@@ -42,11 +51,12 @@ class _Tile:
             self._grid._select(self.index, bool(change["new"]))
 
     def show(self, index: int, row: dict, picture: bytes | None, selected: bool) -> None:
+        """Show another media in this (reused) tile."""
         self.index = index
         self.image.value = picture or b""
-        badge = f"▶ {human_duration(row.get('duration_s'))}".strip() if row.get("kind") == "video" else ""
-        self.opener.description = badge
-        self.opener.tooltip = str(row.get("name") or "")
+        with self.opener.hold_sync():
+            self.opener.description = _badge(row)
+            self.opener.tooltip = str(row.get("name") or "")
         self.set_selected(selected)
 
     def set_selected(self, selected: bool) -> None:
@@ -116,10 +126,12 @@ class Grid(W.VBox):
     def _render(self, upto: int) -> None:
         records = self.rows.iloc[self.shown:upto].to_dict("records")
         pictures = self.thumbnails([r["id"] for r in records])
-        while len(self._tiles) < upto:
-            self._tiles.append(_Tile(self, self._layout))
         for i, row in enumerate(records, start=self.shown):
-            self._tiles[i].show(i, row, pictures.get(row["id"]), row["id"] in self.selected)
+            picture, selected = pictures.get(row["id"]), row["id"] in self.selected
+            if i < len(self._tiles):
+                self._tiles[i].show(i, row, picture, selected)
+            else:
+                self._tiles.append(_Tile(self, self._layout, i, row, picture, selected))
         self.shown = upto
         self._area.children = self._children()
         n = len(self.rows)

@@ -96,9 +96,11 @@ class Message(W.HTML):
 
 
 def classes(widget: W.Widget, *names: str) -> W.Widget:
-    """Add CSS classes to a widget and return it (for building trees in one expression)."""
-    for n in names:
-        widget.add_class(n)
+    """Add CSS classes to a widget and return it (for building trees in one expression); one update message
+    for all of them."""
+    new = [n for n in dict.fromkeys(names) if n not in widget._dom_classes]
+    if new:
+        widget._dom_classes = (*widget._dom_classes, *new)
     return widget
 
 
