@@ -25,7 +25,7 @@ from browser import free_port, stop_group, wait_for_http
 from gallery_client import Visitor
 
 TUS = "1.0.0"
-QUOTA_BYTES = 2_000_000
+QUOTA_BYTES = 3_000_000
 MAX_FILE_BYTES = 400 * 2 ** 20
 
 
@@ -103,7 +103,7 @@ class Tus:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The real gallery server on a library with ann (viewer), bob (viewer), root (admin); a quota of 2 MB,
+    """The real gallery server on a library with ann (viewer), bob (viewer), root (admin); a quota of 3 MB,
     a 400 MiB file limit. Yields (base URL, library root, server process id)."""
     from workbench.library import Library
     root = tmp_path_factory.mktemp("gallery_upload")
@@ -328,19 +328,56 @@ def test_content_that_is_not_media_is_refused_with_the_reason_and_leaves_nothing
     assert not [n for n in lib.storage.staging_names() if n.startswith(upload_id) and ".data" in n]
 
 
-def test_a_file_the_library_has_costs_only_its_hash_and_becomes_the_uploaders_too(server):
+def test_content_the_visitor_already_sees_costs_only_its_hash_and_becomes_theirs_too(server):
     base, root, _ = server
     data = jpeg_bytes(4)
     assert signed_in(base, "cat").upload(data, "cat.jpg")["result"] == "added"
+    media_id = hashlib.sha256(data).hexdigest()[:16]
+    lib = library(root)
+    album = lib.create_album("Seen by bob", owner="cat")
+    lib.add_to_album(album, [media_id])
+    lib.add_member(album, "bob", "viewer")
     bob = signed_in(base, "bob")
     r = bob.create(len(data), "mine-too.jpg", sha256=hashlib.sha256(data).hexdigest())
     assert r.status_code == 201
     assert r.headers["Workbench-Upload-Result"] == "known"
     assert int(r.headers["Upload-Offset"]) == len(data)            # nothing to send: tus clients are done
     assert int(bob.head(r.headers["Location"]).headers["Upload-Offset"]) == len(data)
-    media_id = hashlib.sha256(data).hexdigest()[:16]
     assert r.headers["Workbench-Media-Id"] == media_id
-    assert media_id in set(library(root).for_user("bob").media()["id"])
+    lib.remove_member(album, "bob")
+    assert media_id in set(library(root).for_user("bob").media()["id"])    # his own now, not only seen
+
+
+def test_a_hash_alone_never_hands_over_someone_elses_content(server):
+    """Knowing a photo's SHA-256 (from an ETag, a log, a leak) is not having it: the bytes are asked for, and the
+    question "which of these do you have" says nothing about content only others can see."""
+    base, root, _ = server
+    data = jpeg_bytes(40)
+    assert signed_in(base, "cat").upload(data, "private.jpg")["result"] == "added"
+    sha = hashlib.sha256(data).hexdigest()
+    bob = signed_in(base, "bob")
+    asked = bob.v.http.post(f"{base}/upload/known", json={"sha256": [sha]}, headers=bob.headers())
+    assert asked.status_code == 200 and asked.json() == {"known": []}
+    r = bob.create(len(data), "stolen.jpg", sha256=sha)
+    assert r.status_code == 201
+    assert r.headers.get("Workbench-Upload-Result") != "known"
+    assert int(r.headers["Upload-Offset"]) == 0                     # the bytes are wanted
+    assert sha[:16] not in set(library(root).for_user("bob").media()["id"])
+    bob.delete(r.headers["Location"])
+    # Nor through a share link that accepts uploads: it sees its album, nothing else.
+    lib = library(root)
+    album = lib.create_album("Open for guests", owner="cat")
+    token = lib.share_album(album)
+    lib.set_share_uploads(token, True)
+    share_id = lib.shares(album)["share_id"][0]
+    guest = Visitor(base)
+    assert guest.get("/upload?share=" + token).status_code == 200
+    asked = guest.http.post(f"{base}/upload/known?share={share_id}", json={"sha256": [sha]},
+                            headers=Tus(guest).headers())
+    assert asked.status_code == 200 and asked.json() == {"known": []}
+    r = Tus(guest).create(len(data), "stolen.jpg", query=f"?share={share_id}", sha256=sha)
+    assert r.status_code == 201 and int(r.headers["Upload-Offset"]) == 0
+    assert sha[:16] not in set(lib.album_media(album)["id"])
 
 
 def test_the_same_bytes_uploaded_without_a_hash_are_stored_once(server):
@@ -525,8 +562,8 @@ def test_content_sent_with_its_creation_that_is_not_media_is_refused_with_the_re
 def test_known_content_sent_with_its_creation_is_not_stored_again(server):
     base, root, _ = server
     data = jpeg_bytes(25)
-    assert signed_in(base, "cat").upload(data, "first.jpg")["result"] == "added"
     bob = signed_in(base, "bob")
+    assert bob.upload(data, "first.jpg")["result"] == "added"
     r = bob.create_with(data, name="again.jpg", sha256=hashlib.sha256(data).hexdigest())
     assert r.status_code == 201 and r.headers["Workbench-Upload-Result"] == "known"
     assert r.headers["Workbench-Media-Id"] == hashlib.sha256(data).hexdigest()[:16]
@@ -539,9 +576,9 @@ def test_the_page_asks_which_of_its_hashes_the_library_has_in_one_request(server
     """So a known file then costs a creation without bytes and a new one a single creation with them."""
     base, _, _ = server
     data = jpeg_bytes(28)
-    assert signed_in(base, "cat").upload(data, "asked.jpg")["result"] == "added"
-    have, new = hashlib.sha256(data).hexdigest(), hashlib.sha256(b"never uploaded").hexdigest()
     t = signed_in(base, "ann")
+    assert t.upload(data, "asked.jpg")["result"] == "added"
+    have, new = hashlib.sha256(data).hexdigest(), hashlib.sha256(b"never uploaded").hexdigest()
     r = t.v.http.post(f"{base}/upload/known", json={"sha256": [have, new, "not a hash"]}, headers=t.headers())
     assert r.status_code == 200, r.text
     assert r.json() == {"known": [have]}
@@ -585,7 +622,7 @@ def test_a_passed_check_is_reused_for_two_seconds_at_most(server):
     for seed, name in ((29, "first.jpg"), (30, "second.jpg")):
         data = jpeg_bytes(seed, (1200, 900))
         r = t.create_with(data[:1000], length=len(data), name=name, album=album)
-        assert r.status_code == 201
+        assert r.status_code == 201, r.text
         started[name] = (r.headers["Location"], data)
     location, data = started["first.jpg"]
     assert t.patch(location, 1000, data[1000:]).status_code == 204

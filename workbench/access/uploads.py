@@ -11,7 +11,7 @@
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import pyarrow.compute as pc
 
@@ -19,6 +19,7 @@ from workbench.access import shares
 from workbench.access.policy import Actor
 from workbench.catalog.store import Catalog, sql_quote
 from workbench.errors import AccessDenied, NotFoundError, UploadRefused
+from workbench.ingest.probe import media_id_for
 from workbench.ingest.upload import Upload
 
 if TYPE_CHECKING:
@@ -57,14 +58,24 @@ def check_quota(lib: "Library", owner: str, role: str, length: int) -> None:
 
 
 def begin(lib: "Library", *, owner: str, role: str, actor_key: str, length: int, name: str,
-          album_id: str | None, sha256: str | None, added_by: str) -> Upload:
-    """Size and quota checked, then the upload starts (or is known at once by its sha256)."""
+          album_id: str | None, sha256: str | None, added_by: str, sees: Callable[[str], bool]) -> Upload:
+    """Size and quota checked, then the upload starts, or is known at once by its sha256 when the visitor can
+    already see that content (``sees(media_id)``). A hash is no proof of having the bytes: honoured for anyone
+    else's content, it would hand a stranger's photo to whoever learnt its hash (an ETag, a log, a leak)."""
     check_size(length, lib.settings)
-    known = bool(sha256) and lib.uploads.known_media(str(sha256).strip().lower()) is not None
+    claimed = str(sha256).strip().lower() if sha256 else ""
+    known = bool(claimed) and lib.uploads.known_media(claimed) is not None and sees(media_id_for(claimed))
     if not known:                  # known content costs no room: nothing new is stored
         check_quota(lib, owner, role, length)
     return lib.uploads.begin(owner=owner, actor=actor_key, length=length, name=name, album_id=album_id,
-                             sha256=sha256, added_by=added_by)
+                             sha256=sha256, added_by=added_by, known_by_hash=known)
+
+
+def known_to(lib: "Library", sha256s: list[str], sees: Callable[[str], bool]) -> set[str]:
+    """Which of these SHA-256s name content the visitor can already see (what the upload page may then send
+    without its bytes). Content only others can see is not reported: the question is no way to learn what
+    other people keep."""
+    return {h for h in lib.uploads.known_of(sha256s) if sees(media_id_for(h))}
 
 
 def mine(lib: "Library", upload_id: str, actor_key: str) -> Upload:

@@ -594,7 +594,15 @@ class UserView:
             policy.require_access(acc, "contribute", row["name"])
             album_id = row["album_id"]
         return uploads.begin(self._lib, owner=actor.name, role=actor.role, actor_key=f"user:{actor.name}",
-                             length=size_bytes, name=name, album_id=album_id, sha256=sha256, added_by=actor.name)
+                             length=size_bytes, name=name, album_id=album_id, sha256=sha256, added_by=actor.name,
+                             sees=lambda media_id: media_id in policy.visible_media(self._catalog, actor))
+
+    def known_uploads(self, sha256s: list[str]) -> set[str]:
+        """Which of these SHA-256s are content this user already sees (the upload page sends those bodiless)."""
+        from workbench.access import uploads
+        actor = self._actor()
+        visible = policy.visible_media(self._catalog, actor)
+        return uploads.known_to(self._lib, sha256s, visible.__contains__)
 
     def upload(self, upload_id: str):
         """One of this user's uploads (``NotFoundError`` for anyone else's)."""
@@ -753,7 +761,13 @@ class AlbumView:
         role = owner["role"] if owner else "viewer"
         return uploads.begin(self._lib, owner=album_row["owner"], role=role, actor_key=f"share:{self._share_id}",
                              length=size_bytes, name=name, album_id=self._album_id, sha256=sha256,
-                             added_by=f"share:{self._share_id}")
+                             added_by=f"share:{self._share_id}", sees=lambda media_id: media_id in self._ids())
+
+    def known_uploads(self, sha256s: list[str]) -> set[str]:
+        """Which of these SHA-256s are already in the shared album (the only content this link sees)."""
+        from workbench.access import uploads
+        self._upload_check()
+        return uploads.known_to(self._lib, sha256s, self._ids().__contains__)
 
     def upload(self, upload_id: str):
         from workbench.access import uploads

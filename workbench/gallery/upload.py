@@ -539,7 +539,7 @@ class TusPatchHandler(TusHandler):
 @web.stream_request_body
 class KnownHandler(TusHandler):
     """``POST /upload/known`` (ours, not tus): which of the SHA-256s the page computed (JSON ``{"sha256": [...]}``,
-    at most ``KNOWN_MAX`` of them) the library already has, ``{"known": [...]}``: one request for a batch of
+    at most ``KNOWN_MAX`` of them) are content the visitor already sees, ``{"known": [...]}``: one request for a batch of
     files, so a known one then costs a bodiless creation (which makes the uploader one of its owners) and a new
     one a single creation with its bytes. The same checks as a creation: XSRF, ``Tus-Resumable``, same origin,
     signed in (or an unlocked share link that accepts uploads) and allowed to upload."""
@@ -553,16 +553,17 @@ class KnownHandler(TusHandler):
         self._body = bytearray()
         share = self.get_query_argument("share", None) or None
 
-        def allowed() -> None:                        # reads: off the event loop
+        def allowed() -> Any:                         # reads: off the event loop
             view, _, _ = self._acting(share)
             if share:
                 if not view.accepts_uploads:
                     self._refuse(403, "this share link does not accept uploads: ask the album's owner")
             elif view.role not in self._library().settings.upload_roles:
                 self._refuse(403, f"uploading is turned off for {view.role}s in this library: ask an admin")
+            return view
 
         try:
-            await asyncio.get_running_loop().run_in_executor(None, allowed)
+            self._view = await asyncio.get_running_loop().run_in_executor(None, allowed)
         except web.HTTPError:
             raise
         except Exception as e:
@@ -578,7 +579,7 @@ class KnownHandler(TusHandler):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             self._refuse(400, f'send {{"sha256": [...]}}: a list of at most {self.KNOWN_MAX} SHA-256s in hex')
-        known = await asyncio.get_running_loop().run_in_executor(None, self._library().uploads.known_of, shas)
+        known = await asyncio.get_running_loop().run_in_executor(None, self._view.known_uploads, shas)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps({"known": sorted(known)}))
 

@@ -185,9 +185,10 @@ class Uploads:
         return found
 
     def begin(self, *, owner: str, actor: str, length: int, name: str, album_id: str | None = None,
-              sha256: str | None = None, added_by: str | None = None) -> Upload:
-        """A new upload (checks already done by the caller: role, size, quota, album). With the client's
-        ``sha256`` of content the library has, it is finished at once ("known"): nothing is sent or stored."""
+              sha256: str | None = None, added_by: str | None = None, known_by_hash: bool = False) -> Upload:
+        """A new upload (checks already done by the caller: role, size, quota, album). With ``known_by_hash``
+        (the caller found the client's ``sha256`` is content this visitor already sees) it is finished at once
+        ("known"): nothing is sent or stored. Otherwise a ``sha256`` is only checked against the bytes."""
         if time.monotonic() - self._expired_at > EXPIRE_EVERY_S:
             self.expire()
             self._expired_at = time.monotonic()
@@ -198,7 +199,7 @@ class Uploads:
         now = time.time()
         u = Upload(id=secrets.token_hex(16), owner=owner, actor=actor, length=int(length), name=name,
                    ext=name_ext(name), album_id=album_id, sha256_claimed=claimed, created_at=now, touched_at=now)
-        if claimed is not None:
+        if claimed is not None and known_by_hash:
             mid = self.known_media(claimed)
             if mid is not None:
                 self._commit([{"upload": u, "media_id": mid, "row": None, "added_by": added_by,
