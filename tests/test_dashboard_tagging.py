@@ -255,3 +255,45 @@ def test_add_on_a_card_tags_that_media_by_hand(site, browser):
     page.get_by_text("added by hand", exact=True).wait_for()
     assert page.get_by_text("added by hand", exact=True).count() == 1
     assert not w.problems
+
+
+# -- the knobs are parameters ------------------------------------------------------------------------------
+def test_setting_the_trial_threshold_parameter_updates_the_review_its_views_and_the_slider(lib: Library):
+    tag = spread_tags(lib, 1)[0]
+    d = Tagging(lib)
+    d.tag = tag
+    s = column(lib, tag)
+    trial = float(np.round(np.quantile(s, 0.25), 2))
+    d.trial_threshold = trial
+    assert d.threshold.value == pytest.approx(trial)                       # the widget follows the parameter
+    assert int(d.review["tagged_then"].sum()) == int((s >= trial).sum())
+    assert f"**{tag}** at **{trial:.2f}**: **{int((s >= trial).sum())} tagged**" in d.summary.object
+    assert d.histogram.object.startswith("<svg") and "In force: **0.50** (global)" in d.in_force.object
+    with pytest.raises(ValueError):
+        d.trial_threshold = 1.5                                            # a score threshold is in [0, 1]
+    assert Library.open(lib.root).tag_thresholds() == {}                   # trying stores nothing
+
+
+def test_setting_the_tag_filter_and_tag_parameters_narrows_the_list_and_shows_the_tag(lib: Library):
+    d = Tagging(lib)
+    d.tag_filter = "dog"
+    assert d.picker.options and all("dog" in t for t in d.picker.options.values())
+    assert "dog" in d.tag
+    other = next(t for t in d.picker.options.values() if t != d.tag) if len(d.picker.options) > 1 else d.tag
+    d.tag = other
+    assert d.summary.object.startswith(f"**{other}**") or "by hand" in d.summary.object
+
+
+def test_the_grid_filter_and_page_parameters_choose_the_cards(lib: Library):
+    tag = spread_tags(lib, 1)[0]
+    d = Tagging(lib, cards_per_page=3)
+    d.tag = tag
+    d.trial_threshold = float(np.round(np.median(column(lib, tag)), 2))
+    moving = d.review[d.review["change"].isin(["enters", "leaves"])]
+    d.grid_filter = "Enter or leave"
+    assert len(d.grid.objects) == min(3, len(moving)) and d.page == 0
+    d.grid_filter = "Ranked by score"
+    d.page = 1
+    assert d.page_label.object.startswith("Media 4–6 of ")
+    d.page = 10_000                                                        # past the end: the last page
+    assert d.page == (len(d.review) - 1) // 3 and d.next.disabled

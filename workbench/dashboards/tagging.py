@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import panel as pn
+import param
 
-from workbench.dashboards.widgets import ACCENT, Dashboard, caption, picture_html
+from workbench.dashboards.widgets import ACCENT, Dashboard, caption, guarded, picture_html
 from workbench.errors import WorkbenchError
 
 CARDS_PER_PAGE = 40   # media cards on one page: each is a thumbnail (~10-20 KB inlined) and two buttons
@@ -161,16 +162,29 @@ class Card:
 
 
 class Tagging(Dashboard):
-    """Per tag: media ranked by score, a threshold slider previewing what enters and leaves, hand decisions."""
+    """Per tag: media ranked by score, a threshold slider previewing what enters and leaves, hand decisions.
+
+    The knobs are parameters: ``tag``, ``tag_filter``, ``trial_threshold``, ``grid_filter`` and ``page``; the
+    review at the trial threshold is the parameter ``review`` (recomputed when the threshold moves), and the
+    summary, the threshold in force and the histogram are ``@param.depends`` views of it."""
 
     title = "Tagging"
+
+    tag = param.Selector(objects=[], allow_None=True, doc="The tag under review (listed with how many carry it)")
+    tag_filter = param.String("", doc="Part of a tag's name: narrows the tag list")
+    trial_threshold = param.Number(0.5, bounds=(0.0, 1.0), step=0.01,
+                                   doc="The score threshold tried for the tag; nothing is stored until applied")
+    grid_filter = param.Selector(objects=list(SHOW), default="Ranked by score", doc="Which reviewed media to show")
+    page = param.Integer(0, bounds=(0, None), doc="The grid page, from 0")
+    review = param.DataFrame(None, allow_None=True, precedence=-1,
+                             doc="Library.tag_review of the tag at the trial threshold (what the views show)")
 
     def __init__(self, library: Any, *, cards_per_page: int = CARDS_PER_PAGE, card_px: int = CARD_PX):
         if cards_per_page < 1 or card_px < 64:
             raise ValueError("cards_per_page must be at least 1 and card_px at least 64")
         self.cards_per_page, self.card_px = cards_per_page, card_px
-        self.page = 0
         self.cards: dict[str, Card] = {}
+        self.ready = False   # the parameters' watchers wait for ``build`` to finish
         super().__init__(library)
 
     # -- page ----------------------------------------------------------------------------------------------
@@ -192,16 +206,14 @@ class Tagging(Dashboard):
 
         self.search = pn.widgets.TextInput(label="Find a tag", placeholder="type part of a tag",
                                            sizing_mode="stretch_width")
-        self.search.param.watch(guard(self._filter_tags), "value_input")
-        self.picker = pn.widgets.Select(label="Tag (media tagged now)", options=self._tag_options(),
-                                        size=TAG_LIST_ROWS, sizing_mode="stretch_width")
-        self.picker.param.watch(guard(lambda e: self._pick(e.new)), "value")
-        self.threshold = pn.widgets.EditableFloatSlider(
-            label="Threshold", start=0.0, end=1.0, fixed_start=0.0, fixed_end=1.0, step=0.01, value=0.5,
-            format="0.00", sizing_mode="stretch_width")
-        self.threshold.param.watch(guard(lambda e: self._preview()), "value")
+        self.search.param.watch(lambda e: setattr(self, "tag_filter", e.new or ""), "value_input")
+        self.picker = pn.widgets.Select.from_param(self.param.tag, name="Tag (media tagged now)",
+                                                   size=TAG_LIST_ROWS, sizing_mode="stretch_width")
+        self.threshold = pn.widgets.EditableFloatSlider.from_param(
+            self.param.trial_threshold, name="Threshold", fixed_start=0.0, fixed_end=1.0, format="0.00",
+            sizing_mode="stretch_width")
         self.threshold.param.watch(guard(lambda e: self._preview_global()), "value_throttled")
-        self.in_force = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.in_force = pn.pane.Markdown(self.in_force_text, sizing_mode="stretch_width")
         self.apply_tag = pn.widgets.Button(label="Apply to this tag", color="primary",
                                            sizing_mode="stretch_width")
         self.apply_tag.on_click(guard(self._apply_to_tag))
@@ -211,17 +223,16 @@ class Tagging(Dashboard):
         self.clear_override = pn.widgets.Button(label="Clear override", sizing_mode="stretch_width")
         self.clear_override.on_click(guard(self._clear_override))
 
-        self.summary = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        self.summary = pn.pane.Markdown(self.summary_text, sizing_mode="stretch_width", margin=(0, 10))
         self.global_summary = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10),
                                                styles={"color": "#4b5563"})
-        self.histogram = pn.pane.HTML("", height=124, sizing_mode="stretch_width")
-        self.show = pn.widgets.RadioButtonGroup(options=list(SHOW), value="Ranked by score", color="light",
-                                                sizing_mode="fixed", width=560)
-        self.show.param.watch(guard(lambda e: self._show_grid(page=0)), "value")
+        self.histogram = pn.pane.HTML(self.histogram_html, height=124, sizing_mode="stretch_width")
+        self.show = pn.widgets.RadioButtonGroup.from_param(self.param.grid_filter, name="", color="light",
+                                                           sizing_mode="fixed", width=560)
         self.prev = pn.widgets.Button(label="◀ Previous", width=110, sizing_mode="fixed")
         self.next = pn.widgets.Button(label="Next ▶", width=110, sizing_mode="fixed")
-        self.prev.on_click(guard(lambda e: self._show_grid(page=self.page - 1)))
-        self.next.on_click(guard(lambda e: self._show_grid(page=self.page + 1)))
+        self.prev.on_click(guard(lambda e: self.param.update(page=max(0, self.page - 1))))
+        self.next.on_click(guard(lambda e: self.param.update(page=self.page + 1)))
         self.page_label = pn.pane.Markdown("", margin=(8, 10))
         self.grid = pn.FlexBox(sizing_mode="stretch_width")
 
@@ -233,7 +244,14 @@ class Tagging(Dashboard):
                              sizing_mode="stretch_width")]
         self.main += [self.summary, self.global_summary, self.histogram, self.show,
                       pn.Row(self.prev, self.page_label, self.next, sizing_mode="stretch_width"), self.grid]
-        self._pick(self.picker.value)
+        self.ready = True
+        options = self._tag_options()
+        self.param.tag.objects = options
+        first = next(iter(options.values()), None)
+        if self.tag != first:
+            self.tag = first   # shows it (``_pick``)
+        else:
+            self._pick()
 
     # -- reading -------------------------------------------------------------------------------------------
     def _tag_options(self, text: str = "") -> dict[str, str]:
@@ -241,69 +259,89 @@ class Tagging(Dashboard):
         rows = self.overview.to_dict("records")
         return {tag_label(r): r["tag"] for r in rows if t in r["tag"]}
 
-    def _filter_tags(self, event: Any) -> None:
-        options = self._tag_options(event.new or "")
-        current = self.picker.value
-        self.picker.options = options
+    @param.depends("tag_filter", watch=True)
+    @guarded
+    def _filter_tags(self) -> None:
+        options = self._tag_options(self.tag_filter)
+        current = self.tag
+        self.param.tag.objects = options
         if options and current not in options.values():
-            self.picker.value = next(iter(options.values()))
-
-    @property
-    def tag(self) -> str:
-        return self.picker.value
+            self.tag = next(iter(options.values()))
 
     def _scored(self) -> bool:
         return self.tag in self.scores.tags
 
-    def _pick(self, tag: str | None) -> None:
+    @param.depends("tag", watch=True)
+    @guarded
+    def _pick(self) -> None:
         """Show a tag: the slider starts at its threshold in force."""
-        if tag is None:
+        if self.tag is None or not self.ready:
             return
-        self.page = 0
         scored = self._scored()
         for w in (self.threshold, self.apply_tag, self.apply_global):
             w.disabled = not scored
-        start = self.library.tag_threshold(tag)
-        if self.threshold.value != start:
-            self.threshold.value = start  # triggers _preview
+        start = self.library.tag_threshold(self.tag)
+        with param.parameterized.discard_events(self):
+            self.page = 0
+        if self.trial_threshold != start:
+            self.trial_threshold = start   # the review follows (``_preview``)
         else:
-            self._preview()
+            self.param.trigger("trial_threshold")
         self._preview_global()
 
+    @param.depends("trial_threshold", watch=True)
+    @guarded
     def _preview(self) -> None:
-        """Recompute the review at the slider's value: summary, histogram and badges (nothing is stored)."""
-        lib, tag = self.library, self.tag
-        trial = float(self.threshold.value)
-        self.review = lib.tag_review(tag, trial, scores=self.scores)
-        r = self.review
-        current = lib.tag_threshold(tag)
-        override = tag in lib.tag_thresholds()
-        self.clear_override.disabled = not override
+        """The review at the trial threshold (nothing is stored); the views and the grid follow it."""
+        if self.tag is None or not self.ready:
+            return
+        self.clear_override.disabled = self.tag not in self.library.tag_thresholds()
+        self.review = self.library.tag_review(self.tag, float(self.trial_threshold), scores=self.scores)
+
+    @param.depends("review")
+    def in_force_text(self) -> str:
+        """The threshold in force for the tag and where it comes from."""
+        if self.review is None:
+            return ""
         if not self._scored():
-            self.in_force.object = "This tag was only ever added by hand: the vocabulary does not score it."
-            self.summary.object = f"**{tag}**: {int(r['tagged_now'].sum())} media tagged by hand."
-            self.histogram.object = ""
-        else:
-            where = "this tag's override" if override else "global"
-            glob = "" if not override else f"; global {lib.tag_threshold():.2f}"
-            self.in_force.object = f"In force: **{current:.2f}** ({where}{glob})"
-            enters, leaves = int((r["change"] == "enters").sum()), int((r["change"] == "leaves").sum())
-            hand = int((r["change"] == "manual").sum())
-            self.summary.object = (
-                f"**{tag}** at **{trial:.2f}**: **{int(r['tagged_then'].sum())} tagged**; "
+            return "This tag was only ever added by hand: the vocabulary does not score it."
+        lib, tag = self.library, self.tag
+        override = tag in lib.tag_thresholds()
+        where = "this tag's override" if override else "global"
+        glob = "" if not override else f"; global {lib.tag_threshold():.2f}"
+        return f"In force: **{lib.tag_threshold(tag):.2f}** ({where}{glob})"
+
+    @param.depends("review")
+    def summary_text(self) -> str:
+        """How many media the trial threshold tags, and how many enter and leave."""
+        r, tag = self.review, self.tag
+        if r is None:
+            return ""
+        if not self._scored():
+            return f"**{tag}**: {int(r['tagged_now'].sum())} media tagged by hand."
+        current, trial = self.library.tag_threshold(tag), float(self.trial_threshold)
+        enters, leaves = int((r["change"] == "enters").sum()), int((r["change"] == "leaves").sum())
+        hand = int((r["change"] == "manual").sum())
+        return (f"**{tag}** at **{trial:.2f}**: **{int(r['tagged_then'].sum())} tagged**; "
                 f"<span style='color:#15803d'>**+{enters} enter**</span>, "
                 f"<span style='color:#b91c1c'>**−{leaves} leave**</span> "
                 f"(now {int(r['tagged_now'].sum())} at {current:.2f}"
                 f"{f'; {hand} decided by hand' if hand else ''})")
-            self.histogram.object = histogram_svg(r["score"].to_numpy(), current, trial)
-        self._show_grid(page=self.page)
+
+    @param.depends("review")
+    def histogram_html(self) -> str:
+        """The tag's scores with the threshold in force and the trial one marked."""
+        if self.review is None or not self._scored():
+            return ""
+        return histogram_svg(self.review["score"].to_numpy(), self.library.tag_threshold(self.tag),
+                             float(self.trial_threshold))
 
     def _preview_global(self) -> None:
         """What the slider's value would do as the global threshold, over every tag without an override."""
         if not self._scored():
             self.global_summary.object = ""
             return
-        trial = float(self.threshold.value)
+        trial = float(self.trial_threshold)
         o = self.library.tag_overview(trial, scores=self.scores)
         kept = len(self.library.tag_thresholds())
         keep = f"; {kept} tag{'s' if kept != 1 else ''} with an override keep it" if kept else ""
@@ -322,10 +360,16 @@ class Tagging(Dashboard):
                                                self.card_px)
         return card
 
-    def _show_grid(self, page: int) -> None:
-        rows = self.review[SHOW[self.show.value](self.review)]
+    @param.depends("review", "grid_filter", "page", watch=True)
+    @guarded
+    def _show_grid(self) -> None:
+        if self.review is None:
+            return
+        rows = self.review[SHOW[self.grid_filter](self.review)]
         pages = max(1, math.ceil(len(rows) / self.cards_per_page))
-        self.page = min(max(0, page), pages - 1)
+        if self.page > pages - 1:
+            with param.parameterized.discard_events(self):
+                self.page = pages - 1
         start = self.page * self.cards_per_page
         shown = rows.iloc[start:start + self.cards_per_page].to_dict("records")
         self.prev.disabled = self.page == 0
@@ -351,7 +395,7 @@ class Tagging(Dashboard):
                               f"{'to' if action == 'add' else 'from'} {name} by hand.")
 
     async def _apply_to_tag(self, event: Any) -> None:
-        tag, value = self.tag, float(self.threshold.value)
+        tag, value = self.tag, float(self.trial_threshold)
         r = self.review
         enters, leaves = int((r["change"] == "enters").sum()), int((r["change"] == "leaves").sum())
         self.library.set_tag_threshold(value, tag=tag)
@@ -359,7 +403,7 @@ class Tagging(Dashboard):
         self.messages.success(f"“{tag}” now has its own threshold {value:.2f} (+{enters}, −{leaves} media).")
 
     async def _apply_global(self, event: Any) -> None:
-        value = float(self.threshold.value)
+        value = float(self.trial_threshold)
         self.library.set_tag_threshold(value)
         await self._after_apply()
         own = self.library.tag_thresholds().get(self.tag)
@@ -375,14 +419,14 @@ class Tagging(Dashboard):
 
     async def _after_apply(self) -> None:
         await self.busy.run("Recounting tags", self._recount)
-        self._pick(self.tag)
+        self._pick()
 
     def _recount(self) -> None:
         """Counts per tag after a change: the tag list's labels follow."""
         self.overview = self.library.tag_overview(scores=self.scores)
-        current = self.picker.value
-        options = self._tag_options(self.search.value_input or self.search.value or "")
+        current = self.tag
+        options = self._tag_options(self.tag_filter)
         if current not in options.values():  # keep the tag being reviewed listed
             row = self.overview[self.overview["tag"] == current].to_dict("records")
             options = {**({tag_label(row[0]): current} if row else {}), **options}
-        self.picker.param.update(options=options, value=current)
+        self.param.tag.objects = options

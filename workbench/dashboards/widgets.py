@@ -145,6 +145,18 @@ class Messages(pn.Column):
         return run
 
 
+def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+    """For a dashboard method run when a parameter changes (``@param.depends(..., watch=True)`` above it): any
+    failure becomes a message on the page, as ``Messages.guard`` does for callbacks."""
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - every failure must reach the page
+            self.messages.report(e)
+    return run
+
+
 class Busy(pn.Row):
     """A progress bar with a label, shown only while long work runs off the page's thread."""
 
@@ -163,16 +175,20 @@ class Busy(pn.Row):
             self.visible = False
 
 
-class Dashboard:
+class Dashboard(pn.viewable.Viewer):
     """One dashboard: a sidebar of controls and a main area, served by ``panel serve`` or shown in a notebook.
 
     Subclasses set ``title`` and fill ``self.sidebar`` and ``self.main`` (lists of Panel objects) in ``build``.
+    A Panel ``Viewer``: the knobs are parameters (``param.Number(bounds=...)``, ``param.Selector``, units in their
+    names), their widgets are made ``from_param``, and what they change is computed by ``@param.depends`` methods,
+    so setting a parameter (from a widget, a test or a notebook) updates the page with no callbacks to wire.
     """
 
     title = "Workbench"
 
-    def __init__(self, library: Any):
+    def __init__(self, library: Any, **params: Any):
         extension()
+        super().__init__(**params)
         self.library = library
         self.messages = Messages()
         self.busy = Busy()
@@ -211,6 +227,9 @@ class Dashboard:
 
     def servable(self) -> Any:
         return self.template().servable(title=self.title)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.panel()
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
         return self.panel()._repr_mimebundle_(include, exclude)
