@@ -63,6 +63,8 @@ NO_TEXT_SKIMAGE = ("chelsea.png", "coffee.png", "astronaut.png", "motorcycle_lef
 VARIANTS = {  # name -> settings overrides of the defaults (the first: the defaults)
     "default": {},
     "whole": {"ocr_look_max_area": 1.0},
+    "whole-u1.6": {"ocr_look_max_area": 1.0, "ocr_box_unclip_ratio": 1.6},
+    "regions-u1.6": {"ocr_box_unclip_ratio": 1.6},
     "whole-noarena": {"ocr_look_max_area": 1.0, "ocr_memory_arena": False},
     "margin0.03": {"ocr_look_margin": 0.03},
     "d1440": {"ocr_detect_size_px": 1440},

@@ -152,6 +152,10 @@ class Settings:
     ocr_look_margin: float = 0.06
     ocr_look_map_thresh: float = 0.05
     ocr_look_max_area: float = 0.6
+    # How far a detected line's box is grown around the detector's text core (PP-OCR's unclip ratio, 1.6 in
+    # RapidOCR). Lines detected in parts of the picture get boxes a few pixels tighter, and the recogniser then
+    # drops spaces in tilted lines ("bakeryfrommessage"); 1.7 keeps them (benchmarks/ocr.py).
+    ocr_box_unclip_ratio: float = 1.7
     # ONNX Runtime's memory arena for the OCR models (RapidOCR turns it off; see workbench/ocr/engine.py).
     ocr_memory_arena: bool = True
     # Turn lines read upside down (PP-OCR's angle classifier; a few ms per picture with text).

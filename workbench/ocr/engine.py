@@ -120,6 +120,7 @@ class OcrModel(Model):
                 kwargs[key] = str(Path(path).expanduser())
         try:
             self._ocr = RapidOCR(**kwargs)
+            self._ocr.text_det.postprocess_op.unclip_ratio = s.ocr_box_unclip_ratio
             if s.ocr_memory_arena:
                 self._with_memory_arena()
         except Exception as e:  # onnxruntime raises its own types for a bad model file
