@@ -51,9 +51,10 @@ class Settings:
     ray_cpus_per_task: float = 1.0
     ray_cpus_per_actor: float = 1.0
     ray_gpus_per_actor: float = 0.0
-    # `workbench import --engine ray`: files per Ray task (hash, sniff, metadata, copy-in). A Ray task costs a few
-    # ms to schedule and a 12 MP JPEG ~50-100 ms to probe and copy, so 8 keeps the overhead small while a bad file
-    # that kills its worker costs the rerun of only 7 others (docs/scale.md).
+    # `workbench import --engine ray`: files per Ray task (hash, sniff, metadata, copy-in). A 12 MP JPEG costs ~25 ms
+    # of CPU to import (docs/benchmarks.md ingest: 12.2 s on 2 cores for 1,000) and a Ray task a few ms to
+    # schedule (Ray's figure, not measured here), so 8 files (~200 ms) keep that overhead small while a file that
+    # kills its worker costs the rerun of only 7 others. Not tuned by a measurement yet (docs/scale.md).
     ray_import_files_per_task: int = 8
     # `workbench serve`'s background processor. It checks for new media every serve_poll_interval_s (one read of
     # the media table's version, ~0.1 ms: 1 s costs nothing and keeps a new photo's thumbnail within the 5 s
