@@ -12,7 +12,8 @@ What it does
        local   the default engine, `workers` = 2 worker processes (one per core here)
        ray1    `--engine ray --address` a Ray head started for the run (`ray start --head --num-cpus 1`), 1 worker
        ray2    the same with `--num-cpus 2`, 2 worker processes
-     The head is started before the clock starts (seconds, paid once per cluster, not per photo). Timed: `lib.process([stage])` for each of the three stages in turn, so each stage's
+     The head is started before the clock starts (seconds, paid once per cluster, not per photo). Timed:
+     `lib.process([stage])` for each of the three stages in turn, so each stage's
      seconds are known (the cost model in docs/scale.md uses them).
   4. The 1-minute load average is read before and after every run and printed next to its figures: other users'
      processes on this machine take cores from whichever variant is running.
@@ -164,11 +165,13 @@ def _run(args, variants: list[str], work: Path) -> int:
     if "ray2" in med and "local" in med:
         ratio = med["ray2"] / med["local"]
         summary["ray2_vs_local"] = ratio
-        print(f"  ray2 / local = {ratio:.2f}x (goal >= {GOAL_OVERHEAD}x): {'met' if ratio >= GOAL_OVERHEAD else 'NOT met'}")
+        verdict = "met" if ratio >= GOAL_OVERHEAD else "NOT met"
+        print(f"  ray2 / local = {ratio:.2f}x (goal >= {GOAL_OVERHEAD}x): {verdict}")
     if "ray2" in med and "ray1" in med:
         scale = med["ray2"] / med["ray1"]
         summary["ray2_vs_ray1"] = scale
-        print(f"  ray2 / ray1  = {scale:.2f}x (goal >= {GOAL_SCALING}x): {'met' if scale >= GOAL_SCALING else 'NOT met'}")
+        verdict = "met" if scale >= GOAL_SCALING else "NOT met"
+        print(f"  ray2 / ray1  = {scale:.2f}x (goal >= {GOAL_SCALING}x): {verdict}")
     for v in variants:  # per stage core-seconds per image: the basis of the cost model in docs/scale.md
         w = VARIANTS[v][1]
         per = {s: statistics.median(x["stages"][s]["s"] for x in runs[v]) * w / args.n for s in STAGES}

@@ -332,7 +332,8 @@ class LocalHead:
             port = _free_port()
             proc = subprocess.Popen(
                 [str(Path(sys.executable).with_name("ray")), "start", "--head", "--node-ip-address", "127.0.0.1",
-                 "--port", str(port), "--num-cpus", str(num_cpus), "--include-dashboard", "false", "--disable-usage-stats",
+                 "--port", str(port), "--num-cpus", str(num_cpus), "--include-dashboard", "false",
+                 "--disable-usage-stats",
                  "--dashboard-agent-grpc-port", str(_free_port()), "--dashboard-agent-listen-port",
                  str(_free_port()), "--runtime-env-agent-port", str(_free_port()), "--metrics-export-port",
                  str(_free_port()), f"--temp-dir={temp_dir}"],
