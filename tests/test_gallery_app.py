@@ -243,6 +243,7 @@ def test_the_timeline_shows_media_that_arrive_while_it_is_open(lib, tmp_path):
 
 def test_the_open_timeline_checks_for_new_media_every_refresh_interval(lib, tmp_path):
     import asyncio
+    import concurrent.futures
     import json
     (lib.root / "settings.json").write_text(json.dumps({"gallery_refresh_interval_s": 0.2}))
 
@@ -258,7 +259,9 @@ def test_the_open_timeline_checks_for_new_media_every_refresh_interval(lib, tmp_
                 break
         return shown, len(photos.grid.ids)
 
-    shown, later = asyncio.run(page_open_while_a_photo_arrives())
+    # On a thread of its own: in the full suite a browser test's sync Playwright may already run a loop here.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        shown, later = pool.submit(asyncio.run, page_open_while_a_photo_arrives()).result(timeout=120)
     assert later == shown + 1
 
 
