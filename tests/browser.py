@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps trying to reach Google, and this network refuses it.
@@ -163,3 +163,16 @@ def open_gallery(browser, url: str, ready: str = ".wb-app", *, width: int = 1400
     watch.page.goto(url, timeout=120_000)
     watch.page.wait_for_selector(ready, state="visible", timeout=120_000)
     return watch
+
+
+def wait_for(cond: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    """Poll ``cond`` until it returns something true; fail naming ``what`` after ``timeout_s``."""
+    import pytest
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(0.2)

@@ -11,11 +11,9 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 import psutil
@@ -26,22 +24,14 @@ from workbench import Library
 from workbench.serve.processor import EXIT_BUSY
 from workbench.serve.status import processor_pid, read_status
 
+from browser import wait_for
+
 REPO = Path(__file__).resolve().parents[1]
 WB = [sys.executable, "-m", "workbench"]
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
 
-def wait_for(cond: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    """Poll ``cond`` until it returns something true; fail naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def free_port() -> int:

@@ -19,6 +19,8 @@ import pytest
 
 from workbench.parallel import KeptPools, native_threads, run_isolated
 
+from browser import wait_for
+
 REPO = Path(__file__).resolve().parents[1]
 
 # A process that owns a kept pool (as the processor does) with two workers each busy with a two-minute task.
@@ -32,15 +34,6 @@ time.sleep(600)
 """
 
 
-def wait_for(cond, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def alive(p: psutil.Process) -> bool:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +26,6 @@ from workbench.capabilities.trash import Trash
 from workbench.catalog.lock import WriteLock
 from workbench.catalog.store import Catalog
 from workbench.errors import LibraryError
-from workbench.ingest.importer import ImportReport, import_paths
-from workbench.progress import bar
 from workbench.settings import Settings
 from workbench.storage import DERIVED, ORIGINALS, Storage, open_storage
 from workbench.storage.location import is_remote, local_home
@@ -97,19 +94,7 @@ class Library:
         return f"Library({self.location!r})"
 
     # -- import and processing ------------------------------------------------------------------------------
-    def import_files(self, paths: Iterable[str | os.PathLike], *, mode: str = "copy", owner: str | None = None,
-                     progress: bool | None = None, engine: Any = None) -> ImportReport:
-        """Add files and folders; identical content is stored once and remembers every path it was found at.
-        ``engine`` (from ``self.engine("ray")``) fans the per-file hashing, sniffing and copy-in out on Ray."""
-        paths = [Path(p) for p in paths]
-        with self._lock:
-            self.storage.clean_tmp()
-            with bar(None, "import", progress) as pb:
-                report = import_paths(self.catalog, self.root, paths, mode=mode, owner=owner,
-                                      settings=self.settings, storage=self.storage, on_progress=pb.update,
-                                      set_total=lambda n: setattr(pb, "total", n) or pb.refresh(), engine=engine)
-            self.processing.refresh_indexes()
-        return report
+    import_files = forward("processing", "import_files")
 
     @property
     def stages(self) -> Stages:

@@ -21,15 +21,16 @@ class Processing(Capability):
     """``lib.processing``: ``import_files``, ``process``, ``engine``, ``status``, ``prune``, ``writers_waiting``."""
 
     def import_files(self, paths: Iterable[str | os.PathLike], *, mode: str = "copy", owner: str | None = None,
-                     progress: bool | None = None) -> ImportReport:
-        """Add files and folders; identical content is stored once and remembers every path it was found at."""
+                     progress: bool | None = None, engine: Any = None) -> ImportReport:
+        """Add files and folders; identical content is stored once and remembers every path it was found at.
+        ``engine`` (from ``self.engine("ray")``) fans the per-file hashing, sniffing and copy-in out on Ray."""
         paths = [Path(p) for p in paths]
         with self.lock:
             self.storage.clean_tmp()
             with bar(None, "import", progress) as pb:
                 report = import_paths(self.catalog, self.root, paths, mode=mode, owner=owner,
                                       settings=self.settings, storage=self.storage, on_progress=pb.update,
-                                      set_total=lambda n: setattr(pb, "total", n) or pb.refresh())
+                                      set_total=lambda n: setattr(pb, "total", n) or pb.refresh(), engine=engine)
             self.refresh_indexes()
         return report
 
