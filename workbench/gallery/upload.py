@@ -182,7 +182,16 @@ class TusHandler(web.RequestHandler):
             if u.reason:
                 self.set_header(REASON_HEADER, urllib.parse.quote(as_sentence(u.reason)))
 
+    # Streaming handlers (``stream_request_body``) set _body_read False until their method runs; tornado has
+    # read every other handler's body before it calls prepare.
+    _body_read = True
+    _has_body = False
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self._has_body and not self._body_read:
+            # Refused before the body was read: tornado closes the connection rather than read the rest, so
+            # say so, or a keep-alive client sends its next request into a socket that is about to close.
+            self.set_header("Connection", "close")
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         if status_code == 412:
             self.set_header("Tus-Version", TUS_VERSION)
@@ -328,7 +337,6 @@ class TusPatchHandler(TusHandler):
     """
 
     _body_read = False
-    _has_body = False
     _created: Any = None
     _actor: str = ""         # the for_actor key of the view that checked this request
     _who: str = ""           # user:<name> or share:<id>, for the log and refusals
@@ -456,13 +464,6 @@ class TusPatchHandler(TusHandler):
             except UploadRefused as e:
                 log.warning("upload %s: %s", r.upload.id, e)
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        if self._has_body and not self._body_read:
-            # Refused before the body was read: tornado closes the connection rather than read the rest, so
-            # say so, or a keep-alive client sends its next request into a socket that is about to close.
-            self.set_header("Connection", "close")
-        super().write_error(status_code, **kwargs)
-
     def on_connection_close(self) -> None:
         # A dropped connection: what arrived stays, and the next HEAD says where to resume; but a creation cut
         # off before its answer leaves an upload whose address the client never learned (tus clients then
@@ -546,8 +547,11 @@ class KnownHandler(TusHandler):
 
     SUPPORTED_METHODS = ("POST",)
     KNOWN_MAX = 1000
+    _body_read = False
 
     async def prepare(self) -> None:
+        self._has_body = "Transfer-Encoding" in self.request.headers or \
+            self.request.headers.get("Content-Length", "0") not in ("", "0")
         self.request.connection.set_max_body_size(self.KNOWN_MAX * 80 + 1024)
         self._check_request()
         self._body = bytearray()
@@ -573,6 +577,7 @@ class KnownHandler(TusHandler):
         self._body += chunk
 
     async def post(self) -> None:
+        self._body_read = True
         try:
             shas = json.loads(bytes(self._body))["sha256"]
             if not isinstance(shas, list) or len(shas) > self.KNOWN_MAX or not all(isinstance(h, str) for h in shas):
