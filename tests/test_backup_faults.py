@@ -129,7 +129,13 @@ def test_a_full_target_disk_is_one_clear_error_and_earlier_backups_stay_intact(t
         assert not (lib.root / ".backup-staging").exists()
         assert (lib.root / ".backup-failed").exists()                 # the next backup prunes what this one wrote
     finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
+        _unmount(disk)
+
+
+def _unmount(folder: Path) -> None:
+    """A plain unmount first (a lazy one may leave the tmpfs attached while restic's files are still open)."""
+    if subprocess.run(["umount", str(folder)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
 @pytest.mark.slow
