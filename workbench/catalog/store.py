@@ -11,7 +11,12 @@ from typing import Any
 import lancedb
 import pyarrow as pa
 
+from workbench.catalog.filters import Filter, In, render
 from workbench.catalog.sql import sql_in, sql_quote  # noqa: F401  (re-exported: the catalog's filter helpers)
+
+#: What ``where=`` takes: a ``Filter`` (``workbench.catalog.filters``); a Lance SQL string still passes while the
+#: callers move to filters.
+Where = Filter | str
 
 # LanceDB's merge_insert counts a null vector as a "bad" one and by default refuses the whole write, so a stage
 # result row for a failed media (no vector) would abort the commit of its batch. Rows reach LanceDB already cast
@@ -123,12 +128,13 @@ class Catalog:
                 data, on_bad_vectors=NULL_VECTORS))
             self._written.add(name)
 
-    def delete(self, name: str, where: str) -> None:
+    def delete(self, name: str, where: Where) -> None:
+        sql = render(where) or "true"
         tbl = self.table(name)
-        _retrying(lambda: tbl.delete(where))
+        _retrying(lambda: tbl.delete(sql))
         self._written.add(name)
 
-    def delete_matching(self, name: str, where: str) -> int:
+    def delete_matching(self, name: str, where: Where) -> int:
         """Delete the rows matching ``where`` and say how many there were (no write, no new table version, when
         none match)."""
         n = self.count(name, where)
@@ -136,13 +142,15 @@ class Catalog:
             self.delete(name, where)
         return n
 
-    def update(self, name: str, where: str, values: dict[str, Any]) -> None:
+    def update(self, name: str, where: Where, values: dict[str, Any]) -> None:
+        sql = render(where)
         tbl = self.table(name)
-        _retrying(lambda: tbl.update(where=where, values=values))
+        _retrying(lambda: tbl.update(where=sql, values=values))
         self._written.add(name)
 
     # -- reads ----------------------------------------------------------------------------------------------
-    def read(self, name: str, columns: list[str] | None = None, where: str | None = None) -> pa.Table:
+    def read(self, name: str, columns: list[str] | None = None, where: Where | None = None) -> pa.Table:
+        where = render(where)
         tbl = self.table(name)
         n = tbl.count_rows()
         if n == 0:
@@ -157,7 +165,8 @@ class Catalog:
             q = q.select(columns)
         return q.limit(n).to_arrow()
 
-    def count(self, name: str, where: str | None = None) -> int:
+    def count(self, name: str, where: Where | None = None) -> int:
+        where = render(where)
         return int(self.table(name).count_rows(where) if where else self.table(name).count_rows())
 
     def existing_keys(self, name: str, column: str, values: Iterable[str]) -> set[str]:
@@ -166,7 +175,7 @@ class Catalog:
         found: set[str] = set()
         for i in range(0, len(values), 1000):
             chunk = values[i:i + 1000]
-            t = self.read(name, [column], sql_in(column, chunk))
+            t = self.read(name, [column], In(column, chunk))
             found.update(t.column(column).to_pylist())
         return found
 
