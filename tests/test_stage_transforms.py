@@ -1,20 +1,29 @@
-"""Every stage is a plain function of an Arrow table: it runs on a bare table with no runner and no LanceDB.
+"""Every stage is a callable class of an Arrow table: ``stage.setup(ctx)``, then ``stage(table)`` runs on a bare
+table with no runner and no LanceDB.
 
-That is what makes stages engine-neutral (the local pool today, Ray Data's ``map_batches`` for issue 20): a
+That is what makes stages engine-neutral (the local pool and Ray Data's ``map_batches`` make that same call): a
 stage needs only its input rows, its settings and the storage its files live in. The check runs in a fresh
-process where importing ``lancedb`` fails, so a stage that reached for the catalog would fail here.
+process where importing ``lancedb`` fails, so a stage that reached for the catalog would fail here. The stages
+are taken from the registry (``all_stages``), and every ``Stage`` class in ``workbench/stages/`` must be in it,
+so a new stage cannot be left out.
 """
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
+import workbench.stages
+from workbench.errors import WorkbenchError
 from workbench.settings import Settings
+from workbench.stages.base import INPUT_COLUMNS, Stage
 from workbench.stages.registry import all_stages
 
 SCRIPT = textwrap.dedent("""
@@ -59,10 +68,11 @@ SCRIPT = textwrap.dedent("""
         for other, cols in stage.optional_inputs():
             for c in cols:
                 table = table.append_column(c, pa.nulls(table.num_rows, type=other.schema.field(c).type))
-        batch = table.to_batches()[0]
-        result = pa.Table.from_batches([stage.transform(batch, ctx)])
+        stage.setup(ctx)  # loads its model and keeps ctx: the call below takes the table only
+        result = stage(table)
         results[stage.name] = result
-        out[stage.name] = {"schema_ok": result.schema.equals(stage.schema),
+        out[stage.name] = {"schema_ok": isinstance(result, pa.Table) and result.schema.equals(stage.schema),
+                           "ids_in_order": result.column("media_id").to_pylist() == table.column("id").to_pylist(),
                            "rows": [{k: r[k] for k in ("media_id", "status", "error")} for r in result.to_pylist()]}
     out["catalog_folder"] = (root / "catalog").exists()
     print(json.dumps(out))
@@ -70,7 +80,7 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_every_stage_transforms_a_bare_arrow_table_without_a_runner_or_lancedb(tiny_clip_checkpoint,
+def test_every_registered_stage_is_called_on_a_bare_arrow_table_without_a_runner_or_lancedb(tiny_clip_checkpoint,
                                                                                  tmp_path: Path) -> None:
     config, checkpoint = tiny_clip_checkpoint
     root = tmp_path / "lib"
@@ -83,6 +93,7 @@ def test_every_stage_transforms_a_bare_arrow_table_without_a_runner_or_lancedb(t
     assert set(names) <= set(out)
     for name in names:
         assert out[name]["schema_ok"], f"{name} returned rows that do not match its table's schema"
+        assert out[name]["ids_in_order"], f"{name} did not return one row per media, in order"
         statuses = {r["media_id"][:1]: r["status"] for r in out[name]["rows"]}
         assert "ok" in statuses.values(), f"{name}: {out[name]['rows']}"
     # The stages that read the original itself record a missing one as a failed row with a reason, never raise.
@@ -92,10 +103,30 @@ def test_every_stage_transforms_a_bare_arrow_table_without_a_runner_or_lancedb(t
 
 
 def test_a_failed_row_has_every_column_of_its_stage_table(tiny_clip_checkpoint) -> None:
-    import pyarrow as pa
-
     for stage in all_stages(Settings()):
         row = stage.failed_row("a" * 64, "could not decode: truncated file")
         assert list(row) == stage.schema.names
         assert row["status"] == "failed" and row["error"] == "could not decode: truncated file"
         pa.RecordBatch.from_pylist([row], schema=stage.schema)  # it fits the table the runner commits it to
+
+
+def test_every_stage_class_is_in_the_registry() -> None:
+    """A stage written but not added to ``all_stages`` would never run, nor be checked above."""
+    for info in pkgutil.iter_modules(workbench.stages.__path__):
+        importlib.import_module(f"workbench.stages.{info.name}")
+    defined = set()
+    todo = [Stage]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.startswith("workbench.stages."):
+                defined.add(sub)
+    registered = {type(s) for s in all_stages(Settings())}
+    assert defined and defined <= registered, f"not in stages/registry.py's all_stages: {defined - registered}"
+
+
+def test_a_stage_called_before_its_setup_says_what_to_do() -> None:
+    thumbnails = all_stages(Settings())[0]
+    media = pa.Table.from_pylist([], schema=pa.schema([(c, pa.string()) for c in INPUT_COLUMNS]))
+    with pytest.raises(WorkbenchError, match=r"setup\(StageContext"):
+        thumbnails(media)

@@ -1,10 +1,14 @@
-"""What a processing stage is: a function from an Arrow record batch of media to a batch of result rows.
+"""What a processing stage is: a callable class from an Arrow table of media to a table of result rows.
+
+A stage is built from its settings, ``setup(ctx)`` loads its model once (from ``workbench.models``) and keeps the
+``StageContext`` (where originals are read and derived files written), and ``stage(table)`` does the work:
+``pa.Table`` of media in, ``pa.Table`` of the stage's rows out, one row per media. The local worker pool and Ray
+Data's ``map_batches`` run that same call (``stages/engines.py``); a test runs it on a bare table with no runner
+and no LanceDB (``tests/test_stage_transforms.py``).
 
 Each stage owns one catalog table keyed by ``media_id@version``. A media is pending for a stage when the
 table has no row for the stage's current version, so a rerun resumes where the last one stopped and a new
 version (a new model, a new thumbnail size) makes everything pending again without losing the old rows.
-The same ``transform`` runs in a local worker pool today and could run unchanged as a Ray Data
-``map_batches`` function over Lance tomorrow.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from workbench.errors import MediaError, WorkbenchError
+from workbench.models.registry import get as get_model
 from workbench.settings import Settings
 from workbench.storage import Storage, derived_key, open_storage, original_key
 
@@ -81,7 +86,9 @@ def now_utc() -> datetime:
 
 
 class Stage:
-    """Subclasses set ``name``, ``schema`` and implement ``process_one`` (or override ``transform``)."""
+    """A callable class: ``setup(ctx)`` once per process (it loads ``model_name`` and keeps the context), then
+    ``stage(table)`` for each table of media. Subclasses set ``name``, ``schema``, ``version`` and implement
+    ``process_one`` (one media) or override ``transform`` (a whole batch)."""
 
     name: str = ""
     schema: pa.Schema
@@ -95,6 +102,10 @@ class Stage:
     batch_rows: int | None = None
     # Columns too big to show in ``workbench show`` (vectors).
     bulky_columns: tuple[str, ...] = ()
+    #: The model this stage runs, by its name in ``workbench.models`` (None: a stage without a model).
+    model_name: str | None = None
+    #: The context ``setup`` was given: where ``__call__`` reads originals and writes derived files.
+    _ctx: StageContext | None = None
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -123,10 +134,41 @@ class Stage:
         """Why this stage cannot run on this machine right now (e.g. no model weights), or None."""
         return None
 
+    def model_options(self) -> dict[str, Any]:
+        """What ``model_name`` is loaded with beyond the settings (``workbench.models.get(name, settings, **these)``),
+        e.g. the tag stage's vocabulary."""
+        return {}
+
+    def model(self) -> Any:
+        """This stage's model from the process's model cache: loaded on the first call, a lookup after that.
+        Raises the model's own error (no weights: what to do) when it cannot be loaded."""
+        if self.model_name is None:
+            raise WorkbenchError(f"the {self.name} stage runs no model")
+        return get_model(self.model_name, self.settings, **self.model_options())
+
     def setup(self, ctx: StageContext) -> None:
-        """Load what the batches need (a model) before the first one: the engines call it in each worker process
-        and once per Ray actor. Models come from the process's model cache (``workbench.models``), so calling it
-        again costs a lookup, and ``transform`` asks the cache too, so a bare ``transform`` call still works."""
+        """Get ready to be called: keep ``ctx`` (where files are read and written; ``stage(table)`` takes only the
+        table, so it travels this way, as it does into a Ray actor's constructor) and load the model before the
+        first table. The engines call it in each worker process and once per Ray actor; models come from the
+        process's cache (``workbench.models``), so calling it again costs a lookup."""
+        self._ctx = ctx
+        if self.model_name is not None:
+            self.model()
+
+    @property
+    def context(self) -> StageContext:
+        """The ``StageContext`` given to ``setup``."""
+        if self._ctx is None:
+            raise WorkbenchError(f"the {self.name} stage was called before its setup: call "
+                                 f"stage.setup(StageContext(root, settings)) first, it says where the library's "
+                                 f"files are read and written")
+        return self._ctx
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        """This stage's rows for ``table``'s media (``INPUT_COLUMNS`` plus the dependency's columns): one row per
+        media, in order; a bad file is a ``failed`` row with its reason, never an exception for the table."""
+        ctx = self.context
+        return pa.Table.from_batches([self.transform(b, ctx) for b in table.to_batches()], schema=self.schema)
 
     @property
     def version(self) -> str:
@@ -139,6 +181,11 @@ class Stage:
     def key(self, media_id: str) -> str:
         return f"{media_id}@{self.version}"
 
+    def ok_row(self, media_id: str, **outputs: Any) -> dict[str, Any]:
+        """The row of a media done: the shared leading columns (``stage_schema``) and the stage's own outputs."""
+        return {"key": self.key(media_id), "media_id": media_id, "version": self.version, "status": "ok",
+                "error": None, "created_at": now_utc(), **outputs}
+
     def failed_row(self, media_id: str, reason: str) -> dict[str, Any]:
         """The row that records why a media failed: every column of the stage's schema, its own outputs null."""
         row: dict[str, Any] = dict.fromkeys(self.schema.names)
@@ -147,13 +194,12 @@ class Stage:
         return row
 
     def transform(self, batch: pa.RecordBatch, ctx: StageContext) -> pa.RecordBatch:
-        """Batch in, batch out; one bad file yields a ``failed`` row, never an exception for the batch."""
+        """One batch of ``__call__``: ``process_one`` for each media; one bad file yields a ``failed`` row, never an
+        exception for the batch. A stage that wants whole batches (an encoder) overrides this."""
         out: list[dict[str, Any]] = []
         for row in batch.to_pylist():
             try:
-                result = self.process_one(row, ctx)
-                out.append({"key": self.key(row["id"]), "media_id": row["id"], "version": self.version,
-                            "status": "ok", "error": None, "created_at": now_utc(), **result})
+                out.append(self.ok_row(row["id"], **self.process_one(row, ctx)))
             except MediaError as e:
                 out.append(self.failed_row(row["id"], e.reason))
             except FileNotFoundError:
@@ -162,7 +208,9 @@ class Stage:
 
 
 def run_batch(task: tuple[Stage, pa.RecordBatch, StageContext]) -> pa.RecordBatch:
-    """What a worker process runs. It lives here, not in the runner, so workers never import LanceDB."""
+    """What a worker process (local or Ray) runs: ``stage.setup(ctx)``, then ``stage(batch)``. It lives here, not in
+    the runner, so workers never import LanceDB."""
     stage, batch, ctx = task
     stage.setup(ctx)
-    return stage.transform(batch, ctx)
+    result = stage(pa.Table.from_batches([batch])).combine_chunks()
+    return (result.to_batches() or [pa.RecordBatch.from_pylist([], schema=stage.schema)])[0]

@@ -44,6 +44,7 @@ class EmbeddingStage(Stage):
     dependency_columns = ("preview",)
     workers = 1  # torch already uses every core; two model copies would only fight for them
     bulky_columns = ("vector", "frame_vectors")
+    model_name = "clip"
 
     def __init__(self, settings: Settings, thumbnails: Stage):
         super().__init__(settings)
@@ -89,18 +90,15 @@ class EmbeddingStage(Stage):
         load is tried again when asked again, so weights placed later are found)."""
         from workbench.semantic.clip import WeightsUnavailable
         try:
-            self.embedder()
+            self.model()
         except WeightsUnavailable as e:
             return str(e)
         return None
 
-    def embedder(self) -> Any:
-        """The CLIP embedder for this stage's settings, from the model registry (``workbench.models``)."""
-        from workbench.semantic.clip import load_embedder
-        return load_embedder(self.settings)
-
-    def setup(self, ctx: StageContext) -> None:
-        self.embedder()
+    def model(self) -> Any:
+        """CLIP's weights as an embedder with this stage's batch size and image encoder (the int8 one, loaded too,
+        when ``clip_onnx_int8``)."""
+        return super().model().embedder(self.settings)
 
     def after_run(self, catalog: Any) -> None:
         """Keep the vector indexes fresh: exact search while small, IVF-PQ once large (see vector_index)."""
@@ -124,7 +122,7 @@ class EmbeddingStage(Stage):
 
         rows = batch.to_pylist()
         times: dict[str, list[float]] = {}  # video id -> its sampled frames' times, filled by the loaders
-        results = embed_items(self.embedder(), rows, lambda row: self._load(row, ctx, times),
+        results = embed_items(self.model(), rows, lambda row: self._load(row, ctx, times),
                               prefetch_batches=self.settings.clip_prefetch_batches)
         out = []
         for row, res in zip(rows, results):
@@ -160,11 +158,9 @@ class EmbeddingStage(Stage):
 
     def _ok(self, mid: str, vec: np.ndarray, kind: str, times: list[float] | None,
             frame_vecs: np.ndarray | None, taken_at: Any = None) -> dict[str, Any]:
-        return {"key": self.key(mid), "media_id": mid, "version": self.version, "status": "ok", "error": None,
-                "created_at": now_utc(), "vector": vec.astype(np.float32).tolist(), "kind": kind,
-                "taken_at": taken_at,
-                "frames": len(times) if times else None, "frame_times": times,
-                "frame_vectors": frame_vecs.astype(np.float32).tolist() if frame_vecs is not None else None}
+        return self.ok_row(mid, vector=vec.astype(np.float32).tolist(), kind=kind, taken_at=taken_at,
+                           frames=len(times) if times else None, frame_times=times,
+                           frame_vectors=frame_vecs.astype(np.float32).tolist() if frame_vecs is not None else None)
 
     def side_tables(self, results: pa.Table) -> dict[str, pa.Table]:
         rows = []

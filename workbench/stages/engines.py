@@ -74,7 +74,8 @@ class LocalEngine:
 
 
 class _StageUDF:
-    """A Ray Data callable class: the stage set up once per actor, then batch in, batch out."""
+    """A Ray Data callable class around a stage (itself a callable class): set up once per actor (its model
+    loaded there once), then table in, table out, a bad file costing only its row."""
 
     def __init__(self, stage: Stage, ctx: StageContext):
         self.stage, self.ctx = stage, ctx
@@ -85,8 +86,9 @@ class _StageUDF:
 
 
 def transform_each(table: pa.Table, stage: Stage, ctx: StageContext) -> pa.Table:
-    """The stage's transform over ``table``; if it raises anything but a file's own ``MediaError`` (which the
-    stage already turns into a failed row), each file is retried alone so one bad file costs only its row."""
+    """``stage(table)`` batch by batch (``run_batch``); if a batch raises anything but a file's own ``MediaError``
+    (which the stage already turns into a failed row), each file is retried alone so one bad file costs only its
+    row."""
     batches = table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]
     out = []
     for batch in batches:

@@ -55,6 +55,7 @@ class FaceStage(Stage):
     dependency_columns = ("preview", "preview_width", "preview_height")
     workers = 1  # dlib already uses both cores for its detector; a second copy of the models only competes
     bulky_columns = ("detections",)
+    model_name = "faces"  # the detector and recogniser (faces/engine.py's FaceEngine)
 
     def __init__(self, settings: Settings, thumbnails: Stage):
         super().__init__(settings)
@@ -81,21 +82,13 @@ class FaceStage(Stage):
         from workbench.faces.engine import FaceModelUnavailable
         from workbench.faces.weights import FaceWeightsUnavailable
         try:
-            self.engine()
+            self.model()
         except (FaceModelUnavailable, FaceWeightsUnavailable) as e:
             return str(e)
         return None
 
-    def engine(self) -> Any:
-        """The face detector and recogniser for this stage's settings, from the model registry."""
-        from workbench.faces.engine import load_engine
-        return load_engine(self.settings)
-
-    def setup(self, ctx: StageContext) -> None:
-        self.engine()
-
     def process_one(self, row: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
-        engine = self.engine()
+        engine = self.model()
         if row["kind"] == "video":
             dets, frames = self._video(row, ctx, engine)
         else:

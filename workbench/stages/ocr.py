@@ -31,6 +31,7 @@ class OcrStage(Stage):
     kinds = ("image", "video")
     dependency_columns = ("preview", "preview_width", "preview_height")
     bulky_columns = ("lines",)
+    model_name = "ocr"  # PP-OCR (ocr/engine.py's OcrModel)
 
     def __init__(self, settings: Settings, thumbnails: Stage):
         super().__init__(settings)
@@ -55,14 +56,6 @@ class OcrStage(Stage):
                     f"`pip install --no-deps rapidocr-onnxruntime pyclipper shapely`")
         missing = missing_model_files(self.settings)
         return f"OCR skipped: {missing}" if missing else None
-
-    def model(self) -> Any:
-        """PP-OCR for this stage's settings, from the model registry (``workbench.models``)."""
-        from workbench.ocr.engine import load_model
-        return load_model(self.settings)
-
-    def setup(self, ctx: StageContext) -> None:
-        self.model()
 
     def process_one(self, row: dict[str, Any], ctx: StageContext) -> dict[str, Any]:
         model = self.model()

@@ -19,10 +19,9 @@ import pyarrow as pa
 from workbench.catalog.schema import stage_schema
 from workbench.errors import WorkbenchError
 from workbench.models.registry import Model, register
-from workbench.models.registry import get as get_model
 from workbench.semantic.vocabulary import Vocabulary
 from workbench.settings import Settings
-from workbench.stages.base import Stage, StageContext, now_utc
+from workbench.stages.base import Stage, StageContext
 from workbench.storage import derived_key
 
 #: Label banks (embedded vocabulary prompts) are cached under ``derived/label_banks/``.
@@ -46,6 +45,7 @@ class TagStage(Stage):
     workers = 1
     bulky_columns = ("scores",)
     dependency_columns = ("vector", "frame_vectors")
+    model_name = "label-bank"  # LabelBankModel below: label and background vectors, embedded once and stored
 
     def __init__(self, settings: Settings, embeddings: Stage, root: Path):
         super().__init__(settings)
@@ -71,25 +71,20 @@ class TagStage(Stage):
             return f"needs CLIP embeddings ({self.dependency.name} is skipped: no weights)"
         return None
 
-    def setup(self, ctx: StageContext) -> None:
-        """Load the label bank (and with it CLIP's text tower when the bank is not stored yet) once per process."""
-        self.bank(ctx)
-
-    def bank(self, ctx: StageContext) -> "LabelBankModel":
-        """Label and background vectors for this model and vocabulary, from the model registry (embedded once
-        and stored under ``derived/label_banks/``)."""
-        return get_model("label-bank", self.settings, model_version=self.dependency.version,  # type: ignore[return-value]
-                   vocabulary=self.vocabulary, storage=ctx.storage)
+    def model_options(self) -> dict[str, Any]:
+        """The bank of this CLIP model and vocabulary, read from (or, the first time, embedded by CLIP's text tower
+        and written to) the library's storage under ``derived/label_banks/``."""
+        return {"model_version": self.dependency.version, "vocabulary": self.vocabulary,
+                "storage": self.context.storage}
 
     def transform(self, batch: pa.RecordBatch, ctx: StageContext) -> pa.RecordBatch:
-        bank = self.bank(ctx)
+        bank = self.model()
         out = []
         for row in batch.to_pylist():
             frames = row.get("frame_vectors")
             vecs = np.asarray(frames if frames else [row["vector"]], np.float32)
             scores = bank.predict(vecs).max(axis=0)  # a video has a tag if any of its frames shows it
-            out.append({"key": self.key(row["id"]), "media_id": row["id"], "version": self.version,
-                        "status": "ok", "error": None, "created_at": now_utc(), "scores": scores.tolist()})
+            out.append(self.ok_row(row["id"], scores=scores.tolist()))
         return pa.RecordBatch.from_pylist(out, schema=self.schema)
 
 
