@@ -58,13 +58,15 @@ def test_each_filter_renders_to_the_lance_sql_it_names():
     assert NotNull("deleted_at").to_sql() == "deleted_at IS NOT NULL"
     assert Lt("size", 3).to_sql() == "size < 3" and Le("size", 3).to_sql() == "size <= 3"
     assert Gt("score", 0.5).to_sql() == "score > 0.5" and Ge("ok", True).to_sql() == "ok >= true"
-    assert Range("size", 1, 5).to_sql() == "(size >= 1) AND (size <= 5)"
+    assert Range("size", 1, 5).to_sql() == "size >= 1 AND size <= 5"
     assert Range("size", hi=5, hi_inclusive=False).to_sql() == "size < 5"
     assert Like("id", "ab%").to_sql() == "id LIKE 'ab%'"
-    assert (Eq("a", 1) & IsNull("b")).to_sql() == "(a = 1) AND (b IS NULL)"
-    assert (Eq("a", 1) | Eq("a", 2)).to_sql() == "(a = 1) OR (a = 2)"
+    assert (Eq("a", 1) & IsNull("b")).to_sql() == "a = 1 AND b IS NULL"
+    assert (Eq("a", 1) | Eq("a", 2)).to_sql() == "a = 1 OR a = 2"
+    assert ((Eq("a", 1) | Eq("a", 2)) & Range("b", 1, 2)).to_sql() == "(a = 1 OR a = 2) AND (b >= 1 AND b <= 2)"
+    assert (Eq("a", 1) & Eq("b", 2) | ~Eq("c", 3)).to_sql() == "(a = 1 AND b = 2) OR NOT (c = 3)"
     assert (~Eq("a", 1)).to_sql() == "NOT (a = 1)"
-    assert where(media_id="m", status="ok").to_sql() == "(media_id = 'm') AND (status = 'ok')"
+    assert where(media_id="m", status="ok").to_sql() == "media_id = 'm' AND status = 'ok'"
 
 
 def test_timestamps_render_in_utc_and_dates_as_dates():
@@ -146,6 +148,8 @@ def test_each_filter_selects_the_right_rows(catalog):
     assert ids(catalog, StartsWith("id", "a_")) == []                   # '_' taken literally, not "any one"
     assert ids(catalog, Eq("ok", True) & IsNull("deleted_at") & Gt("size", 10)) == ["b1", "c_%"]
     assert ids(catalog, Eq("owner", "ann") | Eq("owner", "bob")) == ["a1", "a2"]
+    assert ids(catalog, (Eq("owner", "ann") | Eq("owner", "bob")) & Range("size", 15, 25)) == ["a2"]
+    assert ids(catalog, Eq("owner", "bob") & Eq("ok", False) | Eq("id", "c_%")) == ["a2", "c_%"]
     assert ids(catalog, ~In("id", ["a1"])) == ["a2", "b1", "c_%"]
     assert ids(catalog, where(owner="bob", ok=False)) == ["a2"]
     assert ids(catalog, ALL) == ["a1", "a2", "b1", "c_%"] and ids(catalog, NONE) == []

@@ -261,7 +261,10 @@ class And(Filter):
             return self._empty
         if len(self.filters) == 1:
             return self.filters[0].to_sql()
-        return f" {self._joiner} ".join(f"({f.to_sql()})" for f in self.filters)
+        # A comparison binds tighter than AND and OR, so only a compound part is bracketed: the usual filter
+        # reads as it always did (``version = 'v' AND status = 'ok'``, the key of a search snapshot).
+        return f" {self._joiner} ".join(f"({f.to_sql()})" if isinstance(f, (And, Range)) else f.to_sql()
+                                        for f in self.filters)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(repr(f) for f in self.filters)})"
