@@ -9,9 +9,10 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.access.scope import EVERYTHING, Scope
 from workbench.capabilities.context import Capability
 from workbench.catalog.queries import MediaFilter, list_media
-from workbench.catalog.store import sql_in, sql_quote
+from workbench.catalog.filters import Eq, In, StartsWith, where
 from workbench.errors import NotFoundError
 from workbench.storage import derived_key, original_key
 
@@ -31,20 +32,28 @@ class Media(Capability):
                  query: str | None = None, owner: str | None = None, tag: str | None = None,
                  person: str | None = None, sort: str = "date", desc: bool = False,
                  limit: int | None = None, include_trashed: bool = False,
-                 has_text: bool | None = None) -> pd.DataFrame:
+                 has_text: bool | None = None, scope: Scope = EVERYTHING) -> pd.DataFrame:
         """Media as a DataFrame: filter by kind, capture date range, camera, place, tag, person, words and
-        whether text was read in them (``has_text``). Media in the trash are left out unless ``include_trashed``."""
-        flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, query=query, owner=owner,
-                          ids=self.matching(tag, person, has_text))
+        whether text was read in them (``has_text``). Media in the trash are left out unless ``include_trashed``.
+        ``scope``: only the media a viewer may see, matched by the words they may see, paths as they may see them
+        (``person`` among the people they see)."""
+        words = query if scope.sees_all else None
+        flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, query=words, owner=owner,
+                          ids=self.matching(tag, person, has_text, scope=scope))
         df = list_media(self.catalog, flt, sort=sort, desc=desc, limit=None)
         if not include_trashed:
             df = self.lib.trash.hide(df)
-        return (df.head(limit) if limit is not None else df).reset_index(drop=True)
+        df = scope.keep(df)
+        if query and words is None:
+            df = df[df["id"].isin(set(scope.word_hits(self.catalog, df, query) or ()))]
+        return scope.redact((df.head(limit) if limit is not None else df).reset_index(drop=True))
 
     def matching(self, tag: str | None = None, person: str | None = None,
-                 has_text: bool | None = None) -> set[str] | None:
-        """Media ids allowed by the tag, person and has-text filters (None: no restriction)."""
-        sets = [x for x in (self.lib.tags.media_with(tag), self.lib.people.media_of(person),
+                 has_text: bool | None = None, *, scope: Scope = EVERYTHING) -> set[str] | None:
+        """Media ids allowed by the tag, person and has-text filters (None: no restriction); ``person`` is one
+        of the people ``scope`` sees. The scope's own limit is not applied here."""
+        pid = person if person is None or scope.sees_all else self.lib.people.resolve(person, scope=scope)
+        sets = [x for x in (self.lib.tags.media_with(tag), self.lib.people.media_of(pid),
                             self.lib.search.media_with_text(has_text)) if x is not None]
         return set.intersection(*sets) if sets else None
 
@@ -55,8 +64,8 @@ class Media(Capability):
 
     def counts(self) -> dict[str, int]:
         """How many images, videos, errors and source paths the library holds."""
-        return {"images": self.catalog.count("media", "kind = 'image'"),
-                "videos": self.catalog.count("media", "kind = 'video'"),
+        return {"images": self.catalog.count("media", Eq("kind", "image")),
+                "videos": self.catalog.count("media", Eq("kind", "video")),
                 "sources": self.catalog.count("sources"),
                 "errors": self.catalog.count("errors")}
 
@@ -65,7 +74,7 @@ class Media(Capability):
         p = id_or_prefix.strip().lower()
         if len(p) < 4 or any(c not in "0123456789abcdef" for c in p):
             raise NotFoundError(f"{id_or_prefix!r} is not a media id: use at least 4 hex digits from `workbench ls`")
-        t = self.catalog.read("media", ["id"], f"id LIKE {sql_quote(p + '%')}")
+        t = self.catalog.read("media", ["id"], StartsWith("id", p))
         ids = t.column("id").to_pylist()
         if not ids:
             raise NotFoundError(f"no media with id {id_or_prefix!r}")
@@ -80,21 +89,22 @@ class Media(Capability):
         known = self.catalog.existing_keys("media", "id", [i for i in wanted if len(i) == 16])
         return [i if i in known else self.resolve_id(i) for i in wanted]
 
-    def get(self, id_or_prefix: str) -> dict[str, Any]:
-        """Everything about one media: its row, every source path, stage results and errors."""
-        mid = self.resolve_id(id_or_prefix)
-        row = self.catalog.read("media", None, f"id = {sql_quote(mid)}").to_pylist()[0]
-        row["sources"] = sorted(self.catalog.read("sources", ["path"], f"media_id = {sql_quote(mid)}")
+    def get(self, id_or_prefix: str, *, scope: Scope = EVERYTHING) -> dict[str, Any]:
+        """Everything about one media: its row, every source path, stage results and errors (of a media in
+        ``scope``, as its viewer may see them)."""
+        mid = scope.resolve_id(self.lib, id_or_prefix)
+        row = self.catalog.read("media", None, Eq("id", mid)).to_pylist()[0]
+        row["sources"] = sorted(self.catalog.read("sources", ["path"], Eq("media_id", mid))
                                 .column("path").to_pylist())
         row["stages"] = {}
         for stage in self.stages.all():
-            r = (self.catalog.read(stage.name, None, f"media_id = {sql_quote(mid)} AND version = "
-                                   f"{sql_quote(stage.version)}").to_pylist() if self.catalog.has(stage.name) else [])
+            r = (self.catalog.read(stage.name, None, where(media_id=mid, version=stage.version)).to_pylist()
+                 if self.catalog.has(stage.name) else [])
             if r:
                 r[0] = {k: v for k, v in r[0].items() if k not in stage.bulky_columns}
             row["stages"][stage.name] = r[0] if r else {"status": "pending"}
-        row["errors"] = self.catalog.read("errors", ["stage", "reason"], f"media_id = {sql_quote(mid)}").to_pylist()
-        return row
+        row["errors"] = self.catalog.read("errors", ["stage", "reason"], Eq("media_id", mid)).to_pylist()
+        return scope.redact_row(row)
 
     def sources(self) -> pd.DataFrame:
         """Every path each media was found at (exact duplicates are media with several)."""
@@ -105,10 +115,11 @@ class Media(Capability):
         df = self.catalog.read("errors", ["path", "stage", "reason", "media_id", "at"]).to_pandas()
         return df.sort_values(["at", "path"], ascending=[False, True]).reset_index(drop=True)
 
-    def original_path(self, id_or_prefix: str) -> Path:
-        """A local file with the original bytes (the stored original, or the referenced file). For a JPEG stored as
-        JPEG XL this writes: the exact JPEG is rebuilt into the storage's cache (``Storage.materialize``)."""
-        row = self.get(id_or_prefix)
+    def original_path(self, id_or_prefix: str, *, scope: Scope = EVERYTHING) -> Path:
+        """A local file with the original bytes (the stored original, or the referenced file) of a media in
+        ``scope``. For a JPEG stored as JPEG XL this writes: the exact JPEG is rebuilt into the storage's cache
+        (``Storage.materialize``)."""
+        row = self.get(scope.resolve_id(self.lib, id_or_prefix))
         return self.context.stage_context().materialize_source(row)
 
     def stored_original_key(self, id_or_prefix: str) -> str | None:
@@ -129,7 +140,7 @@ class Media(Capability):
         by a pixel-lossless or lossy version is that version, so its name takes the version's extension."""
         from workbench.compress.replace import RECONSTRUCTIBLE
         wanted = list(dict.fromkeys(ids))
-        rows = {r["id"]: r for r in self.catalog.read("media", None, sql_in("id", wanted)).to_pylist()} if wanted \
+        rows = {r["id"]: r for r in self.catalog.read("media", None, In("id", wanted)).to_pylist()} if wanted \
             else {}
         ctx = self.context.stage_context()
         out = []
@@ -152,27 +163,29 @@ class Media(Capability):
         stage = self.stages.thumbnails()
         if not self.catalog.has(stage.name):
             return None
-        rows = self.catalog.read(stage.name, [which, "status"], f"media_id = {sql_quote(mid)} AND version = "
-                                 f"{sql_quote(stage.version)}").to_pylist()
+        rows = self.catalog.read(stage.name, [which, "status"], where(media_id=mid, version=stage.version)).to_pylist()
         return self.storage.local_file(derived_key(rows[0][which])) if rows and rows[0]["status"] == "ok" else None
 
-    def thumbnail(self, id_or_prefix: str, which: str = "thumb") -> bytes | None:
+    def thumbnail(self, id_or_prefix: str, which: str = "thumb", *, scope: Scope = EVERYTHING) -> bytes | None:
         """The WebP bytes of a media's thumbnail or preview (None until processed): the one way apps show a
         picture, so the gallery's permission checks have a single place to live."""
         _check_which(which)
-        mid = self.resolve_id(id_or_prefix)
+        mid = scope.resolve_id(self.lib, id_or_prefix)
         return self.thumbnails([mid], which)[mid]
 
-    def thumbnails(self, ids: Iterable[str], which: str = "thumb") -> dict[str, bytes | None]:
+    def thumbnails(self, ids: Iterable[str], which: str = "thumb", *,
+                   scope: Scope = EVERYTHING) -> dict[str, bytes | None]:
         """WebP bytes of many media's thumbnails (or previews) in one catalog read, None where not processed:
-        the gallery's grid shows dozens per scroll, and ``thumbnail`` pays a full ``get`` for each."""
+        the gallery's grid shows dozens per scroll, and ``thumbnail`` pays a full ``get`` for each. Ids outside
+        ``scope`` come back as None, exactly like media that do not exist."""
         _check_which(which)
         out: dict[str, bytes | None] = dict.fromkeys(ids)
+        wanted = [i for i in out if scope.contains(i)]
         stage = self.stages.thumbnails()
-        if not out or not self.catalog.has(stage.name):
+        if not wanted or not self.catalog.has(stage.name):
             return out
-        rows = self.catalog.read(stage.name, ["media_id", which], f"version = {sql_quote(stage.version)} "
-                                 f"AND status = 'ok' AND {sql_in('media_id', list(out))}").to_pylist()
+        rows = self.catalog.read(stage.name, ["media_id", which],
+                                 where(version=stage.version, status="ok") & In("media_id", wanted)).to_pylist()
         for r in rows:
             try:
                 out[r["media_id"]] = self.storage.read_bytes(derived_key(r[which])) if r[which] else None

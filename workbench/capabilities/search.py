@@ -7,9 +7,10 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.access.scope import EVERYTHING, Scope
 from workbench.capabilities.context import Capability
 from workbench.catalog.queries import MediaFilter
-from workbench.catalog.store import sql_in, sql_quote
+from workbench.catalog.filters import Gt, In, where
 
 
 class Search(Capability):
@@ -18,19 +19,23 @@ class Search(Capability):
     def __call__(self, text: str, *, limit: int = 20, kind: str | None = None,
                  since: date | datetime | None = None, until: date | datetime | None = None,
                  camera: str | None = None, place: str | None = None, owner: str | None = None,
-                 tag: str | None = None, person: str | None = None, within: set[str] | None = None,
-                 words: list[str] | None = None, has_text: bool | None = None) -> pd.DataFrame:
+                 tag: str | None = None, person: str | None = None, has_text: bool | None = None,
+                 scope: Scope = EVERYTHING) -> pd.DataFrame:
         """Media matching a description: CLIP text-to-image (videos by their best frame, with its time) fused
         with words in names, folders, camera and place. Without CLIP weights only the words are used.
-        ``within`` limits hits to these media ids and ``words`` replaces the word ranking: how a user's view
-        applies permissions inside the search (words of other people's folders must not find anything).
-        Words read in the pictures (the ``ocr`` stage) are ranked too, and win ties."""
+        Words read in the pictures (the ``ocr`` stage) are ranked too, and win ties: they are no secret of the
+        owner's, whoever may see a picture may find it by them. ``scope`` is applied inside the search (hits are
+        not lost to media outside it), and a viewer who does not see all is matched only by the words they may
+        see (the folder words of other people's media must not find anything)."""
         from workbench.semantic.clip import WeightsUnavailable, load_embedder
         from workbench.semantic.search import search_text
         from workbench.stages.ocr import text_hits
-        ids = self.lib.media.matching(tag, person, has_text)
-        if within is not None:
-            ids = set(within) if ids is None else ids & set(within)
+        ids = scope.limit(self.lib.media.matching(tag, person, has_text, scope=scope))
+        words = None
+        if not scope.sees_all:
+            seen = scope.keep(self.catalog.read("media", ["id", "path", "camera_make", "camera_model",
+                                                          "place"]).to_pandas())
+            words = scope.word_hits(self.catalog, seen, text)
         flt = MediaFilter(kind=kind, since=since, until=until, camera=camera, place=place, owner=owner, ids=ids)
         qvec = None
         # With no stored vector of this model a query vector has nothing to match: CLIP is not loaded (torch and
@@ -45,7 +50,7 @@ class Search(Capability):
         trashed = self.lib.trash.ids()
         hits = search_text(self.catalog, self.tables(), qvec, text, flt, limit + len(trashed), tags=tags,
                            word_ids=words, text_ids=text_hits(self.catalog, self.stages.ocr_version(), text))
-        out = self.with_media(self.lib.trash.hide(hits, trashed=trashed).head(limit))
+        out = scope.redact(self.with_media(self.lib.trash.hide(hits, trashed=trashed).head(limit)))
         out.attrs["by_meaning"] = qvec is not None   # False: words only (no CLIP vectors or weights), say so
         return out
 
@@ -59,35 +64,34 @@ class Search(Capability):
         """Whether any media has an embedding of the current CLIP model (so a text query is worth embedding)."""
         t = self.tables()
         return self.catalog.has(t.media_table) and self.catalog.count(
-            t.media_table, f"version = {sql_quote(t.model_id)} AND status = 'ok'") > 0
+            t.media_table, where(version=t.model_id, status="ok")) > 0
 
     def similar(self, id_or_prefix: str, *, limit: int = 20, kind: str | None = None,
-                within: set[str] | None = None) -> pd.DataFrame:
-        """Media that look like this one (its CLIP vector against every other image and video frame); ``within``
-        limits hits to these media ids (a user's view)."""
+                scope: Scope = EVERYTHING) -> pd.DataFrame:
+        """Media that look like this one (its CLIP vector against every other image and video frame); with a
+        ``scope``, one of its media against the others."""
         import numpy as np
 
         from workbench.errors import WorkbenchError
         from workbench.semantic.search import pushdown, vector_hits
-        mid = self.lib.resolve_id(id_or_prefix)
+        mid = scope.resolve_id(self.lib, id_or_prefix)
         tables = self.tables()
-        rows = (self.catalog.read(tables.media_table, ["vector"], f"media_id = {sql_quote(mid)} AND version = "
-                                  f"{sql_quote(tables.model_id)} AND status = 'ok'").to_pylist()
+        rows = (self.catalog.read(tables.media_table, ["vector"],
+                                  where(media_id=mid, version=tables.model_id, status="ok")).to_pylist()
                 if self.catalog.has(tables.media_table) else [])
         if not rows:
             raise WorkbenchError(f"media {mid} has no {tables.model_id} embedding yet: run `workbench process` "
                                  f"(CLIP weights are needed; see `workbench status`)")
         trashed = self.lib.trash.ids()
         hits = vector_hits(self.catalog, tables, np.asarray(rows[0]["vector"], np.float32), limit + len(trashed),
-                           None if within is None else set(within), exclude=mid,
-                           where=pushdown(MediaFilter(kind=kind)))
-        return self.with_media(self.lib.trash.hide(hits, trashed=trashed).head(limit))
+                           scope.limit(None), exclude=mid, where=pushdown(MediaFilter(kind=kind)))
+        return scope.redact(self.with_media(self.lib.trash.hide(hits, trashed=trashed).head(limit)))
 
     def with_media(self, hits: pd.DataFrame) -> pd.DataFrame:
         """Search hits joined with their media rows, in hit order."""
         if hits.empty:
             return hits.assign(path=pd.Series(dtype=str), kind=pd.Series(dtype=str))
-        media = self.catalog.read("media", None, sql_in("id", list(hits["id"]))).to_pandas()
+        media = self.catalog.read("media", None, In("id", list(hits["id"]))).to_pandas()
         return hits.merge(media, on="id", how="left")
 
     def map_vectors(self, source: str = "clip") -> Any:
@@ -110,21 +114,21 @@ class Search(Capability):
         from workbench.stages.ocr import OCR_TABLE
         found: set[str] = set()
         if self.catalog.has(OCR_TABLE):
-            found = set(self.catalog.read(OCR_TABLE, ["media_id"], f"version = {sql_quote(self.stages.ocr_version())} "
-                                          f"AND status = 'ok' AND line_count > 0").column("media_id").to_pylist())
+            found = set(self.catalog.read(OCR_TABLE, ["media_id"], where(version=self.stages.ocr_version(), status="ok")
+                                          & Gt("line_count", 0)).column("media_id").to_pylist())
         if has_text:
             return found
         return set(self.catalog.read("media", ["id"]).column("id").to_pylist()) - found
 
-    def text(self, id_or_prefix: str) -> pd.DataFrame:
+    def text(self, id_or_prefix: str, *, scope: Scope = EVERYTHING) -> pd.DataFrame:
         """The lines of text read in a media [text, confidence, box, t_s], in reading order (for a video, by the
         time of the frame they were read in): ``box`` is four corners [[x, y], ...] clockwise from top-left in
         pixels of the upright original. Empty until the ``ocr`` stage has run, or when there is no text."""
         from workbench.stages.ocr import OCR_TABLE
-        mid = self.lib.resolve_id(id_or_prefix)
+        mid = scope.resolve_id(self.lib, id_or_prefix)
         cols = ["text", "confidence", "box", "t_s"]
-        rows = (self.catalog.read(OCR_TABLE, ["lines"], f"media_id = {sql_quote(mid)} AND version = "
-                                  f"{sql_quote(self.stages.ocr_version())} AND status = 'ok'").to_pylist()
+        rows = (self.catalog.read(OCR_TABLE, ["lines"],
+                                  where(media_id=mid, version=self.stages.ocr_version(), status="ok")).to_pylist()
                 if self.catalog.has(OCR_TABLE) else [])
         lines = (rows[0]["lines"] or []) if rows else []
         return pd.DataFrame([{"text": ln["text"], "confidence": ln["confidence"],

@@ -8,8 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.access.scope import EVERYTHING, Scope
 from workbench.capabilities.context import Capability
-from workbench.catalog.store import sql_quote
+from workbench.catalog.filters import Eq, where
 
 
 def _norm(tag: str) -> str:
@@ -20,15 +21,19 @@ def _norm(tag: str) -> str:
 class Tags(Capability):
     """``lib.tags(...)`` gives effective tags; ``add``, ``remove``, ``manual``, ``scores``, thresholds, review."""
 
-    def __call__(self, id_or_prefix: str | None = None, *, threshold: float | None = None) -> pd.DataFrame:
-        """Effective tags [media_id, tag, score, source] under the current (or a trial) global threshold."""
+    def __call__(self, id_or_prefix: str | None = None, *, threshold: float | None = None,
+                 scope: Scope = EVERYTHING) -> pd.DataFrame:
+        """Effective tags [media_id, tag, score, source] under the current (or a trial) global threshold, of every
+        media in ``scope`` (or of one)."""
         from workbench.semantic.tagging import effective_tags
         manual = self.catalog.read("manual_tags", ["media_id", "tag", "action", "at"]).to_pandas()
         manual = manual.sort_values("at")[["media_id", "tag", "action"]]
         df = effective_tags(self.scores(), self.settings.tag_threshold if threshold is None else threshold,
                             self.thresholds(), manual)
         if id_or_prefix is not None:
-            df = df[df["media_id"] == self.lib.resolve_id(id_or_prefix)]
+            df = df[df["media_id"] == scope.resolve_id(self.lib, id_or_prefix)]
+        else:
+            df = scope.keep(df, "media_id")
         return df.sort_values(["media_id", "score"], ascending=[True, False], na_position="first").reset_index(drop=True)
 
     def media_with(self, tag: str | None) -> set[str] | None:
@@ -68,7 +73,7 @@ class Tags(Capability):
         if not self.catalog.has(st.name):
             return ScoreMatrix(np.array([], dtype=object), names, np.zeros((0, len(names)), np.float32))
         t = self.catalog.read(st.name, ["media_id", "scores"],
-                              f"version = {sql_quote(st.version)} AND status = 'ok'")
+                              where(version=st.version, status="ok"))
         # Arrow's flat buffer, not Python lists: 9x faster (0.07 s instead of 0.65 s for 20k media x 430 labels).
         flat = t.column("scores").combine_chunks().flatten().to_numpy(zero_copy_only=False)
         values = flat.astype(np.float32, copy=False).reshape(t.num_rows, len(names))
@@ -100,11 +105,12 @@ class Tags(Capability):
     def clear_threshold(self, tag: str) -> None:
         """Drop a tag's override so the global threshold applies to it again."""
         with self.lock:
-            self.catalog.delete("tag_thresholds", f"tag = {sql_quote(_norm(tag))}")
+            self.catalog.delete("tag_thresholds", Eq("tag", _norm(tag)))
 
     # -- hand decisions -------------------------------------------------------------------------------------
-    def _decide(self, id_or_prefix: str, tag: str, action: str, user: str | None) -> None:
-        mid, tag = self.lib.resolve_id(id_or_prefix), _norm(tag)
+    def _decide(self, id_or_prefix: str, tag: str, action: str, user: str | None, scope: Scope) -> None:
+        scope.require_curator("tag media")
+        mid, tag, user = scope.resolve_id(self.lib, id_or_prefix), _norm(tag), scope.acting_user(user)
         if not tag:
             raise ValueError("a tag needs a name")
         with self.lock:
@@ -112,13 +118,15 @@ class Tags(Capability):
                                                  "action": action, "user": user, "at": datetime.now(timezone.utc)}],
                                 "key")
 
-    def add(self, id_or_prefix: str, tag: str, user: str | None = None) -> None:
-        """Tag a media by hand; wins over automatic tagging and survives re-tagging."""
-        self._decide(id_or_prefix, tag, "add", user)
+    def add(self, id_or_prefix: str, tag: str, user: str | None = None, *, scope: Scope = EVERYTHING) -> None:
+        """Tag a media by hand; wins over automatic tagging and survives re-tagging. With a ``scope``: curators
+        and admins, on a media in it, recorded under its user."""
+        self._decide(id_or_prefix, tag, "add", user, scope)
 
-    def remove(self, id_or_prefix: str, tag: str, user: str | None = None) -> None:
-        """Remove a tag from a media by hand (also an automatic one); it stays removed after re-tagging."""
-        self._decide(id_or_prefix, tag, "remove", user)
+    def remove(self, id_or_prefix: str, tag: str, user: str | None = None, *, scope: Scope = EVERYTHING) -> None:
+        """Remove a tag from a media by hand (also an automatic one); it stays removed after re-tagging. With a
+        ``scope``: as ``add``."""
+        self._decide(id_or_prefix, tag, "remove", user, scope)
 
     def manual(self, tag: str | None = None) -> pd.DataFrame:
         """Hand decisions [media_id, tag, action, user, at], the latest per (media, tag): they win at every

@@ -109,6 +109,27 @@ def media_of_person(catalog: Catalog, model_id: str, person_id: str) -> set[str]
     return set(t.column("media_id").to_pylist())
 
 
+def assigned_faces(catalog: Catalog, model_id: str, media_ids: frozenset[str] | set[str]) -> pd.DataFrame:
+    """[face_id, media_id, quality, person_id] of the faces assigned to a person in these media (cheap: no
+    embeddings): what a viewer who sees only some media sees of people."""
+    cols = ["face_id", "media_id", "quality", "person_id"]
+    if not catalog.has(FACES_TABLE):
+        return pd.DataFrame(columns=cols)
+    f = catalog.read(FACES_TABLE, ["face_id", "media_id", "quality"], f"model_id = {sql_quote(model_id)}").to_pandas()
+    f = f[f["media_id"].isin(media_ids)]
+    a = load_assignments(catalog)
+    a = a[a["source"].isin(LIVE)][["face_id", "person_id"]]
+    return f.merge(a, on="face_id")[cols]
+
+
+def face_media(catalog: Catalog, face_id: str) -> str | None:
+    """The media a face was found in (None: no such face)."""
+    if not catalog.has(FACES_TABLE):
+        return None
+    rows = catalog.read(FACES_TABLE, ["media_id"], f"face_id = {sql_quote(str(face_id))}").to_pylist()
+    return rows[0]["media_id"] if rows else None
+
+
 def face_crop(library: Any, face_id: str, size_px: int, margin: float) -> Any:
     """A square crop around the face, from the preview (images) or the frame it was found in (videos).
 
