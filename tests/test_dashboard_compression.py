@@ -22,7 +22,7 @@ from workbench.cli.main import app
 from workbench.compress.lossy import open_image
 from workbench.compress.policy import ImageRule, Policy
 from workbench.compress.trial import try_rule
-from workbench.dashboards.compression import ALBUM, CompressionTuner
+from workbench.dashboards.compression import ALBUM, CHOSEN, FIXED, RANDOM, CompressionTuner, size_text
 from workbench.demo import build
 from workbench.errors import WorkbenchError
 
@@ -166,6 +166,37 @@ def test_an_album_can_be_the_sample_and_only_its_photos_are_tried(lib):
     tuner.source.value = ALBUM
     tuner.album.value = album
     assert sorted(tuner.sample()["path"].map(lambda p: Path(p).name)) == ["chelsea.jpg", "coffee.jpg"]
+
+
+def test_the_knobs_are_parameters_and_the_sidebar_follows_them(built):
+    tuner = CompressionTuner(Library.open(built))
+    assert tuner.sample_source == RANDOM and tuner.sample_size.visible and not tuner.chosen.visible
+    tuner.sample_source = CHOSEN
+    assert tuner.chosen.visible and not tuner.sample_size.visible and not tuner.album.visible
+    assert tuner.target.visible and not tuner.quality_slider.visible and tuner.metric_select.name == "Metric"
+    tuner.quality_mode = FIXED
+    assert tuner.quality_slider.visible and not tuner.target.visible
+    assert tuner.metric_select.name == "Metric (measured)"
+    tuner.metric = "ssimulacra2"   # the target starts over on the metric's own scale
+    assert (tuner.target.start, tuner.target.end, tuner.target.value, tuner.target_value) == (30, 95, 80, 80)
+    tuner.param.update(codec="webp", quality=61)
+    assert tuner.rule() == ImageRule("lossy", "webp", 61, "ssimulacra2", 80.0)
+
+
+def test_the_comparison_the_table_and_the_prediction_follow_the_trials(built):
+    lib = Library.open(built)
+    tuner = CompressionTuner(lib)
+    assert tuner.hint.visible and not tuner.views.visible and tuner.table.object == ""
+    trials = [try_rule(lib.original_path(photo(lib, n)["id"]), WEBP_80, name=n) for n in ("coffee.jpg", "chelsea.jpg")]
+    tuner.trials = trials
+    assert not tuner.hint.visible and tuner.views.visible
+    assert list(tuner.compare.options) == ["coffee.jpg", "chelsea.jpg"] and tuner.compared_trial == 0
+    assert "coffee.jpg" in tuner.table.object and "chelsea.jpg" in tuner.table.object
+    assert "Predicted for the whole library** (from 2 sampled photos)" in tuner.prediction.object
+    assert tuner.figures[0].title.text == f"Original · {size_text(trials[0].bytes_before)}"
+    tuner.compared_trial = 1
+    assert tuner.figures[0].title.text == f"Original · {size_text(trials[1].bytes_before)}"
+    assert tuner.sources[0].data["dw"] == [trials[1].original.size[0]]
 
 
 # -- in the browser ------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import panel as pn
+import param
 from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 from panel.io.document import unlocked
@@ -22,7 +23,7 @@ from workbench.compress.lossy import CODECS
 from workbench.compress.metrics import METRICS
 from workbench.compress.policy import BUILT_IN, ImageRule, Policy
 from workbench.compress.trial import Trial, try_rule
-from workbench.dashboards.widgets import Dashboard
+from workbench.dashboards.widgets import Dashboard, guarded
 from workbench.errors import WorkbenchError
 
 CODEC_LABELS = {"jpeg": "JPEG", "webp": "WebP", "avif": "AVIF", "heic": "HEIC", "jxl": "JPEG XL"}
@@ -68,13 +69,43 @@ def rgba_array(img) -> np.ndarray:
 
 
 class CompressionTuner(Dashboard):
-    """Find compression settings by eye and by numbers, then save and apply them as a policy."""
+    """Find compression settings by eye and by numbers, then save and apply them as a policy.
+
+    The knobs are parameters: the sample (``sample_source``, ``chosen_ids``, ``sample_photos``, ``album_id``), the
+    encoding (``codec``, ``quality_mode``, ``quality``, ``metric``, ``target_value``) and the policy
+    (``policy_name``, ``policy_to_apply``, ``dry_run_media_per_kind``). **Try** sets ``trials`` and **Apply…** sets
+    ``dry_run``; the comparison (``compared_trial``), the table, the prediction and the dry-run summary are
+    ``@param.depends`` views of them. Try, Save, Apply… and Confirm apply stay buttons: they encode or write."""
 
     title = "Compression tuner"
 
+    sample_source = param.Selector(objects=[CHOSEN, RANDOM, ALBUM], default=RANDOM,
+                                   doc="Where the photos to try come from")
+    chosen_ids = param.ListSelector(default=[], objects=[], doc="The photos to try, picked by file name")
+    sample_photos = param.Integer(DEFAULT_SAMPLE_SIZE, bounds=(1, MAX_SAMPLE_SIZE),
+                                  doc="How many photos a random sample holds")
+    album_id = param.Selector(objects=[], allow_None=True,
+                              doc=f"The album whose photos are tried (its first {MAX_SAMPLE_SIZE})")
+    codec = param.Selector(objects={CODEC_LABELS[c]: c for c in CODECS}, default=DEFAULT_CODEC,
+                           doc="The codec the photos are encoded with")
+    quality_mode = param.Selector(objects=[FIXED, TARGET], default=TARGET,
+                                  doc="A fixed encoder quality, or the lowest quality whose result reaches a target")
+    quality = param.Integer(DEFAULT_QUALITY, bounds=(1, 100), doc="The codec's own quality scale, 1 to 100")
+    metric = param.Selector(objects={METRIC_LABELS.get(m, m): m for m in METRICS}, default="ssim",
+                            doc="The metric measured on every result (and reached in target mode)")
+    target_value = param.Number(TARGET_RANGES["ssim"][3], bounds=TARGET_RANGES["ssim"][:2],
+                                step=TARGET_RANGES["ssim"][2], doc="The metric value to reach, on its own scale")
+    policy_name = param.String("", doc="The name the settings are saved under (letters, digits, '-', '_')")
+    policy_to_apply = param.Selector(objects=[], allow_None=True, doc="The policy Apply… runs, a dry run first")
+    dry_run_media_per_kind = param.Integer(DEFAULT_DRY_RUN_SAMPLE, bounds=(1, None),
+                                           doc="Media the dry run encodes per kind to predict the savings")
+    trials = param.List([], precedence=-1, doc="The last Try: one Trial per photo (what the views show)")
+    compared_trial = param.Selector(objects={}, allow_None=True, precedence=-1,
+                                    doc="Which trial the two pictures compare (a position in trials)")
+    dry_run = param.Dict(None, allow_None=True, precedence=-1,
+                         doc="The last dry run (policy, summary, media to do): what Confirm apply confirms")
+
     def build(self) -> None:
-        self.trials: list[Trial] = []
-        self._pending: str | None = None   # the policy whose dry run is shown and may be confirmed
         self.images = self.library.media(kind="image")
         if self.images.empty:
             self.messages.info(f"This library has no photos yet. Import some (`workbench --library "
@@ -92,19 +123,24 @@ class CompressionTuner(Dashboard):
         labels = [f"{n} ({i[:6]})" if d else n for n, i, d in zip(names, self.images["id"], dup)]
         self.name_of = dict(zip(self.images["id"], labels))
         self.albums = self._albums()
-        sources = [CHOSEN, RANDOM] + ([ALBUM] if self.albums else [])
-        self.source = pn.widgets.RadioButtonGroup(label="Samples", options=sources, value=RANDOM,
-                                                  color="default")
-        self.chosen = pn.widgets.MultiChoice(label="Photos", options=dict(zip(labels, self.images["id"])),
-                                             value=list(self.images["id"][:1]), placeholder="type a file name")
+        self.param.sample_source.objects = [CHOSEN, RANDOM] + ([ALBUM] if self.albums else [])
+        self.param.chosen_ids.objects = dict(zip(labels, self.images["id"]))
+        self.param.album_id.objects = self.albums
         n = len(self.images)
         # a slider needs end > start, even for a library of one photo (sample() takes at most what there is)
-        self.sample_size = pn.widgets.IntSlider(label="Photos in the sample", start=1,
-                                                end=max(2, min(MAX_SAMPLE_SIZE, n)),
-                                                value=min(DEFAULT_SAMPLE_SIZE, n), disabled=n == 1)
-        self.album = pn.widgets.Select(label="Album", options=self.albums or {"": ""})
-        self.source.param.watch(lambda e: self._show_source(), "value")
-        self._show_source()
+        self.param.sample_photos.bounds = (1, max(2, min(MAX_SAMPLE_SIZE, n)))
+        self.param.update(chosen_ids=list(self.images["id"][:1]), sample_photos=min(DEFAULT_SAMPLE_SIZE, n),
+                          album_id=next(iter(self.albums.values()), None))
+        self.source = pn.widgets.RadioButtonGroup.from_param(self.param.sample_source, name="Samples",
+                                                             color="default")
+        self.chosen = pn.widgets.MultiChoice.from_param(self.param.chosen_ids, name="Photos",
+                                                        placeholder="type a file name",
+                                                        visible=self.param.sample_source.rx() == CHOSEN)
+        self.sample_size = pn.widgets.IntSlider.from_param(self.param.sample_photos, name="Photos in the sample",
+                                                           disabled=n == 1,
+                                                           visible=self.param.sample_source.rx() == RANDOM)
+        self.album = pn.widgets.Select.from_param(self.param.album_id, name="Album",
+                                                  visible=self.param.sample_source.rx() == ALBUM)
         self.sidebar += [pn.pane.Markdown("### Samples"), self.source, self.chosen, self.sample_size, self.album]
 
     def _albums(self) -> dict[str, str]:
@@ -113,52 +149,48 @@ class CompressionTuner(Dashboard):
         df = df[df["items"] > 0]
         return {f"{r['name']} ({r['items']} items)": r["id"] for r in df.to_dict("records")}
 
-    def _show_source(self) -> None:
-        self.chosen.visible = self.source.value == CHOSEN
-        self.sample_size.visible = self.source.value == RANDOM
-        self.album.visible = self.source.value == ALBUM
-
     def _build_encoding(self) -> None:
-        self.codec = pn.widgets.Select(label="Codec", options={CODEC_LABELS[c]: c for c in CODECS},
-                                       value=DEFAULT_CODEC)
-        self.mode = pn.widgets.RadioButtonGroup(label="Mode", options=[FIXED, TARGET], value=TARGET)
-        self.quality = pn.widgets.EditableIntSlider(label="Quality", start=1, end=100, value=DEFAULT_QUALITY,
-                                                    css_classes=["wb-quality"])
-        lo, hi, step, default = TARGET_RANGES["ssim"]
-        self.metric = pn.widgets.Select(label="Metric", options={METRIC_LABELS.get(m, m): m for m in METRICS},
-                                        value="ssim")
-        self.target = pn.widgets.EditableFloatSlider(label="Target (lowest quality reaching it)", start=lo, end=hi,
-                                                     step=step, value=default, format="0.000")
+        fixed = self.param.quality_mode.rx() == FIXED
+        self.codec_select = pn.widgets.Select.from_param(self.param.codec, name="Codec")
+        self.mode = pn.widgets.RadioButtonGroup.from_param(self.param.quality_mode, name="Mode")
+        self.quality_slider = pn.widgets.EditableIntSlider.from_param(self.param.quality, name="Quality",
+                                                                      css_classes=["wb-quality"], visible=fixed)
+        self.metric_select = pn.widgets.Select.from_param(
+            self.param.metric, name=fixed.rx.where("Metric (measured)", "Metric"))
+        # the target's range follows the metric (``_target_follows_metric``), so its ends are not fixed
+        self.target = pn.widgets.EditableFloatSlider.from_param(
+            self.param.target_value, name="Target (lowest quality reaching it)", fixed_start=None, fixed_end=None,
+            format="0.000", visible=fixed.rx.not_())
         self.try_button = pn.widgets.Button(label="Try", color="primary")
         self.try_button.on_click(self.messages.guard(self._try))
-        self.mode.param.watch(lambda e: self._show_mode(), "value")
-        self.metric.param.watch(lambda e: self._metric_changed(), "value")
-        self._show_mode()
-        self.sidebar += [pn.pane.Markdown("### Encoding"), self.codec, self.mode, self.quality, self.metric,
-                         self.target, self.try_button]
+        self.sidebar += [pn.pane.Markdown("### Encoding"), self.codec_select, self.mode, self.quality_slider,
+                         self.metric_select, self.target, self.try_button]
 
-    def _show_mode(self) -> None:
-        fixed = self.mode.value == FIXED
-        self.quality.visible = fixed
-        self.target.visible = not fixed
-        self.metric.label = "Metric (measured)" if fixed else "Metric"
-
-    def _metric_changed(self) -> None:
-        lo, hi, step, default = TARGET_RANGES.get(self.metric.value, (0.0, 100.0, 0.1, 50.0))
-        self.target.param.update(start=lo, end=hi, step=step, value=default,
-                                 format="0.000" if step < 0.01 else "0")
+    @param.depends("metric", watch=True)
+    @guarded
+    def _target_follows_metric(self) -> None:
+        """Each metric has its own scale: the target's range, step and value start over at the metric's own."""
+        lo, hi, step, default = TARGET_RANGES.get(self.metric, (0.0, 100.0, 0.1, 50.0))
+        with param.parameterized.batch_call_watchers(self):
+            self.param.target_value.bounds = (lo, hi)
+            self.param.target_value.step = step
+            self.target_value = default
+        if hasattr(self, "target"):
+            self.target.format = "0.000" if step < 0.01 else "0"
 
     def _build_policy(self) -> None:
-        self.policy_name = pn.widgets.TextInput(label="Policy name", placeholder="e.g. webp-80")
+        self.param.policy_to_apply.objects = self._policy_names()
+        self.policy_to_apply = self.param.policy_to_apply.objects[0]
+        self.policy_name_input = pn.widgets.TextInput.from_param(self.param.policy_name, name="Policy name",
+                                                                 placeholder="e.g. webp-80")
         self.save_button = pn.widgets.Button(label="Save as policy", color="success")
         self.save_button.on_click(self.messages.guard(self._save))
-        self.apply_policy = pn.widgets.Select(label="Policy to apply", options=self._policy_names())
-        self.dry_sample = pn.widgets.IntInput(label="Dry run: media sampled per kind", start=1,
-                                              value=DEFAULT_DRY_RUN_SAMPLE)
+        self.apply_policy = pn.widgets.Select.from_param(self.param.policy_to_apply, name="Policy to apply")
+        self.dry_sample = pn.widgets.IntInput.from_param(self.param.dry_run_media_per_kind,
+                                                         name="Dry run: media sampled per kind")
         self.apply_button = pn.widgets.Button(label="Apply…", color="warning")
         self.apply_button.on_click(self.messages.guard(self._dry_run))
-        self.apply_policy.param.watch(lambda e: self._forget_dry_run(), "value")
-        self.sidebar += [pn.pane.Markdown("### Policy"), self.policy_name, self.save_button,
+        self.sidebar += [pn.pane.Markdown("### Policy"), self.policy_name_input, self.save_button,
                          pn.pane.Markdown("Applying writes new versions beside the originals, which are kept. "
                                           "A dry run comes first; nothing is written until you confirm."),
                          self.apply_policy, self.dry_sample, self.apply_button]
@@ -168,26 +200,32 @@ class CompressionTuner(Dashboard):
         return [n for n in saved["name"] if n not in BUILT_IN] + list(BUILT_IN)
 
     # -- main ----------------------------------------------------------------------------------------------
+    @param.depends("dry_run")
+    def confirmable(self) -> bool:
+        """Whether a dry run is shown with media left to apply it to."""
+        return bool(self.dry_run and self.dry_run["todo"])
+
     def _build_main(self) -> None:
+        tried = self.param.trials.rx().rx.pipe(bool)   # a Try has shown something: the comparison shows
         self.hint = pn.pane.Markdown("Choose sample photos and a codec in the sidebar, then click **Try**. "
-                                     "Zoom with the mouse wheel or pan in either picture: the other follows.")
-        self.compare = pn.widgets.Select(label="Compare", options=[], visible=False, width=320,
-                                         sizing_mode="fixed")
-        self.compare.param.watch(lambda e: self._render(), "value")
+                                     "Zoom with the mouse wheel or pan in either picture: the other follows.",
+                                     visible=tried.rx.not_())
+        self.compare = pn.widgets.Select.from_param(self.param.compared_trial, name="Compare", visible=tried,
+                                                    width=320, sizing_mode="fixed")
         self.x_range, self.y_range = Range1d(0, 1), Range1d(0, 1)
         self.sources = [ColumnDataSource({"image": [], "dw": [], "dh": []}) for _ in range(2)]
         self.figures = [self._figure(s) for s in self.sources]
-        self.views = pn.Row(*[pn.pane.Bokeh(f, sizing_mode="fixed") for f in self.figures], visible=False)
-        self.table = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.prediction = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.summary = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.confirm = pn.widgets.Button(label="Confirm apply", color="danger", visible=False, width=200,
-                                         sizing_mode="fixed")
+        self.views = pn.Row(*[pn.pane.Bokeh(f, sizing_mode="fixed") for f in self.figures], visible=tried)
+        self.table = pn.pane.HTML(self.table_html, sizing_mode="stretch_width")
+        self.prediction = pn.pane.Markdown(self.prediction_text, sizing_mode="stretch_width")
+        self.summary = pn.pane.Markdown(self.dry_run_summary, sizing_mode="stretch_width")
+        self.confirm = pn.widgets.Button(label="Confirm apply", color="danger", visible=self.confirmable,
+                                         width=200, sizing_mode="fixed")
         self.confirm.on_click(self.messages.guard(self._apply))
-        self.cancel = pn.widgets.Button(label="Cancel", visible=False, width=120, sizing_mode="fixed")
+        self.cancel = pn.widgets.Button(label="Cancel", visible=self.confirmable, width=120, sizing_mode="fixed")
         self.cancel.on_click(self.messages.guard(lambda e: self._forget_dry_run()))
         self.zoom_note = pn.pane.Markdown("Zoom with the mouse wheel, pan by dragging: both pictures follow. "
-                                          "Pick the photo to compare here.", visible=False, margin=(22, 10))
+                                          "Pick the photo to compare here.", visible=tried, margin=(22, 10))
         self.main += [self.hint, pn.Row(self.compare, self.zoom_note), self.views, self.table, self.prediction,
                       self.summary, pn.Row(self.confirm, self.cancel)]
 
@@ -204,27 +242,27 @@ class CompressionTuner(Dashboard):
 
     # -- trying ----------------------------------------------------------------------------------------------
     def rule(self) -> ImageRule:
-        """The lossy rule the controls describe."""
-        fixed = self.mode.value == FIXED
-        return ImageRule("lossy", self.codec.value, int(self.quality.value) if fixed else None, self.metric.value,
-                         float(self.target.value))
+        """The lossy rule the parameters describe."""
+        fixed = self.quality_mode == FIXED
+        return ImageRule("lossy", self.codec, int(self.quality) if fixed else None, self.metric,
+                         float(self.target_value))
 
     def sample(self) -> pd.DataFrame:
         """The photos to try, as rows of ``Library.media``."""
-        if self.source.value == CHOSEN:
-            if not self.chosen.value:
+        if self.sample_source == CHOSEN:
+            if not self.chosen_ids:
                 raise ValueError("Pick at least one photo under Samples (or choose a random sample).")
-            return self.images[self.images["id"].isin(self.chosen.value)]
-        if self.source.value == ALBUM:
-            if not self.album.value:
+            return self.images[self.images["id"].isin(self.chosen_ids)]
+        if self.sample_source == ALBUM:
+            if not self.album_id:
                 raise ValueError("Choose an album under Samples.")
-            df = self.library.album_media(self.album.value)
+            df = self.library.album_media(self.album_id)
             df = df[df["kind"] == "image"]
             if df.empty:
                 raise ValueError("That album has no photos (videos are not tried here).")
             return df.head(MAX_SAMPLE_SIZE)
         # the same seed as Library.compress's dry run, so both start from the same photos
-        return self.images.sample(n=min(int(self.sample_size.value), len(self.images)), random_state=0)
+        return self.images.sample(n=min(int(self.sample_photos), len(self.images)), random_state=0)
 
     def _trial_batch(self, sample: pd.DataFrame, rule: ImageRule) -> tuple[list[Trial], list[str]]:
         trials, failed = [], []
@@ -251,22 +289,29 @@ class CompressionTuner(Dashboard):
         self.show_trials(trials)
 
     def show_trials(self, trials: list[Trial]) -> None:
-        """Show a batch of trials: the comparison, the table and the prediction."""
-        self.trials = trials
-        self.hint.visible = not trials
-        self.views.visible = self.compare.visible = self.zoom_note.visible = bool(trials)
-        options = {t.name: i for i, t in enumerate(trials)}
-        keep = self.compare.value if self.compare.value in options.values() else 0
-        self.compare.options = options
-        self.compare.value = keep
-        self._render()
-        self.table.object = self._table_html(trials)
-        self.prediction.object = self._prediction_text(trials)
+        """Show a batch of trials: the comparison, the table and the prediction follow ``trials``."""
+        self.trials = list(trials)
 
+    @param.depends("trials", watch=True)
+    @guarded
+    def _list_trials(self) -> None:
+        """The Compare list names the tried photos; the photo compared stays if it was tried again."""
+        options = {t.name: i for i, t in enumerate(self.trials)}
+        keep = self.compared_trial if self.compared_trial in options.values() else next(iter(options.values()),
+                                                                                         None)
+        self.param.compared_trial.objects = options
+        if self.compared_trial == keep:
+            self._render()
+        else:
+            self.compared_trial = keep
+
+    @param.depends("compared_trial", watch=True)
+    @guarded
     def _render(self) -> None:
-        if not self.trials or self.compare.value is None or self.compare.value >= len(self.trials):
+        i = self.compared_trial
+        if not self.trials or i is None or i >= len(self.trials):
             return
-        t = self.trials[self.compare.value]
+        t = self.trials[i]
         w, h = t.original.size
         scale = VIEW_SIZE_PX / max(w, h)
         # Bokeh models changed from an async callback must be changed with the document unlocked (Panel's rule).
@@ -280,6 +325,16 @@ class CompressionTuner(Dashboard):
             self.figures[1].title.text = (f"{CODEC_LABELS.get(t.codec, t.codec)} q{t.quality} · "
                                           f"{size_text(t.bytes_after)} · {METRIC_LABELS.get(t.metric, t.metric)} "
                                           f"{value_text(t.metric, t.value)}")
+
+    @param.depends("trials")
+    def table_html(self) -> str:
+        """Per tried photo: the sizes, the saving, the quality used, the metric and whether applying writes it."""
+        return self._table_html(self.trials) if self.trials else ""
+
+    @param.depends("trials")
+    def prediction_text(self) -> str:
+        """The sample's savings extrapolated to the whole library."""
+        return self._prediction_text(self.trials)
 
     def _table_html(self, trials: list[Trial]) -> str:
         head = ["photo", "bytes before", "bytes after", "saved", "codec", "quality", "metric", "value",
@@ -316,35 +371,38 @@ class CompressionTuner(Dashboard):
 
     # -- saving and applying -------------------------------------------------------------------------------
     def _save(self, event: Any = None) -> None:
-        name = self.policy_name.value.strip()
+        name = self.policy_name.strip()
         if not name:
             raise ValueError("Type a name for the policy first (letters, digits, '-', '_').")
         path = self.library.save_policy(Policy(name, self.rule(), None))
-        self.apply_policy.options = self._policy_names()
-        self.apply_policy.value = name
+        self.param.policy_to_apply.objects = self._policy_names()
+        self.policy_to_apply = name
         self.messages.success(f"Saved policy **{name}** ({path.name} in the library's policies folder). Apply it "
                               f"here, or run `workbench compress --policy {name}`. It leaves videos as they are.")
 
+    @param.depends("policy_to_apply", watch=True)
     def _forget_dry_run(self) -> None:
-        self._pending = None
-        self.summary.object = ""
-        self.confirm.visible = self.cancel.visible = False
+        """Another policy chosen (or Cancel): the dry run shown no longer applies."""
+        self.dry_run = None
+
+    @param.depends("dry_run")
+    def dry_run_summary(self) -> str:
+        """What the last dry run found, shown before anything is written."""
+        return self.dry_run["text"] if self.dry_run else ""
 
     async def _dry_run(self, event: Any = None) -> None:
-        name = self.apply_policy.value
+        name = self.policy_to_apply
         self._forget_dry_run()
         self.apply_button.disabled = True
         try:
             df = await self.busy.run(f"Dry run of policy {name}", self.library.compress, name, dry_run=True,
-                                     sample=int(self.dry_sample.value), progress=False)
+                                     sample=int(self.dry_run_media_per_kind), progress=False)
         finally:
             self.apply_button.disabled = False
         done = set(self.library.versions(name)["media_id"])
         todo = int((~self.library.media()["id"].isin(done)).sum())
-        self.summary.object = self.dry_run_text(name, df, todo)
-        self._pending = name
-        self.confirm.visible = self.cancel.visible = todo > 0
         self.confirm.disabled = False
+        self.dry_run = {"policy": name, "text": self.dry_run_text(name, df, todo), "todo": todo}
         self.messages.info(f"Dry run of {name} done, nothing written: read the summary at the bottom of the page"
                            + (", then Confirm apply or Cancel." if todo else "."))
 
@@ -376,8 +434,8 @@ class CompressionTuner(Dashboard):
         return "\n".join(lines)
 
     async def _apply(self, event: Any = None) -> None:
-        name = self._pending
-        if name is None or name != self.apply_policy.value:
+        name = self.dry_run["policy"] if self.dry_run else None
+        if name is None or name != self.policy_to_apply:
             raise ValueError("Run the dry run (Apply…) for this policy first.")
         self.confirm.disabled = self.apply_button.disabled = True
         try:
