@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import panel as pn
 import pytest
 from browser import open_page, screenshot, served, settle
 from PIL import Image
@@ -237,6 +238,33 @@ def test_groups_are_paginated(built):
     d.group_next.clicks += 1
     assert len(d.group_list.objects) == 1 + N_SAME - 3 and first not in d.group_list.objects
     assert d.group_page_label.object == "Page 2 of 2" and d.group_next.disabled
+
+
+def names_shown(layout) -> str:
+    return " ".join(str(h.object) for h in layout.select(pn.pane.HTML))
+
+
+def test_the_filters_are_parameters_and_both_tabs_follow_them(built):
+    flagged = Library.open(built).quality()
+    d = Duplicates(Library.open(built))
+    assert len(d.group_list.objects) == 1 + N_SAME
+    d.kind = "exact"
+    assert len(d.group_list.objects) == 1 and "astronaut-copy.jpg" in names_shown(d.group_list)
+    d.kind = "similar"
+    assert d.group_list.objects == [] and "No groups of kind “Similar shots”" in d.group_summary.object
+    assert len(d.quality_grid.objects) == int(flagged["flags"].map(bool).sum())
+    d.flags = ["blurry"]
+    blurry = flagged[flagged["flags"].map(lambda f: "blurry" in f)]
+    assert len(d.quality_grid.objects) == 1 and Path(blurry["path"].iloc[0]).name in names_shown(d.quality_grid)
+    d.score_range = (0, float(blurry["score"].iloc[0]) - 1)
+    assert d.quality_grid.objects == [] and "No media matches" in d.quality_summary.object
+    d.param.update(flags=["grayscale"], score_range=(0, 100))
+    grey = list(flagged[flagged["flags"].map(lambda f: "grayscale" in f)]["id"])
+    assert d.trash_selected.disabled and d.trash_selected.label == "Trash selected (0)"
+    d.selected_ids = grey[:2]
+    assert not d.trash_selected.disabled and d.trash_selected.label == "Trash selected (2)"
+    ticked = [b.value for b in d.quality_grid.select(pn.widgets.Checkbox)]
+    assert sorted(ticked) == [False] * (len(grey) - 2) + [True, True]
 
 
 def test_ids_may_be_given_as_prefixes_in_a_notebook(built):

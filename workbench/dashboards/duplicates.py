@@ -19,8 +19,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 import panel as pn
+import param
 
-from workbench.dashboards.widgets import ACCENT, Dashboard, extension, picture_html
+from workbench.dashboards.widgets import ACCENT, Dashboard, extension, guarded, picture_html
 
 #: Human names of the duplicate kinds, in the order the filter shows them.
 KIND_LABELS = {"all": "All", "exact": "Exact copies", "same": "Same picture", "similar": "Similar shots"}
@@ -134,9 +135,28 @@ class DuplicatesPageData:
 
 
 class Duplicates(Dashboard):
-    """Duplicate groups side by side with their suggested keeper, and quality flags with a score histogram."""
+    """Duplicate groups side by side with their suggested keeper, and quality flags with a score histogram.
+
+    The knobs are parameters: ``kind`` and ``group_page`` for the duplicates tab, ``flags``, ``score_range`` and
+    ``quality_page`` for the quality tab, ``selected_ids`` for the media ticked there. What the library holds is
+    the parameter ``snap`` (read again after every change); the groups, the quality grid, the histogram, the page
+    labels and the sidebar's scope line follow these parameters through ``@param.depends``. Keeping, trashing,
+    "not duplicates" and undo stay buttons: they write to the library."""
 
     title = "Duplicates and quality"
+
+    kind = param.Selector(objects={label: k for k, label in KIND_LABELS.items()}, default="all",
+                          doc="Which kind of duplicate groups to show")
+    group_page = param.Integer(0, bounds=(0, None), doc="The page of duplicate groups, from 0")
+    flags = param.ListSelector(default=[], objects=[], doc="Show media carrying any of these quality flags "
+                               "(none ticked: every flagged media)")
+    score_range = param.Range((0, 100), bounds=(0, 100), step=1,
+                              doc="Show media whose quality score (0 worst, 100 best) is in this range")
+    quality_page = param.Integer(0, bounds=(0, None), doc="The page of the quality grid, from 0")
+    selected_ids = param.List([], doc="The media ticked in the quality grid (what Trash selected trashes)")
+    last_trashed_ids = param.List([], precedence=-1, doc="What Undo last trash puts back")
+    snap = param.ClassSelector(class_=DuplicatesPageData, allow_None=True, precedence=-1,
+                               doc="What the page shows, as last read from the library")
 
     def __init__(self, library: Any, *, ids: Iterable[str] | None = None, groups_per_page: int = GROUPS_PER_PAGE,
                  media_per_page: int = MEDIA_PER_PAGE, card_px: int = CARD_PX):
@@ -145,8 +165,9 @@ class Duplicates(Dashboard):
         self._wanted_ids = parse_ids(ids) if ids is not None else None
         self.groups_per_page, self.media_per_page, self.card_px = groups_per_page, media_per_page, card_px
         self.only: set[str] | None = None          # the restriction from ?ids= (None: everything)
-        self.selected: set[str] = set()            # quality grid selection
-        self.last_trashed: list[str] = []          # what "Undo last trash" puts back
+        self._boxes: dict[str, pn.widgets.Checkbox] = {}   # the quality grid's tick boxes shown, by media id
+        self._shown_kind: str | None = None         # a new kind (or new quality filters) starts at page 1
+        self._shown_filters: tuple[Any, ...] | None = None
         super().__init__(library)
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -189,49 +210,47 @@ class Duplicates(Dashboard):
     # -- page ----------------------------------------------------------------------------------------------
     def build(self) -> None:
         extension(CSS)
-        self.snap = self._read()
-        self._restrict(self.snap)
+        snap = self._read()
+        self._restrict(snap)
+        self._options_follow(snap)
 
         # duplicates tab controls
-        self.kind = pn.widgets.RadioButtonGroup(label="Kind", options=dict(self._kind_options()), value="all",
-                                                color="light", width=520)
-        self.kind.param.watch(self.messages.guard(lambda e: self._show_groups(page=0)), "value")
-        self.group_page = 0
+        self.kind_picker = pn.widgets.RadioButtonGroup.from_param(self.param.kind, name="Kind", color="light",
+                                                                  width=520)
         self.group_prev = pn.widgets.Button(label="◀ Previous", width=110)
         self.group_next = pn.widgets.Button(label="Next ▶", width=110)
         self.group_page_label = pn.pane.Markdown("", margin=(8, 10), width=110)
-        self.group_prev.on_click(self.messages.guard(lambda e: self._show_groups(page=self.group_page - 1)))
-        self.group_next.on_click(self.messages.guard(lambda e: self._show_groups(page=self.group_page + 1)))
+        self.group_prev.on_click(lambda e: self.param.update(group_page=max(0, self.group_page - 1)))
+        self.group_next.on_click(lambda e: self.param.update(group_page=self.group_page + 1))
         self.group_summary = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.group_list = pn.Column(sizing_mode="stretch_width")
         dup_tab = pn.Column(
-            pn.Row(self.kind, self.group_prev, self.group_page_label, self.group_next, sizing_mode="stretch_width"),
+            pn.Row(self.kind_picker, self.group_prev, self.group_page_label, self.group_next,
+                   sizing_mode="stretch_width"),
             self.group_summary, self.group_list, name="Duplicates", sizing_mode="stretch_width")
 
         # quality tab controls
-        self.flags = pn.widgets.CheckBoxGroup(label="Flags", options=self._flag_options(), value=[], inline=True)
-        self.flags.param.watch(self.messages.guard(lambda e: self._show_quality(page=0)), "value")
-        self.score_range = pn.widgets.RangeSlider(label="Score", start=0, end=100, value=(0, 100), step=1,
-                                                  width=320)
-        self.score_range.param.watch(self.messages.guard(lambda e: self._show_quality(page=0)), "value_throttled")
-        self.hist = pn.pane.Bokeh(self._histogram_figure(), sizing_mode="stretch_width", height=230)
-        self.quality_page = 0
+        self.flag_picker = pn.widgets.CheckBoxGroup.from_param(self.param.flags, name="Flags", inline=True)
+        self.score_slider = pn.widgets.RangeSlider.from_param(self.param.score_range, name="Score", width=320,
+                                                              throttled=True)
+        self.hist = pn.pane.Bokeh(None, sizing_mode="stretch_width", height=230)
         self.quality_prev = pn.widgets.Button(label="◀ Previous", width=110)
         self.quality_next = pn.widgets.Button(label="Next ▶", width=110)
         self.quality_page_label = pn.pane.Markdown("", margin=(8, 10), width=110)
-        self.quality_prev.on_click(self.messages.guard(lambda e: self._show_quality(page=self.quality_page - 1)))
-        self.quality_next.on_click(self.messages.guard(lambda e: self._show_quality(page=self.quality_page + 1)))
+        self.quality_prev.on_click(lambda e: self.param.update(quality_page=max(0, self.quality_page - 1)))
+        self.quality_next.on_click(lambda e: self.param.update(quality_page=self.quality_page + 1))
         self.select_all = pn.widgets.Button(label="Select all shown", width=140)
         self.select_none = pn.widgets.Button(label="Clear selection", width=130)
-        self.trash_selected = pn.widgets.Button(label="Trash selected", color="danger", width=170, disabled=True)
-        self.select_all.on_click(self.messages.guard(lambda e: self._select(self._shown_quality_ids())))
-        self.select_none.on_click(self.messages.guard(lambda e: self._select([])))
+        self.trash_selected = pn.widgets.Button(label=self.trash_label, color="danger", width=170,
+                                                disabled=self.param.selected_ids.rx().rx.not_())
+        self.select_all.on_click(lambda e: self.param.update(selected_ids=self._shown_quality_ids()))
+        self.select_none.on_click(lambda e: self.param.update(selected_ids=[]))
         self.trash_selected.on_click(self.messages.guard(self._trash_selected))
         self.quality_summary = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.quality_grid = pn.FlexBox(sizing_mode="stretch_width")
         quality_tab = pn.Column(
             pn.pane.Markdown("**Show media flagged as** (none ticked: every flagged media)", margin=(5, 10, 0, 10)),
-            self.flags, self.score_range, self.hist,
+            self.flag_picker, self.score_slider, self.hist,
             pn.Row(self.select_all, self.select_none, self.trash_selected, self.quality_prev,
                    self.quality_page_label, self.quality_next, sizing_mode="stretch_width"),
             self.quality_summary, self.quality_grid, name="Quality", sizing_mode="stretch_width")
@@ -239,11 +258,12 @@ class Duplicates(Dashboard):
         self.tabs = pn.Tabs(dup_tab, quality_tab, dynamic=True, sizing_mode="stretch_width")
 
         # sidebar
-        self.undo = pn.widgets.Button(label="Undo last trash", disabled=True, sizing_mode="stretch_width")
+        self.undo = pn.widgets.Button(label="Undo last trash", sizing_mode="stretch_width",
+                                      disabled=self.param.last_trashed_ids.rx().rx.not_())
         self.undo.on_click(self.messages.guard(self._undo))
         self.refresh = pn.widgets.Button(label="Reload from the library", sizing_mode="stretch_width")
         self.refresh.on_click(self.messages.guard(self._reload))
-        self.scope = pn.pane.Markdown(self._scope_text(), sizing_mode="stretch_width")
+        self.scope = pn.pane.Markdown(self.scope_text, sizing_mode="stretch_width")
         self.sidebar += [
             pn.pane.Markdown(
                 "Suggestions only: nothing leaves the library except through the trash, and everything trashed "
@@ -253,16 +273,23 @@ class Duplicates(Dashboard):
                 sizing_mode="stretch_width"),
             self.scope, self.undo, self.refresh]
         self.main.append(self.tabs)
+        self.snap = snap   # the tabs are drawn (``_show_groups``, ``_show_quality``)
         self._explain_missing()
-        self._show_groups(page=0)
-        self._show_quality(page=0)
 
-    def _scope_text(self) -> str:
+    @param.depends("snap")
+    def scope_text(self) -> str:
+        """What the page covers: the whole library, or only the media of the link."""
+        if self.snap is None:
+            return ""
         if self.only is None:
             return f"Showing the whole library ({self.snap.n_media} media)."
         path = getattr(getattr(pn.state, "location", None), "pathname", "") or ""
         back = f" [Show everything]({path})" if path else ""
         return f"**Showing only the {len(self.only)} media selected in the link.**{back}"
+
+    @param.depends("selected_ids")
+    def trash_label(self) -> str:
+        return f"Trash selected ({len(self.selected_ids)})"
 
     def _explain_missing(self) -> None:
         """An empty library or unprocessed media: say what to run instead of showing empty tabs without a word."""
@@ -277,28 +304,44 @@ class Duplicates(Dashboard):
                                + ", ".join(f"{s}: {n} pending" for s, n in waiting.items())
                                + "): run `workbench process` so they can be compared and scored.")
 
+    @param.depends("snap", watch=True)
+    def _options_follow(self, snap: DuplicatesPageData | None = None) -> None:
+        """The kind buttons and the flag boxes say how many groups and media each has."""
+        snap = snap or self.snap
+        self.param.kind.objects = dict(self._kind_options(snap))
+        self.param.flags.objects = self._flag_options(snap)
+
     # -- duplicates tab ------------------------------------------------------------------------------------
     def _visible_groups(self) -> pd.DataFrame:
         g = groups_touching(self.snap.groups, self.only)
-        kind = self.kind.value
+        kind = self.kind
         return g if kind == "all" or g.empty else g[g["kind"] == kind].reset_index(drop=True)
 
-    def _kind_options(self) -> list[tuple[str, str]]:
-        g = groups_touching(self.snap.groups, self.only)
+    def _kind_options(self, snap: DuplicatesPageData) -> list[tuple[str, str]]:
+        g = groups_touching(snap.groups, self.only)
         counts = g["kind"].value_counts().to_dict() if not g.empty else {}
         return [(f"{label} ({len(g) if k == 'all' else counts.get(k, 0)})", k) for k, label in KIND_LABELS.items()]
 
-    def _show_groups(self, page: int) -> None:
+    @param.depends("snap", "kind", "group_page", watch=True)
+    @guarded
+    def _show_groups(self) -> None:
+        """The page of groups of the chosen kind (a new kind starts at the first page)."""
+        if self.snap is None:
+            return
         groups = self._visible_groups()
         pages = max(1, math.ceil(len(groups) / self.groups_per_page))
-        self.group_page = min(max(0, page), pages - 1)
-        start = self.group_page * self.groups_per_page
+        page = 0 if self.kind != self._shown_kind else min(self.group_page, pages - 1)
+        self._shown_kind = self.kind
+        if page != self.group_page:
+            with param.parameterized.discard_events(self):
+                self.group_page = page
+        start = page * self.groups_per_page
         shown = groups.iloc[start:start + self.groups_per_page]
-        self.group_prev.disabled = self.group_page == 0
-        self.group_next.disabled = self.group_page >= pages - 1
-        self.group_page_label.object = f"Page {self.group_page + 1} of {pages}"
+        self.group_prev.disabled = page == 0
+        self.group_next.disabled = page >= pages - 1
+        self.group_page_label.object = f"Page {page + 1} of {pages}"
         if groups.empty:
-            kind = self.kind.value
+            kind = self.kind
             what = "duplicate groups" if kind == "all" else f"groups of kind “{KIND_LABELS[kind]}”"
             self.group_summary.object = (f"No {what}" + (" among the selected media." if self.only is not None
                                                          else " in this library."))
@@ -362,7 +405,7 @@ class Duplicates(Dashboard):
             keeper = f"{Path(row['path']).name} [{keep[:10]}]" if row else keep[:10]
             reason = TRASH_REASON_DUPLICATE.format(kind=kind, keeper=keeper)
             n = await self.busy.run("Moving to the trash", self.library.trash, others, reason=reason)
-            self.last_trashed = others
+            self.last_trashed_ids = others
             await self._reload_async()
             self.messages.success(f"Kept {keeper}; moved {n} other{'s' if n != 1 else ''} to the trash "
                                   f"(Undo last trash puts {'them' if n != 1 else 'it'} back).")
@@ -377,14 +420,14 @@ class Duplicates(Dashboard):
         return run
 
     # -- quality tab ---------------------------------------------------------------------------------------
-    def _quality_in_scope(self) -> pd.DataFrame:
-        q = self.snap.quality
+    def _quality_in_scope(self, snap: DuplicatesPageData | None = None) -> pd.DataFrame:
+        q = (snap or self.snap).quality
         return q if self.only is None or q.empty else q[q["id"].isin(self.only)].reset_index(drop=True)
 
-    def _flag_options(self) -> dict[str, str]:
-        q = self._quality_in_scope()
+    def _flag_options(self, snap: DuplicatesPageData) -> dict[str, str]:
+        q = self._quality_in_scope(snap)
         # a ticked flag stays listed when nothing carries it any more (e.g. all trashed), so the view stays put
-        counts: dict[str, int] = {f: 0 for f in (self.flags.value if hasattr(self, "flags") else [])}
+        counts: dict[str, int] = {f: 0 for f in self.flags}
         for flags in q["flags"]:
             for f in flags:
                 counts[f] = counts.get(f, 0) + 1
@@ -394,8 +437,8 @@ class Duplicates(Dashboard):
         q = self._quality_in_scope()
         if q.empty:
             return q
-        wanted = set(self.flags.value)
-        lo, hi = self.score_range.value
+        wanted = set(self.flags)
+        lo, hi = self.score_range
         keep = q["flags"].map(lambda fs: bool(set(fs) & wanted) if wanted else bool(len(fs)))
         keep &= (q["score"] >= lo) & (q["score"] <= hi)
         return q[keep].reset_index(drop=True)
@@ -424,16 +467,27 @@ class Duplicates(Dashboard):
         fig.legend.background_fill_alpha = 0.6
         return fig
 
-    def _show_quality(self, page: int) -> None:
+    @param.depends("snap", "flags", "score_range", "quality_page", watch=True)
+    @guarded
+    def _show_quality(self) -> None:
+        """The page of flagged media the filters keep, and the histogram (new filters start at the first page)."""
+        if self.snap is None:
+            return
         shown = self._shown_quality()
         ids = set(shown["id"]) if not shown.empty else set()
-        self.selected &= ids
+        if not set(self.selected_ids) <= ids:
+            self.selected_ids = [i for i in self.selected_ids if i in ids]
         pages = max(1, math.ceil(len(shown) / self.media_per_page))
-        self.quality_page = min(max(0, page), pages - 1)
-        start = self.quality_page * self.media_per_page
-        self.quality_prev.disabled = self.quality_page == 0
-        self.quality_next.disabled = self.quality_page >= pages - 1
-        self.quality_page_label.object = f"Page {self.quality_page + 1} of {pages}"
+        filters = (tuple(self.flags), tuple(self.score_range))
+        page = 0 if filters != self._shown_filters else min(self.quality_page, pages - 1)
+        self._shown_filters = filters
+        if page != self.quality_page:
+            with param.parameterized.discard_events(self):
+                self.quality_page = page
+        start = page * self.media_per_page
+        self.quality_prev.disabled = page == 0
+        self.quality_next.disabled = page >= pages - 1
+        self.quality_page_label.object = f"Page {page + 1} of {pages}"
         self.hist.object = self._histogram_figure(shown)
         measured = len(self._quality_in_scope())
         if measured == 0:
@@ -445,8 +499,8 @@ class Duplicates(Dashboard):
             self.quality_summary.object = f"{len(shown)} of {measured} measured media shown, worst first."
         records = shown.iloc[start:start + self.media_per_page].to_dict("records")
         thumbs = self.library.thumbnails([r["id"] for r in records])
+        self._boxes = {}
         self.quality_grid.objects = [self._quality_card(r, thumbs.get(r["id"])) for r in records]
-        self._update_trash_button()
 
     def _quality_card(self, r: dict[str, Any], thumb: bytes | None) -> pn.Column:
         name = Path(r["path"]).name
@@ -454,8 +508,9 @@ class Duplicates(Dashboard):
                         for f in r["flags"])
         meta = (f'<div class="wb-dup-meta"><div title="{html.escape(r["path"])}"><b>{html.escape(name)}</b></div>'
                 f'<div>score {r["score"]:.0f}/100</div>{flags}</div>')
-        box = pn.widgets.Checkbox(label="Select", value=r["id"] in self.selected, width=self.card_px)
-        box.param.watch(self.messages.guard(lambda e, i=r["id"]: self._toggle(i, e.new)), "value")
+        box = self._boxes[r["id"]] = pn.widgets.Checkbox(label="Select", value=r["id"] in self.selected_ids,
+                                                         width=self.card_px)
+        box.param.watch(lambda e, i=r["id"]: self._toggle(i, e.new), "value")
         return pn.Column(self._picture_and_text(thumb, name, meta), box, css_classes=["wb-quality-card"],
                          width=self.card_px + 14, margin=4)
 
@@ -466,21 +521,20 @@ class Duplicates(Dashboard):
                             width=self.card_px, margin=(0, 2))
 
     def _toggle(self, media_id: str, on: bool) -> None:
-        (self.selected.add if on else self.selected.discard)(media_id)
-        self._update_trash_button()
+        chosen = set(self.selected_ids)
+        (chosen.add if on else chosen.discard)(media_id)
+        self.selected_ids = sorted(chosen)
 
-    def _select(self, ids: Iterable[str]) -> None:
-        self.selected = set(ids)
-        self._show_quality(page=self.quality_page)
-
-    def _update_trash_button(self) -> None:
-        n = len(self.selected)
-        self.trash_selected.label = f"Trash selected ({n})"
-        self.trash_selected.disabled = n == 0
+    @param.depends("selected_ids", watch=True)
+    def _ticks_follow(self) -> None:
+        """The tick boxes shown say what is selected (Select all shown, Clear selection, a trash)."""
+        chosen = set(self.selected_ids)
+        for media_id, box in self._boxes.items():
+            box.value = media_id in chosen
 
     async def _trash_selected(self, event: Any) -> None:
         q = self.snap.quality.set_index("id")
-        chosen = sorted(self.selected)
+        chosen = sorted(self.selected_ids)
         by_reason: dict[str, list[str]] = {}
         for i in chosen:
             flags = ", ".join(q.loc[i, "flags"]) if i in q.index and len(q.loc[i, "flags"]) else "no flag"
@@ -489,19 +543,19 @@ class Duplicates(Dashboard):
         def put() -> int:
             return sum(self.library.trash(ids, reason=reason) for reason, ids in by_reason.items())
         n = await self.busy.run("Moving to the trash", put)
-        self.last_trashed = chosen
-        self.selected = set()
+        self.last_trashed_ids = chosen
+        self.selected_ids = []
         await self._reload_async()
         self.messages.success(f"Moved {n} media to the trash (Undo last trash puts them back).")
 
     # -- shared actions ------------------------------------------------------------------------------------
     async def _undo(self, event: Any) -> None:
-        ids = self.last_trashed
+        ids = self.last_trashed_ids
         if not ids:
             self.messages.info("Nothing to undo.")
             return
         n = await self.busy.run("Restoring", self.library.restore, ids)
-        self.last_trashed = []
+        self.last_trashed_ids = []
         await self._reload_async()
         self.messages.success(f"Put {n} media back from the trash.")
 
@@ -510,10 +564,5 @@ class Duplicates(Dashboard):
         self.messages.clear()
 
     async def _reload_async(self) -> None:
+        """Read the library again: every view follows the new ``snap``."""
         self.snap = await self.busy.run("Reading duplicates and quality", self._read)
-        self.kind.options = dict(self._kind_options())
-        self.flags.options = self._flag_options()
-        self.undo.disabled = not self.last_trashed
-        self.scope.object = self._scope_text()
-        self._show_groups(page=self.group_page)
-        self._show_quality(page=self.quality_page)
