@@ -7,8 +7,8 @@ from datetime import date, datetime, timezone
 import pyarrow as pa
 import pytest
 
-from workbench.catalog.filters import (ALL, NONE, And, Eq, Ge, Gt, In, IsNull, Le, Like, Lt, Ne, Not, NotIn, NotNull,
-                                       Or, Range, StartsWith, render, where)
+from workbench.catalog.filters import (ALL, NONE, And, Eq, Ge, Gt, In, IsNull, Le, Like, LowerEq, Lt, Ne, Not, NotIn,
+                                       NotNull, Or, Range, StartsWith, render, where)
 from workbench.catalog.store import Catalog
 
 HOSTILE = "x' OR '1'='1"
@@ -26,7 +26,7 @@ SCHEMA = pa.schema([
 ROWS = [
     {"id": "a1", "owner": "ann", "size": 10, "score": 0.5, "ok": True,
      "taken_at": datetime(2020, 1, 1, 12), "deleted_at": None},
-    {"id": "a2", "owner": "bob", "size": 20, "score": 0.9, "ok": False,
+    {"id": "a2", "owner": "Bob", "size": 20, "score": 0.9, "ok": False,
      "taken_at": datetime(2021, 6, 1), "deleted_at": datetime(2024, 1, 1, tzinfo=timezone.utc)},
     {"id": "b1", "owner": HOSTILE, "size": 30, "score": 0.1, "ok": True,
      "taken_at": datetime(2022, 3, 3), "deleted_at": None},
@@ -61,6 +61,7 @@ def test_each_filter_renders_to_the_lance_sql_it_names():
     assert Range("size", 1, 5).to_sql() == "size >= 1 AND size <= 5"
     assert Range("size", hi=5, hi_inclusive=False).to_sql() == "size < 5"
     assert Like("id", "ab%").to_sql() == "id LIKE 'ab%'"
+    assert LowerEq("name", "ann").to_sql() == "lower(name) = 'ann'"
     assert (Eq("a", 1) & IsNull("b")).to_sql() == "a = 1 AND b IS NULL"
     assert (Eq("a", 1) | Eq("a", 2)).to_sql() == "a = 1 OR a = 2"
     assert ((Eq("a", 1) | Eq("a", 2)) & Range("b", 1, 2)).to_sql() == "(a = 1 OR a = 2) AND (b >= 1 AND b <= 2)"
@@ -144,14 +145,15 @@ def test_each_filter_selects_the_right_rows(catalog):
     assert ids(catalog, Range("taken_at", datetime(2021, 1, 1), datetime(2022, 12, 31))) == ["a2", "b1"]
     assert ids(catalog, Lt("deleted_at", datetime(2025, 1, 1, tzinfo=timezone.utc))) == ["a2"]
     assert ids(catalog, Like("id", "a%")) == ["a1", "a2"]
+    assert ids(catalog, LowerEq("owner", "bob")) == ["a2"] and ids(catalog, LowerEq("id", "A1")) == []
     assert ids(catalog, StartsWith("id", "c_")) == ["c_%"]
     assert ids(catalog, StartsWith("id", "a_")) == []                   # '_' taken literally, not "any one"
     assert ids(catalog, Eq("ok", True) & IsNull("deleted_at") & Gt("size", 10)) == ["b1", "c_%"]
-    assert ids(catalog, Eq("owner", "ann") | Eq("owner", "bob")) == ["a1", "a2"]
-    assert ids(catalog, (Eq("owner", "ann") | Eq("owner", "bob")) & Range("size", 15, 25)) == ["a2"]
-    assert ids(catalog, Eq("owner", "bob") & Eq("ok", False) | Eq("id", "c_%")) == ["a2", "c_%"]
+    assert ids(catalog, Eq("owner", "ann") | Eq("owner", "Bob")) == ["a1", "a2"]
+    assert ids(catalog, (Eq("owner", "ann") | Eq("owner", "Bob")) & Range("size", 15, 25)) == ["a2"]
+    assert ids(catalog, Eq("owner", "Bob") & Eq("ok", False) | Eq("id", "c_%")) == ["a2", "c_%"]
     assert ids(catalog, ~In("id", ["a1"])) == ["a2", "b1", "c_%"]
-    assert ids(catalog, where(owner="bob", ok=False)) == ["a2"]
+    assert ids(catalog, where(owner="Bob", ok=False)) == ["a2"]
     assert ids(catalog, ALL) == ["a1", "a2", "b1", "c_%"] and ids(catalog, NONE) == []
 
 

@@ -123,6 +123,14 @@ class Ge(_Compare):
     _op = ">="
 
 
+class LowerEq(_Compare):
+    """``lower(column) = value``: a case-insensitive match (pass ``value`` lower-cased: ``name.lower()``)."""
+    _op = "="
+
+    def to_sql(self) -> str:
+        return f"lower({self.column}) = {literal(self.value)}"
+
+
 @dataclass(frozen=True, repr=False, init=False)
 class In(Filter):
     """``column IN (values)``; no values selects no rows (an empty IN list is a syntax error in Lance)."""
