@@ -78,6 +78,13 @@ def test_timestamps_render_in_utc_and_dates_as_dates():
     assert Eq("day", date(2020, 1, 2)).to_sql() == "day = DATE '2020-01-02'"
 
 
+def test_numpy_scalars_count_as_the_values_they_hold():
+    import numpy as np
+    assert In("size", np.array([1, 2], np.int64)).to_sql() == "size IN (1, 2)"
+    assert Eq("id", np.str_("a")).to_sql() == "id = 'a'" and Gt("score", np.float32(0.5)).to_sql() == "score > 0.5"
+    assert Eq("ok", np.bool_(True)).to_sql() == "ok = true"
+
+
 def test_hostile_strings_stay_values():
     assert Eq("owner", HOSTILE).to_sql() == "owner = 'x'' OR ''1''=''1'"
     assert In("owner", [HOSTILE]).to_sql() == "owner IN ('x'' OR ''1''=''1')"

@@ -31,7 +31,10 @@ def _column(name: str) -> str:
 
 def literal(value: Scalar) -> str:
     """A Lance SQL literal: strings quoted (single quotes doubled), timestamps as ``TIMESTAMP '...'`` (an aware
-    datetime in UTC, as ``UTC_TS`` columns hold it; a naive one as is, as ``taken_at`` is stored)."""
+    datetime in UTC, as ``UTC_TS`` columns hold it; a naive one as is, as ``taken_at`` is stored). A numpy
+    scalar (a value read from a DataFrame) counts as the Python value it holds."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
