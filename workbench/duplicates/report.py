@@ -5,6 +5,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.catalog.filters import In, where
 from workbench.catalog.store import Catalog
 from workbench.duplicates.groups import (
     CAMERA_TIME_SOURCES, KINDS, Group, burst_groups, exact_groups, group_key, same_clip_groups, same_picture_groups)
@@ -70,14 +71,13 @@ def _fingerprints(catalog: Catalog, ids: set[str]) -> pd.DataFrame:
     cols = ["media_id", "phash", "dhash", "ahash", "detail", "colour", "frame_phash", "disc"]
     if not catalog.has("fingerprints"):
         return pd.DataFrame(columns=cols)
-    t = catalog.read("fingerprints", cols, f"version = '{version}' AND status = 'ok'").to_pylist()
+    t = catalog.read("fingerprints", cols, where(version=version, status="ok")).to_pylist()
     return pd.DataFrame([r for r in t if r["media_id"] in ids], columns=cols)
 
 
 def _keypoints_loader(catalog: Catalog):  # noqa: ANN202 (Callable[[list[str]], dict[str, Keypoints]])
     """Reads the stored ORB keypoints of the given media only (the rotated-copy check needs them for its
     candidates, a small share of the library)."""
-    from workbench.catalog.store import sql_in
     from workbench.duplicates.rotation import unpack
     from workbench.stages.fingerprints import VERSION as version
 
@@ -85,7 +85,7 @@ def _keypoints_loader(catalog: Catalog):  # noqa: ANN202 (Callable[[list[str]], 
         out: dict[str, Any] = {}
         for lo in range(0, len(ids), 500):
             t = catalog.read("fingerprints", ["media_id", "kp_xy", "kp_desc", "kp_size"],
-                             f"version = '{version}' AND status = 'ok' AND {sql_in('media_id', ids[lo:lo + 500])}")
+                             where(version=version, status="ok") & In("media_id", ids[lo:lo + 500]))
             for r in t.to_pylist():
                 if r["kp_size"] is not None and r["kp_desc"] is not None:
                     out[r["media_id"]] = unpack(r["kp_xy"], r["kp_desc"], r["kp_size"])
@@ -105,7 +105,7 @@ def _clip_vectors(catalog: Catalog, settings: Settings) -> dict[str, Any]:
     name = f"embeddings_{dim}"
     if not catalog.has(name):
         return {}
-    t = catalog.read(name, ["media_id", "vector"], f"version = '{model_id}' AND status = 'ok' AND kind = 'image'")
+    t = catalog.read(name, ["media_id", "vector"], where(version=model_id, status="ok", kind="image"))
     return {m: np.asarray(v, np.float32) for m, v in zip(t.column("media_id").to_pylist(),
                                                          t.column("vector").to_pylist())}
 

@@ -5,7 +5,8 @@ import math
 
 import pandas as pd
 
-from workbench.catalog.store import Catalog, sql_in
+from workbench.catalog.filters import In, where
+from workbench.catalog.store import Catalog
 from workbench.quality.measures import QualityThresholds, flags_for, score, video_flags, video_score
 from workbench.stages.quality import MEASURES
 
@@ -17,9 +18,9 @@ def quality_frame(catalog: Catalog, thresholds: QualityThresholds, kind: str | N
     from workbench.stages.quality import VERSION as version
     if not catalog.has("quality"):
         return pd.DataFrame(columns=COLUMNS + list(MEASURES))
-    q = catalog.read("quality", ["media_id", *MEASURES], f"version = '{version}' AND status = 'ok'").to_pylist()
+    q = catalog.read("quality", ["media_id", *MEASURES], where(version=version, status="ok")).to_pylist()
     q = [r for r in q if not exclude or r["media_id"] not in exclude]
-    media = catalog.read("media", ["id", "path", "kind"], sql_in("id", [r["media_id"] for r in q])).to_pylist() \
+    media = catalog.read("media", ["id", "path", "kind"], In("id", [r["media_id"] for r in q])).to_pylist() \
         if q else []
     info = {m["id"]: m for m in media}
     rows = []
