@@ -27,7 +27,8 @@ import hashlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.filters import Eq
+from workbench.catalog.store import Catalog
 from workbench.compress.reconstruct import drop_cached
 from workbench.errors import WorkbenchError
 from workbench.ingest.blobstore import blob_relpath
@@ -177,7 +178,7 @@ def replace_one(catalog: Catalog, storage: Storage, media: dict[str, Any], versi
                               "stored_bytes": len(new), "original_blob": media["blob"]}
     if kind != RECONSTRUCTIBLE:
         values["mime"] = _sniff(storage, original_key(rel))
-    catalog.update("media", f"id = {sql_quote(media['id'])}", values)
+    catalog.update("media", Eq("id", media["id"]), values)
     storage.to_trash(orig_key)
     return {**out, "status": "replaced", "reason": "", "bytes_after": len(new),
             "bytes_saved": len(original) - len(new)}
@@ -210,7 +211,7 @@ def restore_original(catalog: Catalog, storage: Storage, media: dict[str, Any]) 
     dest = original_key(media["original_blob"])
     if src != dest:
         storage.from_trash(dest)
-    catalog.update("media", f"id = {sql_quote(media['id'])}",
+    catalog.update("media", Eq("id", media["id"]),
                    {"blob": media["original_blob"], "mime": _sniff(storage, dest), "stored_as": None,
                     "stored_sha256": None, "stored_bytes": None, "original_blob": None})
     stored = original_key(media["blob"])

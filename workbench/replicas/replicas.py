@@ -19,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.filters import Eq
+from workbench.catalog.store import Catalog
 from workbench.errors import WorkbenchError
 from workbench.progress import bar
 from workbench.settings import Settings
@@ -128,7 +129,7 @@ def library_originals(catalog: Catalog) -> list[Original]:
     """Every original the library stores itself (copy mode), sorted by key; referenced files are the user's."""
     if catalog.count("media") == 0:
         return []
-    t = catalog.read("media", ["id", "sha256", "blob", "storage", "stored_sha256"], "storage = 'copy'").to_pylist()
+    t = catalog.read("media", ["id", "sha256", "blob", "storage", "stored_sha256"], Eq("storage", "copy")).to_pylist()
     out = [Original(r["id"], original_key(r["blob"]), r["stored_sha256"] or r["sha256"]) for r in t if r["blob"]]
     return sorted(out, key=lambda o: o.key)
 
@@ -208,14 +209,14 @@ class Replicas:
         """Forget replica ``name`` (its files stay where they are)."""
         self.get(name)
         with self.lock:
-            self.catalog.delete("replicas", f"name = {sql_quote(name)}")
-            self.catalog.delete("replica_copies", f"replica = {sql_quote(name)}")
+            self.catalog.delete("replicas", Eq("name", name))
+            self.catalog.delete("replica_copies", Eq("replica", name))
 
     # -- what is where --------------------------------------------------------------------------------------
     def copies(self, name: str) -> dict[str, dict[str, Any]]:
         """The verified copies on replica ``name``: object key -> its ``replica_copies`` row."""
         t = self.catalog.read("replica_copies", ["object_key", "media_id", "sha256", "size_bytes"],
-                              f"replica = {sql_quote(name)}").to_pylist()
+                              Eq("replica", name)).to_pylist()
         return {r["object_key"]: r for r in t}
 
     def status(self, originals: list[Original] | None = None) -> pd.DataFrame:

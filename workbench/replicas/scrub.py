@@ -32,7 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.filters import Eq, where
+from workbench.catalog.store import Catalog
 from workbench.progress import bar
 from workbench.replicas.replicas import (ContentMismatch, Original, ReplicaError, Replicas, checked_chunks,
                                          chunks_of, describe, hash_of, is_layered, library_originals, now_utc,
@@ -139,7 +140,7 @@ class Scrubber:
         if self.catalog.has("thumbnails"):
             self.hashes = {r["key"]: r for r in self.catalog.read("rendition_hashes").to_pylist()}
             rows = self.catalog.read("thumbnails", ["media_id", "thumb", "preview", "created_at"],
-                                     f"version = {sql_quote(version)} AND status = 'ok'").to_pylist()
+                                     where(version=version, status="ok")).to_pylist()
             for r in rows:
                 for which in ("thumb", "preview"):
                     if r[which]:
@@ -339,7 +340,7 @@ class Scrubber:
 
     def rebuild(self, media_id: str) -> None:
         """Re-run the thumbnail stage for one media (its thumbnail and preview), and learn the new hashes."""
-        rows = self.catalog.read("media", where=f"id = {sql_quote(media_id)}").to_pylist()
+        rows = self.catalog.read("media", where=Eq("id", media_id)).to_pylist()
         if not rows:
             raise LookupError("the media is no longer in the catalog")
         if media_id in self.originals:
@@ -353,8 +354,7 @@ class Scrubber:
                 raise ContentMismatch("its original is damaged and could not be repaired")
         out = self.thumbnails.process_one(rows[0], self.ctx)
         t = self.catalog.read("thumbnails", ["key", "created_at"],
-                              f"media_id = {sql_quote(media_id)} AND version = "
-                              f"{sql_quote(self.thumbnails.version)}").to_pylist()
+                              where(media_id=media_id, version=self.thumbnails.version)).to_pylist()
         created = t[0]["created_at"] if t else None
         for which in ("thumb", "preview"):
             key = derived_key(out[which])
