@@ -2,6 +2,7 @@
 
     python benchmarks/gallery_load.py run [--viewers 40] [--anonymous 500] [--preheat 0 8] [--photos 300]
                                           [--arrival-s 0] [--commit SHA] [--server cookie|legacy] [--json FILE]
+                                          [--screen voila html] [--rounds N]
     python benchmarks/gallery_load.py kernel [--commit SHA]   # what one gallery kernel imports and costs, its floor
 
 ``run`` builds (once, cached under ``--work``) a library of generated photos with thumbnails and previews, shared
@@ -20,6 +21,12 @@ with ``--viewers`` accounts through an album, then for each ``--preheat`` value 
   protocol 2 defines), a click on a tile's open button, "next" twice, "close"; each action is timed until the kernel
   reports idle for it. Measured: ready time per viewer (p50/p95), action latencies, memory added per viewer (server +
   kernels, divided by the viewers that got ready), each kernel's RSS/USS/PSS.
+
+``--screen html`` has the viewers load the plain first screen instead (``/timeline``, served by the gallery's own
+server with no kernel, ``workbench/gallery/first_screen.py``): *ready* is the page HTML, its script and the first
+screen's 48 thumbnails all arrived (fetched over at most 6 connections per viewer, as a browser does); then two
+further pages of tiles (JSON and their thumbnails) and three previews (open, next, next) are timed.
+``--screen voila html`` alternates both in one run.
 
 Throughout both phases a separate process requests a page that starts no kernel every 0.5 s and records its
 latency (``server answered``): the server must keep answering. The client is one Python process on the same
@@ -65,6 +72,8 @@ FORK_SERVER = "workbench.gallery.forkserver"
 V1 = "v1.kernel.websocket.jupyter.org"
 #: ipywidgets' protocol versions, sent as the browser's widget manager sends them (the kernel checks the major).
 WIDGET_PROTOCOL, CONTROL_PROTOCOL = "2.1.0", "1.0.0"
+#: Connections a browser opens to one server at once (Chromium and Firefox: 6 per host over HTTP/1.1).
+BROWSER_CONNECTIONS = 6
 #: Packages a viewer's kernel should never load (the heavy ones of processing); checked in the kernels' memory maps.
 HEAVY = ("torch", "open_clip", "deepface", "cv2", "scipy", "numba", "sklearn", "matplotlib", "tensorflow", "dlib",
          "llvmlite", "skimage", "onnxruntime", "av", "rapidocr", "paddle", "jxl", "pillow_avif", "pillow_heif")
@@ -593,10 +602,66 @@ async def viewer(server: Server, browser: Browser, res: ViewerResult, legacy: bo
             await ks.close()
 
 
+async def first_screen_viewer(server: Server, browser: Browser, res: ViewerResult, timeout_s: float,
+                              go: asyncio.Event, done: asyncio.Event, scripted: asyncio.Event,
+                              delay_s: float = 0.0) -> None:
+    """One signed-in viewer of the plain first screen (``/timeline``, no kernel), as a browser loads it: the page
+    HTML, then its script and the first screen's thumbnails over at most ``BROWSER_CONNECTIONS`` connections at a
+    time; *ready* when all of them have arrived. Then it scrolls (the next page of tiles as JSON and their
+    thumbnails, twice) and opens a photo (its preview), "next" twice."""
+    conns = asyncio.Semaphore(BROWSER_CONNECTIONS)
+
+    async def fetch(url: str) -> int:
+        async with conns:
+            r = await browser.get(url[len(browser.base):] if url.startswith("http") else url, follow=False,
+                                  timeout_s=timeout_s)
+        if r.code != 200:
+            raise RuntimeError(f"GET {url[:60]} answered {r.code}")
+        return len(r.body or b"")
+
+    try:
+        await go.wait()
+        await asyncio.sleep(delay_s)
+        t0 = time.monotonic()
+        r = await browser.get("/timeline", follow=False, timeout_s=timeout_s)
+        res.status = r.code
+        res.page_s = time.monotonic() - t0
+        html = r.body.decode("utf-8", "replace") if r.code == 200 else ""
+        tiles = [u.replace("&amp;", "&") for u in re.findall(r"<img src='([^']+)'", html)]
+        thumbs = [u for u in tiles if not u.startswith("data:")]     # in the page already when inline
+        script = re.search(r"<script src='([^']+)'", html)
+        if not tiles or not script:
+            raise RuntimeError(f"GET /timeline answered {r.code} without tiles")
+        await asyncio.gather(fetch(script.group(1)), *(fetch(u) for u in thumbs))
+        res.tiles = len(tiles)
+        res.ready_s = time.monotonic() - t0
+        offset, items = len(thumbs), []
+        for i in range(2):
+            t = time.monotonic()
+            page = await browser.get(f"/timeline/items?offset={offset}", follow=False, timeout_s=timeout_s)
+            body = json.loads(page.body)
+            items += body["items"]
+            await asyncio.gather(*(fetch(it["thumb"]) for it in body["items"] if not it["thumb"].startswith("data:")))
+            res.actions[f"load_more_{i + 1}"] = time.monotonic() - t
+            if body["next"] is None:
+                break
+            offset = body["next"]
+        res.tiles += len(items)
+        for k, name in enumerate(("open", "next_1", "next_2")):
+            t = time.monotonic()
+            await fetch(items[k]["preview"])
+            res.actions[name] = time.monotonic() - t
+    except Exception as e:  # one viewer's failure is a result, not the end of the run
+        res.error = f"{type(e).__name__}: {e}"[:200]
+    finally:
+        scripted.set()
+        await done.wait()
+
+
 async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: float,
-                            arrival_s: float = 0.0) -> dict[str, Any]:
+                            arrival_s: float = 0.0, screen: str = "voila") -> dict[str, Any]:
     """``n`` viewers signed in, then all loading the page and scrolling at once (or arriving evenly spread over
-    ``arrival_s`` seconds)."""
+    ``arrival_s`` seconds); ``screen``: the Voilà page (``voila``) or the plain first screen (``html``)."""
     results = [ViewerResult(viewer_name(i)) for i in range(1, n + 1)]
     browsers = [Browser(server.base) for _ in results]
     if not legacy:
@@ -614,8 +679,10 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
     load_before = os.getloadavg()[0]     # the machine is shared: how busy it was before the viewers came
     go, done = asyncio.Event(), asyncio.Event()
     scripted = [asyncio.Event() for _ in results]
-    tasks = [asyncio.ensure_future(viewer(server, b, r, legacy, timeout_s, go, done, s, arrival_s * i / max(1, n)))
-             for i, (b, r, s) in enumerate(zip(browsers, results, scripted)) if r.error is None]
+    tasks = [asyncio.ensure_future(
+        first_screen_viewer(server, b, r, timeout_s, go, done, s, arrival_s * i / max(1, n)) if screen == "html"
+        else viewer(server, b, r, legacy, timeout_s, go, done, s, arrival_s * i / max(1, n)))
+        for i, (b, r, s) in enumerate(zip(browsers, results, scripted)) if r.error is None]
     server_cpu: list[float] = []
     server_proc = psutil.Process(server.proc.pid)
     cpu_before = sum(server_proc.cpu_times()[:2])
@@ -650,7 +717,7 @@ async def signed_in_viewers(server: Server, n: int, legacy: bool, timeout_s: flo
             acts.setdefault(k, []).append(v)
     k = len(ready) or 1
     return {
-        "viewers": n, "arrival_s": arrival_s, "ready": len(ready), "wall_s": round(wall, 1),
+        "viewers": n, "screen": screen, "arrival_s": arrival_s, "ready": len(ready), "wall_s": round(wall, 1),
         "load_average_1min": round(load_before, 1),
         "load_average_1min_after": round(load_after, 1),
         # The server process's own CPU seconds while the viewers loaded and scrolled (page rendering, the kernels'
@@ -752,11 +819,12 @@ def run(a: argparse.Namespace) -> None:
     probe_path = "/voila/static/voila.js" if legacy else "/login"
     out: dict[str, Any] = {"command": " ".join(sys.argv), "server": a.server, "commit": a.commit, "photos": a.photos,
                            "cpus": os.cpu_count(), "variants": []}
-    plan = [(fork, preheat) for _ in range(a.rounds) for fork in a.fork for preheat in a.preheat]
-    for fork, preheat in plan:
+    plan = [(fork, preheat, screen) for _ in range(a.rounds) for screen in a.screen for fork in a.fork
+            for preheat in a.preheat]
+    for fork, preheat, screen in plan:
         caps = allow_kernels(lib_dir, a.viewers_now, known_here=source == REPO,
                              fork=None if fork == "default" else fork == "on")
-        variant: dict[str, Any] = {"preheat": preheat, "fork": fork, "settings": caps}
+        variant: dict[str, Any] = {"preheat": preheat, "fork": fork, "screen": screen, "settings": caps}
         if a.anonymous:
             with served(lib_dir, preheat, work, source) as server, probing(server.base + probe_path) as probe:
                 variant["anonymous"] = asyncio.run(anonymous_loads(server, a.anonymous, a.concurrency,
@@ -766,9 +834,10 @@ def run(a: argparse.Namespace) -> None:
         if a.viewers_now:
             with served(lib_dir, preheat, work, source) as server, probing(server.base + probe_path) as probe:
                 variant["viewers"] = asyncio.run(signed_in_viewers(server, a.viewers_now, legacy, a.timeout,
-                                                                   a.arrival_s))
+                                                                   a.arrival_s, screen))
             variant["viewers"]["server_answered"] = probe_summary(probe)
-            print(json.dumps({"preheat": preheat, "fork": fork, "viewers": variant["viewers"]}), flush=True)
+            print(json.dumps({"preheat": preheat, "fork": fork, "screen": screen, "viewers": variant["viewers"]}),
+                  flush=True)
         out["variants"].append(variant)
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
@@ -787,7 +856,8 @@ def print_table(out: dict[str, Any]) -> None:
                   f"USS {an['added_uss_mb']} MB, PSS {an['added_pss_mb']} MB, RSS {an['added_rss_mb']} MB; "
                   f"server answered {an['server_answered']}")
         if vw:
-            print(f"fork {v.get('fork')}, preheat {v['preheat']}: {vw['ready']}/{vw['viewers']} viewers ready (arriving over "
+            print(f"{vw.get('screen', 'voila')} first screen, fork {v.get('fork')}, preheat {v['preheat']}: "
+                  f"{vw['ready']}/{vw['viewers']} viewers ready (arriving over "
                   f"{vw['arrival_s']:.0f} s, load average {vw['load_average_1min']} before, "
                   f"{vw.get('load_average_1min_after')} after), server CPU per viewer "
                   f"{vw.get('server_cpu_s_per_viewer')} s, p50 {vw['ready_p50_s']} s, "
@@ -901,6 +971,9 @@ def main() -> None:
     r.add_argument("--fork", nargs="+", choices=["on", "off", "default"], default=["default"],
                    help="gallery_kernel_fork for each variant: kernels forked from the warm fork server (on) or "
                         "started anew (off); default: the library's setting")
+    r.add_argument("--screen", nargs="+", choices=["voila", "html"], default=["voila"],
+                   help="what signed-in viewers load: the Voilà page with its kernel (voila) or the plain first "
+                        "screen, /timeline, with no kernel (html); both alternate in one run")
     r.add_argument("--rounds", type=int, default=1, help="repeat the variants in alternating rounds")
     r.add_argument("--server", choices=["cookie", "legacy"], default="cookie",
                    help="cookie: sign-in by POST /login (the current server); legacy: sign-in in the page")

@@ -251,6 +251,12 @@ class Settings:
     # (workbench/gallery/forkserver.py). 40 viewers at once, same run (docs/benchmarks.md, gallery load): a
     # kernel's CPU 4.8 -> 2.4 s, its private memory 145 -> 74 MB, p95 ready 110 -> 57 s. False: start each anew.
     gallery_kernel_fork: bool = True
+    # The plain first screen (/timeline, workbench/gallery/first_screen.py) puts its tiles' thumbnails in the page
+    # and in each further page of tiles (data: URLs, read through the visitor's view with the page) instead of one
+    # signed request per tile: a viewer's first screen is 2 requests instead of 50 (docs/benchmarks.md, gallery
+    # load: the server's CPU per viewer and p95 ready, both ways in one run). Previews, videos and downloads stay
+    # signed links. False: every thumbnail by its own signed link.
+    gallery_first_screen_inline: bool = True
     # Host names the gallery answers to (a DNS-rebinding page reaching a server bound to localhost under its own
     # name is refused). Patterns like "*.example.org" work; `workbench gallery --allow-host NAME` adds one.
     gallery_allowed_hosts: list = field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])

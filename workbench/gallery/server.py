@@ -138,6 +138,7 @@ def _voila_app_class():
 
     from workbench.gallery import handlers as H
     from workbench.gallery import webapp
+    from workbench.gallery.first_screen import routes as first_screen_routes
     from workbench.gallery.forkserver import FORK_SERVER
     from workbench.gallery.kernels import KernelBudget, claim_preheated
     from workbench.gallery.media_handler import MediaHandler
@@ -188,6 +189,8 @@ def _voila_app_class():
                 (url_path_join(self.server_url, "favicon.ico"), H.NoFavicon),
                 *webapp.routes(self.server_url),      # manifest, icons, service worker, offline page
                 *upload_routes(self.server_url),      # the upload page and its tus endpoint (upload.py)
+                # the timeline's first screen as plain HTML, no kernel (first_screen.py)
+                *first_screen_routes(self.server_url, os.environ[SECRET_ENV]),
             ]
             return [*ours, *routes]
 
