@@ -157,6 +157,21 @@ def test_pages_and_cards_stay_bounded(built: Path):
     assert board.page_label.object == "People 3–4 of 6"
 
 
+def test_the_knobs_are_parameters_and_the_page_follows_them(built: Path):
+    lib = Library.open(built)
+    board = Faces(lib)
+    default = len(lib.face_suggestions())
+    assert board.max_distance == lib.settings.face_suggest_max_distance
+    assert len(board.suggestion_grid.objects) == default and len(board.cards.objects) == 6
+    board.max_distance = 0.7   # suggestions reach further: the tab shows the looser matches
+    assert len(board.suggestion_grid.objects) == len(lib.face_suggestions(max_distance=0.7)) > default
+    assert "within 0.70" in board.suggestion_summary.object
+    board.search_text = "obama"
+    assert len(board.cards.objects) == 1 and board.page_label.object == "People 1–1 of 1"
+    board.search_text = "nobody at all"
+    assert "Nobody's name contains “nobody at all”" in board.cards.objects[0].object
+
+
 def test_a_name_clash_is_a_message_not_a_crash(lib: Library):
     board = Faces(lib)
     other = board.cards.objects[1]

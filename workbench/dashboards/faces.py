@@ -19,8 +19,9 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
+import param
 
-from workbench.dashboards.widgets import Dashboard, face_picture
+from workbench.dashboards.widgets import Dashboard, face_picture, guarded
 
 # A cold page decodes one preview per crop (~20-60 ms each, measured): 10 x 10 crops keep the first view of a page
 # to a few seconds; crops are remembered afterwards (widgets.FACE_CROP_CACHE_ENTRIES).
@@ -98,9 +99,26 @@ class FacesPageData:
 
 
 class Faces(Dashboard):
-    """People as cards of face crops: name, merge, split, move, reject, hide; suggestions for unassigned faces."""
+    """People as cards of face crops: name, merge, split, move, reject, hide; suggestions for unassigned faces.
+
+    The knobs are parameters: ``search_text``, ``include_hidden``, ``page``, ``max_distance`` (how far suggestions
+    reach) and the merge's ``merge_people_ids`` and ``merge_target_id``. What the library holds is the parameter
+    ``snap``, read again when ``max_distance`` or ``include_hidden`` changes and after every edit; the summary, the
+    cards, the suggestions and the merge lists follow it through ``@param.depends``. Every edit stays a button
+    that calls ``Library``."""
 
     title = "Face clusters"
+
+    search_text = param.String("", doc="Part of a name, or the start of a person's id: narrows the cards")
+    include_hidden = param.Boolean(False, doc="Show hidden people too (and suggest faces for them)")
+    page = param.Integer(0, bounds=(0, None), doc="The page of person cards, from 0")
+    max_distance = param.Number(0.6, bounds=(0.0, None), inclusive_bounds=(False, True), softbounds=(0.3, 0.8),
+                                step=0.01, doc="Unassigned faces are suggested for the nearest person within this "
+                                "embedding distance")
+    merge_people_ids = param.ListSelector(default=[], objects={}, doc="The people Merge folds into another")
+    merge_target_id = param.Selector(objects={}, allow_None=True, doc="The person the others are merged into")
+    snap = param.ClassSelector(class_=FacesPageData, allow_None=True, precedence=-1,
+                               doc="What the page shows, as last read from the library")
 
     def __init__(self, library: Any, *, search: str | None = None, people_per_page: int = PEOPLE_PER_PAGE,
                  faces_per_card: int = FACES_PER_CARD, suggestions_per_page: int = SUGGESTIONS_PER_PAGE,
@@ -110,31 +128,31 @@ class Faces(Dashboard):
         self.people_per_page, self.faces_per_card = people_per_page, faces_per_card
         self.suggestions_per_page, self.crop_px = suggestions_per_page, crop_px
         self.initial_search = search if search is not None else search_from_link()
-        self.page = 0
         self.face_limits: dict[str, int] = {}   # person id -> faces shown after "More faces"
         # Cards and suggestion tiles drawn last time, by what they show: a redraw after an edit rebuilds only
         # those that changed (a page holds ~600 widgets, ~1.5 s to build) and keeps ticks on the others.
         self._drawn_cards: dict[str, tuple[Any, pn.Column]] = {}
         self._drawn_suggestions: dict[str, tuple[Any, pn.Column]] = {}
-        super().__init__(library)
+        self._shown_filter: tuple[str, bool] | None = None   # a new search (or hidden shown) starts at page 1
+        super().__init__(library, search_text=self.initial_search,
+                         max_distance=library.settings.face_suggest_max_distance)
 
     # -- page ----------------------------------------------------------------------------------------------
     def build(self) -> None:
         if CSS not in pn.config.raw_css:
             pn.config.raw_css = [*pn.config.raw_css, CSS]
         guard = self.messages.guard
-        self.search = pn.widgets.TextInput(label="Find a person", placeholder="part of a name, or an id",
-                                           value=self.initial_search, sizing_mode="stretch_width")
-        self.search.param.watch(guard(lambda e: self._show_people(page=0)), "value")
-        self.show_hidden = pn.widgets.Checkbox(label="Show hidden people", value=False)
-        self.show_hidden.param.watch(guard(lambda e: self._reload(page=0)), "value")  # suggestions follow too
-        self.max_distance = pn.widgets.FloatSlider(
-            label="Suggest people within distance", start=0.3, end=0.8, step=0.01,
-            value=self.library.settings.face_suggest_max_distance, sizing_mode="stretch_width")
-        self.max_distance.param.watch(guard(lambda e: self._reload()), "value_throttled")
-        self.merge_from = pn.widgets.MultiChoice(label="Merge these people", options={}, value=[],
-                                                 placeholder="pick people", sizing_mode="stretch_width")
-        self.merge_into = pn.widgets.Select(label="into this person", options={}, sizing_mode="stretch_width")
+        self.search = pn.widgets.TextInput.from_param(self.param.search_text, name="Find a person",
+                                                      placeholder="part of a name, or an id",
+                                                      sizing_mode="stretch_width")
+        self.show_hidden = pn.widgets.Checkbox.from_param(self.param.include_hidden, name="Show hidden people")
+        self.distance_slider = pn.widgets.FloatSlider.from_param(
+            self.param.max_distance, name="Suggest people within distance", throttled=True,
+            sizing_mode="stretch_width")
+        self.merge_from = pn.widgets.MultiChoice.from_param(self.param.merge_people_ids, name="Merge these people",
+                                                            placeholder="pick people", sizing_mode="stretch_width")
+        self.merge_into = pn.widgets.Select.from_param(self.param.merge_target_id, name="into this person",
+                                                       sizing_mode="stretch_width")
         self.merge_button = pn.widgets.Button(label="Merge", color="warning", sizing_mode="stretch_width")
         self.merge_button.on_click(guard(self._merge))
         self.update_button = pn.widgets.Button(label="Update people now", sizing_mode="stretch_width")
@@ -142,10 +160,10 @@ class Faces(Dashboard):
 
         self.prev = pn.widgets.Button(label="◀ Previous", width=110)
         self.next = pn.widgets.Button(label="Next ▶", width=110)
-        self.prev.on_click(guard(lambda e: self._show_people(page=self.page - 1)))
-        self.next.on_click(guard(lambda e: self._show_people(page=self.page + 1)))
+        self.prev.on_click(lambda e: self.param.update(page=max(0, self.page - 1)))
+        self.next.on_click(lambda e: self.param.update(page=self.page + 1))
         self.page_label = pn.pane.Markdown("", margin=(8, 10))
-        self.summary = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.summary = pn.pane.Markdown(self.summary_text, sizing_mode="stretch_width")
         self.cards = pn.Column(sizing_mode="stretch_width")
         self.suggestion_summary = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.suggestion_grid = pn.FlexBox(sizing_mode="stretch_width")
@@ -162,7 +180,7 @@ class Faces(Dashboard):
                              sizing_mode="stretch_width"),
             pn.pane.Markdown("### Merge", margin=(10, 10, 0, 10)), self.merge_from, self.merge_into,
             self.merge_button,
-            pn.pane.Markdown("### Suggestions", margin=(10, 10, 0, 10)), self.max_distance,
+            pn.pane.Markdown("### Suggestions", margin=(10, 10, 0, 10)), self.distance_slider,
             pn.pane.Markdown(f"Unassigned faces are suggested for the nearest person within this distance "
                              f"(default {self.library.settings.face_suggest_max_distance}; automatic grouping stops at "
                              f"{self.library.settings.face_match_distance}).", sizing_mode="stretch_width"),
@@ -174,52 +192,68 @@ class Faces(Dashboard):
     def _read(self) -> FacesPageData:
         lib = self.library
         return FacesPageData(people=lib.people(include_hidden=True), faces=lib.faces(),
-                             suggestions=lib.face_suggestions(max_distance=float(self.max_distance.value),
-                                                              include_hidden=bool(self.show_hidden.value)))
+                             suggestions=lib.face_suggestions(max_distance=float(self.max_distance),
+                                                              include_hidden=bool(self.include_hidden)))
 
-    def _reload(self, page: int | None = None) -> None:
-        """Read everything again and redraw (after any change, from the page or elsewhere)."""
+    @param.depends("max_distance", "include_hidden", watch=True)
+    @guarded
+    def _reload(self) -> None:
+        """Read everything again (after any change, from the page or elsewhere): the views follow ``snap``."""
         self.snap = self._read()
-        people = self.snap.people
-        options = {person_label(r): r["person_id"] for r in people.to_dict("records")}
-        self.merge_from.options = options
-        self.merge_from.value = [v for v in self.merge_from.value if v in options.values()]
-        self.merge_into.options = options
-        if self.merge_into.value not in options.values():
-            self.merge_into.value = next(iter(options.values()), None)
-        self._show_summary()
-        self._show_people(page=self.page if page is None else page)
-        self._show_suggestions()
 
-    def _show_summary(self) -> None:
+    @param.depends("snap", watch=True)
+    def _merge_lists_follow(self) -> None:
+        """The merge lists name every person, with their face counts."""
+        options = {person_label(r): r["person_id"] for r in self.snap.people.to_dict("records")}
+        ids = set(options.values())
+        self.param.merge_people_ids.objects = options
+        self.param.merge_target_id.objects = options
+        self.param.update(merge_people_ids=[v for v in self.merge_people_ids if v in ids],
+                          merge_target_id=(self.merge_target_id if self.merge_target_id in ids
+                                           else next(iter(ids), None)))
+
+    @param.depends("snap")
+    def summary_text(self) -> str:
+        """How many people, faces, faces without a person and faces too poor to recognise."""
         snap = self.snap
+        if snap is None:
+            return ""
         faces, people = snap.faces, snap.people
         skipped = int(faces["skipped"].notna().sum()) if not faces.empty else 0
         unassigned = int((faces["person_id"].isna() & faces["skipped"].isna()).sum()) if not faces.empty else 0
         hidden = int(people["hidden"].sum()) if not people.empty else 0
-        self.summary.object = (
-            f"**{len(people) - hidden} people** ({hidden} hidden) from **{len(faces)} faces**: {unassigned} "
-            f"recognisable faces belong to nobody yet ({len(snap.suggestions)} with a suggestion), {skipped} too "
-            f"small or blurry to recognise.")
+        return (f"**{len(people) - hidden} people** ({hidden} hidden) from **{len(faces)} faces**: {unassigned} "
+                f"recognisable faces belong to nobody yet ({len(snap.suggestions)} with a suggestion), {skipped} "
+                f"too small or blurry to recognise.")
 
     # -- people --------------------------------------------------------------------------------------------
     def _visible_people(self) -> pd.DataFrame:
         p = self.snap.people
         if p.empty:
             return p
-        keep = p.apply(lambda r: matches(r.to_dict(), self.search.value or ""), axis=1)
-        if not self.show_hidden.value:
+        keep = p.apply(lambda r: matches(r.to_dict(), self.search_text or ""), axis=1)
+        if not self.include_hidden:
             keep &= ~p["hidden"].astype(bool)
         return p[keep].reset_index(drop=True)
 
-    def _show_people(self, page: int) -> None:
+    @param.depends("snap", "search_text", "include_hidden", "page", watch=True)
+    @guarded
+    def _show_people(self) -> None:
+        """The page of person cards the search keeps (a new search starts at the first page)."""
+        if self.snap is None:
+            return
         people = self._visible_people()
         pages = max(1, math.ceil(len(people) / self.people_per_page))
-        self.page = min(max(0, page), pages - 1)
-        start = self.page * self.people_per_page
+        shown_filter = (self.search_text, self.include_hidden)
+        page = 0 if shown_filter != self._shown_filter else min(self.page, pages - 1)
+        self._shown_filter = shown_filter
+        if page != self.page:
+            with param.parameterized.discard_events(self):
+                self.page = page
+        start = page * self.people_per_page
         shown = people.iloc[start:start + self.people_per_page]
-        self.prev.disabled = self.page == 0
-        self.next.disabled = self.page >= pages - 1
+        self.prev.disabled = page == 0
+        self.next.disabled = page >= pages - 1
         self.page_label.object = (f"People {start + 1}–{start + len(shown)} of {len(people)}" if len(people)
                                   else "No people")
         targets = tuple((r["person_id"], person_name(r)) for r in self.snap.people.to_dict("records"))
@@ -244,8 +278,8 @@ class Faces(Dashboard):
             text = (f"{len(snap.faces)} faces found, but none grouped into a person yet: a person forms when at "
                     f"least {self.library.settings.face_min_cluster_size} faces look alike. Faces that resemble "
                     f"no one are listed under Suggestions only when someone is near.")
-        elif (self.search.value or "").strip():
-            text = f"Nobody's name contains “{self.search.value.strip()}”."
+        elif (self.search_text or "").strip():
+            text = f"Nobody's name contains “{self.search_text.strip()}”."
         else:
             text = "Everyone is hidden: tick **Show hidden people** to see them."
         return pn.pane.Alert(text, alert_type="info", sizing_mode="stretch_width")
@@ -308,9 +342,12 @@ class Faces(Dashboard):
                          sizing_mode="stretch_width")
 
     # -- suggestions ---------------------------------------------------------------------------------------
+    @param.depends("snap", watch=True)
+    @guarded
     def _show_suggestions(self) -> None:
+        """The faces nobody has put with a person, next to the nearest person within ``max_distance``."""
         s = self.snap.suggestions
-        limit = float(self.max_distance.value)
+        limit = float(self.max_distance)
         if s.empty:
             self.suggestion_summary.object = (
                 f"No suggestions: no face without a person is within {limit:.2f} of anyone. Raise the distance in "
@@ -391,16 +428,16 @@ class Faces(Dashboard):
 
     def _more_faces(self, person_id: str) -> None:
         self.face_limits[person_id] = self.face_limits.get(person_id, self.faces_per_card) + self.faces_per_card
-        self._show_people(page=self.page)
+        self._show_people()
 
     def _merge(self, event: Any = None) -> None:
-        target = self.merge_into.value
-        others = [p for p in self.merge_from.value if p != target]
+        target = self.merge_target_id
+        others = [p for p in self.merge_people_ids if p != target]
         if not target or not others:
             raise ValueError("pick the people to merge and a different person to merge them into")
         label = self._label(target)
         self.library.merge_people(target, *others)
-        self.merge_from.value = []
+        self.merge_people_ids = []
         self._done(f"Merged {len(others)} {'people' if len(others) != 1 else 'person'} into {label}.")
 
     def _accept(self, face_id: str, person_id: str) -> None:
