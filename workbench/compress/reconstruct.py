@@ -13,6 +13,10 @@ from typing import Any
 from workbench.errors import MediaError
 from workbench.storage import CACHE, Storage, original_key
 
+#: ``media.stored_as`` of an original replaced by a JPEG XL holding the JPEG reconstruction data: the original
+#: rebuilds exactly (``compress/replace.py`` writes it; the stages and the media handler read it).
+RECONSTRUCTIBLE = "jxl-reconstructible"
+
 #: Rebuilt original JPEGs of ``jxl-reconstructible`` media live in the cache ``derived/reconstructed/``.
 #: Upper bound of that cache: beyond it the least recently used rebuilt JPEGs are removed (they rebuild on demand).
 RECONSTRUCTED_CACHE_MAX_BYTES = 1 << 30

@@ -29,14 +29,15 @@ from typing import Any
 
 from workbench.catalog.filters import Eq
 from workbench.catalog.store import Catalog
-from workbench.compress.reconstruct import drop_cached
+from workbench.compress.reconstruct import RECONSTRUCTIBLE, drop_cached
 from workbench.errors import WorkbenchError
 from workbench.ingest.blobstore import blob_relpath
 from workbench.storage import ORIGINALS, Storage, derived_key, original_key, trash_key
 from workbench.storage.base import CHUNK_BYTES
 
-#: How the bytes of a media are stored: None (the original as imported) or one of these.
-RECONSTRUCTIBLE = "jxl-reconstructible"   # JPEG XL holding the JPEG reconstruction data: the original rebuilds exactly
+#: How the bytes of a media are stored: None (the original as imported), ``RECONSTRUCTIBLE`` (JPEG XL holding the
+#: JPEG reconstruction data: the original rebuilds exactly; defined in ``reconstruct.py``, which the stages read) or
+#: one of these.
 LOSSLESS_PIXELS = "lossless-pixels"       # identical pixels and metadata; the original file's bytes are not kept
 LOSSY = "lossy"                           # a lossy version the user explicitly chose to keep instead
 

@@ -20,14 +20,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from workbench.compress.reconstruct import RECONSTRUCTIBLE, reconstructed_original
 from workbench.errors import MediaError, WorkbenchError
 from workbench.models.registry import get as get_model
 from workbench.settings import Settings
 from workbench.storage import Storage, derived_key, open_storage, original_key
-
-#: ``media.stored_as`` of an original replaced by its JPEG XL, from which the exact JPEG rebuilds (the value
-#: ``compress/replace.py`` writes).
-RECONSTRUCTIBLE = "jxl-reconstructible"
 
 # The media columns every stage receives.
 INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at", "width", "height", "fps", "duration_s",
@@ -76,7 +73,6 @@ class StageContext:
         original may need, made by name by the callers that decode or serve any original (the thumbnail and OCR
         stages, ``Library.original_path``)."""
         if row.get("storage") == "copy" and row.get("blob") and row.get("stored_as") == RECONSTRUCTIBLE:
-            from workbench.compress.reconstruct import reconstructed_original
             return reconstructed_original(self.storage, row)
         return self.local_source(row)
 
