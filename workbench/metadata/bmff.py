@@ -80,7 +80,7 @@ def video_track_rotation(moov: bytes) -> int | None:
 
 def _is_video_trak(buf: bytes, start: int, end: int) -> bool:
     for s, e in _find_children(buf, start, end, b"mdia"):
-        for hs, he in _find_children(buf, s, e, b"hdlr"):
+        for hs, _ in _find_children(buf, s, e, b"hdlr"):
             # version/flags (4) + pre_defined (4) + handler_type (4)
             if buf[hs + 8:hs + 12] == b"vide":
                 return True

@@ -57,7 +57,9 @@ class Model:
         raise NotImplementedError
 
     def predict(self, *inputs: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+        """What the model is loaded for (image vectors, faces, text lines); each model says what it takes."""
+        raise NotImplementedError(f"model {self.name!r} ({type(self).__name__}) has no predict for {len(inputs)} "
+                                  f"input(s) and options {sorted(kwargs)}")
 
     def unload(self) -> None:
         """Drop the weights so their memory can be freed; ``load`` brings them back."""

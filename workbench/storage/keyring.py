@@ -223,16 +223,6 @@ def change_passphrase(root: Place, keys: Keys, new_passphrase: str) -> None:
                   keep_recovery_from=doc["by_recovery"])
 
 
-def store_keys(root: Place, keys: Keys, passphrase: str, recovery_key: str | None) -> None:
-    """Re-seal changed keys (a master-key rotation): under the passphrase, and under the recovery key if given
-    (else the recovery copy keeps the old keys, which still open everything until the rotation finishes)."""
-    doc = read_keyring(root)
-    old = KdfParams.from_json(doc["kdf"])
-    write_keyring(root, keys, passphrase, kdf=KdfParams(old.time_cost, old.memory_cost_kib, old.parallelism),
-                  recovery_raw=parse_recovery_key(recovery_key) if recovery_key else None,
-                  keep_recovery_from=None if recovery_key else doc["by_recovery"])
-
-
 # -- where the passphrase comes from ------------------------------------------------------------------------
 _UNLOCKED: dict[tuple[str, str], Keys] = {}
 
