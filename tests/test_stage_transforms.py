@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import re
 import subprocess
 import sys
 import textwrap
@@ -130,3 +131,14 @@ def test_a_stage_called_before_its_setup_says_what_to_do() -> None:
     media = pa.Table.from_pylist([], schema=pa.schema([(c, pa.string()) for c in INPUT_COLUMNS]))
     with pytest.raises(WorkbenchError, match=r"setup\(StageContext"):
         thumbnails(media)
+
+
+def test_workbench_process_help_names_every_registered_stage(tiny_clip_checkpoint) -> None:
+    from workbench.cli.main import process
+
+    config, checkpoint = tiny_clip_checkpoint
+    helptext = " ".join((process.__doc__ or "").split())
+    for stage in all_stages(Settings(clip_model=str(config), clip_checkpoint=str(checkpoint))):
+        name = "embeddings_<dim>" if stage.name.startswith("embeddings_") else stage.name
+        listed = re.search(rf"(^|\s){re.escape(name)}[\s,.(]", helptext)
+        assert listed, f"`workbench process --help` does not list the {name} stage"
