@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog.filters import Eq, In
+from workbench.catalog.store import Catalog
 from workbench.errors import NotFoundError
 
 ALBUMS, ITEMS, MEMBERS = "albums", "album_items", "album_members"
@@ -42,7 +43,7 @@ def create(catalog: Catalog, name: str, owner: str) -> str:
 
 def rows(catalog: Catalog, album_ids: Iterable[str] | None = None) -> list[dict]:
     """Album rows (all, or these ids)."""
-    where = None if album_ids is None else sql_in("album_id", list(album_ids))
+    where = None if album_ids is None else In("album_id", album_ids)
     return catalog.read(ALBUMS, None, where).to_pylist()
 
 
@@ -64,13 +65,13 @@ def resolve(catalog: Catalog, album: str, among: set[str] | None = None) -> dict
 
 def item_ids(catalog: Catalog, album_id: str) -> list[str]:
     """Media ids in an album, in the order they were added."""
-    t = catalog.read(ITEMS, ["media_id", "added_at"], f"album_id = {sql_quote(album_id)}").to_pandas()
+    t = catalog.read(ITEMS, ["media_id", "added_at"], Eq("album_id", album_id)).to_pandas()
     return t.sort_values("added_at", kind="stable")["media_id"].tolist()
 
 
 def items(catalog: Catalog, album_ids: Iterable[str] | None = None) -> pd.DataFrame:
     """[album_id, media_id, added_by, added_at] of these albums (or all)."""
-    where = None if album_ids is None else sql_in("album_id", list(album_ids))
+    where = None if album_ids is None else In("album_id", album_ids)
     return catalog.read(ITEMS, ["album_id", "media_id", "added_by", "added_at"], where).to_pandas()
 
 
@@ -81,7 +82,7 @@ def add_items(catalog: Catalog, album_id: str, media_ids: Iterable[str], added_b
             for m in dict.fromkeys(media_ids)]
     n = catalog.insert_new(ITEMS, recs, "key") if recs else 0
     if n:
-        catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"updated_at": now})
+        catalog.update(ALBUMS, Eq("album_id", album_id), {"updated_at": now})
     return n
 
 
@@ -90,15 +91,15 @@ def remove_items(catalog: Catalog, album_id: str, media_ids: Iterable[str]) -> i
     keys = [f"{album_id}\0{m}" for m in dict.fromkeys(media_ids)]
     if not keys:
         return 0
-    n = catalog.delete_matching(ITEMS, sql_in("key", keys))
+    n = catalog.delete_matching(ITEMS, In("key", keys))
     if n:
-        catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"updated_at": _now()})
+        catalog.update(ALBUMS, Eq("album_id", album_id), {"updated_at": _now()})
     return n
 
 
 def positions(catalog: Catalog, album_id: str) -> dict[str, float]:
     """media id -> its place in the album's own order, for the items its managers have arranged."""
-    t = catalog.read(ITEMS, ["media_id", "position"], f"album_id = {sql_quote(album_id)}").to_pylist()
+    t = catalog.read(ITEMS, ["media_id", "position"], Eq("album_id", album_id)).to_pylist()
     return {r["media_id"]: r["position"] for r in t if r["position"] is not None}
 
 
@@ -106,35 +107,35 @@ def set_order(catalog: Catalog, album_id: str, media_ids: Iterable[str]) -> int:
     """Arrange an album: ``media_ids`` (items of the album) come first, in this order; every other item loses its
     place and follows, newest first. Returns how many items were placed. One merge: repeating it is harmless."""
     order = list(dict.fromkeys(media_ids))
-    current = catalog.read(ITEMS, None, f"album_id = {sql_quote(album_id)}").to_pylist()
+    current = catalog.read(ITEMS, None, Eq("album_id", album_id)).to_pylist()
     place = {m: float(i) for i, m in enumerate(order)}
     rows = [{**r, "position": place.get(r["media_id"])} for r in current
             if r["media_id"] in place or r["position"] is not None]
     if rows:
         catalog.upsert(ITEMS, rows, "key")
-        catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"updated_at": _now()})
+        catalog.update(ALBUMS, Eq("album_id", album_id), {"updated_at": _now()})
     return sum(1 for r in current if r["media_id"] in place)
 
 
 def set_cover(catalog: Catalog, album_id: str, media_id: str | None) -> None:
     """The album's cover (None: the newest photo again)."""
-    catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"cover_media_id": media_id, "updated_at": _now()})
+    catalog.update(ALBUMS, Eq("album_id", album_id), {"cover_media_id": media_id, "updated_at": _now()})
 
 
 def rename(catalog: Catalog, album_id: str, name: str) -> None:
-    catalog.update(ALBUMS, f"album_id = {sql_quote(album_id)}", {"name": clean_name(name), "updated_at": _now()})
+    catalog.update(ALBUMS, Eq("album_id", album_id), {"name": clean_name(name), "updated_at": _now()})
 
 
 def delete(catalog: Catalog, album_id: str) -> None:
     """Forget an album, its members and its share links. Its media are not touched."""
-    where = f"album_id = {sql_quote(album_id)}"
+    where = Eq("album_id", album_id)
     for table in (ITEMS, MEMBERS, "shares", ALBUMS):
         catalog.delete(table, where)
 
 
 def members(catalog: Catalog, album_id: str | None = None) -> pd.DataFrame:
     """[album_id, user, role, added_at] of one album's members (or every album's)."""
-    where = None if album_id is None else f"album_id = {sql_quote(album_id)}"
+    where = None if album_id is None else Eq("album_id", album_id)
     df = catalog.read(MEMBERS, ["album_id", "user", "role", "added_at"], where).to_pandas()
     return df.sort_values(["album_id", "user"]).reset_index(drop=True)
 
@@ -168,13 +169,13 @@ def add_member(catalog: Catalog, album: dict, user: str, role: str) -> None:
 
 
 def remove_member(catalog: Catalog, album_id: str, user: str) -> bool:
-    where = f"key = {sql_quote(f'{album_id}' + chr(0) + user)}"
+    where = Eq("key", f"{album_id}\0{user}")
     return bool(catalog.delete_matching(MEMBERS, where))
 
 
 def forget_user(catalog: Catalog, user: str) -> None:
     """A removed user stops being a member anywhere (albums they own stay, for an admin to hand on)."""
-    catalog.delete(MEMBERS, f"user = {sql_quote(user)}")
+    catalog.delete(MEMBERS, Eq("user", user))
 
 
 def frame(catalog: Catalog, album_ids: Iterable[str] | None, hidden_media: set[str]) -> pd.DataFrame:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog.filters import Eq, In
+from workbench.catalog.store import Catalog
 
 FAVOURITES = "favourites"
 
@@ -19,7 +20,7 @@ def ids(catalog: Catalog, user: str) -> set[str]:
     """Media ids ``user`` marked (the trash and visibility are the caller's to apply)."""
     if not catalog.has(FAVOURITES):
         return set()
-    return set(catalog.read(FAVOURITES, ["media_id"], f"user = {sql_quote(user)}").column("media_id").to_pylist())
+    return set(catalog.read(FAVOURITES, ["media_id"], Eq("user", user)).column("media_id").to_pylist())
 
 
 def mark(catalog: Catalog, user: str, media_ids: Iterable[str]) -> int:
@@ -32,9 +33,9 @@ def mark(catalog: Catalog, user: str, media_ids: Iterable[str]) -> int:
 def unmark(catalog: Catalog, user: str, media_ids: Iterable[str]) -> int:
     """Unmark media; returns how many were marked."""
     keys = [_key(user, m) for m in dict.fromkeys(media_ids)]
-    return catalog.delete_matching(FAVOURITES, sql_in("key", keys)) if keys else 0
+    return catalog.delete_matching(FAVOURITES, In("key", keys)) if keys else 0
 
 
 def forget_user(catalog: Catalog, user: str) -> None:
     """A removed account's marks go with it."""
-    catalog.delete(FAVOURITES, f"user = {sql_quote(user)}")
+    catalog.delete(FAVOURITES, Eq("user", user))

@@ -19,7 +19,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from workbench.access import albums
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.filters import Eq
+from workbench.catalog.store import Catalog
 from workbench.errors import AccessDenied
 
 SEES_EVERYTHING = ("admin", "curator")
@@ -41,9 +42,8 @@ class Actor:
 def own_media(catalog: Catalog, user: str) -> set[str]:
     """Media owned by ``user``: the first importer (``media.owner``) and everyone who imported the same content
     from their own path (``sources.owner``): identical files are stored once but belong to each importer."""
-    q = sql_quote(user)
-    return (set(catalog.read("media", ["id"], f"owner = {q}").column("id").to_pylist())
-            | set(catalog.read("sources", ["media_id"], f"owner = {q}").column("media_id").to_pylist()))
+    return (set(catalog.read("media", ["id"], Eq("owner", user)).column("id").to_pylist())
+            | set(catalog.read("sources", ["media_id"], Eq("owner", user)).column("media_id").to_pylist()))
 
 
 def album_access(catalog: Catalog, actor: Actor) -> dict[str, str]:

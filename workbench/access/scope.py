@@ -25,7 +25,8 @@ import pandas as pd
 
 from workbench.access import albums, policy, shares
 from workbench.access.policy import Actor
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.filters import Eq
+from workbench.catalog.store import Catalog
 from workbench.errors import AccessDenied, AuthError, NotFoundError
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ class UserScope(Scope):
     def own_paths(self, catalog: Catalog, ids: set[str]) -> dict[str, list[str]]:
         if not ids:
             return {}
-        t = catalog.read("sources", ["media_id", "path"], f"owner = {sql_quote(self.actor.name)}")
+        t = catalog.read("sources", ["media_id", "path"], Eq("owner", self.actor.name))
         out: dict[str, list[str]] = {}
         for m, path in sorted(zip(t.column("media_id").to_pylist(), t.column("path").to_pylist()),
                               key=lambda r: r[1]):

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from workbench.access import passwords, throttle, users
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.filters import Eq, In
+from workbench.catalog.store import Catalog
 from workbench.errors import AuthError
 
 TABLE = "sessions"
@@ -79,7 +80,7 @@ def start(catalog: Catalog, user: str, lifetime_s: float) -> str:
 
 def user_of(catalog: Catalog, hashed: str) -> str:
     """The user a session (given by its token hash) belongs to, if it is still valid."""
-    rows = catalog.read(TABLE, ["user", "expires_at"], f"token_hash = {sql_quote(hashed)}").to_pylist()
+    rows = catalog.read(TABLE, ["user", "expires_at"], Eq("token_hash", hashed)).to_pylist()
     if not rows:
         raise AuthError("not logged in, or the session was ended: log in again")
     if rows[0]["expires_at"] <= datetime.now(timezone.utc):
@@ -91,13 +92,13 @@ def user_of(catalog: Catalog, hashed: str) -> str:
 
 def end(catalog: Catalog, token: str) -> bool:
     """Log out: the token stops working at once. Returns whether it was a live session."""
-    where = f"token_hash = {sql_quote(token_hash(token))}"
+    where = Eq("token_hash", token_hash(token))
     return bool(catalog.delete_matching(TABLE, where))
 
 
 def end_all(catalog: Catalog, user: str) -> None:
     """Every session of a user ends (their password changed, or they were removed)."""
-    catalog.delete(TABLE, f"user = {sql_quote(user)}")
+    catalog.delete(TABLE, Eq("user", user))
 
 
 def prune(catalog: Catalog, now: datetime) -> None:
@@ -105,5 +106,4 @@ def prune(catalog: Catalog, now: datetime) -> None:
     old = [r["token_hash"] for r in catalog.read(TABLE, ["token_hash", "expires_at"]).to_pylist()
            if r["expires_at"] <= now]
     if old:
-        from workbench.catalog.store import sql_in
-        catalog.delete(TABLE, sql_in("token_hash", old))
+        catalog.delete(TABLE, In("token_hash", old))

@@ -11,7 +11,8 @@ import pandas as pd
 
 from workbench.access import passwords, throttle
 from workbench.access.sessions import new_token, token_hash
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog.filters import Eq, Filter, In, IsNull
+from workbench.catalog.store import Catalog
 from workbench.errors import AuthError, NotFoundError, PasswordRequired
 
 TABLE = "shares"
@@ -53,7 +54,7 @@ def create(catalog: Catalog, album_id: str, created_by: str | None, expires_at: 
     return token
 
 
-def _row(catalog: Catalog, where: str) -> dict | None:
+def _row(catalog: Catalog, where: Filter) -> dict | None:
     r = catalog.read(TABLE, None, where).to_pylist()
     return r[0] if r else None
 
@@ -82,7 +83,7 @@ def open_link(catalog: Catalog, token: str, password: str | None, settings, clie
     address and per (link, address))."""
     if not isinstance(token, str) or not token:
         raise AuthError(NOT_VALID)
-    r = _check_live(_row(catalog, f"token_hash = {sql_quote(token_hash(token))}"))
+    r = _check_live(_row(catalog, Eq("token_hash", token_hash(token))))
     if r["password_hash"] is not None:
         limits = throttle.Limits.from_settings(settings)
         target = throttle.subject("share", r["share_id"])
@@ -103,26 +104,26 @@ def open_link(catalog: Catalog, token: str, password: str | None, settings, clie
 
 def still_live(catalog: Catalog, share_id: str) -> dict:
     """Re-check an opened link before each use, so revoking or expiry takes effect on open pages too."""
-    return _check_live(_row(catalog, f"share_id = {sql_quote(share_id)}"))
+    return _check_live(_row(catalog, Eq("share_id", share_id)))
 
 
 def find(catalog: Catalog, share: str) -> dict:
     """A share row from its id (see ``frame``) or from the token itself."""
     s = str(share).strip()
-    r = _row(catalog, f"share_id = {sql_quote(s.lower())}") or _row(catalog, f"token_hash = {sql_quote(token_hash(s))}")
+    r = _row(catalog, Eq("share_id", s.lower())) or _row(catalog, Eq("token_hash", token_hash(s)))
     if r is None:
         raise NotFoundError("no such share link (give a share id from `workbench share list`, or the token)")
     return r
 
 
 def revoke(catalog: Catalog, share_id: str) -> None:
-    catalog.update(TABLE, f"share_id = {sql_quote(share_id)} AND revoked_at IS NULL",
+    catalog.update(TABLE, Eq("share_id", share_id) & IsNull("revoked_at"),
                    {"revoked_at": datetime.now(timezone.utc)})
 
 
 def frame(catalog: Catalog, album_ids: list[str] | None = None) -> pd.DataFrame:
     """Links of these albums (or all): never the token or a hash, only whether a password is needed."""
-    where = None if album_ids is None else sql_in("album_id", album_ids)
+    where = None if album_ids is None else In("album_id", album_ids)
     rows = catalog.read(TABLE, ["share_id", "album_id", "created_by", "created_at", "expires_at", "revoked_at",
                                 "password_hash", "accepts_uploads"], where).to_pylist()
     now = datetime.now(timezone.utc)
@@ -138,4 +139,4 @@ def live_by_token(catalog: Catalog, token: str) -> dict:
     its own, through ``open_link``)."""
     if not isinstance(token, str) or not token:
         raise AuthError(NOT_VALID)
-    return _check_live(_row(catalog, f"token_hash = {sql_quote(token_hash(token))}"))
+    return _check_live(_row(catalog, Eq("token_hash", token_hash(token))))

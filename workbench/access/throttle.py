@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog.filters import Eq, In, Lt, StartsWith
+from workbench.catalog.store import Catalog
 
 TABLE = "login_failures"
 LOCK_DIR = ".auth-locks"
@@ -154,7 +155,7 @@ def critical(library_root: Path, names: Iterable[str], wait_s: float) -> Iterato
 
 # -- counting -------------------------------------------------------------------------------------------------
 def _failures(catalog: Catalog, subjects: list[str]) -> dict[str, list[datetime]]:
-    t = catalog.read(TABLE, ["subject", "at"], sql_in("subject", subjects)).to_pylist()
+    t = catalog.read(TABLE, ["subject", "at"], In("subject", subjects)).to_pylist()
     out: dict[str, list[datetime]] = {s: [] for s in subjects}
     for r in t:
         out[r["subject"]].append(r["at"])
@@ -183,7 +184,7 @@ def _record_failure(catalog: Catalog, subjects: list[str], limits: Limits, now: 
     catalog.insert_new(TABLE, [{"key": secrets.token_hex(12), "subject": s, "at": now} for s in subjects], "key")
     horizon = now - timedelta(seconds=max(limits.window_s, limits.lockout_s))
     # Failures too old to matter, of any subject: names tried once by a sprayer are forgotten too.
-    catalog.delete_matching(TABLE, f"at < timestamp '{horizon.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S.%f}'")
+    catalog.delete_matching(TABLE, Lt("at", horizon))
     if catalog.table(TABLE).version // COMPACT_EVERY_VERSIONS > before // COMPACT_EVERY_VERSIONS:
         try:
             catalog.table(TABLE).optimize()
@@ -206,8 +207,8 @@ def judge(catalog: Catalog, library_root: Path, limits: Limits, target: str, cli
         ok = bool(verify())
         with critical(library_root, [TABLE_STRIPE], limits.lock_wait_s):
             if ok:
-                if catalog.count(TABLE, f"subject = {sql_quote(pair)}"):
-                    catalog.delete(TABLE, f"subject = {sql_quote(pair)}")
+                if catalog.count(TABLE, Eq("subject", pair)):
+                    catalog.delete(TABLE, Eq("subject", pair))
             else:
                 _record_failure(catalog, list(limits_by_subject), limits, datetime.now(timezone.utc))
     return ok
@@ -216,4 +217,4 @@ def judge(catalog: Catalog, library_root: Path, limits: Limits, target: str, cli
 def forget_target(catalog: Catalog, library_root: Path, target: str, wait_s: float) -> None:
     """Lift every lock on ``target``: its own count and its pairs with every client (an admin reset)."""
     with critical(library_root, [_stripe(target), TABLE_STRIPE], wait_s):
-        catalog.delete_matching(TABLE, f"subject = {sql_quote(target)} OR subject LIKE {sql_quote(target + '/%')}")
+        catalog.delete_matching(TABLE, Eq("subject", target) | StartsWith("subject", target + "/"))

@@ -17,7 +17,8 @@ import pyarrow.compute as pc
 
 from workbench.access import shares
 from workbench.access.policy import Actor
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.filters import Eq
+from workbench.catalog.store import Catalog
 from workbench.errors import AccessDenied, NotFoundError, UploadRefused
 from workbench.ingest.probe import media_id_for
 from workbench.ingest.upload import Upload
@@ -30,7 +31,7 @@ NO_SUCH_UPLOAD = "no such upload: it finished, expired or belongs to someone els
 
 def owned_bytes(catalog: Catalog, owner: str) -> int:
     """Bytes of the media ``owner`` was the first to store (what their uploads and imports added)."""
-    t = catalog.read("media", ["size_bytes"], f"owner = {sql_quote(owner)}")
+    t = catalog.read("media", ["size_bytes"], Eq("owner", owner))
     return int(pc.sum(t.column("size_bytes")).as_py() or 0) if t.num_rows else 0
 
 
@@ -96,4 +97,4 @@ def share_accepts(share_row: dict) -> None:
 
 def set_share_uploads(catalog: Catalog, share_id: str, accepts: bool) -> None:
     """Let a link's visitors upload into its album, or stop them (new links do not accept uploads)."""
-    catalog.update(shares.TABLE, f"share_id = {sql_quote(share_id)}", {"accepts_uploads": bool(accepts)})
+    catalog.update(shares.TABLE, Eq("share_id", share_id), {"accepts_uploads": bool(accepts)})

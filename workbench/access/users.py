@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from workbench.access import passwords
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.filters import Eq
+from workbench.catalog.store import Catalog
 from workbench.errors import NotFoundError
 
 TABLE = "users"
@@ -34,7 +35,7 @@ def row(catalog: Catalog, name: str) -> dict | None:
     """The stored row (with the hash: for ``login`` only), or None."""
     if not isinstance(name, str):
         return None
-    r = catalog.read(TABLE, None, f"name = {sql_quote(name)}").to_pylist()
+    r = catalog.read(TABLE, None, Eq("name", name)).to_pylist()
     return r[0] if r else None
 
 
@@ -60,24 +61,24 @@ def add(catalog: Catalog, name: str, password: str, role: str, min_length: int) 
 def set_password(catalog: Catalog, name: str, password: str, min_length: int) -> None:
     require(catalog, name)
     passwords.check_acceptable(password, min_length)
-    catalog.update(TABLE, f"name = {sql_quote(name)}", {"password_hash": passwords.hash_password(password),
+    catalog.update(TABLE, Eq("name", name), {"password_hash": passwords.hash_password(password),
                                                         "updated_at": datetime.now(timezone.utc)})
 
 
 def store_rehash(catalog: Catalog, name: str, password: str) -> None:
     """After a successful login with an outdated hash: store one made with the current parameters."""
-    catalog.update(TABLE, f"name = {sql_quote(name)}", {"password_hash": passwords.hash_password(password)})
+    catalog.update(TABLE, Eq("name", name), {"password_hash": passwords.hash_password(password)})
 
 
 def set_role(catalog: Catalog, name: str, role: str) -> None:
     require(catalog, name)
     check_role(role)
-    catalog.update(TABLE, f"name = {sql_quote(name)}", {"role": role, "updated_at": datetime.now(timezone.utc)})
+    catalog.update(TABLE, Eq("name", name), {"role": role, "updated_at": datetime.now(timezone.utc)})
 
 
 def remove(catalog: Catalog, name: str) -> None:
     require(catalog, name)
-    catalog.delete(TABLE, f"name = {sql_quote(name)}")
+    catalog.delete(TABLE, Eq("name", name))
 
 
 def frame(catalog: Catalog) -> pd.DataFrame:

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog.filters import Eq, In, IsNull
+from workbench.catalog.store import Catalog
 from workbench.faces.quality import skip_reason
 from workbench.settings import Settings
 from workbench.stages.faces import FACES_TABLE
@@ -51,7 +52,7 @@ def load_faces(catalog: Catalog, settings: Settings, model_id: str) -> FaceSet:
     if not catalog.has(FACES_TABLE):
         return FaceSet([], [], np.zeros(0, bool), np.zeros(0), {})
     t = catalog.read(FACES_TABLE, ["face_id", "media_id", "size_px", "sharpness", "quality", "embedding"],
-                     f"model_id = {sql_quote(model_id)}").to_pylist()
+                     Eq("model_id", model_id)).to_pylist()
     usable = np.array([skip_reason(r["size_px"], r["sharpness"], r["embedding"] is not None, settings) is None
                        for r in t], bool)
     vectors = {r["face_id"]: np.asarray(r["embedding"], np.float32) for r, u in zip(t, usable) if u}
@@ -65,7 +66,7 @@ def load_assignments(catalog: Catalog) -> pd.DataFrame:
 
 def live_persons(catalog: Catalog, model_id: str) -> list[dict[str, Any]]:
     """Persons of this model that were not merged away."""
-    return catalog.read("persons", None, f"model_id = {sql_quote(model_id)} AND merged_into IS NULL").to_pylist()
+    return catalog.read("persons", None, Eq("model_id", model_id) & IsNull("merged_into")).to_pylist()
 
 
 def current_person(assignments: pd.DataFrame) -> dict[str, tuple[str, str]]:
@@ -92,7 +93,7 @@ def update_people(catalog: Catalog, settings: Settings, model_id: str, *, redo_a
     if redo_auto and faces.ids:
         auto = assignments[assignments["source"] == "auto"]
         if len(auto):
-            catalog.delete("face_assignments", sql_in("key", auto["key"].tolist()))
+            catalog.delete("face_assignments", In("key", auto["key"].tolist()))
         assignments = assignments[assignments["source"] != "auto"]
     current = current_person(assignments)
     rejected = set(zip(assignments.loc[assignments["source"] == "rejected", "face_id"],
@@ -200,6 +201,6 @@ def refresh_persons(catalog: Catalog, settings: Settings, model_id: str, faces: 
                  face_count=len(fs), media_count=len({media_of[f] for f in fs}), updated_at=now())
         updates.append(r)
     if empty:
-        catalog.delete("persons", sql_in("person_id", empty))
+        catalog.delete("persons", In("person_id", empty))
     if updates:
         catalog.upsert("persons", updates, "person_id")

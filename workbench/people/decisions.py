@@ -6,13 +6,14 @@ permissions first).
 """
 from __future__ import annotations
 
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog.filters import Eq, In, IsNull, LowerEq
+from workbench.catalog.store import Catalog
 from workbench.errors import NotFoundError, WorkbenchError
 from workbench.people.assign import LIVE, assignment_row, insert_persons, load_assignments, new_person_id, now
 
 
 def person_row(catalog: Catalog, person_id: str) -> dict:
-    rows = catalog.read("persons", None, f"person_id = {sql_quote(person_id)}").to_pylist()
+    rows = catalog.read("persons", None, Eq("person_id", person_id)).to_pylist()
     if not rows:
         raise NotFoundError(f"no person with id {person_id!r}: see `workbench people`")
     row = rows[0]
@@ -32,7 +33,7 @@ def _reassign(catalog: Catalog, face_ids: list[str], person_id: str, user: str |
     """Confirm faces as ``person_id``; their previous live rows go (and become rejections when asked)."""
     old = _live_rows(catalog, face_ids)
     if old:
-        catalog.delete("face_assignments", sql_in("key", [r["key"] for r in old]))
+        catalog.delete("face_assignments", In("key", [r["key"] for r in old]))
     rows = [assignment_row(f, person_id, "confirmed", user) for f in face_ids]
     if reject_previous:
         rows += [assignment_row(r["face_id"], r["person_id"], "rejected", user)
@@ -44,13 +45,13 @@ def name_person(catalog: Catalog, person_id: str, name: str | None) -> None:
     name = " ".join((name or "").split()) or None
     p = person_row(catalog, person_id)
     if name:
-        same = catalog.read("persons", ["person_id"], f"model_id = {sql_quote(p['model_id'])} AND merged_into IS "
-                                                       f"NULL AND lower(name) = {sql_quote(name.lower())}")
+        same = catalog.read("persons", ["person_id"], Eq("model_id", p["model_id"]) & IsNull("merged_into")
+                                                       & LowerEq("name", name.lower()))
         others = [x for x in same.column("person_id").to_pylist() if x != p["person_id"]]
         if others:
             raise WorkbenchError(f"{name!r} is already the name of person {others[0]}; if they are the same "
                                  f"person, merge them: `workbench people merge {others[0]} {p['person_id']}`")
-    catalog.update("persons", f"person_id = {sql_quote(p['person_id'])}",
+    catalog.update("persons", Eq("person_id", p["person_id"]),
                    {"name": name, "updated_at": now()})
 
 
@@ -73,9 +74,9 @@ def merge_people(catalog: Catalog, target_id: str, other_ids: list[str], user: s
     if not name:
         name = next((person_row(catalog, o)["name"] for o in others if person_row(catalog, o)["name"]), None)
     for o in others:
-        catalog.update("persons", f"person_id = {sql_quote(o)}", {"merged_into": tid, "updated_at": now()})
+        catalog.update("persons", Eq("person_id", o), {"merged_into": tid, "updated_at": now()})
     if name != target["name"]:
-        catalog.update("persons", f"person_id = {sql_quote(tid)}", {"name": name, "updated_at": now()})
+        catalog.update("persons", Eq("person_id", tid), {"name": name, "updated_at": now()})
     return tid
 
 
@@ -118,13 +119,13 @@ def reject_faces(catalog: Catalog, face_ids: list[str], user: str | None, person
         if f in live and live[f]["person_id"] == pid:
             drop.append(live[f]["key"])
     if drop:
-        catalog.delete("face_assignments", sql_in("key", drop))
+        catalog.delete("face_assignments", In("key", drop))
     catalog.upsert("face_assignments", rows, "key")
 
 
 def hide_person(catalog: Catalog, person_id: str, hidden: bool = True) -> None:
     p = person_row(catalog, person_id)
-    catalog.update("persons", f"person_id = {sql_quote(p['person_id'])}", {"hidden": hidden, "updated_at": now()})
+    catalog.update("persons", Eq("person_id", p["person_id"]), {"hidden": hidden, "updated_at": now()})
 
 
 def _check_faces(catalog: Catalog, face_ids: list[str]) -> None:

@@ -5,7 +5,9 @@ from typing import Any
 
 import pandas as pd
 
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog import filters
+from workbench.catalog.filters import Eq, In, IsNull
+from workbench.catalog.store import Catalog
 from workbench.errors import NotFoundError
 from workbench.faces.quality import skip_reason
 from workbench.people.assign import FACES_TABLE, LIVE, load_assignments
@@ -20,9 +22,9 @@ def faces_frame(catalog: Catalog, settings: Settings, model_id: str, media_id: s
                 person_id: str | None = None) -> pd.DataFrame:
     if not catalog.has(FACES_TABLE):
         return pd.DataFrame(columns=FACE_COLUMNS)
-    where = f"model_id = {sql_quote(model_id)}"
+    where = Eq("model_id", model_id)
     if media_id:
-        where += f" AND media_id = {sql_quote(media_id)}"
+        where &= Eq("media_id", media_id)
     rows = catalog.read(FACES_TABLE, ["face_id", "media_id", "bbox", "frame", "t_s", "score", "quality", "size_px",
                                       "sharpness", "embedding"], where).to_pylist()
     a = load_assignments(catalog)
@@ -33,7 +35,7 @@ def faces_frame(catalog: Catalog, settings: Settings, model_id: str, media_id: s
     paths = media_paths(catalog, {r["media_id"] for r in rows})
     videos = {r["media_id"] for r in rows if r["t_s"] is not None}
     sizes = ({m["id"]: (m["width"], m["height"]) for m in catalog.read("media", ["id", "width", "height"],
-                                                                        sql_in("id", videos)).to_pylist()}
+                                                                        In("id", videos)).to_pylist()}
              if videos else {})
     out = []
     for r in rows:
@@ -65,14 +67,14 @@ def media_paths(catalog: Catalog, media_ids: set[str]) -> dict[str, str]:
     """media id -> its path, for the face and suggestion lists."""
     if not media_ids:
         return {}
-    t = catalog.read("media", ["id", "path"], sql_in("id", media_ids))
+    t = catalog.read("media", ["id", "path"], In("id", media_ids))
     return dict(zip(t.column("id").to_pylist(), t.column("path").to_pylist()))
 
 
 def people_frame(catalog: Catalog, model_id: str, include_hidden: bool = False) -> pd.DataFrame:
-    where = f"model_id = {sql_quote(model_id)} AND merged_into IS NULL"
+    where = Eq("model_id", model_id) & IsNull("merged_into")
     if not include_hidden:
-        where += " AND hidden = false"
+        where &= Eq("hidden", False)
     t = catalog.read("persons", PEOPLE_COLUMNS, where).to_pylist()
     df = pd.DataFrame(t, columns=PEOPLE_COLUMNS)
     df = df.assign(_unnamed=df["name"].isna())
@@ -84,7 +86,7 @@ def resolve_person(catalog: Catalog, model_id: str, person: str) -> str:
     """Id, unique id prefix or name (case-insensitive) -> person id, following merges."""
     from workbench.people.decisions import person_row
     p = person.strip()
-    rows = catalog.read("persons", ["person_id", "name", "merged_into"], f"model_id = {sql_quote(model_id)}").to_pylist()
+    rows = catalog.read("persons", ["person_id", "name", "merged_into"], Eq("model_id", model_id)).to_pylist()
     named = [r for r in rows if r["name"] and not r["merged_into"]]
     by_name = [r for r in named if r["name"].lower() == p.lower()]
     if len(by_name) == 1:
@@ -105,7 +107,7 @@ def media_of_person(catalog: Catalog, model_id: str, person_id: str) -> set[str]
     fids = a.loc[a["source"].isin(LIVE) & (a["person_id"] == person_id), "face_id"].tolist()
     if not fids:
         return set()
-    t = catalog.read(FACES_TABLE, ["media_id"], f"model_id = {sql_quote(model_id)} AND {sql_in('face_id', fids)}")
+    t = catalog.read(FACES_TABLE, ["media_id"], Eq("model_id", model_id) & In("face_id", fids))
     return set(t.column("media_id").to_pylist())
 
 
@@ -115,7 +117,7 @@ def assigned_faces(catalog: Catalog, model_id: str, media_ids: frozenset[str] | 
     cols = ["face_id", "media_id", "quality", "person_id"]
     if not catalog.has(FACES_TABLE):
         return pd.DataFrame(columns=cols)
-    f = catalog.read(FACES_TABLE, ["face_id", "media_id", "quality"], f"model_id = {sql_quote(model_id)}").to_pandas()
+    f = catalog.read(FACES_TABLE, ["face_id", "media_id", "quality"], Eq("model_id", model_id)).to_pandas()
     f = f[f["media_id"].isin(media_ids)]
     a = load_assignments(catalog)
     a = a[a["source"].isin(LIVE)][["face_id", "person_id"]]
@@ -126,7 +128,7 @@ def face_media(catalog: Catalog, face_id: str) -> str | None:
     """The media a face was found in (None: no such face)."""
     if not catalog.has(FACES_TABLE):
         return None
-    rows = catalog.read(FACES_TABLE, ["media_id"], f"face_id = {sql_quote(str(face_id))}").to_pylist()
+    rows = catalog.read(FACES_TABLE, ["media_id"], Eq("face_id", str(face_id))).to_pylist()
     return rows[0]["media_id"] if rows else None
 
 
@@ -137,13 +139,13 @@ def face_crop(library: Any, face_id: str, size_px: int, margin: float) -> Any:
     ``EMBED_LONG_EDGE`` (448 px on the long edge), not of the video itself: cropping the full-size frame with it
     cut the wrong part (the top-left of the face, or none of it, on the people page)."""
     from PIL import Image
-    rows = library.catalog.read(FACES_TABLE, ["media_id", "bbox", "t_s"], f"face_id = {sql_quote(face_id)}").to_pylist()
+    rows = library.catalog.read(FACES_TABLE, ["media_id", "bbox", "t_s"], Eq("face_id", face_id)).to_pylist()
     if not rows:
         raise NotFoundError(f"no face with id {face_id!r}: see `workbench faces`")
     r = rows[0]
     # Only the media row and its preview are read: Library.get reads every stage's row (about 10x slower), and a
     # dashboard page shows dozens of crops.
-    media = library.catalog.read("media", ["kind", "width"], f"id = {sql_quote(r['media_id'])}").to_pylist()[0]
+    media = library.catalog.read("media", ["kind", "width"], Eq("id", r["media_id"])).to_pylist()[0]
     if media["kind"] == "video" and r["t_s"] is not None:
         from workbench.imaging.video_frames import frame_image
         img = frame_image(library.original_path(r["media_id"]), r["t_s"], library.settings)
@@ -163,8 +165,7 @@ def face_crop(library: Any, face_id: str, size_px: int, margin: float) -> Any:
 
 def _preview_path(library: Any, media_id: str) -> Any:
     """The current preview of a media (a stream for ``Image.open``), found from the thumbnails table alone."""
-    where = (f"media_id = {sql_quote(media_id)} AND version = {sql_quote(library.thumbnail_version())} "
-             f"AND status = 'ok'")
+    where = filters.where(media_id=media_id, version=library.thumbnail_version(), status="ok")
     has = library.catalog.has("thumbnails")
     rows = library.catalog.read("thumbnails", ["preview"], where).to_pylist() if has else []
     if not rows:
