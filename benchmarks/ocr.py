@@ -71,6 +71,7 @@ VARIANTS = {  # name -> settings overrides of the defaults (the first: the defau
     "d1440-whole": {"ocr_detect_size_px": 1440, "ocr_look_max_area": 1.0},
     "nolook": {"ocr_first_look_px": 0},
     "preview": {"ocr_read_size_px": 0},
+    "unsimplified": {"ocr_simplify_models": False},
 }
 
 

@@ -278,3 +278,70 @@ def test_a_missing_model_file_skips_the_stage_with_what_to_fix(lib):
     finally:
         lib.settings.ocr_rec_model_path = ""
     assert "/nowhere/latin_rec.onnx" in rep.skipped and "ocr_rec_model_path" in rep.skipped
+
+
+def _tiny_ppocr_block(path: Path) -> Path:
+    """A PP-LCNetV3 block as Paddle2ONNX writes it: conv, scalar scale and bias (scalar first in Mul),
+    hard-swish as Add 3 / Clip 0..6 / Mul / Div 6, scale and bias again, then a 1x1 conv and a padded 3x3 conv
+    each after a scalar scale and bias."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(1)
+
+    def const(name: str, value) -> onnx.NodeProto:
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(value, np.float32),
+                                                                                         name))
+    w = {f"w{i}": rng.normal(0, 0.5, shape).astype(np.float32)
+         for i, shape in enumerate([(4, 3, 3, 3), (4, 4, 1, 1), (4, 1, 3, 3)])}
+    b = {f"b{i}": rng.normal(0, 0.5, 4).astype(np.float32) for i in range(3)}
+    nodes = [const(n, v) for n, v in {"a": [1.3], "c": [0.6], "three": [3.0], "six": [6.0], "lo": 0.0, "hi": 6.0,
+                                      "d": [0.2], "e": [0.7], "f": [-0.4], "g": [1.1], "h": [0.3]}.items()]
+    nodes += [
+        helper.make_node("Conv", ["x", "w0", "b0"], ["y0"], pads=[1, 1, 1, 1]),
+        helper.make_node("Mul", ["a", "y0"], ["y1"]), helper.make_node("Add", ["y1", "c"], ["y2"]),
+        helper.make_node("Add", ["y2", "three"], ["y3"]), helper.make_node("Clip", ["y3", "lo", "hi"], ["y4"]),
+        helper.make_node("Mul", ["y2", "y4"], ["y5"]), helper.make_node("Div", ["y5", "six"], ["y6"]),
+        helper.make_node("Mul", ["d", "y6"], ["y7"]), helper.make_node("Add", ["y7", "e"], ["y8"]),
+        helper.make_node("Conv", ["y8", "w1", "b1"], ["y9"]),
+        helper.make_node("Mul", ["g", "y9"], ["y10"]), helper.make_node("Add", ["y10", "f"], ["y11"]),
+        helper.make_node("Relu", ["y11"], ["y12"]),
+        helper.make_node("Mul", ["y12", "h"], ["y13"]),
+        helper.make_node("Conv", ["y13", "w2", "b2"], ["out"], pads=[1, 1, 1, 1], group=4)]
+    graph = helper.make_graph(nodes, "block", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [numpy_helper.from_array(v, k) for k, v in {**w, **b}.items()])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)]), path)
+    return path
+
+
+def test_simplifying_a_ppocr_block_folds_scale_bias_and_hard_swish_with_the_same_outputs(tmp_path):
+    import onnx
+
+    from workbench.ocr.graph import _same_outputs, derived_model
+    src = _tiny_ppocr_block(tmp_path / "block.onnx")
+    out = derived_model(src, tmp_path / "cache", (1, 3, 8, 8))
+    assert out.parent == tmp_path / "cache" and out != src
+    ops = [n.op_type for n in onnx.load(str(out)).graph.node]
+    # The scale and bias after each conv are in its weights; hard-swish is HardSigmoid and one Mul; the scale and
+    # bias before the 1x1 conv are in its weights; the scale before the padded 3x3 conv stays (padding).
+    assert ops == ["Conv", "HardSigmoid", "Mul", "Conv", "Relu", "Mul", "Conv"]
+    assert _same_outputs(str(src), str(out), (1, 3, 8, 8)) < 1e-5
+    assert derived_model(src, tmp_path / "cache", (1, 3, 8, 8)) == out        # cached: built once
+    assert derived_model(src, tmp_path / "other", (1, 3, 8, 8), tolerance=-1.0) == src  # a mismatch: the original
+
+
+def test_the_ocr_models_run_as_simplified_copies_in_the_cache_and_read_the_same(tmp_path):
+    from dataclasses import replace
+
+    from workbench.ocr.engine import OcrModel
+    fast = OcrModel(replace(Settings(), ocr_cache_dir=str(tmp_path))).load()
+    plain = OcrModel(replace(Settings(), ocr_simplify_models=False)).load()
+    assert {Path(p).parent for p in fast.model_files.values()} == {tmp_path}
+    assert all("rapidocr_onnxruntime" in p for p in plain.model_files.values())
+    made = {p: Path(p).stat().st_mtime_ns for p in fast.model_files.values()}
+    again = OcrModel(replace(Settings(), ocr_cache_dir=str(tmp_path), ocr_box_unclip_ratio=1.71)).load()
+    assert {p: Path(p).stat().st_mtime_ns for p in again.model_files.values()} == made   # reused, not rebuilt
+    rgb = np.asarray(with_text(1440, 1080, SIGN_WORDS, (200, 400), seed=1)[0])
+    a, b = fast.predict(rgb), plain.predict(rgb)
+    assert [t.text for t in a] == [t.text for t in b] == [SIGN_WORDS]
+    assert np.abs(np.array(a[0].box) - np.array(b[0].box)).max() <= 1.0
