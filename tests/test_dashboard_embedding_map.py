@@ -3,6 +3,7 @@ selection to tag, put in an album or review. Layout maths on synthetic vectors; 
 (tiny random CLIP model, generated photos and a video), a real server and real Chromium."""
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import shutil
 from pathlib import Path
@@ -174,6 +175,23 @@ def test_clear_selection_empties_the_selection_and_hides_the_actions(built):
     dash.clear_selection()
     assert dash.selected_media() == [] and not dash.actions.visible and dash.strip.objects == []
     assert dash.bokeh_source.selected.indices == []
+
+
+@pytest.mark.slow
+def test_the_knobs_are_parameters_and_the_page_follows_them(built):
+    dash = EmbeddingMap(Library.open(built))
+    dash.compute()
+    dash.selected_rows = [0, 2, 4]
+    assert dash.actions.visible and len(dash.strip.objects) == 3
+    assert "Selected: 3 pictures" in dash.selection_title.object
+    dash.min_cluster_size = 2
+    dash.compute()   # a new map: its summary says how it was made, and the selection starts over
+    assert "smallest cluster 2)" in dash.summary.object and dash.selected_rows == [] and not dash.actions.visible
+    # Choosing another source computes its map at once (an async dependency: run where no event loop runs,
+    # as Panel runs it in a served page; the test thread may hold Playwright's loop)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(setattr, dash, "source", "faces").result()
+    assert "No recognisable faces yet" in dash.summary.object and not dash.plot.visible and dash.data is None
 
 
 def test_the_review_link_carries_the_selected_media_once_each():

@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import panel as pn
+import param
 
-from workbench.dashboards.widgets import Dashboard, picture_html
+from workbench.dashboards.widgets import Dashboard, guarded, picture_html
 from workbench.semantic.layout import (DEFAULT_MIN_CLUSTER_SIZE, DEFAULT_MIN_DIST, DEFAULT_N_NEIGHBORS,
                                        MIN_POINTS_FOR_UMAP, MapLayout, layout_points)
 from workbench.semantic.map_vectors import ITEM_COLUMNS
@@ -96,9 +97,27 @@ def review_link(media_ids: list[str]) -> str:
 
 
 class EmbeddingMap(Dashboard):
-    """UMAP map of CLIP or face embeddings with HDBSCAN clusters; select points to tag, file or review them."""
+    """UMAP map of CLIP or face embeddings with HDBSCAN clusters; select points to tag, file or review them.
+
+    The knobs are parameters: ``source`` (what is mapped: choosing another computes its map), ``n_neighbors``,
+    ``min_dist`` and ``min_cluster_size`` (the layout's and the clustering's own names; **Compute map** applies
+    them, since a map takes a while), and ``selected_rows``, the lasso's points. The computed map is the parameter
+    ``data``; the plot and the summary follow it, and the selection strip, its title and its actions follow
+    ``selected_rows`` through ``@param.depends``. Add tag and Add to album stay buttons: they write."""
 
     title = "Embedding map"
+
+    source = param.Selector(objects={label: key for key, label in SOURCE_LABELS.items()}, default="clip",
+                            doc="What the points are: pictures (CLIP vectors) or faces")
+    n_neighbors = param.Integer(DEFAULT_N_NEIGHBORS, bounds=(2, 200),
+                                doc="UMAP n_neighbors: more shows the big picture, fewer the local detail")
+    min_dist = param.Number(DEFAULT_MIN_DIST, bounds=(0.0, 1.0), step=0.05,
+                            doc="UMAP min_dist: smaller packs look-alikes tighter")
+    min_cluster_size = param.Integer(DEFAULT_MIN_CLUSTER_SIZE, bounds=(2, 500),
+                                     doc="HDBSCAN min_cluster_size: the fewest points a cluster has")
+    selected_rows = param.List([], doc="The selected points, as row positions of the map")
+    data = param.ClassSelector(class_=MapData, allow_None=True, precedence=-1,
+                               doc="The map shown (None before the first map, or when there is nothing to map)")
 
     def __init__(self, library: Any, *, source: str = "clip", n_neighbors: int = DEFAULT_N_NEIGHBORS,
                  min_dist: float = DEFAULT_MIN_DIST, min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE,
@@ -107,38 +126,40 @@ class EmbeddingMap(Dashboard):
             raise ValueError(f"unknown source {source!r}: use one of {', '.join(SOURCE_LABELS)}")
         if max_points < 1:
             raise ValueError("max_points must be at least 1")
-        self._initial = {"source": source, "n_neighbors": n_neighbors, "min_dist": min_dist,
-                         "min_cluster_size": min_cluster_size}
         self.max_points, self.hover_thumb_px = max_points, hover_thumb_px
-        self.data: MapData | None = None
         self._generation = 0                       # which requested map is the latest (older results are dropped)
-        self.selected: list[int] = []              # row positions in self.data.points
+        self._shown_source = source                # the source of the map shown (or found empty)
         self._thumbs: dict[tuple[str, str], str] = {}   # (source, id) -> data URI, kept across recomputes
         self._strip_bytes: dict[tuple[str, str], bytes | None] = {}
-        super().__init__(library)
+        super().__init__(library, source=source, n_neighbors=int(n_neighbors), min_dist=float(min_dist),
+                         min_cluster_size=int(min_cluster_size))
+
+    @property
+    def selected(self) -> list[int]:
+        """The selected points (row positions in ``data.points``); ``selected_rows`` by its older name."""
+        return self.selected_rows
 
     # -- page ----------------------------------------------------------------------------------------------
     def build(self) -> None:
-        init = self._initial
-        self.source = pn.widgets.RadioButtonGroup(label="Map", options={v: k for k, v in SOURCE_LABELS.items()},
-                                                  value=init["source"], color="light",
-                                                  sizing_mode="stretch_width")
-        self.n_neighbors = pn.widgets.IntInput(label="Neighbours (UMAP n_neighbors)", value=int(init["n_neighbors"]),
-                                               start=2, end=200, step=1, sizing_mode="stretch_width")
-        self.min_dist = pn.widgets.FloatInput(label="Spacing (UMAP min_dist)", value=float(init["min_dist"]),
-                                              start=0.0, end=1.0, step=0.05, sizing_mode="stretch_width")
-        self.min_cluster_size = pn.widgets.IntInput(label="Smallest cluster (HDBSCAN min_cluster_size)",
-                                                    value=int(init["min_cluster_size"]), start=2, end=500, step=1,
-                                                    sizing_mode="stretch_width")
+        self.source_picker = pn.widgets.RadioButtonGroup.from_param(self.param.source, name="Map", color="light",
+                                                                    sizing_mode="stretch_width")
+        self.n_neighbors_input = pn.widgets.IntInput.from_param(self.param.n_neighbors,
+                                                                name="Neighbours (UMAP n_neighbors)",
+                                                                sizing_mode="stretch_width")
+        self.min_dist_input = pn.widgets.FloatInput.from_param(self.param.min_dist, name="Spacing (UMAP min_dist)",
+                                                               sizing_mode="stretch_width")
+        self.min_cluster_size_input = pn.widgets.IntInput.from_param(
+            self.param.min_cluster_size, name="Smallest cluster (HDBSCAN min_cluster_size)",
+            sizing_mode="stretch_width")
         self.compute_button = pn.widgets.Button(label="Compute map", color="primary",
                                                 sizing_mode="stretch_width")
         self.compute_button.on_click(self.messages.guard(self._compute_clicked))
-        self.source.param.watch(self.messages.guard(self._source_changed), "value")
         self.sidebar += [
             pn.pane.Markdown("Each point is a picture (or a face), placed near the ones that look alike; colours "
                              "are clusters. Hover for a thumbnail, draw a lasso (or a box) to select.",
                              sizing_mode="stretch_width"),
-            self.source, self.n_neighbors, self.min_dist, self.min_cluster_size, self.compute_button,
+            self.source_picker, self.n_neighbors_input, self.min_dist_input, self.min_cluster_size_input,
+            self.compute_button,
             pn.pane.Markdown(
                 f"Defaults: {DEFAULT_N_NEIGHBORS} neighbours (more shows the big picture, fewer the local detail), "
                 f"spacing {DEFAULT_MIN_DIST} (smaller packs look-alikes tighter), smallest cluster "
@@ -175,23 +196,23 @@ class EmbeddingMap(Dashboard):
             pn.state.onload(self.messages.guard(self._compute_on_open))  # the map appears on its own
 
     def _explain_start(self, computing: bool) -> None:
-        n = len(self.library.map_vectors(self.source.value))
+        n = len(self.library.map_vectors(self.source))
         if n == 0:
-            self.summary.object = EMPTY_HELP[self.source.value]
+            self.summary.object = EMPTY_HELP[self.source]
             return
         then = "computing the map" if computing else "press **Compute map**"
         self.summary.object = (f"{n} {self._unit(n)} to map: {then} (the first map on a machine takes about a "
                                f"minute while UMAP is compiled).")
 
     def _unit(self, n: int, source: str | None = None) -> str:
-        word = "face" if (source or self.source.value) == "faces" else "picture"
+        word = "face" if (source or self.source) == "faces" else "picture"
         return word if n == 1 else word + "s"
 
     # -- computing -----------------------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
-        """The map parameters currently set in the sidebar."""
-        return {"source": self.source.value, "n_neighbors": int(self.n_neighbors.value),
-                "min_dist": float(self.min_dist.value), "min_cluster_size": int(self.min_cluster_size.value)}
+        """The map parameters currently set."""
+        return {"source": self.source, "n_neighbors": int(self.n_neighbors), "min_dist": float(self.min_dist),
+                "min_cluster_size": int(self.min_cluster_size)}
 
     def compute_data(self, source: str, n_neighbors: int, min_dist: float, min_cluster_size: int) -> MapData | None:
         """Read the vectors, lay them out, cluster them and make the hover thumbnails (slow: runs off the page)."""
@@ -210,9 +231,9 @@ class EmbeddingMap(Dashboard):
                        {"n_neighbors": n_neighbors, "min_dist": min_dist, "min_cluster_size": min_cluster_size})
 
     def compute(self) -> MapData | None:
-        """Compute and show the map for the sidebar's settings, in this thread (for notebooks and scripts)."""
+        """Compute and show the map for the current parameters, in this thread (for notebooks and scripts)."""
         data = self.compute_data(**self.params())
-        self._show(data, self.source.value)
+        self._show(data, self.source)
         return data
 
     async def _compute_clicked(self, event: Any = None) -> None:
@@ -241,7 +262,10 @@ class EmbeddingMap(Dashboard):
             await asyncio.sleep(0.05)
         await self._compute_clicked()
 
-    async def _source_changed(self, event: Any) -> None:
+    @param.depends("source", watch=True)
+    @guarded
+    async def _source_changed(self) -> None:
+        """Another source: its map is computed at once (the old one no longer applies)."""
         await self._compute_clicked()
 
     @staticmethod
@@ -282,16 +306,26 @@ class EmbeddingMap(Dashboard):
 
     # -- showing -------------------------------------------------------------------------------------------
     def _show(self, data: MapData | None, source: str) -> None:
-        self.data = data
-        self.selected = []
+        """Show a computed map (or say why there is none): the plot and the summary follow ``data``."""
+        self._shown_source = source
+        if data is self.data:
+            self.param.trigger("data")
+        else:
+            self.data = data
+
+    @param.depends("data", watch=True)
+    @guarded
+    def _draw(self) -> None:
+        data = self.data
+        with param.parameterized.discard_events(self):
+            self.selected_rows = []
         if data is None:
             self.plot.object, self.plot.visible = None, False
-            self.summary.object = EMPTY_HELP[source]
-            self._show_selection()
-            return
-        self.plot.object = self._figure(data)
-        self.plot.visible = True
-        self.summary.object = self._summary(data)
+            self.summary.object = EMPTY_HELP[self._shown_source]
+        else:
+            self.plot.object = self._figure(data)
+            self.plot.visible = True
+            self.summary.object = self._summary(data)
         self._show_selection()
 
     def _summary(self, data: MapData) -> str:
@@ -347,11 +381,10 @@ class EmbeddingMap(Dashboard):
             self.messages.report(e)
 
     # -- selection -----------------------------------------------------------------------------------------
-    def select(self, rows: list[int]) -> None:
-        """Make these points (row positions of the map) the selection and show them under the map."""
+    def select(self, rows: list[int] | range) -> None:
+        """Make these points (row positions of the map) the selection; the strip under the map follows."""
         n = len(self.data.points) if self.data is not None else 0
-        self.selected = sorted({int(r) for r in rows if 0 <= int(r) < n})
-        self._show_selection()
+        self.selected_rows = sorted({int(r) for r in rows if 0 <= int(r) < n})
 
     def clear_selection(self) -> None:
         if self.data is not None and getattr(self, "bokeh_source", None) is not None:
@@ -360,15 +393,18 @@ class EmbeddingMap(Dashboard):
 
     def selected_items(self) -> pd.DataFrame:
         """The selected points' items (id, media_id, path, kind, person, cluster ...)."""
-        if self.data is None or not self.selected:
+        if self.data is None or not self.selected_rows:
             return pd.DataFrame(columns=ITEM_COLUMNS)
-        return self.data.points.iloc[self.selected].reset_index(drop=True)
+        return self.data.points.iloc[self.selected_rows].reset_index(drop=True)
 
     def selected_media(self) -> list[str]:
         """The media of the selection (for faces: the pictures they are in), each once, in map order."""
         return list(dict.fromkeys(self.selected_items()["media_id"]))
 
+    @param.depends("selected_rows", watch=True)
+    @guarded
     def _show_selection(self) -> None:
+        """The selected points' thumbnails, how many there are, and what can be done with them."""
         items = self.selected_items()
         if items.empty:
             self.selection_title.object = ("Draw a lasso (or a box) around points to select them." if self.data

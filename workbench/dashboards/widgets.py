@@ -147,7 +147,17 @@ class Messages(pn.Column):
 
 def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
     """For a dashboard method run when a parameter changes (``@param.depends(..., watch=True)`` above it): any
-    failure becomes a message on the page, as ``Messages.guard`` does for callbacks."""
+    failure becomes a message on the page, as ``Messages.guard`` does for callbacks. An ``async`` method stays one
+    (Panel runs it on the page's event loop)."""
+    if asyncio.iscoroutinefunction(method):
+        @functools.wraps(method)
+        async def run_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(self, *args, **kwargs)
+            except Exception as e:  # noqa: BLE001 - every failure must reach the page
+                self.messages.report(e)
+        return run_async
+
     @functools.wraps(method)
     def run(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
