@@ -233,3 +233,13 @@ def test_a_users_people_are_only_those_in_their_media(corpus, tmp_path):
     bobs_face = lib.faces(person=bobs)["face_id"].iloc[0]
     with pytest.raises(NotFoundError):
         lib.face_crop(bobs_face, scope=alice)
+
+
+
+def test_what_a_scope_may_trash_is_part_of_it(fresh):
+    assert EVERYTHING.trashable() is None                                  # the owner: anything
+    assert fresh.for_user("alice").scope().trashable() == ids_of(fresh, "alice")
+    assert fresh.for_user("carol").scope().trashable() == set()            # curators curate, they do not delete
+    album = fresh.create_album("Anything")
+    fresh.add_to_album(album, [mid(fresh, "sunset.jpg")])
+    assert fresh.for_share(fresh.share_album(album)).scope().trashable() == set()

@@ -145,6 +145,10 @@ class Scope:
         """Whom a decision is recorded under: the scope's user when it has one."""
         return self.user if self.user is not None else user
 
+    def trashable(self) -> set[str] | None:
+        """Media this scope may put in the trash or take out of it (None: any)."""
+        return None
+
 
 EVERYTHING = Scope()
 
@@ -177,6 +181,9 @@ class Narrowed(Scope):
 
     def require_curator(self, doing: str) -> None:
         self.inner.require_curator(doing)
+
+    def trashable(self) -> set[str] | None:
+        return self.inner.trashable()
 
 
 class UserScope(Scope):
@@ -245,6 +252,11 @@ class UserScope(Scope):
     def acting_user(self, user: str | None) -> str:
         return self.actor.name
 
+    def trashable(self) -> set[str]:
+        """Their own media (an admin: every media), in the trash or not: curators curate, they do not delete
+        other people's photos."""
+        return policy.trashable_media(self.catalog, self.actor)
+
 
 class ShareScope(Scope):
     """What a share link shows: its album's media (not the trashed ones), by file name only; no decisions."""
@@ -291,3 +303,6 @@ class ShareScope(Scope):
 
     def require_curator(self, doing: str) -> None:
         raise AccessDenied(f"a share link only shows its album: it may not {doing}")
+
+    def trashable(self) -> set[str]:
+        return set()

@@ -201,18 +201,19 @@ class UserView:
         """Put media this user owns (an admin: any media) in the library's trash: hidden everywhere, for everyone,
         until restored; deleted only when an admin empties the trash. Returns how many were added."""
         from workbench.catalog.trash import put
-        actor, visible = self._sight()
-        mids = self._trashable(ids, policy.trashable_media(self._catalog, actor) & visible, visible)
-        return put(self._catalog, mids, actor.name, reason or "trashed in the gallery")
+        scope = self.scope()
+        visible = scope.ids()
+        mids = self._trashable(ids, scope.trashable() & visible, visible)
+        return put(self._catalog, mids, scope.actor.name, reason or "trashed in the gallery")
 
     def may_trash(self, id_or_prefix: str) -> bool:
         """Whether this user may put this visible media in the trash (their own; an admin: any), so a page shows
         the button only where it works."""
-        actor, visible = self._sight()
-        return resolve_among(id_or_prefix, visible) in policy.trashable_media(self._catalog, actor)
+        scope = self.scope()
+        return resolve_among(id_or_prefix, scope.ids()) in scope.trashable()
 
     def _own_trash(self, actor: Actor) -> set[str]:
-        return self.library.trashed_ids() & policy.trashable_media(self._catalog, actor)
+        return self.library.trashed_ids() & UserScope(self._catalog, actor).trashable()
 
     def trashed(self) -> pd.DataFrame:
         """This user's media in the trash (an admin: all), with the columns of ``media()`` plus ``reason``,
