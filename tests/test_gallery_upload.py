@@ -787,3 +787,82 @@ def test_an_encrypted_library_takes_uploads_and_stores_them_encrypted(tmp_path, 
         assert not [n for n in lib.storage.staging_names() if ".data" in n]
     finally:
         forget_unlocked()
+
+
+# ------------------------------------------------------------------------- what a photo costs the server
+
+def test_a_creation_reads_the_account_once_and_still_sees_a_role_change_at_once(tmp_path, monkeypatch):
+    """The gallery reuses a signed-in uploader's view while the session check it rests on holds (2 s), so a
+    stream of photos costs one catalog read a creation (the account, for its role) instead of two; the view
+    holds nothing but the name, so a role taken away or an account removed a moment ago still stops the next
+    creation."""
+    from workbench.errors import AccessDenied, AuthError
+    from workbench.gallery.upload import user_view
+    from workbench.library import Library
+    lib = Library.open(tmp_path / "lib", create=True)
+    lib.add_user("ann", "ann-password", "curator")
+    lib.settings.upload_roles = ["admin", "curator"]
+    reads: list[str] = []
+    read = lib.catalog.read
+    monkeypatch.setattr(lib.catalog, "read", lambda table, *a, **k: reads.append(table) or read(table, *a, **k))
+    for i in range(3):
+        user_view(lib, "ann").begin_upload(10, f"p{i}.jpg")
+    assert reads == ["users"] * 4                 # the view made once, then the account read by each creation
+    lib.set_role("ann", "viewer")
+    with pytest.raises(AccessDenied):
+        user_view(lib, "ann").begin_upload(10, "after-the-role-change.jpg")
+    lib.remove_user("ann")
+    with pytest.raises(AuthError):
+        user_view(lib, "ann").begin_upload(10, "after-the-removal.jpg")
+
+
+def test_receiving_starts_no_thread_per_request(tmp_path):
+    """A request's writer thread is handed to the next one: starting a thread for every photo made the
+    server's event loop wait for it to run."""
+    from workbench.library import Library
+    lib = Library.open(tmp_path / "lib", create=True)
+    lib.add_user("ann", "ann-password", "viewer")
+    view = lib.for_user("ann")
+    before = {t.ident for t in threading.enumerate()}
+    for i in range(3):
+        data = jpeg_bytes(40 + i)
+        u = view.begin_upload(len(data), f"p{i}.jpg")
+        with view.receive_upload(u.id, 0) as r:
+            r.write(data[:1000])
+            r.write(data[1000:])
+        assert r.complete and lib.uploads.offset(lib.uploads.get(u.id)) == len(data)
+    new = [t for t in threading.enumerate() if t.ident not in before and t.name.startswith("upload-write")]
+    assert len(new) == 1
+    lib.uploads.close()
+    assert not [t for t in new if t.is_alive()]
+
+
+def test_uploads_decided_together_each_get_their_own_outcome(tmp_path):
+    """The decision thread takes the uploads waiting together in one go (one catalog read says which the
+    library has): content that is not media, content already there and a new photo each end as alone."""
+    from workbench.library import Library
+    lib = Library.open(tmp_path / "lib", create=True)
+    lib.add_user("ann", "ann-password", "viewer")
+    view = lib.for_user("ann")
+    old, new = jpeg_bytes(50), jpeg_bytes(51)
+    first = view.begin_upload(len(old), "old.jpg")
+    with view.receive_upload(first.id, 0) as r:
+        r.write(old)
+    assert view.finish_upload(first.id).result == "added"
+    ids = {}
+    for name, data in (("notes.jpg", b"not a picture at all " * 50), ("again.jpg", old), ("new.jpg", new)):
+        u = view.begin_upload(len(data), name)
+        with view.receive_upload(u.id, 0) as r:
+            r.write(data)
+        ids[name] = u.id
+    for upload_id in ids.values():
+        view.finish_upload(upload_id, background=True)
+    lib.uploads.wait_finished()
+    ends = {name: lib.uploads.get(upload_id) for name, upload_id in ids.items()}
+    assert ends["notes.jpg"].state == "refused" and ends["notes.jpg"].reason
+    assert (ends["again.jpg"].state, ends["again.jpg"].result) == ("done", "known")
+    assert (ends["new.jpg"].state, ends["new.jpg"].result) == ("done", "added")
+    assert ends["again.jpg"].media_id == hashlib.sha256(old).hexdigest()[:16]
+    assert lib.get(ends["new.jpg"].media_id)["owner"] == "ann"
+    assert not [n for n in lib.storage.staging_names() if ".data" in n]
+    lib.uploads.close()

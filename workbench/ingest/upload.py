@@ -49,6 +49,8 @@ DONE_KEEP_S = 3600.0
 EXPIRE_EVERY_S = 60.0
 #: Decided uploads whose catalog rows are written together (a batch forms only while uploads wait).
 FINISH_BATCH = 64
+#: Idle receiver threads kept for the next requests (the page sends two files at a time).
+MAX_IDLE_WRITERS = 4
 MAX_NAME_CHARS = 500
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -109,6 +111,7 @@ class Uploads:
         self._lock = threading.Lock()
         self._finisher: Any = None     # one thread deciding complete uploads, in arrival order
         self._pool: Any = None         # one worker process probing them (kept: starting one costs ~0.3 s)
+        self._writers: list[Any] = []  # idle receiver threads, reused (``writer``)
         self._expired_at = float("-inf")
 
     # -- records --------------------------------------------------------------------------------------------
@@ -229,7 +232,24 @@ class Uploads:
             hasher = hashlib.sha256()
         return Receiver(self, u, have, hasher)
 
-    def _received(self, r: "Receiver") -> None:
+    def writer(self) -> Any:
+        """A one-thread executor for a ``Receiver``'s writes: an idle one if there is one. Starting a thread
+        for every request made the event loop wait for the new thread to run, per photo."""
+        from concurrent.futures import ThreadPoolExecutor
+        with self._lock:
+            if self._writers:
+                return self._writers.pop()
+        return ThreadPoolExecutor(1, thread_name_prefix="upload-write")
+
+    def writer_done(self, executor: Any) -> None:
+        """A ``Receiver`` is through with ``executor`` (every piece it gave it is done): kept for the next."""
+        with self._lock:
+            if len(self._writers) < MAX_IDLE_WRITERS:
+                self._writers.append(executor)
+                return
+        executor.shutdown(wait=False)
+
+    def _received(self, r: "Receiver", handed_on: bool = False) -> None:
         with self._lock:
             self._busy.discard(r.upload.id)
             if r.hasher is not None:
@@ -237,6 +257,8 @@ class Uploads:
             else:
                 self._hash.pop(r.upload.id, None)
         r.upload.touched_at = time.time()
+        if handed_on and r.complete:
+            return        # finish_later (or refuse) writes the record in a moment: one write a file, not two
         if self._meta(r.upload.id).exists():
             self._save(r.upload)
 
@@ -250,32 +272,81 @@ class Uploads:
 
     def _decide(self, u: Upload, added_by: str | None) -> dict[str, Any]:
         """The per-file half of finishing: hash, known or not, content check, file put in place. Refusals are
-        recorded and raised."""
-        data = self.data_file(u)
-        if data.stat().st_size != u.length:
-            raise UploadRefused(f"this upload has {data.stat().st_size} of {u.length} bytes", 409)
+        recorded and raised (bytes missing are a conflict, as before any check: the upload may still go on)."""
+        self._check_complete(u)
         try:
-            sha = self._sha256(u)
-            if u.sha256_claimed and sha != u.sha256_claimed:
-                raise UploadRefused("the file changed on the way: its SHA-256 is not the one computed before "
-                                    "sending; upload it again", 460)
+            sha = self._checked_sha256(u)
             mid = self.known_media(sha)
             if mid is not None:
-                self._discard(u, keep_record=True)
-                return {"upload": u, "media_id": mid, "row": None, "added_by": added_by, "stored": False}
-            probe = self._probe(data)
-            ext = probe["ext"]
-            stored = self.storage.put_staged(self._data_name(u), original_key(blob_relpath(sha, ext)))
-            row = {**probe["row"], "id": media_id_for(sha), "sha256": sha, "path": u.source_path,
-                   "size_bytes": u.length, "blob": blob_relpath(sha, ext)}
-            return {"upload": u, "media_id": row["id"], "row": row, "warnings": probe["warnings"],
-                    "added_by": added_by, "stored": stored}
+                return self._known_item(u, mid, added_by)
+            return self._stored_item(u, sha, self._probe_wait(self._probe_submit(self.data_file(u))), added_by)
         except UploadRefused as e:
             self.refuse(u, e.reason)
             raise
         except MediaError as e:
             self.refuse(u, e.reason)
             raise UploadRefused(f"not added: {e.reason}", 415) from None
+
+    def _decide_many(self, entries: list[tuple[Upload, str | None]]) -> list[dict[str, Any]]:
+        """``_decide`` for the uploads waiting together (``_finish_loop``): one catalog read says which of them
+        the library has (not one each), and their content checks are queued to the worker at once (each still
+        a task of its own: a decoder crash or hang costs that upload alone). Refusals are recorded and left
+        out; the decided items come back in arrival order."""
+        checked: list[tuple[Upload, str | None, str]] = []
+        for u, added_by in entries:
+            try:
+                self._check_complete(u)
+                checked.append((u, added_by, self._checked_sha256(u)))
+            except Exception as e:
+                self._refused(u, e)
+        known = self.known_of([sha for _, _, sha in checked]) if checked else set()
+        waiting = []
+        for u, added_by, sha in checked:
+            if sha in known:
+                waiting.append((u, added_by, sha, None))
+                continue
+            try:
+                waiting.append((u, added_by, sha, self._probe_submit(self.data_file(u))))
+            except Exception as e:
+                self._refused(u, e)
+        items = []
+        for u, added_by, sha, probing in waiting:
+            try:
+                items.append(self._known_item(u, media_id_for(sha), added_by) if probing is None else
+                             self._stored_item(u, sha, self._probe_wait(probing), added_by))
+            except Exception as e:
+                self._refused(u, e)
+        return items
+
+    def _refused(self, u: Upload, e: BaseException) -> None:
+        """An upload that could not be decided: recorded with its reason (never lost silently)."""
+        self.refuse(u, e.reason if isinstance(e, (UploadRefused, MediaError)) else
+                    f"could not add it: {type(e).__name__}: {e}")
+
+    def _check_complete(self, u: Upload) -> None:
+        size = self.data_file(u).stat().st_size
+        if size != u.length:
+            raise UploadRefused(f"this upload has {size} of {u.length} bytes", 409)
+
+    def _checked_sha256(self, u: Upload) -> str:
+        """The upload's SHA-256 once every byte is in, checked against the one the client computed."""
+        sha = self._sha256(u)
+        if u.sha256_claimed and sha != u.sha256_claimed:
+            raise UploadRefused("the file changed on the way: its SHA-256 is not the one computed before "
+                                "sending; upload it again", 460)
+        return sha
+
+    def _known_item(self, u: Upload, media_id: str, added_by: str | None) -> dict[str, Any]:
+        self._discard(u, keep_record=True)
+        return {"upload": u, "media_id": media_id, "row": None, "added_by": added_by, "stored": False}
+
+    def _stored_item(self, u: Upload, sha: str, probe: dict[str, Any], added_by: str | None) -> dict[str, Any]:
+        ext = probe["ext"]
+        stored = self.storage.put_staged(self._data_name(u), original_key(blob_relpath(sha, ext)))
+        row = {**probe["row"], "id": media_id_for(sha), "sha256": sha, "path": u.source_path,
+               "size_bytes": u.length, "blob": blob_relpath(sha, ext)}
+        return {"upload": u, "media_id": row["id"], "row": row, "warnings": probe["warnings"],
+                "added_by": added_by, "stored": stored}
 
     def _commit(self, items: list[dict[str, Any]]) -> None:
         """The catalog half, for many decided uploads at once (a few writes per batch, not per file): media
@@ -352,16 +423,12 @@ class Uploads:
                     break
                 batch.append(nxt)
             items = []
-            for entry in batch:
-                if callable(entry):          # wait_finished's marker
-                    continue
-                u, added_by = entry
-                try:
-                    items.append(self._decide(u, added_by))
-                except UploadRefused:
-                    pass                      # recorded, and kept in the record for the uploader
-                except Exception as e:        # never lose an upload's outcome silently
-                    self.refuse(u, f"could not add it: {type(e).__name__}: {e}")
+            try:                              # refusals are recorded, and kept in the record for the uploader
+                items = self._decide_many([entry for entry in batch if not callable(entry)])
+            except Exception as e:            # never lose an upload's outcome silently
+                for entry in batch:
+                    if not callable(entry):
+                        self.refuse(entry[0], f"could not add it: {type(e).__name__}: {e}")
             try:
                 self._commit(items)
             except Exception as e:
@@ -411,23 +478,32 @@ class Uploads:
                 h.update(chunk)
         return h.hexdigest()
 
-    def _probe(self, data: Path) -> dict[str, Any]:
+    def _probe_submit(self, data: Path) -> Any:
         """Sniff and read metadata in a worker process: a decoder crash or hang costs that upload, not the
-        server (the same isolation as import, with the worker kept between uploads)."""
+        server (the same isolation as import, with the worker kept between uploads). Returns the task's future
+        (``_probe_wait``), so a batch's checks queue up together."""
         import multiprocessing
-        from concurrent.futures import TimeoutError as FutureTimeout
 
-        from pebble import ProcessExpired, ProcessPool
+        from pebble import ProcessPool
 
-        from workbench.parallel import PRELOAD, describe_exit
+        from workbench.parallel import PRELOAD
         if self._pool is None or not self._pool.active:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(PRELOAD)
             self._pool = ProcessPool(max_workers=1, context=ctx)
+        return self._pool.schedule(probe_staged, args=(StagedProbe(str(data), self.settings),),
+                                   timeout=self.settings.per_file_timeout_s)
+
+    def _probe_wait(self, future: Any) -> dict[str, Any]:
+        """The content check's answer, or ``MediaError`` saying why the file is not media."""
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        from pebble import ProcessExpired
+
+        from workbench.parallel import describe_exit
         timeout = self.settings.per_file_timeout_s
         try:
-            return self._pool.schedule(probe_staged, args=(StagedProbe(str(data), self.settings),),
-                                       timeout=timeout).result()
+            return future.result()
         except MediaError:
             raise
         except FutureTimeout:
@@ -441,7 +517,12 @@ class Uploads:
             raise MediaError(f"unexpected {type(e).__name__}: {e}") from None
 
     def close(self) -> None:
-        """Stop the background thread and the probing worker (a server shutting down)."""
+        """Stop the background thread, the idle receiver threads and the probing worker (a server shutting
+        down)."""
+        with self._lock:
+            writers, self._writers = self._writers, []
+        for w in writers:
+            w.shutdown(wait=True)
         if self._finisher is not None:
             self._queue.put(None)
             self._finisher.join()
@@ -492,16 +573,16 @@ class Uploads:
 
 class Receiver:
     """Appends one request's bytes to an upload, never past the announced length. The bytes are written and
-    hashed by a thread of the receiver's own, in 1 MiB pieces, so hashing runs beside the network reads instead
-    of between them; ``write`` returns a future to wait for when more than ``BACKLOG_BYTES`` are waiting
-    (back-pressure: memory stays flat whatever the client sends). Close it (or use ``with``) when the request
-    ends, however it ends: what arrived stays, and ``offset`` is then where the next request starts."""
+    hashed by a thread of the receiver's own (``Uploads.writer``: kept between requests), in 1 MiB pieces, so
+    hashing runs beside the network reads instead of between them; ``write`` returns a future to wait for when
+    more than ``BACKLOG_BYTES`` are waiting (back-pressure: memory stays flat whatever the client sends). Close
+    it (or use ``with``) when the request ends, however it ends: what arrived stays, and ``offset`` is then
+    where the next request starts."""
 
     PIECE_BYTES = 1 << 20
     BACKLOG_BYTES = 8 << 20
 
     def __init__(self, uploads: Uploads, u: Upload, offset: int, hasher: Any):
-        from concurrent.futures import ThreadPoolExecutor
         self.uploads = uploads
         self.upload = u
         self.offset = offset             # bytes accepted (written once the thread is through)
@@ -511,12 +592,19 @@ class Receiver:
         self._closed = False
         self._piece: list[bytes] = []
         self._piece_bytes = 0
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="upload-write")
+        self._thread = uploads.writer()
         self._pending: list[tuple[Any, int]] = []
+        self._last: Any = None            # the latest piece's future: the thread takes pieces in order
         self._error: BaseException | None = None
 
     def _store(self, piece: list[bytes]) -> None:
-        self._f.writelines(piece)
+        if self._error is not None:       # nothing after a failed write: the file ends where it failed
+            return
+        try:
+            self._f.writelines(piece)
+        except BaseException as e:
+            self._error = e
+            return
         if self.hasher is not None:
             for chunk in piece:
                 self.hasher.update(chunk)
@@ -524,7 +612,7 @@ class Receiver:
     def _submit(self) -> Any:
         piece, n = self._piece, self._piece_bytes      # the chunks as they came: no copying
         self._piece, self._piece_bytes = [], 0
-        fut = self._thread.submit(self._store, piece)
+        fut = self._last = self._thread.submit(self._store, piece)
         self._pending = [(f, k) for f, k in self._pending if not f.done()] + [(fut, n)]
         return fut
 
@@ -549,21 +637,23 @@ class Receiver:
     def complete(self) -> bool:
         return self.offset == self.upload.length
 
-    def close(self) -> None:
+    def close(self, *, handed_on: bool = False) -> None:
+        """Wait for the writes, record where the bytes end. ``handed_on``: the caller hands a complete upload to
+        ``finish_later`` (or ``refuse``s it) at once, which writes its record; it is not written here too (a
+        crash in between leaves it ``receiving`` with every byte in, which the next ``GET`` hands on)."""
         if self._closed:
             return
         self._closed = True
         if self._piece:
             self._submit()
-        self._thread.shutdown(wait=True)
-        for f, _ in self._pending:
-            if f.exception() is not None:
-                self._error = f.exception()
+        if self._last is not None:
+            self._last.result()           # _store keeps its own errors: this only waits
+        self.uploads.writer_done(self._thread)
         self._f.close()
         if self._error is not None:        # a failed write (disk full): the staged file is the truth
             self.hasher = None
             self.offset = self.uploads.data_file(self.upload).stat().st_size
-        self.uploads._received(self)
+        self.uploads._received(self, handed_on)
         if self._error is not None:
             raise UploadRefused(f"the server could not store the upload: {self._error}", 507)
 
