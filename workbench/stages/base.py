@@ -162,7 +162,8 @@ class Stage:
 
     def __call__(self, table: pa.Table) -> pa.Table:
         """This stage's rows for ``table``'s media (``INPUT_COLUMNS`` plus the dependency's columns): one row per
-        media, in order; a bad file is a ``failed`` row with its reason, never an exception for the table."""
+        media, in order. A bad file (``MediaError``, a missing original) is a ``failed`` row with its reason; anything
+        else raises, and the engines then retry the files one by one so only the culprit fails."""
         ctx = self.context
         return pa.Table.from_batches([self.transform(b, ctx) for b in table.to_batches()], schema=self.schema)
 
