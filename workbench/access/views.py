@@ -200,11 +200,11 @@ class UserView:
     def trash(self, ids: Iterable[str], reason: str | None = None) -> int:
         """Put media this user owns (an admin: any media) in the library's trash: hidden everywhere, for everyone,
         until restored; deleted only when an admin empties the trash. Returns how many were added."""
-        from workbench.catalog.trash import put
+        from workbench.catalog import trash
         scope = self.scope()
         visible = scope.ids()
         mids = self._trashable(ids, scope.trashable() & visible, visible)
-        return put(self._catalog, mids, scope.actor.name, reason or "trashed in the gallery")
+        return trash.put(self._catalog, mids, scope.actor.name, reason or "trashed in the gallery")
 
     def may_trash(self, id_or_prefix: str) -> bool:
         """Whether this user may put this visible media in the trash (their own; an admin: any), so a page shows
@@ -233,10 +233,10 @@ class UserView:
 
     def restore(self, ids: Iterable[str]) -> int:
         """Take media this user owns (an admin: any) out of the trash; returns how many were in it."""
-        from workbench.catalog.trash import take_back
+        from workbench.catalog import trash
         actor = self._actor()
         mine = self._own_trash(actor)
-        return take_back(self._catalog, [resolve_among(i, mine) for i in ids])
+        return trash.take_back(self._catalog, [resolve_among(i, mine) for i in ids])
 
     # -- downloads (what a zip of a selection or an album may hold) -----------------------------------------
     def downloadable(self, ids: Iterable[str]) -> list[str]:
