@@ -102,3 +102,26 @@ def test_signing_in_never_waits_for_a_writer(lib: Library):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_gallery_users_clicks_never_wait_for_a_processing_chunk(lib: Library, tmp_path: Path):
+    """A serve chunk holds the write lock for up to a minute; a viewer's album, favourite and trash clicks go
+    through their view straight to the catalog (each one commit, which Lance orders), so they land at once."""
+    from factory import jpeg
+    jpeg(tmp_path / "in" / "a.jpg", seed=3)
+    lib.import_files([tmp_path / "in"], owner="ann", progress=False)
+    mid = lib.media()["id"].iloc[0]
+    lib.add_user("ann", "a long enough password")
+    view = lib.for_session(lib.login("ann", "a long enough password", client="127.0.0.1"))
+    holder = hold(lib.root, 30)
+    try:
+        t = time.monotonic()
+        album = view.create_album("Summer")
+        assert view.add_to_album(album, [mid]) == 1
+        view.set_favourite(mid, True)
+        assert view.trash([mid]) == 1 and view.restore([mid]) == 1
+        assert time.monotonic() - t < 5 and holder.poll() is None     # the writer still holds the lock
+    finally:
+        holder.kill()
+        holder.wait()
+    assert mid in set(lib.albums.media(album)["id"]) and mid not in lib.trash.ids()
