@@ -5,7 +5,8 @@ import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
-from workbench.catalog.store import Catalog, sql_in
+from workbench.catalog.filters import In
+from workbench.catalog.store import Catalog
 
 
 def error_key(path: str, stage: str) -> str:
@@ -26,4 +27,4 @@ def clear_errors(catalog: Catalog, paths: Iterable[str], stage: str) -> None:
     for i in range(0, len(keys), 1000):
         chunk = keys[i:i + 1000]
         if chunk and catalog.count("errors") > 0:
-            catalog.delete("errors", sql_in("key", chunk))
+            catalog.delete("errors", In("key", chunk))

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog.filters import And, Eq, Filter, In, Range
+from workbench.catalog.store import Catalog
 
 SORT_KEYS = {"date": "taken_at", "name": "name", "size": "size_bytes"}
 
@@ -33,14 +34,10 @@ def as_datetime(d: date | datetime, end: bool) -> datetime:
     return dt + timedelta(days=1) - timedelta(microseconds=1) if end else dt
 
 
-def date_clauses(flt: MediaFilter) -> list[str]:
-    """Lance SQL for the capture-date range (``until`` includes its whole day)."""
-    out = []
-    if flt.since:
-        out.append(f"taken_at >= TIMESTAMP '{as_datetime(flt.since, False).isoformat(sep=' ')}'")
-    if flt.until:
-        out.append(f"taken_at <= TIMESTAMP '{as_datetime(flt.until, True).isoformat(sep=' ')}'")
-    return out
+def date_filter(flt: MediaFilter) -> Filter:
+    """The capture-date range (``until`` includes its whole day); every row when there is none."""
+    return Range("taken_at", as_datetime(flt.since, False) if flt.since else None,
+                 as_datetime(flt.until, True) if flt.until else None)
 
 
 def fts_ids(catalog: Catalog, words: str) -> list[str]:
@@ -57,18 +54,18 @@ def fts_ids(catalog: Catalog, words: str) -> list[str]:
 def list_media(catalog: Catalog, flt: MediaFilter, sort: str = "date", desc: bool = False,
                limit: int | None = None) -> pd.DataFrame:
     """All media matching ``flt``, sorted; columns are the full ``media`` schema plus ``name``."""
-    clauses: list[str] = []
+    parts: list[Filter] = []
     if flt.kind:
         if flt.kind not in ("image", "video"):
             raise ValueError(f"kind must be 'image' or 'video', not {flt.kind!r}")
-        clauses.append(f"kind = {sql_quote(flt.kind)}")
+        parts.append(Eq("kind", flt.kind))
     if flt.owner:
-        clauses.append(f"owner = {sql_quote(flt.owner)}")
-    clauses += date_clauses(flt)
+        parts.append(Eq("owner", flt.owner))
+    if flt.since or flt.until:
+        parts.append(date_filter(flt))
     if flt.query:
-        ids = fts_ids(catalog, flt.query)
-        clauses.append(sql_in("id", ids))
-    table: pa.Table = catalog.read("media", None, " AND ".join(clauses) or None)
+        parts.append(In("id", fts_ids(catalog, flt.query)))
+    table: pa.Table = catalog.read("media", None, And(*parts))
     df = table.to_pandas()
     if flt.camera:
         needle = flt.camera.lower()

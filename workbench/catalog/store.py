@@ -92,6 +92,15 @@ class Catalog:
     def has(self, name: str) -> bool:
         return name in self._tables or name in self.table_names()
 
+    def version(self, name: str) -> int:
+        """The table's version: it grows with every commit, by any process (a read of its manifest, ~0.1 ms),
+        so a reader learns of new rows without reading them."""
+        return int(self.table(name).version)
+
+    def schema(self, name: str) -> pa.Schema:
+        """The table's columns as stored."""
+        return self.table(name).schema
+
     # -- writes ---------------------------------------------------------------------------------------------
     @staticmethod
     def _as_table(rows: Sequence[dict] | pa.Table | pa.RecordBatch, schema: pa.Schema, key: str) -> pa.Table:
@@ -178,6 +187,21 @@ class Catalog:
             t = self.read(name, [column], In(column, chunk))
             found.update(t.column(column).to_pylist())
         return found
+
+    def text_search(self, name: str, column: str, words: str, where: Where | None = None,
+                    columns: list[str] | None = None) -> pa.Table | None:
+        """Rows whose ``column`` matches ``words`` in its full-text index, best first (``_score`` can be asked
+        for in ``columns``), ``where`` applied first; None while the column has no index (``ensure_text_index``)."""
+        tbl = self.table(name)
+        if f"{column}_idx" not in {ix.name for ix in tbl.list_indices()}:
+            return None
+        q = tbl.search(words, query_type="fts", fts_columns=column)
+        sql = render(where)
+        if sql:
+            q = q.where(sql, prefilter=True)
+        if columns:
+            q = q.select(list(columns))
+        return q.limit(max(1, tbl.count_rows())).to_arrow()
 
     def ensure_text_index(self, name: str, column: str) -> None:
         """A full-text index on ``column`` once the table has rows (LanceDB cannot index an empty table); rows

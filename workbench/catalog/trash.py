@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-from workbench.catalog.store import Catalog, sql_in
+from workbench.catalog.filters import In
+from workbench.catalog.store import Catalog
 from workbench.storage import Storage, derived_key, original_key
 
 TRASH = "trash"
@@ -31,7 +32,7 @@ def take_back(catalog: Catalog, media_ids: Iterable[str]) -> int:
     ids = list(media_ids)
     n = len(set(ids) & trashed_ids(catalog))
     if ids:
-        catalog.delete(TRASH, sql_in("media_id", ids))
+        catalog.delete(TRASH, In("media_id", ids))
     return n
 
 
@@ -40,19 +41,19 @@ def empty(catalog: Catalog, storage: Storage, tables_by_media: list[str], face_t
     ids = sorted(trashed_ids(catalog))
     if not ids:
         return {"media": 0, "files_deleted": 0, "referenced_files_kept": 0}
-    media = catalog.read("media", ["id", "storage", "blob"], sql_in("id", ids)).to_pylist()
+    media = catalog.read("media", ["id", "storage", "blob"], In("id", ids)).to_pylist()
     blobs = [original_key(m["blob"]) for m in media if m["storage"] == "copy" and m["blob"]]
     kept = sum(1 for m in media if m["storage"] != "copy")
     renditions = _renditions(storage, set(ids))
-    where = sql_in("media_id", ids)
+    where = In("media_id", ids)
     if face_table and catalog.has(face_table):
         faces = catalog.read(face_table, ["face_id"], where).column("face_id").to_pylist()
         if faces:
-            catalog.delete("face_assignments", sql_in("face_id", faces))
+            catalog.delete("face_assignments", In("face_id", faces))
     for name in tables_by_media:
         if catalog.has(name) and "media_id" in catalog.table(name).schema.names:
             catalog.delete(name, where)
-    catalog.delete("media", sql_in("id", ids))
+    catalog.delete("media", In("id", ids))
     catalog.delete(TRASH, where)
     deleted = sum(storage.delete(key) for key in [*blobs, *renditions])
     return {"media": len(ids), "files_deleted": deleted, "referenced_files_kept": kept}
