@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from workbench.catalog.sql import sql_quote
+from workbench.catalog.filters import Eq, Filter, render, where as where_equal
 from workbench.semantic import vector_index
 
 if TYPE_CHECKING:
@@ -118,13 +118,18 @@ class _Delta:
     t_s: np.ndarray | None
 
 
+def _sql(where: Filter | str) -> str:
+    """A view's filter as the Lance SQL it runs (and the snapshot's key is made of); "" for every row."""
+    return render(where) or ""
+
+
 def _key(where: str) -> str:
     return hashlib.sha1(where.encode()).hexdigest()[:12]
 
 
-def snapshot_dir(root: Path, table_name: str, where: str) -> Path:
+def snapshot_dir(root: Path, table_name: str, where: Filter | str) -> Path:
     """Folder holding the snapshots of ``table_name`` filtered by ``where`` (one ``v<version>`` per write)."""
-    return Path(root) / table_name / _key(where)
+    return Path(root) / table_name / _key(_sql(where))
 
 
 def _sql_ts(us: int) -> str:
@@ -160,12 +165,13 @@ def _unit_vectors(col, dim: int) -> np.ndarray:
     return x / np.maximum(norm, 1e-12)
 
 
-def write_snapshot(table, root: Path, where: str, *, vector_column: str = "vector") -> Path | None:
+def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str = "vector") -> Path | None:
     """Write a fresh snapshot of ``table``'s rows matching ``where`` (with a vector and a capture date) and
     remove the older ones of the same view; returns its folder, or None if no row qualifies.
 
     Readers that still map an older snapshot keep reading it (an unlinked file stays valid on POSIX). Call
     it from the table's single writer: the snapshot is labelled with the version read before its rows."""
+    where = _sql(where)
     version = int(table.version)
     dim = vector_index.vector_dim(table, vector_column)
     names = set(table.schema.names)
@@ -230,8 +236,9 @@ _snapshots: dict[Path, Snapshot] = {}
 _deltas: dict[tuple[Path, int], _Delta | None] = {}
 
 
-def load_snapshot(root: Path, table_name: str, where: str) -> Snapshot | None:
+def load_snapshot(root: Path, table_name: str, where: Filter | str) -> Snapshot | None:
     """The newest snapshot of this view, memory-mapped (cached per process), or None if there is none."""
+    where = _sql(where)
     base = snapshot_dir(root, table_name, where)
     try:
         versions = [p for p in base.iterdir() if p.name.startswith("v") and (p / "meta.json").exists()]
@@ -315,8 +322,10 @@ def _read_delta(table, cond: str, vector_column: str) -> _Delta | None:
                   t_s=data.column("t_s").to_numpy(zero_copy_only=False) if "t_s" in names else None)
 
 
-def snapshot_state(table, root: Path, where: str, *, vector_column: str = "vector") -> tuple[Snapshot | None, int]:
+def snapshot_state(table, root: Path, where: Filter | str, *,
+                   vector_column: str = "vector") -> tuple[Snapshot | None, int]:
     """(usable snapshot or None, rows newer than it) for the table's current version."""
+    where = _sql(where)
     snap = load_snapshot(root, table.name, where)
     if snap is None:
         return None, 0
@@ -326,10 +335,11 @@ def snapshot_state(table, root: Path, where: str, *, vector_column: str = "vecto
     return snap, 0 if d is None else len(d.taken_us)
 
 
-def refresh_snapshot(table, root: Path, where: str, *, vector_column: str = "vector",
+def refresh_snapshot(table, root: Path, where: Filter | str, *, vector_column: str = "vector",
                      min_rows: int | None = None, refresh_rows: int | None = None) -> SnapshotAction:
     """Writer side, after ingest: (re)write the snapshot if the view has ``min_rows`` rows or more and the
     current one is missing, stale, or ``refresh_rows`` or more rows behind. Idempotent."""
+    where = _sql(where)
     min_rows = MIN_ROWS_FOR_SNAPSHOT if min_rows is None else min_rows
     refresh_rows = SNAPSHOT_REFRESH_ROWS if refresh_rows is None else refresh_rows
     if table.count_rows() < min_rows or table.count_rows(_eligible(where)) < min_rows:
@@ -352,10 +362,9 @@ class SearchTables:
     model_id: str
 
 
-def model_filters(tables: SearchTables) -> tuple[str, str]:
+def model_filters(tables: SearchTables) -> tuple[Filter, Filter]:
     """The rows of the current model in the media and the frame vector tables (what search ranks)."""
-    return (f"version = {sql_quote(tables.model_id)} AND status = 'ok'",
-            f"model_id = {sql_quote(tables.model_id)}")
+    return where_equal(version=tables.model_id, status="ok"), Eq("model_id", tables.model_id)
 
 
 def snapshot_root(catalog: Catalog) -> Path:
@@ -441,7 +450,7 @@ def _date_bounds(taken: np.ndarray, since_us: int | None, until_us: int | None) 
     return lo, max(lo, hi)
 
 
-def filtered_search(table, root: Path, where: str, query: np.ndarray, k: int, *, since_us: int | None,
+def filtered_search(table, root: Path, where: Filter | str, query: np.ndarray, k: int, *, since_us: int | None,
                     until_us: int | None, kind: str | None = None, vector_column: str = "vector",
                     max_rows: int | None = None) -> pd.DataFrame | None:
     """Exact top-``k`` rows of ``table`` matching ``where`` and ``since_us <= taken_at <= until_us``
@@ -451,6 +460,7 @@ def filtered_search(table, root: Path, where: str, query: np.ndarray, k: int, *,
     the table has frame times), nearest first, or None when this path cannot answer (no snapshot of this view,
     stale snapshot, or a range wider than ``max_rows`` rows, default :data:`MAX_EXACT_ROWS`): the caller then
     uses ``vector_index.vector_search``."""
+    where = _sql(where)
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")
     q = np.asarray(query, dtype=np.float32)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog.filters import Eq, In, NotNull, where
+from workbench.catalog.store import Catalog
 from workbench.settings import Settings
 
 SOURCES = ("clip", "faces")
@@ -36,7 +37,7 @@ class MapVectors:
 def _media_rows(catalog: Catalog, ids: list[str]) -> pd.DataFrame:
     if not ids:
         return pd.DataFrame(columns=["media_id", "path", "kind"])
-    t = catalog.read("media", ["id", "path", "kind"], sql_in("id", ids)).to_pandas()
+    t = catalog.read("media", ["id", "path", "kind"], In("id", ids)).to_pandas()
     return t.rename(columns={"id": "media_id"})
 
 
@@ -45,7 +46,7 @@ def clip_vectors(catalog: Catalog, table: str, model_id: str, exclude: set[str])
     empty = MapVectors("clip", pd.DataFrame(columns=ITEM_COLUMNS), np.zeros((0, 0), np.float32), "cosine")
     if not catalog.has(table):
         return empty
-    t = catalog.read(table, ["media_id", "vector"], f"version = {sql_quote(model_id)} AND status = 'ok'")
+    t = catalog.read(table, ["media_id", "vector"], where(version=model_id, status="ok"))
     ids = t.column("media_id").to_pylist()
     keep = [i for i, m in enumerate(ids) if m not in exclude]
     if not keep:
@@ -67,7 +68,7 @@ def face_vectors(catalog: Catalog, settings: Settings, model_id: str, exclude: s
     if not catalog.has(FACES_TABLE):
         return empty
     t = catalog.read(FACES_TABLE, ["face_id", "embedding"],
-                     f"model_id = {sql_quote(model_id)} AND embedding IS NOT NULL").to_pylist()
+                     Eq("model_id", model_id) & NotNull("embedding")).to_pylist()
     vec = {r["face_id"]: r["embedding"] for r in t if r["embedding"]}
     faces = faces_frame(catalog, settings, model_id)
     faces = faces[faces["face_id"].isin(vec.keys()) & ~faces["media_id"].isin(exclude)]

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.catalog.queries import MediaFilter, fts_ids, list_media
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog.filters import ALL, And, Eq, Filter, In, Not
+from workbench.catalog.store import Catalog
 from workbench.semantic.filtered_exact import SearchTables, model_filters, snapshot_root
 
 # Reciprocal rank fusion constant (Cormack et al. 2009 use 60): large enough that the top few ranks of either
@@ -39,15 +40,14 @@ def _all_filters(catalog: Catalog, flt: MediaFilter) -> set[str] | None:
     return set(list_media(catalog, MediaFilter(**{**flt.__dict__, "query": None}))["id"]) if active else None
 
 
-def pushdown(flt: MediaFilter) -> str:
-    """The filters the vector tables carry themselves (kind, capture date) as a Lance SQL prefilter."""
-    from workbench.catalog.queries import date_clauses
-    clauses = [f"kind = {sql_quote(flt.kind)}"] if flt.kind else []
-    return " AND ".join(clauses + date_clauses(flt))
+def pushdown(flt: MediaFilter) -> Filter:
+    """The filters the vector tables carry themselves (kind, capture date), as a prefilter of the vector query."""
+    from workbench.catalog.queries import date_filter
+    return And(*([Eq("kind", flt.kind)] if flt.kind else []), *([date_filter(flt)] if flt.since or flt.until else []))
 
 
 def _date_range_us(flt: MediaFilter | None) -> tuple[int | None, int | None] | None:
-    """The filter's capture-date range in microseconds (inclusive, as ``date_clauses``), or None if it has
+    """The filter's capture-date range in microseconds (inclusive, as ``date_filter``), or None if it has
     none."""
     if flt is None or (flt.since is None and flt.until is None):
         return None
@@ -58,7 +58,7 @@ def _date_range_us(flt: MediaFilter | None) -> tuple[int | None, int | None] | N
     return us(flt.since, False), us(flt.until, True)
 
 
-def _ranked(catalog: Catalog, table: str, model_where: str, base: str, query: np.ndarray, fetch: int,
+def _ranked(catalog: Catalog, table: str, model_where: Filter, base: Filter, query: np.ndarray, fetch: int,
             flt: MediaFilter | None, exact_ok: bool) -> pd.DataFrame:
     """Top ``fetch`` rows of one vector table: from its date-sorted snapshot when the filter is a selective
     date range (exact; ``filtered_exact``), else through the ANN/flat LanceDB search."""
@@ -71,11 +71,11 @@ def _ranked(catalog: Catalog, table: str, model_where: str, base: str, query: np
                                since_us=dates[0], until_us=dates[1], kind=flt.kind)
         if hits is not None:
             return hits
-    return vector_search(catalog.table(table), query, fetch, where=base or None).to_pandas()
+    return vector_search(catalog.table(table), query, fetch, where=base).to_pandas()
 
 
 def vector_hits(catalog: Catalog, tables: SearchTables, query: np.ndarray, k: int,
-                allowed: set[str] | None, exclude: str | None = None, where: str = "",
+                allowed: set[str] | None, exclude: str | None = None, where: Filter = ALL,
                 flt: MediaFilter | None = None) -> pd.DataFrame:
     """Best cosine score per media over its own vector and (videos) its frames; columns id, score, frame_s.
 
@@ -86,22 +86,19 @@ def vector_hits(catalog: Catalog, tables: SearchTables, query: np.ndarray, k: in
     model_where, fmodel_where = model_filters(tables)
     base = _only_needed(catalog, tables.media_table, model_where)
     fbase = _only_needed(catalog, tables.frames_table, fmodel_where)
-    if where:
-        base = f"{base} AND {where}" if base else where
-        fbase = f"{fbase} AND {where}" if fbase else where
+    base, fbase = base & where, fbase & where
     fetch = k * OVERFETCH
     exact_ok = allowed is None
     if allowed is not None and len(allowed) <= PREFILTER_MAX_IDS:
-        ids = sql_in("media_id", allowed)
-        base = f"{base} AND {ids}" if base else ids
-        fbase = f"{fbase} AND {ids}" if fbase else ids
+        ids = In("media_id", sorted(allowed))
+        base, fbase = base & ids, fbase & ids
     elif allowed is not None:
         fetch = k * OVERFETCH * 10
     frames: list[pd.DataFrame] = []
-    if catalog.has(tables.media_table) and catalog.count(tables.media_table, base or None):
+    if catalog.has(tables.media_table) and catalog.count(tables.media_table, base):
         m = _ranked(catalog, tables.media_table, model_where, base, query, fetch, flt, exact_ok)
         frames.append(pd.DataFrame({"id": m["media_id"], "score": m["score"], "frame_s": np.nan}))
-    if catalog.has(tables.frames_table) and catalog.count(tables.frames_table, fbase or None):
+    if catalog.has(tables.frames_table) and catalog.count(tables.frames_table, fbase):
         f = _ranked(catalog, tables.frames_table, fmodel_where, fbase, query, fetch, flt, exact_ok)
         frames.append(pd.DataFrame({"id": f["media_id"], "score": f["score"], "frame_s": f["t_s"]}))
     if not frames:
@@ -133,12 +130,12 @@ def tag_ranking(tags: pd.DataFrame, text: str) -> list[str]:
     return list(t.groupby("media_id")["score"].max().sort_values(ascending=False).index)
 
 
-def _only_needed(catalog: Catalog, table: str, where: str) -> str:
-    """``where``, or "" when every row already satisfies it: a prefilter that excludes nothing still costs
+def _only_needed(catalog: Catalog, table: str, where: Filter) -> Filter:
+    """``where``, or ``ALL`` when every row already satisfies it: a prefilter that excludes nothing still costs
     about 2x in latency at 1M vectors (docs/benchmarks.md), and the usual table holds one model, all ok."""
     if not catalog.has(table):
         return where
-    return where if catalog.count(table, f"NOT ({where})") else ""
+    return where if catalog.count(table, Not(where)) else ALL
 
 
 def fuse(vector: pd.DataFrame, text_ids: list[str], limit: int,

@@ -33,6 +33,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from workbench.catalog.filters import Filter, render
+
 log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------------------------------------
@@ -302,7 +304,7 @@ def vector_search(
     table,
     query: np.ndarray,
     k: int,
-    where: str | None = None,
+    where: Filter | str | None = None,
     vector_column: str = "vector",
     *,
     columns: Sequence[str] | None = None,
@@ -313,9 +315,9 @@ def vector_search(
     vectors (``REFINE_FACTOR``), rows not yet in the index flat-scanned and merged (no ``fast_search``: new
     media must be findable before the next :func:`ensure_indexes`). Without: exact flat search.
 
-    ``where`` is a LanceDB SQL filter (e.g. ``"taken_at >= TIMESTAMP '2020-01-01 00:00:00'"``); it is
-    applied *before* the vector search (prefilter), so ``k`` matching rows come back whenever that many
-    exist, instead of the top-k being filtered down to fewer.
+    ``where`` is a catalog filter (``Ge("taken_at", datetime(2020, 1, 1))``, ``workbench.catalog.filters``;
+    a Lance SQL string still passes); it is applied *before* the vector search (prefilter), so ``k`` matching
+    rows come back whenever that many exist, instead of the top-k being filtered down to fewer.
 
     Returns the table's columns (``columns`` to choose; the vector itself is left out by default) plus
     ``_distance`` (cosine distance, 0..2) and ``score`` = 1 - ``_distance`` (cosine similarity).
@@ -325,6 +327,7 @@ def vector_search(
     q = np.asarray(query, dtype=np.float32)
     if q.ndim != 1 or not np.all(np.isfinite(q)) or not np.any(q):
         raise ValueError("query must be a finite, non-zero 1-d vector")
+    where = render(where)   # None for no filter (ALL): an unfiltered search probes fewer partitions
 
     builder = table.search(q, vector_column_name=vector_column).distance_type(DISTANCE_TYPE).limit(k)
     ann = ann_index(table, vector_column)
