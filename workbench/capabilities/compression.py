@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from workbench.capabilities.context import Capability
-from workbench.catalog.store import sql_in, sql_quote
+from workbench.catalog.filters import Eq, In, NotNull
 from workbench.compress.policy import Policy
 from workbench.errors import WorkbenchError
 from workbench.progress import bar
@@ -72,7 +72,7 @@ class Compression(Capability):
             media = pd.concat([g.sample(n=min(sample, len(g)), random_state=0) for _, g in media.groupby("kind")]) \
                 if len(media) else media
         else:
-            done = set(self.catalog.read("versions", ["media_id"], f"policy = {sql_quote(pol.name)}")
+            done = set(self.catalog.read("versions", ["media_id"], Eq("policy", pol.name))
                        .column("media_id").to_pylist())
             media = media[~media["id"].isin(done)]
         rows, records = [], []
@@ -140,8 +140,7 @@ class Compression(Capability):
         when nothing smaller was found), bytes_before, bytes_after, metric, value, verified, created_at]."""
         cols = ["media_id", "policy", "codec", "quality", "path", "bytes_before", "bytes_after", "metric", "value",
                 "verified", "created_at"]
-        where = f"policy = {sql_quote(policy)}" if policy is not None else None
-        df = self.catalog.read("versions", cols, where).to_pandas()
+        df = self.catalog.read("versions", cols, Eq("policy", policy) if policy is not None else None).to_pandas()
         return df.sort_values(["policy", "media_id"]).reset_index(drop=True)
 
     def replace_originals(self, policy: str = "lossless", *, allow_lossy: bool = False,
@@ -156,10 +155,10 @@ class Compression(Capability):
         from workbench.compress.policy import load_policy
         from workbench.compress.replace import RESULT_KEYS, replace_one
         name = load_policy(policy, self.policies_dir).name
-        where = sql_in("id", self.lib.media.resolve_ids(ids)) if ids is not None else None
+        which = In("id", self.lib.media.resolve_ids(ids)) if ids is not None else None
         media = self.catalog.read("media", ["id", "path", "sha256", "storage", "blob", "size_bytes", "stored_as",
-                                            "stored_bytes", "original_blob", "orientation"], where).to_pylist()
-        versions = {v["media_id"]: v for v in self.catalog.read("versions", None, f"policy = {sql_quote(name)}")
+                                            "stored_bytes", "original_blob", "orientation"], which).to_pylist()
+        versions = {v["media_id"]: v for v in self.catalog.read("versions", None, Eq("policy", name))
                     .to_pylist()}
         trashed = self.lib.trash.ids()
         rows = []
@@ -181,7 +180,7 @@ class Compression(Capability):
         in_trash (the original can still be restored; ``empty_trash`` deletes it)]."""
         from workbench.compress.replace import trashed_original
         rows = self.catalog.read("media", ["id", "path", "stored_as", "size_bytes", "stored_bytes", "blob",
-                                           "original_blob"], "stored_as IS NOT NULL").to_pylist()
+                                           "original_blob"], NotNull("stored_as")).to_pylist()
         out = [{**{k: r[k] for k in ("id", "path", "stored_as", "size_bytes", "stored_bytes")},
                 "in_trash": trashed_original(self.storage, r) is not None} for r in rows]
         return pd.DataFrame(out, columns=["id", "path", "stored_as", "size_bytes", "stored_bytes", "in_trash"])
@@ -192,5 +191,5 @@ class Compression(Capability):
         from workbench.compress.replace import restore_original
         mid = self.lib.resolve_id(id_or_prefix)
         with self.lock:
-            row = self.catalog.read("media", None, f"id = {sql_quote(mid)}").to_pylist()[0]
+            row = self.catalog.read("media", None, Eq("id", mid)).to_pylist()[0]
             restore_original(self.catalog, self.storage, row)

@@ -60,7 +60,7 @@ class Media(Capability):
     def version(self) -> int:
         """A number that grows whenever media are added or changed, by any process: a background processor
         (``workbench serve``) polls it to learn of new work (a read of the table's manifest, ~0.1 ms)."""
-        return int(self.catalog.table("media").version)
+        return self.catalog.version("media")
 
     def counts(self) -> dict[str, int]:
         """How many images, videos, errors and source paths the library holds."""

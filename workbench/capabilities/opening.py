@@ -116,7 +116,7 @@ def migrate_if_needed(catalog: Catalog, settings: Settings, root: Path, lock: Wr
     for name, schema in CORE_TABLES.items():
         catalog.ensure(name, schema)  # stage tables are created when their stage first runs
     have = catalog.table_names()
-    needs_columns = any(set(s.names) - set(catalog.table(n).schema.names) for n, s in schemas.items() if n in have)
+    needs_columns = any(set(s.names) - set(catalog.schema(n).names) for n, s in schemas.items() if n in have)
     if meta.get("schema_version", 0) < SCHEMA_VERSION or needs_columns:
         with lock:
             migrate(catalog, int(meta.get("schema_version", 0)), schemas)

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.capabilities.context import Capability
-from workbench.catalog.store import sql_quote
+from workbench.catalog.filters import Ne, where
 from workbench.ingest.importer import ImportReport, import_paths
 from workbench.progress import bar
 from workbench.stages.runner import StageReport, pending_media, run_stage
@@ -118,10 +118,9 @@ class Processing(Capability):
         rows = []
         n_media = self.catalog.count("media")
         for stage in self.stages.all():
-            v = sql_quote(stage.version)
             exists = self.catalog.has(stage.name)
-            done = self.catalog.count(stage.name, f"version = {v} AND status = 'ok'") if exists else 0
-            failed = self.catalog.count(stage.name, f"version = {v} AND status = 'failed'") if exists else 0
+            done = self.catalog.count(stage.name, where(version=stage.version, status="ok")) if exists else 0
+            failed = self.catalog.count(stage.name, where(version=stage.version, status="failed")) if exists else 0
             pending = pending_media(self.catalog, stage, ready_only=False).num_rows
             rows.append({"stage": stage.name, "version": stage.version, "done": done, "pending": pending,
                          "failed": failed})
@@ -137,14 +136,14 @@ class Processing(Capability):
             for stage in self.stages.all():
                 if not self.catalog.has(stage.name):
                     continue
-                where = f"version != {sql_quote(stage.version)}"
-                n = self.catalog.count(stage.name, where)
+                old = Ne("version", stage.version)
+                n = self.catalog.count(stage.name, old)
                 if n:
-                    self.catalog.delete(stage.name, where)
+                    self.catalog.delete(stage.name, old)
                     removed[stage.name] = n
                 for side in stage.side_schemas():
-                    if self.catalog.has(side) and "model_id" in self.catalog.table(side).schema.names:
-                        w = f"model_id != {sql_quote(stage.version)}"
+                    if self.catalog.has(side) and "model_id" in self.catalog.schema(side).names:
+                        w = Ne("model_id", stage.version)
                         k = self.catalog.count(side, w)
                         if k:
                             self.catalog.delete(side, w)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from workbench.capabilities.context import Capability
-from workbench.catalog.store import sql_in
+from workbench.catalog.filters import In
 
 
 class Trash(Capability):
@@ -42,7 +42,7 @@ class Trash(Capability):
         t = self.catalog.read("trash", ["media_id", "reason", "at"]).to_pandas().rename(columns={"media_id": "id"})
         if t.empty:
             return pd.DataFrame(columns=["id", "path", "kind", "size_bytes", "reason", "at"])
-        m = self.catalog.read("media", ["id", "path", "kind", "size_bytes"], sql_in("id", list(t["id"]))).to_pandas()
+        m = self.catalog.read("media", ["id", "path", "kind", "size_bytes"], In("id", list(t["id"]))).to_pandas()
         return m.merge(t, on="id").sort_values("at").reset_index(drop=True)
 
     def empty(self) -> dict[str, int]:
