@@ -189,3 +189,21 @@ def test_count_update_and_delete_take_filters(tmp_path):
     cat.delete("t", StartsWith("id", "a"))
     assert sorted(cat.read("t", ["id"]).column("id").to_pylist()) == ["c_%"]
     assert cat.existing_keys("t", "id", ["c_%", HOSTILE]) == {"c_%"}
+
+
+def test_version_schema_text_search_and_compacting_one_table_need_no_table_handle(tmp_path):
+    cat = Catalog(tmp_path)
+    cat.ensure("t", SCHEMA)
+    v0 = cat.version("t")
+    cat.upsert("t", ROWS, key="id")
+    assert cat.version("t") > v0 and cat.schema("t").names == SCHEMA.names
+    assert cat.text_search("t", "owner", "ann") is None                  # no full-text index yet
+    cat.ensure_text_index("t", "owner")
+    hits = cat.text_search("t", "owner", "ann", where=Eq("ok", True), columns=["id", "_score"])
+    assert hits.column("id").to_pylist() == ["a1"]
+    assert cat.text_search("t", "owner", "ann", where=Eq("ok", False), columns=["id"]).num_rows == 0
+    for i in range(3):
+        cat.update("t", Eq("id", "a1"), {"size": 100 + i})
+    before = cat.version("t")
+    cat.compact(only=["t"])
+    assert cat.version("t") > before and cat.count("t") == len(ROWS)
