@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from workbench.catalog.schema import OCR
-from workbench.catalog.sql import sql_quote
+from workbench.catalog.filters import where
 from workbench.errors import MediaError
 from workbench.settings import Settings
 from workbench.stages.base import Stage, StageContext
@@ -118,12 +118,9 @@ def text_hits(catalog: Any, version: str, words: str) -> list[str]:
     """Media ids whose text (current model version) matches ``words``, best first (LanceDB full-text index)."""
     if not words.strip() or not catalog.has(OCR_TABLE):
         return []
-    tbl = catalog.table(OCR_TABLE)
-    if TEXT_INDEX not in {ix.name for ix in tbl.list_indices()}:
+    res = catalog.text_search(OCR_TABLE, "text", words, where(version=version, status="ok"), ["media_id", "_score"])
+    if res is None:     # no TEXT_INDEX yet
         return []
-    res = (tbl.search(words, query_type="fts", fts_columns="text")
-           .where(f"version = {sql_quote(version)} AND status = 'ok'", prefilter=True)
-           .select(["media_id", "_score"]).limit(max(1, tbl.count_rows())).to_arrow())
     seen: dict[str, None] = {}
     for m in res.column("media_id").to_pylist():
         seen.setdefault(m, None)

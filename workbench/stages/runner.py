@@ -8,7 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from workbench.catalog.store import Catalog, sql_quote
+from workbench.catalog.filters import Eq, In, where
+from workbench.catalog.store import Catalog
 from workbench.parallel import Failure
 from workbench.stages.base import INPUT_COLUMNS, Stage, StageContext
 from workbench.stages.engines import LocalEngine, RayEngine
@@ -37,12 +38,11 @@ def pending_media(catalog: Catalog, stage: Stage, retry_failed: bool = False,
     With ``ready_only`` (what the runner uses) only media whose dependency stage succeeded are returned, with
     the dependency's columns joined; without it, everything still waiting for this stage is counted.
     """
-    kinds = ", ".join(sql_quote(k) for k in stage.kinds)
-    media = catalog.read("media", INPUT_COLUMNS, f"kind IN ({kinds})")
+    media = catalog.read("media", INPUT_COLUMNS, In("kind", stage.kinds))
     dep = stage.dependency
     if dep is not None and ready_only and media.num_rows:
         cols = ["media_id", *stage.dependency_columns]
-        ready = (catalog.read(dep.name, cols, f"version = {sql_quote(dep.version)} AND status = 'ok'")
+        ready = (catalog.read(dep.name, cols, where(version=dep.version, status="ok"))
                  if catalog.has(dep.name) else pa.schema([pa.field("media_id", pa.string())]).empty_table())
         # An inner join by hand: Arrow's join cannot carry vector (fixed-size list) columns.
         pos = {m: i for i, m in enumerate(ready.column("media_id").to_pylist())}
@@ -56,10 +56,8 @@ def pending_media(catalog: Catalog, stage: Stage, retry_failed: bool = False,
         media = _join_optional(catalog, stage, media)
     if not catalog.has(stage.name) or media.num_rows == 0:
         return media
-    where = f"version = {sql_quote(stage.version)}"
-    if retry_failed:
-        where += " AND status = 'ok'"
-    have = set(catalog.read(stage.name, ["media_id"], where).column("media_id").to_pylist())
+    done = where(version=stage.version, status="ok") if retry_failed else Eq("version", stage.version)
+    have = set(catalog.read(stage.name, ["media_id"], done).column("media_id").to_pylist())
     if not have:
         return media
     mask = pa.array([m not in have for m in media.column("id").to_pylist()])
@@ -72,7 +70,7 @@ def _join_optional(catalog: Catalog, stage: Stage, media: pa.Table) -> pa.Table:
     for other, cols in stage.optional_inputs():
         if catalog.has(other.name):
             t = catalog.read(other.name, ["media_id", *cols],
-                             f"version = {sql_quote(other.version)} AND status = 'ok'")
+                             where(version=other.version, status="ok"))
         else:
             t = pa.schema([pa.field("media_id", pa.string())] + [other.schema.field(c) for c in cols]).empty_table()
         pos = {m: i for i, m in enumerate(t.column("media_id").to_pylist())}
