@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.catalog.errors_log import clear_errors, record_errors
-from workbench.catalog.store import Catalog, sql_in
+from workbench.catalog.filters import Eq, In
+from workbench.catalog.store import Catalog
 from workbench.ingest.probe import ProbeTask, probe_file
 from workbench.ingest.scan import iter_candidates
 from workbench.metadata.places import lookup_places
@@ -92,7 +93,7 @@ def _unchanged_sources(catalog: Catalog, files: list[Path], mode: str) -> dict[s
     keys = list(stats)
     for i in range(0, len(keys), 1000):
         t = catalog.read("sources", ["path", "media_id", "mode", "size_bytes", "mtime_ns"],
-                         sql_in("path", keys[i:i + 1000]))
+                         In("path", keys[i:i + 1000]))
         for r in t.to_pylist():
             if stats.get(r["path"]) == (r["size_bytes"], r["mtime_ns"]) and (mode == r["mode"] or mode == "reference"):
                 out[r["path"]] = r["media_id"]
@@ -183,10 +184,10 @@ def commit_media(catalog: Catalog, root: Path, items: list, mode: str, owner: st
     inserted = catalog.insert_new("media", rows, "id")
     # Content first imported by reference and now imported as a copy becomes a stored original.
     if mode == "copy" and existing:
-        ref = catalog.read("media", ["id"], f"storage = 'reference' AND {sql_in('id', existing)}")
+        ref = catalog.read("media", ["id"], Eq("storage", "reference") & In("id", existing))
         by_id = {r["id"]: r for r in rows}
         for mid in ref.column("id").to_pylist():
-            catalog.update("media", f"id = '{mid}'", {"storage": "copy", "blob": by_id[mid]["blob"]})
+            catalog.update("media", Eq("id", mid), {"storage": "copy", "blob": by_id[mid]["blob"]})
     report.added += inserted
     report.known += len(rows) - inserted
     report.media_ids += ids

@@ -32,7 +32,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from workbench.catalog.errors_log import clear_errors, record_errors
-from workbench.catalog.store import Catalog, sql_in, sql_quote
+from workbench.catalog.filters import In, where
+from workbench.catalog.store import Catalog
 from workbench.errors import MediaError, UploadRefused
 from workbench.ingest.blobstore import blob_relpath
 from workbench.ingest.importer import ImportReport, commit_media, source_key
@@ -172,7 +173,7 @@ class Uploads:
     def known_media(self, sha256: str) -> str | None:
         """The media id of content already in the library, or None."""
         mid = media_id_for(sha256)
-        t = self.catalog.read("media", ["id"], f"id = {sql_quote(mid)} AND sha256 = {sql_quote(sha256)}")
+        t = self.catalog.read("media", ["id"], where(id=mid, sha256=sha256))
         return mid if t.num_rows else None
 
     def known_of(self, sha256s: list[str]) -> set[str]:
@@ -182,8 +183,8 @@ class Uploads:
         found: set[str] = set()
         for i in range(0, len(shas), 1000):
             chunk = shas[i:i + 1000]
-            t = self.catalog.read("media", ["sha256"], f"{sql_in('id', [media_id_for(h) for h in chunk])} AND "
-                                                       f"{sql_in('sha256', chunk)}")
+            t = self.catalog.read("media", ["sha256"],
+                                  In("id", [media_id_for(h) for h in chunk]) & In("sha256", chunk))
             found.update(t.column("sha256").to_pylist())
         return found
 
