@@ -13,7 +13,8 @@ import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from workbench.backup.restic import BackupError, Restic
 from workbench.backup.snapshot import CATALOG, MANIFEST, as_stored
-from workbench.catalog.store import Catalog, sql_in
+from workbench.catalog.filters import Eq, In
+from workbench.catalog.store import Catalog
 from workbench.errors import WorkbenchError
 from workbench.storage import Storage, original_key
 from workbench.storage.base import CHUNK_BYTES
@@ -121,8 +122,8 @@ def restore_media(repo: Restic, snapshot: dict[str, Any], ids: list[str], root: 
                                                         f"{base}/{CATALOG}/sources.lance"])
         old = Catalog(tmp_dir / base.lstrip("/") / CATALOG)
         wanted = _resolve(ids, old.read("media", ["id"]).column("id").to_pylist())
-        rows = old.read("media", where=sql_in("id", wanted))
-        sources = old.read("sources", where=sql_in("media_id", wanted))
+        rows = old.read("media", where=In("id", wanted))
+        sources = old.read("sources", where=In("media_id", wanted))
         by_id = {r["id"]: r for r in rows.to_pylist()}
         copies = [r for r in by_id.values() if r["storage"] == "copy" and r["blob"]]
         if copies:
@@ -136,17 +137,17 @@ def restore_media(repo: Restic, snapshot: dict[str, Any], ids: list[str], root: 
                 if r in copies:
                     outcome["original"] = _put_back(storage, original_key(r["blob"]), tmp_dir / base.lstrip("/"),
                                                     r["stored_sha256"] if r.get("stored_as") else r["sha256"], mid)
-                if catalog.count("media", f"id = '{mid}'") == 0:
+                if catalog.count("media", Eq("id", mid)) == 0:
                     outcome["row"] = "restored"
                 report.append(outcome)
             gone = [o["id"] for o in report if o["row"] == "restored"]
             if gone:  # rows still present are left exactly as they are (no new table version either)
                 catalog.insert_new("media", _conform(rows.filter(pa.compute.is_in(rows.column("id"),
                                                                                  pa.array(gone))),
-                                                     catalog.table("media").schema), "id")
+                                                     catalog.schema("media")), "id")
                 srcs = sources.filter(pa.compute.is_in(sources.column("media_id"), pa.array(gone)))
                 if srcs.num_rows:
-                    catalog.insert_new("sources", _conform(srcs, catalog.table("sources").schema), "key")
+                    catalog.insert_new("sources", _conform(srcs, catalog.schema("sources")), "key")
     return report
 
 

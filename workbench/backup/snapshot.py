@@ -64,7 +64,7 @@ def manifest_version(stem: str) -> int:
 
 def pin_versions(catalog: Catalog) -> dict[str, int]:
     """Each table's latest committed version, read now."""
-    return {name: int(catalog.table(name).version) for name in sorted(catalog.table_names())}
+    return {name: catalog.version(name) for name in sorted(catalog.table_names())}
 
 
 def _place(src: Path, dest: Path) -> None:
@@ -190,8 +190,8 @@ def stage(root: Path, catalog: Catalog, storage: Storage, lock: ContextManager[A
 
     staged = Catalog(folder / CATALOG)
     for name, v in versions.items():  # the staged catalog opens at exactly the pinned versions
-        if int(staged.table(name).version) != v:
-            raise BackupError(f"staged table {name} opened at version {staged.table(name).version}, not the "
+        if staged.version(name) != v:
+            raise BackupError(f"staged table {name} opened at version {staged.version(name)}, not the "
                               f"pinned {v}; run the backup again")
     media = staged.read("media", ["id", "storage", "blob"]).to_pylist() if "media" in versions else []
     n_orig = orig_bytes = 0
