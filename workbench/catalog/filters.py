@@ -145,13 +145,15 @@ class In(Filter):
         object.__setattr__(self, "column", _column(column))
         vals = tuple(dict.fromkeys(values))   # a set's order varies between runs; keep the caller's, once each
         for v in vals:
-            literal(v)
+            if type(v) is not str:            # ids, the usual values, need no check (5,000 of them in a search)
+                literal(v)
         object.__setattr__(self, "values", vals)
 
     def to_sql(self) -> str:
         if not self.values:
             return "true" if self._negated else "false"
-        return f"{self.column} {'NOT IN' if self._negated else 'IN'} ({', '.join(literal(v) for v in self.values)})"
+        vals = ", ".join("'" + v.replace("'", "''") + "'" if type(v) is str else literal(v) for v in self.values)
+        return f"{self.column} {'NOT IN' if self._negated else 'IN'} ({vals})"
 
     def __repr__(self) -> str:
         shown = ", ".join(repr(v) for v in self.values[:5]) + (f", ... ({len(self.values)} in all)"
