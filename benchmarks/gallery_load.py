@@ -123,19 +123,23 @@ def build_library(root: Path, photos: int, viewers: int) -> Path:
     return lib_dir
 
 
-def allow_kernels(lib_dir: Path, total: int, known_here: bool = True, fork: bool | None = None) -> dict[str, Any]:
+def allow_kernels(lib_dir: Path, total: int, known_here: bool = True, fork: bool | None = None,
+                  inline: bool | None = None) -> dict[str, Any]:
     """Raise the gallery's kernel caps to ``total`` in the library's settings.json (only the caps this version of
     workbench knows), so the benchmark measures the load rather than the "busy" page; ``fork`` sets
-    ``gallery_kernel_fork`` (kernels forked from the warm fork server, or started anew). Returns what was set."""
+    ``gallery_kernel_fork`` (kernels forked from the warm fork server, or started anew), ``inline``
+    ``gallery_first_screen_inline`` (the plain first screen's thumbnails in its page, or by signed links).
+    Returns what was set."""
     from dataclasses import fields
 
     from workbench.settings import Settings
     known = {f.name for f in fields(Settings)}
     f = lib_dir / "settings.json"
     data = json.loads(f.read_text()) if f.exists() else {}
-    for k in ("gallery_max_kernels", "gallery_kernels_per_user", "gallery_kernel_fork"):
+    for k in ("gallery_max_kernels", "gallery_kernels_per_user", "gallery_kernel_fork", "gallery_first_screen_inline"):
         data.pop(k, None)
-    want: dict[str, Any] = {k: v for k, v in (("gallery_max_kernels", total), ("gallery_kernel_fork", fork))
+    want: dict[str, Any] = {k: v for k, v in (("gallery_max_kernels", total), ("gallery_kernel_fork", fork),
+                                              ("gallery_first_screen_inline", inline))
                             if k in known and known_here and v is not None}
     if "gallery_max_kernels" in want and want["gallery_max_kernels"] < Settings().gallery_max_kernels:
         want.pop("gallery_max_kernels")   # the default already allows more
@@ -819,12 +823,14 @@ def run(a: argparse.Namespace) -> None:
     probe_path = "/voila/static/voila.js" if legacy else "/login"
     out: dict[str, Any] = {"command": " ".join(sys.argv), "server": a.server, "commit": a.commit, "photos": a.photos,
                            "cpus": os.cpu_count(), "variants": []}
-    plan = [(fork, preheat, screen) for _ in range(a.rounds) for screen in a.screen for fork in a.fork
-            for preheat in a.preheat]
-    for fork, preheat, screen in plan:
+    plan = [(fork, preheat, screen, inline) for _ in range(a.rounds) for screen in a.screen
+            for inline in (a.inline if screen == "html" else ["default"]) for fork in a.fork for preheat in a.preheat]
+    for fork, preheat, screen, inline in plan:
         caps = allow_kernels(lib_dir, a.viewers_now, known_here=source == REPO,
-                             fork=None if fork == "default" else fork == "on")
-        variant: dict[str, Any] = {"preheat": preheat, "fork": fork, "screen": screen, "settings": caps}
+                             fork=None if fork == "default" else fork == "on",
+                             inline=None if inline == "default" else inline == "on")
+        variant: dict[str, Any] = {"preheat": preheat, "fork": fork, "screen": screen, "inline": inline,
+                                   "settings": caps}
         if a.anonymous:
             with served(lib_dir, preheat, work, source) as server, probing(server.base + probe_path) as probe:
                 variant["anonymous"] = asyncio.run(anonymous_loads(server, a.anonymous, a.concurrency,
@@ -836,8 +842,8 @@ def run(a: argparse.Namespace) -> None:
                 variant["viewers"] = asyncio.run(signed_in_viewers(server, a.viewers_now, legacy, a.timeout,
                                                                    a.arrival_s, screen))
             variant["viewers"]["server_answered"] = probe_summary(probe)
-            print(json.dumps({"preheat": preheat, "fork": fork, "screen": screen, "viewers": variant["viewers"]}),
-                  flush=True)
+            print(json.dumps({"preheat": preheat, "fork": fork, "screen": screen, "inline": inline,
+                              "viewers": variant["viewers"]}), flush=True)
         out["variants"].append(variant)
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
@@ -856,7 +862,8 @@ def print_table(out: dict[str, Any]) -> None:
                   f"USS {an['added_uss_mb']} MB, PSS {an['added_pss_mb']} MB, RSS {an['added_rss_mb']} MB; "
                   f"server answered {an['server_answered']}")
         if vw:
-            print(f"{vw.get('screen', 'voila')} first screen, fork {v.get('fork')}, preheat {v['preheat']}: "
+            print(f"{vw.get('screen', 'voila')} first screen (inline {v.get('inline')}), fork {v.get('fork')}, "
+                  f"preheat {v['preheat']}: "
                   f"{vw['ready']}/{vw['viewers']} viewers ready (arriving over "
                   f"{vw['arrival_s']:.0f} s, load average {vw['load_average_1min']} before, "
                   f"{vw.get('load_average_1min_after')} after), server CPU per viewer "
@@ -974,6 +981,9 @@ def main() -> None:
     r.add_argument("--screen", nargs="+", choices=["voila", "html"], default=["voila"],
                    help="what signed-in viewers load: the Voilà page with its kernel (voila) or the plain first "
                         "screen, /timeline, with no kernel (html); both alternate in one run")
+    r.add_argument("--inline", nargs="+", choices=["on", "off", "default"], default=["default"],
+                   help="gallery_first_screen_inline for the html screen: thumbnails in the page and its JSON (on) "
+                        "or one signed link each (off); default: the library's setting")
     r.add_argument("--rounds", type=int, default=1, help="repeat the variants in alternating rounds")
     r.add_argument("--server", choices=["cookie", "legacy"], default="cookie",
                    help="cookie: sign-in by POST /login (the current server); legacy: sign-in in the page")

@@ -34,6 +34,7 @@ import logging
 import time
 import urllib.parse
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path, PurePath
@@ -60,6 +61,8 @@ PREVIEW_ROUTE = "workbench/preview"
 #: Thumbnail and preview bytes the server keeps (most recently used; a scrolling visitor asks for each once, and
 #: 40 viewers of one album ask for the same ones). Bytes are only handed out after the access check.
 PICTURE_CACHE_BYTES = 64 * 1024 * 1024
+#: Threads reading thumbnails and previews (a read is one catalog query and files; two overlap their waits).
+PICTURE_READERS = 2
 #: Video types browsers play in a <video> element (others are offered as a download).
 PLAYABLE_VIDEO = frozenset({"video/mp4", "video/webm", "video/ogg"})
 #: The pages' policy: scripts only from this server (no inline script), pictures and videos from this server.
@@ -112,6 +115,9 @@ class Pictures:
     def __init__(self, max_bytes: int = PICTURE_CACHE_BYTES):
         self.cache = PictureCache(max_bytes)
         self._reading: dict[tuple[str, tuple[str, ...]], asyncio.Future] = {}
+        # Threads of their own: a page whose listing is done must not wait for the picture read behind the
+        # listings of every visitor who arrived after it (the default pool is first come, first served).
+        self._pool = ThreadPoolExecutor(PICTURE_READERS, thread_name_prefix="first-screen-pictures")
 
     async def read(self, sight: "Sight", ids: list[str], which: str = "thumb") -> dict[str, bytes | None]:
         out = {m: self.cache.get((m, which)) for m in ids}
@@ -121,7 +127,7 @@ class Pictures:
         key = (which, missing)
         fut = self._reading.get(key)
         if fut is None:
-            fut = asyncio.get_running_loop().run_in_executor(None, sight.view.thumbnails, list(missing), which)
+            fut = asyncio.get_running_loop().run_in_executor(self._pool, sight.view.thumbnails, list(missing), which)
             self._reading[key] = fut
 
             def done(f: asyncio.Future) -> None:
@@ -180,7 +186,7 @@ class Sights:
     def __init__(self, library: Any):
         self.library = library
         self._entries: OrderedDict[str, Sight] = OrderedDict()
-        self._computing: dict[tuple[str, tuple], asyncio.Future] = {}
+        self._computing: dict[str, tuple[float, asyncio.Future]] = {}
         self._mark: asyncio.Future | None = None
         self._mark_started = float("-inf")
 
@@ -194,19 +200,18 @@ class Sights:
 
     async def of(self, actor: str, since: float) -> Sight:
         """The visit's timeline as of a moment after ``since``; ``AuthError`` once the session or link ended."""
-        mark = await self.mark(since)
         hit = self._entries.get(actor)
-        if hit is not None and hit.mark == mark and time.monotonic() - hit.at < SIGHT_MAX_AGE_S:
+        if hit is not None and time.monotonic() - hit.at < SIGHT_MAX_AGE_S and hit.mark == await self.mark(since):
             self._entries.move_to_end(actor)
             return hit
-        key = (actor, mark)
-        fut = self._computing.get(key)
-        if fut is None:
-            fut = asyncio.get_running_loop().run_in_executor(None, self._list, actor, mark)
-            self._computing[key] = fut
-            fut.add_done_callback(lambda _f: self._computing.pop(key, None))
+        running = self._computing.get(actor)
+        if running is None or running[0] < since:       # a listing started before this request may miss a change
+            fut = asyncio.get_running_loop().run_in_executor(None, self._list, actor)
+            running = self._computing[actor] = (time.monotonic(), fut)
+            fut.add_done_callback(lambda f: self._computing.pop(actor, None)
+                                  if self._computing.get(actor, (0, None))[1] is f else None)
         try:
-            sight = await asyncio.shield(fut)
+            sight = await asyncio.shield(running[1])
         except AuthError:
             self._entries.pop(actor, None)
             raise
@@ -216,7 +221,9 @@ class Sights:
             self._entries.popitem(last=False)
         return sight
 
-    def _list(self, actor: str, mark: tuple) -> Sight:
+    def _list(self, actor: str) -> Sight:
+        """The mark, then the listing (in that order: a change meanwhile moves the mark past this one)."""
+        mark = self.library.access.access_mark()
         view = self.library.for_actor(actor)          # AuthError: the session or link has ended
         rows = view.media(sort="date", desc=True)     # newest first, only what this visitor may see
         share = actor.startswith("share:")
@@ -237,6 +244,16 @@ def pictures_of(handler: web.RequestHandler) -> Pictures:
     if p is None:
         p = handler.settings["workbench_first_screen_pictures"] = Pictures()
     return p
+
+
+def claims(handler: web.RequestHandler, actor: str) -> bool:
+    """Whether a request's cookies name this visit (whether the visit is still live is the sight's question): the
+    session cookie's hash, or a link in the signed cookie of unlocked links."""
+    kind, _, value = actor.partition(":")
+    if kind == "session" and value:
+        token = handler.get_cookie(identity.SESSION_COOKIE)
+        return bool(token) and hmac.compare_digest(identity.token_hash(token), value)
+    return kind == "share" and bool(value) and value in identity.shares_in_cookie(handler)
 
 
 def inline(handler: web.RequestHandler) -> bool:
@@ -301,22 +318,27 @@ class _Plain(web.RequestHandler):
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(html)
 
+    def compute_etag(self) -> str | None:
+        return None     # never cached (no-store): hashing ~1 MB of page with its thumbnails would be wasted
+
     async def _visitor(self) -> identity.Visitor:
         """The visitor, checked afresh against the catalog (off the event loop)."""
         return await asyncio.get_running_loop().run_in_executor(None, identity.actors_of, self)
 
-    async def _sight(self, share_id: str | None) -> Sight:
-        """The timeline of the visit this request proves: the named share link if this browser unlocked it (and
-        it is live), else the signed-in session; ``AuthError`` otherwise."""
-        v = await self._visitor()
+    async def _sight(self, share_id: str | None, *, named: bool = False) -> Sight:
+        """The timeline of the visit this request's cookies name: the share link ``share_id`` if this browser
+        unlocked it (or ``named``: the request carries the link's token, just checked), else the signed-in
+        session. Whether that visit is still live is the sight's question (asked of the library when listed, and
+        listed again as soon as the access mark moves: sign-out, revocation); ``AuthError`` otherwise."""
         if share_id:
-            if share_id not in v.share_ids:
-                raise AuthError("this share link is no longer valid: ask for a new one")
             actor = f"share:{share_id}"
-        elif v.user:
-            actor = f"session:{v.session_hash}"
         else:
-            raise AuthError("not signed in: sign in first")
+            token = self.get_cookie(identity.SESSION_COOKIE)
+            if not token:
+                raise AuthError("not signed in: sign in first")
+            actor = f"session:{identity.token_hash(token)}"
+        if not (named or claims(self, actor)):
+            raise AuthError("this share link is no longer valid: ask for a new one")
         return await sights_of(self).of(actor, self.arrived)
 
 
@@ -338,10 +360,9 @@ class TimelinePage(_Plain):
             if status["needs_password"] and share_id not in (await self._visitor()).share_ids:
                 return self._show(pages.share_password(action=base + "timeline/share",
                                                        xsrf_html=self.xsrf_form_html(), token=token))
-            await self._visitor()                  # checked before this link is added to it
             identity.remember_share(self, share_id)
         try:
-            sight = await self._sight(share_id)
+            sight = await self._sight(share_id, named=bool(token))
         except AuthError as e:
             if share_id:
                 return self._show(pages.denied(str(e)), 403)
@@ -421,7 +442,7 @@ class RenditionHandler(web.RequestHandler):
     async def get(self, ticket: str) -> None:
         try:
             t = verify(self.secret, ticket)
-            if not self._claims(t.actor):
+            if not claims(self, t.actor):
                 raise LinkError("this picture belongs to another visit: open the gallery again")
             sight = await sights_of(self).of(t.actor, self.arrived)
             if t.media_id not in sight.position:
@@ -442,15 +463,6 @@ class RenditionHandler(web.RequestHandler):
             raise web.HTTPError(404, reason="no picture yet")
         self.set_header("Content-Type", "image/webp")
         self.finish(data)
-
-    def _claims(self, actor: str) -> bool:
-        """Whether this request's cookies name the visit the ticket was signed for (whether that visit is still
-        live is the sight's question): the session cookie's hash, or a link in the signed cookie."""
-        kind, _, value = actor.partition(":")
-        if kind == "session" and value:
-            token = self.get_cookie(identity.SESSION_COOKIE)
-            return bool(token) and hmac.compare_digest(identity.token_hash(token), value)
-        return kind == "share" and bool(value) and value in identity.shares_in_cookie(self)
 
     def compute_etag(self) -> str | None:
         return None          # a ticket is new at every page; the bytes need no hash
@@ -543,13 +555,19 @@ main.wb-timeline { display:block; padding:12px 16px 40px; max-width:1400px; marg
 """
 
 
+def _src(url: str) -> str:
+    """An <img> source for an attribute: a data: URL of ours is base64 (nothing to escape in ~17 KB, which
+    ``escape`` would scan five times); anything else is escaped."""
+    return url if url.startswith("data:image/webp;base64,") and "'" not in url else escape(url)
+
+
 def _tile(it: dict[str, Any]) -> str:
     badge = f"<span class='wb-badge'>▶ {escape(it['duration'])}</span>" if it["kind"] == "video" else ""
     return (f"<a class='wb-tile' href='{escape(it['preview'])}' data-i='{int(it['i'])}' "
             f"data-name='{escape(it['name'])}' data-kind='{escape(it['kind'])}' data-when='{escape(it['when'])}' "
             f"data-preview='{escape(it['preview'])}' data-video='{escape(it['video'])}' "
             f"data-download='{escape(it['download'])}' title='{escape(it['name'])}'>"
-            f"<img src='{escape(it['thumb'])}' alt='{escape(it['name'])}' decoding='async'>{badge}</a>")
+            f"<img src='{_src(it['thumb'])}' alt='{escape(it['name'])}' decoding='async'>{badge}</a>")
 
 
 def timeline_html(*, title: str, sub: str, who: str, links: list[tuple[str, str, str]], sign_out: str,
