@@ -72,7 +72,7 @@ def visible_media(catalog: Catalog, actor: Actor) -> frozenset[str]:
     gallery asking for 100 thumbnails does not recompute it 100 times, and any change, by any process, counts
     at once."""
     from workbench.catalog.trash import trashed_ids
-    versions = tuple(catalog.table(t).version for t in VISIBILITY_TABLES)
+    versions = tuple(catalog.version(t) for t in VISIBILITY_TABLES)
     key = (str(catalog.folder), actor.name, actor.role)
     with _cache_lock:
         hit = _cache.get(key)

@@ -180,16 +180,13 @@ def lock_state(catalog: Catalog, limits_by_subject: dict[str, tuple[str, int]], 
 def _record_failure(catalog: Catalog, subjects: list[str], limits: Limits, now: datetime) -> None:
     """Count one failure against each subject; forget failures too old to matter; keep the table compact (called
     under the table lock)."""
-    before = catalog.table(TABLE).version
+    before = catalog.version(TABLE)
     catalog.insert_new(TABLE, [{"key": secrets.token_hex(12), "subject": s, "at": now} for s in subjects], "key")
     horizon = now - timedelta(seconds=max(limits.window_s, limits.lockout_s))
     # Failures too old to matter, of any subject: names tried once by a sprayer are forgotten too.
     catalog.delete_matching(TABLE, Lt("at", horizon))
-    if catalog.table(TABLE).version // COMPACT_EVERY_VERSIONS > before // COMPACT_EVERY_VERSIONS:
-        try:
-            catalog.table(TABLE).optimize()
-        except Exception:  # an optimisation: a failed one must not turn a wrong password into an error
-            pass
+    if catalog.version(TABLE) // COMPACT_EVERY_VERSIONS > before // COMPACT_EVERY_VERSIONS:
+        catalog.compact(only=[TABLE])   # an optimisation: a failed one never turns a wrong password into an error
 
 
 def judge(catalog: Catalog, library_root: Path, limits: Limits, target: str, client: str | None,
