@@ -15,7 +15,8 @@ What it does
                  (the stage runs one such worker per core)
      Variants differ in the detector's size (d), the first look at 640 px on the preview (l640; nolook: none)
      and the picture detected and read once the look saw text (orig: the original decoded upright at >= 2000
-     px, what the stage does; preview: the 1440 px WebP preview).
+     px, what the stage does; preview: the 1440 px WebP preview); unsimplified runs the model files as shipped
+     (``ocr_simplify_models`` off; the default runs workbench/ocr/graph.py's folded copies).
   4. Recall: each variant's lines (first round) go into a LanceDB table with the same full-text index the
      stage uses; a word counts when a search for it ranks its picture in the top 3. Absent words (vocabulary
      words drawn nowhere) must return nothing. For the default settings the same is checked end to end through

@@ -6,8 +6,10 @@ Stock ``RapidOCR()`` decodes the original, runs the detector on up to 2000 px (a
 a cheap look with the detector at ``ocr_first_look_px`` on the picture it is given (the preview); only a picture
 where that look finds a text-like region is detected at ``ocr_detect_size_px`` and its lines recognised, on the
 larger picture ``hires`` returns (the original) when there is one. The full-size detector, most of the time on a
-picture with text, sees only the parts where the look saw text (``text_regions``), and the ONNX Runtime sessions
-keep their memory arena. Measured in ``benchmarks/ocr.py`` (docs/benchmarks.md).
+picture with text, sees only the parts where the look saw text (``text_regions``); the ONNX Runtime sessions
+keep their memory arena and run simplified copies of the model files (``workbench.ocr.graph``: the same arithmetic
+with each layer's scale, bias and hard-swish passes folded away). Measured in ``benchmarks/ocr.py``
+(docs/benchmarks.md).
 """
 from __future__ import annotations
 
