@@ -328,6 +328,7 @@ def test_simplifying_a_ppocr_block_folds_scale_bias_and_hard_swish_with_the_same
     assert _same_outputs(str(src), str(out), (1, 3, 8, 8)) < 1e-5
     assert derived_model(src, tmp_path / "cache", (1, 3, 8, 8)) == out        # cached: built once
     assert derived_model(src, tmp_path / "other", (1, 3, 8, 8), tolerance=-1.0) == src  # a mismatch: the original
+    assert derived_model(src, src / "not-a-folder", (1, 3, 8, 8)) == src                # an unwritable cache too
 
 
 def test_the_ocr_models_run_as_simplified_copies_in_the_cache_and_read_the_same(tmp_path):

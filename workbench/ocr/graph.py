@@ -212,8 +212,9 @@ def _same_outputs(original: str, derived: str, input_shape: tuple[int, ...]) -> 
 def derived_model(source: str | Path, folder: Path, probe_shape: tuple[int, ...],
                   tolerance: float = 1e-3) -> Path:
     """The simplified copy of ``source`` in ``folder`` (built the first time, atomically, so concurrent workers
-    see a whole file or none), or ``source`` itself when nothing folds, ``onnx`` is missing, or the copy's
-    outputs on a ``probe_shape`` input differ from the original's by more than ``tolerance`` (logged)."""
+    see a whole file or none), or ``source`` itself when nothing folds, ``onnx`` is missing, ``folder`` cannot be
+    written, or the copy's outputs on a ``probe_shape`` input differ from the original's by more than
+    ``tolerance`` (logged)."""
     source = Path(source)
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     target = folder / f"{source.stem}.{digest}.simplified-v{REWRITE_VERSION}.onnx"
@@ -228,14 +229,19 @@ def derived_model(source: str | Path, folder: Path, probe_shape: tuple[int, ...]
     counts = simplify(model)
     if not any(counts.values()):
         return source
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        candidate = Path(tmp) / target.name
-        onnx.save(model, str(candidate))
-        diff = _same_outputs(str(source), str(candidate), probe_shape)
-        if diff > tolerance:
-            log.warning("simplified %s differs from it by %.2g (> %g): using the original", source.name, diff,
-                        tolerance)
-            return source
-        os.replace(candidate, target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            candidate = Path(tmp) / target.name
+            onnx.save(model, str(candidate))
+            diff = _same_outputs(str(source), str(candidate), probe_shape)
+            if diff > tolerance:
+                log.warning("simplified %s differs from it by %.2g (> %g): using the original", source.name, diff,
+                            tolerance)
+                return source
+            os.replace(candidate, target)
+    except OSError as e:  # a read-only or full cache: slower, never stopped
+        log.warning("cannot keep a simplified %s in %s (%s): using the original; set ocr_cache_dir to a "
+                    "writable folder", source.name, folder, e)
+        return source
     return target
