@@ -433,17 +433,17 @@ class TusPatchHandler(TusHandler):
     def _read_in_big_chunks(self) -> None:
         """Read this body in pieces of ``BODY_CHUNK_BYTES`` instead of Tornado's 64 KiB: a 5 MB photo was 80
         rounds of Python on the event loop (a socket read, two buffer copies, ``data_received``), a 2 GB video
-        32,768. Only once every check has passed, and for this request only (its own copy of the server's
-        parameters; the socket's read size stays raised for the connection); memory stays bounded by the chunk
-        and the receiver's back-pressure."""
+        32,768. The socket is still read 64 KiB at a time (a bigger read size costs a zeroed buffer of that size
+        per read, however little arrives: the video ran at half speed); Tornado joins what the reads found. Only
+        once every check has passed, and for this request only (its own copy of the server's parameters); memory
+        stays bounded by the chunk and the receiver's back-pressure."""
         conn = self.request.connection
-        params, stream = getattr(conn, "params", None), getattr(conn, "stream", None)
-        if params is None or stream is None or getattr(params, "chunk_size", 0) >= BODY_CHUNK_BYTES:
+        params = getattr(conn, "params", None)
+        if params is None or getattr(params, "chunk_size", 0) >= BODY_CHUNK_BYTES:
             return
         mine = copy.copy(params)
         mine.chunk_size = BODY_CHUNK_BYTES
         conn.params = mine
-        stream.read_chunk_size = max(stream.read_chunk_size, min(BODY_CHUNK_BYTES, stream.max_buffer_size // 2))
 
     async def _prepare_creation(self) -> None:
         """Creation (tus ``creation``), with the file's first bytes in the same request when the client sends
