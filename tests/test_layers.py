@@ -38,16 +38,7 @@ LOWER_MAY_NOT_IMPORT = ("workbench.library", "workbench.gallery", "workbench.das
 
 # ui module (or notebook) -> workbench module it may import beyond UI_MAY_IMPORT, and why. Remove an entry once
 # the import goes (the test says when an entry is no longer needed).
-UI_EXCEPTIONS: dict[tuple[str, str], str] = {
-    **{("workbench.dashboards.compression", f"workbench.compress.{m}"): "the policy editor builds compress's policy "
-       "and trial values itself; they move behind a Library compression capability (issue 14)"
-       for m in ("job", "lossy", "metrics", "policy", "trial")},
-    **{("workbench.dashboards.embedding_map", f"workbench.semantic.{m}"): "the map lays out stored vectors with "
-       "the layout's own parameters; they move behind a Library search capability (issue 14)"
-       for m in ("layout", "map_vectors")},
-    ("workbench.gallery.media_handler", "workbench.compress.replace"): "which stored originals are rebuilt on "
-    "download; goes with the Storage interface (issue 14)",
-}
+UI_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 # (importer, imported name) pairs rule 5 lets pass for now, and why.
 PRIVATE_EXCEPTIONS: dict[tuple[str, str], str] = {}

@@ -8,20 +8,64 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from workbench.capabilities.context import Capability
 from workbench.catalog.filters import Eq, In, NotNull
-from workbench.compress.policy import Policy
+from workbench.compress.policy import ImageRule, Policy
 from workbench.errors import WorkbenchError
 from workbench.progress import bar
 from workbench.storage import derived_key
 
+if TYPE_CHECKING:
+    from workbench.compress.trial import Trial
+
 
 class Compression(Capability):
     """``lib.compression``: ``convert``, ``compress``, ``policies``, ``save_policy``, ``versions``,
-    ``replace_originals``, ``replaced_originals``, ``restore_original``."""
+    ``replace_originals``, ``replaced_originals``, ``restore_original``; for a tuner: ``codecs``, ``metrics``,
+    ``lossy_rule``, ``policy``, ``try_rule``, ``predict``."""
+
+    # -- what a tuner needs to build, try and save a rule (the compression dashboard) --------------------------
+    @property
+    def codecs(self) -> tuple[str, ...]:
+        """The lossy image codecs a rule may name (``compress.lossy.CODECS``), so a picker offers only those."""
+        from workbench.compress.lossy import CODECS
+        return tuple(CODECS)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The quality metrics usable here: SSIM always, SSIMULACRA2 only where its library is installed (so a
+        picker never offers one that would fail at the first encode)."""
+        from workbench.compress.metrics import METRICS
+        return tuple(METRICS)
+
+    @staticmethod
+    def lossy_rule(codec: str, quality: int | None, metric: str, target: float) -> ImageRule:
+        """A lossy image rule: a fixed ``quality`` (the codec's 1-100 scale), or None to search for the lowest
+        quality whose ``metric`` reaches ``target``. The value ``try_rule`` tries and ``policy`` saves."""
+        return ImageRule("lossy", codec, quality, metric, target)
+
+    @staticmethod
+    def policy(name: str, images: ImageRule) -> Policy:
+        """A policy of this image rule that leaves videos as they are, for ``save_policy``."""
+        return Policy(name, images, None)
+
+    def try_rule(self, id_or_prefix: str, rule: ImageRule, *, name: str = "") -> Trial:
+        """Encode one media's original by ``rule`` in memory and measure it (``compress.trial.try_rule``, the same
+        encode ``compress`` runs); nothing is written. Why here: the tuner tries before anything is saved."""
+        from workbench.compress.trial import try_rule
+        mid = self.lib.resolve_id(id_or_prefix)
+        return try_rule(self.lib.original_path(mid), rule, media_id=mid, name=name)
+
+    @staticmethod
+    def predict(trials: Iterable[Trial], bytes_by_kind: dict[str, int]) -> dict[str, Any]:
+        """The bytes a rule would save over the whole library (``bytes_by_kind``: the library's size per kind),
+        from the trials of a sample: the same extrapolation as ``compress(dry_run=True)``'s prediction."""
+        from workbench.compress.job import predict
+        return predict([t.record() for t in trials], bytes_by_kind)
 
     def convert(self, items: Iterable[str | os.PathLike], to: str, *, out: str | os.PathLike = "converted",
                 quality: int | None = None, progress: bool | None = None) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pandas as pd
@@ -133,12 +133,24 @@ class Media(Capability):
             return original_key(row["blob"])
         return None
 
+    @staticmethod
+    def download_name(row: dict[str, Any], served: str | PurePath) -> str:
+        """The file name a download of a media (its catalog ``row``) gets when ``served`` (a path or storage key)
+        is the file sent: the name it was imported under. A JPEG stored as JPEG XL is rebuilt byte-exactly on
+        download, so it stays ``photo.jpg``; an original replaced by a pixel-lossless or lossy version no longer
+        exists as such, so the name takes the served version's extension (``hopper.png`` kept as JPEG XL downloads
+        as ``hopper.jxl``) and opens as what it is. One rule for the gallery's player and the zip of an album."""
+        from workbench.compress.replace import RECONSTRUCTIBLE
+        name = PurePath(row.get("path") or served).name
+        if row.get("stored_as") and row["stored_as"] != RECONSTRUCTIBLE:
+            name = PurePath(name).stem + PurePath(served).suffix
+        return name
+
     def download_files(self, ids: Iterable[str]) -> list[dict[str, Any]]:
         """[{"id", "path", "name", "mime", "size_bytes"}] of the bytes a download of these media (full ids, in this
         order; unknown ones left out) serves, from one catalog read: a zip of an album asks for hundreds. ``path``
         is a local file (``original_path``'s), ``name`` the file name it was imported under; an original replaced
         by a pixel-lossless or lossy version is that version, so its name takes the version's extension."""
-        from workbench.compress.replace import RECONSTRUCTIBLE
         wanted = list(dict.fromkeys(ids))
         rows = {r["id"]: r for r in self.catalog.read("media", None, In("id", wanted)).to_pylist()} if wanted \
             else {}
@@ -149,9 +161,7 @@ class Media(Capability):
             if row is None:
                 continue
             path = ctx.materialize_source(row)   # a JPEG stored as JPEG XL is rebuilt into the cache
-            name = Path(row["path"]).name
-            if row.get("stored_as") and row["stored_as"] != RECONSTRUCTIBLE:
-                name = Path(name).stem + path.suffix
+            name = self.download_name(row, path)
             out.append({"id": mid, "path": path, "name": name, "mime": row["mime"], "size_bytes": path.stat().st_size})
         return out
 

@@ -2,8 +2,9 @@
 read in pictures), media that look alike, the vectors an embedding map lays out, and the text read in a media."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -11,6 +12,21 @@ from workbench.access.scope import EVERYTHING, Scope
 from workbench.capabilities.context import Capability
 from workbench.catalog.queries import MediaFilter
 from workbench.catalog.filters import Gt, In, where
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from workbench.semantic.layout import MapLayout
+
+
+@dataclass(frozen=True)
+class MapDefaults:
+    """Where an embedding map's knobs start: UMAP's ``n_neighbors`` and ``min_dist``, HDBSCAN's
+    ``min_cluster_size``, and ``min_points_for_umap`` (fewer points are laid out by PCA)."""
+    n_neighbors: int
+    min_dist: float
+    min_cluster_size: int
+    min_points_for_umap: int
 
 
 class Search(Capability):
@@ -105,6 +121,30 @@ class Search(Capability):
             return face_vectors(self.catalog, self.settings, self.stages.face_model_id(), self.lib.trash.ids())
         tables = self.tables()
         return clip_vectors(self.catalog, tables.media_table, tables.model_id, self.lib.trash.ids())
+
+    @property
+    def map_defaults(self) -> MapDefaults:
+        """The layout's own defaults (UMAP's, HDBSCAN's, and below how many points PCA lays them out instead), so a
+        map's knobs start where ``map_layout`` does and say so."""
+        from workbench.semantic import layout
+        return MapDefaults(layout.DEFAULT_N_NEIGHBORS, layout.DEFAULT_MIN_DIST, layout.DEFAULT_MIN_CLUSTER_SIZE,
+                           layout.MIN_POINTS_FOR_UMAP)
+
+    @property
+    def map_item_columns(self) -> list[str]:
+        """The columns of ``map_vectors(...).items`` (what a point of the map is), for an empty selection."""
+        from workbench.semantic.map_vectors import ITEM_COLUMNS
+        return list(ITEM_COLUMNS)
+
+    @staticmethod
+    def map_layout(vectors: np.ndarray, *, metric: str = "cosine", n_neighbors: int | None = None,
+                   min_dist: float | None = None, min_cluster_size: int | None = None) -> MapLayout:
+        """Lay vectors (rows of ``map_vectors(...).vectors``, compared by its ``metric``) out in 2-D with UMAP and
+        cluster the layout with HDBSCAN (``semantic.layout.layout_points``: a ``MapLayout`` of xy, labels, method);
+        None takes ``map_defaults``. Why here: the map's geometry is the search layer's, not the dashboard's."""
+        from workbench.semantic.layout import layout_points
+        given = {"n_neighbors": n_neighbors, "min_dist": min_dist, "min_cluster_size": min_cluster_size}
+        return layout_points(vectors, metric=metric, **{k: v for k, v in given.items() if v is not None})
 
     # -- text read in pictures (the ``ocr`` stage) ----------------------------------------------------------
     def media_with_text(self, has_text: bool | None) -> set[str] | None:

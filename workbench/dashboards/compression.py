@@ -2,13 +2,14 @@
 result side by side with one zoom, read the sizes, the metric and the predicted savings for the whole library,
 then save the settings as a named policy and apply it, a dry run first.
 
-Every encode is ``compress.trial.try_rule`` (the same step ``Library.compress`` runs); saving and applying go
-through ``Library.save_policy`` / ``Library.compress``. Applying writes new versions; originals are never replaced.
+Every encode is ``lib.compression.try_rule`` (the same step ``Library.compress`` runs); the codecs, metrics, rule
+and prediction come from ``lib.compression`` too; saving and applying go through ``Library.save_policy`` /
+``Library.compress``. Applying writes new versions; originals are never replaced.
 """
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,13 +19,12 @@ from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 from panel.io.document import unlocked
 
-from workbench.compress.job import predict
-from workbench.compress.lossy import CODECS
-from workbench.compress.metrics import METRICS
-from workbench.compress.policy import BUILT_IN, ImageRule, Policy
-from workbench.compress.trial import Trial, try_rule
 from workbench.dashboards.widgets import Dashboard, guarded
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.compress.policy import ImageRule
+    from workbench.compress.trial import Trial
 
 CODEC_LABELS = {"jpeg": "JPEG", "webp": "WebP", "avif": "AVIF", "heic": "HEIC", "jxl": "JPEG XL"}
 METRIC_LABELS = {"ssim": "SSIM", "ssimulacra2": "SSIMULACRA2"}
@@ -86,12 +86,12 @@ class CompressionTuner(Dashboard):
                                   doc="How many photos a random sample holds")
     album_id = param.Selector(objects=[], allow_None=True,
                               doc=f"The album whose photos are tried (its first {MAX_SAMPLE_SIZE})")
-    codec = param.Selector(objects={CODEC_LABELS[c]: c for c in CODECS}, default=DEFAULT_CODEC,
-                           doc="The codec the photos are encoded with")
+    # the codecs and metrics are the library's (``lib.compression.codecs`` / ``.metrics``), set by ``build``
+    codec = param.Selector(objects={}, default=DEFAULT_CODEC, doc="The codec the photos are encoded with")
     quality_mode = param.Selector(objects=[FIXED, TARGET], default=TARGET,
                                   doc="A fixed encoder quality, or the lowest quality whose result reaches a target")
     quality = param.Integer(DEFAULT_QUALITY, bounds=(1, 100), doc="The codec's own quality scale, 1 to 100")
-    metric = param.Selector(objects={METRIC_LABELS.get(m, m): m for m in METRICS}, default="ssim",
+    metric = param.Selector(objects={}, default="ssim",
                             doc="The metric measured on every result (and reached in target mode)")
     target_value = param.Number(TARGET_RANGES["ssim"][3], bounds=TARGET_RANGES["ssim"][:2],
                                 step=TARGET_RANGES["ssim"][2], doc="The metric value to reach, on its own scale")
@@ -150,6 +150,8 @@ class CompressionTuner(Dashboard):
         return {f"{r['name']} ({r['items']} items)": r["id"] for r in df.to_dict("records")}
 
     def _build_encoding(self) -> None:
+        self.param.codec.objects = {CODEC_LABELS.get(c, c): c for c in self.library.compression.codecs}
+        self.param.metric.objects = {METRIC_LABELS.get(m, m): m for m in self.library.compression.metrics}
         fixed = self.param.quality_mode.rx() == FIXED
         self.codec_select = pn.widgets.Select.from_param(self.param.codec, name="Codec")
         self.mode = pn.widgets.RadioButtonGroup.from_param(self.param.quality_mode, name="Mode")
@@ -196,8 +198,8 @@ class CompressionTuner(Dashboard):
                          self.apply_policy, self.dry_sample, self.apply_button]
 
     def _policy_names(self) -> list[str]:
-        saved = self.library.policies()
-        return [n for n in saved["name"] if n not in BUILT_IN] + list(BUILT_IN)
+        policies = self.library.policies()
+        return list(policies["name"][policies["saved"]]) + list(policies["name"][~policies["saved"]])
 
     # -- main ----------------------------------------------------------------------------------------------
     @param.depends("dry_run")
@@ -244,8 +246,8 @@ class CompressionTuner(Dashboard):
     def rule(self) -> ImageRule:
         """The lossy rule the parameters describe."""
         fixed = self.quality_mode == FIXED
-        return ImageRule("lossy", self.codec, int(self.quality) if fixed else None, self.metric,
-                         float(self.target_value))
+        return self.library.compression.lossy_rule(self.codec, int(self.quality) if fixed else None, self.metric,
+                                                   float(self.target_value))
 
     def sample(self) -> pd.DataFrame:
         """The photos to try, as rows of ``Library.media``."""
@@ -269,7 +271,7 @@ class CompressionTuner(Dashboard):
         for m in sample.to_dict("records"):
             name = self.name_of.get(m["id"], m["path"])
             try:
-                trials.append(try_rule(self.library.original_path(m["id"]), rule, media_id=m["id"], name=name))
+                trials.append(self.library.compression.try_rule(m["id"], rule, name=name))
             except (WorkbenchError, OSError, ValueError) as e:
                 failed.append(f"{name}: {e}")
         return trials, failed
@@ -355,7 +357,7 @@ class CompressionTuner(Dashboard):
         if not trials:
             return ""
         totals = self.library.media().groupby("kind")["size_bytes"].sum().to_dict()
-        pred = predict([t.record() for t in trials], totals)
+        pred = self.library.compression.predict(trials, totals)
         parts = []
         img = pred["by_kind"].get("image")
         if img:
@@ -374,7 +376,7 @@ class CompressionTuner(Dashboard):
         name = self.policy_name.strip()
         if not name:
             raise ValueError("Type a name for the policy first (letters, digits, '-', '_').")
-        path = self.library.save_policy(Policy(name, self.rule(), None))
+        path = self.library.save_policy(self.library.compression.policy(name, self.rule()))
         self.param.policy_to_apply.objects = self._policy_names()
         self.policy_to_apply = name
         self.messages.success(f"Saved policy **{name}** ({path.name} in the library's policies folder). Apply it "

@@ -1,7 +1,7 @@
 """Embedding map: every picture (or face) as a point, placed by what it shows, coloured by cluster.
 
 The library's CLIP vectors (one per media; a video by the mean of its frames) or face embeddings are laid out in
-2-D with UMAP and clustered with HDBSCAN (``workbench.semantic.layout``). Hovering a point shows its thumbnail;
+2-D with UMAP and clustered with HDBSCAN (``lib.search.map_layout``). Hovering a point shows its thumbnail;
 a lasso or box selection shows the chosen pictures below the map, where they can be tagged, put in an album, or
 opened in the duplicates/quality review (``../duplicates?ids=...``) or the faces dashboard.
 
@@ -17,7 +17,7 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,9 @@ import panel as pn
 import param
 
 from workbench.dashboards.widgets import Dashboard, guarded, picture_html
-from workbench.semantic.layout import (DEFAULT_MIN_CLUSTER_SIZE, DEFAULT_MIN_DIST, DEFAULT_N_NEIGHBORS,
-                                       MIN_POINTS_FOR_UMAP, MapLayout, layout_points)
-from workbench.semantic.map_vectors import ITEM_COLUMNS
+
+if TYPE_CHECKING:
+    from workbench.semantic.layout import MapLayout
 
 log = logging.getLogger("workbench.dashboards")
 
@@ -109,18 +109,19 @@ class EmbeddingMap(Dashboard):
 
     source = param.Selector(objects={label: key for key, label in SOURCE_LABELS.items()}, default="clip",
                             doc="What the points are: pictures (CLIP vectors) or faces")
-    n_neighbors = param.Integer(DEFAULT_N_NEIGHBORS, bounds=(2, 200),
+    # the layout's knobs start at the library's defaults (``lib.search.map_defaults``), set by ``__init__``
+    n_neighbors = param.Integer(None, bounds=(2, 200),
                                 doc="UMAP n_neighbors: more shows the big picture, fewer the local detail")
-    min_dist = param.Number(DEFAULT_MIN_DIST, bounds=(0.0, 1.0), step=0.05,
+    min_dist = param.Number(None, bounds=(0.0, 1.0), step=0.05,
                             doc="UMAP min_dist: smaller packs look-alikes tighter")
-    min_cluster_size = param.Integer(DEFAULT_MIN_CLUSTER_SIZE, bounds=(2, 500),
+    min_cluster_size = param.Integer(None, bounds=(2, 500),
                                      doc="HDBSCAN min_cluster_size: the fewest points a cluster has")
     selected_rows = param.List([], doc="The selected points, as row positions of the map")
     data = param.ClassSelector(class_=MapData, allow_None=True, precedence=-1,
                                doc="The map shown (None before the first map, or when there is nothing to map)")
 
-    def __init__(self, library: Any, *, source: str = "clip", n_neighbors: int = DEFAULT_N_NEIGHBORS,
-                 min_dist: float = DEFAULT_MIN_DIST, min_cluster_size: int = DEFAULT_MIN_CLUSTER_SIZE,
+    def __init__(self, library: Any, *, source: str = "clip", n_neighbors: int | None = None,
+                 min_dist: float | None = None, min_cluster_size: int | None = None,
                  max_points: int = MAX_POINTS, hover_thumb_px: int = HOVER_THUMB_PX):
         if source not in SOURCE_LABELS:
             raise ValueError(f"unknown source {source!r}: use one of {', '.join(SOURCE_LABELS)}")
@@ -131,8 +132,14 @@ class EmbeddingMap(Dashboard):
         self._shown_source = source                # the source of the map shown (or found empty)
         self._thumbs: dict[tuple[str, str], str] = {}   # (source, id) -> data URI, kept across recomputes
         self._strip_bytes: dict[tuple[str, str], bytes | None] = {}
-        super().__init__(library, source=source, n_neighbors=int(n_neighbors), min_dist=float(min_dist),
-                         min_cluster_size=int(min_cluster_size))
+        d = self.defaults = library.search.map_defaults   # None above: the library's own default
+        knobs = {"n_neighbors": int(d.n_neighbors if n_neighbors is None else n_neighbors),
+                 "min_dist": float(d.min_dist if min_dist is None else min_dist),
+                 "min_cluster_size": int(d.min_cluster_size if min_cluster_size is None else min_cluster_size)}
+        super().__init__(library, source=source, **knobs)
+        for name, value in (("n_neighbors", d.n_neighbors), ("min_dist", d.min_dist),
+                            ("min_cluster_size", d.min_cluster_size)):
+            self.param[name].default, self.param[name].allow_None = value, False
 
     @property
     def selected(self) -> list[int]:
@@ -161,9 +168,10 @@ class EmbeddingMap(Dashboard):
             self.source_picker, self.n_neighbors_input, self.min_dist_input, self.min_cluster_size_input,
             self.compute_button,
             pn.pane.Markdown(
-                f"Defaults: {DEFAULT_N_NEIGHBORS} neighbours (more shows the big picture, fewer the local detail), "
-                f"spacing {DEFAULT_MIN_DIST} (smaller packs look-alikes tighter), smallest cluster "
-                f"{DEFAULT_MIN_CLUSTER_SIZE} pictures. Fewer than {MIN_POINTS_FOR_UMAP} points are laid out with "
+                f"Defaults: {self.defaults.n_neighbors} neighbours (more shows the big picture, fewer the local "
+                f"detail), spacing {self.defaults.min_dist} (smaller packs look-alikes tighter), smallest cluster "
+                f"{self.defaults.min_cluster_size} pictures. Fewer than {self.defaults.min_points_for_umap} points "
+                f"are laid out with "
                 f"PCA instead of UMAP. Above {self.max_points:,} points a random sample is mapped.",
                 sizing_mode="stretch_width", styles={"font-size": "12px", "color": "#4b5563"})]
 
@@ -221,8 +229,8 @@ class EmbeddingMap(Dashboard):
             return None
         rows = sample_rows(len(vectors), self.max_points)
         items = vectors.items.iloc[rows].reset_index(drop=True)
-        layout = layout_points(vectors.vectors[rows], n_neighbors=n_neighbors, min_dist=min_dist,
-                               min_cluster_size=min_cluster_size, metric=vectors.metric)
+        layout = self.library.search.map_layout(vectors.vectors[rows], n_neighbors=n_neighbors, min_dist=min_dist,
+                                                min_cluster_size=min_cluster_size, metric=vectors.metric)
         points = items.assign(x=layout.xy[:, 0], y=layout.xy[:, 1], cluster=layout.labels,
                               cluster_label=cluster_names(layout.labels),
                               name=[self._point_name(r, source) for r in items.to_dict("records")],
@@ -335,7 +343,7 @@ class EmbeddingMap(Dashboard):
             shown += f" (a random sample of {data.total:,})"
         clusters = f"{lay.n_clusters} cluster{'s' if lay.n_clusters != 1 else ''}"
         how = ("laid out with UMAP" if lay.method == "umap" else
-               f"laid out with PCA: fewer than {MIN_POINTS_FOR_UMAP} points are too few for UMAP")
+               f"laid out with PCA: fewer than {self.defaults.min_points_for_umap} points are too few for UMAP")
         p = data.params
         return (f"{shown} · {clusters} · {lay.n_unclustered} in no cluster · {how} "
                 f"(neighbours {p['n_neighbors']}, spacing {p['min_dist']:g}, smallest cluster "
@@ -394,7 +402,7 @@ class EmbeddingMap(Dashboard):
     def selected_items(self) -> pd.DataFrame:
         """The selected points' items (id, media_id, path, kind, person, cluster ...)."""
         if self.data is None or not self.selected_rows:
-            return pd.DataFrame(columns=ITEM_COLUMNS)
+            return pd.DataFrame(columns=self.library.search.map_item_columns)
         return self.data.points.iloc[self.selected_rows].reset_index(drop=True)
 
     def selected_media(self) -> list[str]:

@@ -42,17 +42,12 @@ def served_file(lib: Any, media_id: str) -> dict[str, str]:
     own name; a JPEG replaced by its JPEG XL is rebuilt byte-exactly, so it stays ``photo.jpg``. An original replaced
     by a pixel-lossless or a chosen lossy version no longer exists as such: what is served is that version, so it
     gets the version's type and extension (``hopper.png`` kept as JPEG XL downloads as ``hopper.jxl``) and opens
-    as what it is."""
-    from workbench.compress.replace import RECONSTRUCTIBLE
-
+    as what it is (``lib.media.download_name``)."""
     row = lib.get(media_id)
     key = lib.stored_original_key(media_id)
     stored = Path(key) if key else lib.original_path(media_id)
-    name = Path(row.get("path") or stored).name
-    if row.get("stored_as") and row["stored_as"] != RECONSTRUCTIBLE:
-        # Replacing already set the row's mime to the stored file's; its blob is named with the stored extension.
-        name = Path(name).stem + stored.suffix
-    out = {"mime": row.get("mime") or "", "name": name}
+    # Replacing already set the row's mime to the stored file's; its blob is named with the stored extension.
+    out = {"mime": row.get("mime") or "", "name": lib.media.download_name(row, stored)}
     # A stored original is read by ranges from the library's storage (never copied whole to a local file first:
     # on an encrypted library or a bucket that would mean a 4 GB video before the first frame).
     return {**out, "key": key} if key else {**out, "path": str(stored)}
