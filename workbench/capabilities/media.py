@@ -127,7 +127,7 @@ class Media(Capability):
         ranges through ``self.storage`` (an encrypted library decrypts only the chunks asked for, a bucket sends
         only that range); None when the bytes come from a local file instead (``original_path``: a file imported
         by reference, or a JPEG rebuilt from its JPEG XL)."""
-        from workbench.compress.replace import RECONSTRUCTIBLE
+        from workbench.compress.reconstruct import RECONSTRUCTIBLE
         row = self.get(id_or_prefix)
         if row.get("storage") == "copy" and row.get("blob") and row.get("stored_as") != RECONSTRUCTIBLE:
             return original_key(row["blob"])
@@ -140,7 +140,7 @@ class Media(Capability):
         download, so it stays ``photo.jpg``; an original replaced by a pixel-lossless or lossy version no longer
         exists as such, so the name takes the served version's extension (``hopper.png`` kept as JPEG XL downloads
         as ``hopper.jxl``) and opens as what it is. One rule for the gallery's player and the zip of an album."""
-        from workbench.compress.replace import RECONSTRUCTIBLE
+        from workbench.compress.reconstruct import RECONSTRUCTIBLE
         name = PurePath(row.get("path") or served).name
         if row.get("stored_as") and row["stored_as"] != RECONSTRUCTIBLE:
             name = PurePath(name).stem + PurePath(served).suffix
