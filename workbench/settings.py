@@ -259,9 +259,9 @@ class Settings:
     gallery_kernel_fork: bool = True
     # The plain first screen (/timeline, workbench/gallery/first_screen.py) puts its tiles' thumbnails in the page
     # and in each further page of tiles (data: URLs, read through the visitor's view with the page) instead of one
-    # signed request per tile: a viewer's first screen is 2 requests instead of 50 (docs/benchmarks.md, gallery
-    # load: the server's CPU per viewer and p95 ready, both ways in one run). Previews, videos and downloads stay
-    # signed links. False: every thumbnail by its own signed link.
+    # signed request per tile: a viewer's first screen is 2 requests instead of 50, and 40 viewers at once cost the
+    # server 0.10-0.17 s of CPU each instead of 0.26-0.27 s (docs/benchmarks.md, gallery load, both ways in one
+    # run). Previews, videos and downloads stay signed links. False: every thumbnail by its own signed link.
     gallery_first_screen_inline: bool = True
     # Host names the gallery answers to (a DNS-rebinding page reaching a server bound to localhost under its own
     # name is refused). Patterns like "*.example.org" work; `workbench gallery --allow-host NAME` adds one.
