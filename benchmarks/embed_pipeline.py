@@ -83,7 +83,6 @@ def main() -> None:
     ensure_torchvision()
     import logging
 
-    import open_clip
     import torch
     from PIL import Image
 

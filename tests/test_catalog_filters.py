@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import pyarrow as pa
 import pytest
 
-from workbench.catalog.filters import (ALL, NONE, And, Eq, Ge, Gt, In, IsNull, Le, Like, LowerEq, Lt, Ne, Not, NotIn,
+from workbench.catalog.filters import (ALL, NONE, And, Eq, Ge, Gt, In, IsNull, Le, Like, LowerEq, Lt, Ne, NotIn,
                                        NotNull, Or, Range, StartsWith, render, where)
 from workbench.catalog.store import Catalog
 

@@ -250,7 +250,6 @@ def test_hide_person_takes_the_card_away_until_hidden_people_are_shown(lib: Libr
 
 
 def test_update_people_now_runs_the_grouping_and_reports_it(lib: Library):
-    import asyncio
     board = Faces(lib)
     run_in_own_loop(board._update_people())
     (alert,) = board.messages.objects

@@ -7,7 +7,6 @@ users and malformed frames meet is in ``test_gallery_attacks.py``.)
 """
 from __future__ import annotations
 
-import re
 import urllib.error
 import urllib.request
 

@@ -1,7 +1,6 @@
 """Import: content addressing, deduplication, idempotency, reference mode, bad files, lock."""
 from __future__ import annotations
 
-import os
 import stat
 import time
 from datetime import datetime

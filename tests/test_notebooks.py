@@ -1,7 +1,6 @@
 """The studio notebooks run top to bottom on the demo library, as a person would run them."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

@@ -3,7 +3,6 @@ verified copy, byte-identical; nothing is repaired from a bad copy; sampled scru
 scrub killed with SIGKILL leaves nothing half-repaired and the rerun completes."""
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import signal

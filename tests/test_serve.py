@@ -141,7 +141,7 @@ def test_imported_media_get_thumbnails_first_then_the_other_stages_by_themselves
         assert made["thumbnails"] == min(made.values())
         out = subprocess.run([*WB, "--library", str(lib.root), "status"], cwd=REPO, check=True,
                              capture_output=True, text=True).stdout
-        assert f"processor: idle (nothing waiting" in out and str(proc.pid) in out
+        assert "processor: idle (nothing waiting" in out and str(proc.pid) in out
     finally:
         stop(proc)
     assert proc.returncode == 0

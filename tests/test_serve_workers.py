@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import psutil
-import pytest
 
 from workbench.parallel import KeptPools, native_threads, run_isolated
 

@@ -296,7 +296,7 @@ class Replicas:
             # Authenticate the primary through its decrypting layer; the ciphertext's hash is then learnt.
             got, _ = hash_of(self.storage, o.key)
             if got != o.sha256:
-                raise ContentMismatch(f"the library's copy does not match its recorded hash; run `workbench scrub`")
+                raise ContentMismatch("the library's copy does not match its recorded hash; run `workbench scrub`")
         if not force and target.exists(rkey):
             digest, size = hash_of(target, rkey)
             if expected is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from workbench.catalog.schema import OCR
 from workbench.catalog.filters import where
