@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -135,8 +136,15 @@ def choose(page, root: Path, tag: str) -> None:
     """Find a tag as a person does: type part of it, then pick it from the list."""
     row = Library.open(root).tag_overview().set_index("tag").loc[tag]
     page.get_by_placeholder("type part of a tag").fill(tag)
-    settle(page, 400)
-    page.locator("select").select_option(label=tag_label({"tag": tag, **row.to_dict()}))
+    # The list narrows over the websocket: pick only once it has (a choice made in the old list can be undone
+    # by the narrowing arriving after it, which picks the first match).
+    select = page.locator("select")            # in Panel's shadow DOM: a locator reaches it, a query does not
+    narrowed = "(s, t) => s.options.length > 0 && [...s.options].every(o => o.label.includes(t))"
+    deadline = time.monotonic() + 30
+    while not select.evaluate(narrowed, tag):
+        assert time.monotonic() < deadline, f"the tag list never narrowed to {tag!r}"
+        page.wait_for_timeout(100)
+    select.select_option(label=tag_label({"tag": tag, **row.to_dict()}))
     summary(page, f"{tag} at ")
 
 
