@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from browser import open_page, screenshot, served, settle
+from browser import open_page, screenshot, served
 from workbench import Library
 from workbench.dashboards.tagging import Tagging, tag_label
 
