@@ -866,3 +866,53 @@ def test_uploads_decided_together_each_get_their_own_outcome(tmp_path):
     assert lib.get(ends["new.jpg"].media_id)["owner"] == "ann"
     assert not [n for n in lib.storage.staging_names() if ".data" in n]
     lib.uploads.close()
+
+
+def _start_gallery(root: Path, log_path: Path) -> tuple[str, subprocess.Popen]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "workbench", "--library", str(root), "gallery", "--port", str(port), "--no-show"]
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    wait_for_http(f"{base}/voila/static/voila.js", proc=proc)
+    return base, proc
+
+
+@pytest.mark.slow
+def test_a_server_killed_9_mid_upload_loses_no_byte_it_answered_for_and_the_upload_finishes_after(tmp_path):
+    """kill -9 of the whole gallery (server, workers, kernels) after the first half was answered: a new server
+    on the same library reports that half at the next HEAD, takes the rest, and the photo enters the library
+    once, whole; nothing half-written is left in it."""
+    import os
+    import signal
+    from workbench.library import Library
+    root = tmp_path / "library"
+    lib = Library.open(root, create=True)
+    lib.add_user("ann", "ann-password", "viewer")
+    lib.settings.upload_roles = ["admin", "curator", "viewer"]
+    lib.settings.save(root)
+    data = jpeg_bytes(41, (1600, 1200))
+    half = len(data) // 2
+    base, proc = _start_gallery(root, tmp_path / "gallery.log")
+    try:
+        t = Tus(Visitor(base))
+        assert t.v.sign_in("ann", "ann-password").status_code == 302
+        r = t.create_with(data[:half], length=len(data), name="killed.jpg")
+        assert r.status_code == 201 and int(r.headers["Upload-Offset"]) == half
+        location = r.headers["Location"]                              # relative to the server
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    base, proc = _start_gallery(root, tmp_path / "gallery.log")
+    try:
+        t = Tus(Visitor(base))
+        assert t.v.sign_in("ann", "ann-password").status_code == 302
+        assert int(t.head(location).headers["Upload-Offset"]) == half        # every answered byte is there
+        assert t.patch(location, half, data[half:]).status_code == 204
+        assert t.outcome(location)["result"] == "added"
+        mid = hashlib.sha256(data).hexdigest()[:16]
+        assert in_library(root, mid)
+        stored = list(library(root).originals_dir.rglob(f"{hashlib.sha256(data).hexdigest()}*"))
+        assert len(stored) == 1 and stored[0].read_bytes() == data
+    finally:
+        stop_group(proc, timeout_s=20)
