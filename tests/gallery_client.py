@@ -7,8 +7,10 @@ import json
 import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 from browser import run_in_own_loop
@@ -130,3 +132,26 @@ async def talk(base: str, kernel_id: str, msgs: list, *, cookie: str = "", v1: b
             break
     ws.close()
     return got
+
+
+def kernels_of(server_pid: int) -> list[psutil.Process]:
+    """The server's kernel processes: ipykernel children, or forks of its fork server (which carry the fork
+    server's command line; the fork server itself is the server's own child)."""
+    out = []
+    for p in psutil.Process(server_pid).children(recursive=True):
+        try:
+            cmd = " ".join(p.cmdline())
+            if "ipykernel" in cmd or ("workbench.gallery.forkserver" in cmd and p.ppid() != server_pid):
+                out.append(p)
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def server_pid(log: Path) -> int:
+    """The `workbench gallery` process serving on this log (the one whose children are the kernels)."""
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "workbench" in cmd and " gallery " in f" {cmd} " and str(log.parent) in cmd:
+            return p.pid
+    raise AssertionError("gallery server process not found")

@@ -23,35 +23,12 @@ import pytest
 
 from browser import served_gallery
 from factory import jpeg
-from gallery_client import Visitor, message, request_states
+from gallery_client import kernels_of, server_pid, Visitor, message, request_states
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = {"ann": "ann-password", "bob": "bob-password", "cat": "cat-password",   # cat: guessed at
             "dan": "dan-password"}                                                  # dan: behind a proxy
-
-
-def kernels_of(server_pid: int) -> list[psutil.Process]:
-    """The server's kernel processes: ipykernel children, or forks of its fork server (which carry the fork
-    server's command line; the fork server itself is the server's own child)."""
-    out = []
-    for p in psutil.Process(server_pid).children(recursive=True):
-        try:
-            cmd = " ".join(p.cmdline())
-            if "ipykernel" in cmd or ("workbench.gallery.forkserver" in cmd and p.ppid() != server_pid):
-                out.append(p)
-        except psutil.NoSuchProcess:
-            continue
-    return out
-
-
-def server_pid(log: Path) -> int:
-    """The `workbench gallery` process serving on this log (the one whose children are the kernels)."""
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if "workbench" in cmd and " gallery " in f" {cmd} " and str(log.parent) in cmd:
-            return p.pid
-    raise AssertionError("gallery server process not found")
 
 
 def build(root: Path, **settings) -> Path:

@@ -15,7 +15,7 @@ import pytest
 
 from browser import served_gallery
 from factory import jpeg
-from gallery_client import Visitor
+from gallery_client import kernels_of, server_pid, Visitor
 
 pytestmark = pytest.mark.slow
 
@@ -25,27 +25,6 @@ EVIL_FILE = "<img src=x onerror=alert(1)>'\"&.jpg"
 EVIL_ALBUM = "<script>alert('album')</script><b>Trip</b>"
 #: More than one screen of tiles (48), so the page has to fetch the rest.
 ANN_PHOTOS = 52
-
-
-def kernels_of(server_pid: int) -> list[psutil.Process]:
-    """The server's kernels (ipykernel children or forks of its fork server, which is itself a child)."""
-    out = []
-    for p in psutil.Process(server_pid).children(recursive=True):
-        try:
-            cmd = " ".join(p.cmdline())
-            if "ipykernel" in cmd or ("workbench.gallery.forkserver" in cmd and p.ppid() != server_pid):
-                out.append(p)
-        except psutil.NoSuchProcess:
-            continue
-    return out
-
-
-def server_pid(log: Path) -> int:
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if "workbench" in cmd and " gallery " in f" {cmd} " and str(log.parent) in cmd:
-            return p.pid
-    raise AssertionError("gallery server process not found")
 
 
 def secret_of(pid: int) -> str:

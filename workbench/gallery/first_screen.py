@@ -303,11 +303,7 @@ class _Plain(web.RequestHandler):
     """Headers of every first-screen answer: never cached, never framed, never sniffed."""
 
     def set_default_headers(self) -> None:
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "same-origin")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Content-Security-Policy", CSP)
+        pages.plain_page_headers(self, CSP)
 
     def initialize(self, secret: str) -> None:  # type: ignore[override]
         self.secret = secret

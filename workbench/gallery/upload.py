@@ -636,13 +636,9 @@ class UploadPage(web.RequestHandler):
     """``/upload``: the page. Signed-in visitors upload as themselves; ``?share=TOKEN`` into a link's album."""
 
     def set_default_headers(self) -> None:
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "same-origin")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Content-Security-Policy",
-                        "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; "
-                        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+        pages.plain_page_headers(self, "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+                                 "connect-src 'self'; img-src 'self' data:; form-action 'self'; "
+                                 "frame-ancestors 'none'; base-uri 'none'")
 
     def get(self) -> None:
         lib = identity.library_of(self)
