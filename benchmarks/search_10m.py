@@ -1,0 +1,370 @@
+#!/usr/bin/env python
+"""Search at ten million: the library's vector index (workbench.semantic.vector_index) over 10M 512-d vectors.
+
+What it does (each phase runs in its own process, so its peak RSS is its own)
+  1. gen (not a latency measurement; run under `nice -n 10`). --rows CLIP-like unit vectors from
+     benchmarks/search.py's generator (`Mixture(512, 3000, seed 7)`, the same chunks of 100k rows, so the
+     first 1M rows are search.py's 1M table) are streamed straight into a Lance dataset `db/emb.lance`
+     (media_id, model_id, vector, taken_at, kind), never all in RAM: two worker processes generate chunks,
+     this process writes them. The exact top-10 is computed in the same stream (numpy, the best 10 per query
+     kept), so there is no second copy of the vectors and no second pass over 20 GB:
+       - queries (--queries, default 200): half *perturbed stored vectors* (a stored row plus within-cluster
+         noise, as search.py; the rows are drawn from the first two chunks, which are generated first: the
+         chunks are i.i.d., so these rows are as random as any), half *fresh samples* of the mixture;
+       - truth for all rows and for three date windows (WINDOWS: ~1%, 10% and 50% of rows).
+     Records generation time, disk, and the truth in `truth.npz`.
+  2. index: `vector_index.ensure_indexes(table)` (the library's own build: scalar indexes, then IVF-PQ with
+     num_partitions_for(rows) partitions and num_sub_vectors_for(512) sub-vectors). Records build time and
+     the process's peak RSS, and the index's disk.
+  3. query: every query through `vector_index.vector_search()` (the library's search path: nprobes from the
+     table's index, refine, prefiltered `where`), plain and with each date window, first with the library's
+     defaults, then for each --nprobes x --refine in the sweep. p50/p95 latency and recall@10 against the
+     truth, the 1-minute load average before and after each series, and the query process's peak RSS.
+     --query-only --reuse DIR repeats just this phase on a kept dataset (e.g. on an idle machine).
+
+Goal (issue 20): p50 under 50 ms at recall@10 >= 0.95, plain and date-filtered, in under 8 GiB RSS.
+
+The library sends date ranges of at most filtered_exact.MAX_EXACT_ROWS rows (800k) to the date-sorted snapshot
+(workbench/semantic/filtered_exact.py) instead of IVF-PQ. That snapshot is not written here: at 10M it is a
+second float32 copy (20 GB) plus int8 codes (5 GB), and write_snapshot() sorts the whole table in memory.
+
+Examples
+  nice -n 10 .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase gen
+  nice -n 10 .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase index
+  .venv/bin/python benchmarks/search_10m.py --query-only --reuse /work/helpers/search10m/w \\
+      --nprobes 40 80 160 --refine 20 40
+  .venv/bin/python benchmarks/search_10m.py --rows 300000 --workdir /tmp/s10m     # all phases, small
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parent.parent
+for p in (REPO, REPO / "benchmarks"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from search import CHUNK, K, Mixture, arrow_rows  # noqa: E402
+
+DIM, CLUSTERS, SEED = 512, 3000, 7
+TARGET_P50_MS, TARGET_RECALL, TARGET_RSS_GIB = 50.0, 0.95, 8.0
+
+
+def _us(s: str) -> int:
+    return int(np.datetime64(s, "us").astype(np.int64))
+
+
+# (name, lo inclusive, hi exclusive): ~1%, 10% and 50% of the 10-year span 2015-2024
+WINDOWS = [("1%", "2019-06-01T00:00:00", "2019-07-07T12:00:00"),
+           ("10%", "2019-01-01T00:00:00", "2020-01-01T00:00:00"),
+           ("50%", "2020-01-01T00:00:00", "2025-01-01T00:00:00")]
+
+
+def window_where(lo: str, hi: str) -> str:
+    return (f"taken_at >= TIMESTAMP '{lo.replace('T', ' ')}' AND "
+            f"taken_at < TIMESTAMP '{hi.replace('T', ' ')}'")
+
+
+def load1() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def peak_rss_gib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)
+
+
+def du_gib(path: Path) -> float:
+    total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return round(total / 2 ** 30, 2)
+
+
+def save_state(workdir: Path, key: str, value) -> None:
+    path = workdir / "results.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    state[key] = value
+    path.write_text(json.dumps(state, indent=1))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Phase 1: data + truth in one stream
+# ----------------------------------------------------------------------------------------------------------
+
+_MIX: Mixture | None = None
+
+
+def _init_worker() -> None:
+    global _MIX
+    _MIX = Mixture(DIM, CLUSTERS, SEED)
+
+
+def _chunk(args: tuple[int, int]):
+    i, n = args
+    return i, *_MIX.chunk(i, n)
+
+
+class TopK:
+    """Running exact top-k (row numbers, similarities) per query."""
+
+    def __init__(self, nq: int):
+        self.s = np.full((nq, K), -np.inf, np.float32)
+        self.i = np.full((nq, K), -1, np.int64)
+
+    def add(self, S: np.ndarray, rows: np.ndarray) -> None:
+        if S.shape[1] == 0:
+            return
+        cs = np.concatenate([self.s, S], axis=1)
+        ci = np.concatenate([self.i, np.broadcast_to(rows, S.shape)], axis=1)
+        top = np.argpartition(-cs, K, axis=1)[:, :K] if cs.shape[1] > K else np.argsort(-cs, axis=1)[:, :K]
+        self.s, self.i = np.take_along_axis(cs, top, 1), np.take_along_axis(ci, top, 1)
+
+    def sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(-self.s, axis=1)
+        return np.take_along_axis(self.i, order, 1), np.take_along_axis(self.s, order, 1)
+
+
+def phase_gen(workdir: Path, rows: int, queries: int) -> dict:
+    import lance
+
+    mix = Mixture(DIM, CLUSTERS, SEED)
+    n_chunks = (rows + CHUNK - 1) // CHUNK
+    sizes = [min(CHUNK, rows - c * CHUNK) for c in range(n_chunks)]
+    bounds = [(_us(lo), _us(hi)) for _, lo, hi in WINDOWS]
+    tops = {"plain": TopK(queries), **{name: TopK(queries) for name, _, _ in WINDOWS}}
+    counts = {name: 0 for name, _, _ in WINDOWS}
+    state: dict = {"Q": None}
+    pending: list = []
+    head: list = []          # the first chunks, held until the queries exist
+    rng = np.random.default_rng([SEED, 2])
+    half = queries // 2
+    head_rows = min(rows, 2 * CHUNK)
+
+    def make_queries(x_head: np.ndarray) -> np.ndarray:
+        pick = np.sort(rng.choice(len(x_head), half, replace=False))
+        pert = x_head[pick] + 0.25 * mix.noise(rng, half)
+        pert /= np.linalg.norm(pert, axis=1, keepdims=True)
+        fresh = mix.sample(rng, queries - half)
+        state["pick"] = pick
+        return np.vstack([pert, fresh]).astype(np.float32)
+
+    def account(i: int, x: np.ndarray, taken: np.ndarray) -> None:
+        start = i * CHUNK
+        S = state["Q"] @ x.T
+        idx = np.arange(start, start + len(x))
+        tops["plain"].add(S, idx)
+        for (name, _, _), (lo, hi) in zip(WINDOWS, bounds):
+            m = (taken >= lo) & (taken < hi)
+            counts[name] += int(m.sum())
+            tops[name].add(S[:, m], idx[m])
+
+    def batches():
+        ctx = mp.get_context("forkserver")   # lance is not fork-safe
+        with ctx.Pool(2, initializer=_init_worker) as pool:
+            it = iter(enumerate(sizes))
+            for _ in range(3):                              # at most 3 chunks (600 MB) in flight
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.apply_async(_chunk, (nxt,)))
+            t_last = time.perf_counter()
+            while pending:
+                i, x, taken, kind = pending.pop(0).get()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(pool.apply_async(_chunk, (nxt,)))
+                if state["Q"] is None:
+                    head.append((i, x, taken))
+                    if sum(len(h[1]) for h in head) >= head_rows:
+                        state["Q"] = make_queries(np.vstack([h[1] for h in head]))
+                        for hi_, hx, ht in head:
+                            account(hi_, hx, ht)
+                        head.clear()
+                else:
+                    account(i, x, taken)
+                yield arrow_rows(x, taken, kind, i * CHUNK).to_batches()[0]
+                if i % 10 == 9:
+                    now = time.perf_counter()
+                    print(f"  chunk {i + 1}/{n_chunks} ({now - t_last:.0f} s for the last 10, load {load1()})",
+                          flush=True)
+                    t_last = now
+
+    schema = arrow_rows(*mix.chunk(0, 2)[:3], 0).schema
+    path = workdir / "db" / "emb.lance"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    lance.write_dataset(pa.RecordBatchReader.from_batches(schema, batches()), str(path), mode="overwrite")
+    gen_s = time.perf_counter() - t0
+    truth = {}
+    for name, top in tops.items():
+        ids, sims = top.sorted()
+        truth[f"ids_{name}"], truth[f"sims_{name}"] = ids, sims
+    np.savez(workdir / "truth.npz", Q=state["Q"], is_pert=np.arange(queries) < half, **truth)
+    out = {"rows": rows, "queries": queries, "gen_s": round(gen_s, 1), "dataset_gib": du_gib(path),
+           "fragments": len(lance.dataset(str(path)).get_fragments()),
+           "window_rows": counts, "peak_rss_gib": peak_rss_gib(),
+           "top1_cos_median_perturbed": round(float(np.median(truth["sims_plain"][:half, 0])), 3),
+           "top1_cos_median_fresh": round(float(np.median(truth["sims_plain"][half:, 0])), 3),
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    print(f"gen: {out}", flush=True)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Phase 2: the library's index build
+# ----------------------------------------------------------------------------------------------------------
+
+def open_table(workdir: Path):
+    import lancedb
+    return lancedb.connect(workdir / "db").open_table("emb")
+
+
+def phase_index(workdir: Path) -> dict:
+    from workbench.semantic import vector_index as vi
+
+    table = open_table(workdir)
+    rows = table.count_rows()
+    before = du_gib(workdir / "db")
+    l0 = load1()
+    t0 = time.perf_counter()
+    vi.ensure_indexes(table, min_rows_for_ann=10 ** 12)            # scalar indexes only
+    scalar_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    action = vi.ensure_indexes(table)
+    build_s = time.perf_counter() - t0
+    ann = vi.ann_index(table, "vector")
+    parts, trained = vi.ann_shape(ann, rows)
+    out = {"action": action, "scalar_index_s": round(scalar_s, 1), "ann_build_s": round(build_s, 1),
+           "index": ann.name, "num_partitions": parts, "num_sub_vectors": vi.num_sub_vectors_for(DIM),
+           "index_gib": round(du_gib(workdir / "db") - before, 2), "peak_rss_gib": peak_rss_gib(),
+           "load1": [l0, load1()], "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    print(f"index: {out}", flush=True)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Phase 3: queries through vector_search()
+# ----------------------------------------------------------------------------------------------------------
+
+def run_series(table, Q, truth, is_pert, where, warmup: int) -> dict:
+    from workbench.semantic import vector_index as vi
+
+    def search(q):
+        return vi.vector_search(table, q, K, where=where, columns=["media_id"]).column("media_id").to_pylist()
+
+    for q in Q[:warmup]:
+        search(q)
+    lat, rec = [], []
+    l0 = load1()
+    for q, t in zip(Q, truth):
+        t0 = time.perf_counter()
+        ids = search(q)
+        lat.append((time.perf_counter() - t0) * 1000)
+        rec.append(len({int(s[1:]) for s in ids} & set(t.tolist())) / K)
+    lat, rec = np.array(lat), np.array(rec)
+    return {"p50_ms": round(float(np.percentile(lat, 50)), 1), "p95_ms": round(float(np.percentile(lat, 95)), 1),
+            "recall10": round(float(rec.mean()), 3), "recall10_perturbed": round(float(rec[is_pert].mean()), 3),
+            "recall10_fresh": round(float(rec[~is_pert].mean()), 3), "load1": [l0, load1()]}
+
+
+def phase_query(workdir: Path, nprobes_list: list[int], refine_list: list[int], warmup: int,
+                modes: list[str], max_queries: int | None) -> dict:
+    from workbench.semantic import vector_index as vi
+
+    table = open_table(workdir)
+    rows = table.count_rows()
+    tr = np.load(workdir / "truth.npz")
+    Q, is_pert = tr["Q"], tr["is_pert"]
+    if max_queries:
+        sel = np.r_[0:max_queries // 2, len(Q) // 2:len(Q) // 2 + max_queries - max_queries // 2]
+    else:
+        sel = np.arange(len(Q))
+    ann = vi.ann_index(table, "vector")
+    parts, _ = vi.ann_shape(ann, ann.num_indexed_rows or rows)
+    wheres = {"plain": None, **{name: window_where(lo, hi) for name, lo, hi in WINDOWS}}
+    defaults = (vi.NPROBES_FRACTION, vi.FILTERED_NPROBES_FRACTION, vi.SCAN_ROWS_BUDGET, vi.REFINE_FACTOR)
+    configs = [("library default", None, None)] + [(f"nprobes {p} refine {r}", p, r)
+                                                     for p in nprobes_list for r in refine_list]
+    out = {"rows": rows, "index": ann.name, "partitions": parts, "queries": int(len(sel)), "series": []}
+    for label, nprobes, refine in configs:
+        if nprobes is None:
+            vi.NPROBES_FRACTION, vi.FILTERED_NPROBES_FRACTION, vi.SCAN_ROWS_BUDGET, vi.REFINE_FACTOR = defaults
+        else:
+            vi.NPROBES_FRACTION = vi.FILTERED_NPROBES_FRACTION = nprobes / parts
+            vi.SCAN_ROWS_BUDGET, vi.REFINE_FACTOR = 0, refine
+        for mode in modes:
+            where = wheres[mode]
+            r = run_series(table, Q[sel], tr[f"ids_{mode}"][sel], is_pert[sel], where, warmup)
+            r.update(config=label, mode=mode, refine=vi.REFINE_FACTOR,
+                     nprobes=vi.nprobes_for(parts, ann.num_indexed_rows or rows, filtered=where is not None),
+                     target="PASS" if r["p50_ms"] < TARGET_P50_MS and r["recall10"] >= TARGET_RECALL else "FAIL")
+            out["series"].append(r)
+            print(f"  {label:<24} {mode:<6} nprobes {r['nprobes']:>5} refine {r['refine']:>3}: p50 {r['p50_ms']:>6} "
+                  f"p95 {r['p95_ms']:>6} recall {r['recall10']:.3f} ({r['recall10_perturbed']:.3f}/"
+                  f"{r['recall10_fresh']:.3f}) load {r['load1']} {r['target']}  rss {peak_rss_gib()} GiB",
+                  flush=True)
+    out["peak_rss_gib"] = peak_rss_gib()
+    out["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--queries", type=int, default=200, help="queries (half perturbed, half fresh)")
+    ap.add_argument("--workdir", type=Path, help="where the dataset, truth and results.json go")
+    ap.add_argument("--phase", choices=["all", "gen", "index", "query"], default="all")
+    ap.add_argument("--query-only", action="store_true", help="only the query phase (with --reuse)")
+    ap.add_argument("--reuse", type=Path, help="a --workdir whose gen and index phases are done")
+    ap.add_argument("--nprobes", type=int, nargs="*", default=[], help="sweep: partitions probed")
+    ap.add_argument("--refine", type=int, nargs="*", default=[40], help="sweep: refine factors")
+    ap.add_argument("--modes", nargs="*", default=["plain"] + [w[0] for w in WINDOWS])
+    ap.add_argument("--max-queries", type=int, default=None, help="use only this many queries (half of each kind)")
+    ap.add_argument("--warmup", type=int, default=10)
+    args = ap.parse_args(argv)
+    if args.query_only:
+        if args.reuse is None:
+            ap.error("--query-only needs --reuse DIR")
+        args.phase, args.workdir = "query", args.reuse
+    if args.workdir is None:
+        ap.error("--workdir (or --query-only --reuse DIR) is required")
+    workdir = args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    if args.phase == "all":
+        base = [sys.executable, __file__, "--workdir", str(workdir), "--rows", str(args.rows),
+                "--queries", str(args.queries)]
+        for phase in ("gen", "index"):
+            subprocess.run(["nice", "-n", "10", *base, "--phase", phase], check=True)
+        sweep = [a for flag, vals in (("--nprobes", args.nprobes), ("--refine", args.refine))
+                 for a in ([flag, *map(str, vals)] if vals else [])]
+        subprocess.run([*base, "--phase", "query", *sweep, "--modes", *args.modes], check=True)
+        print(json.dumps(json.loads((workdir / "results.json").read_text()), indent=1))
+        return 0
+    if args.phase == "gen":
+        save_state(workdir, "gen", phase_gen(workdir, args.rows, args.queries))
+    elif args.phase == "index":
+        save_state(workdir, "index", phase_index(workdir))
+    else:
+        r = phase_query(workdir, args.nprobes, args.refine, args.warmup, args.modes, args.max_queries)
+        path = workdir / "results.json"
+        state = json.loads(path.read_text()) if path.exists() else {}
+        state.setdefault("query_runs", []).append(r)
+        path.write_text(json.dumps(state, indent=1))
+        print(f"query process peak RSS {r['peak_rss_gib']} GiB (goal < {TARGET_RSS_GIB} GiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
