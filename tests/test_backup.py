@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from backup_helpers import (PASSWORD, _backup_password, assert_consistent, library_with, needs_restic,  # noqa: F401
                             noise_jpegs, originals_on_disk, snapshot_ids)
 from workbench.backup import BackupError
+from workbench.catalog.filters import Eq
 from workbench.cli.main import app
 from workbench.library import Library
 
@@ -227,3 +229,75 @@ def test_a_library_whose_catalog_is_in_the_bucket_too_backs_up_and_restores_to_a
     back = Library.open(out["library"])
     assert_consistent(back)
     assert len(back.media()) == 2                                # the catalog as pinned, not as it is now
+
+
+# Eight backups at chosen times (restic's own --time, on the path and host `workbench backup` uses), and the reason
+# each must stay or go under keep last 1, daily 2, weekly 2 (ISO weeks, from Monday), monthly 3.
+RETENTION_CASES = [
+    ("2026-12-02 18:00:00", True),    # the last; also the newest of its day, week (49) and month (December)
+    ("2026-12-02 09:00:00", False),   # an older one of the same day
+    ("2026-12-01 12:00:00", True),    # the second day: kept by keep_daily alone (week 49, December already kept)
+    ("2026-11-30 12:00:00", True),    # newest of November: kept by keep_monthly alone (Monday of week 49)
+    ("2026-11-28 12:00:00", True),    # newest of week 48: kept by keep_weekly alone (November already kept)
+    ("2026-11-20 12:00:00", False),   # week 47: beyond keep_weekly 2
+    ("2026-10-15 12:00:00", True),    # the third month: keep_monthly
+    ("2026-09-10 12:00:00", False),   # the fourth month: beyond keep_monthly 3
+]
+
+
+def test_retention_keeps_one_backup_per_day_week_and_month_as_the_settings_say(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.backup.restic import HOST, TAG, Restic, repository
+    from workbench.backup.snapshot import STAGING
+    monkeypatch.setenv("TZ", "UTC")
+    lib = library_with(tmp_path, 1)
+    repo = str(tmp_path / "repo")
+    restic = Restic(repository(repo), password=PASSWORD)
+    restic.init_if_missing()
+    folder = lib.root / STAGING                       # the path every `workbench backup` of this library has
+    folder.mkdir()
+    (folder / "library.json").write_text("{}")
+    for when, _ in RETENTION_CASES:
+        restic.run(["backup", "--host", HOST, "--tag", TAG, "--time", when, str(folder)])
+    folder.joinpath("library.json").unlink()
+    folder.rmdir()
+    times = {s["id"]: s["time"][:19].replace("T", " ") for s in restic.snapshots()}
+    assert sorted(times.values()) == sorted(w for w, _ in RETENTION_CASES)
+    s = {"backup_keep_last": 1, "backup_keep_daily": 2, "backup_keep_weekly": 2, "backup_keep_monthly": 3}
+    (lib.root / "settings.json").write_text(json.dumps(s))
+
+    r = CliRunner().invoke(app, ["--library", str(lib.root), "backups", "forget", repo, "--json"])
+    assert r.exit_code == 0, r.output
+    removed = json.loads(r.output)["removed"]
+    assert sorted(times[i] for i in removed) == sorted(w for w, keep in RETENTION_CASES if not keep)
+    left = [t[:19].replace("T", " ") for t in Library.open(lib.root).backups(repo)["time"]]
+    assert sorted(left) == sorted(w for w, keep in RETENTION_CASES if keep)
+    restic.check()                                    # pruned, and what is left is whole
+
+
+@pytest.mark.slow
+def test_the_cli_restores_as_of_a_time_and_brings_single_media_back_from_a_backup(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, 2)
+    repo, runner, base = str(tmp_path / "repo"), CliRunner(), ["--library", str(lib.root)]
+    assert runner.invoke(app, [*base, "backup", repo]).exit_code == 0
+    between = datetime.now().astimezone().isoformat(timespec="seconds")
+    time.sleep(1.1)                                               # restic's times are to the nanosecond; ours
+    lib.import_files(noise_jpegs(tmp_path / "more", 2, start=60), progress=False)   # to the second
+    assert runner.invoke(app, [*base, "backup", repo]).exit_code == 0
+
+    r = runner.invoke(app, [*base, "restore", "--from", repo, "--to", str(tmp_path / "then"), "--at", between])
+    assert r.exit_code == 0, r.output
+    then = Library.open(tmp_path / "then")
+    assert len(then.media()) == 2 and len(lib.media()) == 4       # the library as it was at that time
+    assert_consistent(then)
+
+    lost = max(lib.media()["id"])                          # an original deleted and its row gone
+    path = lib.original_path(lost)
+    os.chmod(path, stat.S_IWUSR | stat.S_IRUSR)
+    path.unlink()
+    lib.catalog.delete("media", Eq("id", lost))
+    r = runner.invoke(app, [*base, "restore", "--from", repo, lost[:10], "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output.splitlines()[0]) == {"id": lost, "original": "restored", "row": "restored"}
+    assert_consistent(Library.open(lib.root))
+    assert len(Library.open(lib.root).media()) == 4

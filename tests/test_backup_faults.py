@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from backup_helpers import (PASSWORD, _backup_password, assert_consistent, library_with, needs_restic,  # noqa: F401
-                            noise_jpegs, snapshot_ids)
+                            noise_jpegs, originals_on_disk, snapshot_ids)
 from workbench.backup import BackupError
 from workbench.library import Library
 
@@ -84,19 +84,28 @@ def test_kill_9_during_a_restore_then_rerun_completes(tmp_path: Path) -> None:
 
 def test_with_the_catalog_folder_deleted_restore_brings_back_every_row_and_original(tmp_path: Path) -> None:
     lib = library_with(tmp_path, 5)
+    lib.process(["thumbnails"], progress=False)
     trashed = lib.media()["id"].iloc[0]
     lib.trash([trashed])
     repo = str(tmp_path / "repo")
     lib.backup(repo)
-    tables = {n: lib.catalog.read(n).to_pylist() for n in ("media", "sources", "trash")}
+    tables = {n: _rows(lib, n) for n in lib.catalog.table_names()}
+    originals = {b: (lib.originals_dir / b).read_bytes() for b in originals_on_disk(lib)}
+    assert {"media", "sources", "trash", "thumbnails"} <= set(tables) and len(originals) == 5
     shutil.rmtree(lib.root / "catalog")
 
     back = Library.open(Library.restore_library(tmp_path / "restored", repo, settings_from=lib.root)["library"])
-    for name, rows in tables.items():
-        key = {"media": "id", "sources": "key", "trash": "media_id"}[name]
-        assert sorted(back.catalog.read(name).to_pylist(), key=lambda r: r[key]) == sorted(rows, key=lambda r: r[key])
+    assert set(back.catalog.table_names()) == set(tables)
+    for name, rows in tables.items():                     # every row of every table, as it was
+        assert _rows(back, name) == rows, name
+    assert {b: (back.originals_dir / b).read_bytes() for b in originals_on_disk(back)} == originals
     assert_consistent(back)
     assert back.trashed_ids() == {trashed}
+
+
+def _rows(lib: Library, table: str) -> list[str]:
+    """A table's rows in a comparable, order-free form."""
+    return sorted(repr(sorted(r.items())) for r in lib.catalog.read(table).to_pylist())
 
 
 def _mount_tmpfs(folder: Path, size_mb: int) -> None:

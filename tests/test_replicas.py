@@ -199,3 +199,28 @@ def test_a_replica_folder_that_vanished_is_reported_not_recreated_and_the_others
     assert not (tmp_path / "usb").exists()
     rep = lib.scrub(progress=False)
     assert [(e["location"], e["problem"], e["action"]) for e in rep.events] == [("usb", "unreachable", "unrepairable")]
+
+
+def test_workbench_status_shows_per_replica_the_originals_safe_there_and_pending(template, tmp_path):
+    lib = make_library(template, tmp_path)
+    lib.replicas.add(str(tmp_path / "usb"), name="usb")
+    lib.replicas.sync(progress=False)
+    lib.replicas.add(str(tmp_path / "nas"), name="nas")             # added after the sync: nothing there yet
+    jpeg(tmp_path / "new" / "n1.jpg", 320, 240, seed=2001)
+    jpeg(tmp_path / "new" / "n2.jpg", 320, 240, seed=2002)
+    lib.import_files([tmp_path / "new"], progress=False)            # imported, not yet processed nor synced
+
+    res = CliRunner().invoke(app, ["-L", str(lib.root), "status"])
+    assert res.exit_code == 0, res.output
+    rows = [[c.strip() for c in line.split("\u2502")[1:-1]] for line in res.output.splitlines()]
+    counts = {r[0]: (r[2], r[3]) for r in rows if len(r) == 4 and r[0] in ("usb", "nas")}
+    # the replicas table: replica, target, originals safe, pending
+    assert counts == {"usb": (str(N_PHOTOS), "2"), "nas": ("0", str(N_PHOTOS + 2))}, res.output
+
+
+def test_a_sync_shows_its_progress_per_replica(template, tmp_path, capsys):
+    lib = make_library(template, tmp_path)
+    lib.replicas.add(str(tmp_path / "usb"), name="usb")
+    lib.replicas.sync(progress=True)
+    err = capsys.readouterr().err
+    assert "sync usb" in err and f"{N_PHOTOS}/{N_PHOTOS}" in err

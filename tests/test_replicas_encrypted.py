@@ -53,3 +53,30 @@ def test_an_encrypted_librarys_replica_holds_only_its_ciphertext_and_repairs_it(
         ("primary", "repaired"), ("primary", "repaired"), ("usb", "resent")]
     assert stored_files(lib.root) == primary == stored_files(tmp_path / "usb")
     assert set(lib.verify(progress=False)["status"]) == {"ok"}
+
+
+def test_an_encrypted_librarys_bucket_replica_holds_only_ciphertext_and_repairs_both_ways(encrypted, s3_env,
+                                                                                          tmp_path):
+    lib = encrypted
+    lib.replicas.add(f"s3://{s3_env.bucket}/replica", name="bucket")
+    (rep,) = lib.replicas.sync(progress=False)
+    assert (rep.copied, rep.failures) == (12, [])
+    primary = stored_files(lib.root)
+    in_bucket = {k.removeprefix("replica/"): s3_env.client.get_object(Bucket=s3_env.bucket, Key=k)["Body"].read()
+                 for k in s3_env.keys("replica/")}
+    assert in_bucket == primary                                        # the sealed objects, as stored
+    shas = set(lib.media()["sha256"])
+    assert not any(s[:12] in k for k in in_bucket for s in shas)        # no content hash in any object name
+    plain = (tmp_path / "in" / "05.jpg").read_bytes()[2000:2064]
+    assert not any(plain in data for data in in_bucket.values())        # no plaintext
+
+    objects = sorted(primary)
+    damage(lib.root / objects[0], "truncate")                          # the library's copy fails authentication
+    s3_env.client.delete_object(Bucket=s3_env.bucket, Key=f"replica/{objects[1]}")   # a copy gone from the bucket
+    rep = lib.scrub(progress=False)
+    assert sorted((e["location"], e["action"], e["source"]) for e in rep.events) == [
+        ("bucket", "resent", "primary"), ("primary", "repaired", "bucket")]
+    assert stored_files(lib.root) == primary
+    assert {k.removeprefix("replica/"): s3_env.client.get_object(Bucket=s3_env.bucket, Key=k)["Body"].read()
+            for k in s3_env.keys("replica/")} == primary
+    assert set(lib.verify(progress=False)["status"]) == {"ok"}

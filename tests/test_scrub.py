@@ -3,6 +3,7 @@ verified copy, byte-identical; nothing is repaired from a bad copy; sampled scru
 scrub killed with SIGKILL leaves nothing half-repaired and the rerun completes."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -194,3 +195,22 @@ def test_kill_9_during_scrub_then_rerun_repairs_everything_once(template, tmp_pa
     # Each repair is recorded once at most (a kill between a repair and its record loses only the record).
     assert len(repaired) == len(set(repaired)) and set(repaired) <= set(hit)
     assert lib.scrub(progress=False).events == []
+
+
+def test_the_cli_scrub_takes_a_sample_percent_and_a_time_budget(template, tmp_path):
+    lib = make_library(template, tmp_path)
+    runner, base = CliRunner(), ["-L", str(lib.root), "scrub", "--json"]
+
+    def summary(*args: str) -> dict:
+        res = runner.invoke(app, [*base, *args])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.output.splitlines()[-1])
+
+    stopped = summary("--budget-s", "0")
+    assert (stopped["checked"], stopped["stopped_by_budget"]) == (0, True)
+    first, second = summary("--sample", "50"), summary("--sample", "50")
+    assert first["total"] == 3 * N_PHOTOS                           # each original, its thumbnail and preview
+    assert first["checked"] == second["checked"] == first["total"] // 2
+    assert lib.catalog.count("rendition_hashes") == 2 * N_PHOTOS     # the two halves together read everything
+    bad = runner.invoke(app, [*base, "--sample", "0"])
+    assert bad.exit_code != 0 and "percentage" in bad.output
