@@ -80,3 +80,23 @@ def test_an_encrypted_librarys_bucket_replica_holds_only_ciphertext_and_repairs_
     assert {k.removeprefix("replica/"): s3_env.client.get_object(Bucket=s3_env.bucket, Key=k)["Body"].read()
             for k in s3_env.keys("replica/")} == primary
     assert set(lib.verify(progress=False)["status"]) == {"ok"}
+
+
+def test_an_encrypted_librarys_damaged_thumbnail_fails_authentication_and_is_rebuilt(encrypted):
+    from workbench.catalog.filters import Eq
+    from workbench.storage import derived_key
+    lib = encrypted
+    lib.process(["thumbnails"], progress=False)
+    assert lib.scrub(progress=False).events == []                     # the first scrub learns the renditions
+    mid = lib.media(sort="name")["id"][0]
+    good = lib.thumbnail(mid)
+    (row,) = lib.catalog.read("thumbnails", ["thumb"], Eq("media_id", mid)).to_pylist()
+    sealed = lib.root / lib.storage.name_of(derived_key(row["thumb"]))
+    assert sealed.is_file() and good not in sealed.read_bytes()        # stored sealed, under a keyed name
+    damage(sealed, "flip")
+
+    rep = lib.scrub(progress=False)
+    assert [(e["media_id"], e["object"], e["problem"], e["action"]) for e in rep.events] == [
+        (mid, "thumb", "unreadable", "rebuilt")]
+    assert lib.thumbnail(mid) == good
+    assert lib.scrub(progress=False).events == []
