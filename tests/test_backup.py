@@ -52,6 +52,16 @@ def test_an_incremental_backup_writes_only_what_is_new(tmp_path: Path) -> None:
     assert second["files_unmodified"] >= 6                        # the six old originals were not read again
 
 
+def test_the_repository_holds_no_plaintext_of_originals_or_catalog(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, 2)
+    repo = tmp_path / "repo"
+    lib.backup(str(repo))
+    needles = [p.read_bytes()[5000:5064] for p in (tmp_path / "in").glob("*.jpg")]   # pieces of each original
+    needles += [mid.encode() for mid in lib.media()["id"]]                         # and of the catalog's rows
+    stored = [p.read_bytes() for p in repo.rglob("*") if p.is_file()]
+    assert stored and not [n for n in needles if any(n in data for data in stored)]
+
+
 @pytest.mark.slow
 def test_restore_at_a_time_brings_back_the_library_as_it_was_then(tmp_path: Path) -> None:
     lib = library_with(tmp_path, 2)
