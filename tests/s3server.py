@@ -94,3 +94,109 @@ def s3_env(s3_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> S
     bucket = f"wb-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     return S3Env(s3_server, bucket, client, state)
+
+
+# -- a proxy in front of the server: counts what is read, and fails the way real object stores fail -------------
+# Bodies real servers send (moto has no quotas, never loses a bucket mid-run and never revokes a key).
+FAULT_BODIES = {
+    "full": (507, b"<Error><Code>XMinioStorageFull</Code><Message>Storage backend has reached its minimum free drive "
+                  b"threshold. Please delete a few objects to proceed.</Message></Error>"),   # MinIO
+    "denied": (403, b"<Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist "
+                    b"in our records.</Message></Error>"),                                      # a revoked key
+    "missing-bucket": (404, b"<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist"
+                            b"</Message></Error>"),                                             # a deleted bucket
+}
+FAULTS = (*FAULT_BODIES, "unreachable")
+
+
+class FaultProxy:
+    """An HTTP proxy to the test server on 127.0.0.1. ``fault`` (one of FAULTS) makes writes (PUT/POST) whose path
+    contains ``fault_path`` fail once ``fault_after`` of them went through: with that store's error answer, or for
+    "unreachable" by closing the connection unanswered. With ``everything`` set, once the first write failed every
+    request fails the same way, reads and the catalog's too (the store went away, the key was revoked, the bucket
+    deleted). ``read_bytes[path_part]`` counts the body bytes of GET answers whose path contains ``path_part``."""
+
+    def __init__(self, upstream: str, *, count_paths: tuple[str, ...] = ()):
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlparse
+
+        self.fault: str | None = None
+        self.fault_path = "/originals/"
+        self.fault_after = 0
+        self.everything = False
+        self.tripped = False
+        self.writes_seen = 0
+        self.read_bytes = {p: 0 for p in count_paths}
+        self._lock = threading.Lock()
+        up = urlparse(upstream)
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _fail(self) -> bool:
+                if proxy.fault is None:
+                    return False
+                if not (proxy.tripped and proxy.everything):
+                    if self.command not in ("PUT", "POST") or proxy.fault_path not in self.path:
+                        return False
+                    with proxy._lock:
+                        proxy.writes_seen += 1
+                        if proxy.writes_seen <= proxy.fault_after:
+                            return False
+                        proxy.tripped = True
+                if proxy.fault == "unreachable":
+                    self.close_connection = True          # no answer at all
+                    return True
+                status, body = FAULT_BODIES[proxy.fault]
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return True
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self._fail():
+                    return
+                conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
+                conn.request(self.command, self.path, body=body, headers=dict(self.headers))
+                resp = conn.getresponse()
+                data = resp.read()
+                if self.command == "GET":
+                    with proxy._lock:
+                        for p in proxy.read_bytes:
+                            if p in self.path:
+                                proxy.read_bytes[p] += len(data)
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> "FaultProxy":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -12,6 +12,7 @@ import lancedb
 import pyarrow as pa
 
 from workbench.catalog.filters import Filter, In, render
+from workbench.storage.errors import object_store_errors
 
 #: What ``where=`` takes: a ``Filter`` (``workbench.catalog.filters``); a Lance SQL string still passes while the
 #: callers move to filters.
@@ -32,15 +33,17 @@ NULL_VECTORS = "null"
 COMMIT_RETRIES = 8
 
 
-def _retrying(write: Any) -> Any:
-    """``write()``, tried again after a short random pause when another process committed first."""
-    for attempt in range(COMMIT_RETRIES):
-        try:
-            return write()
-        except (RuntimeError, OSError) as e:
-            if "commit conflict" not in str(e).lower() or attempt == COMMIT_RETRIES - 1:
-                raise
-            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+def _retrying(write: Any, remote: str | None = None) -> Any:
+    """``write()``, tried again after a short random pause when another process committed first. For a catalog in
+    a bucket (``remote``), the store's failures become one-line errors (``storage.errors.object_store_errors``)."""
+    with object_store_errors(remote):
+        for attempt in range(COMMIT_RETRIES):
+            try:
+                return write()
+            except (RuntimeError, OSError) as e:
+                if "commit conflict" not in str(e).lower() or attempt == COMMIT_RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
     return None
 
 
@@ -53,6 +56,7 @@ class Catalog:
         reached with LanceDB ``storage_options``; see docs/storage.md)."""
         self.folder = Path(folder)
         self.uri = uri or str(self.folder)
+        self._remote = self.uri if "://" in self.uri else None     # a catalog in a bucket: see _retrying
         # Check for newer table versions on every read: a long-lived reader (a dashboard, the gallery, a notebook)
         # must see what the CLI or another process committed since it opened the table.
         self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0), storage_options=storage_options)
@@ -123,7 +127,7 @@ class Catalog:
         if data.num_rows == 0:
             return 0
         res = _retrying(lambda: tbl.merge_insert(key).when_not_matched_insert_all().execute(
-            data, on_bad_vectors=NULL_VECTORS))
+            data, on_bad_vectors=NULL_VECTORS), self._remote)
         self._written.add(name)
         return int(getattr(res, "num_inserted_rows", data.num_rows))
 
@@ -133,13 +137,13 @@ class Catalog:
         data = self._as_table(rows, tbl.schema, key)
         if data.num_rows:
             _retrying(lambda: tbl.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(
-                data, on_bad_vectors=NULL_VECTORS))
+                data, on_bad_vectors=NULL_VECTORS), self._remote)
             self._written.add(name)
 
     def delete(self, name: str, where: Where) -> None:
         sql = render(where) or "true"
         tbl = self.table(name)
-        _retrying(lambda: tbl.delete(sql))
+        _retrying(lambda: tbl.delete(sql), self._remote)
         self._written.add(name)
 
     def delete_matching(self, name: str, where: Where) -> int:
@@ -153,12 +157,15 @@ class Catalog:
     def update(self, name: str, where: Where, values: dict[str, Any]) -> None:
         sql = render(where)
         tbl = self.table(name)
-        _retrying(lambda: tbl.update(where=sql, values=values))
+        _retrying(lambda: tbl.update(where=sql, values=values), self._remote)
         self._written.add(name)
 
     # -- reads ----------------------------------------------------------------------------------------------
     def read(self, name: str, columns: list[str] | None = None, where: Where | None = None) -> pa.Table:
-        where = render(where)
+        with object_store_errors(self._remote):
+            return self._read(name, columns, render(where))
+
+    def _read(self, name: str, columns: list[str] | None, where: str | None) -> pa.Table:
         tbl = self.table(name)
         n = tbl.count_rows()
         if n == 0:
@@ -175,7 +182,8 @@ class Catalog:
 
     def count(self, name: str, where: Where | None = None) -> int:
         where = render(where)
-        return int(self.table(name).count_rows(where) if where else self.table(name).count_rows())
+        with object_store_errors(self._remote):
+            return int(self.table(name).count_rows(where) if where else self.table(name).count_rows())
 
     def existing_keys(self, name: str, column: str, values: Iterable[str]) -> set[str]:
         """Which of ``values`` are present in ``column`` (chunked, so large batches stay cheap)."""
@@ -211,7 +219,7 @@ class Catalog:
         def create_if_missing() -> None:     # looked at again after a lost race: the winner may have built it
             if f"{column}_idx" not in {ix.name for ix in tbl.list_indices()} and tbl.count_rows():
                 tbl.create_index(column, config=FTS(with_position=False))
-        _retrying(create_if_missing)
+        _retrying(create_if_missing, self._remote)
 
     def compact(self, only: Iterable[str] | None = None) -> None:
         """Merge the small fragments many commits leave behind and refresh indexes. A catalog in a bucket only
