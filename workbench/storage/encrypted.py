@@ -202,6 +202,7 @@ class EncryptedStorage(Storage):
     def read_range(self, key: str, start: int, length: int) -> bytes:
         with _Reader(self, key) as r:
             r.seek(start)
+            r.stop_at(start + length)       # on object storage: one GET of exactly the chunks the range touches
             return r.read(length) or b""
 
     def identity_at(self, name: str) -> str:
@@ -432,11 +433,13 @@ def _trim(folder: Path, max_bytes: int, keep: Path) -> None:
 class _RangeFile:
     """Seek and read over ranged reads of an object (object storage gives a stream, not a file): a read where the
     last one ended doubles the read-ahead (up to 8 MiB), a jump starts small again, so a video seek fetches about
-    one chunk and a whole read a few large ranges."""
+    one chunk and a whole read a few large ranges. A reader that knows where it stops sets ``until``: reads then
+    fetch up to there in one request and never past it (a 1 MiB range of a video: one GET of its chunks)."""
 
     def __init__(self, inner: Storage, name: str, size: int):
         self.inner, self.name, self.size = inner, name, size
         self.pos, self.buf, self.buf_at, self.ahead, self.last_end = 0, b"", 0, 0, -1
+        self.until: int | None = None
 
     def seek(self, offset: int, whence: int = 0) -> int:
         self.pos = {0: 0, 1: self.pos, 2: self.size}[whence] + offset
@@ -447,8 +450,12 @@ class _RangeFile:
         if end <= self.pos:
             return b""
         if not (self.buf_at <= self.pos and end <= self.buf_at + len(self.buf)):
-            self.ahead = min(max(self.ahead * 2, 1 << 20), 8 << 20) if self.pos == self.last_end else 0
-            self.buf = self.inner.read_range(self.name, self.pos, max(end - self.pos, self.ahead))
+            if self.until is not None and self.pos < self.until:
+                want = max(end, min(self.until, self.pos + (8 << 20))) - self.pos
+            else:
+                self.ahead = min(max(self.ahead * 2, 1 << 20), 8 << 20) if self.pos == self.last_end else 0
+                want = max(end - self.pos, self.ahead)
+            self.buf = self.inner.read_range(self.name, self.pos, want)
             self.buf_at = self.pos
         out = self.buf[self.pos - self.buf_at:end - self.buf_at]
         self.pos += len(out)
@@ -517,6 +524,12 @@ class _Reader(io.RawIOBase):
 
     def seekable(self) -> bool:
         return True
+
+    def stop_at(self, end: int) -> None:
+        """Nothing past plaintext offset ``end`` will be read: on object storage, fetch no chunk beyond it."""
+        if isinstance(self._f, _RangeFile) and self._size:
+            last = (min(end, self._size) - 1) // self._c
+            self._f.until = min(self._stored, HEADER_BYTES + (max(last, 0) + 1) * (self._c + TAG_BYTES))
 
     def tell(self) -> int:
         return self._pos
