@@ -115,3 +115,46 @@ def test_a_plaintext_library_in_a_bucket_is_encrypted_in_place(s3_env, tmp_path)
     assert again.storage.read_bytes(f"originals/{a['blob']}") == photo
     with pytest.raises(LockedError, match="already encrypted"):
         Library.encrypt(s3_env.url, PASS, progress=False)
+
+
+def _windows(data: bytes, stride: int = 1024, size: int = 48) -> list[bytes]:
+    """48-byte slices every ``stride`` bytes of ``data``: any of them found anywhere means its plaintext leaked."""
+    return [data[i:i + size] for i in range(0, max(1, len(data) - size), stride)]
+
+
+def test_no_plaintext_is_in_the_bucket_or_the_local_home_and_another_librarys_object_is_refused(s3_env, tmp_path):
+    """The most exposed layout (catalog in the bucket too): after import and processing, no slice of a photo, a
+    video or their thumbnails and previews is in any object of the bucket or any file of the library's local home;
+    the same photo in another encrypted library has another name, and its object copied over ours is refused."""
+    from workbench.storage.encrypted import TamperedError
+    lib = Library.create(s3_env.url)                                        # catalog_location "bucket"
+    lib.start_encryption(PASS)
+    lib = Library.open(s3_env.url, passphrase=PASS)
+    jpeg(tmp_path / "in" / "a.jpg", 1600, 1200, seed=11)
+    video(tmp_path / "in" / "v.mp4", seconds=2.0)
+    assert lib.import_files([tmp_path / "in"], progress=False).added == 2
+    assert lib.process(["thumbnails"], progress=False)[0].done == 2
+    df = lib.media()
+    plain = [(tmp_path / "in" / "a.jpg").read_bytes(), (tmp_path / "in" / "v.mp4").read_bytes()]
+    plain += [lib.thumbnail(mid, kind) for mid in df["id"] for kind in ("thumb", "preview")]
+    needles = [w for p in plain for w in _windows(p)]
+    assert len(needles) > 100
+
+    bucket = {k: s3_env.client.get_object(Bucket=s3_env.bucket, Key=k)["Body"].read() for k in s3_env.keys()}
+    assert any("/catalog/" in k for k in bucket) and len([k for k in bucket if "/originals/" in k]) == 2
+    home = {p: p.read_bytes() for p in lib.root.rglob("*") if p.is_file()}
+    leaks = [str(k) for k, blob in [*bucket.items(), *home.items()] if any(n in blob for n in needles)]
+    assert leaks == []
+    for sha in df["sha256"]:                                                # no object is named after a photo
+        assert not [k for k in bucket if sha[:16] in k]
+
+    other = Library.create(f"s3://{s3_env.bucket}/other", catalog_location="local")
+    other.start_encryption("another passphrase")
+    other.import_files([tmp_path / "in" / "a.jpg"], progress=False)
+    key = f"originals/{df[df['path'].str.endswith('a.jpg')].iloc[0]['blob']}"
+    ours, theirs = "lib/" + lib.storage.name_of(key), "other/" + other.storage.name_of(key)
+    assert ours.split("/", 1)[1] != theirs.split("/", 1)[1]                 # names are keyed per library
+    s3_env.client.copy_object(Bucket=s3_env.bucket, Key=ours, CopySource={"Bucket": s3_env.bucket, "Key": theirs})
+    with pytest.raises(TamperedError, match="another library key"):
+        lib.storage.read_bytes(key)
+    assert lib.verify(progress=False).set_index("id")["status"].value_counts().to_dict() == {"tampered": 1, "ok": 1}
