@@ -48,8 +48,8 @@ class Visitor:
         return self.post("/logout", {}, allow_redirects=False)
 
     def page(self, query: str = "") -> tuple[requests.Response, str | None]:
-        """Load the gallery page (this is what starts a kernel); (response, kernel id or None)."""
-        r = self.get("/" + query, allow_redirects=False)
+        """Load the gallery's Voilà app, ``/app`` (this is what starts a kernel); (response, kernel id or None)."""
+        r = self.get("/app" + query, allow_redirects=False)
         m = re.search(r'"kernelId": "([0-9a-f-]+)"', r.text)
         return r, (m.group(1) if m else None)
 

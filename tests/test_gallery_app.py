@@ -211,7 +211,7 @@ def test_a_link_that_accepts_uploads_points_its_visitors_to_its_upload_page(lib)
     album = view.create_album("Party")
     view.add_to_album(album, sorted(owned(lib, "bob"))[:1])
     token = view.share_album(album)
-    page_url = "http://photos.example.org/gallery/?share=" + token   # the address the kernel was opened at
+    page_url = "http://photos.example.org/gallery/app?share=" + token   # the address the kernel was opened at
 
     def upload_link() -> str:
         app = Gallery(lib, lib.for_share(token), full_page=True, page_url=page_url, base_url="/gallery/")

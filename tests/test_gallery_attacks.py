@@ -75,10 +75,10 @@ def test_a_stranger_gets_the_sign_in_page_and_no_kernel(server):
     pid = server_pid(log)
     before = len(kernels_of(pid))
     for _ in range(25):
-        r = Visitor(base).get("/", allow_redirects=False)
+        r = Visitor(base).get("/app", allow_redirects=False)
         assert r.status_code == 302 and r.headers["Location"].startswith("/login")
         assert "kernelId" not in r.text
-    page = Visitor(base).get("/")
+    page = Visitor(base).get("/")      # the landing: the timeline, which sends a stranger on to sign in
     assert page.status_code == 200 and "Sign in" in page.text and "kernelId" not in page.text
     assert len(kernels_of(pid)) == before
 
@@ -167,7 +167,8 @@ def test_sign_out_shuts_the_kernel_down_with_everything_it_showed(server):
     assert r.status_code == 302 and "/login" in r.headers["Location"]
     with pytest.raises(HTTPClientError):
         ann.talk(kid, request_states("c1"), listen_s=3)
-    assert ann.get("/", allow_redirects=False).status_code == 302      # and no new page without signing in
+    assert ann.get("/app", allow_redirects=False).status_code == 302   # and no new page without signing in
+    assert ann.get("/timeline", allow_redirects=False).status_code == 302
 
 
 # -- 1 and 2. frames --------------------------------------------------------------------------------------------------
@@ -346,7 +347,7 @@ def test_share_links_media_die_when_the_link_is_revoked(server):
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8866", "127.0.0.1.evil.example"])
 def test_requests_for_another_host_name_are_refused(server, host):
     base, _, _ = server
-    for path in ("/login", "/", "/voila/static/voila.js"):
+    for path in ("/login", "/", "/app", "/timeline", "/voila/static/voila.js"):
         r = Visitor(base).get(path, headers={"Host": host}, allow_redirects=False)
         assert r.status_code == 400, path
     assert Visitor(base).get("/login", headers={"Host": "localhost:1234"}).status_code == 200

@@ -39,8 +39,8 @@ def gallery(library):
 
 
 def sign_in(browser, base: str, pages: list, user: str = USER, password: str = PASSWORD):
-    """The server's own sign-in page (no kernel yet): "/" sends a stranger there."""
-    w = open_gallery(browser, base + "/", "input[name=name]")
+    """The server's own sign-in page (no kernel yet): the app sends a stranger there, and back to the app after."""
+    w = open_gallery(browser, base + "/app", "input[name=name]")
     pages.append(w)
     page = w.page
     page.fill("input[name=name]", user)

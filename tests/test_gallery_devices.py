@@ -47,7 +47,7 @@ def on_device(browser, base: str, pages: list, size: tuple[int, int], *, touch: 
     w = PageWatch(ctx.new_page())
     pages.append(w)
     page = w.page
-    page.goto(base + "/", timeout=120_000)
+    page.goto(base + "/app", timeout=120_000)
     page.wait_for_selector("input[name=name]", timeout=60_000)
     assert_fits(page)                                   # the sign-in page too
     page.fill("input[name=name]", USER)

@@ -101,6 +101,26 @@ def test_a_stranger_is_sent_to_sign_in_and_no_kernel_starts(server):
     assert len(kernels_of(server_pid(log))) == before
 
 
+def test_a_signed_in_visitor_lands_on_the_first_screen_with_the_app_one_click_away(server):
+    base, log, _ = server
+    before = len(kernels_of(server_pid(log)))
+    ann = Visitor(base)
+    r = ann.post("/login", {"name": "ann", "password": PASSWORD["ann"]})           # the form's own next: none
+    assert r.status_code == 200 and r.url == base + "/timeline" and f"{ANN_PHOTOS} items" in r.text
+    assert [h.headers["Location"] for h in r.history] == ["/", "/timeline"]
+    again = ann.get("/", allow_redirects=False)                                     # the gallery's address
+    assert again.status_code == 302 and again.headers["Location"] == "/timeline"
+    assert ann.get("/login", allow_redirects=False).headers["Location"] == "/"      # already signed in
+    assert len(kernels_of(server_pid(log))) == before                               # no kernel so far
+    app = re.search(r"<a href='([^']+)' class='wb-full'>Search, albums &amp; people</a>", r.text)
+    assert app and app.group(1) == "/app"
+    page, kid = ann.page()                                                           # one click: the app
+    assert page.status_code == 200 and kid
+    ann.sign_out()
+    stranger = Visitor(base).get("/")
+    assert stranger.url.startswith(base + "/login") and "kernelId" not in stranger.text
+
+
 def test_the_first_screen_is_plain_html_of_the_visitors_own_media_and_starts_no_kernel(server):
     from workbench.library import Library
     base, log, library = server

@@ -52,8 +52,8 @@ def test_anonymous_page_loads_get_the_sign_in_page_and_start_no_kernel(server):
     async def visit():
         async def one():
             b = load.Browser(server.base)
-            first = await b.get("/", follow=False)
-            final = await b.get("/")
+            first = await b.get("/app", follow=False)      # the page that starts kernels
+            final = await b.get("/")                        # the landing, on to the sign-in page
             return first, final
         return await asyncio.gather(*(one() for _ in range(8)))
 
@@ -87,7 +87,7 @@ def test_a_viewers_kernel_loads_none_of_the_processing_libraries(server):
     async def one_viewer():
         b = load.Browser(server.base)
         await load.sign_in_cookie(b, load.viewer_name(1))
-        r = await b.get("/")
+        r = await b.get(server.app_path)
         ks = await load.KernelSocket.connect(b, load.kernel_id_of(r.body.decode()))
         try:
             await ks.request_states(50)

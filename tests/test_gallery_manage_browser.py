@@ -38,7 +38,7 @@ def gallery(library):
 
 
 def signed_in(browser, base: str, pages: list, user: str = "ann"):
-    w = open_gallery(browser, base + "/", "input[name=name]")
+    w = open_gallery(browser, base + "/app", "input[name=name]")
     pages.append(w)
     w.page.fill("input[name=name]", user)
     w.page.fill("input[name=password]", PASSWORDS[user])

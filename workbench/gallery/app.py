@@ -155,10 +155,14 @@ class Gallery(W.VBox):
         self.run(lambda: self.viewer.show_media(view, ids, index))
 
     def share_url(self, token: str) -> str:
-        """The address of a share link on this server (the page's own address with ``?share=``)."""
+        """The address of a share link on this server: the gallery's own address (the page's, without the app's
+        ``app`` path) with ``?share=`` (the server sends it on to the app)."""
         base = self.page_url or "http://localhost:8866/"
         parts = urllib.parse.urlsplit(base)
-        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path or "/",
+        path = parts.path or "/"
+        if path.endswith("/app"):
+            path = path[:-len("app")]
+        return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path,
                                         urllib.parse.urlencode({"share": token}), ""))
 
 

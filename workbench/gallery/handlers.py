@@ -3,10 +3,13 @@
 * ``/login`` (GET form, POST check) and ``/logout`` (POST): plain pages, no kernel. A good password sets the
   ``wb_session`` cookie; the password is checked in a worker thread (argon2 must not stall the event loop) by
   ``Library.login`` with the client's address, which throttles atomically (``access/throttle.py``).
-* ``/`` (``GalleryPageHandler``): only a signed-in visitor, or one with a live (and, if protected, unlocked)
-  share link gets a kernel, within the kernel budget; the server tells the kernel whom it acts for.
-* ``/?share=TOKEN`` with a password: the password page posts to ``/share``; the right password adds the link to
-  the signed ``wb_shares`` cookie.
+* ``/`` (``LandingHandler``): where everyone arrives, and where sign-in leads: the timeline without a kernel
+  (``/timeline``, ``first_screen.py``), which sends strangers on to sign in; ``/?share=TOKEN`` goes to the app.
+* ``/app`` (``GalleryPageHandler``): the Voilà app (search, albums, people, managing). Only a signed-in visitor, or
+  one with a live (and, if protected, unlocked) share link gets a kernel, within the kernel budget; the server
+  tells the kernel whom it acts for.
+* ``/app?share=TOKEN`` with a password: the password page posts to ``/share``; the right password adds the link
+  to the signed ``wb_shares`` cookie.
 * The kernel websocket (``GalleryKernelWebsocket``) speaks only the v1 protocol and checks every frame before
   anything parses it, both ways; the kernel API and Voilà's shutdown beacon work only for the kernel's owner.
 * ``/voila/query/<kernel>`` (the preheat pool's request info) answers only a kernel of this server.
@@ -48,6 +51,12 @@ def client_address(handler: Any) -> str:
     return identity.client_address(handler)
 
 
+#: The Voilà app's path under the base URL (``/`` is the timeline without a kernel: ``LandingHandler``).
+APP_PATH = "app"
+#: Where a signed-in visitor lands (sign-in, ``/``): the first screen as plain HTML, no kernel (first_screen.py).
+LANDING_PATH = "timeline"
+
+
 def safe_next(handler: Any, value: str | None) -> str:
     """Where to go after signing in: a path on this server only (never another site)."""
     base = base_url(handler)
@@ -56,6 +65,12 @@ def safe_next(handler: Any, value: str | None) -> str:
     if not v or parts.scheme or parts.netloc or not v.startswith(base) or v.startswith("//") or "\\" in v:
         return base
     return v
+
+
+def app_url(handler: Any, share_token: str | None = None) -> str:
+    """The Voilà app's address (with a share link's token: that link's album in the app)."""
+    url = base_url(handler) + APP_PATH
+    return url + "?" + urllib.parse.urlencode({"share": share_token}) if share_token else url
 
 
 def clear_server_headers(request: Any) -> None:
@@ -168,12 +183,24 @@ class ShareUnlockHandler(PlainPage):
         finally:
             password = ""
         identity.remember_share(self, view.share_id)
-        self.redirect(base_url(self) + "?" + urllib.parse.urlencode({"share": token}))
+        self.redirect(app_url(self, token))
+
+
+class LandingHandler(PlainPage):
+    """``/``: a signed-in visitor (and whoever signs in) lands on the timeline without a kernel (``/timeline``,
+    which sends a stranger on to the sign-in page); the app with its kernel is one click away (``/app``). A share
+    link (``/?share=TOKEN``, the address links are given out with) goes on to its album in the app. Nothing is
+    decided here: both pages check the visitor themselves."""
+
+    @allow_unauthenticated
+    def get(self) -> None:
+        token = self.get_query_argument("share", None)
+        self.redirect(app_url(self, token) if token else base_url(self) + LANDING_PATH)
 
 
 class GalleryPageHandler(TornadoVoilaHandler):
-    """The gallery page. Decides who the visitor is before Voilà may start a kernel, keeps the kernel budget,
-    and tells the kernel (through a header only the server sets) whom it acts for."""
+    """The Voilà app (``/app``). Decides who the visitor is before Voilà may start a kernel, keeps the kernel
+    budget, and tells the kernel (through a header only the server sets) whom it acts for."""
 
     async def prepare(self, **kwargs: Any) -> None:
         clear_server_headers(self.request)

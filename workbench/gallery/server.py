@@ -6,7 +6,8 @@ What the configuration guarantees (tested in ``tests/test_gallery_server.py`` an
   (``handlers.py``), which sets an HttpOnly, SameSite=Strict session cookie; only a signed-in session or a live,
   unlocked share link gets a kernel, within the kernel budget (``kernels.py``), and the server tells the kernel
   whom it acts for (``identity.py``);
-* one notebook only (Voilà's single-notebook mode): no file tree, no contents API, and the page is ``/``;
+* one notebook only (Voilà's single-notebook mode): no file tree, no contents API, and the app is ``/app``;
+  ``/`` leads a signed-in visitor to the timeline without a kernel (``first_screen.py``), strangers to sign in;
 * no notebook source in the page (``strip_sources``), no static files from the notebook folder, no tracebacks
   (Voilà's ``show_tracebacks`` off, tornado's ``serve_traceback`` off, and the kernel guard drops error output);
 * the browser speaks only ipywidgets' messages to its own kernel, in the v1 protocol, every frame checked before
@@ -178,6 +179,11 @@ def _voila_app_class():
                 if handler is RequestInfoSocketHandler:
                     routes.append((pattern, H.KernelOnlyRequestInfo, {"key": request_info_key()}))
                     continue
+                if handler is TornadoVoilaHandler:
+                    # The app at /app; / itself is the landing (the timeline without a kernel); any other path
+                    # stays Voilà's file route (which serves nothing here).
+                    routes.append((url_path_join(self.server_url, H.APP_PATH), H.GalleryPageHandler, *rest))
+                    routes.append((self.server_url, H.LandingHandler))
                 routes.append((pattern, replace.get(handler, handler), *rest))
             ours = [
                 url(url_path_join(self.server_url, ROUTE, r"([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)"), MediaHandler,
