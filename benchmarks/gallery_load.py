@@ -1,7 +1,7 @@
 """The gallery under load: anonymous page loads and signed-in viewers against the real ``workbench gallery``.
 
     python benchmarks/gallery_load.py run [--viewers 40] [--anonymous 500] [--preheat 0 8] [--photos 300]
-                                          [--arrival-s 0] [--commit SHA] [--server cookie|legacy] [--json FILE]
+                                          [--arrival-s 0] [--commit SHA [.]] [--server cookie|legacy] [--json FILE]
                                           [--screen voila html] [--rounds N]
     python benchmarks/gallery_load.py kernel [--commit SHA]   # what one gallery kernel imports and costs, its floor
 
@@ -160,6 +160,8 @@ class Server:
     proc: subprocess.Popen
     base: str
     log: Path
+    #: Where the Voilà app is: ``/app`` since the timeline without a kernel became the landing page, ``/`` before.
+    app_path: str = "/app"
 
     def processes(self) -> list[psutil.Process]:
         root = psutil.Process(self.proc.pid)
@@ -224,7 +226,9 @@ def served(lib_dir: Path, preheat: int, log_dir: Path, source: Path = REPO) -> I
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=source,
                                 env=env)
-    server = Server(proc, f"http://127.0.0.1:{port}", log)
+    handlers = source / "workbench" / "gallery" / "handlers.py"
+    app_path = "/app" if handlers.exists() and 'APP_PATH = "app"' in handlers.read_text() else "/"
+    server = Server(proc, f"http://127.0.0.1:{port}", log, app_path)
     try:
         deadline = time.monotonic() + 120
         import urllib.request
@@ -575,7 +579,7 @@ async def viewer(server: Server, browser: Browser, res: ViewerResult, legacy: bo
         await go.wait()
         await asyncio.sleep(delay_s)
         t0 = time.monotonic()
-        r = await browser.get("/", timeout_s=timeout_s)
+        r = await browser.get(server.app_path, timeout_s=timeout_s)
         res.status = r.code
         res.page_s = time.monotonic() - t0
         kid = kernel_id_of(r.body.decode("utf-8", "replace")) if r.code == 200 else None
@@ -819,18 +823,21 @@ def run(a: argparse.Namespace) -> None:
     work.mkdir(parents=True, exist_ok=True)
     lib_dir = build_library(work, a.photos, a.viewers)
     legacy = a.server == "legacy"
-    source = checkout(a.commit, work) if a.commit else REPO
+    commits = [None if c in (None, ".") else c for c in a.commit]
+    sources = {c: checkout(c, work) if c else REPO for c in commits}
     probe_path = "/voila/static/voila.js" if legacy else "/login"
     out: dict[str, Any] = {"command": " ".join(sys.argv), "server": a.server, "commit": a.commit, "photos": a.photos,
                            "cpus": os.cpu_count(), "variants": []}
-    plan = [(fork, preheat, screen, inline) for _ in range(a.rounds) for screen in a.screen
-            for inline in (a.inline if screen == "html" else ["default"]) for fork in a.fork for preheat in a.preheat]
-    for fork, preheat, screen, inline in plan:
+    plan = [(commit, fork, preheat, screen, inline) for _ in range(a.rounds) for screen in a.screen
+            for inline in (a.inline if screen == "html" else ["default"]) for fork in a.fork for preheat in a.preheat
+            for commit in commits]
+    for commit, fork, preheat, screen, inline in plan:
+        source = sources[commit]
         caps = allow_kernels(lib_dir, a.viewers_now, known_here=source == REPO,
                              fork=None if fork == "default" else fork == "on",
                              inline=None if inline == "default" else inline == "on")
-        variant: dict[str, Any] = {"preheat": preheat, "fork": fork, "screen": screen, "inline": inline,
-                                   "settings": caps}
+        variant: dict[str, Any] = {"commit": commit or "this checkout", "preheat": preheat, "fork": fork,
+                                   "screen": screen, "inline": inline, "settings": caps}
         # Every run signs 40 viewers in: one commit each to the sessions table, whose session checks then scan
         # every fragment (a check took 3x longer after ~600 sign-ins). Each variant starts from a compacted one.
         from workbench.library import Library
@@ -846,8 +853,8 @@ def run(a: argparse.Namespace) -> None:
                 variant["viewers"] = asyncio.run(signed_in_viewers(server, a.viewers_now, legacy, a.timeout,
                                                                    a.arrival_s, screen))
             variant["viewers"]["server_answered"] = probe_summary(probe)
-            print(json.dumps({"preheat": preheat, "fork": fork, "screen": screen, "inline": inline,
-                              "viewers": variant["viewers"]}), flush=True)
+            print(json.dumps({"commit": variant["commit"], "preheat": preheat, "fork": fork, "screen": screen,
+                              "inline": inline, "viewers": variant["viewers"]}), flush=True)
         out["variants"].append(variant)
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
@@ -866,7 +873,8 @@ def print_table(out: dict[str, Any]) -> None:
                   f"USS {an['added_uss_mb']} MB, PSS {an['added_pss_mb']} MB, RSS {an['added_rss_mb']} MB; "
                   f"server answered {an['server_answered']}")
         if vw:
-            print(f"{vw.get('screen', 'voila')} first screen (inline {v.get('inline')}), fork {v.get('fork')}, "
+            print(f"[{v.get('commit', 'this checkout')}] "
+                  f"{vw.get('screen', 'voila')} first screen (inline {v.get('inline')}), fork {v.get('fork')}, "
                   f"preheat {v['preheat']}: "
                   f"{vw['ready']}/{vw['viewers']} viewers ready (arriving over "
                   f"{vw['arrival_s']:.0f} s, load average {vw['load_average_1min']} before, "
@@ -931,7 +939,8 @@ def kernel(a: argparse.Namespace) -> None:
     packages it imported; and the floor: the memory of the packages any kernel of the gallery needs."""
     work = Path(a.work)
     lib_dir = build_library(work, a.photos, max(1, a.viewers))
-    source = checkout(a.commit, work) if a.commit else REPO
+    commit = None if a.commit[0] in (None, ".") else a.commit[0]
+    source = checkout(commit, work) if commit else REPO
     env = {**os.environ, "WORKBENCH_LIBRARY": str(lib_dir),
            "PYTHONPATH": os.pathsep.join([str(source), *filter(None, [os.environ.get("PYTHONPATH")])])}
     for mode in ("gallery", "floor"):
@@ -972,8 +981,11 @@ def main() -> None:
         p.add_argument("--photos", type=int, default=300)
         p.add_argument("--viewers", type=int, default=40, help="viewer accounts (and viewers at once)")
     for p in sub.choices.values():
-        p.add_argument("--commit", help="run the gallery of this commit (a `git archive` copy under --work), e.g. "
-                       "the last one before cookie sign-in; default: this checkout")
+        p.add_argument("--commit", nargs="+", default=[None],
+                       help="run the gallery of this commit (a `git archive` copy under --work), e.g. the last one "
+                            "before cookie sign-in; '.' or none: this checkout. Several: each is a variant, "
+                            "alternating within every round (``--commit <before> .`` measures a change against "
+                            "its baseline in one run)")
     r = sub.choices["run"]
     r.add_argument("--viewers-now", type=int, default=None, help="viewers at once (default: --viewers)")
     r.add_argument("--anonymous", type=int, default=500)

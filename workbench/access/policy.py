@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from workbench.access import albums
@@ -51,10 +52,17 @@ def album_access(catalog: Catalog, actor: Actor) -> dict[str, str]:
     rows = albums.rows(catalog)
     if actor.sees_everything:
         return {r["album_id"]: "manage" for r in rows}
-    out = {r["album_id"]: "manage" for r in rows if r["owner"] == actor.name}
     m = albums.members(catalog)
-    for a, role in zip(m.loc[m["user"] == actor.name, "album_id"], m.loc[m["user"] == actor.name, "role"]):
-        if a not in out:
+    return _access_among(rows, zip(m["album_id"], m["user"], m["role"]), actor)
+
+
+def _access_among(rows: list[dict], members: Iterable[tuple[str, str, str]], actor: Actor) -> dict[str, str]:
+    """The rule of ``album_access`` over album rows and (album id, user, role) memberships already read."""
+    if actor.sees_everything:
+        return {r["album_id"]: "manage" for r in rows}
+    out = {r["album_id"]: "manage" for r in rows if r["owner"] == actor.name}
+    for a, user, role in members:
+        if user == actor.name and a not in out:
             out[a] = "contribute" if role == "contributor" else "view"
     return out
 
@@ -66,25 +74,71 @@ _cache: "OrderedDict[tuple, tuple[tuple, frozenset[str]]]" = OrderedDict()
 _cache_lock = threading.Lock()
 
 
+@dataclass(frozen=True)
+class _Tables:
+    """What visibility is computed from, as read at one set of versions of ``VISIBILITY_TABLES``: shared by every
+    user's answer, so many people signing in at once (a gallery's 40 viewers) read the tables once, not each."""
+    versions: tuple
+    albums: list[dict]
+    members: list[tuple[str, str, str]]        # (album id, user, role)
+    items: dict[str, set[str]]                 # album id -> media ids
+    owned: dict[str, set[str]]                 # user -> media ids (``own_media``'s two sources)
+    every: frozenset[str]
+    trashed: frozenset[str]
+
+
+_tables: dict[str, _Tables] = {}
+_tables_lock = threading.Lock()
+
+
+def _tables_at(catalog: Catalog, versions: tuple) -> _Tables:
+    key = str(catalog.folder)
+    hit = _tables.get(key)
+    if hit is not None and hit.versions == versions:
+        return hit
+    with _tables_lock:
+        hit = _tables.get(key)
+        if hit is not None and hit.versions == versions:
+            return hit
+        from workbench.catalog.trash import trashed_ids
+        media = catalog.read("media", ["id", "owner"])
+        sources = catalog.read("sources", ["media_id", "owner"])
+        owned: dict[str, set[str]] = {}
+        for m, user in zip(media.column("id").to_pylist(), media.column("owner").to_pylist()):
+            owned.setdefault(user, set()).add(m)
+        for m, user in zip(sources.column("media_id").to_pylist(), sources.column("owner").to_pylist()):
+            owned.setdefault(user, set()).add(m)
+        members = albums.members(catalog)
+        items: dict[str, set[str]] = {}
+        it = albums.items(catalog)
+        for a, m in zip(it["album_id"], it["media_id"]):
+            items.setdefault(a, set()).add(m)
+        t = _Tables(versions, albums.rows(catalog), list(zip(members["album_id"], members["user"], members["role"])),
+                    items, owned, frozenset(media.column("id").to_pylist()), frozenset(trashed_ids(catalog)))
+        _tables[key] = t
+        return t
+
+
 def visible_media(catalog: Catalog, actor: Actor) -> frozenset[str]:
     """Every media id ``actor`` may see. Remembered per (catalog, user, role) until one of
     ``VISIBILITY_TABLES`` gets a new version (checking costs ~1 ms; computing ~90 ms at 20,000 media), so a
     gallery asking for 100 thumbnails does not recompute it 100 times, and any change, by any process, counts
-    at once."""
-    from workbench.catalog.trash import trashed_ids
-    versions = tuple(catalog.version(t) for t in VISIBILITY_TABLES)
+    at once. The tables are read once per set of versions for everyone (``_Tables``)."""
+    versions = tuple(catalog.version(t) for t in VISIBILITY_TABLES)   # before the rows: those can only be newer
     key = (str(catalog.folder), actor.name, actor.role)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and hit[0] == versions:
             _cache.move_to_end(key)
             return hit[1]
+    t = _tables_at(catalog, versions)
     if actor.sees_everything:
-        ids = set(catalog.read("media", ["id"]).column("id").to_pylist())
+        ids = set(t.every)
     else:
-        shared = albums.items(catalog, list(album_access(catalog, actor)))
-        ids = own_media(catalog, actor.name) | set(shared["media_id"])
-    result = frozenset(ids - trashed_ids(catalog))
+        ids = set(t.owned.get(actor.name, ()))
+        for a in _access_among(t.albums, t.members, actor):
+            ids |= t.items.get(a, set())
+    result = frozenset(ids - t.trashed)
     with _cache_lock:
         _cache[key] = (versions, result)
         _cache.move_to_end(key)

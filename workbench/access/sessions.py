@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -78,16 +79,43 @@ def start(catalog: Catalog, user: str, lifetime_s: float) -> str:
     return token
 
 
+#: Every session (token hash -> user, expiry) as read at one version of the sessions table, per catalog. The
+#: gallery checks the session on every request and a view on every call; reading the one row scanned the table
+#: each time (~10 ms of CPU, docs/benchmarks.md, gallery load). While the table's version stays the same (a
+#: manifest read, ~0.1 ms; a sign-in, sign-out or password change by any process moves it) the rows read at it
+#: answer; expiry is checked against the clock at every call.
+_sessions: dict[str, tuple[int, dict[str, tuple[str, datetime]]]] = {}
+_sessions_lock = threading.Lock()
+
+
+def _sessions_now(catalog: Catalog) -> dict[str, tuple[str, datetime]]:
+    key = str(catalog.folder)
+    version = catalog.version(TABLE)      # read before the rows: a write in between only makes them newer
+    hit = _sessions.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    with _sessions_lock:                  # a burst of requests reads the table once
+        hit = _sessions.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        t = catalog.read(TABLE, ["token_hash", "user", "expires_at"])
+        rows = dict(zip(t.column("token_hash").to_pylist(),
+                        zip(t.column("user").to_pylist(), t.column("expires_at").to_pylist())))
+        _sessions[key] = (version, rows)
+        return rows
+
+
 def user_of(catalog: Catalog, hashed: str) -> str:
     """The user a session (given by its token hash) belongs to, if it is still valid."""
-    rows = catalog.read(TABLE, ["user", "expires_at"], Eq("token_hash", hashed)).to_pylist()
-    if not rows:
+    hit = _sessions_now(catalog).get(hashed)
+    if hit is None:
         raise AuthError("not logged in, or the session was ended: log in again")
-    if rows[0]["expires_at"] <= datetime.now(timezone.utc):
+    user, expires_at = hit
+    if expires_at <= datetime.now(timezone.utc):
         raise AuthError("the session has expired: log in again")
-    if users.row(catalog, rows[0]["user"]) is None:
+    if not users.exists(catalog, user):
         raise AuthError("not logged in, or the session was ended: log in again")
-    return rows[0]["user"]
+    return user
 
 
 def end(catalog: Catalog, token: str) -> bool:

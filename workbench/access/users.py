@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -31,12 +32,40 @@ def check_role(role: str) -> str:
     return role
 
 
+#: Every account as read at one version of the table, per catalog. A view checks its user's account on every
+#: call (a role change or a removal applies at once); reading one row scanned the table each time (~5 ms of CPU,
+#: the largest share of a gallery page's listing with the session check, docs/benchmarks.md). While the table's
+#: version (a manifest read, ~0.1 ms; any process's write moves it) stays the same, the rows read at it answer.
+_accounts: dict[str, tuple[int, dict[str, dict]]] = {}
+_accounts_lock = threading.Lock()
+
+
+def _accounts_now(catalog: Catalog) -> dict[str, dict]:
+    key = str(catalog.folder)
+    version = catalog.version(TABLE)      # read before the rows: a write in between only makes them newer
+    hit = _accounts.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    with _accounts_lock:                  # a burst of requests reads the table once
+        hit = _accounts.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        rows = {r["name"]: r for r in catalog.read(TABLE, None).to_pylist()}
+        _accounts[key] = (version, rows)
+        return rows
+
+
 def row(catalog: Catalog, name: str) -> dict | None:
     """The stored row (with the hash: for ``login`` only), or None."""
     if not isinstance(name, str):
         return None
-    r = catalog.read(TABLE, None, Eq("name", name)).to_pylist()
-    return r[0] if r else None
+    r = _accounts_now(catalog).get(name)
+    return dict(r) if r is not None else None
+
+
+def exists(catalog: Catalog, name: str) -> bool:
+    """Whether an account of this name exists now."""
+    return isinstance(name, str) and name in _accounts_now(catalog)
 
 
 def require(catalog: Catalog, name: str) -> dict:

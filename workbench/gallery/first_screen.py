@@ -2,8 +2,9 @@
 
 A Voilà page costs its visitor a kernel that draws ~400 widgets before anything shows (~1.3 CPU-s per viewer,
 docs/benchmarks.md, gallery load). Most visits start by looking at the latest photos, so that screen is served
-here by Tornado handlers beside Voilà, like the sign-in and upload pages; a kernel starts only when the visitor
-clicks something that needs one (search, albums, people, favourites, managing: the links lead to the Voilà app).
+here by Tornado handlers beside Voilà, like the sign-in and upload pages. It is where a signed-in visitor lands
+(sign-in and ``/`` lead here, ``handlers.LandingHandler``); a kernel starts only when the visitor clicks something
+that needs one (search, albums, people, favourites, managing: the links lead to the Voilà app at ``/app``).
 
 Routes (added by ``server.py``):
 
@@ -31,6 +32,7 @@ import base64
 import hmac
 import json
 import logging
+import threading
 import time
 import urllib.parse
 from collections import OrderedDict
@@ -45,7 +47,7 @@ from tornado import web
 
 from workbench.errors import AuthError
 from workbench.gallery import identity, pages
-from workbench.gallery.handlers import ShareUnlockHandler
+from workbench.gallery.handlers import APP_PATH, ShareUnlockHandler
 from workbench.gallery.links import ROUTE as MEDIA_ROUTE
 from workbench.gallery.links import DEFAULT_LINK_TTL_S, LinkError, sign, verify
 
@@ -83,21 +85,21 @@ def _duration(seconds: Any) -> str:
 
 
 class PictureCache:
-    """Thumbnail and preview bytes by (media id, which), bounded by bytes. Only consulted after the visitor's
-    view allowed the media, so it never decides who sees what."""
+    """Thumbnail and preview bytes (or their data: URLs) by (media id, which), bounded by size. Only consulted
+    after the visitor's view allowed the media, so it never decides who sees what."""
 
     def __init__(self, max_bytes: int = PICTURE_CACHE_BYTES):
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._bytes = 0
 
-    def get(self, key: tuple[str, str]) -> bytes | None:
+    def get(self, key: tuple[str, str]) -> Any:
         data = self._items.get(key)
         if data is not None:
             self._items.move_to_end(key)
         return data
 
-    def put(self, key: tuple[str, str], data: bytes) -> None:
+    def put(self, key: tuple[str, str], data: bytes | str) -> None:
         if key in self._items or len(data) > self.max_bytes // 4:
             return
         self._items[key] = data
@@ -114,6 +116,8 @@ class Pictures:
 
     def __init__(self, max_bytes: int = PICTURE_CACHE_BYTES):
         self.cache = PictureCache(max_bytes)
+        # Thumbnails as data: URLs, encoded once (base64 of ~17 KB, 48 per page, for every visitor)
+        self.urls = PictureCache(max_bytes // 2)
         self._reading: dict[tuple[str, tuple[str, ...]], asyncio.Future] = {}
         # Threads of their own: a page whose listing is done must not wait for the picture read behind the
         # listings of every visitor who arrived after it (the default pool is first come, first served).
@@ -140,9 +144,17 @@ class Pictures:
         out.update(await asyncio.shield(fut))
         return out
 
-    async def page_of(self, sight: "Sight", start: int, stop: int) -> dict[str, bytes | None]:
-        """The thumbnails of the tiles ``start..stop`` of a sight."""
-        return await self.read(sight, [t[0] for t in sight.tiles[start:stop]], "thumb")
+    async def page_of(self, sight: "Sight", start: int, stop: int) -> dict[str, str]:
+        """The thumbnails of the tiles ``start..stop`` of a sight as data: URLs ("" where there is none yet)."""
+        ids = [t[0] for t in sight.tiles[start:stop]]
+        out = {m: self.urls.get((m, "thumb")) for m in ids}
+        missing = [m for m, u in out.items() if u is None]
+        if missing:
+            for m, picture in (await self.read(sight, missing, "thumb")).items():
+                out[m] = data_url(picture)
+                if picture:
+                    self.urls.put((m, "thumb"), out[m])
+        return out
 
 
 def data_url(picture: bytes | None) -> str:
@@ -159,6 +171,18 @@ SIGHT_MAX_AGE_S = 30.0
 SIGHT_ENTRIES = 2000
 
 
+#: Timelines kept for sharing between visits that see the same media (the 40 viewers of one album list it once).
+LISTINGS = 64
+
+
+@dataclass
+class Listing:
+    """A timeline's tiles in order, as a view listed them: the same for every visit whose view sees the same
+    media (a tile's text comes from the media's own row, never from who looks), so visits share it."""
+    tiles: list[tuple[str, str, str, str, str, str, bool]]
+    position: dict[str, int]
+
+
 @dataclass
 class Sight:
     """One visit's timeline as its view listed it, and the access mark it was listed under."""
@@ -166,11 +190,21 @@ class Sight:
     mark: tuple
     at: float
     view: Any
-    rows: pd.DataFrame
-    position: dict[str, int]
-    tiles: list[tuple[str, str, str, str, str, str, bool]]
+    listing: Listing
     user: str | None = None
     info: dict[str, Any] | None = None
+
+    @property
+    def tiles(self) -> list[tuple[str, str, str, str, str, str, bool]]:
+        return self.listing.tiles
+
+    @property
+    def position(self) -> dict[str, int]:
+        return self.listing.position
+
+    @property
+    def total(self) -> int:
+        return len(self.listing.tiles)
 
     @property
     def share_id(self) -> str | None:
@@ -186,6 +220,9 @@ class Sights:
     def __init__(self, library: Any):
         self.library = library
         self._entries: OrderedDict[str, Sight] = OrderedDict()
+        # (media table version, the media a view sees) -> that view's listing; read and written in worker threads
+        self._listings: OrderedDict[tuple, Listing] = OrderedDict()
+        self._listings_lock = threading.Lock()
         self._computing: dict[str, tuple[float, asyncio.Future]] = {}
         self._mark: asyncio.Future | None = None
         self._mark_started = float("-inf")
@@ -222,14 +259,29 @@ class Sights:
         return sight
 
     def _list(self, actor: str) -> Sight:
-        """The mark, then the listing (in that order: a change meanwhile moves the mark past this one)."""
+        """The mark, then the listing (in that order: a change meanwhile moves the mark past this one). The view
+        says what this visit sees (its session or link checked); visits that see the same media, at the same
+        version of the media table, share one listing (made by the first of them through its own view)."""
         mark = self.library.access.access_mark()
+        media_version = self.library.media.version()
         view = self.library.for_actor(actor)          # AuthError: the session or link has ended
-        rows = view.media(sort="date", desc=True)     # newest first, only what this visitor may see
+        key = (media_version, view.scope().ids())     # what this visitor may see, now
+        with self._listings_lock:
+            listing = self._listings.get(key)
+            if listing is not None:
+                self._listings.move_to_end(key)
+        if listing is None:
+            rows = view.media(sort="date", desc=True)     # newest first, only what this visitor may see
+            ids = rows["id"].astype(str).tolist()
+            listing = Listing(tile_texts(rows), {m: i for i, m in enumerate(ids)})
+            if self.library.access.access_mark() == mark:    # nothing changed since the key: it is this set's
+                with self._listings_lock:
+                    self._listings[key] = listing
+                    while len(self._listings) > LISTINGS:
+                        self._listings.popitem(last=False)
         share = actor.startswith("share:")
-        ids = rows["id"].astype(str).tolist()
-        return Sight(actor, mark, time.monotonic(), view, rows, {m: i for i, m in enumerate(ids)},
-                     tile_texts(rows), user=None if share else view.name, info=view.info() if share else None)
+        return Sight(actor, mark, time.monotonic(), view, listing, user=None if share else view.name,
+                     info=view.info() if share else None)
 
 
 def sights_of(handler: web.RequestHandler) -> Sights:
@@ -282,16 +334,16 @@ def tile_texts(rows: pd.DataFrame) -> list[tuple[str, str, str, str, str, str, b
 
 
 def items_of(sight: Sight, start: int, stop: int, secret: str, base: str,
-             pictures: dict[str, bytes | None] | None = None) -> list[dict[str, Any]]:
+             pictures: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The tiles ``start..stop`` of a timeline: text to show and signed links (made after the view listed the
-    media, bound to this visitor), no media ids. With ``pictures`` the thumbnails are in the tiles (data: URLs)."""
+    media, bound to this visitor), no media ids. With ``pictures`` (data: URLs) the thumbnails are in the tiles."""
     out = []
     ttl, actor = DEFAULT_LINK_TTL_S, sight.actor
     for i, (mid, name, kind, month, when, duration, playable) in enumerate(sight.tiles[start:stop], start=start):
         ticket = sign(secret, mid, ttl_s=ttl, actor=actor)
         out.append({
             "i": i, "name": name, "kind": kind, "month": month, "when": when, "duration": duration,
-            "thumb": data_url(pictures.get(mid)) if pictures is not None else f"{base}{THUMB_ROUTE}/{ticket}",
+            "thumb": pictures.get(mid, "") if pictures is not None else f"{base}{THUMB_ROUTE}/{ticket}",
             "preview": f"{base}{PREVIEW_ROUTE}/{ticket}",
             "video": f"{base}{MEDIA_ROUTE}/{ticket}" if playable else "",
             "download": f"{base}{MEDIA_ROUTE}/{sign(secret, mid, download=True, ttl_s=ttl, actor=actor)}",
@@ -369,14 +421,13 @@ class TimelinePage(_Plain):
 
     def _render(self, sight: Sight, token: str | None, pics: dict[str, bytes | None] | None) -> str:
         base = _base(self)
-        rows = sight.rows
         items = items_of(sight, 0, FIRST_SCREEN_ITEMS, self.secret, base, pics)
-        n = f"{len(rows):,} item{'' if len(rows) == 1 else 's'}"
+        n = f"{sight.total:,} item{'' if sight.total == 1 else 's'}"
         if sight.share_id:
             info = sight.info or {}
             q = urllib.parse.urlencode({"share": token})
             title, sub = str(info.get("name", "")), f"{n} shared by {info.get('owner', '')}"
-            links = [(f"{base}?{q}", "Download and more", "wb-full")]
+            links = [(f"{base}{APP_PATH}?{q}", "Download and more", "wb-full")]
             if sight.view.accepts_uploads:
                 links.append((f"{base}upload?{q}", "Upload", "wb-upload-link"))
             who, sign_out = "Shared album", ""
@@ -384,14 +435,15 @@ class TimelinePage(_Plain):
             empty = "This album is empty."
         else:
             title, sub = "Photos", n
-            links = [(base, "Search, albums & people", "wb-full"), (f"{base}upload", "Upload", "wb-upload-link")]
+            links = [(base + APP_PATH, "Search, albums & people", "wb-full"),
+                     (f"{base}upload", "Upload", "wb-upload-link")]
             who = sight.user or ""
             sign_out = (f"<form method='post' action='{escape(base)}logout' class='wb-logout-form'>"
                         f"{self.xsrf_form_html()}<button type='submit' class='wb-logout'>Sign out</button></form>")
             feed = f"{base}timeline/items"
             empty = "No photos yet. Add yours with Upload."
         return timeline_html(title=title, sub=sub, who=who, links=links, sign_out=sign_out, items=items,
-                             total=len(rows), feed=feed, static=f"{base}timeline/static/", empty=empty)
+                             total=sight.total, feed=feed, static=f"{base}timeline/static/", empty=empty)
 
 
 class TimelineItems(_Plain):
@@ -408,16 +460,30 @@ class TimelineItems(_Plain):
             sight = await self._sight(self.get_query_argument("share", None) or None)
         except AuthError as e:
             return self._json({"error": str(e)}, 403)
-        rows = sight.rows
-        stop = min(len(rows), offset + count)
+        total = sight.total
+        stop = min(total, offset + count)
         pics = await pictures_of(self).page_of(sight, offset, stop) if inline(self) else None
-        self._json({"total": len(rows), "items": items_of(sight, offset, stop, self.secret, _base(self), pics),
-                    "next": stop if stop < len(rows) else None})
+        self._json(page_json(total, items_of(sight, offset, stop, self.secret, _base(self), pics),
+                             stop if stop < total else None))
 
-    def _json(self, body: dict[str, Any], status: int = 200) -> None:
+    def _json(self, body: dict[str, Any] | str, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps(body))
+        self.finish(body if isinstance(body, str) else json.dumps(body))
+
+
+def page_json(total: int, items: list[dict[str, Any]], next_offset: int | None) -> str:
+    """A JSON page of tiles. A thumbnail's data: URL (~17 KB of base64, nothing in it to escape) is put in as it
+    is: ``json.dumps`` scanning ~0.8 MB of them per page was the largest CPU share of a scrolling viewer."""
+    parts = []
+    for it in items:
+        thumb = it["thumb"]
+        if thumb.startswith("data:image/webp;base64,") and '"' not in thumb and "\\" not in thumb:
+            rest = json.dumps({k: v for k, v in it.items() if k != "thumb"})
+            parts.append(f'{rest[:-1]}, "thumb": "{thumb}"}}')
+        else:
+            parts.append(json.dumps(it))
+    return f'{{"total": {int(total)}, "items": [{", ".join(parts)}], "next": {json.dumps(next_offset)}}}'
 
 
 class RenditionHandler(web.RequestHandler):
@@ -474,8 +540,8 @@ class TimelineShareUnlock(ShareUnlockHandler):
 
     def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
         base = _base(self)
-        if url.startswith(base + "?"):
-            url = base + "timeline" + url[len(base):]
+        if url.startswith(f"{base}{APP_PATH}?"):
+            url = base + "timeline" + url[len(base + APP_PATH):]
         super().redirect(url, permanent, status)
 
 
