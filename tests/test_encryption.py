@@ -481,3 +481,90 @@ def test_encrypting_twice_or_a_library_with_files_is_refused_in_one_line(tmp_pat
     plain.import_files([tmp_path / "in"], progress=False)
     with pytest.raises(LockedError, match="workbench encrypt"):
         plain.start_encryption(PASS)
+
+
+# -- keys, names and ids, more closely ------------------------------------------------------------------------
+def test_the_keyring_records_its_argon2id_parameters_and_holds_no_key_in_the_clear(tmp_path):
+    import base64
+    lib, _ = encrypted_library(tmp_path / "lib")
+    text = (tmp_path / "lib" / "encryption.json").read_text()
+    doc = json.loads(text)
+    assert doc["cipher"] == "AES-256-GCM"
+    kdf = doc["kdf"]
+    assert (kdf["name"], kdf["time_cost"], kdf["memory_cost_kib"], kdf["parallelism"]) == ("argon2id", 1, 8192, 1)
+    assert len(base64.b64decode(kdf["salt"])) == 16
+    keys = lib.storage.keys
+    for secret in [*keys.master_keys.values(), keys.name_key]:      # only wrapped: no key, raw or base64, in it
+        assert base64.b64encode(secret).decode() not in text and secret.hex() not in text
+    # A random key per file: the same bytes stored twice share no header (wrapped file key) and no ciphertext.
+    lib.storage.write("derived/versions/p/1.bin", b"same bytes" * 1000)
+    lib.storage.write("derived/versions/p/2.bin", b"same bytes" * 1000)
+    one, two = (_object(lib, f"derived/versions/p/{i}.bin").read_bytes() for i in (1, 2))
+    assert one[14:HEADER_BYTES] != two[14:HEADER_BYTES] and one[HEADER_BYTES:][:64] != two[HEADER_BYTES:][:64]
+
+
+def test_media_ids_are_the_same_as_in_a_plain_library(tmp_path):
+    """Encryption changes the stored names, never what users see: ids, content hashes and keys are the plain ones."""
+    jpeg(tmp_path / "in" / "a.jpg", seed=21)
+    video(tmp_path / "in" / "v.mp4", seconds=1.0)
+    plain = Library.create(tmp_path / "plain")
+    plain.import_files([tmp_path / "in"], progress=False)
+    enc, _ = encrypted_library(tmp_path / "enc")
+    enc.import_files([tmp_path / "in"], progress=False)
+    cols = ["id", "sha256", "blob", "kind"]
+    assert (enc.media()[cols].sort_values("id").to_dict("records")
+            == plain.media()[cols].sort_values("id").to_dict("records"))
+
+
+def on_terminal(args: list[str], answers: list[tuple[bytes, str]], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``workbench *args`` on a pseudo-terminal of its own, typing each answer once its prompt appears."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:                                                    # the child: a wide terminal, then exec
+        import fcntl
+        import struct
+        import termios
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))
+        os.execve(sys.executable, [sys.executable, "-m", "workbench", *args], env)
+    out, seen = b"", 0
+    pending = list(answers)
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], 120)
+            if not ready:
+                break
+            try:
+                data = os.read(fd, 4096)
+            except OSError:                                         # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            out += data
+            if pending and pending[0][0] in out[seen:]:
+                seen = out.index(pending[0][0], seen) + len(pending[0][0])
+                os.write(fd, pending.pop(0)[1].encode() + b"\n")
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), re.sub(r"\x1b\[[0-9;]*m", "", out.decode(errors="replace"))
+
+
+def test_a_passphrase_is_asked_for_on_a_terminal_never_echoed_and_a_wrong_one_is_one_line(tmp_path):
+    root = tmp_path / "lib"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_PASSPHRASE")}
+    env.update(COLUMNS="400", TERM="xterm", NO_COLOR="1")
+    code, out = on_terminal(["--library", str(root), "init", "--encrypt"],
+                            [(b"New passphrase: ", PASS), (b"Repeat it: ", PASS)], env)
+    assert code == 0, out
+    assert "Recovery key" in out and re.search(r"([A-Z2-7]{4}-){12}[A-Z2-7]{4}", out)   # shown once, here
+    assert PASS not in out                                          # typed, not echoed
+
+    code, out = on_terminal(["--library", str(root), "status"], [(b"Passphrase for ", "not it")], env)
+    assert code == 2
+    said = [ln for ln in out.split("Passphrase for ", 1)[1].splitlines()[1:] if ln.strip()]
+    assert len(said) == 1 and said[0].startswith("error: wrong passphrase for the encrypted library"), out
+
+    code, out = on_terminal(["--library", str(root), "status"], [(b"Passphrase for ", PASS)], env)
+    assert code == 0 and PASS not in out, out
+    assert "thumbnails" in out                                      # the status table of the unlocked library
