@@ -176,3 +176,53 @@ def test_import_fanned_out_on_ray_gives_the_same_catalog_and_a_rerun_adds_nothin
     assert again["added"] == 0 and again["unchanged"] + again["known"] == 9 and again["failed"] == 2
     assert len(_catalog(Library.open(on_ray.root), "media", "id", [])) == 8
     assert len(_catalog(Library.open(on_ray.root), "sources", "key", [])) == 9
+
+
+def test_under_the_ray_engine_the_librarys_vector_index_is_built_by_lance_ray_and_answers_searches(
+        cluster: str, tiny_clip_checkpoint, tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    import numpy as np
+    import pyarrow as pa
+
+    from workbench.semantic.vector_index import (MIN_ROWS_FOR_ANN, ann_index, ann_index_name, num_partitions_for,
+                                                 vector_search)
+    from workbench.settings import Settings
+    from workbench.stages.engines import ensure_indexes, indexes_built_on
+
+    config, checkpoint = tiny_clip_checkpoint
+    lib = Library.create(tmp_path / "lib")
+    Settings(clip_model=str(config), clip_checkpoint=str(checkpoint)).save(lib.root)
+    lib = Library.open(lib.root)
+    stage = next(s for s in lib.stages.all() if s.name.startswith("embeddings"))
+    # The smallest table the library gives an IVF-PQ index: tiny-CLIP-sized vectors in 64 clusters.
+    rows, rng = MIN_ROWS_FOR_ANN, np.random.default_rng(0)
+    vectors = rng.normal(size=(64, stage.dim))[rng.integers(0, 64, rows)] + 0.3 * rng.normal(size=(rows, stage.dim))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    ids = [f"m{i:05d}" for i in range(rows)]
+    columns = {"key": [f"{m}@{stage.version}" for m in ids], "media_id": ids, "version": [stage.version] * rows,
+               "status": ["ok"] * rows, "created_at": [datetime.now(timezone.utc)] * rows,
+               "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), stage.dim),
+               "kind": ["image"] * rows}
+    table = pa.table({f.name: columns.get(f.name, pa.nulls(rows, f.type)) for f in stage.schema}, schema=stage.schema)
+    lib.catalog.ensure(stage.name, stage.schema)
+    for name, schema in stage.side_schemas().items():
+        lib.catalog.ensure(name, schema)
+    lib.catalog.upsert(stage.name, table, "key")
+
+    engine = lib.engine("ray", cluster)
+    with indexes_built_on(engine):          # as `workbench process --engine ray` runs the stage's after_run
+        stage.after_run(lib.catalog)
+    name = ann_index_name("vector", num_partitions_for(rows), rows)
+    assert engine.indexes_built == [name]   # trained and written through lance_ray.create_index on the cluster
+    indexed = lib.catalog.table(stage.name)
+    assert ann_index(indexed, "vector").name == name
+    assert indexed.index_stats(name).num_indexed_rows == rows
+    # The library's search uses it: each of these stored vectors finds its own row first.
+    for i in rng.choice(rows, 20, replace=False):
+        hits = vector_search(indexed, vectors[i], 10, columns=["media_id"])
+        assert hits.column("media_id")[0].as_py() == ids[i]
+    # Current now: asked again under Ray, nothing is rebuilt.
+    with indexes_built_on(engine):
+        assert ensure_indexes(indexed, filter_columns=("version", "status", "kind", "taken_at", "media_id")) == "none"
+    assert engine.indexes_built == [name]

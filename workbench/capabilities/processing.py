@@ -67,6 +67,7 @@ class Processing(Capability):
         from concurrent.futures import ThreadPoolExecutor
 
         from workbench.people.assign import update_people
+        from workbench.stages.engines import indexes_built_on
         from workbench.stages.faces import FaceStage
         runner_engine = self.engine(engine, address) if isinstance(engine, str) else engine
         wanted = set(stages) if stages else None
@@ -92,7 +93,8 @@ class Processing(Capability):
                                     limit=max_media, engine=runner_engine)
                 reports.append(rep)
                 if rep.done or rep.failed:
-                    stage.after_run(self.catalog)
+                    with indexes_built_on(runner_engine):   # a Ray engine builds vector indexes on its cluster
+                        stage.after_run(self.catalog)
                     if isinstance(stage, FaceStage):
                         # New faces join known people or form new ones (user decisions are kept).
                         update_people(self.catalog, self.settings, stage.version)

@@ -101,8 +101,9 @@ class EmbeddingStage(Stage):
         return super().model().embedder(self.settings)
 
     def after_run(self, catalog: Any) -> None:
-        """Keep the vector indexes fresh: exact search while small, IVF-PQ once large (see vector_index)."""
-        from workbench.semantic.vector_index import ensure_indexes
+        """Keep the vector indexes fresh: exact search while small, IVF-PQ once large (see vector_index); under the
+        Ray engine a new IVF-PQ index is built on the cluster (engines.ensure_indexes)."""
+        from workbench.stages.engines import ensure_indexes
         ensure_indexes(catalog.table(self.name),
                        filter_columns=("version", "status", "kind", "taken_at", "media_id"))
         ensure_indexes(catalog.table(self.frames_table), filter_columns=("model_id", "kind", "taken_at", "media_id"))

@@ -5,12 +5,15 @@ stage's own result batches; committing to the catalog stays in the runner, in th
 engines write the same rows the same way and a killed run resumes the same way (pending = no row yet).
 
 - ``LocalEngine``: pebble worker processes (``workbench.parallel``): a crashing or hanging decoder costs one file.
-- ``RayEngine``: a Ray Data pipeline, ``from_arrow(pending).map_batches(...)``. A model stage (one that sets
-  ``workers = 1`` locally because its model multithreads) runs in an actor pool so each actor loads the model once;
-  a decode-heavy stage runs as plain tasks. Each UDF call keeps one bad file to itself: an exception becomes that
-  file's failed row. A block whose worker died (a decoder crash, out of memory) is let through by Ray Data
-  (``max_errored_blocks``); its media are then rerun one per Ray task, so the culprit fails alone with its reason
-  and the others still get their rows.
+- ``RayEngine``: a model stage (one that sets ``workers = 1`` locally because its model multithreads) runs as a
+  Ray Data pipeline, ``from_arrow(blocks).map_batches(...)`` in an actor pool, so each actor loads the model once;
+  a decode-heavy stage runs as plain Ray tasks (``_map_tasks``), one block of up to ``MAX_BLOCK_ROWS`` media each,
+  without Ray Data's executor and helper actors. Each call keeps one bad file to itself: an exception becomes that
+  file's failed row. A block whose worker died (a decoder crash, out of memory) is let through (Ray Data's
+  ``max_errored_blocks``, or the task's error); its media are then rerun one per Ray task, so the culprit fails
+  alone with its reason and the others still get their rows.
+- Under a Ray engine (``indexes_built_on``) a stage's ``after_run`` builds a new IVF-PQ index on the cluster
+  with lance-ray (``ensure_indexes``, ``RayEngine.build_vector_index``).
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from itertools import islice
 from typing import Any
 
@@ -105,6 +110,22 @@ def transform_each(table: pa.Table, stage: Stage, ctx: StageContext) -> pa.Table
     return pa.Table.from_batches(out, schema=stage.schema)
 
 
+# Rows per Ray task. Ray Data's cost per task (scheduling on the driver, the task's start, its stats) is tens of
+# milliseconds, and a fingerprint or a quality measure ~50 ms a photo: at the runner's 4 rows per task that cost
+# is a visible share of a cheap stage. Blocks grow up to MAX_BLOCK_ROWS while every task slot still gets
+# BLOCKS_PER_SLOT of them, so the slots stay evenly busy to the end (docs/benchmarks.md, "Processing on Ray").
+MAX_BLOCK_ROWS = 32
+BLOCKS_PER_SLOT = 4
+
+
+def block_rows(total_rows: int, batch_rows: int, slots: int) -> int:
+    """Rows per Ray task for ``total_rows`` pending media on ``slots`` task slots: at least the stage's own batch
+    (``batch_rows``; a model stage's encoder batch), at most ``MAX_BLOCK_ROWS`` unless that batch is larger, and
+    few enough that each slot gets ``BLOCKS_PER_SLOT`` blocks."""
+    share = -(-total_rows // max(1, slots * BLOCKS_PER_SLOT))
+    return max(batch_rows, min(MAX_BLOCK_ROWS, share))
+
+
 def _one_file(stage: Stage, ctx: StageContext, batch: pa.RecordBatch) -> pa.RecordBatch | Failure:
     return call_as_result(run_batch, (stage, batch, ctx))
 
@@ -131,6 +152,7 @@ class RayEngine:
         self.cpus_per_task, self.cpus_per_actor, self.gpus_per_actor = cpus_per_task, cpus_per_actor, gpus_per_actor
         self.num_cpus = num_cpus
         self.started_here = False
+        self.indexes_built: list[str] = []   # names of the vector indexes this engine built (build_vector_index)
         self._connect()
 
     def _connect(self) -> None:
@@ -181,19 +203,24 @@ class RayEngine:
         batches = list(batches)
         if not batches:
             return
-        rows = max(b.num_rows for b in batches)
         todo = pa.Table.from_batches(batches)
         data_ctx = ray.data.DataContext.get_current()
         data_ctx.max_errored_blocks = -1   # a dead worker's block is reported by its missing rows, below
         data_ctx.enable_progress_bars = False
-        ds = ray.data.from_arrow(todo).repartition(max(1, -(-todo.num_rows // rows)))
-        if stage.workers == 1:  # a model stage: an actor pool, the model loaded once per actor
-            ds = ds.map_batches(_StageUDF, fn_constructor_args=(stage, ctx), batch_size=rows,
-                                batch_format="pyarrow", concurrency=max(1, workers), num_cpus=self.cpus_per_actor,
-                                num_gpus=self.gpus_per_actor or None, zero_copy_batch=True)
-        else:
-            ds = ds.map_batches(transform_each, fn_args=(stage, ctx), batch_size=rows, batch_format="pyarrow",
-                                num_cpus=self.cpus_per_task, concurrency=max(1, workers), zero_copy_batch=True)
+        data_ctx.print_on_execution_start = False
+        model_stage = stage.workers == 1
+        slots = self._slots(model_stage, workers)
+        rows = block_rows(todo.num_rows, max(b.num_rows for b in batches), slots)
+        blocks = [todo.slice(i, rows) for i in range(0, todo.num_rows, rows)]
+        if not model_stage:
+            yield from self._map_tasks(stage, ctx, blocks, slots)
+            return
+        # A model stage: a Ray Data actor pool, the model loaded once per actor. One block per call, cut here (no
+        # repartition, an all-to-all step the driver waits on, before the map).
+        ds = ray.data.from_arrow(blocks).map_batches(
+            _StageUDF, fn_constructor_args=(stage, ctx), batch_size=None, batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=slots), num_cpus=self.cpus_per_actor,
+            num_gpus=self.gpus_per_actor or None, zero_copy_batch=True)
         seen: set[str] = set()
         for out in ds.iter_batches(batch_format="pyarrow", batch_size=None):
             for rb in out.to_batches():
@@ -204,6 +231,66 @@ class RayEngine:
             log.warning("%d media came back from no Ray worker (a worker died); running them one by one",
                         len(missing))
             yield from self._singly(stage, ctx, todo.take(pa.array(missing, pa.int64())), timeout_s)
+
+    def _map_tasks(self, stage: Stage, ctx: StageContext, blocks: list[pa.Table],
+                   slots: int) -> Iterator[tuple[pa.RecordBatch, Any]]:
+        """A decode stage as plain Ray tasks, ``transform_each`` over one block each, at most two per task slot
+        in flight (one running, one queued behind it), results as they finish. Not a Ray Data pipeline: its
+        streaming executor and the two helper actors it starts per run (stats, autoscaling) cost as much CPU as
+        a tenth of a worker on this 2-core machine (docs/benchmarks.md, "Processing on Ray"), and a decode stage
+        needs none of what they do. A task whose worker died (a decoder crash, out of memory) or that ran past
+        ``per_file_timeout_s`` per file is rerun one file per task, so the culprit fails alone."""
+        import ray
+
+        from workbench.errors import LibraryError
+
+        per_file_s = ctx.settings.per_file_timeout_s
+        task = ray.remote(max_retries=0, num_cpus=self.cpus_per_task)(transform_each)
+        stage_ref, ctx_ref = ray.put(stage), ray.put(ctx)   # sent once, not with every task
+        pending = iter(blocks)
+        in_flight: dict[Any, pa.Table] = {}
+
+        def submit() -> None:
+            while len(in_flight) < 2 * slots:
+                block = next(pending, None)
+                if block is None:
+                    return
+                in_flight[task.remote(block, stage_ref, ctx_ref)] = block
+
+        submit()
+        while in_flight:
+            rows = max(b.num_rows for b in in_flight.values())
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=per_file_s * min(rows, 16) + 60)
+            if not done:  # nothing finished in a whole block's time: what is left hangs; find the culprits alone
+                for ref, block in list(in_flight.items()):
+                    ray.cancel(ref, force=True)
+                    del in_flight[ref]
+                    yield from self._singly(stage, ctx, block, per_file_s)
+                submit()
+                continue
+            block = in_flight.pop(done[0])
+            try:
+                out = ray.get(done[0])
+            except ray.exceptions.RayTaskError as e:
+                if isinstance(e.cause, LibraryError):   # the library's storage failed, not a file: stop, as locally
+                    raise e.cause from None
+                yield from self._singly(stage, ctx, block, per_file_s)
+            except ray.exceptions.RayError:   # the worker died: each of its files alone
+                log.warning("a Ray worker died on a block of %d media; running them one by one", block.num_rows)
+                yield from self._singly(stage, ctx, block, per_file_s)
+            else:
+                for rb in out.to_batches():
+                    yield rb, rb
+            submit()
+
+    def _slots(self, model_stage: bool, workers: int) -> int:
+        """How many tasks (or actors) run at once: a decode stage takes every CPU the cluster has (``workers`` is
+        the local engine's count); a model stage keeps ``workers`` actors, each holding its model in memory."""
+        import ray
+        if model_stage:
+            return max(1, workers)
+        cpus = ray.cluster_resources().get("CPU", 1)
+        return max(1, int(cpus // max(self.cpus_per_task, 0.01)))
 
     def map_calls(self, fn: Callable[[Any], Any], items: Iterable[Any], *, workers: int, timeout_s: float,
                   items_per_task: int | None = None) -> Iterator[tuple[Any, Any]]:
@@ -301,11 +388,80 @@ class RayEngine:
             except ray.exceptions.RayError as e:
                 yield refs[ref], Failure(_ray_reason(e))
 
+    def build_vector_index(self, table: Any, vector_column: str = "vector", *, min_rows_for_ann: int | None = None,
+                           rebuild_growth: float | None = None) -> str | None:
+        """Train and write ``table``'s IVF-PQ index on the cluster (``lance_ray.create_index``) when
+        ``vector_index.ensure_indexes`` would build one (none yet and enough rows, or trained on far fewer rows or
+        with another metric), with the same name, metric, partitions and sub-vectors; returns "created" or
+        "rebuilt", or None when no build was due. IVF and PQ training run on the driver and the per-fragment pass
+        (assigning and encoding every vector) in one Ray task per CPU. lance-ray takes at most ``rows //
+        partitions`` (and ``rows // 256``) training rows per centroid where Lance samples what there is, so the
+        sample rate is lowered for tables under 65,536 rows."""
+        import lance_ray
+
+        from workbench.semantic import vector_index as vi
+
+        rows = table.count_rows()
+        if rows < (vi.MIN_ROWS_FOR_ANN if min_rows_for_ann is None else min_rows_for_ann):
+            return None
+        old = vi.ann_index(table, vector_column)
+        if old is not None:
+            stats = table.index_stats(old.name)
+            _, trained = vi.ann_shape(old, stats.num_indexed_rows if stats else rows)
+            wrong_metric = stats is not None and stats.distance_type not in (None, vi.DISTANCE_TYPE)
+            if not wrong_metric and rows < (vi.REBUILD_GROWTH if rebuild_growth is None else rebuild_growth) * trained:
+                return None
+        partitions = vi.num_partitions_for(rows)
+        name = vi.ann_index_name(vector_column, partitions, rows)
+        log.info("building IVF-PQ %s on Ray (%d rows, %d partitions)", name, rows, partitions)
+        lance_ray.create_index(table.to_lance(), vector_column, "IVF_PQ", name=name, replace=True,
+                               num_workers=self._slots(False, 1), metric=vi.DISTANCE_TYPE,
+                               num_partitions=partitions,
+                               num_sub_vectors=vi.num_sub_vectors_for(vi.vector_dim(table, vector_column)),
+                               sample_rate=max(2, min(256, rows // max(partitions, 256))),
+                               ray_remote_args={"num_cpus": self.cpus_per_task})
+        if old is not None and old.name != name:
+            table.drop_index(old.name)
+        self.indexes_built.append(name)
+        return "created" if old is None else "rebuilt"
+
     def shutdown(self) -> None:
         """Stop the cluster this engine started (never one it only connected to)."""
         if self.started_here:
             import ray
             ray.shutdown()
+
+
+# The engine whose cluster builds the vector indexes (``Processing.process`` sets it around each stage's
+# ``after_run``); None: they are built in this process, as with the local engine.
+_index_engine: ContextVar[RayEngine | None] = ContextVar("workbench_index_engine", default=None)
+
+
+@contextmanager
+def indexes_built_on(engine: Any) -> Iterator[None]:
+    """Within this block, ``ensure_indexes`` trains new IVF-PQ indexes on ``engine``'s Ray cluster (lance-ray);
+    a local engine (or None) leaves them to this process."""
+    token = _index_engine.set(engine if isinstance(engine, RayEngine) else None)
+    try:
+        yield
+    finally:
+        _index_engine.reset(token)
+
+
+def ensure_indexes(table: Any, vector_column: str = "vector", **kwargs: Any) -> str:
+    """``vector_index.ensure_indexes`` for a stage's ``after_run``: under a Ray engine (``indexes_built_on``) a
+    new or rebuilt IVF-PQ index is built on the cluster first (``RayEngine.build_vector_index``), so the local
+    pass finds it current and only adds scalar indexes and folds in new rows, as it always does."""
+    from workbench.semantic.vector_index import ensure_indexes as ensure_here
+
+    engine = _index_engine.get()
+    built = None
+    if engine is not None:
+        built = engine.build_vector_index(table, vector_column,
+                                          min_rows_for_ann=kwargs.get("min_rows_for_ann"),
+                                          rebuild_growth=kwargs.get("rebuild_growth"))
+    action = ensure_here(table, vector_column, **kwargs)
+    return built or action
 
 
 class LocalHead:
