@@ -152,6 +152,10 @@ def test_decrypted_local_copies_live_in_a_private_folder_outside_the_library(sto
     assert p.read_bytes() == b"pixels" * 1000
     assert tmp_path / "lib" not in p.parents
     assert stat.S_IMODE(p.parent.stat().st_mode) == 0o700 and stat.S_IMODE(p.stat().st_mode) == 0o600
+    # Uploads being received (plaintext until stored) wait in this library's private folder too.
+    staged = store.staging_file("u1.data")
+    assert tmp_path / "lib" not in staged.parents and store.keys.library_id in staged.parts
+    assert stat.S_IMODE(staged.parent.stat().st_mode) == 0o700
 
 
 # -- keys -----------------------------------------------------------------------------------------------------
@@ -568,3 +572,18 @@ def test_a_passphrase_is_asked_for_on_a_terminal_never_echoed_and_a_wrong_one_is
     code, out = on_terminal(["--library", str(root), "status"], [(b"Passphrase for ", PASS)], env)
     assert code == 0 and PASS not in out, out
     assert "thumbnails" in out                                      # the status table of the unlocked library
+
+
+def test_the_docs_say_what_every_catalog_table_holds():
+    """The catalog is not encrypted, so docs/storage.md lists what each of its tables holds: a table added to the
+    catalog without a row there fails here."""
+    from workbench.catalog.schema import CORE_TABLES
+    from workbench.settings import Settings
+    from workbench.stages.registry import stage_schemas
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "storage.md").read_text()
+    section = doc.split("### What is not encrypted: the catalog", 1)[1].split("\n## ", 1)[0]
+    listed = {name for row in section.splitlines() if row.startswith("| `")
+              for name in re.findall(r"`([a-z_<>]+)`", row.split("|")[1])}
+    tables = {re.sub(r"_\d+$", "_<dim>", t) for t in [*CORE_TABLES, *stage_schemas(Settings())]}
+    assert tables - listed == set(), "catalog tables docs/storage.md does not describe"
+    assert listed - tables == set(), "docs/storage.md describes tables the catalog no longer has"

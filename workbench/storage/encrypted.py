@@ -380,6 +380,11 @@ class EncryptedStorage(Storage):
             os.chmod(p, 0o700)
         return d
 
+    def staging_dir(self) -> Path:
+        # Uploads arriving are plaintext until stored: in this library's private folder (0700), as decrypted
+        # copies are, not in a folder every local user can read and every encrypted library shares.
+        return self._private_dir("upload-staging")
+
     def local_file(self, key: str) -> Path:
         if key.rstrip("/") in (ORIGINALS, DERIVED, TRASH):   # the area folders, for people looking at them
             return self.inner.local_file(key)
