@@ -82,6 +82,7 @@ def test_kill_9_during_a_restore_then_rerun_completes(tmp_path: Path) -> None:
     assert Library.restore_library(dest, str(repo))["already_restored"]   # a third run has nothing to do
 
 
+@pytest.mark.slow  # 10-20 s: thumbnails made, backed up, every table compared
 def test_with_the_catalog_folder_deleted_restore_brings_back_every_row_and_original(tmp_path: Path) -> None:
     lib = library_with(tmp_path, 5)
     lib.process(["thumbnails"], progress=False)
