@@ -162,3 +162,19 @@ def test_the_endpoint_and_region_can_be_library_settings(s3_env, photos, monkeyp
     assert lib.storage.endpoint_url == s3_env.endpoint
     lib.import_files([photos / "p0.jpg"], progress=False)
     assert len(s3_env.keys("lib/originals/")) == 1
+
+
+def test_the_catalog_location_is_a_setting_too(s3_env, photos):
+    """Without --catalog, ``catalog_location`` in the library's settings decides (and a wrong value is refused)."""
+    from workbench.storage import local_home
+    home = local_home(s3_env.url)
+    home.mkdir(parents=True)
+    (home / "settings.json").write_text(json.dumps({"catalog_location": "somewhere"}))
+    with pytest.raises(LibraryError, match="catalog_location must be 'bucket' or 'local'"):
+        Library.create(s3_env.url)
+    (home / "settings.json").write_text(json.dumps({"catalog_location": "local"}))
+    lib = Library.create(s3_env.url)
+    lib.import_files([photos / "p0.jpg"], progress=False)
+    assert json.loads(s3_env.client.get_object(Bucket=s3_env.bucket, Key="lib/library.json")["Body"].read())[
+        "catalog"] == "local"
+    assert not [k for k in s3_env.keys() if "/catalog/" in k] and (home / "catalog" / "media.lance").is_dir()
