@@ -214,3 +214,58 @@ def test_the_cli_scrub_takes_a_sample_percent_and_a_time_budget(template, tmp_pa
     assert lib.catalog.count("rendition_hashes") == 2 * N_PHOTOS     # the two halves together read everything
     bad = runner.invoke(app, [*base, "--sample", "0"])
     assert bad.exit_code != 0 and "percentage" in bad.output
+
+
+def serve_processor(lib: Library, **settings: float):
+    """`workbench serve`'s background processor on this library, with these settings saved first."""
+    from workbench.serve.processor import Processor
+    for name, value in settings.items():
+        setattr(lib.settings, name, value)
+    lib.settings.save(lib.root)
+    return Processor(lib.root, log=lambda _msg: None)
+
+
+def test_workbench_serve_scrubs_by_itself_when_idle_and_repairs_from_the_replica(template, tmp_path):
+    from workbench.serve.status import read_status
+    lib = with_replica(template, tmp_path)
+    before = stored_files(lib.root)
+    hit = five_percent(lib, seed=41)
+    for i, blob in enumerate(hit.values()):
+        damage(lib.originals_dir / blob, KINDS[i % 3])
+
+    proc = serve_processor(lib, serve_scrub_interval_h=24.0, serve_scrub_sample_percent=100.0)
+    try:
+        assert proc.scrub_if_due() is False                  # never scrubbed before: due now, and done in one slice
+        assert stored_files(lib.root) == before              # every damaged original repaired from the replica
+        assert set(lib.repair_events()["media_id"]) == set(hit)
+        status = read_status(lib.root)
+        assert status["scrub_checked"] == N_PHOTOS * 4    # original, replica copy, thumbnail, preview
+        assert status["scrub_repaired"] == len(hit)
+        runs = len(lib.catalog.read("scrub_runs"))
+        assert proc.scrub_if_due() is False                  # not again within the interval
+        assert len(lib.catalog.read("scrub_runs")) == runs
+    finally:
+        proc.engine.close()
+
+
+def test_each_interval_scrubs_the_next_share_and_damage_without_a_good_copy_becomes_the_last_error(
+        template, tmp_path):
+    from workbench.serve.status import read_status
+    lib = make_library(template, tmp_path)                   # no replica: nothing to repair from
+    damage(lib.originals_dir / lib.media(sort="name").iloc[-1]["blob"], "flip")
+
+    proc = serve_processor(lib, serve_scrub_interval_h=0.0005, serve_scrub_sample_percent=50.0)   # every 1.8 s
+    try:
+        assert proc.scrub_if_due() is False                  # the first half, in one slice
+        first = read_status(lib.root)["scrub_checked"]
+        deadline = time.monotonic() + 60
+        while len(lib.catalog.read("scrub_runs")) < 2:       # the next interval: the other half
+            assert time.monotonic() < deadline, "no second scrub a minute after its 1.8 s interval"
+            proc.scrub_if_due()
+            time.sleep(0.2)
+        second = read_status(lib.root)["scrub_checked"]
+        assert first == second == N_PHOTOS * 3 // 2          # original, thumbnail, preview: half each time
+        error = read_status(lib.root)["last_error"]
+        assert "NOT REPAIRED" in error and lib.media(sort="name").iloc[-1]["id"] in error
+    finally:
+        proc.engine.close()

@@ -3,6 +3,7 @@ re-reads originals, replica copies and renditions (a sample or a time budget at 
 copies; ``repair_events`` says what it found and did."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -61,6 +62,15 @@ class Integrity(Capability):
             return Scrubber(self.catalog, self.storage, self.lib.replicas, self.context.stage_context(),
                             self.stages.thumbnails()).run(sample_percent=sample_percent, budget_s=budget_s,
                                                           progress=progress)
+
+    def last_scrub_at(self) -> "datetime | None":
+        """When the last scrub (or slice of one) finished, or None: ``workbench serve`` scrubs again once
+        ``serve_scrub_interval_h`` have passed since then."""
+        from workbench.replicas.scrub import scrub_runs
+        if not self.catalog.has("scrub_runs"):
+            return None
+        runs = scrub_runs(self.catalog)
+        return None if runs.empty else pd.Timestamp(runs["finished_at"].iloc[0]).to_pydatetime()
 
     def repair_events(self) -> pd.DataFrame:
         """What scrub found wrong and did (repaired from which replica, re-sent, rebuilt, or no good copy)."""

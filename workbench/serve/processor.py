@@ -21,6 +21,10 @@ How it works, and why:
 * Upkeep once the queue empties: the catalog compaction and replica sync that end ``workbench process`` run
   after the last chunk of a batch (``Library.process(upkeep=False)`` for each chunk, then ``Library.upkeep``),
   not after every chunk; during a backlog longer than ``serve_upkeep_interval_s`` (600 s) also between chunks.
+* Scrubbing without a person: once the queue is empty and ``serve_scrub_interval_h`` have passed since the last
+  scrub, it scrubs ``serve_scrub_sample_percent`` of the library in slices of ``serve_scrub_slice_s``, each
+  continuing where the last stopped (``scrub_if_due``); damage is repaired from a replica as ``workbench scrub``
+  does, and what could not be repaired becomes the status's last error. New media go first between slices.
 * It takes the library's write lock only while a chunk runs; when someone else holds it (``workbench import``),
   the state is ``waiting`` and it tries again after the poll interval.
 * Status for admins: ``status.write_status`` after every step (state, stage, queue per stage, last error).
@@ -34,6 +38,7 @@ import sys
 import threading
 import time
 import traceback
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +62,8 @@ class Processor:
         self.upkeep_interval_s = float(self.lib.settings.serve_upkeep_interval_s)
         self._upkeep_due = True              # chunks ran since the last upkeep (or a killed run may have left it)
         self._last_upkeep = time.monotonic()
+        self._scrub_left_percent: float | None = None     # of the scrub under way, in slices
+        self._scrub_not_before = 0.0                      # monotonic time of the next "is a scrub due?"
         # Stage workers kept between chunks (their models stay loaded), stopped after serve_keep_workers_s unused.
         self.engine = self.lib.engine("local", keep_workers_s=float(self.lib.settings.serve_keep_workers_s))
         self._log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -108,7 +115,8 @@ class Processor:
         if not self._work:
             if self._upkeep_due:              # the write lock was someone else's when the queue emptied
                 self.upkeep()
-            return False
+                return False
+            return self.scrub_if_due()
         queue = {r["stage"]: int(r["pending"]) for r in self.lib.status().to_dict("records")}
         self._publish(state="processing", queue=queue, skipped=dict(self.skipped))
         for name, pending in queue.items():
@@ -164,6 +172,44 @@ class Processor:
         self._upkeep_due = False
         self._last_upkeep = time.monotonic()
         self._publish(stage=None, upkeep_at=now_iso())
+
+    def scrub_if_due(self) -> bool:
+        """Scrub one slice when a scrub is due or under way (see the module's docstring); True when it did."""
+        settings = self.lib.settings
+        if float(settings.serve_scrub_interval_h) <= 0:
+            return False
+        if self._scrub_left_percent is None:
+            if time.monotonic() < self._scrub_not_before:
+                return False                  # not due: no catalog read on every idle poll
+            last = self.lib.integrity.last_scrub_at()
+            wait_s = 0.0 if last is None else float(settings.serve_scrub_interval_h) * 3600 - (
+                datetime.now(timezone.utc) - last).total_seconds()
+            if wait_s > 0:
+                self._scrub_not_before = time.monotonic() + min(wait_s, 600.0)   # a manual scrub may move it
+                return False
+            self._scrub_left_percent = min(100.0, float(settings.serve_scrub_sample_percent))
+        self._publish(state="processing", stage="scrub")
+        try:
+            rep = self.lib.scrub(sample_percent=self._scrub_left_percent,
+                                 budget_s=float(settings.serve_scrub_slice_s), progress=False)
+        except LibraryError as e:             # the write lock is someone else's: the slice waits for later
+            self._publish(state="waiting", stage=None, waiting_for=str(e))
+            return False
+        except Exception as e:                # a scrub that cannot run (a broken catalog): say it, try tomorrow
+            self._scrub_left_percent = None
+            self._error(f"scrub: {type(e).__name__}: {e}")
+            self._log(traceback.format_exc())
+            return False
+        self._scrub_left_percent -= 100.0 * rep.checked / max(rep.total, 1)
+        if not rep.stopped_by_budget or self._scrub_left_percent <= 0 or rep.checked == 0:
+            self._scrub_left_percent = None   # this interval's share is checked
+        for e in rep.unrepairable:
+            self._error(f"scrub: {e['media_id'] or e['location']}: {e['object']} {e['problem']}, NOT REPAIRED: "
+                        f"{e['detail']}")
+        more = self._scrub_left_percent is not None
+        self._publish(state="processing" if more else "idle", stage=None, scrub_at=now_iso(),
+                      scrub_checked=rep.checked, scrub_repaired=rep.repaired)
+        return more
 
     # -- helpers --------------------------------------------------------------------------------------------
     def _catch_up_people(self) -> None:
