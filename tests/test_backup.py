@@ -311,3 +311,33 @@ def test_the_cli_restores_as_of_a_time_and_brings_single_media_back_from_a_backu
     assert json.loads(r.output.splitlines()[0]) == {"id": lost, "original": "restored", "row": "restored"}
     assert_consistent(Library.open(lib.root))
     assert len(Library.open(lib.root).media()) == 4
+
+
+@pytest.mark.slow  # a backup and a restore through restic (~15 s idle)
+def test_plain_restore_takes_media_out_of_the_trash_or_else_out_of_the_latest_backup(tmp_path: Path) -> None:
+    lib = library_with(tmp_path, 3)
+    lib.settings.backup_target = str(tmp_path / "repo")
+    lib.settings.save(lib.root)
+    runner, base = CliRunner(), ["--library", str(lib.root)]
+    assert runner.invoke(app, [*base, "backup"]).exit_code == 0
+    trashed, emptied, never = sorted(lib.media()["id"])
+    lib.trash([emptied])
+    lib.empty_trash()                                             # emptied: row and original gone for good
+    lib.trash([trashed])
+    assert emptied not in set(Library.open(lib.root).media()["id"])
+
+    r = runner.invoke(app, [*base, "restore", trashed[:8], emptied[:10], "--json"])
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in r.output.splitlines()]
+    assert lines[0] == {"restored": 1}                            # the one in the trash: out of the trash
+    assert lines[1] == {"id": emptied, "original": "restored", "row": "restored"}   # the other: from the backup
+    back = Library.open(lib.root)
+    assert {trashed, emptied, never} <= set(back.media()["id"]) and back.trashed().empty
+    assert_consistent(back)
+
+    lib.settings.backup_target = ""
+    lib.settings.save(lib.root)
+    lib.trash([emptied])
+    Library.open(lib.root).empty_trash()
+    r = runner.invoke(app, [*base, "restore", emptied[:10]])
+    assert r.exit_code != 0 and "no backup_target" in " ".join(r.output.split())

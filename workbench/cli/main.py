@@ -11,7 +11,7 @@ import typer
 
 from workbench.cli.common import JsonOpt, fail, open_library, print_records, progress_flag, state
 from workbench.cli.output import console, emit_json, err_console, table
-from workbench.errors import WorkbenchError
+from workbench.errors import NotFoundError, WorkbenchError
 
 app = typer.Typer(
     help="A self-hosted archive for photos and videos: import, process, list, check.\n\n"
@@ -720,15 +720,31 @@ def restore(ids: Annotated[Optional[list[str]], typer.Argument(
                 "--from", help="Restore from this backup repository (default with --to: the backup_target "
                                "setting); see `workbench backups restore`.")] = None,
             json_out: JsonOpt = False) -> None:
-    """Take media out of the trash; with --to or --from, restore from a backup instead."""
+    """Bring media back: out of the trash, or, for ids the library no longer has (the trash was emptied, the row
+    or the catalog lost), out of the latest backup in the backup_target setting. With --to, --from or --at,
+    restore from a backup only."""
+    from workbench.cli.backup_cmds import restore_from_backup
     if to is not None or backup_target is not None or at is not None:
-        from workbench.cli.backup_cmds import restore_from_backup
         restore_from_backup(ids, to, at, backup_target, None, json_out)
         return
     if not ids:
         fail("name the media ids to take out of the trash (or --to DIR to restore a whole library from a backup)")
-    n = open_library().restore(ids)
-    emit_json({"restored": n}) if json_out else console.print(f"{n} media restored.")
+    lib = open_library()
+    known, gone = [], []
+    for i in ids:
+        try:
+            known.append(lib.resolve_id(i))
+        except NotFoundError:
+            gone.append(i)
+    if gone and not lib.settings.backup_target:
+        fail(f"{', '.join(gone)}: not in this library or its trash, and no backup_target setting names a backup "
+             "to bring them back from: `workbench restore --from REPOSITORY ID...`")
+    if known:
+        n = lib.restore(known)
+        emit_json({"restored": n}) if json_out else console.print(f"{n} media taken out of the trash."
+                                                                  if n else "None of them was in the trash.")
+    if gone:
+        restore_from_backup(gone, None, None, None, None, json_out)
 
 
 @app.command()
