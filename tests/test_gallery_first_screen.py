@@ -225,6 +225,38 @@ def test_the_trash_and_album_membership_take_effect_at_once(server):
     assert ann.get(mine[0]).status_code == 200
 
 
+def test_viewers_who_see_the_same_media_share_a_listing_yet_each_loses_access_alone(server):
+    """Two members of one album see the same media, and the server lists them once for both (docs/benchmarks.md,
+    "a listing shared between viewers"); leaving the album, or a session ended by another process (the CLI),
+    still applies to that viewer alone, at once, to the page, its JSON and every picture."""
+    from workbench.library import Library
+    base, _, library = server
+    lib = Library.open(library)
+    ann_view = lib.for_user("ann")
+    album = ann_view.create_album("club")
+    ann_view.add_to_album(album, media_of(library, "ann")[:3])
+    visitors = {}
+    for name in ("cy", "dee"):
+        lib.add_user(name, f"{name}-password", "viewer")
+        ann_view.add_member(album, name)
+        visitors[name] = v = Visitor(base)
+        assert v.sign_in(name, f"{name}-password").status_code == 302
+    cy, dee = visitors["cy"], visitors["dee"]
+    cy_page, dee_page = cy.get("/timeline").text, dee.get("/timeline").text
+    assert "3 items<" in cy_page and "3 items<" in dee_page
+    assert all(dee.get(u).status_code == 200 for u in pictures(dee_page))
+    ann_view.remove_member(album, "dee")
+    assert "0 items<" in dee.get("/timeline").text
+    assert dee.get("/timeline/items?offset=0").json()["items"] == []
+    assert all(dee.get(u).status_code == 403 for u in pictures(dee_page))
+    assert "3 items<" in cy.get("/timeline").text                                    # cy is still a member
+    assert all(cy.get(u).status_code == 200 for u in pictures(cy_page))
+    lib.logout(cy.http.cookies["wb_session"])                                        # not through the server
+    assert cy.get("/timeline/items?offset=0").status_code == 403
+    assert all(cy.get(u).status_code == 403 for u in pictures(cy_page))
+    assert "/login" in cy.get("/timeline", allow_redirects=False).headers["Location"]
+
+
 def test_a_share_link_shows_its_album_only_and_dies_when_revoked(server):
     from workbench.gallery import first_screen, links
     from workbench.library import Library
