@@ -114,6 +114,25 @@ def test_a_range_read_decrypts_only_the_chunks_it_needs(store):
         store.read_range("originals/aa/bb/v.mp4", 7000, 10)
 
 
+def test_chunks_cut_at_a_chunk_boundary_or_reordered_are_refused(store):
+    """Without the file key nobody can make a valid chunk, but whole chunks can be dropped or moved: the counter in
+    each nonce catches a move, the final flag a cut at a chunk boundary (the trailer kept)."""
+    data = os.urandom(4000)                                     # chunks of 1000: three, then the final one
+    store.write("derived/versions/c.bin", data)
+    path = store.inner.root / store.name_of("derived/versions/c.bin")
+    raw = path.read_bytes()
+    sealed = 1000 + 16
+    chunks = [raw[HEADER_BYTES + i * sealed:HEADER_BYTES + (i + 1) * sealed] for i in range(4)]
+    trailer = raw[HEADER_BYTES + 4 * sealed:]
+    os.chmod(path, 0o644)
+    for name, body in (("cut", chunks[:3]), ("reordered", [chunks[1], chunks[0], chunks[2], chunks[3]])):
+        path.write_bytes(raw[:HEADER_BYTES] + b"".join(body) + trailer)
+        with pytest.raises(TamperedError, match="chunk"):
+            store.read_bytes("derived/versions/c.bin")
+    path.write_bytes(raw)
+    assert store.read_bytes("derived/versions/c.bin") == data
+
+
 def test_big_objects_stream_through_in_chunks_and_never_sit_in_memory(tmp_path):
     import tracemalloc
     store = EncryptedStorage(LocalStorage(tmp_path / "lib"), Keys.new(), tmp_path / "cache")
