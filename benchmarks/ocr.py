@@ -16,7 +16,8 @@ What it does
      Variants differ in the detector's size (d), the first look at 640 px on the preview (l640; nolook: none)
      and the picture detected and read once the look saw text (orig: the original decoded upright at >= 2000
      px, what the stage does; preview: the 1440 px WebP preview); unsimplified runs the model files as shipped
-     (``ocr_simplify_models`` off; the default runs workbench/ocr/graph.py's folded copies).
+     (``ocr_simplify_models`` off; the default runs workbench/ocr/graph.py's folded copies); 2threads gives
+     one picture both cores, as stock does (the stage instead runs a one-thread worker per core).
   4. Recall: each variant's lines (first round) go into a LanceDB table with the same full-text index the
      stage uses; a word counts when a search for it ranks its picture in the top 3. Absent words (vocabulary
      words drawn nowhere) must return nothing. For the default settings the same is checked end to end through
@@ -73,6 +74,7 @@ VARIANTS = {  # name -> settings overrides of the defaults (the first: the defau
     "nolook": {"ocr_first_look_px": 0},
     "preview": {"ocr_read_size_px": 0},
     "unsimplified": {"ocr_simplify_models": False},
+    "2threads": {"threads": 2},  # the default settings on both cores for one picture, as stock runs
 }
 
 
@@ -203,7 +205,8 @@ def main() -> None:
 
     stock = RapidOCR()
     names = [v for v in args.variants.split(",") if v]
-    models = {n: OcrModel(replace(Settings(), **VARIANTS[n])).load() for n in names}
+    models = {n: OcrModel(replace(Settings(), **{k: v for k, v in VARIANTS[n].items() if k != "threads"}),
+                          threads=VARIANTS[n].get("threads", 1)).load() for n in names}
     stock(str(items[0]["path"]))  # warm-up
     for m in models.values():
         m.predict(np.zeros((64, 64, 3), np.uint8))
