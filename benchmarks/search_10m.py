@@ -333,7 +333,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", nargs="*", default=["plain"] + [w[0] for w in WINDOWS])
     ap.add_argument("--max-queries", type=int, default=None, help="use only this many queries (half of each kind)")
     ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a vector_index constant for the index build, e.g. MAX_PARTITIONS=1000")
     args = ap.parse_args(argv)
+    from workbench.semantic import vector_index as vi
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if not hasattr(vi, name):
+            ap.error(f"vector_index has no constant {name}")
+        setattr(vi, name, type(getattr(vi, name))(value))
     if args.query_only:
         if args.reuse is None:
             ap.error("--query-only needs --reuse DIR")
@@ -345,8 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.phase == "all":
         base = [sys.executable, __file__, "--workdir", str(workdir), "--rows", str(args.rows),
                 "--queries", str(args.queries)]
+        sets = [a for item in args.set for a in ("--set", item)]
         for phase in ("gen", "index"):
-            subprocess.run(["nice", "-n", "10", *base, "--phase", phase], check=True)
+            subprocess.run(["nice", "-n", "10", *base, "--phase", phase, *sets], check=True)
         sweep = [a for flag, vals in (("--nprobes", args.nprobes), ("--refine", args.refine))
                  for a in ([flag, *map(str, vals)] if vals else [])]
         subprocess.run([*base, "--phase", "query", *sweep, "--modes", *args.modes], check=True)
@@ -355,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.phase == "gen":
         save_state(workdir, "gen", phase_gen(workdir, args.rows, args.queries))
     elif args.phase == "index":
-        save_state(workdir, "index", phase_index(workdir))
+        save_state(workdir, "index", {**phase_index(workdir), "overrides": args.set})
     else:
         r = phase_query(workdir, args.nprobes, args.refine, args.warmup, args.modes, args.max_queries)
         path = workdir / "results.json"
