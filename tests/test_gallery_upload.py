@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -108,7 +109,8 @@ def server(tmp_path_factory):
     from workbench.library import Library
     root = tmp_path_factory.mktemp("gallery_upload")
     lib = Library.open(root / "library", create=True)
-    for name, role in (("ann", "viewer"), ("bob", "viewer"), ("root", "admin"), ("cat", "curator")):
+    for name, role in (("ann", "viewer"), ("bob", "viewer"), ("root", "admin"), ("cat", "curator"),
+                       ("eve", "viewer")):
         lib.add_user(name, f"{name}-password", role)
     lib.settings.upload_quota_bytes = QUOTA_BYTES
     lib.settings.upload_max_file_bytes = MAX_FILE_BYTES
@@ -187,6 +189,25 @@ def test_a_file_over_the_size_limit_is_refused_before_any_byte_is_sent(server):
     r = signed_in(base, "root").create(MAX_FILE_BYTES + 1, "huge.mov")
     assert r.status_code == 413
     assert "upload_max_file_bytes" in r.text
+
+
+def test_uploads_started_at_the_same_moment_cannot_share_the_room_left_in_the_quota(server):
+    base, _, _ = server
+    visitors = [signed_in(base, "eve") for _ in range(8)]
+    for _burst in range(3):                                    # a race shows in some bursts, not every one
+        start = threading.Barrier(len(visitors))
+
+        def create(t: Tus):
+            start.wait()
+            return t.create(QUOTA_BYTES // 3, "third.jpg")      # three fit, the fourth would not
+
+        with ThreadPoolExecutor(len(visitors)) as pool:
+            answers = list(pool.map(create, visitors))
+        assert sorted(r.status_code for r in answers) == [201] * 3 + [403] * 5
+        for t, r in zip(visitors, answers):                    # give the room back
+            if r.status_code == 201:
+                assert t.v.http.delete(base + r.headers["Location"], headers=t.headers(),
+                                       timeout=60).status_code == 204
 
 
 def test_a_viewer_over_the_quota_is_refused_with_the_reason_and_it_is_recorded(server):

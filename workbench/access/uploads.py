@@ -11,12 +11,18 @@
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+import fcntl
+import hashlib
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pyarrow.compute as pc
 
 from workbench.access import shares
 from workbench.access.policy import Actor
+from workbench.access.throttle import LOCK_DIR
 from workbench.catalog.filters import Eq
 from workbench.catalog.store import Catalog
 from workbench.errors import AccessDenied, NotFoundError, UploadRefused
@@ -66,10 +72,30 @@ def begin(lib: "Library", *, owner: str, role: str, actor_key: str, length: int,
     check_size(length, lib.settings)
     claimed = str(sha256).strip().lower() if sha256 else ""
     known = bool(claimed) and lib.uploads.known_media(claimed) is not None and sees(media_id_for(claimed))
-    if not known:                  # known content costs no room: nothing new is stored
+    if known:                      # known content costs no room: nothing new is stored
+        return lib.uploads.begin(owner=owner, actor=actor_key, length=length, name=name, album_id=album_id,
+                                 sha256=sha256, added_by=added_by, known_by_hash=True)
+    with quota_held(lib, owner):   # check and record as one step: simultaneous uploads cannot share the room
         check_quota(lib, owner, role, length)
-    return lib.uploads.begin(owner=owner, actor=actor_key, length=length, name=name, album_id=album_id,
-                             sha256=sha256, added_by=added_by, known_by_hash=known)
+        return lib.uploads.begin(owner=owner, actor=actor_key, length=length, name=name, album_id=album_id,
+                                 sha256=sha256, added_by=added_by, known_by_hash=False)
+
+
+@contextmanager
+def quota_held(lib: "Library", owner: str) -> Iterator[None]:
+    """The owner's quota, held across threads and processes (an ``flock`` on a file per owner under
+    ``<library>/.auth-locks/``; each holder opens its own file, so threads of one server exclude each other too)
+    while an upload's room is checked and its record written: without it, eight uploads started at once each
+    saw the room the others were about to take."""
+    folder = Path(lib.root) / LOCK_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    name = hashlib.sha256(owner.encode()).hexdigest()[:16]
+    fd = os.open(folder / f"quota-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)            # held for a catalog read and a small file write: milliseconds
+        yield
+    finally:
+        os.close(fd)                              # closing the file releases the lock
 
 
 def known_to(lib: "Library", sha256s: list[str], sees: Callable[[str], bool]) -> set[str]:
