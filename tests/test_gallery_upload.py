@@ -813,10 +813,10 @@ def test_an_encrypted_library_takes_uploads_and_stores_them_encrypted(tmp_path, 
 # ------------------------------------------------------------------------- what a photo costs the server
 
 def test_a_creation_reads_the_account_once_and_still_sees_a_role_change_at_once(tmp_path, monkeypatch):
-    """The gallery reuses a signed-in uploader's view while the session check it rests on holds (2 s), so a
-    stream of photos costs one catalog read a creation (the account, for its role) instead of two; the view
-    holds nothing but the name, so a role taken away or an account removed a moment ago still stops the next
-    creation."""
+    """The gallery reuses a signed-in uploader's view while the session check it rests on holds (2 s), and the
+    account is read once while the accounts table keeps its version (``access/users.py``), so a stream of photos
+    costs no catalog read a creation; the view holds nothing but the name and a write moves the version, so a
+    role taken away or an account removed a moment ago still stops the next creation."""
     from workbench.errors import AccessDenied, AuthError
     from workbench.gallery.upload import user_view
     from workbench.library import Library
@@ -828,7 +828,7 @@ def test_a_creation_reads_the_account_once_and_still_sees_a_role_change_at_once(
     monkeypatch.setattr(lib.catalog, "read", lambda table, *a, **k: reads.append(table) or read(table, *a, **k))
     for i in range(3):
         user_view(lib, "ann").begin_upload(10, f"p{i}.jpg")
-    assert reads == ["users"] * 4                 # the view made once, then the account read by each creation
+    assert reads == ["users"]                     # the view made once, the account read once for all
     lib.set_role("ann", "viewer")
     with pytest.raises(AccessDenied):
         user_view(lib, "ann").begin_upload(10, "after-the-role-change.jpg")
