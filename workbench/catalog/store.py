@@ -69,7 +69,8 @@ class Catalog:
         names: set[str] = set()
         token = None
         while True:
-            resp = self.db.list_tables(page_token=token) if token else self.db.list_tables()
+            with object_store_errors(self._remote):
+                resp = self.db.list_tables(page_token=token) if token else self.db.list_tables()
             names.update(resp.tables)
             token = resp.page_token
             if not token:
@@ -89,7 +90,8 @@ class Catalog:
 
     def table(self, name: str) -> Any:
         if name not in self._tables:
-            self._tables[name] = self.db.open_table(name)
+            with object_store_errors(self._remote):
+                self._tables[name] = self.db.open_table(name)
         return self._tables[name]
 
     def has(self, name: str) -> bool:
@@ -98,11 +100,13 @@ class Catalog:
     def version(self, name: str) -> int:
         """The table's version: it grows with every commit, by any process (a read of its manifest, ~0.1 ms),
         so a reader learns of new rows without reading them."""
-        return int(self.table(name).version)
+        with object_store_errors(self._remote):
+            return int(self.table(name).version)
 
     def schema(self, name: str) -> pa.Schema:
         """The table's columns as stored."""
-        return self.table(name).schema
+        with object_store_errors(self._remote):
+            return self.table(name).schema
 
     # -- writes ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -199,6 +203,11 @@ class Catalog:
                     columns: list[str] | None = None) -> pa.Table | None:
         """Rows whose ``column`` matches ``words`` in its full-text index, best first (``_score`` can be asked
         for in ``columns``), ``where`` applied first; None while the column has no index (``ensure_text_index``)."""
+        with object_store_errors(self._remote):
+            return self._text_search(name, column, words, where, columns)
+
+    def _text_search(self, name: str, column: str, words: str, where: Where | None,
+                     columns: list[str] | None) -> pa.Table | None:
         tbl = self.table(name)
         if f"{column}_idx" not in {ix.name for ix in tbl.list_indices()}:
             return None
