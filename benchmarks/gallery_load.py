@@ -14,7 +14,7 @@ with ``--viewers`` accounts through an album, then for each ``--preheat`` value 
   psutil) before and after, kernels started, HTTP statuses and latencies.
 * viewers: every viewer signs in first (``POST /login``; argon2 makes this ~0.3 s of CPU each, so it is done before
   the clock starts and timed on its own), then all at once (or spread evenly over ``--arrival-s``) do what the
-  browser's widget manager does: load ``/`` (HTML complete), open the kernel websocket (v1 protocol, session cookie),
+  browser's widget manager does: load the app, ``/app`` (``/`` before it moved; HTML complete), open the kernel websocket (v1 protocol, session cookie),
   open the ``jupyter.widget.control`` comm and send ``request_states``; the page is *ready* when the
   ``update_states`` reply with the photo tiles has arrived. Then each "scrolls and opens photos" with the grid's own
   messages: a click on "Load more" twice (``custom`` ``{"event": "click"}`` on the button model, as ipywidgets'
