@@ -277,7 +277,7 @@ def run_series(table, Q, truth, is_pert, where, warmup: int) -> dict:
 
 
 def phase_query(workdir: Path, nprobes_list: list[int], refine_list: list[int], warmup: int,
-                modes: list[str], max_queries: int | None) -> dict:
+                modes: list[str], max_queries: int | None, no_default: bool = False) -> dict:
     from workbench.semantic import vector_index as vi
 
     table = open_table(workdir)
@@ -292,7 +292,7 @@ def phase_query(workdir: Path, nprobes_list: list[int], refine_list: list[int], 
     parts, _ = vi.ann_shape(ann, ann.num_indexed_rows or rows)
     wheres = {"plain": None, **{name: window_where(lo, hi) for name, lo, hi in WINDOWS}}
     defaults = (vi.NPROBES_FRACTION, vi.FILTERED_NPROBES_FRACTION, vi.SCAN_ROWS_BUDGET, vi.REFINE_FACTOR)
-    configs = [("library default", None, None)] + [(f"nprobes {p} refine {r}", p, r)
+    configs = ([] if no_default else [("library default", None, None)]) + [(f"nprobes {p} refine {r}", p, r)
                                                      for p in nprobes_list for r in refine_list]
     out = {"rows": rows, "index": ann.name, "partitions": parts, "queries": int(len(sel)), "series": []}
     for label, nprobes, refine in configs:
@@ -333,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", nargs="*", default=["plain"] + [w[0] for w in WINDOWS])
     ap.add_argument("--max-queries", type=int, default=None, help="use only this many queries (half of each kind)")
     ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--no-default", action="store_true", help="sweep only: skip the library-default series")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a vector_index constant for the index build, e.g. MAX_PARTITIONS=1000")
     args = ap.parse_args(argv)
@@ -366,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.phase == "index":
         save_state(workdir, "index", {**phase_index(workdir), "overrides": args.set})
     else:
-        r = phase_query(workdir, args.nprobes, args.refine, args.warmup, args.modes, args.max_queries)
+        r = phase_query(workdir, args.nprobes, args.refine, args.warmup, args.modes, args.max_queries,
+                        args.no_default)
         path = workdir / "results.json"
         state = json.loads(path.read_text()) if path.exists() else {}
         state.setdefault("query_runs", []).append(r)
