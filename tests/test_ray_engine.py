@@ -226,3 +226,13 @@ def test_under_the_ray_engine_the_librarys_vector_index_is_built_by_lance_ray_an
     with indexes_built_on(engine):
         assert ensure_indexes(indexed, filter_columns=("version", "status", "kind", "taken_at", "media_id")) == "none"
     assert engine.indexes_built == [name]
+
+
+def test_ray_blocks_grow_with_the_work_while_every_task_slot_still_gets_four() -> None:
+    from workbench.stages.engines import BLOCKS_PER_SLOT, MAX_BLOCK_ROWS, block_rows
+
+    assert block_rows(2000, 4, 2) == MAX_BLOCK_ROWS == 32   # Ray's cost per task spread over 32 photos
+    assert block_rows(60, 4, 2) == 8                        # 8 blocks: BLOCKS_PER_SLOT for each of 2 slots
+    assert -(-60 // 8) == 2 * BLOCKS_PER_SLOT
+    assert block_rows(10, 4, 2) == 4                        # never below the stage's own batch
+    assert block_rows(1000, 128, 1) == 128                  # a model stage's encoder batch is kept whole
