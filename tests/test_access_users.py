@@ -123,6 +123,16 @@ def test_only_the_session_token_hash_is_stored(lib):
     assert token.encode() not in all_bytes(lib.root / "catalog")
 
 
+def test_sign_ins_keep_the_sessions_table_compact_and_every_session_working(lib):
+    """A gallery that stays up signs people in for months; each sign-in is a commit, and without compaction every
+    session check read one more small fragment."""
+    from workbench.access import sessions
+    tokens = [sessions.start(lib.catalog, "alice", 3600) for _ in range(60)]
+    fragments = lib.catalog.table(sessions.TABLE).stats()["fragment_stats"]["num_fragments"]
+    assert fragments <= 20                         # one per sign-in since the last compaction, not 60
+    assert all(lib.for_session(t).whoami()["name"] == "alice" for t in tokens[::7])
+
+
 def test_logout_ends_the_session_at_once_also_for_an_open_view(lib):
     token = lib.login("alice", ALICE_PW)
     view = lib.for_session(token)
