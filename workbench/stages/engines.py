@@ -390,40 +390,19 @@ class RayEngine:
 
     def build_vector_index(self, table: Any, vector_column: str = "vector", *, min_rows_for_ann: int | None = None,
                            rebuild_growth: float | None = None) -> str | None:
-        """Train and write ``table``'s IVF-PQ index on the cluster (``lance_ray.create_index``) when
-        ``vector_index.ensure_indexes`` would build one (none yet and enough rows, or trained on far fewer rows or
-        with another metric), with the same name, metric, partitions and sub-vectors; returns "created" or
-        "rebuilt", or None when no build was due. IVF and PQ training run on the driver and the per-fragment pass
-        (assigning and encoding every vector) in one Ray task per CPU. lance-ray takes at most ``rows //
-        partitions`` (and ``rows // 256``) training rows per centroid where Lance samples what there is, so the
-        sample rate is lowered for tables under 65,536 rows."""
-        import lance_ray
+        """Train and write ``table``'s IVF-PQ index on this cluster (``catalog.ray_index``, lance-ray) when
+        ``vector_index.ensure_indexes`` would build one, one Ray task per cluster CPU; returns "created" or
+        "rebuilt", or None when no build was due."""
+        from workbench.catalog.ray_index import build_vector_index_on_ray
 
-        from workbench.semantic import vector_index as vi
-
-        rows = table.count_rows()
-        if rows < (vi.MIN_ROWS_FOR_ANN if min_rows_for_ann is None else min_rows_for_ann):
+        built = build_vector_index_on_ray(table, vector_column, num_workers=self._slots(False, 1),
+                                          cpus_per_task=self.cpus_per_task, min_rows_for_ann=min_rows_for_ann,
+                                          rebuild_growth=rebuild_growth)
+        if built is None:
             return None
-        old = vi.ann_index(table, vector_column)
-        if old is not None:
-            stats = table.index_stats(old.name)
-            _, trained = vi.ann_shape(old, stats.num_indexed_rows if stats else rows)
-            wrong_metric = stats is not None and stats.distance_type not in (None, vi.DISTANCE_TYPE)
-            if not wrong_metric and rows < (vi.REBUILD_GROWTH if rebuild_growth is None else rebuild_growth) * trained:
-                return None
-        partitions = vi.num_partitions_for(rows)
-        name = vi.ann_index_name(vector_column, partitions, rows)
-        log.info("building IVF-PQ %s on Ray (%d rows, %d partitions)", name, rows, partitions)
-        lance_ray.create_index(table.to_lance(), vector_column, "IVF_PQ", name=name, replace=True,
-                               num_workers=self._slots(False, 1), metric=vi.DISTANCE_TYPE,
-                               num_partitions=partitions,
-                               num_sub_vectors=vi.num_sub_vectors_for(vi.vector_dim(table, vector_column)),
-                               sample_rate=max(2, min(256, rows // max(partitions, 256))),
-                               ray_remote_args={"num_cpus": self.cpus_per_task})
-        if old is not None and old.name != name:
-            table.drop_index(old.name)
+        action, name = built
         self.indexes_built.append(name)
-        return "created" if old is None else "rebuilt"
+        return action
 
     def shutdown(self) -> None:
         """Stop the cluster this engine started (never one it only connected to)."""
