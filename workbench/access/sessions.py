@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from workbench.access import passwords, throttle, users
 from workbench.catalog.filters import Eq, In
 from workbench.catalog.store import Catalog
+from workbench.catalog.versioned import AtVersions
 from workbench.errors import AuthError
 
 TABLE = "sessions"
@@ -96,25 +96,13 @@ def start(catalog: Catalog, user: str, lifetime_s: float) -> str:
 #: each time (~10 ms of CPU, docs/benchmarks.md, gallery load). While the table's version stays the same (a
 #: manifest read, ~0.1 ms; a sign-in, sign-out or password change by any process moves it) the rows read at it
 #: answer; expiry is checked against the clock at every call.
-_sessions: dict[str, tuple[int, dict[str, tuple[str, datetime]]]] = {}
-_sessions_lock = threading.Lock()
+def _read_sessions(catalog: Catalog) -> dict[str, tuple[str, datetime]]:
+    t = catalog.read(TABLE, ["token_hash", "user", "expires_at"])
+    return dict(zip(t.column("token_hash").to_pylist(),
+                    zip(t.column("user").to_pylist(), t.column("expires_at").to_pylist())))
 
 
-def _sessions_now(catalog: Catalog) -> dict[str, tuple[str, datetime]]:
-    key = str(catalog.folder)
-    version = catalog.version(TABLE)      # read before the rows: a write in between only makes them newer
-    hit = _sessions.get(key)
-    if hit is not None and hit[0] == version:
-        return hit[1]
-    with _sessions_lock:                  # a burst of requests reads the table once
-        hit = _sessions.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        t = catalog.read(TABLE, ["token_hash", "user", "expires_at"])
-        rows = dict(zip(t.column("token_hash").to_pylist(),
-                        zip(t.column("user").to_pylist(), t.column("expires_at").to_pylist())))
-        _sessions[key] = (version, rows)
-        return rows
+_sessions_now: AtVersions[dict[str, tuple[str, datetime]]] = AtVersions([TABLE], _read_sessions)
 
 
 def user_of(catalog: Catalog, hashed: str) -> str:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -10,6 +9,7 @@ import pandas as pd
 from workbench.access import passwords
 from workbench.catalog.filters import Eq
 from workbench.catalog.store import Catalog
+from workbench.catalog.versioned import AtVersions
 from workbench.errors import NotFoundError
 
 TABLE = "users"
@@ -36,23 +36,8 @@ def check_role(role: str) -> str:
 #: call (a role change or a removal applies at once); reading one row scanned the table each time (~5 ms of CPU,
 #: the largest share of a gallery page's listing with the session check, docs/benchmarks.md). While the table's
 #: version (a manifest read, ~0.1 ms; any process's write moves it) stays the same, the rows read at it answer.
-_accounts: dict[str, tuple[int, dict[str, dict]]] = {}
-_accounts_lock = threading.Lock()
-
-
-def _accounts_now(catalog: Catalog) -> dict[str, dict]:
-    key = str(catalog.folder)
-    version = catalog.version(TABLE)      # read before the rows: a write in between only makes them newer
-    hit = _accounts.get(key)
-    if hit is not None and hit[0] == version:
-        return hit[1]
-    with _accounts_lock:                  # a burst of requests reads the table once
-        hit = _accounts.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        rows = {r["name"]: r for r in catalog.read(TABLE, None).to_pylist()}
-        _accounts[key] = (version, rows)
-        return rows
+_accounts_now: AtVersions[dict[str, dict]] = AtVersions(
+    [TABLE], lambda catalog: {r["name"]: r for r in catalog.read(TABLE, None).to_pylist()})
 
 
 def row(catalog: Catalog, name: str) -> dict | None:
