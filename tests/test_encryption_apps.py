@@ -56,7 +56,7 @@ def test_the_gallery_serves_an_encrypted_librarys_pictures_and_videos_by_range_a
         tmp_path, monkeypatch) -> None:
     """`workbench gallery` on an encrypted library (unlocked by WORKBENCH_PASSPHRASE, as on a server): the first
     screen's thumbnails, a preview, an original download and a Range request into a video are the plaintext; an
-    original with a flipped bit is refused, never sent."""
+    original with a flipped bit is never sent, and one swapped for another object is refused with its reason."""
     import base64
     import re
 
@@ -106,3 +106,10 @@ def test_the_gallery_serves_an_encrypted_librarys_pictures_and_videos_by_range_a
         except requests.exceptions.RequestException:     # today: headers went out, then the connection is cut
             sent = b""
         assert sent != photo and photo[len(photo) // 2 - 32:len(photo) // 2 + 32] not in sent
+
+        # The video's stored object copied over the photo's (a swap): refused before any status line promises
+        # the photo, with a reason an admin can act on, and no byte of the video goes out under the photo's name.
+        vkey = "originals/" + lib.media().set_index("path").filter(like="v.mp4", axis=0).iloc[0]["blob"]
+        stored.write_bytes((lib.storage.inner.root / lib.storage.name_of(vkey)).read_bytes())
+        got = ann.get(downloads["p.jpg"])
+        assert got.status_code == 500 and "integrity check" in got.reason and clip[:4096] not in got.content

@@ -19,7 +19,7 @@ from typing import Any
 
 from tornado import web
 
-from workbench.errors import AuthError, NotFoundError
+from workbench.errors import AuthError, MediaError, NotFoundError
 from workbench.gallery import identity
 from workbench.gallery.links import LinkError, Ticket, verify
 
@@ -86,6 +86,9 @@ class MediaHandler(web.StaticFileHandler):
                 self._stored_size, self._stored_mtime = await loop.run_in_executor(None, self._stat, self._key())
         except (LinkError, AuthError) as e:
             raise web.HTTPError(403, reason=str(e)) from None
+        except MediaError:                    # the stored object failed its check: nothing of it is sent
+            raise web.HTTPError(500, reason="the stored file failed its integrity check (an admin can run "
+                                            "`workbench scrub` to repair it)") from None
         except Exception:
             raise web.HTTPError(404, reason="media not found") from None
         await super().get(self._media.get("key") or self._media["path"], include_body)
@@ -99,7 +102,7 @@ class MediaHandler(web.StaticFileHandler):
 
     def _stat(self, key: str) -> tuple[int, float]:
         storage = self._library().storage
-        return storage.size(key), storage.modified_at(key)
+        return storage.checked_size(key), storage.modified_at(key)
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
         return absolute_path if self._key() else super().validate_absolute_path(root, absolute_path)

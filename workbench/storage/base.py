@@ -43,6 +43,11 @@ class Storage(ABC):
     def size(self, key: str) -> int:
         """Size of ``key`` in bytes."""
 
+    def checked_size(self, key: str) -> int:
+        """Size of ``key`` in bytes, after whatever check the storage can make without reading it all (an
+        encrypted object's header and sealed name): what a server asks before it promises a length to a client."""
+        return self.size(key)
+
     @abstractmethod
     def modified_at(self, key: str) -> float:
         """When ``key`` was last written (seconds since the epoch)."""

@@ -189,6 +189,13 @@ class EncryptedStorage(Storage):
             raise TamperedError(f"{key}: not an encrypted object (bad header)")
         return plaintext_size(stored, identity_of(key)[1], struct.unpack(">I", head[6:10])[0])
 
+    def checked_size(self, key: str) -> int:
+        """The plaintext size, once the header has authenticated and the sealed trailer names ``key``: an object
+        swapped in, written under another library's key, or truncated is refused here, before a server sends a
+        status and a length (a bit flipped inside a chunk is caught when that chunk is read)."""
+        with _Reader(self, key) as r:
+            return r.size
+
     def modified_at(self, key: str) -> float:
         return self.inner.modified_at(self.name_of(key))
 
@@ -523,6 +530,11 @@ class _Reader(io.RawIOBase):
         self._n = max(1, -(-self._size // self._c)) if self._size else 1
         self._pos = 0
         self._cached: tuple[int, bytes] | None = None
+
+    @property
+    def size(self) -> int:
+        """The plaintext's length."""
+        return self._size
 
     def readable(self) -> bool:
         return True
