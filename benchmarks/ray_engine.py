@@ -20,12 +20,12 @@ What it does
 
 Goals (issue 20): ray2 >= 0.9x local images/s (the engine's overhead), ray2 / ray1 >= 1.7x (scaling).
 
-How long: ~0.45 s per photo per round on an idle 2-core machine (local and ray2 ~0.11, ray1 ~0.22) plus ~10-20 s
-of head start per Ray variant, and 1-1.5 s per photo once to generate the input: --n 400 --rounds 2 is ~15
-minutes (~7 with the input kept), the issue's 2,000 ~70 (docs/benchmarks.md, "Processing on Ray").
+How long (measured at load 1-3): ~0.43 s per photo per round (local ~0.10, ray1 ~0.21, ray2 ~0.12) plus ~10 s of
+head start per Ray variant, and ~0.09 s per photo once to generate the input: --n 400 --rounds 2 took 8.2
+minutes in all, --n 800 is ~15, the issue's 2,000 ~35 (docs/benchmarks.md, "Processing on Ray").
 
 Examples
-  .venv/bin/python benchmarks/ray_engine.py --n 400 --rounds 2 --workdir /tmp/wb-ray --keep   # ~15 min idle
+  .venv/bin/python benchmarks/ray_engine.py --n 800 --rounds 2 --workdir /tmp/wb-ray --keep   # ~15 min idle
   .venv/bin/python benchmarks/ray_engine.py                         # the issue's 2,000 images, 2 rounds
   .venv/bin/python benchmarks/ray_engine.py --n 300 --rounds 2 --workdir /tmp/wb-ray --keep
   .venv/bin/python benchmarks/ray_engine.py --n 300 --variants local,ray2 --json
