@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from factory import jpeg, video
+from keyring_isolation import isolated_keys  # noqa: F401 (autouse fixture)
 from workbench import Library
 from workbench.storage import LocalStorage
 from workbench.storage.encrypted import (HEADER_BYTES, EncryptedStorage, TamperedError, init_encryption,
@@ -30,15 +31,6 @@ CHEAP = KdfParams(time_cost=1, memory_cost_kib=8192, parallelism=1)
 SEALED_NAME = re.compile(r"^(trash/)?(originals|derived)/[0-9a-f]{2}/[0-9a-f]{40}$")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_keys(tmp_path, monkeypatch):
-    """Each test: its own private decrypted-file cache, no passphrase in the environment, nothing unlocked."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    for var in ("WORKBENCH_PASSPHRASE", "WORKBENCH_PASSPHRASE_FILE", "WORKBENCH_NEW_PASSPHRASE"):
-        monkeypatch.delenv(var, raising=False)
-    forget_unlocked()
-    yield
-    forget_unlocked()
 
 
 def encrypted_library(root: Path) -> tuple[Library, str]:

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from factory import jpeg, video
+from keyring_isolation import isolated_keys  # noqa: F401 (autouse fixture)
 from workbench import Library
 from workbench.storage.encrypted import EncryptedStorage, TamperedError
 from workbench.storage.keyring import LockedError, forget_unlocked
@@ -18,14 +19,6 @@ from workbench.storage.keyring import LockedError, forget_unlocked
 PASS = "correct horse battery staple"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_keys(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    for var in ("WORKBENCH_PASSPHRASE", "WORKBENCH_PASSPHRASE_FILE"):
-        monkeypatch.delenv(var, raising=False)
-    forget_unlocked()
-    yield
-    forget_unlocked()
 
 
 def test_an_encrypted_library_in_a_bucket_stores_no_plaintext_and_opens_on_another_machine(s3_env, tmp_path,

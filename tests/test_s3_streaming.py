@@ -13,22 +13,14 @@ import pytest
 
 from factory import video
 from s3server import FaultProxy
+from keyring_isolation import isolated_keys  # noqa: F401 (autouse fixture)
 from workbench import Library
 from workbench.gallery.media_handler import READ_BYTES
-from workbench.storage.keyring import forget_unlocked
 
 PASS = "correct horse battery staple"
 MiB = 1 << 20
 
 
-@pytest.fixture(autouse=True)
-def _isolated_keys(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    for var in ("WORKBENCH_PASSPHRASE", "WORKBENCH_PASSPHRASE_FILE"):
-        monkeypatch.delenv(var, raising=False)
-    forget_unlocked()
-    yield
-    forget_unlocked()
 
 
 def files_under(*folders: Path) -> list[Path]:
