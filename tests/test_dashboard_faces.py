@@ -319,8 +319,11 @@ def test_a_name_saved_in_the_page_is_in_the_library(browser, lib):
     with served(lib.root, ["faces"]) as base:
         w = open_page(browser, f"{base}/faces")
         card = cards(w.page).filter(has_text=pid)
+        save = card.get_by_role("button", name="Save name")
+        expect(save).to_be_disabled()               # nothing typed yet: nothing to save
         card.get_by_role("textbox").fill("Rose Leslie")
-        card.get_by_role("button", name="Save name").click()
+        expect(save).to_be_enabled(timeout=WAIT_MS)  # the server has the typed name
+        save.click()
         expect(w.page.get_by_text("“Rose Leslie”")).to_be_visible(timeout=WAIT_MS)
         assert not w.problems
     people = Library.open(lib.root).people().set_index("person_id")

@@ -291,7 +291,11 @@ class Faces(Dashboard):
         current = person["name"] if isinstance(person["name"], str) else ""
         name = pn.widgets.TextInput(value=current, value_input=current, placeholder="Unnamed: type a name",
                                     width=260)
-        save = pn.widgets.Button(label="Save name", color="primary", width=110)
+        # Enabled once the server holds a name that differs from the saved one: the button says there is
+        # something to save, and a click can never act on text the server has not received yet.
+        save = pn.widgets.Button(label="Save name", color="primary", width=110, disabled=True)
+        name.param.watch(lambda e: setattr(save, "disabled", " ".join((e.new or "").split()) == current),
+                         "value_input")
         # value_input follows every keystroke; value only arrives on Enter or leaving the field, which the
         # server may see after the button's click when callbacks run on several threads.
         save.on_click(guard(lambda e: self._name(pid, name.value_input or "")))

@@ -296,7 +296,10 @@ class Tagging(Dashboard):
         if self.tag is None or not self.ready:
             return
         self.clear_override.disabled = self.tag not in self.library.tag_thresholds()
-        self.review = self.library.tag_review(self.tag, float(self.trial_threshold), scores=self.scores)
+        trial = float(self.trial_threshold)
+        review = self.library.tag_review(self.tag, trial, scores=self.scores)
+        review.attrs["trial"] = trial   # the views label the review with the threshold it was made at
+        self.review = review
 
     @param.depends("review")
     def in_force_text(self) -> str:
@@ -319,7 +322,7 @@ class Tagging(Dashboard):
             return ""
         if not self._scored():
             return f"**{tag}**: {int(r['tagged_now'].sum())} media tagged by hand."
-        current, trial = self.library.tag_threshold(tag), float(self.trial_threshold)
+        current, trial = self.library.tag_threshold(tag), float(r.attrs.get("trial", self.trial_threshold))
         enters, leaves = int((r["change"] == "enters").sum()), int((r["change"] == "leaves").sum())
         hand = int((r["change"] == "manual").sum())
         return (f"**{tag}** at **{trial:.2f}**: **{int(r['tagged_then'].sum())} tagged**; "
@@ -334,7 +337,7 @@ class Tagging(Dashboard):
         if self.review is None or not self._scored():
             return ""
         return histogram_svg(self.review["score"].to_numpy(), self.library.tag_threshold(self.tag),
-                             float(self.trial_threshold))
+                             float(self.review.attrs.get("trial", self.trial_threshold)))
 
     def _preview_global(self) -> None:
         """What the slider's value would do as the global threshold, over every tag without an override."""
