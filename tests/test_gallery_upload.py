@@ -937,3 +937,26 @@ def test_a_server_killed_9_mid_upload_loses_no_byte_it_answered_for_and_the_uplo
         assert len(stored) == 1 and stored[0].read_bytes() == data
     finally:
         stop_group(proc, timeout_s=20)
+
+
+def test_the_probing_worker_can_start_before_the_first_upload_and_checks_every_upload_after(tmp_path):
+    """The gallery starts the worker that checks uploads' content when it starts (``Uploads.warm_up``), so the
+    first photo sent to a fresh server does not wait for a fork server to import the decoders; that same worker
+    checks the uploads that follow."""
+    import os
+
+    from workbench.library import Library
+    lib = Library.open(tmp_path / "lib", create=True)
+    lib.add_user("ann", "ann-password", "viewer")
+    try:
+        worker = lib.uploads.warm_up().result(timeout=120)
+        assert worker != os.getpid()
+        view = lib.for_user("ann")
+        data = jpeg_bytes(51)
+        u = view.begin_upload(len(data), "first.jpg")
+        with view.receive_upload(u.id, 0) as r:
+            r.write(data)
+        assert view.finish_upload(u.id).result == "added"
+        assert lib.uploads.warm_up().result(timeout=120) == worker
+    finally:
+        lib.uploads.close()

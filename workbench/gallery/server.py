@@ -167,6 +167,9 @@ def _voila_app_class():
             if hasattr(self.kernel_manager, "get_rendered_notebook"):
                 claim_preheated(self.kernel_manager)
             settings["workbench_library"] = self.library
+            if s.upload_roles:
+                # The uploads' probing worker starts with the server, not with the first photo someone sends.
+                self.library.uploads.warm_up()
             return settings
 
         def init_handlers(self):

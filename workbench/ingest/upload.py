@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import threading
@@ -112,6 +113,7 @@ class Uploads:
         self._lock = threading.Lock()
         self._finisher: Any = None     # one thread deciding complete uploads, in arrival order
         self._pool: Any = None         # one worker process probing them (kept: starting one costs ~0.3 s)
+        self._pool_lock = threading.Lock()
         self._writers: list[Any] = []  # idle receiver threads, reused (``writer``)
         self._expired_at = float("-inf")
 
@@ -483,17 +485,28 @@ class Uploads:
         """Sniff and read metadata in a worker process: a decoder crash or hang costs that upload, not the
         server (the same isolation as import, with the worker kept between uploads). Returns the task's future
         (``_probe_wait``), so a batch's checks queue up together."""
+        return self._probe_pool().schedule(probe_staged, args=(StagedProbe(str(data), self.settings),),
+                                           timeout=self.settings.per_file_timeout_s)
+
+    def _probe_pool(self) -> Any:
+        """The probing worker's pool, started on first use (or again after it stopped)."""
         import multiprocessing
 
         from pebble import ProcessPool
 
         from workbench.parallel import PRELOAD
-        if self._pool is None or not self._pool.active:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(PRELOAD)
-            self._pool = ProcessPool(max_workers=1, context=ctx)
-        return self._pool.schedule(probe_staged, args=(StagedProbe(str(data), self.settings),),
-                                   timeout=self.settings.per_file_timeout_s)
+        with self._pool_lock:
+            if self._pool is None or not self._pool.active:
+                ctx = multiprocessing.get_context("forkserver")
+                ctx.set_forkserver_preload(PRELOAD)
+                self._pool = ProcessPool(max_workers=1, context=ctx)
+            return self._pool
+
+    def warm_up(self) -> Any:
+        """Start the probing worker now, in the background, so the first upload after a server starts does not
+        wait for a fork server to import the decoders (seconds on a busy machine). Returns the no-op task's
+        future; a server need not wait for it."""
+        return self._probe_pool().schedule(os.getpid)
 
     def _probe_wait(self, future: Any) -> dict[str, Any]:
         """The content check's answer, or ``MediaError`` saying why the file is not media."""
@@ -528,10 +541,11 @@ class Uploads:
             self._queue.put(None)
             self._finisher.join()
             self._finisher = None
-        if self._pool is not None:
-            self._pool.stop()
-            self._pool.join()
-            self._pool = None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+            pool.join()
 
     # -- ending ---------------------------------------------------------------------------------------------
     def _discard(self, u: Upload, keep_record: bool = False) -> None:
