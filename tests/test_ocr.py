@@ -173,6 +173,27 @@ def test_the_full_size_detector_sees_only_the_part_of_a_photo_where_the_look_saw
     assert model.text_regions(np.asarray(background(1440, 1080, seed=3))) == []
 
 
+def test_the_detector_gets_the_input_rapidocr_would_give_it_from_an_rgb_picture(model):
+    """The detector's input is built from the RGB picture in one float32 pass (no BGR copy of the picture, no
+    float64): it must equal RapidOCR's own preprocessing of the BGR picture, for its shipped normalisation and
+    for a model configured with per-channel means and deviations."""
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+    rgb = np.random.default_rng(7).integers(0, 256, (64, 160, 3), np.uint8)
+    det = model._ocr.text_det
+    shipped = (det.mean, det.std)
+    try:
+        for mean, std in (shipped, ([0.485, 0.456, 0.406], [0.229, 0.229, 0.229]),
+                          ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])):
+            det.mean, det.std = mean, std
+            for part in (rgb, rgb[:, 32:128]):       # a whole picture and a region cut from it
+                want = DetPreProcess(32, "min", mean, std)(np.ascontiguousarray(part[..., ::-1]))
+                got = model._det_input(part)
+                assert got.dtype == np.float32 and got.shape == want.shape
+                assert np.abs(got - want).max() < 1e-5
+    finally:
+        det.mean, det.std = shipped
+
+
 def test_search_finds_a_photo_by_a_word_in_it_and_nothing_by_an_absent_word(lib, built):
     hits = lib.search("garage", limit=3)
     assert list(hits["id"])[:1] == [built["ids"]["sign"]]
