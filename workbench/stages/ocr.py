@@ -31,6 +31,10 @@ class OcrStage(Stage):
     dependency_columns = ("preview", "preview_width", "preview_height")
     bulky_columns = ("lines",)
     model_name = "ocr"  # PP-OCR (ocr/engine.py's OcrModel)
+    # One picture per worker task: a picture with text costs 0.2-0.5 CPU s and one without 0.02, so in a short run
+    # (workbench serve's chunks, a few new photos) tasks of the runner's 4 leave one worker reading the last
+    # pictures alone while the other idles; a task's own cost (a few ms) is small beside either.
+    batch_rows = 1
 
     def __init__(self, settings: Settings, thumbnails: Stage):
         super().__init__(settings)
