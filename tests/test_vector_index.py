@@ -173,3 +173,109 @@ def test_index_trained_with_another_metric_is_replaced(tmp_path):
     (ann,) = ann_indexes(table)
     assert table.index_stats(ann.name).distance_type == "cosine"
     assert ids(vi.vector_search(table, x[10], 10))[0] == 10
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Scaling past 1M rows, wide filters, the re-rank store
+# ----------------------------------------------------------------------------------------------------------
+
+def test_probe_and_refine_rules_are_unchanged_up_to_1m_rows_and_grow_slower_than_the_table_past_it():
+    assert vi.nprobes_for(1000, 1_000_000, filtered=False) == 250          # a quarter of 1M rows
+    assert vi.nprobes_for(1000, 1_000_000, filtered=True) == 480
+    assert vi.nprobes_for(316, 100_000, filtered=False) == 316             # small tables scan everything
+    assert vi.refine_factor_for(100_000) == vi.refine_factor_for(1_000_000) == vi.REFINE_FACTOR
+    # 10M rows: 17 of 256 partitions (628k rows, 2.5x the 1M scan, not 10x) and refine 200 (measured)
+    assert vi.nprobes_for(256, 10_000_000, filtered=False) == 17
+    assert vi.refine_factor_for(10_000_000) == 200
+
+
+def _range(lo_year: int, hi_year: int):
+    from datetime import datetime
+
+    from workbench.catalog.filters import Range
+    return Range("taken_at", datetime(lo_year, 1, 1), datetime(hi_year, 1, 1), hi_inclusive=False)
+
+
+def _us(year: int) -> int:
+    return int(np.datetime64(f"{year}-01-01T00:00:00", "us").astype(np.int64))
+
+
+def test_wide_date_filter_is_applied_after_the_ann_search_and_still_returns_k_rows_in_range(indexed, monkeypatch):
+    table, x, t = indexed
+    where = _range(2016, 2022)                                    # ~60% of the rows: postfiltered
+    assert vi.where_share(table, vi.render(where)) >= vi.POSTFILTER_MIN_SHARE
+    in_range = (t >= _us(2016)) & (t < _us(2022))
+    planted = int(np.flatnonzero(in_range)[7])
+    for oversample in (vi.POSTFILTER_OVERSAMPLE, 0.01):           # 0.01: too few survive, re-run prefiltered
+        monkeypatch.setattr(vi, "POSTFILTER_OVERSAMPLE", oversample)
+        got = vi.vector_search(table, x[planted], 10, where=where)
+        stamps = got.column("taken_at").cast(pa.int64()).to_numpy()
+        assert got.num_rows == 10 and np.all(in_range[ids(got)]) and np.all(stamps >= _us(2016))
+        assert ids(got)[0] == planted
+        assert list(got.column("_distance").to_numpy()) == sorted(got.column("_distance").to_numpy())
+
+
+def test_date_range_the_store_can_check_is_read_from_the_filter_and_anything_else_is_not():
+    from datetime import datetime
+
+    from workbench.catalog.filters import And, Eq, Ge, Lt
+    assert vi._date_range(_range(2016, 2022)) == (_us(2016), _us(2022) - 1)
+    assert vi._date_range(And(Ge("taken_at", datetime(2016, 1, 1)), Lt("taken_at", datetime(2017, 1, 1)))) \
+        == (_us(2016), _us(2017) - 1)
+    assert vi._date_range(And(_range(2016, 2022), Eq("kind", "image"))) is None
+    assert vi._date_range("taken_at >= TIMESTAMP '2016-01-01 00:00:00'") is None   # SQL: LanceDB's path
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """The IVF-PQ table of ``indexed``'s size with a re-rank store written beside it."""
+    path = tmp_path_factory.mktemp("stored")
+    table, x, t = make_table(path / "db", 4000, seed=3)
+    vi.ensure_indexes(table, min_rows_for_ann=1000)
+    assert vi.refresh_rerank_store(table, path / "search", min_rows=1000)
+    assert not vi.refresh_rerank_store(table, path / "search", min_rows=1000)     # up to date: no rewrite
+    return table, x, t, path / "search"
+
+
+def answered_by_store(monkeypatch) -> list:
+    """Record each answer the re-rank store path gives (None: it handed the query back to LanceDB's refine)."""
+    seen: list = []
+    real = vi._search_with_store
+
+    def spy(*args, **kwargs):
+        seen.append(real(*args, **kwargs))
+        return seen[-1]
+    monkeypatch.setattr(vi, "_search_with_store", spy)
+    return seen
+
+
+def test_search_through_the_rerank_store_finds_the_true_neighbours_with_exact_scores(stored, monkeypatch):
+    table, x, t, root = stored
+    seen = answered_by_store(monkeypatch)
+    in_range = (t >= _us(2016)) & (t < _us(2022))
+    recall = []
+    for q in Clusters().sample(np.random.default_rng(11), 20):
+        got = vi.vector_search(table, q, 10, rerank_root=root)
+        sims = x[ids(got)] @ (q / np.linalg.norm(q))
+        np.testing.assert_allclose(got.column("score").to_numpy(), sims, atol=1e-5)
+        assert list(sims) == sorted(sims, reverse=True)
+        recall.append(len(set(ids(got)) & set(brute_force(x, q, 10))) / 10)
+        dated = vi.vector_search(table, q, 10, where=_range(2016, 2022), rerank_root=root)
+        assert dated.num_rows == 10 and np.all(in_range[ids(dated)])
+        recall.append(len(set(ids(dated)) & set(brute_force(x, q, 10, in_range))) / 10)
+    assert np.mean(recall) >= 0.95
+    assert len(seen) == 40 and all(r is not None for r in seen)
+
+
+def test_rows_added_after_the_rerank_store_are_still_found(tmp_path, monkeypatch):
+    seen = answered_by_store(monkeypatch)
+    table, x, _ = make_table(tmp_path / "db", 3000, seed=5)
+    vi.ensure_indexes(table, min_rows_for_ann=1000)
+    vi.write_rerank_store(table, tmp_path / "search")
+    rng = np.random.default_rng(6)
+    new = Clusters().sample(rng, 50)
+    table.add(rows(new, 3000, rng))                      # a fragment the store does not hold, not yet indexed
+    got = vi.vector_search(table, new[17], 10, rerank_root=tmp_path / "search")
+    assert ids(got)[0] == 3017
+    assert got.column("score")[0].as_py() == pytest.approx(1.0, abs=1e-4)
+    assert len(seen) == 1 and seen[0] is not None

@@ -49,13 +49,14 @@ log = logging.getLogger(__name__)
 # Tunables (measured with benchmarks/search.py on the 2-core / 24 GiB reference machine; docs/benchmarks.md)
 # ----------------------------------------------------------------------------------------------------------
 
-MAX_EXACT_ROWS = 800_000
+MAX_EXACT_ROWS = 1_200_000
 """Use the snapshot only when the date range covers at most this many rows; wider ranges go to IVF-PQ.
 Measured at 1M rows (same run, load ~3.4, p50 snapshot / prefiltered IVF-PQ, recall@10 1.000 / IVF-PQ's):
 100k-row range 6.8 / 47.8 ms (0.959), 200k 12.0 / 44.0 (0.976), 300k 18.1 / 61.3 (0.982), 500k 22.0 /
-64.4 (0.996), 800k 32.3 / 62.3 (0.994). The int8 scan costs ~4 ms per 100k rows and was still twice as
-fast as the filtered ANN path at 800k, the widest range measured (ranges up to ~500k rows fit the 25 ms
-target); past it the plain-ish IVF-PQ filter is left to do the work."""
+64.4 (0.996), 800k 32.3 / 62.3 (0.994). At 10M rows (benchmarks/search_10m.py, load ~7) a 999k-row range
+took 42 ms p50 at recall@10 1.000 against 87-150 ms for prefiltered IVF-PQ at recall 0.94-0.98. The int8
+scan costs ~4 ms per 100k rows, so 1.2M rows is where it reaches the 50 ms goal of the 10M benchmark;
+wider ranges go to ``vector_search``, which postfilters ranges of 30% of the table or more."""
 
 RERANK_FACTOR = 20
 """Re-score the best ``k * RERANK_FACTOR`` int8 candidates with the float32 vectors (200 rows for k=10).
@@ -374,10 +375,12 @@ def snapshot_root(catalog: Catalog) -> Path:
 
 
 def refresh_snapshots(catalog: Catalog, tables: SearchTables) -> None:
-    """Writer side, after embedding: keep the date-sorted snapshots of both vector tables fresh."""
+    """Writer side, after embedding: keep the date-sorted snapshots of both vector tables fresh, and their
+    re-rank stores (``vector_index.refresh_rerank_store``: tables of 2M rows or more only)."""
     for name, where in zip((tables.media_table, tables.frames_table), model_filters(tables)):
         if catalog.has(name):
             refresh_snapshot(catalog.table(name), snapshot_root(catalog), where)
+            vector_index.refresh_rerank_store(catalog.table(name), snapshot_root(catalog))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -71,7 +71,8 @@ def _ranked(catalog: Catalog, table: str, model_where: Filter, base: Filter, que
                                since_us=dates[0], until_us=dates[1], kind=flt.kind)
         if hits is not None:
             return hits
-    return vector_search(catalog.table(table), query, fetch, where=base).to_pandas()
+    return vector_search(catalog.table(table), query, fetch, where=base,
+                         rerank_root=snapshot_root(catalog)).to_pandas()
 
 
 def vector_hits(catalog: Catalog, tables: SearchTables, query: np.ndarray, k: int,

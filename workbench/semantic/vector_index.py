@@ -9,6 +9,14 @@ The embedding table (one row per media and model: ``media_id``, ``model_id``, ``
   scan to the ``nprobes`` partitions nearest the query; PQ codes make that scan cheap; ``refine_factor``
   re-ranks the best ``k * refine_factor`` candidates with the full-precision vectors so the returned
   distances and order are exact for the candidates found.
+* **Past 1M rows** the rows scanned and the candidates re-ranked grow with the table, but slower than it
+  (:data:`SCAN_GROWTH_EXPONENT`, :data:`REFINE_GROWTH_EXPONENT`; measured at 1M and 10M), and from 2M rows
+  the writer keeps a **re-rank store** (:func:`write_rerank_store`): int8 codes and dates of every vector
+  at its row address, so the ``k * refine`` candidates are re-ranked from one page-cached file instead of
+  one random read of the full vector each (the 19 GiB table at 10M does not stay cached). Only the best
+  ``k * RERANK_EXACT_FACTOR`` are read in full, so the results stay exact.
+* **Wide filters are applied after the ANN search** (:data:`POSTFILTER_MIN_SHARE`): LanceDB's prefilter
+  builds a row-id mask of every matching row per query, which at 10M costs more than the search itself.
 * **Selective date filters: exact search over a date-sorted snapshot**, not this module. A prefiltered
   IVF-PQ query costs ~40 ms at 1M rows for recall 0.95 (:data:`FILTERED_NPROBES_FRACTION`), over the 25 ms
   target, and IVF_HNSW_SQ is no better. ``workbench.semantic.filtered_exact`` keeps the vectors sorted by
@@ -27,6 +35,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Sequence
 
 import numpy as np
@@ -90,6 +100,16 @@ for IVF (fewer rows per cluster, so neighbours spread over more partitions: at 1
 gave only recall@10 0.83 plain / 0.75 filtered at 9 / 12 ms) and can afford to scan far more of their rows:
 all 316 partitions at 100k -> 0.985 plain / 0.865 filtered at 13 / 15 ms."""
 
+SCAN_BASE_ROWS = 1_000_000
+SCAN_GROWTH_EXPONENT = 0.4
+"""Past ``SCAN_BASE_ROWS`` indexed rows the rows scanned grow as ``(rows / SCAN_BASE_ROWS) ** 0.4``, not in
+proportion to the table: the scan cost follows the rows scanned, while the share of the data a query's
+neighbours spread over shrinks as the table (and each mixture cluster) fills in. The two measured points:
+1M rows need a quarter of them scanned (250k, :data:`NPROBES_FRACTION`); 10M rows (benchmarks/search_10m.py,
+256 partitions) reach recall@10 0.951-0.975 from 16 partitions (625k rows, 6%) with refine 150-200, and
+probing 2-8x more bought no recall (0.975 at 32, 64 and 128) at 1.5-3x the latency. 10 ** 0.4 = 2.5x
+the 1M scan (628k rows, 17 of 256 partitions). Up to 1M rows the rule is unchanged."""
+
 MIN_NPROBES = 4
 """Never probe fewer partitions than this (tiny indexes with few partitions)."""
 
@@ -98,6 +118,51 @@ REFINE_FACTOR = 40
 1M, dim/16, nprobes 240: refine 10 -> 0.904, 20 -> 0.952, 40 -> 0.977 for +2 ms (with dim/8 codes and
 nprobes 80, no refine gave 0.55 against 0.86 with refine 10). Tuned for k=10; the re-read grows with k
 (k=100 re-reads 4,000 vectors)."""
+
+REFINE_GROWTH_EXPONENT = 0.7
+"""Past ``SCAN_BASE_ROWS`` rows the refine factor grows as ``(rows / SCAN_BASE_ROWS) ** 0.7`` (200 at 10M).
+PQ codes rank neighbours with a fixed error, so the more rows sit near a query the more PQ candidates must be
+re-ranked to keep the true top-10: at 10M (256 partitions, 16 probes) refine 40 -> recall@10 0.886 at any
+probe count, 100 -> 0.935, 150 -> 0.951, 200 -> 0.957-0.958 (benchmarks/search_10m.py). The exponent joins the
+two measured points (40 at 1M, 200 at 10M); sizes between and beyond were not measured."""
+
+POSTFILTER_MIN_SHARE = 0.3
+"""A filter matching at least this share of the indexed rows is applied *after* the ANN search (postfilter)
+instead of before it. LanceDB's prefilter turns the filter's scalar-index hits into a row-id mask on every
+query, which costs in proportion to the rows matched: at 10M rows ``count_rows`` of a 10% date range takes
+~50 ms and of a 50% range ~200 ms, and a prefiltered query of the 50% range took 200-260 ms at recall
+0.95-0.97. A postfilter only checks the few thousand candidates, so it costs about a plain query; below ~30%
+the candidates it must over-fetch (``k / share``) grow too many."""
+
+POSTFILTER_OVERSAMPLE = 2.0
+"""A postfiltered query asks LanceDB for ``k * POSTFILTER_OVERSAMPLE / share`` rows (40 for k=10 at 50%)
+with the refine factor divided by the same oversample, so as many matching candidates are re-ranked as an
+unfiltered query re-ranks (the recall of the plain query) and at least ``k`` matching rows survive with high
+probability (binomial: fewer than 10 of 40 at 50% is ~1e-3); when fewer survive, the query is re-run
+prefiltered, so ``k`` rows still come back whenever ``k`` exist."""
+
+MIN_ROWS_FOR_RERANK_STORE = 2_000_000
+"""From this many rows the writer keeps a *re-rank store* (:func:`write_rerank_store`): int8 codes of every
+vector (512 bytes per 512-d row, 5 GiB at 10M) and its ``taken_at``, addressed by Lance row address, that
+searches read instead of the full vectors. LanceDB's refine re-reads ``k * refine`` float32 vectors from
+the table, one random read each (2,000 at 10M rows): 38 us per row cold here, so 75-100 ms per query once
+the table outgrows the page cache (19 GiB at 10M: plain p50 126 ms cold against 37-57 ms with the same
+queries' rows cached). The store is one sequential file the page cache holds (read ahead when opened), and
+its ``taken_at`` lets a wide date range be postfiltered without a take per candidate. Below 2M rows the
+table's vectors (4 GiB) stay cached and LanceDB's own refine is fast (+2 ms at 1M); not measured between."""
+
+RERANK_EXACT_FACTOR = 4
+"""The re-rank store's int8 scores pick ``k * RERANK_EXACT_FACTOR`` candidates (40 for k=10), which are then
+read with their full vectors and scored exactly, so the returned order and distances are exact. int8 codes
+with a per-dimension scale rank neighbours almost exactly (the date-sorted snapshot re-ranks 20 x k and
+measures recall@10 1.000)."""
+
+RERANK_REFRESH_SHARE = 0.01
+"""The writer rewrites the re-rank store once this share of the rows sits in fragments it does not cover
+(new, updated or compacted rows). A query reads such candidates' full vectors itself, up to
+``k * RERANK_EXACT_FACTOR`` of them (beyond, it falls back to LanceDB's refine): 1% of the rows is ~20 of
+the 2,000 candidates at 10M. A rewrite is one pass over the table (not measured yet at 10M: see
+docs/benchmarks.md)."""
 
 UNINDEXED_ROWS_TO_FOLD = 1_000
 """Run ``table.optimize()`` once at least this many rows are not covered by an index. Unindexed rows are
@@ -151,11 +216,23 @@ def num_sub_vectors_for(dim: int) -> int:
 
 
 def nprobes_for(partitions: int, indexed_rows: int, *, filtered: bool) -> int:
-    """Partitions to probe for one query: a measured share of the index's partitions (more when filtered),
-    and at least enough to scan ``SCAN_ROWS_BUDGET`` rows, which smaller indexes afford easily."""
+    """Partitions to probe for one query: up to ``SCAN_BASE_ROWS`` rows a measured share of the index's
+    partitions (more when prefiltered) and at least enough to scan ``SCAN_ROWS_BUDGET`` rows, which smaller
+    indexes afford easily; past it the rows scanned grow as ``rows ** SCAN_GROWTH_EXPONENT``, not with the
+    table (see the constants for the measurements)."""
+    rows = max(indexed_rows, 1)
     frac = FILTERED_NPROBES_FRACTION if filtered else NPROBES_FRACTION
-    frac = max(frac, min(1.0, SCAN_ROWS_BUDGET / max(indexed_rows, 1)))
-    return max(MIN_NPROBES, min(partitions, int(math.ceil(frac * partitions))))
+    base = min(rows, SCAN_BASE_ROWS)
+    scan_rows = max(frac * base, SCAN_ROWS_BUDGET) * max(1.0, rows / SCAN_BASE_ROWS) ** SCAN_GROWTH_EXPONENT
+    share = min(1.0, scan_rows / rows)
+    return max(MIN_NPROBES, min(partitions, int(math.ceil(share * partitions - 1e-9))))
+
+
+def refine_factor_for(indexed_rows: int) -> int:
+    """PQ candidates re-ranked per result: ``REFINE_FACTOR`` up to ``SCAN_BASE_ROWS`` rows, then growing as
+    ``rows ** REFINE_GROWTH_EXPONENT`` (the PQ ranking error is fixed, the crowd near each query grows)."""
+    growth = max(1.0, max(indexed_rows, 1) / SCAN_BASE_ROWS) ** REFINE_GROWTH_EXPONENT
+    return int(round(REFINE_FACTOR * growth))
 
 
 def ann_index_name(vector_column: str, partitions: int, trained_rows: int) -> str:
@@ -300,6 +377,283 @@ def _create_ann(table, vector_column: str, rows: int) -> str:
 # Search
 # ----------------------------------------------------------------------------------------------------------
 
+# ----------------------------------------------------------------------------------------------------------
+# Re-rank store
+# ----------------------------------------------------------------------------------------------------------
+
+RERANK_FORMAT = 1
+_NO_DATE = np.iinfo(np.int64).min
+
+
+@dataclass
+class RerankStore:
+    """int8 codes and capture dates of a table's vectors at the row addresses of one table version."""
+    path: Path
+    table_version: int
+    starts: dict[int, tuple[int, int]]   # fragment id -> (first position, physical rows)
+    codes: np.ndarray                    # (positions, dim) int8 = round(unit vector / scale)
+    scale: np.ndarray                    # (dim,) float32
+    taken_us: np.ndarray                 # (positions,) int64, _NO_DATE where unknown or deleted
+
+    _date_sample: np.ndarray | None = None
+
+    def date_share(self, dates: tuple[int, int]) -> float:
+        """Share of the stored rows inside the inclusive date range, from a sorted sample of ~40k dates (no
+        count query: ``count_rows`` of a 50% range takes ~200 ms at 10M rows)."""
+        if self._date_sample is None:
+            step = max(1, len(self.taken_us) // 40_000)
+            sample = np.asarray(self.taken_us[::step])
+            self._date_sample = np.sort(sample[sample != _NO_DATE])
+        s = self._date_sample
+        if len(s) == 0:
+            return 0.0
+        return float(np.searchsorted(s, dates[1], "right") - np.searchsorted(s, dates[0], "left")) / len(s)
+
+    def lookup(self, row_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, known): where each Lance row address sits in the store; ``known`` False for rows of
+        fragments written after it (appended, updated or compacted rows)."""
+        frag = (row_ids >> 32).astype(np.int64)
+        off = (row_ids & 0xFFFFFFFF).astype(np.int64)
+        pos = np.zeros(len(row_ids), np.int64)
+        known = np.zeros(len(row_ids), bool)
+        for f in np.unique(frag):
+            hit = self.starts.get(int(f))
+            if hit is None:
+                continue
+            m = (frag == f) & (off < hit[1])
+            pos[m] = hit[0] + off[m]
+            known |= m
+        return pos, known
+
+
+def _rerank_dir(root: Path, table_name: str) -> Path:
+    return Path(root) / table_name / "rerank"
+
+
+def write_rerank_store(table, root: Path, vector_column: str = "vector", *,
+                       batch_rows: int = 65_536) -> Path:
+    """Write the re-rank store of ``table`` under ``root/<table>/rerank/v<version>`` (one pass over the
+    table, fragment by fragment; memory stays near one batch) and remove older ones; returns its folder.
+    Call it from the table's single writer (after :func:`ensure_indexes`)."""
+    import json
+    import os
+    import shutil
+
+    ds = table.to_lance()
+    version = int(ds.version)
+    dim = vector_dim(table, vector_column)
+    frags = ds.get_fragments()
+    starts: dict[int, tuple[int, int]] = {}
+    total = 0
+    for f in frags:
+        n = int(f.metadata.physical_rows)
+        starts[f.fragment_id] = (total, n)
+        total += n
+    base = _rerank_dir(root, table.name)
+    tmp = base / f".tmp-v{version}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    codes = np.lib.format.open_memmap(tmp / "codes.npy", "w+", np.int8, (total, dim))
+    taken = np.lib.format.open_memmap(tmp / "taken_us.npy", "w+", np.int64, (total,))
+    taken[:] = _NO_DATE
+    has_date = "taken_at" in table.schema.names
+    cols = [vector_column] + (["taken_at"] if has_date else [])
+    scale = None
+    for f in frags:
+        first = starts[f.fragment_id][0]
+        for batch in f.to_batches(columns=cols, with_row_id=True, batch_size=batch_rows):
+            rid = batch.column("_rowid").to_numpy().astype(np.int64)
+            x = _unit_rows(batch.column(vector_column), dim)
+            if scale is None:   # per-dimension step from the first batch; outliers are clipped
+                scale = (np.maximum(np.abs(x).max(axis=0), 1e-6) * 1.25 / 127.0).astype(np.float32)
+            pos = first + (rid & 0xFFFFFFFF)
+            codes[pos] = np.clip(np.rint(x / scale), -127, 127).astype(np.int8)
+            if has_date:
+                t = batch.column("taken_at").cast(pa.int64())
+                taken[pos] = t.fill_null(_NO_DATE).to_numpy()
+    codes.flush()
+    taken.flush()
+    del codes, taken
+    np.save(tmp / "scale.npy", np.ones(dim, np.float32) if scale is None else scale)
+    meta = {"format": RERANK_FORMAT, "table_version": version, "dim": dim,
+            "starts": {str(k): list(v) for k, v in starts.items()}}
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    final = base / f"v{version}"
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in base.iterdir():
+        if old != final and old.name.startswith("v"):
+            shutil.rmtree(old, ignore_errors=True)
+    log.info("wrote re-rank store %s (%d rows)", final, total)
+    return final
+
+
+def _unit_rows(col, dim: int) -> np.ndarray:
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    x = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+_stores: dict[Path, RerankStore] = {}
+
+
+def load_rerank_store(root: Path, table_name: str) -> RerankStore | None:
+    """The newest re-rank store of the table, memory-mapped and read ahead into the page cache (cached per
+    process), or None."""
+    import json
+    import mmap
+
+    base = _rerank_dir(root, table_name)
+    try:
+        versions = [p for p in base.iterdir() if p.name.startswith("v") and (p / "meta.json").exists()]
+    except FileNotFoundError:
+        return None
+    if not versions:
+        return None
+    path = max(versions, key=lambda p: int(p.name[1:]))
+    store = _stores.get(path)
+    if store is not None:
+        return store
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        if meta.get("format") != RERANK_FORMAT:
+            return None
+        codes = np.load(path / "codes.npy", mmap_mode="r")
+        store = RerankStore(path=path, table_version=int(meta["table_version"]),
+                            starts={int(k): (int(v[0]), int(v[1])) for k, v in meta["starts"].items()},
+                            codes=codes, scale=np.load(path / "scale.npy"),
+                            taken_us=np.load(path / "taken_us.npy", mmap_mode="r"))
+    except (OSError, ValueError, KeyError) as e:
+        log.info("re-rank store %s unusable: %s", path, e)
+        return None
+    mm = getattr(codes, "_mmap", None)
+    if mm is not None and hasattr(mm, "madvise"):
+        mm.madvise(mmap.MADV_WILLNEED)     # asynchronous read-ahead: the first queries need not wait for it
+    for old in [p for p in _stores if p.parent == path.parent]:
+        del _stores[old]
+    _stores[path] = store
+    return store
+
+
+def refresh_rerank_store(table, root: Path, vector_column: str = "vector", *,
+                         min_rows: int | None = None) -> bool:
+    """Writer side: (re)write the re-rank store when the table has ``min_rows`` rows or more (default
+    :data:`MIN_ROWS_FOR_RERANK_STORE`) and there is none, or :data:`RERANK_REFRESH_SHARE` of its rows are in
+    fragments the current store does not cover. Returns whether it wrote."""
+    rows = table.count_rows()
+    if rows < (MIN_ROWS_FOR_RERANK_STORE if min_rows is None else min_rows):
+        return False
+    store = load_rerank_store(root, table.name)
+    if store is not None:
+        new = sum(f.count_rows() for f in table.to_lance().get_fragments() if f.fragment_id not in store.starts)
+        if new < RERANK_REFRESH_SHARE * rows:
+            return False
+    write_rerank_store(table, root, vector_column)
+    return True
+
+
+def _date_range(where: Filter | str | None) -> tuple[int, int] | None:
+    """(lo, hi) inclusive microseconds when ``where`` is only a ``taken_at`` range (what the re-rank store
+    can check itself), else None."""
+    from datetime import datetime
+
+    from workbench.catalog.filters import And, Ge, Gt, Le, Lt, Or, Range
+
+    if not isinstance(where, Filter):
+        return None
+    parts = list(where.filters) if type(where) is And else [where]
+    if not parts or isinstance(where, Or):
+        return None
+    lo, hi = _NO_DATE + 1, np.iinfo(np.int64).max
+
+    def us(v) -> int | None:
+        return int(np.datetime64(v, "us").astype(np.int64)) if isinstance(v, datetime) else None
+
+    for f in parts:
+        if isinstance(f, Range) and f.column == "taken_at":
+            a = us(f.lo) if f.lo is not None else lo
+            b = us(f.hi) if f.hi is not None else hi
+            if a is None or b is None:
+                return None
+            lo, hi = max(lo, a), min(hi, b if f.hi_inclusive or f.hi is None else b - 1)
+        elif isinstance(f, (Ge, Gt, Le, Lt)) and f.column == "taken_at" and us(f.value) is not None:
+            v = us(f.value)
+            if isinstance(f, Ge):
+                lo = max(lo, v)
+            elif isinstance(f, Gt):
+                lo = max(lo, v + 1)
+            elif isinstance(f, Le):
+                hi = min(hi, v)
+            else:
+                hi = min(hi, v - 1)
+        else:
+            return None
+    return lo, hi
+
+
+def _search_with_store(table, store: RerankStore, q: np.ndarray, k: int, where_sql: str | None,
+                       dates: tuple[int, int] | None, share: float, probes: int, refine: int,
+                       vector_column: str, columns: Sequence[str]) -> pa.Table | None:
+    """PQ candidates from LanceDB (row addresses only, no refine), scored with the store's int8 codes,
+    postfiltered by date from the store, the best ``k * RERANK_EXACT_FACTOR`` read with their vectors and
+    scored exactly. None when the store cannot answer (too many candidates it does not hold)."""
+    n_cand = int(math.ceil(k * refine / max(share, 1e-9)))
+    cand = (table.search(q, vector_column_name=vector_column).distance_type(DISTANCE_TYPE).nprobes(probes)
+            .limit(n_cand).with_row_id(True).select(["_distance"]).to_arrow())
+    rid = cand.column("_rowid").to_numpy().astype(np.int64)
+    pos, known = store.lookup(rid)
+    keep = known.copy()
+    if dates is not None:
+        t = np.asarray(store.taken_us[pos[known]])
+        keep[known] = (t >= dates[0]) & (t <= dates[1])
+    unknown = rid[~known]
+    n_exact = k * RERANK_EXACT_FACTOR
+    if len(unknown) > n_exact:
+        return None
+    kp = pos[keep]
+    if len(kp):
+        order = np.argsort(kp)                 # ascending positions: sequential-ish reads
+        approx = np.empty(len(kp), np.float32)
+        approx[order] = np.asarray(store.codes[kp[order]], dtype=np.float32) @ (q * store.scale)
+        best = np.argsort(-approx, kind="stable")[:n_exact]
+        chosen = np.concatenate([rid[keep][best], unknown])
+    else:
+        chosen = unknown
+    if len(chosen) == 0:
+        return None
+    cols = list(dict.fromkeys([*columns, vector_column] + (["taken_at"] if dates is not None else [])))
+    rows = table.to_lance()._take_rows(np.sort(chosen).tolist(), columns=cols)
+    if dates is not None:
+        t = rows.column("taken_at").cast(pa.int64()).fill_null(_NO_DATE).to_numpy()
+        rows = rows.filter(pa.array((t >= dates[0]) & (t <= dates[1])))
+    x = _unit_rows(rows.column(vector_column), len(q))
+    sims = x @ (q / np.linalg.norm(q))
+    top = np.argsort(-sims, kind="stable")[:k]
+    out = rows.take(pa.array(top)).select(list(columns))
+    dist = pa.array((1.0 - sims[top]).astype(np.float32))
+    return out.append_column("_distance", dist)
+
+
+_share_cache: dict[tuple, float] = {}
+_SHARE_CACHE_MAX = 256
+
+
+def where_share(table, where: str) -> float:
+    """Share of the table's rows matching ``where`` (0..1), counted with its scalar indexes and cached per
+    table version and filter: a count costs ~5 ms for a 1% date range at 10M rows but ~50-200 ms for 10-50%,
+    so a repeated filter (paging, a dashboard's window) pays it once per table version."""
+    key = (getattr(table, "uri", None) or table.name, int(table.version), where)
+    share = _share_cache.get(key)
+    if share is None:
+        total = table.count_rows()
+        share = table.count_rows(where) / total if total else 0.0
+        if len(_share_cache) >= _SHARE_CACHE_MAX:
+            _share_cache.clear()
+        _share_cache[key] = share
+    return share
+
+
 def vector_search(
     table,
     query: np.ndarray,
@@ -308,16 +662,31 @@ def vector_search(
     vector_column: str = "vector",
     *,
     columns: Sequence[str] | None = None,
+    nprobes: int | None = None,
+    refine_factor: int | None = None,
+    postfilter: bool | None = None,
+    rerank_root: Path | None = None,
 ) -> pa.Table:
     """Top-``k`` rows by cosine distance to ``query``, nearest first.
 
     With an ANN index: IVF-PQ probing :func:`nprobes_for` partitions, candidates re-ranked with the full
-    vectors (``REFINE_FACTOR``), rows not yet in the index flat-scanned and merged (no ``fast_search``: new
-    media must be findable before the next :func:`ensure_indexes`). Without: exact flat search.
+    vectors (:func:`refine_factor_for`), rows not yet in the index flat-scanned and merged (no
+    ``fast_search``: new media must be findable before the next :func:`ensure_indexes`). Without: exact flat
+    search.
 
     ``where`` is a catalog filter (``Ge("taken_at", datetime(2020, 1, 1))``, ``workbench.catalog.filters``;
-    a Lance SQL string still passes); it is applied *before* the vector search (prefilter), so ``k`` matching
-    rows come back whenever that many exist, instead of the top-k being filtered down to fewer.
+    a Lance SQL string still passes). ``k`` matching rows come back whenever that many exist: a filter
+    matching under :data:`POSTFILTER_MIN_SHARE` of the rows is applied before the vector search (prefilter);
+    a wider one after it, on over-fetched candidates (postfilter, about the cost of an unfiltered query), with
+    a prefiltered re-run in the rare case too few candidates match.
+
+    ``rerank_root``: where the table's re-rank store lives (:func:`write_rerank_store`; the library's
+    ``derived/search``). When it has one, unfiltered queries and date ranges of at least
+    :data:`POSTFILTER_MIN_SHARE` of the rows re-rank the PQ candidates with its int8 codes (and check their
+    dates there) instead of re-reading every candidate's full vector; the final ``k * RERANK_EXACT_FACTOR``
+    are still scored with the full vectors, so results stay exact for the candidates found.
+
+    ``nprobes``, ``refine_factor`` and ``postfilter`` override the policy (benchmarks and tuning only).
 
     Returns the table's columns (``columns`` to choose; the vector itself is left out by default) plus
     ``_distance`` (cosine distance, 0..2) and ``score`` = 1 - ``_distance`` (cosine similarity).
@@ -327,22 +696,57 @@ def vector_search(
     q = np.asarray(query, dtype=np.float32)
     if q.ndim != 1 or not np.all(np.isfinite(q)) or not np.any(q):
         raise ValueError("query must be a finite, non-zero 1-d vector")
+    dates = _date_range(where)
     where = render(where)   # None for no filter (ALL): an unfiltered search probes fewer partitions
+    if columns is None:
+        columns = [n for n in table.schema.names if n != vector_column]
 
-    builder = table.search(q, vector_column_name=vector_column).distance_type(DISTANCE_TYPE).limit(k)
     ann = ann_index(table, vector_column)
+    if ann is not None and rerank_root is not None and (where is None or dates is not None):
+        store = load_rerank_store(rerank_root, table.name)
+        if store is not None and store.codes.shape[1] == len(q):
+            share = 1.0 if where is None else store.date_share(dates)
+            if where is None or share >= POSTFILTER_MIN_SHARE:
+                indexed = ann.num_indexed_rows or 0
+                partitions, _ = ann_shape(ann, indexed)
+                res = _search_with_store(
+                    table, store, q, k, where, dates if where is not None else None, share,
+                    nprobes if nprobes is not None else nprobes_for(partitions, indexed, filtered=False),
+                    refine_factor if refine_factor is not None else refine_factor_for(indexed),
+                    vector_column, columns)
+                if res is not None and res.num_rows >= k:
+                    distance = res.column("_distance")
+                    return res.append_column("score", pc.subtract(pa.scalar(1.0, distance.type), distance))
+    limit, refine, probes, post = k, None, None, False
     if ann is not None:
         indexed = ann.num_indexed_rows or 0
         partitions, _ = ann_shape(ann, indexed)
-        nprobes = nprobes_for(partitions, indexed, filtered=where is not None)
-        builder = builder.nprobes(nprobes).refine_factor(REFINE_FACTOR)
-    if where is not None:
-        builder = builder.where(where, prefilter=True)
-    if columns is None:
-        columns = [n for n in table.schema.names if n != vector_column]
-    builder = builder.select(list(columns))
+        refine = refine_factor_for(indexed) if refine_factor is None else refine_factor
+        if where is not None:
+            share = where_share(table, where) if postfilter is None else (1.0 if postfilter else 0.0)
+            post = share >= POSTFILTER_MIN_SHARE if postfilter is None else postfilter
+            if post and share > 0:
+                limit = int(math.ceil(k * POSTFILTER_OVERSAMPLE / share))
+                refine = max(1, int(round(refine * k / (limit * share))))
+        probes = nprobes if nprobes is not None else nprobes_for(
+            partitions, indexed, filtered=where is not None and not post)
 
-    result = builder.to_arrow()
+    def run(prefilter: bool, limit: int) -> pa.Table:
+        builder = table.search(q, vector_column_name=vector_column).distance_type(DISTANCE_TYPE).limit(limit)
+        if probes is not None:
+            builder = builder.nprobes(probes).refine_factor(refine)
+        if where is not None:
+            builder = builder.where(where, prefilter=prefilter)
+        return builder.select(list(columns)).to_arrow()
+
+    result = run(not post, limit)
+    if post:
+        if result.num_rows < k and table.count_rows(where) > result.num_rows:
+            log.info("postfilter kept %d of %d rows; re-running prefiltered", result.num_rows, limit)
+            probes = nprobes if nprobes is not None else nprobes_for(partitions, indexed, filtered=True)
+            refine = refine_factor_for(indexed) if refine_factor is None else refine_factor
+            result = run(True, k)
+        result = result.sort_by("_distance").slice(0, k)
     distance = result.column("_distance")
     score = pc.subtract(pa.scalar(1.0, distance.type), distance)
     return result.append_column("score", score)
