@@ -16,23 +16,32 @@ What it does (each phase runs in its own process, so its peak RSS is its own)
   2. index: `vector_index.ensure_indexes(table)` (the library's own build: scalar indexes, then IVF-PQ with
      num_partitions_for(rows) partitions and num_sub_vectors_for(512) sub-vectors). Records build time and
      the process's peak RSS, and the index's disk.
-  3. query: every query through `vector_index.vector_search()` (the library's search path: nprobes from the
-     table's index, refine, prefiltered `where`), plain and with each date window, first with the library's
-     defaults, then for each --nprobes x --refine in the sweep. p50/p95 latency and recall@10 against the
-     truth, the 1-minute load average before and after each series, and the query process's peak RSS.
-     --query-only --reuse DIR repeats just this phase on a kept dataset (e.g. on an idle machine).
+  3. store (--phase store; part of "all"): the re-rank store the library keeps from 2M rows
+     (vector_index.write_rerank_store: int8 codes and dates of every row at its Lance row address, 5 GiB at
+     10M, under $W/search). Records write time and disk.
+  4. query: every query through the library's search path, routed as workbench/semantic/search.py routes
+     it: a date window whose slice of the date-sorted snapshot has at most filtered_exact.MAX_EXACT_ROWS rows
+     goes to filtered_exact.filtered_search(); everything else to vector_index.vector_search() with the
+     library's policy (nprobes and refine from the table's size, the re-rank store when there is one, a wide
+     date window postfiltered). First the library's defaults, then (--baseline) the same without the
+     re-rank store (LanceDB's own refine), then each --nprobes x --refine of the sweep; --rounds repeats the
+     list, alternating. p50/p95 latency and recall@10 against the truth, the 1-minute load average before
+     and after each series, and the query process's peak RSS (and, at the end, its anonymous and
+     file-backed parts). --query-only --reuse DIR repeats just this phase on a kept dataset.
 
 Goal (issue 20): p50 under 50 ms at recall@10 >= 0.95, plain and date-filtered, in under 8 GiB RSS.
 
-  4. snapshot (--phase snapshot): the library sends date ranges of at most filtered_exact.MAX_EXACT_ROWS rows
-     (800k) to the date-sorted snapshot (workbench/semantic/filtered_exact.py) instead of IVF-PQ. A
-     whole-table snapshot at 10M is a second float32 copy (20 GB) plus int8 codes (5 GB) and write_snapshot()
-     holds the rows in memory, so this writes a snapshot of the 10% window's rows (2019) and times the 1%
-     window's queries through filtered_search(): the same slice, hence the same work, as a whole-table one.
+  5. snapshot (--phase snapshot): a whole-table snapshot at 10M is a second float32 copy (20 GB) plus int8
+     codes (5 GB), more than this disk holds, and write_snapshot() holds the rows in memory, so this writes a
+     snapshot of the 10% window's rows (2019): the 1% and 10% windows lie inside it, and their slices are the
+     same rows a whole-table snapshot would scan, so the per-query work is the same. The query phase uses it
+     for those two windows; this phase also times the 1% window alone.
 
 Examples
   nice -n 10 .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase gen
   nice -n 10 .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase index
+  nice -n 10 .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase store
+  .venv/bin/python benchmarks/search_10m.py --query-only --reuse /work/helpers/search10m/w --baseline --rounds 2
   .venv/bin/python benchmarks/search_10m.py --query-only --reuse /work/helpers/search10m/w \\
       --nprobes 40 80 160 --refine 20 40
   .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase snapshot
@@ -86,6 +95,17 @@ def load1() -> float:
 
 def peak_rss_gib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20, 2)
+
+
+def rss_split_gib() -> dict:
+    """The process's resident memory now, split: anonymous (its own heap) and file-backed (pages of mapped
+    files, i.e. the page cache of the memory-mapped snapshot and re-rank store, shared and reclaimable)."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, val = line.partition(":")
+        if key in ("RssAnon", "RssFile", "VmHWM"):
+            out[key] = round(int(val.split()[0]) / 2 ** 20, 2)
+    return out
 
 
 def du_gib(path: Path) -> float:
@@ -258,11 +278,53 @@ def phase_index(workdir: Path) -> dict:
 # Phase 3: queries through vector_search()
 # ----------------------------------------------------------------------------------------------------------
 
-def run_series(table, Q, truth, is_pert, where, warmup: int) -> dict:
+SNAPSHOT_VIEW = WINDOWS[1]      # --phase snapshot writes a snapshot of the 10% window's rows (2019)
+
+
+def route(table, workdir: Path, mode: str, use_snapshot: bool) -> tuple[str, tuple | None]:
+    """Which path the library takes for this window, as ``search.py``'s ``_ranked`` does: the date-sorted
+    snapshot when one covers the window and its slice has at most ``filtered_exact.MAX_EXACT_ROWS`` rows,
+    else ``vector_search`` (which itself picks prefilter or postfilter by the filter's share). The snapshot
+    here holds the 2019 rows only (``--phase snapshot``); windows inside 2019 slice it exactly as a
+    whole-table snapshot would."""
+    from workbench.semantic import filtered_exact as fx
+
+    win = {name: (lo, hi) for name, lo, hi in WINDOWS}.get(mode)
+    if win is None or not use_snapshot:
+        return "ann", None
+    _, vlo, vhi = SNAPSHOT_VIEW
+    view = window_where(vlo, vhi)
+    snap = fx.load_snapshot(workdir / "snapshots", table.name, view)
+    if snap is None or not (vlo <= win[0] and win[1] <= vhi):
+        return "ann", None
+    lo_us, hi_us = _us(win[0]), _us(win[1]) - 1
+    n = int(np.searchsorted(snap.taken_us, hi_us, "right") - np.searchsorted(snap.taken_us, lo_us, "left"))
+    if n > fx.MAX_EXACT_ROWS:
+        return "ann", None
+    return "snapshot", (view, lo_us, hi_us)
+
+
+def window_filter(lo: str, hi: str):
+    """The window as a catalog filter (what ``search.py`` passes): a ``taken_at`` range the re-rank store
+    can check itself."""
+    from workbench.catalog.filters import Range
+    return Range("taken_at", datetime.fromisoformat(lo), datetime.fromisoformat(hi), hi_inclusive=False)
+
+
+def run_series(table, Q, truth, is_pert, where, warmup: int, workdir: Path, nprobes: int | None = None,
+               refine: int | None = None, snapshot: tuple | None = None, store: bool = True) -> dict:
+    from workbench.semantic import filtered_exact as fx
     from workbench.semantic import vector_index as vi
 
     def search(q):
-        return vi.vector_search(table, q, K, where=where, columns=["media_id"]).column("media_id").to_pylist()
+        if snapshot is not None:
+            view, lo_us, hi_us = snapshot
+            return list(fx.filtered_search(table, workdir / "snapshots", view, q, K, since_us=lo_us,
+                                           until_us=hi_us)["media_id"])
+        return vi.vector_search(table, q, K, where=where, columns=["media_id"], nprobes=nprobes,
+                                refine_factor=refine, rerank_root=root).column("media_id").to_pylist()
+
+    root = workdir / "search" if store else None
 
     for q in Q[:warmup]:
         search(q)
@@ -280,7 +342,11 @@ def run_series(table, Q, truth, is_pert, where, warmup: int) -> dict:
 
 
 def phase_query(workdir: Path, nprobes_list: list[int], refine_list: list[int], warmup: int,
-                modes: list[str], max_queries: int | None, no_default: bool = False) -> dict:
+                modes: list[str], max_queries: int | None, no_default: bool = False,
+                rounds: int = 1, baseline: bool = False) -> dict:
+    """The library-default series (routed as the library routes: snapshot, or vector_search with its own
+    nprobes / refine / prefilter-or-postfilter policy), then the sweep (vector_search with nprobes and
+    refine forced, filter as the policy chooses); ``rounds`` repeats the whole list, alternating."""
     from workbench.semantic import vector_index as vi
 
     table = open_table(workdir)
@@ -292,31 +358,63 @@ def phase_query(workdir: Path, nprobes_list: list[int], refine_list: list[int], 
     else:
         sel = np.arange(len(Q))
     ann = vi.ann_index(table, "vector")
-    parts, _ = vi.ann_shape(ann, ann.num_indexed_rows or rows)
-    wheres = {"plain": None, **{name: window_where(lo, hi) for name, lo, hi in WINDOWS}}
-    defaults = (vi.NPROBES_FRACTION, vi.FILTERED_NPROBES_FRACTION, vi.SCAN_ROWS_BUDGET, vi.REFINE_FACTOR)
-    configs = ([] if no_default else [("library default", None, None)]) + [(f"nprobes {p} refine {r}", p, r)
-                                                     for p in nprobes_list for r in refine_list]
+    indexed = ann.num_indexed_rows or rows
+    parts, _ = vi.ann_shape(ann, indexed)
+    wheres = {"plain": None, **{name: window_filter(lo, hi) for name, lo, hi in WINDOWS}}
+    has_store = vi.load_rerank_store(workdir / "search", table.name) is not None
+    configs = (([] if no_default else [("library default", None, None, True)])
+               + ([("no re-rank store", None, None, False)] if baseline else [])
+               + [(f"nprobes {p} refine {r}", p, r, True) for p in nprobes_list for r in refine_list])
     out = {"rows": rows, "index": ann.name, "partitions": parts, "queries": int(len(sel)), "series": []}
-    for label, nprobes, refine in configs:
-        if nprobes is None:
-            vi.NPROBES_FRACTION, vi.FILTERED_NPROBES_FRACTION, vi.SCAN_ROWS_BUDGET, vi.REFINE_FACTOR = defaults
-        else:
-            vi.NPROBES_FRACTION = vi.FILTERED_NPROBES_FRACTION = nprobes / parts
-            vi.SCAN_ROWS_BUDGET, vi.REFINE_FACTOR = 0, refine
-        for mode in modes:
-            where = wheres[mode]
-            r = run_series(table, Q[sel], tr[f"ids_{mode}"][sel], is_pert[sel], where, warmup)
-            r.update(config=label, mode=mode, refine=vi.REFINE_FACTOR,
-                     nprobes=vi.nprobes_for(parts, ann.num_indexed_rows or rows, filtered=where is not None),
-                     target="PASS" if r["p50_ms"] < TARGET_P50_MS and r["recall10"] >= TARGET_RECALL else "FAIL")
-            out["series"].append(r)
-            print(f"  {label:<24} {mode:<6} nprobes {r['nprobes']:>5} refine {r['refine']:>3}: p50 {r['p50_ms']:>6} "
-                  f"p95 {r['p95_ms']:>6} recall {r['recall10']:.3f} ({r['recall10_perturbed']:.3f}/"
-                  f"{r['recall10_fresh']:.3f}) load {r['load1']} {r['target']}  rss {peak_rss_gib()} GiB",
-                  flush=True)
+    for rnd in range(rounds):
+        for label, nprobes, refine, store in configs:
+            for mode in modes:
+                where = wheres[mode]
+                path, snap = route(table, workdir, mode, use_snapshot=nprobes is None)
+                r = run_series(table, Q[sel], tr[f"ids_{mode}"][sel], is_pert[sel], where, warmup, workdir,
+                               nprobes, refine, snap, store)
+                if path == "snapshot":
+                    probes = ref = None
+                else:
+                    share = vi.where_share(table, vi.render(where)) if where else None
+                    post = share is not None and share >= vi.POSTFILTER_MIN_SHARE
+                    via = "store" if store and has_store and (where is None or post) else "lance"
+                    path = f"ann/{via}" + ("" if where is None else (" postfilter" if post else " prefilter"))
+                    probes = nprobes if nprobes is not None else vi.nprobes_for(
+                        parts, indexed, filtered=where is not None and not post)
+                    ref = refine if refine is not None else vi.refine_factor_for(indexed)
+                    if post and via == "store":
+                        ref = f"{ref} ({int(np.ceil(K * ref / share))} cand.)"
+                    elif post:
+                        limit = int(np.ceil(K * vi.POSTFILTER_OVERSAMPLE / share))
+                        ref = f"{max(1, int(round(ref * K / (limit * share))))} (limit {limit})"
+                r.update(config=label, mode=mode, path=path, refine=ref, nprobes=probes, round=rnd + 1,
+                         target="PASS" if r["p50_ms"] < TARGET_P50_MS and r["recall10"] >= TARGET_RECALL
+                         else "FAIL")
+                out["series"].append(r)
+                print(f"  {label:<18} {mode:<6} {path:<22} nprobes {str(probes):>5} refine {str(ref):>12}: "
+                      f"p50 {r['p50_ms']:>6} p95 {r['p95_ms']:>6} recall {r['recall10']:.3f} "
+                      f"({r['recall10_perturbed']:.3f}/{r['recall10_fresh']:.3f}) load {r['load1']} "
+                      f"{r['target']}  rss {peak_rss_gib()} GiB", flush=True)
     out["peak_rss_gib"] = peak_rss_gib()
+    out["rss_now_gib"] = rss_split_gib()
     out["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return out
+
+
+def phase_store(workdir: Path) -> dict:
+    """The re-rank store the library's writer keeps from 2M rows (``vector_index.write_rerank_store``):
+    int8 codes and dates of every row at its Lance row address, under ``$W/search``."""
+    from workbench.semantic import vector_index as vi
+
+    table = open_table(workdir)
+    l0 = load1()
+    t0 = time.perf_counter()
+    path = vi.write_rerank_store(table, workdir / "search")
+    out = {"store_write_s": round(time.perf_counter() - t0, 1), "store_gib": du_gib(path),
+           "peak_rss_gib": peak_rss_gib(), "load1": [l0, load1()],
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    print(f"store: {out}", flush=True)
     return out
 
 
@@ -373,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--queries", type=int, default=200, help="queries (half perturbed, half fresh)")
     ap.add_argument("--workdir", type=Path, help="where the dataset, truth and results.json go")
-    ap.add_argument("--phase", choices=["all", "gen", "index", "query", "snapshot"], default="all")
+    ap.add_argument("--phase", choices=["all", "gen", "index", "store", "query", "snapshot"], default="all")
     ap.add_argument("--query-only", action="store_true", help="only the query phase (with --reuse)")
     ap.add_argument("--reuse", type=Path, help="a --workdir whose gen and index phases are done")
     ap.add_argument("--nprobes", type=int, nargs="*", default=[], help="sweep: partitions probed")
@@ -382,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-queries", type=int, default=None, help="use only this many queries (half of each kind)")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--no-default", action="store_true", help="sweep only: skip the library-default series")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat the series list, alternating")
+    ap.add_argument("--baseline", action="store_true",
+                    help="also the library's path without the re-rank store (LanceDB's own refine)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a vector_index constant for the index build, e.g. MAX_PARTITIONS=1000")
     args = ap.parse_args(argv)
@@ -403,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         base = [sys.executable, __file__, "--workdir", str(workdir), "--rows", str(args.rows),
                 "--queries", str(args.queries)]
         sets = [a for item in args.set for a in ("--set", item)]
-        for phase in ("gen", "index"):
+        for phase in ("gen", "index", "store"):
             subprocess.run(["nice", "-n", "10", *base, "--phase", phase, *sets], check=True)
         sweep = [a for flag, vals in (("--nprobes", args.nprobes), ("--refine", args.refine))
                  for a in ([flag, *map(str, vals)] if vals else [])]
@@ -412,18 +513,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.phase == "gen":
         save_state(workdir, "gen", phase_gen(workdir, args.rows, args.queries))
+    elif args.phase == "store":
+        save_state(workdir, "store", phase_store(workdir))
     elif args.phase == "snapshot":
         save_state(workdir, "snapshot", phase_snapshot(workdir, args.warmup, args.max_queries))
     elif args.phase == "index":
         save_state(workdir, "index", {**phase_index(workdir), "overrides": args.set})
     else:
         r = phase_query(workdir, args.nprobes, args.refine, args.warmup, args.modes, args.max_queries,
-                        args.no_default)
+                        args.no_default, args.rounds, args.baseline)
         path = workdir / "results.json"
         state = json.loads(path.read_text()) if path.exists() else {}
         state.setdefault("query_runs", []).append(r)
         path.write_text(json.dumps(state, indent=1))
-        print(f"query process peak RSS {r['peak_rss_gib']} GiB (goal < {TARGET_RSS_GIB} GiB)")
+        print(f"query process peak RSS {r['peak_rss_gib']} GiB (goal < {TARGET_RSS_GIB} GiB); at the end "
+              f"{r['rss_now_gib']} (RssFile = mapped snapshot and re-rank store pages)")
     return 0
 
 
