@@ -134,6 +134,25 @@ def recall(texts: dict[str, str], items: list[dict], absent: list[str],
     return 1 - len(missed) / max(1, total), missed, [w for w in absent if top3(w)]
 
 
+def engine_at(rev: str, folder: Path):
+    """``workbench/ocr/engine.py`` as it was at git revision ``rev``, imported as a module of its own (the current
+    one stays the registered "ocr" model)."""
+    import importlib.util
+    import subprocess
+
+    from workbench.models.registry import register
+    from workbench.ocr.engine import OcrModel
+    path = folder / f"engine_at_{rev.replace('/', '_').replace('~', '_')}.py"
+    path.write_text(subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:workbench/ocr/engine.py"],
+                                   check=True, capture_output=True, text=True).stdout)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module     # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    register("ocr", OcrModel)
+    return module
+
+
 def stage_round(lib, n: int, engine) -> float:
     """Wall seconds of ``Library.process(["ocr"])`` over the library's ``n`` pictures, as a user runs it: the
     stage's kept worker pool (one single-threaded worker per core, models already loaded by the warm-up run),
@@ -165,6 +184,9 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names of VARIANTS to time")
     ap.add_argument("--no-stage", action="store_true", help="skip the end-to-end stage run")
     ap.add_argument("--text-only", action="store_true", help="only the pictures with text (a loaded machine)")
+    ap.add_argument("--engine-at", default="", metavar="REV",
+                    help="also time workbench/ocr/engine.py as it was at git revision REV (default settings), as "
+                         "the variant engine@REV: what a change to the engine saves, in the same rounds")
     args = ap.parse_args()
     corpus = Path(os.environ.get("WORKBENCH_CORPUS", "/work/shared/corpus"))
     if not corpus.exists():
@@ -179,6 +201,7 @@ def main() -> None:
     from workbench.ocr.engine import OcrModel
     from workbench.ocr.samples import unused_words
     from workbench.settings import Settings
+    from workbench.stages.ocr import _rgb_array
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
     items = [it for it in pictures(corpus, tmp / "generated") if it["has_text"] or not args.text_only]
@@ -198,6 +221,8 @@ def main() -> None:
     names = [v for v in args.variants.split(",") if v]
     models = {n: OcrModel(replace(Settings(), **{k: v for k, v in VARIANTS[n].items() if k != "threads"}),
                           threads=VARIANTS[n].get("threads", 1)).load() for n in names}
+    if args.engine_at:
+        models[f"engine@{args.engine_at}"] = engine_at(args.engine_at, tmp).OcrModel(Settings()).load()
     stock(str(items[0]["path"]))  # warm-up
     for m in models.values():
         m.predict(np.zeros((64, 64, 3), np.uint8))
@@ -208,11 +233,11 @@ def main() -> None:
             return "\n".join(r[1] for r in res or [])
         m = models[name]
         with Image.open(it["preview"]) as im:
-            rgb = np.asarray(im.convert("RGB"))
+            rgb = _rgb_array(im)
         size = m.settings.ocr_read_size_px
 
         def hires() -> np.ndarray:  # what the stage does: the original, decoded upright at >= ocr_read_size_px
-            return np.asarray(open_upright(Path(it["path"]), it["mime"], size).convert("RGB"))
+            return _rgb_array(open_upright(Path(it["path"]), it["mime"], size))
         return "\n".join(t.text for t in m.predict(rgb, hires if size else None))
 
     # The headline: the stage as Library.process(["ocr"]) runs it, against stock's loop, both warm (models loaded
