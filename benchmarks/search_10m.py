@@ -11,7 +11,10 @@ What it does (each phase runs in its own process, so its peak RSS is its own)
        - queries (--queries, default 200): half *perturbed stored vectors* (a stored row plus within-cluster
          noise, as search.py; the rows are drawn from the first two chunks, which are generated first: the
          chunks are i.i.d., so these rows are as random as any), half *fresh samples* of the mixture;
-       - truth for all rows and for three date windows (WINDOWS: ~1%, 10% and 50% of rows).
+       - truth for all rows and for three date windows (WINDOWS: ~1%, 10% and 50% of rows); the mid-size
+         windows (EXTRA_WINDOWS: 12.5% and 20%) get theirs later from --phase truth --window NAME (one
+         exact pass over the window's rows, `truth_<name>.npz`), and the query phase measures every window
+         whose truth exists.
      Records generation time, disk, and the truth in `truth.npz`.
   2. index: `vector_index.ensure_indexes(table)` (the library's own build: scalar indexes, then IVF-PQ with
      num_partitions_for(rows) partitions and num_sub_vectors_for(512) sub-vectors). Records build time and
@@ -27,7 +30,9 @@ What it does (each phase runs in its own process, so its peak RSS is its own)
      re-rank store (LanceDB's own refine), then each --nprobes x --refine of the sweep; --rounds repeats the
      list, alternating. p50/p95 latency and recall@10 against the truth, the 1-minute load average before
      and after each series, and the query process's peak RSS (and, at the end, its anonymous and
-     file-backed parts). --query-only --reuse DIR repeats just this phase on a kept dataset.
+     file-backed parts). --query-only --reuse DIR repeats just this phase on a kept dataset. --routes
+     library store snapshot prefilter runs each series once per path, alternating, forcing the date
+     windows down that path (library = as the library routes them).
 
 Goal (issue 20): p50 under 50 ms at recall@10 >= 0.95, plain and date-filtered, in under 8 GiB RSS.
 
@@ -45,6 +50,9 @@ Examples
   .venv/bin/python benchmarks/search_10m.py --query-only --reuse /work/helpers/search10m/w \\
       --nprobes 40 80 160 --refine 20 40
   .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase snapshot
+  nice -n 10 .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase truth --window 20%
+  .venv/bin/python benchmarks/search_10m.py --query-only --reuse /work/helpers/search10m/w --modes 10% \\
+      --routes library store prefilter --rounds 2
   .venv/bin/python benchmarks/search_10m.py --rows 300000 --workdir /tmp/s10m     # gen, index, query, small
 """
 from __future__ import annotations
@@ -59,6 +67,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -82,6 +91,12 @@ def _us(s: str) -> int:
 WINDOWS = [("1%", "2019-06-01T00:00:00", "2019-07-07T12:00:00"),
            ("10%", "2019-01-01T00:00:00", "2020-01-01T00:00:00"),
            ("50%", "2020-01-01T00:00:00", "2025-01-01T00:00:00")]
+# Windows whose truth is computed after generation (--phase truth: one exact pass over the window's rows,
+# kept in truth_<name>.npz beside truth.npz): the mid-size windows, wider than the snapshot's limit and
+# narrower than vector_index.POSTFILTER_MIN_SHARE.
+EXTRA_WINDOWS = [("20%", "2017-01-01T00:00:00", "2019-01-01T00:00:00"),
+                 ("12.5%", "2018-10-01T00:00:00", "2020-01-01T00:00:00")]   # just over MAX_EXACT_ROWS
+ALL_WINDOWS = WINDOWS + EXTRA_WINDOWS
 
 
 def window_where(lo: str, hi: str) -> str:
@@ -242,6 +257,32 @@ def phase_gen(workdir: Path, rows: int, queries: int) -> dict:
     return out
 
 
+def phase_truth(workdir: Path, name: str) -> dict:
+    """Exact top-10 of every query within an EXTRA_WINDOWS window: one pass over the window's rows (Lance
+    scan filtered on ``taken_at``, 64k rows at a time, numpy), saved as ``truth_<name>.npz``."""
+    import lance
+
+    lo, hi = {n: (a, b) for n, a, b in EXTRA_WINDOWS}[name]
+    tr = np.load(workdir / "truth.npz")
+    Q = tr["Q"]
+    top = TopK(len(Q))
+    ds = lance.dataset(str(workdir / "db" / "emb.lance"))
+    l0 = load1()
+    t0 = time.perf_counter()
+    n = 0
+    for b in ds.to_batches(columns=["media_id", "vector"], filter=window_where(lo, hi), batch_size=65_536):
+        rows = np.array([int(m[1:]) for m in b.column("media_id").to_pylist()], np.int64)
+        x = b.column("vector").flatten().to_numpy().reshape(-1, DIM)
+        top.add(Q @ x.T, rows)
+        n += len(rows)
+    ids, sims = top.sorted()
+    np.savez(workdir / f"truth_{name}.npz", **{f"ids_{name}": ids, f"sims_{name}": sims})
+    out = {"window": name, "rows": n, "truth_s": round(time.perf_counter() - t0, 1), "load1": [l0, load1()],
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    print(f"truth: {out}", flush=True)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Phase 2: the library's index build
 # ----------------------------------------------------------------------------------------------------------
@@ -281,15 +322,15 @@ def phase_index(workdir: Path) -> dict:
 SNAPSHOT_VIEW = WINDOWS[1]      # --phase snapshot writes a snapshot of the 10% window's rows (2019)
 
 
-def route(table, workdir: Path, mode: str, use_snapshot: bool) -> tuple[str, tuple | None]:
+def route(table, workdir: Path, mode: str, use_snapshot: bool, force: bool = False) -> tuple[str, tuple | None]:
     """Which path the library takes for this window, as ``search.py``'s ``_ranked`` does: the date-sorted
     snapshot when one covers the window and its slice has at most ``filtered_exact.MAX_EXACT_ROWS`` rows,
     else ``vector_search`` (which itself picks prefilter or postfilter by the filter's share). The snapshot
     here holds the 2019 rows only (``--phase snapshot``); windows inside 2019 slice it exactly as a
-    whole-table snapshot would."""
+    whole-table snapshot would. ``force``: the snapshot whenever it covers the window, whatever its size."""
     from workbench.semantic import filtered_exact as fx
 
-    win = {name: (lo, hi) for name, lo, hi in WINDOWS}.get(mode)
+    win = {name: (lo, hi) for name, lo, hi in ALL_WINDOWS}.get(mode)
     if win is None or not use_snapshot:
         return "ann", None
     _, vlo, vhi = SNAPSHOT_VIEW
@@ -299,7 +340,7 @@ def route(table, workdir: Path, mode: str, use_snapshot: bool) -> tuple[str, tup
         return "ann", None
     lo_us, hi_us = _us(win[0]), _us(win[1]) - 1
     n = int(np.searchsorted(snap.taken_us, hi_us, "right") - np.searchsorted(snap.taken_us, lo_us, "left"))
-    if n > fx.MAX_EXACT_ROWS:
+    if n > fx.MAX_EXACT_ROWS and not force:
         return "ann", None
     return "snapshot", (view, lo_us, hi_us)
 
@@ -312,7 +353,8 @@ def window_filter(lo: str, hi: str):
 
 
 def run_series(table, Q, truth, is_pert, where, warmup: int, workdir: Path, nprobes: int | None = None,
-               refine: int | None = None, snapshot: tuple | None = None, store: bool = True) -> dict:
+               refine: int | None = None, snapshot: tuple | None = None, store: bool = True,
+               postfilter: bool | None = None) -> dict:
     from workbench.semantic import filtered_exact as fx
     from workbench.semantic import vector_index as vi
 
@@ -322,7 +364,8 @@ def run_series(table, Q, truth, is_pert, where, warmup: int, workdir: Path, npro
             return list(fx.filtered_search(table, workdir / "snapshots", view, q, K, since_us=lo_us,
                                            until_us=hi_us)["media_id"])
         return vi.vector_search(table, q, K, where=where, columns=["media_id"], nprobes=nprobes,
-                                refine_factor=refine, rerank_root=root).column("media_id").to_pylist()
+                                refine_factor=refine, postfilter=postfilter,
+                                rerank_root=root).column("media_id").to_pylist()
 
     root = workdir / "search" if store else None
 
@@ -343,15 +386,24 @@ def run_series(table, Q, truth, is_pert, where, warmup: int, workdir: Path, npro
 
 def phase_query(workdir: Path, nprobes_list: list[int], refine_list: list[int], warmup: int,
                 modes: list[str], max_queries: int | None, no_default: bool = False,
-                rounds: int = 1, baseline: bool = False) -> dict:
+                rounds: int = 1, baseline: bool = False, routes: Sequence[str] = ("library",)) -> dict:
     """The library-default series (routed as the library routes: snapshot, or vector_search with its own
     nprobes / refine / prefilter-or-postfilter policy), then the sweep (vector_search with nprobes and
-    refine forced, filter as the policy chooses); ``rounds`` repeats the whole list, alternating."""
+    refine forced, filter as the policy chooses); ``rounds`` repeats the whole list, alternating.
+    ``routes``: each series is run once per route, alternating: "library" routes as the library does,
+    the others force every date window down one path ("snapshot": the date-sorted snapshot whenever it
+    covers the window, whatever its size; "store": the re-rank store's postfilter whatever the window's
+    share; "prefilter": LanceDB's prefilter)."""
     from workbench.semantic import vector_index as vi
 
     table = open_table(workdir)
     rows = table.count_rows()
-    tr = np.load(workdir / "truth.npz")
+    tr = dict(np.load(workdir / "truth.npz"))
+    for name, _, _ in EXTRA_WINDOWS:
+        extra = workdir / f"truth_{name}.npz"
+        if extra.exists():
+            tr.update(np.load(extra))
+    modes = [m for m in modes if m == "plain" or f"ids_{m}" in tr]
     Q, is_pert = tr["Q"], tr["is_pert"]
     if max_queries:
         sel = np.r_[0:max_queries // 2, len(Q) // 2:len(Q) // 2 + max_queries - max_queries // 2]
@@ -360,39 +412,48 @@ def phase_query(workdir: Path, nprobes_list: list[int], refine_list: list[int], 
     ann = vi.ann_index(table, "vector")
     indexed = ann.num_indexed_rows or rows
     parts, _ = vi.ann_shape(ann, indexed)
-    wheres = {"plain": None, **{name: window_filter(lo, hi) for name, lo, hi in WINDOWS}}
+    wheres = {"plain": None, **{name: window_filter(lo, hi) for name, lo, hi in ALL_WINDOWS}}
     has_store = vi.load_rerank_store(workdir / "search", table.name) is not None
-    configs = (([] if no_default else [("library default", None, None, True)])
-               + ([("no re-rank store", None, None, False)] if baseline else [])
-               + [(f"nprobes {p} refine {r}", p, r, True) for p in nprobes_list for r in refine_list])
-    out = {"rows": rows, "index": ann.name, "partitions": parts, "queries": int(len(sel)), "series": []}
+    configs = [(label if route == "library" else f"{label} [{route}]", p, r, st, route)
+               for label, p, r, st in (([] if no_default else [("library default", None, None, True)])
+                                       + ([("no re-rank store", None, None, False)] if baseline else [])
+                                       + [(f"nprobes {p or 'rule'} refine {r}", p or None, r, True)
+                                          for p in nprobes_list for r in refine_list])
+               for route in routes]
+    out = {"rows": rows, "index": ann.name, "partitions": parts, "queries": int(len(sel)), "routes": list(routes),
+           "series": []}
     for rnd in range(rounds):
-        for label, nprobes, refine, store in configs:
+        for label, nprobes, refine, store, force_route in configs:
             for mode in modes:
                 where = wheres[mode]
-                path, snap = route(table, workdir, mode, use_snapshot=nprobes is None)
+                path, snap = route(table, workdir, mode, use_snapshot=nprobes is None and force_route
+                                   in ("library", "snapshot"), force=force_route == "snapshot")
+                forced = {"store": True, "prefilter": False}.get(force_route)
                 r = run_series(table, Q[sel], tr[f"ids_{mode}"][sel], is_pert[sel], where, warmup, workdir,
-                               nprobes, refine, snap, store)
+                               nprobes, refine, snap, store, forced)
                 if path == "snapshot":
                     probes = ref = None
                 else:
                     share = vi.where_share(table, vi.render(where)) if where else None
-                    post = share is not None and share >= vi.POSTFILTER_MIN_SHARE
+                    min_share = vi.STORE_POSTFILTER_MIN_SHARE if store and has_store else vi.POSTFILTER_MIN_SHARE
+                    post = share is not None and (share >= min_share if forced is None else forced)
                     via = "store" if store and has_store and (where is None or post) else "lance"
                     path = f"ann/{via}" + ("" if where is None else (" postfilter" if post else " prefilter"))
-                    probes = nprobes if nprobes is not None else vi.nprobes_for(
-                        parts, indexed, filtered=where is not None and not post)
+                    probes = nprobes if nprobes is not None else (
+                        vi.store_nprobes_for(parts, indexed, share) if via == "store" and where is not None
+                        else vi.nprobes_for(parts, indexed, filtered=where is not None and not post))
                     ref = refine if refine is not None else vi.refine_factor_for(indexed)
                     if post and via == "store":
                         ref = f"{ref} ({int(np.ceil(K * ref / share))} cand.)"
                     elif post:
                         limit = int(np.ceil(K * vi.POSTFILTER_OVERSAMPLE / share))
                         ref = f"{max(1, int(round(ref * K / (limit * share))))} (limit {limit})"
-                r.update(config=label, mode=mode, path=path, refine=ref, nprobes=probes, round=rnd + 1,
+                r.update(config=label, route=force_route, mode=mode, path=path, refine=ref, nprobes=probes,
+                         round=rnd + 1,
                          target="PASS" if r["p50_ms"] < TARGET_P50_MS and r["recall10"] >= TARGET_RECALL
                          else "FAIL")
                 out["series"].append(r)
-                print(f"  {label:<18} {mode:<6} {path:<22} nprobes {str(probes):>5} refine {str(ref):>12}: "
+                print(f"  {label:<28} {mode:<6} {path:<22} nprobes {str(probes):>5} refine {str(ref):>12}: "
                       f"p50 {r['p50_ms']:>6} p95 {r['p95_ms']:>6} recall {r['recall10']:.3f} "
                       f"({r['recall10_perturbed']:.3f}/{r['recall10_fresh']:.3f}) load {r['load1']} "
                       f"{r['target']}  rss {peak_rss_gib()} GiB", flush=True)
@@ -471,16 +532,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--queries", type=int, default=200, help="queries (half perturbed, half fresh)")
     ap.add_argument("--workdir", type=Path, help="where the dataset, truth and results.json go")
-    ap.add_argument("--phase", choices=["all", "gen", "index", "store", "query", "snapshot"], default="all")
+    ap.add_argument("--phase", choices=["all", "gen", "index", "store", "query", "snapshot", "truth"],
+                    default="all")
+    ap.add_argument("--window", default=EXTRA_WINDOWS[0][0], help="--phase truth: which EXTRA_WINDOWS window")
     ap.add_argument("--query-only", action="store_true", help="only the query phase (with --reuse)")
     ap.add_argument("--reuse", type=Path, help="a --workdir whose gen and index phases are done")
-    ap.add_argument("--nprobes", type=int, nargs="*", default=[], help="sweep: partitions probed")
+    ap.add_argument("--nprobes", type=int, nargs="*", default=[],
+                    help="sweep: partitions probed (0: the library's rule)")
     ap.add_argument("--refine", type=int, nargs="*", default=[40], help="sweep: refine factors")
-    ap.add_argument("--modes", nargs="*", default=["plain"] + [w[0] for w in WINDOWS])
+    ap.add_argument("--modes", nargs="*", default=["plain"] + [w[0] for w in ALL_WINDOWS],
+                    help="plain and date windows (a window without its truth file is skipped)")
     ap.add_argument("--max-queries", type=int, default=None, help="use only this many queries (half of each kind)")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--no-default", action="store_true", help="sweep only: skip the library-default series")
     ap.add_argument("--rounds", type=int, default=1, help="repeat the series list, alternating")
+    ap.add_argument("--routes", nargs="*", choices=["library", "snapshot", "store", "prefilter"],
+                    default=["library"], help="paths for the date windows, each series run once per route "
+                    "in turn (library: as the library routes them; the others force that path)")
     ap.add_argument("--baseline", action="store_true",
                     help="also the library's path without the re-rank store (LanceDB's own refine)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -517,11 +585,13 @@ def main(argv: list[str] | None = None) -> int:
         save_state(workdir, "store", phase_store(workdir))
     elif args.phase == "snapshot":
         save_state(workdir, "snapshot", phase_snapshot(workdir, args.warmup, args.max_queries))
+    elif args.phase == "truth":
+        save_state(workdir, f"truth_{args.window}", phase_truth(workdir, args.window))
     elif args.phase == "index":
         save_state(workdir, "index", {**phase_index(workdir), "overrides": args.set})
     else:
         r = phase_query(workdir, args.nprobes, args.refine, args.warmup, args.modes, args.max_queries,
-                        args.no_default, args.rounds, args.baseline)
+                        args.no_default, args.rounds, args.baseline, args.routes)
         path = workdir / "results.json"
         state = json.loads(path.read_text()) if path.exists() else {}
         state.setdefault("query_runs", []).append(r)

@@ -279,3 +279,34 @@ def test_rows_added_after_the_rerank_store_are_still_found(tmp_path, monkeypatch
     assert ids(got)[0] == 3017
     assert got.column("score")[0].as_py() == pytest.approx(1.0, abs=1e-4)
     assert len(seen) == 1 and seen[0] is not None
+
+
+def test_mid_size_date_window_is_postfiltered_from_the_store_and_a_narrow_one_is_not(stored, monkeypatch):
+    table, x, t, root = stored
+    seen = answered_by_store(monkeypatch)
+    mid = _range(2018, 2020)                                      # ~20%: under POSTFILTER_MIN_SHARE
+    share = vi.where_share(table, vi.render(mid))
+    assert vi.STORE_POSTFILTER_MIN_SHARE <= share < vi.POSTFILTER_MIN_SHARE
+    in_mid = (t >= _us(2018)) & (t < _us(2020))
+    recall = []
+    for q in Clusters().sample(np.random.default_rng(12), 20):
+        got = vi.vector_search(table, q, 10, where=mid, rerank_root=root)
+        assert got.num_rows == 10 and np.all(in_mid[ids(got)])
+        recall.append(len(set(ids(got)) & set(brute_force(x, q, 10, in_mid))) / 10)
+    assert np.mean(recall) >= 0.95
+    assert len(seen) == 20 and all(r is not None for r in seen)
+    from datetime import datetime
+
+    from workbench.catalog.filters import Range
+    narrow = Range("taken_at", datetime(2018, 1, 1), datetime(2018, 4, 1), hi_inclusive=False)   # ~2.5%
+    in_narrow = (t >= _us(2018)) & (t < int(np.datetime64("2018-04-01T00:00:00", "us").astype(np.int64)))
+    got = vi.vector_search(table, x[np.flatnonzero(in_narrow)[3]], 10, where=narrow, rerank_root=root)
+    assert len(seen) == 20                                        # LanceDB's prefilter answered it
+    assert got.num_rows == 10 and np.all(in_narrow[ids(got)]) and ids(got)[0] == np.flatnonzero(in_narrow)[3]
+
+
+def test_a_narrower_window_postfiltered_from_the_store_probes_more_partitions():
+    # 10M rows, 256 partitions: 17 unfiltered, 19 / 22 / 24 for windows of 50% / 20% / 10% (measured)
+    got = [vi.store_nprobes_for(256, 10_000_000, s) for s in (1.0, 0.5, 0.2, 0.1)]
+    assert got == [17, 19, 22, 24]
+    assert vi.store_nprobes_for(256, 10_000_000, 1e-9) == 256        # never more than the index has

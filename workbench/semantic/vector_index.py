@@ -17,6 +17,8 @@ The embedding table (one row per media and model: ``media_id``, ``model_id``, ``
   ``k * RERANK_EXACT_FACTOR`` are read in full, so the results stay exact.
 * **Wide filters are applied after the ANN search** (:data:`POSTFILTER_MIN_SHARE`): LanceDB's prefilter
   builds a row-id mask of every matching row per query, which at 10M costs more than the search itself.
+  With a re-rank store, date ranges down to :data:`STORE_POSTFILTER_MIN_SHARE` are postfiltered from it
+  (their dates are in the store), probing a few more partitions the narrower they are.
 * **Selective date filters: exact search over a date-sorted snapshot**, not this module. A prefiltered
   IVF-PQ query costs ~40 ms at 1M rows for recall 0.95 (:data:`FILTERED_NPROBES_FRACTION`), over the 25 ms
   target, and IVF_HNSW_SQ is no better. ``workbench.semantic.filtered_exact`` keeps the vectors sorted by
@@ -134,6 +136,27 @@ query, which costs in proportion to the rows matched: at 10M rows ``count_rows``
 0.95-0.97. A postfilter only checks the few thousand candidates, so it costs about a plain query; below ~30%
 the candidates it must over-fetch (``k / share``) grow too many."""
 
+STORE_POSTFILTER_MIN_SHARE = 0.1
+"""With a re-rank store, a date range matching at least this share of the rows is postfiltered from the
+store (``k * refine / share`` PQ candidates, their dates checked in the store, the in-window ones re-ranked
+with its int8 codes) instead of LanceDB's prefilter: the date is independent of the vector, so about as
+many in-window candidates are re-ranked as an unfiltered query re-ranks, and the scan is that of a plain
+query with a few more probes (:data:`STORE_POSTFILTER_PROBE_EXPONENT`). Measured at 10M rows
+(benchmarks/search_10m.py --routes, alternating, 200 queries, load 8-14, so absolute times are 3-4x an idle
+machine's): 20% window, store 132 / 119 ms p50 at recall@10 0.985 against LanceDB's prefilter 512 / 496 ms
+(0.996), and the plain query 128 / 96 ms; 10% window, store 208 / 155 ms (0.974; 100 queries) against the
+prefilter 471 / 545 ms (0.988). 10% is the narrowest window measured, and there the date-sorted snapshot
+is faster still (53-59 ms, exact), so it keeps windows up to ``filtered_exact.MAX_EXACT_ROWS``; below 10%
+the candidates (``k * refine / share``: 20k at 10%) and probes grow and were not measured."""
+
+STORE_POSTFILTER_PROBE_EXPONENT = 0.15
+"""A date range postfiltered from the re-rank store probes ``share ** -0.15`` times the unfiltered query's
+partitions (10M rows, 256 partitions: 17 unfiltered, 19 at 50%, 22 at 20%, 24 at 10%). The window's own
+nearest rows are farther from the query than the table's, so fewer of them sit in the nearest partitions;
+more candidates do not buy it back. Measured at 10M (benchmarks/search_10m.py --route store, 200 queries,
+refine 200): 10% window 17 probes -> recall@10 0.936, 20 -> 0.956, 24 -> 0.972 (refine 400: no change);
+20% window 17 -> 0.959, 20 -> 0.973, 24 -> 0.988; 50% window 17 -> 0.969; unfiltered 17 -> 0.960."""
+
 POSTFILTER_OVERSAMPLE = 2.0
 """A postfiltered query asks LanceDB for ``k * POSTFILTER_OVERSAMPLE / share`` rows (40 for k=10 at 50%)
 with the refine factor divided by the same oversample, so as many matching candidates are re-ranked as an
@@ -226,6 +249,17 @@ def nprobes_for(partitions: int, indexed_rows: int, *, filtered: bool) -> int:
     scan_rows = max(frac * base, SCAN_ROWS_BUDGET) * max(1.0, rows / SCAN_BASE_ROWS) ** SCAN_GROWTH_EXPONENT
     share = min(1.0, scan_rows / rows)
     return max(MIN_NPROBES, min(partitions, int(math.ceil(share * partitions - 1e-9))))
+
+
+def store_nprobes_for(partitions: int, indexed_rows: int, share: float) -> int:
+    """Partitions to probe for a date range postfiltered from the re-rank store: the unfiltered count times
+    ``share ** -STORE_POSTFILTER_PROBE_EXPONENT`` (a narrower window's nearest rows lie farther from the
+    query, so in more partitions)."""
+    plain = nprobes_for(partitions, indexed_rows, filtered=False)
+    if share >= 1.0:
+        return plain
+    grown = int(round(plain * max(share, 1e-9) ** -STORE_POSTFILTER_PROBE_EXPONENT))
+    return max(plain, min(partitions, grown))
 
 
 def refine_factor_for(indexed_rows: int) -> int:
@@ -682,11 +716,13 @@ def vector_search(
 
     ``rerank_root``: where the table's re-rank store lives (:func:`write_rerank_store`; the library's
     ``derived/search``). When it has one, unfiltered queries and date ranges of at least
-    :data:`POSTFILTER_MIN_SHARE` of the rows re-rank the PQ candidates with its int8 codes (and check their
-    dates there) instead of re-reading every candidate's full vector; the final ``k * RERANK_EXACT_FACTOR``
+    :data:`STORE_POSTFILTER_MIN_SHARE` of the rows (the probes growing as they narrow:
+    :func:`store_nprobes_for`) re-rank the PQ candidates with its int8 codes (and check their dates there)
+    instead of re-reading every candidate's full vector; the final ``k * RERANK_EXACT_FACTOR``
     are still scored with the full vectors, so results stay exact for the candidates found.
 
-    ``nprobes``, ``refine_factor`` and ``postfilter`` override the policy (benchmarks and tuning only).
+    ``nprobes``, ``refine_factor`` and ``postfilter`` override the policy (benchmarks and tuning only;
+    ``postfilter`` True also sends any date range to the re-rank store, False keeps it off the store).
 
     Returns the table's columns (``columns`` to choose; the vector itself is left out by default) plus
     ``_distance`` (cosine distance, 0..2) and ``score`` = 1 - ``_distance`` (cosine similarity).
@@ -706,12 +742,13 @@ def vector_search(
         store = load_rerank_store(rerank_root, table.name)
         if store is not None and store.codes.shape[1] == len(q):
             share = 1.0 if where is None else store.date_share(dates)
-            if where is None or share >= POSTFILTER_MIN_SHARE:
+            use = (share >= STORE_POSTFILTER_MIN_SHARE) if postfilter is None else postfilter
+            if where is None or (use and share > 0):
                 indexed = ann.num_indexed_rows or 0
                 partitions, _ = ann_shape(ann, indexed)
                 res = _search_with_store(
                     table, store, q, k, where, dates if where is not None else None, share,
-                    nprobes if nprobes is not None else nprobes_for(partitions, indexed, filtered=False),
+                    nprobes if nprobes is not None else store_nprobes_for(partitions, indexed, share),
                     refine_factor if refine_factor is not None else refine_factor_for(indexed),
                     vector_column, columns)
                 if res is not None and res.num_rows >= k:
