@@ -178,3 +178,46 @@ def test_the_catalog_location_is_a_setting_too(s3_env, photos):
     assert json.loads(s3_env.client.get_object(Bucket=s3_env.bucket, Key="lib/library.json")["Body"].read())[
         "catalog"] == "local"
     assert not [k for k in s3_env.keys() if "/catalog/" in k] and (home / "catalog" / "media.lance").is_dir()
+
+
+def _bucket_meta(s3_env) -> dict:
+    return json.loads(s3_env.client.get_object(Bucket=s3_env.bucket, Key="lib/library.json")["Body"].read())
+
+
+def test_a_catalog_in_the_bucket_reads_columns_only_of_tables_it_has_not_checked(s3_env, photos):
+    """Opening reads no table's columns twice (a few requests each in a bucket), yet a table made since the last
+    check, or every table once the expected columns change, is still checked and completed."""
+    lib = Library.create(s3_env.url)
+    checked = _bucket_meta(s3_env)["columns_checked"]
+    assert "media" in checked["tables"] and "thumbnails" not in checked["tables"]
+    lib.import_files([photos / "p0.jpg"], progress=False)
+    lib.process(["thumbnails"], progress=False)
+    # As if an older workbench had made the thumbnails table without a column this one expects.
+    lib.catalog.table("thumbnails").drop_columns(["poster_time_s"])
+    again = Library.open(s3_env.url)
+    assert "poster_time_s" in again.catalog.schema("thumbnails").names
+    assert "thumbnails" in _bucket_meta(s3_env)["columns_checked"]["tables"]
+    # Expected columns that changed (a newer workbench) make every table suspect again.
+    again.catalog.table("media").drop_columns(["lens"])
+    meta = _bucket_meta(s3_env)
+    meta["columns_checked"]["columns"] = "from-another-version"
+    s3_env.client.put_object(Bucket=s3_env.bucket, Key="lib/library.json", Body=json.dumps(meta).encode())
+    third = Library.open(s3_env.url)
+    assert "lens" in third.catalog.schema("media").names and len(third.media()) == 1
+
+
+def test_a_catalog_in_the_bucket_merges_small_fragments_once_enough_have_piled_up(s3_env, photos):
+    from workbench.storage import local_home
+    home = local_home(s3_env.url)
+    home.mkdir(parents=True)
+    (home / "settings.json").write_text(json.dumps({"catalog_bucket_compact_min_fragments": 3}))
+    lib = Library.create(s3_env.url)
+
+    def fragments() -> int:
+        return lib.catalog.table("media").stats()["fragment_stats"]["num_fragments"]
+
+    lib.import_files([photos / "p0.jpg"], progress=False)
+    lib.import_files([photos / "p1.jpg"], progress=False)
+    assert fragments() == 2                        # each import's compaction left them: too few to be worth it
+    lib.import_files([photos / "p2.jpg"], progress=False)
+    assert fragments() < 3 and len(lib.media()) == 3     # the third is merged (with what its index allows)

@@ -315,6 +315,11 @@ class Settings:
     s3_cache_max_bytes: int = 2 << 30
     s3_stale_upload_hours: float = 24.0
     catalog_location: str = "bucket"
+    # A catalog in a bucket merges a written table's small fragments (Catalog.compact, after import and process)
+    # once it has at least this many: an optimize there costs ~15 requests even with nothing to merge, 46 of the
+    # ~200 catalog requests of a 24-photo ingest (docs/benchmarks.md, object storage), and LanceDB's own advice is
+    # to optimize after about 20 modifications. 1 = after every write, as a local catalog does.
+    catalog_bucket_compact_min_fragments: int = 16
     # Encryption at rest (workbench/storage/encrypted.py, docs/storage.md). Objects are sealed in chunks of
     # encryption_chunk_bytes: a range read decrypts whole chunks, so 64 KiB wastes little on a video seek, while
     # AES-GCM still runs at ~7.7 GB/s on 64 KiB pieces here (per-call cost is noise; docs/benchmarks.md,

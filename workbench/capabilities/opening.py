@@ -3,6 +3,7 @@ points at a bucket), its ``library.json`` marker, its catalog, and migrating a c
 ``Library.create`` and ``Library.open`` are built from these."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from workbench.errors import LibraryError
 from workbench.settings import Settings
 from workbench.stages.registry import stage_schemas
 from workbench.storage import Storage, open_storage
+from workbench.storage.errors import StorageError
 from workbench.storage.location import is_remote, local_home, normalize
 
 MARKER = "library.json"
@@ -106,17 +108,29 @@ def open_catalog(loc: str | Path, settings: Settings, meta: dict[str, Any], stor
     if meta.get("catalog") == "local":
         return Catalog(root / "catalog")
     return Catalog(root / "catalog", uri=f"{loc}/catalog",
-                   storage_options=lance_storage_options(settings.s3_endpoint_url or None, settings.s3_region or None))
+                   storage_options=lance_storage_options(settings.s3_endpoint_url or None, settings.s3_region or None),
+                   compact_min_fragments=settings.catalog_bucket_compact_min_fragments)
 
 
 def migrate_if_needed(catalog: Catalog, settings: Settings, root: Path, lock: WriteLock, meta: dict[str, Any],
                       storage: Storage | None) -> None:
     """Make the core tables, and migrate a catalog an older version made (or one missing newer columns)."""
     schemas = {**CORE_TABLES, **stage_schemas(settings, root)}
+    have = catalog.table_names()
     for name, schema in CORE_TABLES.items():
         catalog.ensure(name, schema)  # stage tables are created when their stage first runs
-    have = catalog.table_names()
-    needs_columns = any(set(s.names) - set(catalog.schema(n).names) for n, s in schemas.items() if n in have)
+    have |= set(CORE_TABLES)
+    # Reading a table's columns in a bucket costs a few requests (about 90 for the two dozen tables, the better part
+    # of a second against a local server: docs/benchmarks.md, object storage), so a catalog in a bucket remembers in
+    # library.json which tables it found complete under which expected columns and reads only the others (a table
+    # made since, say by another workbench version, or all of them once the expected columns change).
+    fingerprint = _columns_fingerprint(schemas)
+    stamp = meta.get(COLUMNS_CHECKED) or {}
+    trusted = set(stamp.get("tables", ())) if catalog.remote and stamp.get("columns") == fingerprint else set()
+    to_check = [n for n in schemas if n in have and n not in trusted]
+    needs_columns = any(set(schemas[n].names) - set(catalog.schema(n).names) for n in to_check)
+    if catalog.remote:
+        meta[COLUMNS_CHECKED] = {"columns": fingerprint, "tables": sorted(n for n in schemas if n in have)}
     if meta.get("schema_version", 0) < SCHEMA_VERSION or needs_columns:
         with lock:
             migrate(catalog, int(meta.get("schema_version", 0)), schemas)
@@ -125,3 +139,21 @@ def migrate_if_needed(catalog: Catalog, settings: Settings, root: Path, lock: Wr
                 storage.write(MARKER, _dump(meta).encode())
             else:
                 (root / MARKER).write_text(_dump(meta))
+    elif catalog.remote and to_check and storage:
+        # Only a record that saves requests next time: skipped when another process is writing, or the key may
+        # not write, since the next open simply checks those tables again.
+        try:
+            with WriteLock(lock.path.parent):
+                storage.write(MARKER, _dump(meta).encode())
+        except (LibraryError, StorageError, OSError):
+            pass
+
+
+#: The ``library.json`` key of a catalog in a bucket that says which tables had every expected column (``columns``:
+#: a digest of the expected column names), so opening the library does not read their columns again.
+COLUMNS_CHECKED = "columns_checked"
+
+
+def _columns_fingerprint(schemas: dict[str, Any]) -> str:
+    names = {name: sorted(schema.names) for name, schema in sorted(schemas.items())}
+    return hashlib.sha256(json.dumps(names).encode()).hexdigest()[:16]

@@ -50,11 +50,15 @@ def _retrying(write: Any, remote: str | None = None) -> Any:
 class Catalog:
     """A folder of Lance tables; every write is a merge keyed by the table's key, so repeating it is harmless."""
 
-    def __init__(self, folder: Path, uri: str | None = None, storage_options: dict[str, str] | None = None):
+    def __init__(self, folder: Path, uri: str | None = None, storage_options: dict[str, str] | None = None,
+                 compact_min_fragments: int = 0):
         """``folder``: the catalog's local folder (the tables, or for a catalog in a bucket the place local
         snapshots are kept next to); ``uri``: where the tables are when not there (``s3://bucket/prefix/catalog``,
-        reached with LanceDB ``storage_options``; see docs/storage.md)."""
+        reached with LanceDB ``storage_options``; see docs/storage.md). ``compact_min_fragments``: ``compact``
+        leaves a table with fewer small fragments than this alone (the setting
+        ``catalog_bucket_compact_min_fragments`` for a catalog in a bucket)."""
         self.folder = Path(folder)
+        self.compact_min_fragments = int(compact_min_fragments)
         self.uri = uri or str(self.folder)
         self._remote = self.uri if "://" in self.uri else None     # a catalog in a bucket: see _retrying
         # Check for newer table versions on every read: a long-lived reader (a dashboard, the gallery, a notebook)
@@ -63,6 +67,11 @@ class Catalog:
         self._tables: dict[str, Any] = {}
         self._written: set[str] = set()   # tables this object wrote since its last ``compact``
         self._seen: set[str] = set()      # tables known to exist (never dropped), so ``ensure`` lists once
+
+    @property
+    def remote(self) -> bool:
+        """Whether the tables are in a bucket (where every open, listing and version check is a request)."""
+        return self._remote is not None
 
     # -- tables ---------------------------------------------------------------------------------------------
     def table_names(self) -> set[str]:
@@ -77,16 +86,14 @@ class Catalog:
                 self._seen |= names
                 return names
 
-    def ensure(self, name: str, schema: pa.Schema) -> Any:
-        """Open a table, creating it empty with ``schema`` when it does not exist yet."""
-        if name in self._tables:
-            return self._tables[name]
-        if name in self._seen or name in self.table_names():   # a listing is one request per page in a bucket
-            tbl = self.db.open_table(name)
-        else:
-            tbl = self.db.create_table(name, schema=schema, exist_ok=True)
-        self._tables[name] = tbl
-        return tbl
+    def ensure(self, name: str, schema: pa.Schema) -> None:
+        """Create the table empty with ``schema`` when it does not exist yet. One that exists is opened when first
+        used, not here: in a bucket, opening costs a few requests per table, and ``Library.open`` ensures two
+        dozen tables that one command mostly never touches (docs/benchmarks.md, object storage)."""
+        if name in self._tables or name in self._seen or name in self.table_names():   # a listing: one request
+            return
+        self._tables[name] = self.db.create_table(name, schema=schema, exist_ok=True)
+        self._seen.add(name)
 
     def table(self, name: str) -> Any:
         if name not in self._tables:
@@ -95,7 +102,7 @@ class Catalog:
         return self._tables[name]
 
     def has(self, name: str) -> bool:
-        return name in self._tables or name in self.table_names()
+        return name in self._tables or name in self._seen or name in self.table_names()
 
     def version(self, name: str) -> int:
         """The table's version: it grows with every commit, by any process (a read of its manifest, ~0.1 ms),
@@ -244,6 +251,12 @@ class Catalog:
             self._written = set()
         for name in sorted(names):
             try:
-                self.table(name).optimize()
+                tbl = self.table(name)
+                if only is None and self.compact_min_fragments > 1:
+                    # In a bucket an optimize costs ~15 requests even with nothing to merge (its clean-up lists
+                    # every folder of the table), so only once enough small fragments have piled up.
+                    if tbl.stats()["fragment_stats"]["num_small_fragments"] < self.compact_min_fragments:
+                        continue
+                tbl.optimize()
             except Exception:  # optimisation is an optimisation: never let it fail a user's command
                 pass

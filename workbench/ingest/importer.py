@@ -180,11 +180,12 @@ def commit_media(catalog: Catalog, root: Path, items: list, mode: str, owner: st
         r.update(owner=owner, imported_at=now)
         r["search_text"] = search_text(r)
     ids = [r["id"] for r in rows]
-    existing = catalog.existing_keys("media", "id", ids)
     inserted = catalog.insert_new("media", rows, "id")
-    # Content first imported by reference and now imported as a copy becomes a stored original.
-    if mode == "copy" and existing:
-        ref = catalog.read("media", ["id"], Eq("storage", "reference") & In("id", existing))
+    # Content first imported by reference and now imported as a copy becomes a stored original. A row of these ids
+    # still saying "reference" after the insert was there before it (new rows say "copy"), and when every row was
+    # new there is none, so the usual import reads nothing back (each read is a request in a bucket).
+    if mode == "copy" and inserted < len(set(ids)):
+        ref = catalog.read("media", ["id"], Eq("storage", "reference") & In("id", ids))
         by_id = {r["id"]: r for r in rows}
         for mid in ref.column("id").to_pylist():
             catalog.update("media", Eq("id", mid), {"storage": "copy", "blob": by_id[mid]["blob"]})
