@@ -201,7 +201,7 @@ def main() -> None:
     from workbench.ocr.engine import OcrModel
     from workbench.ocr.samples import unused_words
     from workbench.settings import Settings
-    from workbench.stages.ocr import _rgb_array
+    from workbench.stages.ocr import rgb_array
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
     items = [it for it in pictures(corpus, tmp / "generated") if it["has_text"] or not args.text_only]
@@ -233,11 +233,11 @@ def main() -> None:
             return "\n".join(r[1] for r in res or [])
         m = models[name]
         with Image.open(it["preview"]) as im:
-            rgb = _rgb_array(im)
+            rgb = rgb_array(im)
         size = m.settings.ocr_read_size_px
 
         def hires() -> np.ndarray:  # what the stage does: the original, decoded upright at >= ocr_read_size_px
-            return _rgb_array(open_upright(Path(it["path"]), it["mime"], size))
+            return rgb_array(open_upright(Path(it["path"]), it["mime"], size))
         return "\n".join(t.text for t in m.predict(rgb, hires if size else None))
 
     # The headline: the stage as Library.process(["ocr"]) runs it, against stock's loop, both warm (models loaded

@@ -73,7 +73,7 @@ class OcrStage(Stage):
         from PIL import Image
         try:
             with Image.open(ctx.derived_stream(row["preview"])) as im:
-                rgb = _rgb_array(im)
+                rgb = rgb_array(im)
         except (OSError, ValueError) as e:
             raise MediaError(f"could not read the preview to find text: {e}") from e
         width = row.get("width") or rgb.shape[1]
@@ -84,7 +84,7 @@ class OcrStage(Stage):
                 from workbench.imaging.decode import open_upright
                 src = ctx.materialize_source(row)  # a JPEG stored as JPEG XL is rebuilt into the cache first
                 im = open_upright(src, row["mime"], self.settings.ocr_read_size_px, self.settings)
-                return _rgb_array(im)
+                return rgb_array(im)
         return [_line(t, scale, None) for t in model.predict(rgb, hires)]
 
     def _video(self, row: dict[str, Any], ctx: StageContext, model: Any) -> tuple[list[dict[str, Any]], int]:
@@ -130,7 +130,7 @@ def text_hits(catalog: Any, version: str, words: str) -> list[str]:
     return list(seen)
 
 
-def _rgb_array(im: Any) -> np.ndarray:
+def rgb_array(im: Any) -> np.ndarray:
     """A PIL image's pixels as an RGB array, without ``convert``'s copy when it already is RGB (an original decoded
     at 2000+ px is 3-18 MB: each copy is a few ms of a picture's ~0.4 s)."""
     return np.asarray(im if im.mode == "RGB" else im.convert("RGB"))
