@@ -442,7 +442,9 @@ def phase_query(workdir: Path, nprobes_list: list[int], refine_list: list[int], 
                     probes = nprobes if nprobes is not None else (
                         vi.store_nprobes_for(parts, indexed, share) if via == "store" and where is not None
                         else vi.nprobes_for(parts, indexed, filtered=where is not None and not post))
-                    ref = refine if refine is not None else vi.refine_factor_for(indexed)
+                    ref = refine if refine is not None else (
+                        vi.store_refine_for(indexed, share) if via == "store" and where is not None
+                        else vi.refine_factor_for(indexed))
                     if post and via == "store":
                         ref = f"{ref} ({int(np.ceil(K * ref / share))} cand.)"
                     elif post:

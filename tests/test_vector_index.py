@@ -305,8 +305,11 @@ def test_mid_size_date_window_is_postfiltered_from_the_store_and_a_narrow_one_is
     assert got.num_rows == 10 and np.all(in_narrow[ids(got)]) and ids(got)[0] == np.flatnonzero(in_narrow)[3]
 
 
-def test_a_narrower_window_postfiltered_from_the_store_probes_more_partitions():
+def test_a_narrower_window_postfiltered_from_the_store_probes_more_partitions_and_refines_as_its_own_rows():
     # 10M rows, 256 partitions: 17 unfiltered, 19 / 22 / 24 for windows of 50% / 20% / 10% (measured)
     got = [vi.store_nprobes_for(256, 10_000_000, s) for s in (1.0, 0.5, 0.2, 0.1)]
     assert got == [17, 19, 22, 24]
     assert vi.store_nprobes_for(256, 10_000_000, 1e-9) == 256        # never more than the index has
+    # refine: a table of the window's size (10% of 10M refines as 1M rows do)
+    assert [vi.store_refine_for(10_000_000, s) for s in (1.0, 0.5, 0.2, 0.1)] == [200, 123, 65, 40]
+    assert vi.store_refine_for(100_000, 0.3) == vi.REFINE_FACTOR

@@ -139,15 +139,15 @@ the candidates it must over-fetch (``k / share``) grow too many."""
 STORE_POSTFILTER_MIN_SHARE = 0.1
 """With a re-rank store, a date range matching at least this share of the rows is postfiltered from the
 store (``k * refine / share`` PQ candidates, their dates checked in the store, the in-window ones re-ranked
-with its int8 codes) instead of LanceDB's prefilter: the date is independent of the vector, so about as
-many in-window candidates are re-ranked as an unfiltered query re-ranks, and the scan is that of a plain
-query with a few more probes (:data:`STORE_POSTFILTER_PROBE_EXPONENT`). Measured at 10M rows
-(benchmarks/search_10m.py --routes, alternating, 200 queries, load 8-14, so absolute times are 3-4x an idle
-machine's): 20% window, store 132 / 119 ms p50 at recall@10 0.985 against LanceDB's prefilter 512 / 496 ms
-(0.996), and the plain query 128 / 96 ms; 10% window, store 208 / 155 ms (0.974; 100 queries) against the
-prefilter 471 / 545 ms (0.988). 10% is the narrowest window measured, and there the date-sorted snapshot
-is faster still (53-59 ms, exact), so it keeps windows up to ``filtered_exact.MAX_EXACT_ROWS``; below 10%
-the candidates (``k * refine / share``: 20k at 10%) and probes grow and were not measured."""
+with its int8 codes; :func:`store_nprobes_for`, :func:`store_refine_for`) instead of LanceDB's prefilter:
+the date is independent of the vector, so the scan is a plain query's with a few more probes. Measured at
+10M rows (benchmarks/search_10m.py, 200 queries, load 9-16, so absolute times are 3-4x an idle
+machine's): recall@10 0.967 at 10%, 0.965 at 12.5%, 0.974 at 20%, 0.972 at 50%, at 0.6-1.1x the plain
+query's p50 in the same rounds (50% once 1.7x as the load climbed); LanceDB's prefilter took 2.2-4.3x
+even the first, dearer store version (12.5%: 364-408 ms, 20%: 496-512 ms, 10%: 471-545 ms). 10% is the
+narrowest window measured; the date-sorted snapshot is faster still there (53-59 ms, exact), so it keeps
+windows up to ``filtered_exact.MAX_EXACT_ROWS``; below 10% probes and candidates keep growing and were not
+measured."""
 
 STORE_POSTFILTER_PROBE_EXPONENT = 0.15
 """A date range postfiltered from the re-rank store probes ``share ** -0.15`` times the unfiltered query's
@@ -260,6 +260,18 @@ def store_nprobes_for(partitions: int, indexed_rows: int, share: float) -> int:
         return plain
     grown = int(round(plain * max(share, 1e-9) ** -STORE_POSTFILTER_PROBE_EXPONENT))
     return max(plain, min(partitions, grown))
+
+
+def store_refine_for(indexed_rows: int, share: float) -> int:
+    """Refine factor of a query through the re-rank store whose date range holds ``share`` of the rows: the
+    :func:`refine_factor_for` of a table of the window's size (40 at 10% of 10M, 47 at 12.5%, 65 at 20%, 123
+    at 50%; ``k x that / share`` PQ candidates: 4,000, 3,760, 3,250, 2,460). Refine covers the PQ ranking
+    error, which grows with the rows near the query, and only the window's rows compete. Measured at 10M
+    (benchmarks/search_10m.py --routes store, 200 queries, the probe rule): refine 50 -> recall@10 0.969 at
+    10%, 0.967 at 12.5%, 0.970 at 20%, 0.933 at 50%; refine 200 -> 0.972, 0.971, 0.985, 0.969; the 12.5%
+    window's p50 112 ms at refine 50 against 153 ms at 100 and 151-165 ms at 200 (load 9-12): the
+    candidate list is most of a filtered query's extra cost over a plain one."""
+    return refine_factor_for(int(indexed_rows * min(max(share, 0.0), 1.0)))
 
 
 def refine_factor_for(indexed_rows: int) -> int:
@@ -716,10 +728,10 @@ def vector_search(
 
     ``rerank_root``: where the table's re-rank store lives (:func:`write_rerank_store`; the library's
     ``derived/search``). When it has one, unfiltered queries and date ranges of at least
-    :data:`STORE_POSTFILTER_MIN_SHARE` of the rows (the probes growing as they narrow:
-    :func:`store_nprobes_for`) re-rank the PQ candidates with its int8 codes (and check their dates there)
-    instead of re-reading every candidate's full vector; the final ``k * RERANK_EXACT_FACTOR``
-    are still scored with the full vectors, so results stay exact for the candidates found.
+    :data:`STORE_POSTFILTER_MIN_SHARE` of the rows (probes and refine following the window's size:
+    :func:`store_nprobes_for`, :func:`store_refine_for`) re-rank the PQ candidates with its int8 codes
+    (and check their dates there) instead of re-reading every candidate's full vector; the final
+    ``k * RERANK_EXACT_FACTOR`` are still scored with the full vectors, so results stay exact for the candidates found.
 
     ``nprobes``, ``refine_factor`` and ``postfilter`` override the policy (benchmarks and tuning only;
     ``postfilter`` True also sends any date range to the re-rank store, False keeps it off the store).
@@ -749,7 +761,7 @@ def vector_search(
                 res = _search_with_store(
                     table, store, q, k, where, dates if where is not None else None, share,
                     nprobes if nprobes is not None else store_nprobes_for(partitions, indexed, share),
-                    refine_factor if refine_factor is not None else refine_factor_for(indexed),
+                    refine_factor if refine_factor is not None else store_refine_for(indexed, share),
                     vector_column, columns)
                 if res is not None and res.num_rows >= k:
                     distance = res.column("_distance")
