@@ -63,7 +63,8 @@ def served(library_root: Path, names: list[str] | None = None, log_path: Path | 
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             base = f"http://127.0.0.1:{port}"
-            wait_for_http(f"{base}/{names[0]}" if names and len(names) == 1 else base, proc=proc)
+            # A first page renders the dashboard (imports, a library read): minutes on a machine as loaded as CI's.
+            wait_for_http(f"{base}/{names[0]}" if names and len(names) == 1 else base, proc=proc, timeout_s=240)
             yield base
         finally:
             # The whole session: `workbench dashboards` and the `panel serve` it started (terminating only the
