@@ -223,11 +223,7 @@ def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str
             "rows": int(len(taken)), "counted_rows": counted, "dim": dim, "created_max_us": created_max,
             "kind_names": kind_names}
     (tmp / "meta.json").write_text(json.dumps(meta))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    for old in base.iterdir():
-        if old != final and old.name.startswith("v"):
-            shutil.rmtree(old, ignore_errors=True)
+    vector_index.publish_version_folder(tmp, final)
     log.info("wrote search snapshot %s (%d rows)", final, len(taken))
     return final
 
@@ -241,13 +237,9 @@ def load_snapshot(root: Path, table_name: str, where: Filter | str) -> Snapshot 
     """The newest snapshot of this view, memory-mapped (cached per process), or None if there is none."""
     where = _sql(where)
     base = snapshot_dir(root, table_name, where)
-    try:
-        versions = [p for p in base.iterdir() if p.name.startswith("v") and (p / "meta.json").exists()]
-    except FileNotFoundError:
+    path = vector_index.newest_version_folder(base)
+    if path is None:
         return None
-    if not versions:
-        return None
-    path = max(versions, key=lambda p: int(p.name[1:]))
     with _cache_lock:
         snap = _snapshots.get(path)
     if snap is not None:

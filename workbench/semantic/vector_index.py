@@ -472,6 +472,30 @@ class RerankStore:
         return pos, known
 
 
+def publish_version_folder(tmp: Path, final: Path) -> Path:
+    """Make the finished folder ``tmp`` the version folder ``final`` (``v<table version>/`` with a ``meta.json``;
+    a rename, so a reader never sees half of it) and remove the other versions beside it. The re-rank stores and
+    the date-sorted snapshots (``filtered_exact``) are kept this way."""
+    import os
+    import shutil
+
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in final.parent.iterdir():
+        if old != final and old.name.startswith("v"):
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def newest_version_folder(base: Path) -> Path | None:
+    """The newest complete version folder under ``base`` (one with its ``meta.json``), or None."""
+    try:
+        versions = [p for p in base.iterdir() if p.name.startswith("v") and (p / "meta.json").exists()]
+    except FileNotFoundError:
+        return None
+    return max(versions, key=lambda p: int(p.name[1:])) if versions else None
+
+
 def _rerank_dir(root: Path, table_name: str) -> Path:
     return Path(root) / table_name / "rerank"
 
@@ -525,11 +549,7 @@ def write_rerank_store(table, root: Path, vector_column: str = "vector", *,
             "starts": {str(k): list(v) for k, v in starts.items()}}
     (tmp / "meta.json").write_text(json.dumps(meta))
     final = base / f"v{version}"
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    for old in base.iterdir():
-        if old != final and old.name.startswith("v"):
-            shutil.rmtree(old, ignore_errors=True)
+    publish_version_folder(tmp, final)
     log.info("wrote re-rank store %s (%d rows)", final, total)
     return final
 
@@ -551,13 +571,9 @@ def load_rerank_store(root: Path, table_name: str) -> RerankStore | None:
     import mmap
 
     base = _rerank_dir(root, table_name)
-    try:
-        versions = [p for p in base.iterdir() if p.name.startswith("v") and (p / "meta.json").exists()]
-    except FileNotFoundError:
+    path = newest_version_folder(base)
+    if path is None:
         return None
-    if not versions:
-        return None
-    path = max(versions, key=lambda p: int(p.name[1:]))
     store = _stores.get(path)
     if store is not None:
         return store
