@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import free_port, stop_group, wait_for_http
+from browser import free_port, stop_group, wait_for, wait_for_http
 from gallery_client import Visitor
 
 TUS = "1.0.0"
@@ -118,7 +118,7 @@ def server(tmp_path_factory):
     lib.settings.save(root / "library")
     port = free_port()
     cmd = [sys.executable, "-m", "workbench", "--library", str(root / "library"), "gallery", "--port", str(port),
-           "--no-show"]
+           "--no-show", "--log-level", "info"]
     with open(root / "gallery.log", "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -488,6 +488,34 @@ def test_a_photo_sent_with_its_creation_takes_one_request_and_arrives(server):
     assert done["state"] == "done" and done["result"] == "added"
     assert done["media_id"] == hashlib.sha256(data).hexdigest()[:16]
     assert library(root).get(done["media_id"])["owner"] == "ann"
+
+
+def test_with_log_level_info_the_server_log_tells_each_uploads_steps_and_their_times(server):
+    """What an admin reads when an upload seems stuck: when its bytes were in, and how long the check and the
+    catalog rows took."""
+    base, root, _ = server
+    t = signed_in(base, "ann")
+    r = t.create_with(jpeg_bytes(29), name="logged.jpg")
+    assert r.status_code == 201, r.text
+    assert t.outcome(r.headers["Location"])["state"] == "done"
+    upload_id = r.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+
+    def log_lines() -> list[str]:
+        return (root.parent / "gallery.log").read_text(errors="replace").splitlines()
+
+    # The batch's line is written just after the upload's record says done.
+    wait_for(lambda: any(upload_id[:8] in line and "checked in" in line and "catalog rows in" in line
+                         for line in log_lines()), 30, "the upload's check and catalog times in the log")
+    lines = log_lines()
+    assert any(f"upload {upload_id}: all " in line and "bytes in" in line for line in lines), lines[-20:]
+    assert any("upload checker ready after" in line for line in lines)
+
+
+def test_a_gallery_log_level_other_than_warn_info_debug_is_one_clear_line():
+    r = subprocess.run([sys.executable, "-m", "workbench", "gallery", "--log-level", "loud"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode != 0
+    assert "WARN, INFO or DEBUG" in r.stdout + r.stderr
 
 
 def test_a_creation_carrying_the_first_part_goes_on_with_patch(server):

@@ -22,8 +22,9 @@ def gallery(tmp_path_factory):
     lib.add_user(USER, PASSWORD, "viewer")
     lib.settings.gallery_kernels_per_user = 50
     lib.settings.save(root / "library")
-    with served_gallery(root / "library") as (base, log):
-        yield base, root
+    # INFO: the log a failure shows has each request with its time, and each upload's steps.
+    with served_gallery(root / "library", extra_args=("--log-level", "INFO")) as (base, log):
+        yield base, root, log
 
 
 def sign_in(browser, base: str, pages: list, next_path: str = "/", **size):
@@ -35,13 +36,28 @@ def sign_in(browser, base: str, pages: list, next_path: str = "/", **size):
     return w
 
 
+def wait_decided(page, log: Path, count: int, timeout_ms: int, selector: str = ".wb-file.done") -> None:
+    """Wait until ``count`` files match ``selector``; on a timeout, fail with what the page shows for each file
+    and the end of the gallery's log (a CI failure must say where an upload stopped)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    try:
+        page.wait_for_function(f"() => document.querySelectorAll({selector!r}).length === {count}",
+                               timeout=timeout_ms)
+    except PlaywrightTimeout:
+        states = page.evaluate("() => Array.from(document.querySelectorAll('.wb-file'), li => li.className + ': ' +"
+                               " li.querySelector('.name').textContent + ' - ' + li.querySelector('.state').textContent)")
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-60:]) if log.exists() else "(no log)"
+        pytest.fail(f"after {timeout_ms / 1000:g} s, {selector} != {count}; files: {states}\n"
+                    f"total: {page.locator('#wb-total-text').inner_text()}\ngallery log tail:\n{tail}")
+
+
 def media_ids(root: Path) -> set[str]:
     from workbench.library import Library
     return set(Library.open(root / "library").for_user(USER).media()["id"])
 
 
 def test_two_photos_picked_on_the_upload_page_arrive_in_the_library(browser, gallery, pages, tmp_path):
-    base, root = gallery
+    base, root, log = gallery
     files = []
     for i in (11, 12):
         p = tmp_path / f"beach-{i}.jpg"
@@ -56,7 +72,7 @@ def test_two_photos_picked_on_the_upload_page_arrive_in_the_library(browser, gal
     page.on("request", lambda r: sent.append(f"{r.method} {r.url.split('/upload/', 1)[1].split('/')[0]}")
             if "/upload/" in r.url and r.method in ("POST", "PATCH") else None)
     page.set_input_files("#wb-files", [str(p) for p in files])
-    page.wait_for_function("() => document.querySelectorAll('.wb-file.done').length === 2", timeout=60_000)
+    wait_decided(page, log, 2, 150_000)        # seconds idle; a CI machine running two test files can take tens
     assert page.locator(".wb-file.failed").count() == 0
     # Hashed and asked about together, then each new photo in one request (its creation carries its bytes).
     assert sorted(sent) == ["POST files", "POST files", "POST known"]
@@ -71,7 +87,7 @@ def test_two_photos_picked_on_the_upload_page_arrive_in_the_library(browser, gal
 
 
 def test_on_a_phone_a_dropped_photo_uploads_and_a_refusal_says_why(browser, gallery, pages):
-    base, root = gallery
+    base, root, log = gallery
     w = sign_in(browser, base, pages, "/upload", width=390, height=844)
     page = w.page
     page.wait_for_selector("#wb-upload")
@@ -85,8 +101,7 @@ def test_on_a_phone_a_dropped_photo_uploads_and_a_refusal_says_why(browser, gall
         document.getElementById('wb-drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}))
     }""", [photo])
     # Both decided (a CI machine running two test files at once can take tens of seconds for this).
-    page.wait_for_function("() => document.querySelectorAll('.wb-file.done, .wb-file.failed').length === 2",
-                           timeout=150_000)
+    wait_decided(page, log, 2, 150_000, ".wb-file.done, .wb-file.failed")
     done = page.locator(".wb-file.done .name").all_inner_texts()
     failed = page.locator(".wb-file.failed .state").all_inner_texts()
     assert done == ["dropped.jpg"]
@@ -100,7 +115,7 @@ def test_a_paused_upload_keeps_its_bytes_and_resumes_where_it_stopped(browser, g
     """On a slow link (Chromium's throttling: 1 MB/s up), Pause stops the transfer with part of the file on the
     server; Resume asks the server where it stopped and sends only the rest."""
     import os
-    base, root = gallery
+    base, root, log = gallery
     w = sign_in(browser, base, pages, "/upload")
     page = w.page
     page.wait_for_selector("#wb-upload")

@@ -19,6 +19,7 @@ What the configuration guarantees (tested in ``tests/test_gallery_server.py`` an
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -44,9 +45,11 @@ ALLOWED_HOSTS_ENV = "WORKBENCH_GALLERY_ALLOWED_HOSTS"
 
 
 def voila_config(*, port: int = DEFAULT_PORT, address: str = "127.0.0.1", show: bool = False,
-                 preheat: int = 0, idle_kernel_timeout_s: int = DEFAULT_IDLE_KERNEL_TIMEOUT_S) -> Config:
-    """The Voilà configuration of the gallery server."""
+                 preheat: int = 0, idle_kernel_timeout_s: int = DEFAULT_IDLE_KERNEL_TIMEOUT_S,
+                 log_level: str = "WARN") -> Config:
+    """The Voilà configuration of the gallery server (``log_level`` INFO logs every request with its time)."""
     c = Config()
+    c.Voila.log_level = log_level
     c.Voila.port = port
     c.Voila.ip = address
     c.Voila.port_retries = 0          # a busy port is an error, not a silent move to another port
@@ -153,6 +156,12 @@ def _voila_app_class():
 
         def init_settings(self):
             settings = super().init_settings()
+            # The library's own log lines (uploads, kernels) go where Voilà's go, at its level.
+            ours = logging.getLogger("workbench")
+            ours.setLevel(self.log.level)
+            for h in self.log.handlers:
+                if h not in ours.handlers:
+                    ours.addHandler(h)
             self.library = Library.open(os.environ["WORKBENCH_LIBRARY"])
             s = self.library.settings
             self.kernel_manager.budget = KernelBudget(max_total=s.gallery_max_kernels,
@@ -220,7 +229,7 @@ def _voila_app_class():
 
 
 def serve(library_root: Path, *, port: int = DEFAULT_PORT, address: str = "127.0.0.1", show: bool = False,
-          preheat: int = 0, allow_hosts: list[str] | tuple[str, ...] = ()) -> None:
+          preheat: int = 0, allow_hosts: list[str] | tuple[str, ...] = (), log_level: str = "WARN") -> None:
     """Run the gallery server in this process until interrupted. Kernels inherit the environment set here: the
     library they open and the secret that signs media links (new at each start, so old links die)."""
     if not NOTEBOOK.exists():
@@ -235,4 +244,5 @@ def serve(library_root: Path, *, port: int = DEFAULT_PORT, address: str = "127.0
     app_class = _voila_app_class()
     share_compiled_templates()
     app_class.launch_instance(argv=[str(NOTEBOOK)],
-                              config=voila_config(port=port, address=address, show=show, preheat=preheat))
+                              config=voila_config(port=port, address=address, show=show, preheat=preheat,
+                                                  log_level=log_level))

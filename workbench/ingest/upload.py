@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -55,6 +56,7 @@ FINISH_BATCH = 64
 MAX_IDLE_WRITERS = 4
 MAX_NAME_CHARS = 500
 _ID = re.compile(r"^[0-9a-f]{32}$")
+log = logging.getLogger(__name__)
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -407,6 +409,7 @@ class Uploads:
                 self._finisher = threading.Thread(target=self._finish_loop, name="upload-finish", daemon=True)
                 self._finisher.start()
         self._queue.put((u, added_by))
+        log.info("upload %s: all %d bytes in, queued to be checked", u.id, u.length)
         return u
 
     def _finish_loop(self) -> None:
@@ -426,18 +429,24 @@ class Uploads:
                     break
                 batch.append(nxt)
             items = []
+            started = time.monotonic()
             try:                              # refusals are recorded, and kept in the record for the uploader
                 items = self._decide_many([entry for entry in batch if not callable(entry)])
             except Exception as e:            # never lose an upload's outcome silently
                 for entry in batch:
                     if not callable(entry):
                         self.refuse(entry[0], f"could not add it: {type(e).__name__}: {e}")
+            decided = time.monotonic()
             try:
                 self._commit(items)
             except Exception as e:
                 for it in items:
                     self.refuse(it["upload"], f"could not add it: {type(e).__name__}: {e}")
             finally:
+                log.info("uploads %s: %d of %d added or known; checked in %.2f s, catalog rows in %.2f s",
+                         ",".join(entry[0].id[:8] for entry in batch if not callable(entry)) or "-", len(items),
+                         sum(1 for entry in batch if not callable(entry)), decided - started,
+                         time.monotonic() - decided)
                 with self._lock:
                     for entry in batch:
                         if callable(entry):
@@ -506,7 +515,11 @@ class Uploads:
         """Start the probing worker now, in the background, so the first upload after a server starts does not
         wait for a fork server to import the decoders (seconds on a busy machine). Returns the no-op task's
         future; a server need not wait for it."""
-        return self._probe_pool().schedule(os.getpid)
+        started = time.monotonic()
+        future = self._probe_pool().schedule(os.getpid)
+        future.add_done_callback(lambda f: log.info("upload checker ready after %.1f s%s", time.monotonic() - started,
+                                                    "" if f.exception() is None else f": {f.exception()}"))
+        return future
 
     def _probe_wait(self, future: Any) -> dict[str, Any]:
         """The content check's answer, or ``MediaError`` saying why the file is not media."""
