@@ -42,6 +42,17 @@ Goal (issue 20): p50 under 50 ms at recall@10 >= 0.95, plain and date-filtered, 
      same rows a whole-table snapshot would scan, so the per-query work is the same. The query phase uses it
      for those two windows; this phase also times the 1% window alone.
 
+  6. wholesnapshot (--phase wholesnapshot): the library's own snapshot of the whole table, written the way
+     its writer does (filtered_exact.refresh_snapshot(table, $W/search, "") = derived/search of a library):
+     streamed (sort keys in memory, vectors read fragment by fragment), int8 codes and row addresses only
+     (no float32 copy past filtered_exact.VECTOR_COPY_MAX_ROWS). Records write time, disk, and the writer's
+     peak RSS split into anonymous (heap) and file-backed (mapped output pages), sampled every 0.2 s. The
+     query phase then routes windows to it (--snapshot whole, the default when it exists; --snapshot 2019
+     uses the 2019-only snapshot of phase 5 instead).
+  7. scanab (--phase scanab): why the snapshot keeps its own codes: the int8 scan of the 10% window's slice
+     from the whole-table snapshot's contiguous codes against the same rows' codes in the re-rank store read
+     through a date-sorted permutation (alternating, same process).
+
 Examples
   nice -n 10 .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase gen
   nice -n 10 .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase index
@@ -53,6 +64,9 @@ Examples
   nice -n 10 .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase truth --window 20%
   .venv/bin/python benchmarks/search_10m.py --query-only --reuse /work/helpers/search10m/w --modes 10% \\
       --routes library store prefilter --rounds 2
+  nice -n 10 .venv/bin/python benchmarks/search_10m.py --workdir /work/helpers/search10m/w --phase wholesnapshot
+  .venv/bin/python benchmarks/search_10m.py --query-only --reuse /work/helpers/search10m/w --modes 1% 10% \
+      --snapshot whole --rounds 2
   .venv/bin/python benchmarks/search_10m.py --rows 300000 --workdir /tmp/s10m     # gen, index, query, small
 """
 from __future__ import annotations
@@ -320,6 +334,15 @@ def phase_index(workdir: Path) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 
 SNAPSHOT_VIEW = WINDOWS[1]      # --phase snapshot writes a snapshot of the 10% window's rows (2019)
+SNAPSHOT_KIND = "whole"         # --snapshot: "whole" (the library's whole-table snapshot) or "2019"
+
+
+def snapshot_source(workdir: Path) -> tuple[Path, str, str, str]:
+    """(root, view, first date, last date) of the snapshot the query phase routes windows to."""
+    if SNAPSHOT_KIND == "whole":
+        return workdir / "search", "", "0000", "9999"
+    _, vlo, vhi = SNAPSHOT_VIEW
+    return workdir / "snapshots", window_where(vlo, vhi), vlo, vhi
 
 
 def route(table, workdir: Path, mode: str, use_snapshot: bool, force: bool = False) -> tuple[str, tuple | None]:
@@ -333,16 +356,15 @@ def route(table, workdir: Path, mode: str, use_snapshot: bool, force: bool = Fal
     win = {name: (lo, hi) for name, lo, hi in ALL_WINDOWS}.get(mode)
     if win is None or not use_snapshot:
         return "ann", None
-    _, vlo, vhi = SNAPSHOT_VIEW
-    view = window_where(vlo, vhi)
-    snap = fx.load_snapshot(workdir / "snapshots", table.name, view)
+    root, view, vlo, vhi = snapshot_source(workdir)
+    snap = fx.load_snapshot(root, table.name, view)
     if snap is None or not (vlo <= win[0] and win[1] <= vhi):
         return "ann", None
     lo_us, hi_us = _us(win[0]), _us(win[1]) - 1
     n = int(np.searchsorted(snap.taken_us, hi_us, "right") - np.searchsorted(snap.taken_us, lo_us, "left"))
     if n > fx.MAX_EXACT_ROWS and not force:
         return "ann", None
-    return "snapshot", (view, lo_us, hi_us)
+    return "snapshot", (root, view, lo_us, hi_us)
 
 
 def window_filter(lo: str, hi: str):
@@ -360,8 +382,8 @@ def run_series(table, Q, truth, is_pert, where, warmup: int, workdir: Path, npro
 
     def search(q):
         if snapshot is not None:
-            view, lo_us, hi_us = snapshot
-            return list(fx.filtered_search(table, workdir / "snapshots", view, q, K, since_us=lo_us,
+            snap_root, view, lo_us, hi_us = snapshot
+            return list(fx.filtered_search(table, snap_root, view, q, K, since_us=lo_us,
                                            until_us=hi_us)["media_id"])
         return vi.vector_search(table, q, K, where=where, columns=["media_id"], nprobes=nprobes,
                                 refine_factor=refine, postfilter=postfilter,
@@ -386,7 +408,8 @@ def run_series(table, Q, truth, is_pert, where, warmup: int, workdir: Path, npro
 
 def phase_query(workdir: Path, nprobes_list: list[int], refine_list: list[int], warmup: int,
                 modes: list[str], max_queries: int | None, no_default: bool = False,
-                rounds: int = 1, baseline: bool = False, routes: Sequence[str] = ("library",)) -> dict:
+                rounds: int = 1, baseline: bool = False, routes: Sequence[str] = ("library",),
+                snapshots: Sequence[str] = ("whole",)) -> dict:
     """The library-default series (routed as the library routes: snapshot, or vector_search with its own
     nprobes / refine / prefilter-or-postfilter policy), then the sweep (vector_search with nprobes and
     refine forced, filter as the policy chooses); ``rounds`` repeats the whole list, alternating.
@@ -420,11 +443,17 @@ def phase_query(workdir: Path, nprobes_list: list[int], refine_list: list[int], 
                                        + [(f"nprobes {p or 'rule'} refine {r}", p or None, r, True)
                                           for p in nprobes_list for r in refine_list])
                for route in routes]
-    out = {"rows": rows, "index": ann.name, "partitions": parts, "queries": int(len(sel)), "routes": list(routes),
+    out = {"rows": rows, "index": ann.name, "partitions": parts, "queries": int(len(sel)), "routes": list(routes), "snapshots": list(snapshots),
            "series": []}
+    global SNAPSHOT_KIND
+    runs = [(c, kind) for c in configs for kind in snapshots]
     for rnd in range(rounds):
-        for label, nprobes, refine, store, force_route in configs:
+        for (label, nprobes, refine, store, force_route), SNAPSHOT_KIND in runs:
+            if len(snapshots) > 1:
+                label = f"{label.split(' {')[0]} {{{SNAPSHOT_KIND} snapshot}}"
             for mode in modes:
+                if len(snapshots) > 1 and mode == "plain" and SNAPSHOT_KIND != snapshots[0]:
+                    continue                          # the snapshot does not serve plain queries
                 where = wheres[mode]
                 path, snap = route(table, workdir, mode, use_snapshot=nprobes is None and force_route
                                    in ("library", "snapshot"), force=force_route == "snapshot")
@@ -526,6 +555,103 @@ def phase_snapshot(workdir: Path, warmup: int, max_queries: int | None) -> dict:
     return out
 
 
+class RssSampler:
+    """Peak anonymous and file-backed RSS of this process, sampled every ``every_s`` in a thread (VmHWM alone
+    mixes the heap with the mapped output files' pages)."""
+
+    def __init__(self, every_s: float = 0.2):
+        import threading
+        self.peak = {"RssAnon": 0.0, "RssFile": 0.0}
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, args=(every_s,), daemon=True)
+        self._t.start()
+
+    def _run(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            now = rss_split_gib()
+            for k in self.peak:
+                self.peak[k] = max(self.peak[k], now.get(k, 0.0))
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._t.join()
+        return {**self.peak, "VmHWM": rss_split_gib()["VmHWM"]}
+
+
+def phase_wholesnapshot(workdir: Path) -> dict:
+    """The library's date-sorted snapshot of the whole table, written by the library's writer entry
+    (``filtered_exact.refresh_snapshot``) under ``$W/search`` (a library's ``derived/search``)."""
+    from workbench.semantic import filtered_exact as fx
+
+    table = open_table(workdir)
+    root = workdir / "search"
+    l0 = load1()
+    sampler = RssSampler()
+    t0 = time.perf_counter()
+    action = fx.refresh_snapshot(table, root, "")
+    write_s = time.perf_counter() - t0
+    rss = sampler.stop()
+    snap = fx.load_snapshot(root, table.name, "")
+    out = {"action": action, "write_s": round(write_s, 1), "rows": snap.rows if snap else None,
+           "float32_copy": bool(snap is not None and snap.vectors is not None),
+           "snapshot_gib": du_gib(snap.path) if snap else None, "peak_rss_gib": rss, "load1": [l0, load1()],
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    print(f"wholesnapshot: {out}", flush=True)
+    return out
+
+
+def phase_scanab(workdir: Path, rounds: int = 21) -> dict:
+    """The int8 scan of the 10% window's slice (999k rows): (a) the whole-table snapshot's own date-sorted
+    codes, contiguous; (b) the re-rank store's codes of the same rows, through the date-sorted permutation
+    (what a snapshot without its own codes would read). Alternating, one random query per round."""
+    from numba import njit
+
+    from workbench.semantic import filtered_exact as fx
+    from workbench.semantic import vector_index as vi
+
+    table = open_table(workdir)
+    snap = fx.load_snapshot(workdir / "search", table.name, "")
+    store = vi.load_rerank_store(workdir / "search", table.name)
+    if snap is None or store is None:
+        raise SystemExit("--phase scanab needs the whole-table snapshot and the re-rank store")
+    _, lo_s, hi_s = WINDOWS[1]
+    lo, hi = fx.date_bounds(snap.taken_us, _us(lo_s), _us(hi_s) - 1)
+    perm, known = store.lookup(np.asarray(snap.row_ids[lo:hi]))
+    assert known.all()
+    kernel = fx.int8_kernel()
+
+    @njit(fastmath=True, cache=True)
+    def dots_perm(codes, idx, q, out):  # pragma: no cover - compiled
+        d = codes.shape[1]
+        for i in range(idx.shape[0]):
+            r = idx[i]
+            acc = np.int32(0)
+            for j in range(d):
+                acc += np.int16(codes[r, j]) * np.int16(q[j])
+            out[i] = acc
+
+    rng = np.random.default_rng(0)
+    out = np.empty(hi - lo, np.int32)
+    times: dict[str, list[float]] = {"snapshot codes (contiguous)": [], "store codes (permuted)": []}
+    l0 = load1()
+    for r in range(rounds):
+        q = rng.integers(-127, 128, snap.codes.shape[1]).astype(np.int8)
+        names = list(times) if r % 2 == 0 else list(times)[::-1]
+        for name in names:
+            t0 = time.perf_counter()
+            if name.startswith("snapshot"):
+                kernel(snap.codes, lo, hi, q, out)
+            else:
+                dots_perm(store.codes, perm, q, out)
+            times[name].append((time.perf_counter() - t0) * 1000)
+    res = {name: {"p50_ms": round(float(np.median(v[2:])), 1), "min_ms": round(float(min(v[2:])), 1)}
+           for name, v in times.items()}
+    out_d = {"rows": int(hi - lo), "rounds": rounds, **res, "load1": [l0, load1()],
+             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    print(f"scanab: {out_d}", flush=True)
+    return out_d
+
+
 # ----------------------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -534,7 +660,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--queries", type=int, default=200, help="queries (half perturbed, half fresh)")
     ap.add_argument("--workdir", type=Path, help="where the dataset, truth and results.json go")
-    ap.add_argument("--phase", choices=["all", "gen", "index", "store", "query", "snapshot", "truth"],
+    ap.add_argument("--phase", choices=["all", "gen", "index", "store", "query", "snapshot", "truth",
+                                        "wholesnapshot", "scanab"],
                     default="all")
     ap.add_argument("--window", default=EXTRA_WINDOWS[0][0], help="--phase truth: which EXTRA_WINDOWS window")
     ap.add_argument("--query-only", action="store_true", help="only the query phase (with --reuse)")
@@ -555,6 +682,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="also the library's path without the re-rank store (LanceDB's own refine)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a vector_index constant for the index build, e.g. MAX_PARTITIONS=1000")
+    ap.add_argument("--snapshot", choices=["whole", "2019"], nargs="+", default=["whole"],
+                    help="query phase: the date-sorted snapshot windows are routed to (whole: the library's "
+                    "whole-table one from --phase wholesnapshot; 2019: the 2019 rows only, --phase snapshot); "
+                    "two: each series once per snapshot, alternating")
     args = ap.parse_args(argv)
     from workbench.semantic import vector_index as vi
     for item in args.set:
@@ -587,13 +718,17 @@ def main(argv: list[str] | None = None) -> int:
         save_state(workdir, "store", phase_store(workdir))
     elif args.phase == "snapshot":
         save_state(workdir, "snapshot", phase_snapshot(workdir, args.warmup, args.max_queries))
+    elif args.phase == "wholesnapshot":
+        save_state(workdir, "wholesnapshot", phase_wholesnapshot(workdir))
+    elif args.phase == "scanab":
+        save_state(workdir, "scanab", phase_scanab(workdir))
     elif args.phase == "truth":
         save_state(workdir, f"truth_{args.window}", phase_truth(workdir, args.window))
     elif args.phase == "index":
         save_state(workdir, "index", {**phase_index(workdir), "overrides": args.set})
     else:
         r = phase_query(workdir, args.nprobes, args.refine, args.warmup, args.modes, args.max_queries,
-                        args.no_default, args.rounds, args.baseline, args.routes)
+                        args.no_default, args.rounds, args.baseline, args.routes, args.snapshot)
         path = workdir / "results.json"
         state = json.loads(path.read_text()) if path.exists() else {}
         state.setdefault("query_runs", []).append(r)

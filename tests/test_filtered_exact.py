@@ -30,17 +30,24 @@ def rows(x: np.ndarray, start: int, rng: np.random.Generator, created: datetime,
     })
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A 3,000-row table (plus 200 rows of another model) and its snapshot, written once."""
+@pytest.fixture(scope="module", params=["float32 copy", "int8 codes and row addresses"])
+def built(tmp_path_factory, request):
+    """A 3,000-row table in three fragments (plus 200 rows of another model) and its snapshot, written once in
+    each layout: with the float32 copy (small views), and without it (large views: the re-rank reads the
+    vectors from the table), the latter streamed in batches of 64 rows."""
     root = tmp_path_factory.mktemp("fx")
     rng = np.random.default_rng(1)
     x = Clusters().sample(rng, 3000)
     data = rows(x, 0, rng, CREATED0)
     other = rows(Clusters(5).sample(rng, 200), 900_000, rng, CREATED0, model="other-model")
-    table = lancedb.connect(root / "db").create_table("emb", data)
+    table = lancedb.connect(root / "db").create_table("emb", data.slice(0, 1000))
+    table.add(data.slice(1000, 1000))
     table.add(other)
-    assert fx.write_snapshot(table, root / "snap", WHERE) is not None
+    table.add(data.slice(2000))
+    copy_vectors = request.param == "float32 copy"
+    assert fx.write_snapshot(table, root / "snap", WHERE, store_vectors=copy_vectors,
+                             batch_rows=fx.WRITE_CHUNK_ROWS if copy_vectors else 64) is not None
+    assert (fx.load_snapshot(root / "snap", "emb", WHERE).vectors is not None) == copy_vectors
     return root, x, data.column("taken_at").cast(pa.int64()).to_numpy(), data.column("kind").to_numpy(False)
 
 
@@ -202,8 +209,81 @@ def test_rows_without_a_vector_are_left_out_and_do_not_make_the_snapshot_stale(c
 
 def test_without_numba_the_numpy_scan_gives_the_same_exact_answer(built, monkeypatch):
     root, x, taken, _ = built
-    monkeypatch.setattr(fx, "_KERNEL", False)          # what _int8_kernel() records when numba is missing
+    monkeypatch.setattr(fx, "_KERNEL", False)          # what int8_kernel() records when numba is missing
     lo, hi = T0 + YEAR_US, T0 + 6 * YEAR_US
     for q in queries(x, 4):
         res = fx.filtered_search(open_table(root), root / "snap", WHERE, q, 10, since_us=lo, until_us=hi)
         assert got(res) == brute_force(x, q, 10, (taken >= lo) & (taken <= hi))
+
+
+def many_fragments(tmp_path, x: np.ndarray, rng, per_fragment: int = 250):
+    data = rows(x, 0, rng, CREATED0)
+    table = lancedb.connect(tmp_path / "db").create_table("emb", data.slice(0, per_fragment))
+    for start in range(per_fragment, len(x), per_fragment):
+        table.add(data.slice(start, per_fragment))
+    return table, data.column("taken_at").cast(pa.int64()).to_numpy()
+
+
+def test_a_snapshot_streamed_in_small_batches_over_many_fragments_answers_exactly_in_both_layouts(tmp_path):
+    rng = np.random.default_rng(21)
+    x = Clusters().sample(rng, 2000)
+    table, taken = many_fragments(tmp_path, x, rng)
+    assert len(table.to_lance().get_fragments()) == 8
+    lo, hi = T0 + 2 * YEAR_US, T0 + 7 * YEAR_US
+    for copy_vectors in (True, False):
+        root = tmp_path / f"snap-{copy_vectors}"
+        fx.write_snapshot(table, root, WHERE, store_vectors=copy_vectors, batch_rows=16)   # 125 batches
+        snap = fx.load_snapshot(root, "emb", WHERE)
+        assert snap.rows == 2000 and np.all(np.diff(snap.taken_us) >= 0)
+        for q in queries(x, 8):
+            res = fx.filtered_search(table, root, WHERE, q, 10, since_us=lo, until_us=hi)
+            assert got(res) == brute_force(x, q, 10, (taken >= lo) & (taken <= hi))
+            assert np.allclose(res["score"], x[got(res)] @ (q / np.linalg.norm(q)), atol=1e-5)
+
+
+def test_views_over_the_copy_limit_keep_no_float32_copy_on_disk(tmp_path, monkeypatch):
+    rng = np.random.default_rng(22)
+    x = Clusters().sample(rng, 1500)
+    table, _ = many_fragments(tmp_path, x, rng, per_fragment=500)
+    assert fx.refresh_snapshot(table, tmp_path / "small", WHERE, min_rows=100) == "written"
+    assert (fx.load_snapshot(tmp_path / "small", "emb", WHERE).path / "vectors.npy").exists()
+    monkeypatch.setattr(fx, "VECTOR_COPY_MAX_ROWS", 1000)       # as a 10M-row view is to the default
+    assert fx.refresh_snapshot(table, tmp_path / "large", WHERE, min_rows=100) == "written"
+    snap = fx.load_snapshot(tmp_path / "large", "emb", WHERE)
+    files = {p.name: p.stat().st_size for p in snap.path.iterdir()}
+    assert set(files) == {"codes.npy", "taken_at.npy", "kinds.npy", "row_ids.npy", "scale.npy", "meta.json"}
+    assert files["codes.npy"] < 1500 * DIM + 4096                  # one byte per dimension and row
+    assert snap.vectors is None and snap.media_ids is None
+
+
+def test_rows_without_a_vector_leave_no_gap_in_a_streamed_snapshot(tmp_path):
+    rng = np.random.default_rng(23)
+    x = Clusters().sample(rng, 600)
+    data = rows(x, 0, rng, CREATED0)
+    hole = np.zeros(600, bool)
+    hole[rng.choice(600, 37, replace=False)] = True      # their dates fall between the others'
+    table = lancedb.connect(tmp_path / "db").create_table("emb", data.filter(pa.array(~hole)))
+    failed = data.filter(pa.array(hole))
+    table.add(failed.set_column(2, "vector", pa.nulls(37, failed.schema.field("vector").type)))
+    fx.write_snapshot(table, tmp_path / "snap", WHERE, store_vectors=False, batch_rows=8)
+    snap = fx.load_snapshot(tmp_path / "snap", "emb", WHERE)
+    assert (snap.rows, snap.counted_rows) == (563, 600) and np.all(np.diff(snap.taken_us) >= 0)
+    for q in queries(x, 4):
+        res = fx.filtered_search(table, tmp_path / "snap", WHERE, q, 600, since_us=None, until_us=None)
+        assert got(res) == brute_force(x, q, 563, ~hole)
+
+
+def test_compacting_the_table_retires_a_snapshot_that_points_at_row_addresses(tmp_path):
+    rng = np.random.default_rng(24)
+    x = Clusters().sample(rng, 1000)
+    table, _ = many_fragments(tmp_path, x, rng)
+    fx.write_snapshot(table, tmp_path / "codes", WHERE, store_vectors=False)
+    fx.write_snapshot(table, tmp_path / "copy", WHERE, store_vectors=True)
+    q = queries(x, 1)[0]
+    assert fx.filtered_search(table, tmp_path / "codes", WHERE, q, 5, since_us=T0, until_us=None) is not None
+    table.to_lance().optimize.compact_files()                        # rows move to a new fragment
+    table = open_table(tmp_path)
+    assert len(table.to_lance().get_fragments()) == 1
+    assert fx.filtered_search(table, tmp_path / "codes", WHERE, q, 5, since_us=T0, until_us=None) is None
+    assert fx.filtered_search(table, tmp_path / "copy", WHERE, q, 5, since_us=T0, until_us=None) is not None
+    assert fx.refresh_snapshot(table, tmp_path / "codes", WHERE, min_rows=100) == "written"

@@ -9,7 +9,12 @@ cheapest answered exactly: find the slice with a binary search on ``taken_at``, 
 the float32 vectors, and return the exact cosine top-k.
 
 The snapshot is a folder of ``.npy`` files under ``derived/search/<table>/`` written by the table's single
-writer after ingest (:func:`refresh_snapshot`, called next to ``vector_index.ensure_indexes``). Readers
+writer after ingest (:func:`refresh_snapshot`, called next to ``vector_index.ensure_indexes``). The writer
+streams: it sorts only the small columns (date, kind, row address: ~50 bytes a row) in memory and reads the
+vectors fragment by fragment in batches, scattering each batch's int8 codes to its date-sorted place in a
+memory-mapped file, so its heap stays near one batch plus the sort keys at any table size. Views of at most
+:data:`VECTOR_COPY_MAX_ROWS` rows also keep a float32 copy for the re-rank; larger ones keep only the codes and
+each row's Lance row address, and re-rank by reading the candidates' vectors from the table. Readers
 ``np.load(..., mmap_mode="r")`` it, so every process (CLI, gallery, dashboards, notebooks) shares one copy
 in the page cache. Rows added after the snapshot are found too: they are read from LanceDB once per table
 version (``created_at`` newer than the snapshot's newest row) and searched exactly in memory. If rows the
@@ -76,10 +81,35 @@ MAX_DELTA_ROWS = 50_000
 version, ~100 MB of float32 at 512-d); beyond that the snapshot counts as stale until the writer refreshes it."""
 
 WRITE_CHUNK_ROWS = 65_536
-"""Rows normalised, quantised and written at a time by :func:`write_snapshot` (128 MiB of 512-d float32)."""
+"""Rows read, normalised, quantised and written at a time by :func:`write_snapshot` (128 MiB of 512-d float32)."""
 
-SNAPSHOT_FORMAT = 2
+WRITE_READAHEAD_BATCHES = 2
+"""Batches Lance reads ahead while the writer quantises one (its default, 16, holds 2 GiB of 512-d vectors)."""
+
+VECTOR_COPY_MAX_ROWS = 2_000_000
+"""Views of more rows keep no float32 copy in the snapshot: only int8 codes (a quarter of the bytes) and each
+row's Lance row address; the best ``k * TABLE_RERANK_FACTOR`` of a slice are re-scored with their vectors
+read from the table by address. Why: at 10M x 512-d the copy is 19 GiB more than the table itself (more than
+the reference machine's free disk) while the re-rank needs 40 rows of it per query. Below this the copy
+(at most 4 GiB) keeps the re-rank in the page cache and the snapshot usable when the table is compacted.
+
+Measured at 10M rows (benchmarks/search_10m.py ``--phase wholesnapshot``, docs/benchmarks.md "A whole-table
+snapshot at ten million"): the alternative without a second copy of the codes, scanning the re-rank store's
+codes through a date-sorted permutation, scanned a 1.2M-row slice in 334 ms p50 against 24 ms for the same
+number of contiguous codes (random 512-byte reads; alternating rounds, load ~3), so the snapshot keeps its
+own date-sorted codes (5 GiB at 10M)."""
+
+TABLE_RERANK_FACTOR = 4
+"""Without the float32 copy, re-score the best ``k * TABLE_RERANK_FACTOR`` int8 candidates (40 for k=10)
+with vectors read from the table. The same factor as ``vector_index.RERANK_EXACT_FACTOR`` (the re-rank
+store's, from the same int8 codes); at 10M the 1% and 10% windows kept recall@10 >= 0.99 with it (see
+:data:`VECTOR_COPY_MAX_ROWS`), and each row read is a random read of the table (~0.05 ms cached)."""
+
+SNAPSHOT_FORMAT = 3
 """Bumped when the files change; a snapshot of another format is ignored (and replaced by the writer)."""
+
+READABLE_FORMATS = (2, 3)
+"""Format 2 (always a float32 copy, no row addresses) is a subset of 3 and still read."""
 
 _KIND_NONE = -1
 
@@ -100,13 +130,15 @@ class Snapshot:
     counted_rows: int              # rows matching where with a date when written, with or without a vector
     created_max_us: int | None     # newest created_at in the snapshot (None: the table has no created_at)
     taken_us: np.ndarray           # (rows,) int64 microseconds, ascending
-    vectors: np.ndarray            # (rows, dim) float32, unit length, same order
-    codes: np.ndarray              # (rows, dim) int8: round(vectors / scale)
+    vectors: np.ndarray | None     # (rows, dim) float32, unit length, same order; None past VECTOR_COPY_MAX_ROWS
+    codes: np.ndarray              # (rows, dim) int8: round(unit vector / scale)
     scale: np.ndarray              # (dim,) float32 per-dimension quantisation step
     kinds: np.ndarray              # (rows,) int8 index into kind_names, -1 for no kind
     kind_names: list[str]
-    media_ids: np.ndarray          # (rows,) bytes
-    t_s: np.ndarray | None         # (rows,) float64 frame times (frame tables only)
+    media_ids: np.ndarray | None   # (rows,) bytes; None without the float32 copy (read with the vectors)
+    t_s: np.ndarray | None         # (rows,) float64 frame times (frame tables, float32 copy only)
+    row_ids: np.ndarray | None     # (rows,) int64 Lance row address of each row (None: format 2)
+    fragments: dict[int, int]      # fragment id -> physical rows when written (row addresses valid while equal)
 
 
 @dataclass
@@ -166,65 +198,147 @@ def _unit_vectors(col, dim: int) -> np.ndarray:
     return x / np.maximum(norm, 1e-12)
 
 
-def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str = "vector") -> Path | None:
+def _kind_codes(col) -> tuple[np.ndarray, list[str]]:
+    """(int8 index into the sorted kind names, -1 for none; the names) without a Python object per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    names = sorted(v for v in pc.unique(col).to_pylist() if v is not None)
+    if len(names) > 127:
+        raise ValueError(f"{len(names)} distinct kinds: the snapshot's int8 kind index holds at most 127")
+    idx = pc.index_in(col, value_set=pa.array(names, col.type))
+    return idx.fill_null(_KIND_NONE).to_numpy(zero_copy_only=False).astype(np.int8), names
+
+
+def _release_pages(*arrays) -> None:
+    """Unmap the written pages of memory-mapped outputs from this process (MADV_DONTNEED on a shared file
+    mapping: the data stays in the page cache and reaches the file; only this process's resident set
+    shrinks, else the writer's RSS grows by the whole 5 GiB of codes at 10M)."""
+    import mmap
+
+    for arr in arrays:
+        mm = getattr(arr, "_mmap", None)
+        if mm is not None and hasattr(mmap, "MADV_DONTNEED"):
+            mm.madvise(mmap.MADV_DONTNEED)
+
+
+def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str = "vector",
+                   store_vectors: bool | None = None, batch_rows: int = WRITE_CHUNK_ROWS) -> Path | None:
     """Write a fresh snapshot of ``table``'s rows matching ``where`` (with a vector and a capture date) and
     remove the older ones of the same view; returns its folder, or None if no row qualifies.
 
+    Streamed, so it fits any table this machine holds: pass 1 reads the small columns (date, kind, row
+    address, frame time) and sorts them in memory (~50 bytes a row: 0.5 GiB at 10M); pass 2 reads the vectors
+    fragment by fragment, ``batch_rows`` at a time, and writes each batch's codes (and float32 rows when
+    ``store_vectors``; default: views of at most :data:`VECTOR_COPY_MAX_ROWS` rows) to their date-sorted
+    places in memory-mapped files. The int8 step per dimension comes from the first batch with a 1.25 margin
+    (values beyond it are clipped; the exact re-rank repairs the order), as in the re-rank store.
+
     Readers that still map an older snapshot keep reading it (an unlinked file stays valid on POSIX). Call
-    it from the table's single writer: the snapshot is labelled with the version read before its rows."""
+    it from the table's single writer: the snapshot is labelled with the version whose rows it read."""
+    import pyarrow as pa
+
     where = _sql(where)
-    version = int(table.version)
+    ds = table.to_lance()
+    version = int(ds.version)
     dim = vector_index.vector_dim(table, vector_column)
     names = set(table.schema.names)
-    cols = [vector_column, "taken_at", "media_id"] + [c for c in ("kind", "t_s", "created_at") if c in names]
-    data, counted, created_max = _read_rows(table, _eligible(where), cols, vector_column)
-    if data is None:
+    cond = _eligible(where)
+    if store_vectors is None:
+        store_vectors = table.count_rows(cond) <= VECTOR_COPY_MAX_ROWS
+    key_cols = (["taken_at"] + [c for c in ("kind", "t_s", "created_at") if c in names]
+                + (["media_id"] if store_vectors else []))
+    keys = ds.to_table(columns=key_cols, filter=cond, with_row_id=True)
+    counted = keys.num_rows
+    if counted == 0:
         return None
-    taken = data.column("taken_at").cast("int64").to_numpy()
+    created_max = (int(keys.column("created_at").cast(pa.int64()).to_numpy().max())
+                   if "created_at" in names else None)
+    taken = keys.column("taken_at").cast(pa.int64()).to_numpy()
+    row_ids = keys.column("_rowid").to_numpy().astype(np.int64)
     order = np.argsort(taken, kind="stable")
-    raw = data.column(vector_column).combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    raw = raw.astype(np.float32, copy=False).reshape(-1, dim)      # a view of the Arrow buffer when possible
-    inv_norm = 1.0 / np.maximum(np.linalg.norm(raw, axis=1), 1e-12)
-    absmax = np.zeros(dim, np.float32)
-    for start in range(0, len(raw), WRITE_CHUNK_ROWS):
-        part = raw[start:start + WRITE_CHUNK_ROWS] * inv_norm[start:start + WRITE_CHUNK_ROWS, None]
-        np.maximum(absmax, np.abs(part).max(axis=0), out=absmax)
-    scale = np.maximum(absmax, 1e-12) / 127.0
-    kind_col = data.column("kind").to_pylist() if "kind" in names else [None] * len(taken)
-    kind_names = sorted({k for k in kind_col if k is not None})
-    lookup = {k: i for i, k in enumerate(kind_names)}
-    kinds = np.array([lookup.get(k, _KIND_NONE) if k is not None else _KIND_NONE for k in kind_col],
-                     np.int8)[order]
-    ids = np.array([s.encode() for s in data.column("media_id").to_pylist()], dtype="S")[order]
+    if "kind" in names:
+        kinds, kind_names = _kind_codes(keys.column("kind"))
+    else:
+        kinds, kind_names = np.full(counted, _KIND_NONE, np.int8), []
+    t_s = keys.column("t_s").to_numpy(zero_copy_only=False) if "t_s" in names else None
+    ids = (np.array([v.encode() for v in keys.column("media_id").to_pylist()], dtype="S")
+           if store_vectors else None)
+    del keys
+    # slot_of[i]: the sorted place of the i-th row by ascending row address
+    by_rid = np.argsort(row_ids, kind="stable")
+    sorted_rids = row_ids[by_rid]
+    place = np.empty(counted, np.int64)
+    place[order] = np.arange(counted)
+    slot_of = place[by_rid]
+    del place, by_rid
 
     base = snapshot_dir(root, table.name, where)
     final = base / f"v{version}"
     tmp = base / f".tmp-v{version}-{os.getpid()}-{threading.get_ident()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    np.save(tmp / "taken_at.npy", taken[order])
-    # Sorted, normalised and quantised chunk by chunk: peak memory stays near the Arrow read itself.
-    vectors = np.lib.format.open_memmap(tmp / "vectors.npy", "w+", np.float32, raw.shape)
-    codes = np.lib.format.open_memmap(tmp / "codes.npy", "w+", np.int8, raw.shape)
-    for start in range(0, len(raw), WRITE_CHUNK_ROWS):
-        rows = order[start:start + WRITE_CHUNK_ROWS]
-        part = raw[rows] * inv_norm[rows, None]
-        vectors[start:start + len(rows)] = part
-        codes[start:start + len(rows)] = np.clip(np.rint(part / scale), -127, 127).astype(np.int8)
-    vectors.flush()
-    codes.flush()
-    del vectors, codes
+    codes = np.lib.format.open_memmap(tmp / "codes.npy", "w+", np.int8, (counted, dim))
+    vectors = (np.lib.format.open_memmap(tmp / "vectors.npy", "w+", np.float32, (counted, dim))
+               if store_vectors else None)
+    filled = np.zeros(counted, bool)            # sorted places that got a vector
+    scale = None
+    fragments: dict[int, int] = {}
+    for frag in ds.get_fragments():
+        fragments[int(frag.fragment_id)] = int(frag.metadata.physical_rows)
+        for batch in frag.to_batches(columns=[vector_column], filter=cond, with_row_id=True,
+                                     batch_size=batch_rows, batch_readahead=WRITE_READAHEAD_BATCHES):
+            col = batch.column(vector_column)
+            valid = col.is_valid().to_numpy(zero_copy_only=False)
+            if not valid.any():
+                continue
+            rid = batch.column("_rowid").to_numpy().astype(np.int64)[valid]
+            x = _unit_vectors(pa.chunked_array([col.filter(pa.array(valid))]), dim)
+            j = np.searchsorted(sorted_rids, rid)
+            ok = (j < counted) & (sorted_rids[np.minimum(j, counted - 1)] == rid)   # rows pass 1 counted
+            slots, x = slot_of[j[ok]], x[ok]
+            if scale is None:
+                scale = (np.maximum(np.abs(x).max(axis=0), 1e-6) * 1.25 / 127.0).astype(np.float32)
+            codes[slots] = np.clip(np.rint(x / scale), -127, 127).astype(np.int8)
+            if vectors is not None:
+                vectors[slots] = x
+            filled[slots] = True
+        _release_pages(codes, vectors)
+    if scale is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+    rows = int(filled.sum())
+    if rows < counted:                          # rows without a vector: close the gaps, in place, forward
+        dst = 0
+        for start in range(0, counted, batch_rows):
+            m = filled[start:start + batch_rows]
+            n = int(m.sum())
+            codes[dst:dst + n] = codes[start:start + batch_rows][m]
+            if vectors is not None:
+                vectors[dst:dst + n] = vectors[start:start + batch_rows][m]
+            dst += n
+    for arr in (codes, vectors):
+        if arr is not None:
+            arr.flush()
+    del codes, vectors
+    sel = order[filled]                         # scan-order indices of the kept rows, in date order
+    np.save(tmp / "taken_at.npy", taken[sel])
+    np.save(tmp / "kinds.npy", kinds[sel])
+    np.save(tmp / "row_ids.npy", row_ids[sel])
     np.save(tmp / "scale.npy", scale)
-    np.save(tmp / "kinds.npy", kinds)
-    np.save(tmp / "media_ids.npy", ids)
-    if "t_s" in names:
-        np.save(tmp / "t_s.npy", data.column("t_s").to_numpy(zero_copy_only=False)[order])
+    if store_vectors:
+        np.save(tmp / "media_ids.npy", ids[sel])
+        if t_s is not None:
+            np.save(tmp / "t_s.npy", t_s[sel])
     meta = {"format": SNAPSHOT_FORMAT, "table": table.name, "table_version": version, "where": where,
-            "rows": int(len(taken)), "counted_rows": counted, "dim": dim, "created_max_us": created_max,
-            "kind_names": kind_names}
+            "rows": rows, "counted_rows": counted, "dim": dim, "created_max_us": created_max,
+            "kind_names": kind_names, "vectors": bool(store_vectors),
+            "fragments": {str(k): v for k, v in fragments.items()}}
     (tmp / "meta.json").write_text(json.dumps(meta))
     vector_index.publish_version_folder(tmp, final)
-    log.info("wrote search snapshot %s (%d rows)", final, len(taken))
+    log.info("wrote search snapshot %s (%d rows, %s)", final, rows,
+             "float32 + int8" if store_vectors else "int8 + row addresses")
     return final
 
 
@@ -246,19 +360,22 @@ def load_snapshot(root: Path, table_name: str, where: Filter | str) -> Snapshot 
         return snap
     try:
         meta = json.loads((path / "meta.json").read_text())
-        if meta.get("format") != SNAPSHOT_FORMAT or meta.get("where") != where:
+        if meta.get("format") not in READABLE_FORMATS or meta.get("where") != where:
             return None
 
-        def load(name: str) -> np.ndarray:
-            return np.load(path / name, mmap_mode="r")
+        rows = int(meta["rows"])
 
-        snap = Snapshot(path=path, table_version=int(meta["table_version"]), where=where, rows=int(meta["rows"]),
+        def load(name: str) -> np.ndarray | None:     # the big files have room for rows without a vector
+            return np.load(path / name, mmap_mode="r")[:rows] if (path / name).exists() else None
+
+        snap = Snapshot(path=path, table_version=int(meta["table_version"]), where=where, rows=rows,
                         counted_rows=int(meta["counted_rows"]),
                         created_max_us=meta["created_max_us"], taken_us=np.asarray(load("taken_at.npy")),
-                        vectors=load("vectors.npy"), codes=load("codes.npy"), scale=np.load(path / "scale.npy"),
-                        kinds=np.asarray(load("kinds.npy")), kind_names=list(meta["kind_names"]),
-                        media_ids=load("media_ids.npy"),
-                        t_s=np.load(path / "t_s.npy") if (path / "t_s.npy").exists() else None)
+                        vectors=load("vectors.npy") if meta.get("vectors", True) else None, codes=load("codes.npy"),
+                        scale=np.load(path / "scale.npy"), kinds=np.asarray(load("kinds.npy")),
+                        kind_names=list(meta["kind_names"]), media_ids=load("media_ids.npy"), t_s=load("t_s.npy"),
+                        row_ids=load("row_ids.npy"),
+                        fragments={int(k): int(v) for k, v in meta.get("fragments", {}).items()})
     except (OSError, ValueError, KeyError) as e:     # removed by a concurrent refresh, or damaged
         log.info("search snapshot %s unusable: %s", path, e)
         return None
@@ -282,6 +399,8 @@ def _delta(table, snap: Snapshot, version: int, vector_column: str) -> _Delta | 
         result = None
     elif snap.created_max_us is None:
         result = _STALE
+    elif snap.vectors is None and not _addresses_hold(table, snap):
+        result = _STALE
     else:
         eligible = _eligible(snap.where)
         old = f"{eligible} AND created_at <= {_sql_ts(snap.created_max_us)}"
@@ -298,6 +417,14 @@ def _delta(table, snap: Snapshot, version: int, vector_column: str) -> _Delta | 
 
 
 _STALE = object()
+
+
+def _addresses_hold(table, snap: Snapshot) -> bool:
+    """Whether the snapshot's row addresses still point at its rows: every fragment it read is still in the
+    table with the same physical rows (a compaction or an update rewrites rows into new fragments; deletions
+    are caught by the row count)."""
+    now = {int(f.fragment_id): int(f.metadata.physical_rows) for f in table.to_lance().get_fragments()}
+    return all(now.get(f) == n for f, n in snap.fragments.items())
 
 
 def _read_delta(table, cond: str, vector_column: str) -> _Delta | None:
@@ -379,7 +506,7 @@ def refresh_snapshots(catalog: Catalog, tables: SearchTables) -> None:
 # Search
 # ----------------------------------------------------------------------------------------------------------
 
-def _int8_kernel():
+def int8_kernel():
     """The numba int8 dot-product kernel (int32 accumulation), or None without numba.
 
     Single-threaded on purpose: on the shared 2-core machine a ``parallel=True`` kernel waits for its second
@@ -413,7 +540,7 @@ def _slice_candidates(snap: Snapshot, q: np.ndarray, lo: int, hi: int, keep: np.
                       n: int) -> np.ndarray:
     """Row numbers (absolute) of the best ``n`` rows of ``[lo, hi)`` by the int8 approximation (all rows
     with ``keep`` True when fewer)."""
-    kernel = _int8_kernel()
+    kernel = int8_kernel()
     if kernel is not None:
         qs = q * snap.scale
         qstep = max(float(np.abs(qs).max()), 1e-12) / 127.0
@@ -421,8 +548,15 @@ def _slice_candidates(snap: Snapshot, q: np.ndarray, lo: int, hi: int, keep: np.
         scores = np.empty(hi - lo, np.int32)
         kernel(snap.codes, lo, hi, qi, scores)
         floor = -np.iinfo(np.int32).max          # negatable without overflow
-    else:                                   # numpy only: exact float32 scores (slower, same answer)
+    elif snap.vectors is not None:          # numpy only: exact float32 scores (slower, same answer)
         scores = np.asarray(snap.vectors[lo:hi]) @ q
+        floor = -np.inf
+    else:                                   # numpy only, no float32 copy: the int8 codes in float32 chunks
+        scores = np.empty(hi - lo, np.float32)
+        qs = (q * snap.scale).astype(np.float32)
+        for start in range(lo, hi, WRITE_CHUNK_ROWS):
+            stop = min(hi, start + WRITE_CHUNK_ROWS)
+            scores[start - lo:stop - lo] = np.asarray(snap.codes[start:stop], np.float32) @ qs
         floor = -np.inf
     if keep is not None:
         scores[~keep] = floor
@@ -439,7 +573,23 @@ def _slice_candidates(snap: Snapshot, q: np.ndarray, lo: int, hi: int, keep: np.
     return lo + np.sort(part)
 
 
-def _date_bounds(taken: np.ndarray, since_us: int | None, until_us: int | None) -> tuple[int, int]:
+def _rescore_from_table(table, row_ids: np.ndarray, q: np.ndarray,
+                        vector_column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(exact cosine scores, media ids as bytes, frame times or None) of the rows at these Lance row
+    addresses, read from the table (a snapshot without its float32 copy)."""
+    frames = "t_s" in table.schema.names
+    if len(row_ids) == 0:
+        return np.empty(0, np.float32), np.empty(0, "S1"), (np.empty(0) if frames else None)
+    cols = [vector_column, "media_id"] + (["t_s"] if frames else [])
+    got = table.to_lance()._take_rows(np.sort(np.asarray(row_ids, np.int64)).tolist(), columns=cols)
+    scores = _unit_vectors(got.column(vector_column), len(q)) @ q
+    ids = np.array([v.encode() for v in got.column("media_id").to_pylist()], dtype="S")
+    t_s = got.column("t_s").to_numpy(zero_copy_only=False) if frames else None
+    return scores.astype(np.float32), ids, t_s
+
+
+def date_bounds(taken: np.ndarray, since_us: int | None, until_us: int | None) -> tuple[int, int]:
+    """[lo, hi) of the rows of a date-sorted snapshot's ``taken_us`` inside the inclusive range (None: open)."""
     lo = 0 if since_us is None else int(np.searchsorted(taken, since_us, "left"))
     hi = len(taken) if until_us is None else int(np.searchsorted(taken, until_us, "right"))
     return lo, max(lo, hi)
@@ -462,9 +612,9 @@ def filtered_search(table, root: Path, where: Filter | str, query: np.ndarray, k
     if q.ndim != 1 or not np.all(np.isfinite(q)) or not np.any(q):
         raise ValueError("query must be a finite, non-zero 1-d vector")
     snap = load_snapshot(root, table.name, where)
-    if snap is None or snap.vectors.shape[1] != len(q):
+    if snap is None or snap.codes.shape[1] != len(q):
         return None
-    lo, hi = _date_bounds(snap.taken_us, since_us, until_us)
+    lo, hi = date_bounds(snap.taken_us, since_us, until_us)
     if hi - lo > (MAX_EXACT_ROWS if max_rows is None else max_rows):
         return None
     delta = _delta(table, snap, int(table.version), vector_column)
@@ -476,10 +626,14 @@ def filtered_search(table, root: Path, where: Filter | str, query: np.ndarray, k
     if kind is not None:
         code = snap.kind_names.index(kind) if kind in snap.kind_names else -2
         keep = np.asarray(snap.kinds[lo:hi]) == code
-    rows = _slice_candidates(snap, q, lo, hi, keep, k * RERANK_FACTOR)
-    scores = np.asarray(snap.vectors[rows]) @ q if len(rows) else np.empty(0, np.float32)
-    ids = np.asarray(snap.media_ids[rows])
-    t_s = np.asarray(snap.t_s[rows]) if snap.t_s is not None else None
+    if snap.vectors is not None:
+        rows = _slice_candidates(snap, q, lo, hi, keep, k * RERANK_FACTOR)
+        scores = np.asarray(snap.vectors[rows]) @ q if len(rows) else np.empty(0, np.float32)
+        ids = np.asarray(snap.media_ids[rows])
+        t_s = np.asarray(snap.t_s[rows]) if snap.t_s is not None else None
+    else:
+        rows = _slice_candidates(snap, q, lo, hi, keep, k * TABLE_RERANK_FACTOR)
+        scores, ids, t_s = _rescore_from_table(table, snap.row_ids[rows], q, vector_column)
 
     if delta is not None:
         m = np.ones(len(delta.taken_us), bool)
