@@ -511,6 +511,31 @@ def test_with_log_level_info_the_server_log_tells_each_uploads_steps_and_their_t
     assert any("upload checker ready after" in line for line in lines)
 
 
+def test_the_worker_that_decodes_uploads_holds_no_secret_of_the_server(server):
+    """A decoder exploit in the process that checks uploaded files must not find the key that signs media links
+    (nor a passphrase or cloud key): those workers fork from a server started before the secret existed."""
+    import psutil
+
+    from workbench.gallery.server import WORKER_HIDDEN_ENV
+    base, _, pid = server
+    t = signed_in(base, "ann")
+    r = t.create_with(jpeg_bytes(30), name="checked.jpg")
+    assert t.outcome(r.headers["Location"])["state"] == "done"        # the check ran in a worker
+    def names(p: psutil.Process) -> set[str]:
+        return {v.split("=", 1)[0] for v in open(f"/proc/{p.pid}/environ", "rb").read().decode(errors="replace")
+                .split("\0")}
+
+    children = psutil.Process(pid).children(recursive=True)
+    # The kernels' fork server is given the secret (kernels sign the links they show): this is how it shows.
+    kernels = [p for p in children if "workbench.gallery.forkserver" in " ".join(p.cmdline())]
+    assert kernels and "WORKBENCH_GALLERY_SECRET" in names(kernels[0])
+    forkservers = [p for p in children if "multiprocessing.forkserver" in " ".join(p.cmdline())]
+    workers = [c for f in forkservers for c in f.children(recursive=True)]
+    assert forkservers and workers
+    for p in forkservers + workers:
+        assert not names(p) & set(WORKER_HIDDEN_ENV), p.cmdline()
+
+
 def test_a_gallery_log_level_other_than_warn_info_debug_is_one_clear_line():
     r = subprocess.run([sys.executable, "-m", "workbench", "gallery", "--log-level", "loud"], capture_output=True,
                        text=True, timeout=120)

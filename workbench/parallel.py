@@ -255,6 +255,22 @@ def _drain(pool: Any, fn: Callable[[Any], Any], items: Iterable[Any], *, workers
         fill()
 
 
+def start_forkserver(hide_env: tuple[str, ...] = ()) -> None:
+    """Start the process every worker process of this process forks from, now, without the environment variables
+    named in ``hide_env``. The fork server copies the environment once, when it starts, and its workers inherit
+    it: a server whose workers decode what strangers upload (the gallery) starts it before it makes its
+    link-signing secret and hides the passphrase and cloud keys from it, so a decoder exploit finds no secret.
+    Call it while the process has one thread (it edits ``os.environ`` for a moment)."""
+    import multiprocessing.forkserver
+    import os
+    _context()
+    hidden = {name: os.environ.pop(name) for name in hide_env if name in os.environ}
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        os.environ.update(hidden)
+
+
 def _forget_unimportable_main() -> None:
     """A script read from stdin (``python - <<EOF``) leaves ``__main__.__file__ == '<stdin>'``, which forkserver
     workers then try to run as a file and die; such a main module cannot be re-imported anyway, so drop it."""

@@ -40,6 +40,9 @@ JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter"
 #: A kernel whose page is gone (tab closed without saying goodbye, a script that fetched the page) is shut down
 #: after this long without activity; pages that are open keep theirs (connected kernels are never culled).
 DEFAULT_IDLE_KERNEL_TIMEOUT_S = 600
+#: Never in the environment of the gallery's worker processes (see ``serve``).
+WORKER_HIDDEN_ENV = (SECRET_ENV, "WORKBENCH_PASSPHRASE", "WORKBENCH_PASSPHRASE_FILE", "AWS_SECRET_ACCESS_KEY",
+                     "AWS_SESSION_TOKEN")
 #: Extra host names from ``--allow-host``, handed from ``serve`` to the application it launches.
 ALLOWED_HOSTS_ENV = "WORKBENCH_GALLERY_ALLOWED_HOSTS"
 
@@ -235,6 +238,12 @@ def serve(library_root: Path, *, port: int = DEFAULT_PORT, address: str = "127.0
     if not NOTEBOOK.exists():
         raise WorkbenchError(f"{NOTEBOOK} not found: run from a checkout of the repository, where notebooks/ sits "
                              f"next to the workbench package")
+    # Worker processes (the uploads' content check decodes files strangers send) fork from a server started
+    # now, before the link-signing secret enters this environment and without the passphrase or cloud keys: a
+    # decoder exploit there can neither forge media links nor unlock the library. (The check reads staged files
+    # on local disk only.)
+    from workbench.parallel import start_forkserver
+    start_forkserver(hide_env=WORKER_HIDDEN_ENV)
     os.environ["WORKBENCH_LIBRARY"] = str(library_root)
     os.environ[SECRET_ENV] = new_secret()
     os.environ[ALLOWED_HOSTS_ENV] = ",".join(allow_hosts)
