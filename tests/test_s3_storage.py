@@ -1,10 +1,12 @@
 """S3Storage keeps the storage contract on a real S3-compatible server (moto's, on 127.0.0.1)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import pickle
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -125,6 +127,54 @@ def test_two_writers_of_the_same_content_end_with_one_object_and_one_winner(s3_e
     [t.join() for t in threads]
     assert sorted(results) == [False, False, False, True]
     assert st.read_bytes("originals/aa/bb/x.jpg") == b"same bytes"
+
+
+@contextlib.contextmanager
+def _requests(st: S3Storage) -> Iterator[list[str]]:
+    """The operations the storage's client sends meanwhile (observed through botocore's own event hooks)."""
+    seen: list[str] = []
+
+    def note(model, **_kw) -> None:
+        seen.append(model.name)
+    st.client.meta.events.register("before-call.s3", note)
+    try:
+        yield seen
+    finally:
+        st.client.meta.events.unregister("before-call.s3", note)
+
+
+def test_put_addressed_sends_a_file_of_one_part_as_one_conditional_put(s3_env):
+    """No HEAD first: a photo (one part) costs one request. The same content again is refused by the server
+    (If-None-Match), reported as not written, and the stored object is left as it was."""
+    st = _storage(s3_env)
+    data = b"twelve megapixels, more or less" * 1000
+    sha = hashlib.sha256(data).hexdigest()
+    with _requests(st) as seen:
+        first = st.put_addressed(io.BytesIO(data), _key)
+    assert first.written and seen == ["PutObject"]
+    before = s3_env.client.head_object(Bucket=s3_env.bucket, Key=f"lib/{_key(sha)}")["LastModified"]
+    with _requests(st) as seen:
+        again = st.put_addressed(io.BytesIO(data), _key)
+    assert (again.written, again.key, seen) == (False, first.key, ["PutObject"])
+    assert s3_env.client.head_object(Bucket=s3_env.bucket, Key=f"lib/{_key(sha)}")["LastModified"] == before
+    assert st.read_bytes(first.key) == data
+
+
+def test_a_stage_reads_the_original_import_hashed_without_asking_the_bucket(s3_env):
+    """``original_file`` hands over the local copy import made (an original's key names its content, so it cannot
+    be stale): no request. Without a copy it downloads one; ``local_file`` (what verify reads) still asks the
+    bucket, so a changed object is seen there."""
+    st = _storage(s3_env)
+    blob = st.put_addressed(io.BytesIO(b"original bytes"), _key)
+    with _requests(st) as seen:
+        assert st.original_file(blob.key).read_bytes() == b"original bytes"
+    assert seen == []
+    st.original_file(blob.key).unlink()
+    with _requests(st) as seen:
+        assert st.original_file(blob.key).read_bytes() == b"original bytes"
+    assert seen == ["HeadObject", "GetObject"]
+    s3_env.client.put_object(Bucket=s3_env.bucket, Key=f"lib/{blob.key}", Body=b"changed in the bucket")
+    assert st.local_file(blob.key).read_bytes() == b"changed in the bucket"
 
 
 def test_local_file_is_a_cached_copy_refreshed_when_the_object_changes(s3_env):

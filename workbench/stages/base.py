@@ -74,6 +74,10 @@ class StageContext:
         stages, ``Library.original_path``)."""
         if row.get("storage") == "copy" and row.get("blob") and row.get("stored_as") == RECONSTRUCTIBLE:
             return reconstructed_original(self.storage, row)
+        if row.get("storage") == "copy" and row.get("blob"):
+            # A copy the storage already holds locally is used as it is (``Storage.original_file``): on object
+            # storage the thumbnail stage then reads the file import just hashed, with no request at all.
+            return self.storage.original_file(original_key(row["blob"]))
         return self.local_source(row)
 
 

@@ -130,6 +130,12 @@ class Storage(ABC):
         file server). Treat it as read-only and as valid until the key changes: a folder backend returns the stored
         file itself, a remote or encrypted one a copy in its local cache."""
 
+    def original_file(self, key: str) -> Path:
+        """``local_file`` of a stored original (write-once, its key names its content) for a decoder: a backend
+        that keeps local copies may hand over one it holds without asking the store whether the object changed
+        (it cannot have). Checking what is stored (``verify``) uses ``local_file``."""
+        return self.local_file(key)
+
     @contextlib.contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
         """``local_file`` scoped to a ``with`` block, for callers that want no lasting local copy."""
