@@ -69,3 +69,22 @@ def test_two_writers_inserting_the_same_new_keys_at_once_leave_one_row_per_key(t
     assert len(ids) == 36 and len(set(ids)) == 36
     declared = Catalog(tmp_path).schema("media").field("id").metadata or {}
     assert declared.get(b"lance-schema:unenforced-primary-key") == b"true"
+
+
+def test_a_table_made_with_its_key_declares_it_so_its_first_write_is_one_commit(tmp_path):
+    """``ensure(name, schema, key)`` declares the key when it makes the table: the first keyed write is then a
+    single commit (in a bucket each commit is ~8 requests), and two writers of the same new keys still leave one
+    row per key."""
+    made = Catalog(tmp_path)
+    made.ensure("media", KEYED, "id")
+    declared = made.schema("media").field("id").metadata or {}
+    assert declared.get(b"lance-schema:unenforced-primary-key") == b"true"
+    before = made.version("media")
+    made.insert_new("media", [{"id": "first", "text": "x"}], "id")
+    assert made.version("media") == before + 1
+    a, b = Catalog(tmp_path), Catalog(tmp_path)
+    for n in range(6):
+        same = [{"id": f"shared-{n}-{i}", "text": "either"} for i in range(3)]
+        assert race(lambda: a.insert_new("media", same, "id"), lambda: b.insert_new("media", same, "id")) == []
+    ids = Catalog(tmp_path).read("media", ["id"]).column("id").to_pylist()
+    assert len(ids) == 19 and len(set(ids)) == 19

@@ -12,7 +12,7 @@ from typing import Any
 
 from workbench.catalog.lock import WriteLock
 from workbench.catalog.migrations import check_not_newer, migrate
-from workbench.catalog.schema import CORE_TABLES, SCHEMA_VERSION
+from workbench.catalog.schema import CORE_KEYS, CORE_TABLES, SCHEMA_VERSION
 from workbench.catalog.store import Catalog
 from workbench.errors import LibraryError
 from workbench.settings import Settings
@@ -118,7 +118,7 @@ def migrate_if_needed(catalog: Catalog, settings: Settings, root: Path, lock: Wr
     schemas = {**CORE_TABLES, **stage_schemas(settings, root)}
     have = catalog.table_names()
     for name, schema in CORE_TABLES.items():
-        catalog.ensure(name, schema)  # stage tables are created when their stage first runs
+        catalog.ensure(name, schema, CORE_KEYS.get(name))  # stage tables are created when their stage first runs
     have |= set(CORE_TABLES)
     # Reading a table's columns in a bucket costs a few requests (about 90 for the two dozen tables, the better part
     # of a second against a local server: docs/benchmarks.md, object storage), so a catalog in a bucket remembers in

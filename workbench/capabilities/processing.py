@@ -83,9 +83,9 @@ class Processing(Capability):
                 if reason:
                     reports.append(StageReport(stage.name, stage.version, skipped=reason))
                     continue
-                self.catalog.ensure(stage.name, stage.schema)
+                self.catalog.ensure(stage.name, stage.schema, "key")
                 for name, schema in stage.side_schemas().items():
-                    self.catalog.ensure(name, schema)
+                    self.catalog.ensure(name, schema, stage.side_key(name))
                 with bar(None, stage.name, progress) as pb:
                     rep = run_stage(self.catalog, stage, self.context.stage_context(), retry_failed=retry_failed,
                                     on_progress=pb.update,

@@ -331,6 +331,10 @@ SCRUB_RUNS = pa.schema([
     _f("cursor", pa.string()),               # the last check done: the next sampled scrub starts after it
 ])
 
+#: The column each table an import writes is merged on, declared its primary key when the table is made
+#: (``Catalog.ensure``); other tables declare theirs on their first keyed write.
+CORE_KEYS: dict[str, str] = {"media": "id", "sources": "key", "errors": "key"}
+
 CORE_TABLES: dict[str, pa.Schema] = {"media": MEDIA, "sources": SOURCES, "errors": ERRORS,
                                      "manual_tags": MANUAL_TAGS, "tag_thresholds": TAG_THRESHOLDS,
                                      "persons": PERSONS, "face_assignments": FACE_ASSIGNMENTS, "trash": TRASH,

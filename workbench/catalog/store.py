@@ -94,12 +94,19 @@ class Catalog:
                 self._seen |= names
                 return names
 
-    def ensure(self, name: str, schema: pa.Schema) -> None:
-        """Create the table empty with ``schema`` when it does not exist yet. One that exists is opened when first
-        used, not here: in a bucket, opening costs a few requests per table, and ``Library.open`` ensures two
-        dozen tables that one command mostly never touches (docs/benchmarks.md, object storage)."""
+    def ensure(self, name: str, schema: pa.Schema, key: str | None = None) -> None:
+        """Create the table empty with ``schema`` when it does not exist yet, with ``key`` (the column its writes
+        merge on) declared its primary key from the start (``PRIMARY_KEY_METADATA``), which spares its first write
+        the commit that declares it (``_declare_key``: a commit is ~8 requests in a bucket). One that exists is
+        opened when first used, not here: in a bucket, opening costs a few requests per table, and
+        ``Library.open`` ensures two dozen tables that one command mostly never touches (docs/benchmarks.md,
+        object storage)."""
         if name in self._tables or name in self._seen or name in self.table_names():   # a listing: one request
             return
+        if key is not None and key in schema.names and not schema.field(key).nullable:
+            field = schema.field(key)
+            schema = schema.set(schema.get_field_index(key), field.with_metadata(
+                {**(field.metadata or {}), PRIMARY_KEY_METADATA.encode(): b"true"}))
         self._tables[name] = self.db.create_table(name, schema=schema, exist_ok=True)
         self._seen.add(name)
 
