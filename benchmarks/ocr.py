@@ -73,6 +73,7 @@ VARIANTS = {  # name -> settings overrides of the defaults (the first: the defau
     "regions-u1.6": {"ocr_box_unclip_ratio": 1.6},
     "whole-noarena": {"ocr_look_max_area": 1.0, "ocr_memory_arena": False},
     "margin0.03": {"ocr_look_margin": 0.03},
+    "nocut": {"ocr_cut_line_passes": 0},  # lines a region's edge cuts are not followed past it
     "d1440": {"ocr_detect_size_px": 1440},
     "d1440-whole": {"ocr_detect_size_px": 1440, "ocr_look_max_area": 1.0},
     "nolook": {"ocr_first_look_px": 0},

@@ -173,6 +173,46 @@ def test_the_full_size_detector_sees_only_the_part_of_a_photo_where_the_look_saw
     assert model.text_regions(np.asarray(background(1440, 1080, seed=3))) == []
 
 
+def page_with_running_header(angle_deg: float = 6.0, header_bottom_px: int = 765) -> Image.Image:
+    """A 1500x2000 book page: a large heading and body text the cheap look sees, and above them a running header
+    in small print, turned a few degrees, that the look at 640 px is blind to (20 px letters there are ~6 px)."""
+    im = Image.new("RGB", (1500, 2000), (236, 232, 222))
+    d = ImageDraw.Draw(im)
+    d.text((200, 800), "Chapter", fill=(25, 25, 30), font=font(150))
+    for i, line in enumerate(("the harbour festival opens", "with a concert at the castle", "and a market by the river")):
+        d.text((200, 1050 + i * 80), line, fill=(25, 25, 30), font=font(48, bold=False))
+    header = Image.new("L", (900, 60), 0)
+    ImageDraw.Draw(header).text((10, 10), "quarterly almanac of the valley", fill=255, font=font(20, bold=False))
+    header = header.rotate(angle_deg, expand=True, resample=Image.Resampling.BICUBIC)
+    im.paste(Image.new("RGB", header.size, (50, 50, 55)), (180, header_bottom_px - header.size[1]), header)
+    return im
+
+
+def test_a_small_print_line_the_looks_part_cuts_is_read_whole_and_each_line_once(model):
+    """The full-size detector runs only where the look saw text, grown by a margin; a line of small print the
+    look cannot see may cross that part's edge (here the page's running header, whose left end dips into the
+    part around the heading). Its sliver inside reaches the edge, so the detector also looks past that edge,
+    and the line is read whole; the lines found twice (in the part and past its edge) are read once."""
+    from dataclasses import replace
+
+    from workbench.ocr.engine import OcrModel
+    im = page_with_running_header()
+    full = np.asarray(im)
+    preview = np.asarray(im.resize((1080, 1440), Image.Resampling.LANCZOS))
+    (x0, y0, x1, y1), = model.text_regions(preview)
+    assert 0.3 < y0 < 0.4     # the part starts below most of the header (drawn at 0.33-0.38 of the height)
+    lines = [t.text for t in model.predict(preview, lambda: full)]
+    assert "quarterly almanac of the valley" in lines
+    assert [t for t in lines if "Chapter" in t] == ["Chapter"]
+    assert len(lines) == 5
+    words = {w for t in lines for w in t.split()}
+    assert {"harbour", "concert", "castle", "market", "river"} <= words
+    # without looking past the part's edge only a fragment of the header is read
+    within = OcrModel(replace(Settings(), ocr_cut_line_passes=0)).load()
+    header = [t.text for t in within.predict(preview, lambda: full) if "quarterly" in t.text]
+    assert header and "valley" not in header[0]
+
+
 def test_the_detector_gets_the_input_rapidocr_would_give_it_from_an_rgb_picture(model):
     """The detector's input is built from the RGB picture in one float32 pass (no BGR copy of the picture, no
     float64): it must equal RapidOCR's own preprocessing of the BGR picture, for its shipped normalisation and

@@ -6,7 +6,8 @@ Stock ``RapidOCR()`` decodes the original, runs the detector on up to 2000 px (a
 a cheap look with the detector at ``ocr_first_look_px`` on the picture it is given (the preview); only a picture
 where that look finds a text-like region is detected at ``ocr_detect_size_px`` and its lines recognised, on the
 larger picture ``hires`` returns (the original) when there is one. The full-size detector, most of the time on a
-picture with text, sees only the parts where the look saw text (``text_regions``); the ONNX Runtime sessions
+picture with text, sees only the parts where the look saw text (``text_regions``), and past a part's edge where
+that edge cuts a line (``_detect_regions``); the ONNX Runtime sessions
 keep their memory arena and run simplified copies of the model files (``workbench.ocr.graph``: the same arithmetic
 with each layer's scale, bias and hard-swish passes folded away). Measured in ``benchmarks/ocr.py``
 (docs/benchmarks.md).
@@ -253,19 +254,90 @@ class OcrModel(Model):
     def _detect_regions(self, rgb: np.ndarray, regions: list[tuple[float, float, float, float]]) -> list[np.ndarray]:
         """Text boxes in ``rgb`` (its pixels) with the detector at ``ocr_detect_size_px`` run on ``regions``. They
         are cut from the picture resized as for one pass, on the model's 32 px grid, so a line gets nearly the
-        box a pass over the whole picture gives it."""
+        box a pass over the whole picture gives it.
+
+        A region's edge can cut a line: small print the look at ``ocr_first_look_px`` is blind to (a page's
+        running header beside the body text it saw) lies partly outside the region, and the detector finds only
+        the sliver inside, read as a fragment or not at all. A box that reaches an edge of its part that is not
+        the picture's edge is such a cut line: a band past that edge, ``ocr_look_margin`` of the picture's long
+        side deep and as long as the part's edge and that much more either side, is detected too (with the cut
+        boxes' inside part), up to ``ocr_cut_line_passes`` bands per picture; a band's own cut lines get bands
+        in turn. A cut box that a whole box found in a band covers is dropped (``_without_cut_duplicates``)."""
         s = self.settings
         h, w = rgb.shape[:2]
         small = self._resized(rgb, min(1.0, s.ocr_detect_size_px / max(h, w)))
         sh, sw = small.shape[:2]
         back = np.array([w / sw, h / sh], np.float32)
-        out = []
-        for fx0, fy0, fx1, fy1 in regions:
-            x0, y0 = int(fx0 * sw) // 32 * 32, int(fy0 * sh) // 32 * 32
-            x1, y1 = min(sw, -(-int(np.ceil(fx1 * sw)) // 32) * 32), min(sh, -(-int(np.ceil(fy1 * sh)) // 32) * 32)
+        reach = max(32, int(round(s.ocr_look_margin * max(sh, sw))))
+
+        def on_grid(x0: float, y0: float, x1: float, y1: float) -> tuple[int, int, int, int]:
+            return (max(0, int(x0) // 32 * 32), max(0, int(y0) // 32 * 32),
+                    min(sw, -(-int(np.ceil(x1)) // 32) * 32), min(sh, -(-int(np.ceil(y1)) // 32) * 32))
+
+        # (part, the side of it that lies inside a part detected before it: "" for a region)
+        todo = [(on_grid(fx0 * sw, fy0 * sh, fx1 * sw, fy1 * sh), "") for fx0, fy0, fx1, fy1 in regions]
+        found_all: list[tuple[np.ndarray, bool]] = []  # (box in ``small``'s pixels, cut by its part's edge)
+        extensions = 0
+        opposite = {"top": "bottom", "bottom": "top", "left": "right", "right": "left"}
+        while todo:
+            (x0, y0, x1, y1), inward = todo.pop(0)
             found, _ = self._detect_resized(small[y0:y1, x0:x1], 0.5)
-            out += [(b + np.array([x0, y0], np.float32)) * back for b in found]
-        return out
+            cut: dict[str, list[np.ndarray]] = {}
+            for b in found:
+                b = b + np.array([x0, y0], np.float32)
+                sides = [side for side, inner, touches in (
+                    ("top", y0 > 0, b[:, 1].min() <= y0 + 1), ("bottom", y1 < sh, b[:, 1].max() >= y1 - 2),
+                    ("left", x0 > 0, b[:, 0].min() <= x0 + 1), ("right", x1 < sw, b[:, 0].max() >= x1 - 2))
+                    if inner and touches]
+                if inward in sides:
+                    continue  # a line reaching back into the part this one extends: that part's pass has it
+                for side in sides:
+                    cut.setdefault(side, []).append(b)
+                found_all.append((b, bool(sides)))
+            for side, boxes in cut.items():
+                if extensions >= s.ocr_cut_line_passes:
+                    break
+                extensions += 1
+                (bx0, by0), (bx1, by1) = np.min([b.min(axis=0) for b in boxes], axis=0), \
+                    np.max([b.max(axis=0) for b in boxes], axis=0)
+                # past the edge by `reach`; back over the cut boxes' inside part (at most `reach`); along the
+                # edge over the whole part and `reach` either side (a tilted line leaves it far from where it
+                # was cut)
+                if side in ("top", "bottom"):
+                    ex0, ex1 = x0 - reach, x1 + reach
+                    ey0, ey1 = (y0 - reach, min(by1, y0 + reach)) if side == "top" else \
+                        (max(by0, y1 - reach), y1 + reach)
+                else:
+                    ey0, ey1 = y0 - reach, y1 + reach
+                    ex0, ex1 = (x0 - reach, min(bx1, x0 + reach)) if side == "left" else \
+                        (max(bx0, x1 - reach), x1 + reach)
+                todo.append((on_grid(ex0, ey0, ex1, ey1), opposite[side]))
+        boxes = self._without_cut_duplicates(found_all) if extensions else [b for b, _ in found_all]
+        return [b * back for b in boxes]
+
+    @staticmethod
+    def _without_cut_duplicates(found: list[tuple[np.ndarray, bool]]) -> list[np.ndarray]:
+        """The boxes of ``found`` with each line once: of two boxes that mostly cover each other (over half of
+        the smaller one's area, compared as polygons, so neighbouring tilted lines are not taken for one), the
+        one not cut by its part's edge is kept, else the larger."""
+        import cv2
+        kept: list[tuple[np.ndarray, bool, float]] = []
+        for b, cut in found:
+            area = float(cv2.contourArea(b))
+            lo, hi = b.min(axis=0), b.max(axis=0)
+            dup = None
+            for i, (k, kcut, karea) in enumerate(kept):
+                if (lo > k.max(axis=0)).any() or (hi < k.min(axis=0)).any():
+                    continue
+                inter = float(cv2.intersectConvexConvex(b, k)[0])
+                if inter > 0.5 * min(area, karea):
+                    dup = i
+                    break
+            if dup is None:
+                kept.append((b, cut, area))
+            elif (kept[dup][1], -kept[dup][2]) > (cut, -area):  # the new one is whole where the kept is cut, or larger
+                kept[dup] = (b, cut, area)
+        return [b for b, _, _ in kept]
 
     def _look(self, rgb: np.ndarray) -> np.ndarray | None:
         """The cheap look's text map (uint8, 1 where the detector at ``ocr_first_look_px`` saw text, any size),

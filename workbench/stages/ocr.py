@@ -45,7 +45,7 @@ class OcrStage(Stage):
         from workbench.ocr.engine import model_id
         s = self.settings
         look = f"l{s.ocr_first_look_px}t{s.ocr_first_look_box_thresh:g}" if s.ocr_first_look_px else "l0"
-        parts = (f"-a{s.ocr_look_max_area:g}m{s.ocr_look_margin:g}t{s.ocr_look_map_thresh:g}"
+        parts = (f"-a{s.ocr_look_max_area:g}m{s.ocr_look_margin:g}t{s.ocr_look_map_thresh:g}x{s.ocr_cut_line_passes}"
                  if s.ocr_first_look_px and s.ocr_look_max_area < 1 else "")
         return (f"{model_id(s)}-d{s.ocr_detect_size_px}-{look}{parts}-u{s.ocr_box_unclip_ratio:g}-r{s.ocr_read_size_px}"
                 f"-c{s.ocr_min_confidence:g}{'-cls' if s.ocr_angle_classifier else ''}-v1")
