@@ -20,6 +20,9 @@ Goal (issue 20): measure the build with 1 and 2 workers here; scaling 1 -> 2 wor
 Examples
   .venv/bin/python benchmarks/ray_index.py                          # 1,000,000 x 512 float32 (2 GB)
   .venv/bin/python benchmarks/ray_index.py --rows 200000 --rounds 1 --workdir /tmp/wb-ray-index --keep
+  # an existing table (search_10m.py's 10M rows), on shallow clones, with that index's 256 partitions:
+  .venv/bin/python benchmarks/ray_index.py --dataset /work/helpers/search10m/w/db/emb.lance --partitions 256 \
+      --variants ray1,ray2 --workdir /tmp/wb-ray-index-10m
 """
 from __future__ import annotations
 
@@ -92,14 +95,15 @@ class TreeRSS(threading.Thread):
             self.stop.wait(0.2)
 
 
-def phase(variant: str, data: str, work: str) -> dict:
+def phase(variant: str, data: str, work: str, partitions: str = "0", column: str = "vector") -> dict:
     import lance
 
     from workbench.semantic.vector_index import DISTANCE_TYPE, num_partitions_for, num_sub_vectors_for
     workers = VARIANTS[variant]
     ds = lance.dataset(data)
     rows = ds.count_rows()
-    params = {"num_partitions": num_partitions_for(rows), "num_sub_vectors": num_sub_vectors_for(DIM)}
+    dim = ds.schema.field(column).type.list_size
+    params = {"num_partitions": int(partitions) or num_partitions_for(rows), "num_sub_vectors": num_sub_vectors_for(dim)}
     head = None
     if workers:
         from workbench.stages.engines import LocalHead
@@ -112,10 +116,10 @@ def phase(variant: str, data: str, work: str) -> dict:
     t = time.perf_counter()
     if workers:
         import lance_ray
-        out = lance_ray.create_index(data, "vector", "IVF_PQ", name="vector_idx", num_workers=workers,
+        out = lance_ray.create_index(data, column, "IVF_PQ", name="vector_idx", num_workers=workers,
                                      metric=DISTANCE_TYPE, **params)
     else:
-        ds.create_index("vector", "IVF_PQ", name="vector_idx", metric=DISTANCE_TYPE, replace=True, **params)
+        ds.create_index(column, "IVF_PQ", name="vector_idx", metric=DISTANCE_TYPE, replace=True, **params)
         out = lance.dataset(data)
     seconds = time.perf_counter() - t
     load_after = os.getloadavg()[0]
@@ -140,7 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--phase", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--dataset", type=Path, default=None,
+                    help="build on this existing Lance dataset instead of generated vectors: each run builds on a "
+                         "fresh shallow clone of its newest version (metadata only; the dataset is never written), "
+                         "removed after the run")
+    ap.add_argument("--column", default="vector", help="the vector column (with --dataset)")
+    ap.add_argument("--partitions", type=int, default=0,
+                    help="IVF partitions (default: the library's rule, num_partitions_for(rows))")
+    ap.add_argument("--phase", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.phase:
         print("RESULT " + json.dumps(phase(*args.phase)), flush=True)
@@ -150,13 +161,23 @@ def main(argv: list[str] | None = None) -> int:
     variants = args.variants.split(",")
     data = work / f"vectors-{args.rows}.lance"
     try:
-        make_data(data, args.rows, args.fragment_rows)
+        if args.dataset is None:
+            make_data(data, args.rows, args.fragment_rows)
         runs: dict[str, list[dict]] = {v: [] for v in variants}
         for r in range(args.rounds):
             for v in variants[r % len(variants):] + variants[: r % len(variants)]:
-                out = subprocess.run([sys.executable, __file__, "--phase", v, str(data), str(work)],
+                if args.dataset is not None:
+                    import lance
+                    data = work / f"clone-{v}-{r}.lance"
+                    shutil.rmtree(data, ignore_errors=True)
+                    src = lance.dataset(str(args.dataset))
+                    src.shallow_clone(str(data), src.version)
+                out = subprocess.run([sys.executable, __file__, "--phase", v, str(data), str(work),
+                                      str(args.partitions), args.column],
                                      capture_output=True, text=True,
                                      env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+                if args.dataset is not None:
+                    shutil.rmtree(data, ignore_errors=True)       # the clone and its index files
                 line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
                 if out.returncode != 0 or line is None:
                     print(out.stdout[-2000:], out.stderr[-4000:], file=sys.stderr)
@@ -167,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"({res['fragments_indexed']}/{res['fragments']} fragments indexed, {res['params']}; load "
                       f"{res['load_before']:.2f} -> {res['load_after']:.2f})", flush=True)
         med = {v: statistics.median(x["seconds"] for x in runs[v]) for v in variants}
-        print(f"\nIVF-PQ build over {args.rows} x {DIM} float32, median seconds: "
+        print(f"\nIVF-PQ build over {runs[variants[0]][0]['rows']} vectors, median seconds: "
               + ", ".join(f"{v} {s:.1f}" for v, s in med.items()))
         if "ray1" in med and "ray2" in med:
             print(f"  ray1 / ray2 = {med['ray1'] / med['ray2']:.2f}x (scaling 1 -> 2 workers)")
