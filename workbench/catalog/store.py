@@ -40,9 +40,10 @@ COMMIT_RETRIES = 8
 PRIMARY_KEY_METADATA = "lance-schema:unenforced-primary-key"
 
 
-def _retrying(write: Any, remote: str | None = None) -> Any:
+def _retrying(write: Any, remote: str | None = None, tbl: Any = None) -> Any:
     """``write()``, tried again after a short random pause when another process committed first. For a catalog in
-    a bucket (``remote``), the store's failures become one-line errors (``storage.errors.object_store_errors``)."""
+    a bucket (``remote``), the store's failures become one-line errors (``storage.errors.object_store_errors``),
+    and the table handle ``tbl`` is brought to the newest version before trying again (``Catalog.table``)."""
     with object_store_errors(remote):
         for attempt in range(COMMIT_RETRIES):
             try:
@@ -51,6 +52,8 @@ def _retrying(write: Any, remote: str | None = None) -> Any:
                 if "commit conflict" not in str(e).lower() or attempt == COMMIT_RETRIES - 1:
                     raise
                 time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+                if remote is not None and tbl is not None:
+                    tbl.checkout_latest()
     return None
 
 
@@ -69,8 +72,12 @@ class Catalog:
         self.uri = uri or str(self.folder)
         self._remote = self.uri if "://" in self.uri else None     # a catalog in a bucket: see _retrying
         # Check for newer table versions on every read: a long-lived reader (a dashboard, the gallery, a notebook)
-        # must see what the CLI or another process committed since it opened the table.
-        self.db = lancedb.connect(self.uri, read_consistency_interval=timedelta(0), storage_options=storage_options)
+        # must see what the CLI or another process committed since it opened the table. LanceDB does that before
+        # each of its calls, which for a catalog in a bucket is a listing of ``_versions/`` each, six per keyed merge
+        # before it writes anything; there the handle is instead brought up to date once per operation of this
+        # class (``table``), which sees the same commits (docs/benchmarks.md, object storage).
+        interval = None if self._remote else timedelta(0)
+        self.db = lancedb.connect(self.uri, read_consistency_interval=interval, storage_options=storage_options)
         self._tables: dict[str, Any] = {}
         self._written: set[str] = set()   # tables this object wrote since its last ``compact``
         self._seen: set[str] = set()      # tables known to exist (never dropped), so ``ensure`` lists once
@@ -111,9 +118,13 @@ class Catalog:
         self._seen.add(name)
 
     def table(self, name: str) -> Any:
-        if name not in self._tables:
-            with object_store_errors(self._remote):
+        """The table's handle at its newest version (every call on a catalog in a bucket asks for it: one listing;
+        elsewhere LanceDB checks on each of its own calls)."""
+        with object_store_errors(self._remote):
+            if name not in self._tables:
                 self._tables[name] = self.db.open_table(name)
+            elif self._remote is not None:
+                self._tables[name].checkout_latest()
         return self._tables[name]
 
     def has(self, name: str) -> bool:
@@ -146,11 +157,10 @@ class Catalog:
             data = pa.Table.from_pylist(list(dedup.values()), schema=schema)
         return data
 
-    def _declare_key(self, name: str, key: str) -> pa.Schema:
+    def _declare_key(self, name: str, key: str, tbl: Any) -> pa.Schema:
         """The table's schema, once ``key`` is declared its primary key (``PRIMARY_KEY_METADATA``; once per table
         and process, a metadata-only commit the first time): concurrent keyed merges then cannot both insert the
         same new key. A table that declares another key, or whose key may be null, is left as it is."""
-        tbl = self.table(name)
         with object_store_errors(self._remote):
             schema = tbl.schema
         if name in self._keyed:
@@ -159,10 +169,12 @@ class Catalog:
         if not declared and key in schema.names and not schema.field(key).nullable:
             try:
                 _retrying(lambda: tbl.to_lance().update_field_metadata({key: {PRIMARY_KEY_METADATA: "true"}}),
-                          self._remote)
+                          self._remote, tbl)
             except (RuntimeError, OSError, ValueError):
                 pass        # another process declared it first (a conflict): the next check sees it
             with object_store_errors(self._remote):
+                if self._remote is not None:     # committed through Lance, past the handle: look again
+                    tbl.checkout_latest()
                 schema = tbl.schema
         self._keyed.add(name)
         return schema
@@ -171,27 +183,27 @@ class Catalog:
         """Insert rows whose ``key`` is not in the table yet; existing rows are left exactly as they were, also
         when another process inserts the same keys at the same moment (``_declare_key``)."""
         tbl = self.table(name)
-        data = self._as_table(rows, self._declare_key(name, key), key)
+        data = self._as_table(rows, self._declare_key(name, key, tbl), key)
         if data.num_rows == 0:
             return 0
         res = _retrying(lambda: tbl.merge_insert(key).when_not_matched_insert_all().execute(
-            data, on_bad_vectors=NULL_VECTORS), self._remote)
+            data, on_bad_vectors=NULL_VECTORS), self._remote, tbl)
         self._written.add(name)
         return int(getattr(res, "num_inserted_rows", data.num_rows))
 
     def upsert(self, name: str, rows: Sequence[dict] | pa.Table, key: str) -> None:
         """Insert or replace rows by ``key``."""
         tbl = self.table(name)
-        data = self._as_table(rows, self._declare_key(name, key), key)
+        data = self._as_table(rows, self._declare_key(name, key, tbl), key)
         if data.num_rows:
             _retrying(lambda: tbl.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(
-                data, on_bad_vectors=NULL_VECTORS), self._remote)
+                data, on_bad_vectors=NULL_VECTORS), self._remote, tbl)
             self._written.add(name)
 
     def delete(self, name: str, where: Where) -> None:
         sql = render(where) or "true"
         tbl = self.table(name)
-        _retrying(lambda: tbl.delete(sql), self._remote)
+        _retrying(lambda: tbl.delete(sql), self._remote, tbl)
         self._written.add(name)
 
     def delete_matching(self, name: str, where: Where) -> int:
@@ -205,7 +217,7 @@ class Catalog:
     def update(self, name: str, where: Where, values: dict[str, Any]) -> None:
         sql = render(where)
         tbl = self.table(name)
-        _retrying(lambda: tbl.update(where=sql, values=values), self._remote)
+        _retrying(lambda: tbl.update(where=sql, values=values), self._remote, tbl)
         self._written.add(name)
 
     # -- reads ----------------------------------------------------------------------------------------------
@@ -231,7 +243,8 @@ class Catalog:
     def count(self, name: str, where: Where | None = None) -> int:
         where = render(where)
         with object_store_errors(self._remote):
-            return int(self.table(name).count_rows(where) if where else self.table(name).count_rows())
+            tbl = self.table(name)
+            return int(tbl.count_rows(where) if where else tbl.count_rows())
 
     def existing_keys(self, name: str, column: str, values: Iterable[str]) -> set[str]:
         """Which of ``values`` are present in ``column`` (chunked, so large batches stay cheap)."""
@@ -272,7 +285,7 @@ class Catalog:
         def create_if_missing() -> None:     # looked at again after a lost race: the winner may have built it
             if f"{column}_idx" not in {ix.name for ix in tbl.list_indices()} and tbl.count_rows():
                 tbl.create_index(column, config=FTS(with_position=False))
-        _retrying(create_if_missing, self._remote)
+        _retrying(create_if_missing, self._remote, tbl)
 
     def compact(self, only: Iterable[str] | None = None) -> None:
         """Merge the small fragments many commits leave behind and refresh indexes. A catalog in a bucket only
