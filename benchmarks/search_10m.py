@@ -578,9 +578,10 @@ class RssSampler:
         return {**self.peak, "VmHWM": rss_split_gib()["VmHWM"]}
 
 
-def phase_wholesnapshot(workdir: Path) -> dict:
+def phase_wholesnapshot(workdir: Path, rewrite: bool = False) -> dict:
     """The library's date-sorted snapshot of the whole table, written by the library's writer entry
-    (``filtered_exact.refresh_snapshot``) under ``$W/search`` (a library's ``derived/search``)."""
+    (``filtered_exact.refresh_snapshot``) under ``$W/search`` (a library's ``derived/search``); ``rewrite``:
+    write it again even if the current one is fresh (``write_snapshot``, the call refresh makes)."""
     from workbench.semantic import filtered_exact as fx
 
     table = open_table(workdir)
@@ -588,7 +589,10 @@ def phase_wholesnapshot(workdir: Path) -> dict:
     l0 = load1()
     sampler = RssSampler()
     t0 = time.perf_counter()
-    action = fx.refresh_snapshot(table, root, "")
+    if rewrite:
+        action = "written" if fx.write_snapshot(table, root, "") else "none"
+    else:
+        action = fx.refresh_snapshot(table, root, "")
     write_s = time.perf_counter() - t0
     rss = sampler.stop()
     snap = fx.load_snapshot(root, table.name, "")
@@ -686,6 +690,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="query phase: the date-sorted snapshot windows are routed to (whole: the library's "
                     "whole-table one from --phase wholesnapshot; 2019: the 2019 rows only, --phase snapshot); "
                     "two: each series once per snapshot, alternating")
+    ap.add_argument("--rewrite", action="store_true", help="--phase wholesnapshot: write it even if fresh")
     args = ap.parse_args(argv)
     from workbench.semantic import vector_index as vi
     for item in args.set:
@@ -719,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.phase == "snapshot":
         save_state(workdir, "snapshot", phase_snapshot(workdir, args.warmup, args.max_queries))
     elif args.phase == "wholesnapshot":
-        save_state(workdir, "wholesnapshot", phase_wholesnapshot(workdir))
+        save_state(workdir, "wholesnapshot", phase_wholesnapshot(workdir, args.rewrite))
     elif args.phase == "scanab":
         save_state(workdir, "scanab", phase_scanab(workdir))
     elif args.phase == "truth":

@@ -290,21 +290,27 @@ def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str
         for batch in frag.to_batches(columns=[vector_column], filter=cond, with_row_id=True,
                                      batch_size=batch_rows, batch_readahead=WRITE_READAHEAD_BATCHES):
             col = batch.column(vector_column)
-            valid = col.is_valid().to_numpy(zero_copy_only=False)
-            if not valid.any():
+            rid = batch.column("_rowid").to_numpy().astype(np.int64)
+            if col.null_count:
+                valid = col.is_valid()
+                col, rid = col.filter(valid), rid[valid.to_numpy(zero_copy_only=False)]
+            if len(rid) == 0:
                 continue
-            rid = batch.column("_rowid").to_numpy().astype(np.int64)[valid]
-            x = _unit_vectors(pa.chunked_array([col.filter(pa.array(valid))]), dim)
+            x = _unit_vectors(pa.chunked_array([col]), dim)       # the batch's one float32 copy
             j = np.searchsorted(sorted_rids, rid)
             ok = (j < counted) & (sorted_rids[np.minimum(j, counted - 1)] == rid)   # rows pass 1 counted
-            slots, x = slot_of[j[ok]], x[ok]
+            if not ok.all():
+                x = x[ok]
+            slots = slot_of[j[ok]]
             if scale is None:
                 scale = (np.maximum(np.abs(x).max(axis=0), 1e-6) * 1.25 / 127.0).astype(np.float32)
-            codes[slots] = np.clip(np.rint(x / scale), -127, 127).astype(np.int8)
             if vectors is not None:
                 vectors[slots] = x
+            np.multiply(x, 1.0 / scale, out=x)                     # quantised in place
+            np.clip(np.rint(x, out=x), -127, 127, out=x)
+            codes[slots] = x.astype(np.int8)
             filled[slots] = True
-        _release_pages(codes, vectors)
+            _release_pages(codes, vectors)      # a batch's rows land all over the file: unmap them each time
     if scale is None:
         shutil.rmtree(tmp, ignore_errors=True)
         return None
