@@ -21,7 +21,8 @@ What it does
      and the picture detected and read once the look saw text (orig: the original decoded upright at >= 2000
      px, what the stage does; preview: the 1440 px WebP preview); unsimplified runs the model files as shipped
      (``ocr_simplify_models`` off; the default runs workbench/ocr/graph.py's folded copies); 2threads gives
-     one picture both cores, as stock does (the stage instead runs a one-thread worker per core).
+     one picture both cores, as stock does (the stage instead runs a one-thread worker per core); nocut does
+     not follow a line past the edge of the part of the picture the detector sees (``ocr_cut_line_passes`` 0).
   5. Recall: each variant's lines (first round) go into a LanceDB table with the same full-text index the
      stage uses; a word counts when a search for it ranks its picture in the top 3. Absent words (vocabulary
      words drawn nowhere) must return nothing. For the default settings the same is checked end to end through
@@ -34,7 +35,9 @@ Example
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -205,6 +208,7 @@ def main() -> None:
     from workbench.stages.ocr import rgb_array
 
     tmp = Path(tempfile.mkdtemp(prefix="ocr-bench-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the library, generated pictures and indexes (~30 MB) go at exit
     items = [it for it in pictures(corpus, tmp / "generated") if it["has_text"] or not args.text_only]
     lib = Library.create(tmp / "lib")
     lib.import_files([it["path"] for it in items], progress=False)
