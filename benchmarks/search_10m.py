@@ -36,11 +36,10 @@ What it does (each phase runs in its own process, so its peak RSS is its own)
 
 Goal (issue 20): p50 under 50 ms at recall@10 >= 0.95, plain and date-filtered, in under 8 GiB RSS.
 
-  5. snapshot (--phase snapshot): a whole-table snapshot at 10M is a second float32 copy (20 GB) plus int8
-     codes (5 GB), more than this disk holds, and write_snapshot() holds the rows in memory, so this writes a
-     snapshot of the 10% window's rows (2019): the 1% and 10% windows lie inside it, and their slices are the
-     same rows a whole-table snapshot would scan, so the per-query work is the same. The query phase uses it
-     for those two windows; this phase also times the 1% window alone.
+  5. snapshot (--phase snapshot; the earlier stand-in, before phase 6): a snapshot of the 10% window's rows
+     (2019) only, with its float32 copy: the 1% and 10% windows lie inside it, and their slices are the same
+     rows a whole-table snapshot scans. The query phase uses it with --snapshot 2019; this phase also times
+     the 1% window alone.
 
   6. wholesnapshot (--phase wholesnapshot): the library's own snapshot of the whole table, written the way
      its writer does (filtered_exact.refresh_snapshot(table, $W/search, "") = derived/search of a library):
