@@ -177,12 +177,13 @@ def test_refresh_writes_when_missing_or_far_behind_and_not_otherwise(copy):
     assert fx.load_snapshot(root / "snap", "emb", WHERE).rows == 3059
 
 
-def test_frame_tables_return_each_hit_with_its_frame_time(tmp_path):
+@pytest.mark.parametrize("copy_vectors", [True, False], ids=["float32 copy", "row addresses"])
+def test_frame_tables_return_each_hit_with_its_frame_time(tmp_path, copy_vectors):
     rng = np.random.default_rng(8)
     x = Clusters().sample(rng, 400)
     data = rows(x, 0, rng, CREATED0).append_column("t_s", pa.array(np.arange(400) * 0.5))
     table = lancedb.connect(tmp_path / "db").create_table("frames", data)
-    fx.write_snapshot(table, tmp_path / "snap", WHERE)
+    fx.write_snapshot(table, tmp_path / "snap", WHERE, store_vectors=copy_vectors)
     q = queries(x, 1)[0]
     res = fx.filtered_search(table, tmp_path / "snap", WHERE, q, 5, since_us=T0, until_us=T0 + SPAN_US)
     assert list(res["t_s"]) == [i * 0.5 for i in got(res)]
