@@ -6,8 +6,9 @@ Why it is built this way:
   killed import never leaves half an original. A failed multipart upload is aborted at once; one left by a killed
   process is invisible and is aborted by ``clean_tmp`` once older than ``s3_stale_upload_hours``.
 - ``put_addressed`` needs the content's sha256 before it knows the key. A local file (what import reads) is hashed
-  in a first pass, then streamed up in ``s3_part_size_bytes`` parts: never whole in RAM, and content the bucket
-  already holds is not uploaded again. A stream that cannot be rewound is spooled to the local cache folder first.
+  in a first pass, then streamed up in ``s3_part_size_bytes`` parts: never whole in RAM. A file of one part is one
+  conditional PUT (the server refuses it when it holds that content); a bigger one is not uploaded again when a
+  HEAD finds it. A stream that cannot be rewound is spooled to the local cache folder first.
 - Write-once keys use a conditional put (``If-None-Match: *``, supported by AWS S3 since 2024, MinIO, and moto's
   server): two writers of the same content end with one object and the loser learns it did not write. A server
   that rejects the header gets a check-then-put instead (harmless for content-addressed keys: same bytes).
