@@ -268,7 +268,7 @@ class OcrModel(Model):
         small = self._resized(rgb, min(1.0, s.ocr_detect_size_px / max(h, w)))
         sh, sw = small.shape[:2]
         back = np.array([w / sw, h / sh], np.float32)
-        reach = max(32, int(round(s.ocr_look_margin * max(sh, sw))))
+        reach = max(32, round(s.ocr_look_margin * max(sh, sw)))
 
         def on_grid(x0: float, y0: float, x1: float, y1: float) -> tuple[int, int, int, int]:
             return (max(0, int(x0) // 32 * 32), max(0, int(y0) // 32 * 32),
