@@ -168,7 +168,7 @@ class Settings:
     # header) is followed: a band past that edge, ocr_look_margin deep, is detected too, at most this many bands
     # per picture (0: never; the bound keeps a page of tilted small print from costing a pass per line). Measured
     # in benchmarks/ocr.py (docs/benchmarks.md, OCR sixth pass): 2 of the 10 pictures with text get one band
-    # each, the book's header line is read (recall 0.968 -> 0.984), CPU per picture with text unchanged (-1%).
+    # each, the book's header line is read (recall 0.968 -> 0.984), CPU per picture with text +3 to +7%.
     ocr_cut_line_passes: int = 4
     # How far a detected line's box is grown around the detector's text core (PP-OCR's unclip ratio, 1.6 in
     # RapidOCR). Lines detected in parts of the picture get boxes a few pixels tighter, and the recogniser then
