@@ -83,6 +83,10 @@ version, ~100 MB of float32 at 512-d); beyond that the snapshot counts as stale 
 WRITE_CHUNK_ROWS = 65_536
 """Rows read, normalised, quantised and written at a time by :func:`write_snapshot` (128 MiB of 512-d float32)."""
 
+SCALE_SAMPLE_ROWS = 65_536
+"""The int8 step per dimension is taken from this many rows spread over a larger view (one random read each:
+~2 s at 10M) rather than from all of them, which would take a third pass over the vectors."""
+
 WRITE_READAHEAD_BATCHES = 2
 """Batches Lance reads ahead while the writer quantises one (its default, 16, holds 2 GiB of 512-d vectors)."""
 
@@ -98,7 +102,7 @@ docs/benchmarks.md "The library's whole-table snapshot at ten million"): the alt
 copy of the codes, scanning the re-rank store's codes through a date-sorted permutation, scanned the 10%
 window's 999k rows in 511 ms p50 against 33 ms for the snapshot's own contiguous codes (15x: each row is a
 random 512-byte read; alternating rounds, load 6-7; 334 / 24 ms for 1.2M rows ad hoc at load 3), so the
-snapshot keeps its own date-sorted codes (4.9 GiB at 10M, written in 206-368 s, writer peak RSS 3.3 GiB)."""
+snapshot keeps its own date-sorted codes (4.9 GiB at 10M, written in 127-368 s by load, writer peak RSS 3.3 GiB)."""
 
 TABLE_RERANK_FACTOR = 4
 """Without the float32 copy, re-score the best ``k * TABLE_RERANK_FACTOR`` int8 candidates (40 for k=10)
@@ -225,6 +229,26 @@ def _release_pages(*arrays) -> None:
             mm.madvise(mmap.MADV_DONTNEED)
 
 
+def _code_scale(ds, sorted_rids: np.ndarray, vector_column: str, dim: int) -> np.ndarray:
+    """Per-dimension int8 step: exact over all rows when they fit in :data:`SCALE_SAMPLE_ROWS`, else from that
+    many rows evenly spread over the view (by row address, so over every fragment) with a 1.25 margin."""
+    import pyarrow as pa
+
+    n = len(sorted_rids)
+    sample = sorted_rids if n <= SCALE_SAMPLE_ROWS else sorted_rids[
+        np.linspace(0, n - 1, SCALE_SAMPLE_ROWS).astype(np.int64)]
+    absmax = np.zeros(dim, np.float32)
+    for start in range(0, len(sample), WRITE_CHUNK_ROWS):
+        col = ds._take_rows(sample[start:start + WRITE_CHUNK_ROWS].tolist(), columns=[vector_column]).column(0)
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if col.null_count:
+            col = col.filter(col.is_valid())
+        if len(col):
+            np.maximum(absmax, np.abs(_unit_vectors(pa.chunked_array([col]), dim)).max(axis=0), out=absmax)
+    margin = 1.0 if n <= SCALE_SAMPLE_ROWS else 1.25
+    return (np.maximum(absmax, 1e-6) * margin / 127.0).astype(np.float32)
+
+
 def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str = "vector",
                    store_vectors: bool | None = None, batch_rows: int = WRITE_CHUNK_ROWS) -> Path | None:
     """Write a fresh snapshot of ``table``'s rows matching ``where`` (with a vector and a capture date) and
@@ -234,7 +258,8 @@ def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str
     address, frame time) and sorts them in memory (~50 bytes a row: 0.5 GiB at 10M); pass 2 reads the vectors
     fragment by fragment, ``batch_rows`` at a time, and writes each batch's codes (and float32 rows when
     ``store_vectors``; default: views of at most :data:`VECTOR_COPY_MAX_ROWS` rows) to their date-sorted
-    places in memory-mapped files. The int8 step per dimension comes from the first batch with a 1.25 margin
+    places in memory-mapped files. The int8 step per dimension is the largest value of all rows for views of
+    at most :data:`SCALE_SAMPLE_ROWS` rows, else of that many rows spread over the view with a 1.25 margin
     (values beyond it are clipped; the exact re-rank repairs the order), as in the re-rank store.
 
     Readers that still map an older snapshot keep reading it (an unlinked file stays valid on POSIX). Call
@@ -285,7 +310,7 @@ def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str
     vectors = (np.lib.format.open_memmap(tmp / "vectors.npy", "w+", np.float32, (counted, dim))
                if store_vectors else None)
     filled = np.zeros(counted, bool)            # sorted places that got a vector
-    scale = None
+    scale = _code_scale(ds, sorted_rids, vector_column, dim)
     fragments: dict[int, int] = {}
     for frag in ds.get_fragments():
         fragments[int(frag.fragment_id)] = int(frag.metadata.physical_rows)
@@ -304,8 +329,6 @@ def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str
             if not ok.all():
                 x = x[ok]
             slots = slot_of[j[ok]]
-            if scale is None:
-                scale = (np.maximum(np.abs(x).max(axis=0), 1e-6) * 1.25 / 127.0).astype(np.float32)
             if vectors is not None:
                 vectors[slots] = x
             np.multiply(x, 1.0 / scale, out=x)                     # quantised in place
@@ -313,10 +336,10 @@ def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str
             codes[slots] = x.astype(np.int8)
             filled[slots] = True
             _release_pages(codes, vectors)      # a batch's rows land all over the file: unmap them each time
-    if scale is None:
+    rows = int(filled.sum())
+    if rows == 0:
         shutil.rmtree(tmp, ignore_errors=True)
         return None
-    rows = int(filled.sum())
     if rows < counted:                          # rows without a vector: close the gaps, in place, forward
         dst = 0
         for start in range(0, counted, batch_rows):
@@ -326,6 +349,7 @@ def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str
             if vectors is not None:
                 vectors[dst:dst + n] = vectors[start:start + batch_rows][m]
             dst += n
+            _release_pages(codes, vectors)
     for arr in (codes, vectors):
         if arr is not None:
             arr.flush()
