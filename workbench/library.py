@@ -93,6 +93,14 @@ class Library:
     def __repr__(self) -> str:
         return f"Library({self.location!r})"
 
+    @staticmethod
+    def start_workers_server(hide_env: tuple[str, ...] = ()) -> None:
+        """Start the process this process's worker processes fork from now, without the environment variables
+        in ``hide_env``: a server calls it before it puts a secret in its environment, so workers that decode
+        what strangers send never hold it (``workbench.parallel.start_forkserver``; one thread only)."""
+        from workbench.parallel import start_forkserver
+        start_forkserver(hide_env)
+
     # -- import and processing ------------------------------------------------------------------------------
     import_files = forward("processing", "import_files")
 

@@ -242,8 +242,8 @@ def serve(library_root: Path, *, port: int = DEFAULT_PORT, address: str = "127.0
     # now, before the link-signing secret enters this environment and without the passphrase or cloud keys: a
     # decoder exploit there can neither forge media links nor unlock the library. (The check reads staged files
     # on local disk only.)
-    from workbench.parallel import start_forkserver
-    start_forkserver(hide_env=WORKER_HIDDEN_ENV)
+    from workbench.library import Library
+    Library.start_workers_server(hide_env=WORKER_HIDDEN_ENV)
     os.environ["WORKBENCH_LIBRARY"] = str(library_root)
     os.environ[SECRET_ENV] = new_secret()
     os.environ[ALLOWED_HOSTS_ENV] = ",".join(allow_hosts)
