@@ -22,7 +22,9 @@ What it does
      px, what the stage does; preview: the 1440 px WebP preview); unsimplified runs the model files as shipped
      (``ocr_simplify_models`` off; the default runs workbench/ocr/graph.py's folded copies); 2threads gives
      one picture both cores, as stock does (the stage instead runs a one-thread worker per core); nocut does
-     not follow a line past the edge of the part of the picture the detector sees (``ocr_cut_line_passes`` 0).
+     not follow a line past the edge of the part of the picture the detector sees (``ocr_cut_line_passes`` 0);
+     noreread reads a line with a typical misread ("re/ease") once (``ocr_reread_pattern`` ""), not again from
+     a tighter box; reread0.85 also reads again every line read with a confidence below 0.85.
   5. Recall: each variant's lines (first round) go into a LanceDB table with the same full-text index the
      stage uses; a word counts when a search for it ranks its picture in the top 3. Absent words (vocabulary
      words drawn nowhere) must return nothing. For the default settings the same is checked end to end through
@@ -77,6 +79,8 @@ VARIANTS = {  # name -> settings overrides of the defaults (the first: the defau
     "whole-noarena": {"ocr_look_max_area": 1.0, "ocr_memory_arena": False},
     "margin0.03": {"ocr_look_margin": 0.03},
     "nocut": {"ocr_cut_line_passes": 0},  # lines a region's edge cuts are not followed past it
+    "noreread": {"ocr_reread_pattern": ""},  # a line like "re/ease" is not read again from a tighter box
+    "reread0.85": {"ocr_reread_below": 0.85},  # nor is every line read with a confidence below 0.85
     "d1440": {"ocr_detect_size_px": 1440},
     "d1440-whole": {"ocr_detect_size_px": 1440, "ocr_look_max_area": 1.0},
     "nolook": {"ocr_first_look_px": 0},

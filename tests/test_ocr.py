@@ -214,6 +214,67 @@ def test_a_small_print_line_the_looks_part_cuts_is_read_whole_and_each_line_once
     assert header and "valley" not in header[0]
 
 
+def test_a_line_with_a_typical_misread_is_read_again_from_a_tighter_box_and_a_sure_line_once():
+    """Which box a line gets can flip a letter (a handwritten "l" read as "/" once its box grows by a few pixels),
+    so a line whose text matches ``ocr_reread_pattern`` ("/" between two letters), or, when it is set, whose
+    confidence is below ``ocr_reread_below``, is read a second time from its box shrunk by ``ocr_reread_shrink``
+    of its height, and the surer of the two readings is kept. Any other line goes through the recogniser once."""
+    from dataclasses import replace
+
+    from workbench.ocr.engine import OcrModel
+    im, _ = with_text(1600, 1200, "PARKING GARAGE", (300, 500), seed=11)
+    d = ImageDraw.Draw(im)
+    d.text((320, 800), "Il1| O0o rnm", fill=(40, 40, 40), font=font(34, bold=False))  # read unsure, no "/"
+    d.text((320, 950), "cash/card", fill=(40, 40, 40), font=font(34, bold=False))
+    rgb = np.asarray(im)
+
+    def reads(**settings: object) -> tuple[list, list[int]]:
+        """The lines, and how many crops each call of the recogniser got."""
+        m = OcrModel(replace(Settings(), **settings)).load()
+        rec, calls = m._ocr.text_rec, []
+
+        def counted(crops, *a, **k):
+            calls.append(len(crops))
+            return rec(crops, *a, **k)
+        m._ocr.text_rec = counted
+        return m.predict(rgb), calls
+
+    once, calls = reads(ocr_reread_pattern="")
+    assert calls == [3]
+    texts = [t.text for t in once]
+    assert texts[0] == "PARKING GARAGE" and texts[2] == "cash/card"
+    assert once[0].confidence > 0.9 and once[1].confidence < 0.85
+    default, calls = reads()
+    assert calls == [3, 1]  # only "cash/card" again
+    assert [t.text for t in default] == texts
+    _, calls = reads(ocr_reread_below=0.85)
+    assert calls == [3, 2]  # and the unsure line
+    # every line unsure: each is read twice, and no reading is less sure than the single one
+    every, calls = reads(ocr_reread_below=1.01)
+    assert calls == [3, 3]
+    assert [t.box for t in every] == [t.box for t in once]
+    assert all(a.confidence >= b.confidence for a, b in zip(every, once))
+    # the tighter box: each side moved in by half the fraction of the line's height
+    box = np.array([[10, 20], [110, 20], [110, 60], [10, 60]], np.float32)
+    assert OcrModel.shrunk_box(box, 0.1).tolist() == [[12, 22], [108, 22], [108, 58], [12, 58]]
+
+
+@pytest.mark.skipif(not (Path(os.environ.get("WORKBENCH_CORPUS", "/nonexistent"))
+                         / "peer/immich-test-assets/albums/text/handwritten-notes.jpg").exists(),
+                    reason="needs WORKBENCH_CORPUS")
+def test_the_handwritten_release_on_the_notes_is_found_by_search(tmp_path):
+    """The corpus's handwritten notes: the first "release" is read "-re/ease" (confidence 0.85) from the box its
+    part gives it; read again from a tighter box it is "-release" (0.87), and a search for the word finds the
+    photo."""
+    notes = Path(os.environ["WORKBENCH_CORPUS"]) / "peer/immich-test-assets/albums/text/handwritten-notes.jpg"
+    lib = Library.create(tmp_path / "lib")
+    lib.import_files([notes], progress=False)
+    lib.process(["thumbnails", "ocr"], progress=False)
+    (media_id,) = list(lib.media()["id"])
+    assert "-release" in list(lib.text(media_id)["text"])
+    assert list(lib.search("release", limit=3)["id"])[:1] == [media_id]
+
+
 def test_the_detector_gets_the_input_rapidocr_would_give_it_from_an_rgb_picture(model):
     """The detector's input is built from the RGB picture in one float32 pass (no BGR copy of the picture, no
     float64): it must equal RapidOCR's own preprocessing of the BGR picture, for its shipped normalisation and

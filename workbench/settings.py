@@ -174,6 +174,16 @@ class Settings:
     # RapidOCR). Lines detected in parts of the picture get boxes a few pixels tighter, and the recogniser then
     # drops spaces in tilted lines ("bakeryfrommessage"); 1.7 keeps them (benchmarks/ocr.py).
     ocr_box_unclip_ratio: float = 1.7
+    # A line read with a confidence below ocr_reread_below, or whose text matches ocr_reread_pattern (a typical
+    # misread: "/" between two letters, a handwritten "l" read "re/ease"), is read again from its box shrunk by
+    # ocr_reread_shrink of its height (about stock's unclip 1.5), and the surer reading kept (0 / "": never).
+    # Measured in benchmarks/ocr.py (docs/benchmarks.md, OCR seventh pass): the pattern re-reads 2 of ~130 lines
+    # and brings recall from 62/63 to 63/63 ("release"), no absent word found, CPU within noise. Confidence 0.85
+    # (just above that line's 0.849) also reaches 63/63 but re-reads a quarter of the lines: +5 to +10% CPU per
+    # picture with text, so it is off.
+    ocr_reread_below: float = 0.0
+    ocr_reread_pattern: str = r"[^\W\d_]/[^\W\d_]"
+    ocr_reread_shrink: float = 0.1
     # ONNX Runtime's memory arena for the OCR models (RapidOCR turns it off; see workbench/ocr/engine.py).
     ocr_memory_arena: bool = True
     # Run simplified copies of the OCR models (workbench/ocr/graph.py: each layer's scalar scale, bias and

@@ -10,6 +10,7 @@ WebP preview are lost or run together). Measured against stock RapidOCR in bench
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -47,8 +48,11 @@ class OcrStage(Stage):
         look = f"l{s.ocr_first_look_px}t{s.ocr_first_look_box_thresh:g}" if s.ocr_first_look_px else "l0"
         parts = (f"-a{s.ocr_look_max_area:g}m{s.ocr_look_margin:g}t{s.ocr_look_map_thresh:g}x{s.ocr_cut_line_passes}"
                  if s.ocr_first_look_px and s.ocr_look_max_area < 1 else "")
+        # lines read again from a tighter box: which (confidence, pattern) and how much tighter
+        reread = (f"-rr{s.ocr_reread_below:g}p{hashlib.sha256(s.ocr_reread_pattern.encode()).hexdigest()[:6]}"
+                  f"s{s.ocr_reread_shrink:g}" if s.ocr_reread_below > 0 or s.ocr_reread_pattern else "")
         return (f"{model_id(s)}-d{s.ocr_detect_size_px}-{look}{parts}-u{s.ocr_box_unclip_ratio:g}-r{s.ocr_read_size_px}"
-                f"-c{s.ocr_min_confidence:g}{'-cls' if s.ocr_angle_classifier else ''}-v1")
+                f"-c{s.ocr_min_confidence:g}{'-cls' if s.ocr_angle_classifier else ''}{reread}-v1")
 
     def unavailable_reason(self) -> str | None:
         from workbench.ocr.engine import missing_model_files
