@@ -113,23 +113,25 @@ def phase(variant: str, data: str, work: str, partitions: str = "0", column: str
     sampler = TreeRSS(os.getpid())
     sampler.start()
     load_before = os.getloadavg()[0]
-    t = time.perf_counter()
-    if workers:
-        import lance_ray
-        out = lance_ray.create_index(data, column, "IVF_PQ", name="vector_idx", num_workers=workers,
-                                     metric=DISTANCE_TYPE, **params)
-    else:
-        ds.create_index(column, "IVF_PQ", name="vector_idx", metric=DISTANCE_TYPE, replace=True, **params)
-        out = lance.dataset(data)
-    seconds = time.perf_counter() - t
-    load_after = os.getloadavg()[0]
-    sampler.stop.set()
-    sampler.join()
+    try:
+        t = time.perf_counter()
+        if workers:
+            import lance_ray
+            out = lance_ray.create_index(data, column, "IVF_PQ", name="vector_idx", num_workers=workers,
+                                         metric=DISTANCE_TYPE, **params)
+        else:
+            ds.create_index(column, "IVF_PQ", name="vector_idx", metric=DISTANCE_TYPE, replace=True, **params)
+            out = lance.dataset(data)
+        seconds = time.perf_counter() - t
+        load_after = os.getloadavg()[0]
+    finally:                      # a failed build must not leave its Ray head running
+        sampler.stop.set()
+        sampler.join()
+        if head is not None:
+            import ray
+            ray.shutdown()
+            head.stop()
     indexed = sum(len(i.get("fragment_ids", ())) for i in out.list_indices() if i["name"] == "vector_idx")
-    if head is not None:
-        import ray
-        ray.shutdown()
-        head.stop()
     return {"variant": variant, "rows": rows, "seconds": seconds, "peak_rss_mib": sampler.peak / 2**20,
             "fragments_indexed": indexed, "fragments": len(out.get_fragments()), "params": params,
             "load_before": load_before, "load_after": load_after}
