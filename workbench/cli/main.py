@@ -818,19 +818,21 @@ def gallery(port: Annotated[int, typer.Option(help="Port to listen on.")] = 8866
                 "--allow-host", help="Also answer to this host name (repeatable; patterns like *.example.org). "
                                      "localhost and the bound address always work; requests naming any other "
                                      "host are refused (DNS rebinding).")] = [],
-            log_level: Annotated[str, typer.Option(
-                "--log-level", help="WARN (default), INFO (every request with its status and time, and each "
-                                    "upload's steps: where to look when something is slow) or DEBUG.")] = "WARN",
+            log_level: Annotated[Optional[str], typer.Option(
+                "--log-level", help="WARN, INFO or DEBUG (default: Voilà's own, INFO, with only the library's "
+                                    "warnings). Given, the library logs at it too: INFO adds sign-ins and each "
+                                    "upload's steps with their times (where to look when something is slow), "
+                                    "DEBUG every request.")] = None,
             ) -> None:
     """Serve the gallery (login, timeline, search, people, places, albums, share links) with Voilà on this library.
     Add accounts first with `workbench users add`. Stop with Ctrl+C."""
     from workbench.gallery.server import serve
-    if log_level.upper() not in ("WARN", "INFO", "DEBUG"):
+    if log_level is not None and log_level.upper() not in ("WARN", "INFO", "DEBUG"):
         raise typer.BadParameter("use WARN, INFO or DEBUG", param_hint="--log-level")
     lib = open_library()
     console.print(f"Gallery for {lib.root} at http://{address}:{port}/", highlight=False)
     serve(lib.root, port=port, address=address, show=show, preheat=preheat, allow_hosts=allow_host,
-          log_level=log_level.upper())
+          log_level=log_level.upper() if log_level is not None else None)
 
 
 # Accounts, albums and share links live in their own module (workbench/cli/access_cmds.py).

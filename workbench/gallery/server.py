@@ -40,6 +40,8 @@ JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter"
 #: A kernel whose page is gone (tab closed without saying goodbye, a script that fetched the page) is shut down
 #: after this long without activity; pages that are open keep theirs (connected kernels are never culled).
 DEFAULT_IDLE_KERNEL_TIMEOUT_S = 600
+#: Whether ``serve`` was given a log level (then the library's loggers log at it too, not only their warnings).
+LIBRARY_LOG_LEVEL = {"explicit": False}
 #: Never in the environment of the gallery's worker processes (see ``serve``).
 WORKER_HIDDEN_ENV = (SECRET_ENV, "WORKBENCH_PASSPHRASE", "WORKBENCH_PASSPHRASE_FILE", "AWS_SECRET_ACCESS_KEY",
                      "AWS_SESSION_TOKEN")
@@ -49,10 +51,11 @@ ALLOWED_HOSTS_ENV = "WORKBENCH_GALLERY_ALLOWED_HOSTS"
 
 def voila_config(*, port: int = DEFAULT_PORT, address: str = "127.0.0.1", show: bool = False,
                  preheat: int = 0, idle_kernel_timeout_s: int = DEFAULT_IDLE_KERNEL_TIMEOUT_S,
-                 log_level: str = "WARN") -> Config:
-    """The Voilà configuration of the gallery server (``log_level`` INFO logs every request with its time)."""
+                 log_level: str | None = None) -> Config:
+    """The Voilà configuration of the gallery server (``log_level``: Voilà's, when given; its default is INFO)."""
     c = Config()
-    c.Voila.log_level = log_level
+    if log_level is not None:
+        c.Voila.log_level = log_level
     c.Voila.port = port
     c.Voila.ip = address
     c.Voila.port_retries = 0          # a busy port is an error, not a silent move to another port
@@ -159,9 +162,10 @@ def _voila_app_class():
 
         def init_settings(self):
             settings = super().init_settings()
-            # The library's own log lines (uploads, kernels) go where Voilà's go, at its level.
+            # The library's own log lines (uploads, sign-ins) go where Voilà's go: its warnings by default, and
+            # at the level of ``--log-level`` when one is given.
             ours = logging.getLogger("workbench")
-            ours.setLevel(self.log.level)
+            ours.setLevel(self.log.level if LIBRARY_LOG_LEVEL["explicit"] else logging.WARNING)
             for h in self.log.handlers:
                 if h not in ours.handlers:
                     ours.addHandler(h)
@@ -232,7 +236,7 @@ def _voila_app_class():
 
 
 def serve(library_root: Path, *, port: int = DEFAULT_PORT, address: str = "127.0.0.1", show: bool = False,
-          preheat: int = 0, allow_hosts: list[str] | tuple[str, ...] = (), log_level: str = "WARN") -> None:
+          preheat: int = 0, allow_hosts: list[str] | tuple[str, ...] = (), log_level: str | None = None) -> None:
     """Run the gallery server in this process until interrupted. Kernels inherit the environment set here: the
     library they open and the secret that signs media links (new at each start, so old links die)."""
     if not NOTEBOOK.exists():
@@ -250,6 +254,7 @@ def serve(library_root: Path, *, port: int = DEFAULT_PORT, address: str = "127.0
     # Where a pre-started kernel asks for its page request (Voilà's default, 127.0.0.1, misses other addresses).
     os.environ["VOILA_APP_IP"] = "127.0.0.1" if address in ("0.0.0.0", "", "::") else address
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH")) if p)
+    LIBRARY_LOG_LEVEL["explicit"] = log_level is not None
     app_class = _voila_app_class()
     share_compiled_templates()
     app_class.launch_instance(argv=[str(NOTEBOOK)],
