@@ -288,3 +288,46 @@ def test_compacting_the_table_retires_a_snapshot_that_points_at_row_addresses(tm
     assert fx.filtered_search(table, tmp_path / "codes", WHERE, q, 5, since_us=T0, until_us=None) is None
     assert fx.filtered_search(table, tmp_path / "copy", WHERE, q, 5, since_us=T0, until_us=None) is not None
     assert fx.refresh_snapshot(table, tmp_path / "codes", WHERE, min_rows=100) == "written"
+
+
+WRITER = """
+import sys, lancedb
+from workbench.semantic import filtered_exact as fx
+table = lancedb.connect(sys.argv[1]).open_table("emb")
+fx.write_snapshot(table, sys.argv[2], "model_id = 'clip-test'", store_vectors=False, batch_rows=1)
+"""
+
+
+def test_a_snapshot_writer_killed_mid_way_leaves_nothing_once_the_next_writer_runs(tmp_path):
+    """A writer killed with SIGKILL leaves its unfinished folder (at 10M rows up to 5 GB); the next writer of
+    that table removes it. A live writer's folder and another host's are left alone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from workbench.semantic import vector_index as vi
+
+    rng = np.random.default_rng(25)
+    x = Clusters().sample(rng, 2000)
+    table, _ = many_fragments(tmp_path, x, rng)
+    root = tmp_path / "snap"
+    base = fx.snapshot_dir(root, "emb", WHERE)
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path / "db"), str(root)])
+    deadline = time.monotonic() + 120
+    while not list(base.glob(".tmp-*/codes.npy")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the writer finished before it could be killed mid-way"
+    (left,) = [p for p in base.iterdir() if p.name.startswith(".tmp-")]
+    assert str(proc.pid) in left.name and fx.load_snapshot(root, "emb", WHERE) is None
+
+    live = base / f".tmp-v1_{vi.socket_host()}_{os.getpid()}"       # this test's own process: alive
+    foreign = base / ".tmp-v1_another-host_1"
+    for p in (live, foreign):
+        p.mkdir()
+    fx.write_snapshot(table, root, WHERE, store_vectors=False)
+    assert not left.exists()
+    assert sorted(p.name for p in base.iterdir() if p.name.startswith(".tmp-")) == sorted([live.name, foreign.name])
+    assert fx.load_snapshot(root, "emb", WHERE).rows == 2000

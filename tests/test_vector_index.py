@@ -313,3 +313,24 @@ def test_a_narrower_window_postfiltered_from_the_store_probes_more_partitions_an
     # refine: a table of the window's size (10% of 10M refines as 1M rows do)
     assert [vi.store_refine_for(10_000_000, s) for s in (1.0, 0.5, 0.2, 0.1)] == [200, 123, 65, 40]
     assert vi.store_refine_for(100_000, 0.3) == vi.REFINE_FACTOR
+
+
+def test_the_rerank_store_writer_removes_what_a_dead_writer_left_and_nothing_else(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    table, _, _ = make_table(tmp_path / "db", 500, seed=8)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    base = tmp_path / "search" / "emb" / "rerank"
+    left = {".tmp-v2-%d" % dead.pid,                                  # the name older versions wrote
+            ".tmp-v3_%s_%d" % (vi.socket_host(), dead.pid)}
+    kept = {".tmp-v3_%s_%d" % (vi.socket_host(), os.getpid()),         # a live writer
+            ".tmp-v3_other-host_%d" % dead.pid,                         # another machine's writer
+            "notes"}
+    for name in left | kept:
+        (base / name).mkdir(parents=True)
+        (base / name / "codes.npy").write_bytes(b"x" * 100)
+    final = vi.write_rerank_store(table, tmp_path / "search")
+    assert {p.name for p in base.iterdir()} == kept | {final.name}

@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import threading
 from dataclasses import dataclass
@@ -303,7 +302,8 @@ def write_snapshot(table, root: Path, where: Filter | str, *, vector_column: str
 
     base = snapshot_dir(root, table.name, where)
     final = base / f"v{version}"
-    tmp = base / f".tmp-v{version}-{os.getpid()}-{threading.get_ident()}"
+    vector_index.remove_dead_writer_folders(base)
+    tmp = vector_index.writer_tmp_folder(base, version, per_thread=True)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     codes = np.lib.format.open_memmap(tmp / "codes.npy", "w+", np.int8, (counted, dim))

@@ -472,6 +472,65 @@ class RerankStore:
         return pos, known
 
 
+_TMP_RE = re.compile(r"^\.tmp-v\d+(?:_(?P<host>[^_]+)_(?P<pid>\d+)(?:_\d+)?|-(?P<old_pid>\d+)(?:-\d+)?)$")
+
+
+def writer_tmp_folder(base: Path, version: int, *, per_thread: bool = False) -> Path:
+    """The private folder a writer fills before :func:`publish_version_folder` renames it into place. Its name
+    records this host and process (and thread), so a later writer can tell a dead writer's leftovers from a
+    live writer's work (:func:`remove_dead_writer_folders`)."""
+    import os
+    import threading
+
+    name = f".tmp-v{version}_{socket_host()}_{os.getpid()}"
+    return base / (name + f"_{threading.get_ident()}" if per_thread else name)
+
+
+def socket_host() -> str:
+    """This host's name as writer folders record it (no ``_``, the separator of their names)."""
+    import socket
+
+    return socket.gethostname().replace("_", "-") or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # another user's live process
+        return True
+    return True
+
+
+def remove_dead_writer_folders(base: Path) -> list[Path]:
+    """Remove the unfinished ``.tmp-*`` folders under ``base`` whose writer process is gone (killed, out of
+    memory, power loss): nothing else ever removes them, and at 10M rows one is up to 5 GB. A folder of a
+    live process, of another host (a library folder shared over the network), or of a name we do not know is
+    left alone. Returns the removed folders."""
+    import shutil
+
+    host = socket_host()
+    removed = []
+    try:
+        entries = list(base.iterdir())
+    except FileNotFoundError:
+        return removed
+    for p in entries:
+        m = _TMP_RE.match(p.name)
+        if m is None or not p.is_dir():
+            continue
+        if m["pid"] is not None and m["host"] != host:
+            continue
+        if not _pid_alive(int(m["pid"] or m["old_pid"])):
+            shutil.rmtree(p, ignore_errors=True)
+            log.info("removed %s, left by a writer that died", p)
+            removed.append(p)
+    return removed
+
+
 def publish_version_folder(tmp: Path, final: Path) -> Path:
     """Make the finished folder ``tmp`` the version folder ``final`` (``v<table version>/`` with a ``meta.json``;
     a rename, so a reader never sees half of it) and remove the other versions beside it. The re-rank stores and
@@ -506,7 +565,6 @@ def write_rerank_store(table, root: Path, vector_column: str = "vector", *,
     table, fragment by fragment; memory stays near one batch) and remove older ones; returns its folder.
     Call it from the table's single writer (after :func:`ensure_indexes`)."""
     import json
-    import os
     import shutil
 
     ds = table.to_lance()
@@ -520,7 +578,8 @@ def write_rerank_store(table, root: Path, vector_column: str = "vector", *,
         starts[f.fragment_id] = (total, n)
         total += n
     base = _rerank_dir(root, table.name)
-    tmp = base / f".tmp-v{version}-{os.getpid()}"
+    remove_dead_writer_folders(base)
+    tmp = writer_tmp_folder(base, version)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     codes = np.lib.format.open_memmap(tmp / "codes.npy", "w+", np.int8, (total, dim))
