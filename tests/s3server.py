@@ -114,11 +114,14 @@ class FaultProxy:
     contains ``fault_path`` fail once ``fault_after`` of them went through: with that store's error answer, or for
     "unreachable" by closing the connection unanswered. With ``everything`` set, once the first write failed every
     request fails the same way, reads and the catalog's too (the store went away, the key was revoked, the bucket
-    deleted). ``read_bytes[path_part]`` counts the body bytes of GET answers whose path contains ``path_part``."""
+    deleted). ``read_bytes[path_part]`` counts the body bytes of GET answers whose path contains ``path_part``.
+    With ``hold_s``, each PUT whose path contains ``hold_path`` is held that long before it goes on (a slow link):
+    ``puts_started`` counts them as they arrive and ``most_in_flight`` is the most held at one time."""
 
     def __init__(self, upstream: str, *, count_paths: tuple[str, ...] = ()):
         import http.client
         import threading
+        import time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import urlparse
 
@@ -129,6 +132,11 @@ class FaultProxy:
         self.tripped = False
         self.writes_seen = 0
         self.read_bytes = {p: 0 for p in count_paths}
+        self.hold_s = 0.0
+        self.hold_path = "/originals/"
+        self.puts_started = 0
+        self.most_in_flight = 0
+        self._in_flight = 0
         self._lock = threading.Lock()
         up = urlparse(upstream)
         proxy = self
@@ -161,11 +169,23 @@ class FaultProxy:
                 self.wfile.write(body)
                 return True
 
+            def _hold(self) -> None:
+                if not (proxy.hold_s and self.command == "PUT" and proxy.hold_path in self.path):
+                    return
+                with proxy._lock:
+                    proxy.puts_started += 1
+                    proxy._in_flight += 1
+                    proxy.most_in_flight = max(proxy.most_in_flight, proxy._in_flight)
+                time.sleep(proxy.hold_s)            # the slow link itself, not a wait for a condition
+                with proxy._lock:
+                    proxy._in_flight -= 1
+
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 if self._fail():
                     return
+                self._hold()
                 conn = http.client.HTTPConnection(up.hostname, up.port, timeout=60)
                 conn.request(self.command, self.path, body=body, headers=dict(self.headers))
                 resp = conn.getresponse()

@@ -10,7 +10,7 @@ import getpass
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 from workbench.catalog.errors_log import clear_errors, record_errors
 from workbench.catalog.filters import Eq, In
 from workbench.catalog.store import Catalog
-from workbench.ingest.probe import ProbeTask, probe_file
+from workbench.ingest.probe import ProbeBatch, ProbeTask, probe_file, probe_files
 from workbench.ingest.scan import iter_candidates
 from workbench.metadata.places import lookup_places
 from workbench.parallel import Failure, run_isolated
@@ -142,10 +142,7 @@ def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, 
         pending, failures, last = [], [], time.monotonic()
 
     order = {str(f): i for i, f in enumerate(todo)}
-    tasks = (ProbeTask(str(f), mode, storage, settings) for f in todo)
-    fan_out = engine.map_calls if engine is not None else run_isolated
-    for task, result in fan_out(probe_file, tasks, workers=settings.worker_count(),
-                                timeout_s=settings.per_file_timeout_s):
+    for task, result in _probed(todo, mode, storage, settings, engine):
         if isinstance(result, Failure):
             report.failed += 1
             report.failures.append((task.path, result.reason))
@@ -163,6 +160,36 @@ def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, 
             commit()
     commit()
     return report
+
+
+#: Files per worker task when each original's upload waits on the network (``Storage.overlaps_writes``, object
+#: storage): the next file is read and hashed while the last one uploads (``probe_files``). 1 elsewhere.
+FILES_PER_TASK_OVERLAPPED = 2
+
+
+def _probed(todo: list[Path], mode: str, storage: Storage, settings: Settings,
+            engine: Any) -> Iterator[tuple[ProbeTask, Any]]:
+    """``(task, probe result or Failure)`` for each file of ``todo``, as workers finish them. On object storage
+    (a copy import) the files go to workers in batches of ``FILES_PER_TASK_OVERLAPPED``, each answered only once
+    its uploads are done; a batch whose worker crashed or hung is run again one file per task, so the culprit
+    fails alone, as with single files."""
+    fan_out = engine.map_calls if engine is not None else run_isolated
+    workers, per_file_s = settings.worker_count(), settings.per_file_timeout_s
+    per_task = FILES_PER_TASK_OVERLAPPED if mode == "copy" and storage.overlaps_writes else 1
+    if per_task == 1:
+        tasks = (ProbeTask(str(f), mode, storage, settings) for f in todo)
+        yield from fan_out(probe_file, tasks, workers=workers, timeout_s=per_file_s)
+        return
+    batches = (ProbeBatch(tuple(str(f) for f in todo[i:i + per_task]), mode, storage, settings)
+               for i in range(0, len(todo), per_task))
+    again: list[ProbeTask] = []
+    for batch, result in fan_out(probe_files, batches, workers=workers, timeout_s=per_file_s * per_task):
+        if isinstance(result, Failure):
+            again += batch.tasks()
+        else:
+            yield from zip(batch.tasks(), result)
+    if again:
+        yield from fan_out(probe_file, again, workers=workers, timeout_s=per_file_s)
 
 
 def commit_media(catalog: Catalog, root: Path, items: list, mode: str, owner: str, report: ImportReport) -> None:

@@ -13,6 +13,7 @@ version (a new model, a new thumbnail size) makes everything pending again witho
 from __future__ import annotations
 
 import io
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +26,11 @@ from workbench.errors import MediaError, WorkbenchError
 from workbench.models.registry import get as get_model
 from workbench.settings import Settings
 from workbench.storage import Storage, derived_key, open_storage, original_key
+from workbench.storage.inflight import InFlight
+
+#: The writes of the batch ``Stage.transform`` is running in this thread (``StageContext.write_derived`` puts its
+#: writes there), or None outside a batch.
+_BATCH_WRITES: ContextVar[InFlight | None] = ContextVar("batch_writes", default=None)
 
 # The media columns every stage receives.
 INPUT_COLUMNS = ["id", "kind", "mime", "path", "storage", "blob", "taken_at", "width", "height", "fps", "duration_s",
@@ -52,8 +58,14 @@ class StageContext:
         return io.BytesIO(self.storage.read_bytes(derived_key(rel)))
 
     def write_derived(self, rel: str, data: bytes) -> None:
-        """Store a derived file atomically at ``rel`` (relative to ``derived/``)."""
-        self.storage.write(derived_key(rel), data)
+        """Store a derived file atomically at ``rel`` (relative to ``derived/``). Inside a batch of
+        ``Stage.transform`` on object storage the write goes on in a thread while the next media is worked on;
+        the batch's rows are returned only once all its writes succeeded (``workbench.storage.inflight``)."""
+        writes = _BATCH_WRITES.get()
+        if writes is not None:
+            writes.submit(self.storage.write, derived_key(rel), data)
+        else:
+            self.storage.write(derived_key(rel), data)
 
     def local_source(self, row: dict[str, Any]) -> Path:
         """A local file with a media's original bytes, for decoders that need a file: the stored original, or the
@@ -196,15 +208,25 @@ class Stage:
 
     def transform(self, batch: pa.RecordBatch, ctx: StageContext) -> pa.RecordBatch:
         """One batch of ``__call__``: ``process_one`` for each media; one bad file yields a ``failed`` row, never an
-        exception for the batch. A stage that wants whole batches (an encoder) overrides this."""
+        exception for the batch. A stage that wants whole batches (an encoder) overrides this.
+
+        On object storage a media's derived files upload while the next media decodes (``write_derived``); the
+        batch is returned only after every upload succeeded, and a failed one fails the batch as a write in line
+        did (the runner then retries its media one by one; a storage error stops the run)."""
         out: list[dict[str, Any]] = []
-        for row in batch.to_pylist():
+        with InFlight(ctx.storage) as writes:
+            token = _BATCH_WRITES.set(writes)
             try:
-                out.append(self.ok_row(row["id"], **self.process_one(row, ctx)))
-            except MediaError as e:
-                out.append(self.failed_row(row["id"], e.reason))
-            except FileNotFoundError:
-                out.append(self.failed_row(row["id"], "original is missing: run `workbench verify`"))
+                for row in batch.to_pylist():
+                    try:
+                        out.append(self.ok_row(row["id"], **self.process_one(row, ctx)))
+                    except MediaError as e:
+                        out.append(self.failed_row(row["id"], e.reason))
+                    except FileNotFoundError:
+                        out.append(self.failed_row(row["id"], "original is missing: run `workbench verify`"))
+            finally:
+                _BATCH_WRITES.reset(token)
+        writes.check()
         return pa.RecordBatch.from_pylist(out, schema=self.schema)
 
 

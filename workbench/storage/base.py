@@ -34,6 +34,11 @@ class StoredBlob:
 class Storage(ABC):
     """Keys are relative POSIX names (see ``workbench.storage.keys``); missing keys raise ``FileNotFoundError``."""
 
+    #: Each write waits on a network round trip (object storage): callers that write several files may keep a few
+    #: writes in flight from threads while they go on (``workbench.storage.inflight``). Such a storage's writes
+    #: are safe to call from several threads at once.
+    overlaps_writes: bool = False
+
     # -- reading --------------------------------------------------------------------------------------------
     @abstractmethod
     def exists(self, key: str) -> bool:

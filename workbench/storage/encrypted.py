@@ -107,6 +107,11 @@ class EncryptedStorage(Storage):
     def __repr__(self) -> str:
         return f"EncryptedStorage({self.inner!r})"
 
+    @property
+    def overlaps_writes(self) -> bool:   # type: ignore[override]
+        """As the storage holding the ciphertext: sealing needs no shared state beyond the keys, read only."""
+        return self.inner.overlaps_writes
+
     # -- names ----------------------------------------------------------------------------------------------
     def name_of(self, key: str) -> str:
         """The inner name of ``key`` (a keyed hash: see the module docstring)."""

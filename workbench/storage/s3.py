@@ -14,6 +14,8 @@ Why it is built this way:
   that rejects the header gets a check-then-put instead (harmless for content-addressed keys: same bytes).
 - Decoders that need a file name get a copy in a local cache folder outside the bucket (the library's home, see
   ``workbench.storage.location``), refreshed when the object's ETag changes and trimmed to ``s3_cache_max_bytes``.
+- Writes are HTTP round trips from a thread-safe client (``overlaps_writes``): import and the stages keep a few in
+  flight from threads while they read the next file (``workbench.storage.inflight``), and answer only after them.
 """
 from __future__ import annotations
 
@@ -101,6 +103,9 @@ def _client_for(config: S3Config) -> Any:
 
 class S3Storage(Storage):
     """The objects under ``s3://bucket/prefix``; picklable (the client is made again in each process)."""
+
+    # A write is an HTTP round trip (boto3 clients are thread-safe): import and the stages keep a few in flight.
+    overlaps_writes = True
 
     def __init__(self, location: str, cache_dir: Path, *, endpoint_url: str | None = None,
                  region: str | None = None, part_size_bytes: int = 8 << 20, cache_max_bytes: int = 2 << 30,
