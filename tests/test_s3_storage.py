@@ -177,6 +177,40 @@ def test_a_stage_reads_the_original_import_hashed_without_asking_the_bucket(s3_e
     assert st.local_file(blob.key).read_bytes() == b"changed in the bucket"
 
 
+def test_the_local_copies_are_trimmed_by_a_process_first_copy_then_after_each_sixteenth_of_the_budget(s3_env):
+    """Listing the copies folder costs per file it holds, so it is not done for every original stored: the first
+    copy a process adds trims the folder to ``cache_max_bytes``, the next ones only once a sixteenth of the budget
+    came in since (copies younger than the grace period are never trimmed; these are aged by hand)."""
+    import os
+    import time
+
+    from workbench.storage import s3 as s3mod
+
+    budget = 64 * 1000                                      # a sixteenth: four copies of 1000 bytes
+    st = _storage(s3_env, cache_max_bytes=budget)
+    objects = st.cache_dir / "objects"
+
+    def put() -> None:
+        st.put_addressed(io.BytesIO(os.urandom(1000)), _key)
+        old = time.time() - 3600
+        for p in objects.rglob("*.bin"):                     # every copy old enough to be trimmed
+            os.utime(p, (old, old))
+
+    def cached() -> int:
+        return sum(p.stat().st_size for p in objects.rglob("*.bin"))
+
+    s3mod._ADDED_SINCE_TRIM.pop((os.getpid(), st.cache_dir), None)   # a process that has not trimmed it yet
+    for _ in range(68):                  # trimmed by copies 1, 5, ..., 65: the 65th brought it back to the budget
+        put()
+    assert cached() == 67 * 1000         # three more since: over the budget by less than a sixteenth
+    put()                                # the fourth since: trimmed
+    assert cached() == budget
+    s3mod._ADDED_SINCE_TRIM.pop((os.getpid(), st.cache_dir))        # another process: its first copy trims
+    put()
+    put()
+    assert cached() == budget + 1000
+
+
 def test_local_file_is_a_cached_copy_refreshed_when_the_object_changes(s3_env):
     st = _storage(s3_env)
     st.write("derived/thumbnails/v1/a.webp", b"one")
