@@ -179,13 +179,20 @@ def test_index_trained_with_another_metric_is_replaced(tmp_path):
 # Scaling past 1M rows, wide filters, the re-rank store
 # ----------------------------------------------------------------------------------------------------------
 
+def test_partitions_follow_the_square_root_of_the_rows_up_to_256_where_lance_turns_to_hierarchical_k_means():
+    assert vi.num_partitions_for(15_000) == 122
+    assert vi.num_partitions_for(65_536) == 256
+    # 1M and 10M rows: 256, not 1,000 and 3,162 (at 10M those ranked worse at the same rows scanned: measured)
+    assert vi.num_partitions_for(1_000_000) == vi.num_partitions_for(10_000_000) == 256
+
+
 def test_probe_and_refine_rules_are_unchanged_up_to_1m_rows_and_grow_slower_than_the_table_past_it():
     assert vi.nprobes_for(1000, 1_000_000, filtered=False) == 250          # a quarter of 1M rows
     assert vi.nprobes_for(1000, 1_000_000, filtered=True) == 480
     assert vi.nprobes_for(316, 100_000, filtered=False) == 316             # small tables scan everything
     assert vi.refine_factor_for(100_000) == vi.refine_factor_for(1_000_000) == vi.REFINE_FACTOR
-    # 10M rows: 17 of 256 partitions (628k rows, 2.5x the 1M scan, not 10x) and refine 200 (measured)
-    assert vi.nprobes_for(256, 10_000_000, filtered=False) == 17
+    # 10M rows: 21 of 256 partitions (791k rows, 3.2x the 1M scan, not 10x) and refine 200 (measured)
+    assert vi.nprobes_for(256, 10_000_000, filtered=False) == 21
     assert vi.refine_factor_for(10_000_000) == 200
 
 
@@ -306,10 +313,10 @@ def test_mid_size_date_window_is_postfiltered_from_the_store_and_a_narrow_one_is
 
 
 def test_a_narrower_window_postfiltered_from_the_store_probes_more_partitions_and_refines_as_its_own_rows():
-    # 10M rows, 256 partitions: 17 unfiltered, 19 / 22 / 24 for windows of 50% / 20% / 10% (measured)
-    got = [vi.store_nprobes_for(256, 10_000_000, s) for s in (1.0, 0.5, 0.2, 0.1)]
-    assert got == [17, 19, 22, 24]
-    assert vi.store_nprobes_for(256, 10_000_000, 1e-9) == 256        # never more than the index has
+    # 10M rows, 256 partitions: 21 unfiltered, 23 / 25 / 26 for windows of 50% / 20% / 12.5% (measured)
+    got = [vi.store_nprobes_for(256, 10_000_000, s) for s in (1.0, 0.5, 0.2, 0.125)]
+    assert got == [21, 23, 25, 26]
+    assert vi.store_nprobes_for(16, 10_000_000, 1e-9) == 16          # never more than the index has
     # refine: a table of the window's size (10% of 10M refines as 1M rows do)
     assert [vi.store_refine_for(10_000_000, s) for s in (1.0, 0.5, 0.2, 0.1)] == [200, 123, 65, 40]
     assert vi.store_refine_for(100_000, 0.3) == vi.REFINE_FACTOR

@@ -5,8 +5,8 @@ The embedding table (one row per media and model: ``media_id``, ``model_id``, ``
 
 * **Small tables: no ANN index, exact search.** LanceDB's flat scan is exact and needs no training, and
   below :data:`MIN_ROWS_FOR_ANN` rows it answers within the latency budget on the 2-core reference machine.
-* **Large tables: IVF-PQ with refine.** The IVF step (k-means partitions, ``sqrt(n)`` of them) limits the
-  scan to the ``nprobes`` partitions nearest the query; PQ codes make that scan cheap; ``refine_factor``
+* **Large tables: IVF-PQ with refine.** The IVF step (k-means partitions, ``sqrt(n)`` of them, at most 256)
+  limits the scan to the ``nprobes`` partitions nearest the query; PQ codes make that scan cheap; ``refine_factor``
   re-ranks the best ``k * refine_factor`` candidates with the full-precision vectors so the returned
   distances and order are exact for the candidates found.
 * **Past 1M rows** the rows scanned and the candidates re-ranked grow with the table, but slower than it
@@ -71,15 +71,23 @@ dim/8 with refine 20 -> 0.977 at 18.7 ms. Refine repairs most of the coarser cod
 half-size codes is cheaper (nprobes 320, refine 10: 15.5 vs 22.7 ms); it also builds faster (156 vs 200 s)."""
 
 PARTITIONS_PER_SQRT_ROW = 1.0
-"""IVF partitions = ``PARTITIONS_PER_SQRT_ROW * sqrt(rows)`` (1,000 at 1M rows). Measured at 1M, dim/16,
+"""IVF partitions = ``PARTITIONS_PER_SQRT_ROW * sqrt(rows)``, at most :data:`MAX_PARTITIONS` (256 from 65,536
+rows). Measured at 1M before the cap, dim/16,
 refine 40, probing about a quarter of the data: 500 partitions (nprobes 160) -> 0.955 at 18.7 ms, 1000 (240)
 -> 0.977 at 15.6 ms, 2000 (480) -> 0.931 at 19.8 ms. sqrt(rows) was best of the three."""
 
 MIN_PARTITIONS = 8
-MAX_PARTITIONS = 4096
+MAX_PARTITIONS = 256
 """Clamp for the partition count: a handful of partitions still train at the smallest indexed tables (tests);
-4096 = sqrt(16.7M) bounds k-means training cost (build at 1M / 1000 partitions: ~2.5 min on 2 cores); sizes
-beyond 1M were not measured."""
+at most 256, where ``sqrt(rows)`` stops at 65,536 rows. Above 256 partitions Lance trains the IVF centroids
+with hierarchical k-means (binary splits of the largest cluster) instead of Lloyd's, and at 10M rows those
+indexes ranked worse at the same rows scanned and the same refine (benchmarks/search_10m.py, 200 queries,
+the library's probe rule, refine 200): 256 partitions (17 probes) recall@10 0.960, 1,024 (65 probes) 0.906,
+3,162 = sqrt(10M) (199 probes) 0.881; 3,162 partitions needed 800 probes and refine 400 for 0.948, at
+113 ms p50. At 1M rows (benchmarks/search.py, same run) 256 partitions gave 0.993 at 16.6 ms p50 against
+1,000 partitions' 0.973 at 14.7 ms, and built in 75.5 s against 95.2 s; at 100k, 256 gave 0.989 at 15.2 ms
+against 316's 0.983 at 13.2 ms (docs/benchmarks.md "The library's own index at ten million"). An index built
+under the old cap keeps its partitions until the table grows :data:`REBUILD_GROWTH`-fold."""
 
 NPROBES_FRACTION = 0.25
 """Share of IVF partitions probed by an unfiltered query. Measured at 1M rows / 1000 partitions, dim/16,
@@ -103,14 +111,16 @@ gave only recall@10 0.83 plain / 0.75 filtered at 9 / 12 ms) and can afford to s
 all 316 partitions at 100k -> 0.985 plain / 0.865 filtered at 13 / 15 ms."""
 
 SCAN_BASE_ROWS = 1_000_000
-SCAN_GROWTH_EXPONENT = 0.4
-"""Past ``SCAN_BASE_ROWS`` indexed rows the rows scanned grow as ``(rows / SCAN_BASE_ROWS) ** 0.4``, not in
+SCAN_GROWTH_EXPONENT = 0.5
+"""Past ``SCAN_BASE_ROWS`` indexed rows the rows scanned grow as ``(rows / SCAN_BASE_ROWS) ** 0.5``, not in
 proportion to the table: the scan cost follows the rows scanned, while the share of the data a query's
-neighbours spread over shrinks as the table (and each mixture cluster) fills in. The two measured points:
-1M rows need a quarter of them scanned (250k, :data:`NPROBES_FRACTION`); 10M rows (benchmarks/search_10m.py,
-256 partitions) reach recall@10 0.951-0.975 from 16 partitions (625k rows, 6%) with refine 150-200, and
-probing 2-8x more bought no recall (0.975 at 32, 64 and 128) at 1.5-3x the latency. 10 ** 0.4 = 2.5x
-the 1M scan (628k rows, 17 of 256 partitions). Up to 1M rows the rule is unchanged."""
+neighbours spread over shrinks as the table (and each mixture cluster) fills in. The measured points: 1M
+rows need a quarter of them scanned (250k, :data:`NPROBES_FRACTION`); at 10M rows (benchmarks/search_10m.py,
+256 partitions, refine 200, 200 queries) two builds of the same index gave recall@10 0.960 and 0.947 at 17
+probes (628k rows, the exponent 0.4 this replaced), and the second 0.958 at 20 and 0.968 at 24 probes
+(38.9 and 44.8 ms p50 at load 1.5-2.5), while probing 2-8x more bought no recall (0.975 at 32, 64 and 128 in
+the first) at 1.5-3x the latency. 10 ** 0.5 = 3.2x the 1M scan: 791k rows, 21 of 256 partitions. Up to 1M
+rows the rule is unchanged."""
 
 MIN_NPROBES = 4
 """Never probe fewer partitions than this (tiny indexes with few partitions)."""
@@ -149,13 +159,16 @@ narrowest window measured; the date-sorted snapshot is faster still there (53-59
 windows up to ``filtered_exact.MAX_EXACT_ROWS``; below 10% probes and candidates keep growing and were not
 measured."""
 
-STORE_POSTFILTER_PROBE_EXPONENT = 0.15
-"""A date range postfiltered from the re-rank store probes ``share ** -0.15`` times the unfiltered query's
-partitions (10M rows, 256 partitions: 17 unfiltered, 19 at 50%, 22 at 20%, 24 at 10%). The window's own
+STORE_POSTFILTER_PROBE_EXPONENT = 0.1
+"""A date range postfiltered from the re-rank store probes ``share ** -0.1`` times the unfiltered query's
+partitions (10M rows, 256 partitions: 21 unfiltered, 23 at 50%, 25 at 20%, 26 at 12.5%). The window's own
 nearest rows are farther from the query than the table's, so fewer of them sit in the nearest partitions;
 more candidates do not buy it back. Measured at 10M (benchmarks/search_10m.py --route store, 200 queries,
-refine 200): 10% window 17 probes -> recall@10 0.936, 20 -> 0.956, 24 -> 0.972 (refine 400: no change);
-20% window 17 -> 0.959, 20 -> 0.973, 24 -> 0.988; 50% window 17 -> 0.969; unfiltered 17 -> 0.960."""
+refine 200, an earlier build): 10% window 17 probes -> recall@10 0.936, 20 -> 0.956, 24 -> 0.972 (refine
+400: no change); 20% window 17 -> 0.959, 20 -> 0.973, 24 -> 0.988; 50% window 17 -> 0.969. On the
+library's current 10M build each probe costs ~1 ms (12.5% window, refine 40, load ~1: 23 probes 41.9 ms
+0.949, 26 46.0 ms 0.957, 29 49.0 ms 0.967; 20% window: 23 0.949, 26 0.955); 0.15 gave 29 probes there and
+50.6-51.6 ms p50, over the 50 ms goal, so the exponent is 0.1."""
 
 POSTFILTER_OVERSAMPLE = 2.0
 """A postfiltered query asks LanceDB for ``k * POSTFILTER_OVERSAMPLE / share`` rows (40 for k=10 at 50%)
