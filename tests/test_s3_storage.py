@@ -269,18 +269,7 @@ def test_a_storage_sent_to_a_worker_keeps_its_endpoint_and_keys(s3_env):
 
 
 _KILLED_WRITER = """
-import sys, time
-from pathlib import Path
 from workbench.storage.s3 import S3Storage
-
-class Slow:
-    '''Hands out 64 KiB at a time and stalls after half, so the writer is mid-write when it is killed.'''
-    def __init__(self, data): self.data, self.pos = data, 0
-    def read(self, n=-1):
-        if self.pos >= len(self.data) // 2:
-            print("HALF", flush=True); time.sleep(60)
-        chunk = self.data[self.pos:self.pos + 65536]; self.pos += len(chunk); return chunk
-
 url, cache, endpoint, src = sys.argv[1:5]
 st = S3Storage(url, Path(cache), endpoint_url=endpoint, region="us-east-1")
 st.put_addressed(Slow(Path(src).read_bytes()), lambda h: f"originals/{h[:2]}/{h[2:4]}/{h}.bin")
@@ -291,18 +280,13 @@ def test_a_writer_killed_9_mid_original_leaves_no_object_and_storing_again_compl
     """kill -9 while an original of one part is being taken in (hashed into the local spool before its one
     conditional PUT): the bucket holds nothing under its name, and storing it again stores it whole."""
     import os
-    import signal
-    import subprocess
-    import sys
+
+    from killed_writer import kill_9_at_half
     data = os.urandom(3 * 2**20)              # one part: the path that sends a single conditional PUT
     src = tmp_path / "photo.bin"
     src.write_bytes(data)
     sha = hashlib.sha256(data).hexdigest()
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, s3_env.url, str(s3_env.state_home / "cache"),
-                             s3_env.endpoint, str(src)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "HALF"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    kill_9_at_half(_KILLED_WRITER, s3_env.url, str(s3_env.state_home / "cache"), s3_env.endpoint, str(src))
     listed = s3_env.client.list_objects_v2(Bucket=s3_env.bucket).get("Contents", [])
     assert [o["Key"] for o in listed if sha in o["Key"]] == []            # nothing half-written under its name
     st = _storage(s3_env)

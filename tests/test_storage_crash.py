@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import subprocess
-import sys
-import textwrap
 
-WRITER = textwrap.dedent("""
-    import sys, time
-    from pathlib import Path
-    from workbench.storage.local import LocalStorage
+from killed_writer import kill_9_at_half
 
-    class Slow:
-        '''A source that hands out 64 KiB at a time and stalls after half, so the writer is mid-write.'''
-        def __init__(self, data): self.data, self.pos = data, 0
-        def read(self, n=-1):
-            if self.pos >= len(self.data) // 2:
-                print("HALF", flush=True); time.sleep(60)
-            chunk = self.data[self.pos:self.pos + 65536]; self.pos += len(chunk); return chunk
-
-    data = Path(sys.argv[2]).read_bytes()
-    LocalStorage(Path(sys.argv[1])).put_addressed(Slow(data), lambda h: f"originals/{h[:2]}/{h}.bin")
-""")
+WRITER = """
+from workbench.storage.local import LocalStorage
+data = Path(sys.argv[2]).read_bytes()
+LocalStorage(Path(sys.argv[1])).put_addressed(Slow(data), lambda h: f"originals/{h[:2]}/{h}.bin")
+"""
 
 
 def test_kill_9_mid_write_leaves_no_partial_original_and_a_retry_completes(tmp_path):
@@ -36,10 +23,7 @@ def test_kill_9_mid_write_leaves_no_partial_original_and_a_retry_completes(tmp_p
     src.write_bytes(data)
     sha = hashlib.sha256(data).hexdigest()
     key = f"originals/{sha[:2]}/{sha}.bin"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(src)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "HALF"       # half the bytes are in the temp file now
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    kill_9_at_half(WRITER, str(root), str(src))           # half the bytes are in the temp file now
     storage = LocalStorage(root)
     assert not storage.exists(key)                         # nothing half-written under the content's name
     leftovers = [p for p in root.rglob("*") if p.is_file()]

@@ -6,7 +6,6 @@ whose pixel data is damaged is still kept (it is the user's file) and its decode
 from __future__ import annotations
 
 import dataclasses
-import sys
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +76,9 @@ def probe_files(batch: ProbeBatch) -> list[Any]:
             if task.mode == "copy":
                 try:
                     stores[i] = inflight.submit(_store, task, got[0].ext)
-                except Exception:   # a storage that writes in line raised here: the same handling as below
-                    stores[i] = _failed_future()
+                except Exception as e:   # a storage that writes in line raised here: handled as below
+                    stores[i] = Future()
+                    stores[i].set_exception(e)
             else:
                 stores[i] = None
     for i, (ftype, meta) in headers.items():
@@ -89,12 +89,6 @@ def probe_files(batch: ProbeBatch) -> list[Any]:
 def _finish(item: tuple[ProbeTask, Any, Any, Any]) -> dict[str, Any]:
     task, ftype, meta, stored = item
     return _result(task, ftype, meta, stored.result() if stored is not None else _store(task, ftype.ext))
-
-
-def _failed_future() -> Any:
-    fut: Future = Future()
-    fut.set_exception(sys.exc_info()[1])
-    return fut
 
 
 def _read_headers(task: ProbeTask) -> tuple[Any, Any]:
