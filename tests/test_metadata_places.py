@@ -63,3 +63,46 @@ def test_the_fast_loader_gives_reverse_geocoders_own_answer_for_every_position()
                   if (o.city or "", o.region or "", o.country_code or "") != (t["name"].strip(), t["admin1"].strip(),
                                                                                 t["cc"].strip())]
     assert mismatched == []
+
+
+def test_warming_in_the_background_loads_the_table_once_and_a_lookup_meanwhile_waits_for_it():
+    """The importer starts the load as soon as a probed file has GPS; a lookup racing it gets the same answer."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading\n"
+        "from workbench.metadata import places\n"
+        "places.warm_in_background(); places.warm_in_background()\n"
+        "assert places._warming is not None and places._warming.name == 'places-warm'\n"
+        "first = places.lookup_places([(48.8566, 2.3522)])[0].city\n"
+        "places._warming.join(30)\n"
+        "assert not places._warming.is_alive() and places._cities is not None\n"
+        "assert sum(t.name == 'places-warm' for t in threading.enumerate()) == 0\n"
+        "print(first, end='')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Paris"
+
+
+def test_an_import_starts_loading_places_once_a_probed_photo_has_gps(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from factory import jpeg
+    from workbench import Library
+    from workbench.metadata import places
+
+    src = jpeg(tmp_path / "in" / "paris.jpg")
+    with Image.open(src) as im:
+        exif = im.getexif()
+        gps = exif.get_ifd(0x8825)
+        gps[1], gps[2], gps[3], gps[4] = "N", (48.0, 51.0, 24.0), "E", (2.0, 21.0, 8.0)
+        im.save(src, "JPEG", exif=exif.tobytes())
+    jpeg(tmp_path / "in" / "nowhere.jpg", seed=3)
+    monkeypatch.setattr(places, "_cities", None)     # as in a fresh process
+    monkeypatch.setattr(places, "_warming", None)
+    lib = Library.create(tmp_path / "lib")
+    report = lib.import_files([tmp_path / "in"], progress=False)
+    assert places._warming is not None, "the importer did not start the load when it saw a GPS position"
+    paris = [lib.media.get(m) for m in report.media_ids if lib.media.get(m)["gps_lat"] is not None]
+    assert len(paris) == 1 and paris[0]["place_city"] == "Paris"

@@ -21,7 +21,7 @@ from workbench.catalog.filters import Eq, In
 from workbench.catalog.store import Catalog
 from workbench.ingest.probe import ProbeBatch, ProbeTask, probe_file, probe_files
 from workbench.ingest.scan import iter_candidates
-from workbench.metadata.places import lookup_places
+from workbench.metadata.places import lookup_places, warm_in_background
 from workbench.parallel import Failure, run_isolated
 from workbench.settings import Settings
 from workbench.storage import Storage
@@ -154,6 +154,8 @@ def import_paths(catalog: Catalog, root: Path, paths: list[Path], *, mode: str, 
             except OSError:
                 stat = (None, None)
             pending.append((result["row"], result["warnings"], stat))
+            if result["row"].get("gps_lat") is not None:
+                warm_in_background()   # the commit will look places up: load them while the workers go on
         if on_progress:
             on_progress(1)
         if len(pending) + len(failures) >= settings.commit_every_files or time.monotonic() - last > settings.commit_every_s:
