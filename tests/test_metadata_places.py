@@ -106,3 +106,25 @@ def test_an_import_starts_loading_places_once_a_probed_photo_has_gps(tmp_path, m
     assert places._warming is not None, "the importer did not start the load when it saw a GPS position"
     paris = [lib.media.get(m) for m in report.media_ids if lib.media.get(m)["gps_lat"] is not None]
     assert len(paris) == 1 and paris[0]["place_city"] == "Paris"
+
+
+def test_warming_neither_redirects_stdout_nor_makes_the_importer_wait_for_the_load():
+    """The load runs beside the importer's main thread: that thread's prints (the CLI's --json lines) must still
+    reach stdout meanwhile, and its next call to warm_in_background must return at once, not wait for the load."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time\n"
+        "from workbench.metadata import places\n"
+        "original = sys.stdout\n"
+        "places.warm_in_background()\n"
+        "seen_other, slowest = False, 0.0\n"
+        "while places._warming.is_alive():\n"
+        "    seen_other |= sys.stdout is not original\n"
+        "    t = time.perf_counter(); places.warm_in_background(); slowest = max(slowest, time.perf_counter() - t)\n"
+        "assert places._cities is not None\n"
+        "print(seen_other, slowest < 0.05, end='')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "False True"

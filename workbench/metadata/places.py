@@ -6,13 +6,13 @@ do not use is its loader: ``RGeocoder`` reads the 144k rows into a dict each thr
 CPU in every process that imports photos (once scipy is imported). Reading the same file with pyarrow's CSV reader
 and building the same tree takes 0.14 s, and gives the same place for every position (``tests/test_metadata_places.py``
 compares both on 20,000 random positions). One table per process, built on first use or ahead of it by
-``warm_in_background``; nothing is printed (the CLI's ``--json`` owns stdout), whatever the library version does.
+``warm_in_background``. Neither pyarrow nor scipy prints while loading (the CLI's ``--json`` owns stdout), so
+unlike ``RGeocoder`` the load needs no redirect of ``sys.stdout``, which from a thread would swallow what the
+main thread prints meanwhile.
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,15 +36,6 @@ class Place:
     @property
     def label(self) -> str:
         return ", ".join(p for p in (self.city, self.region, self.country) if p)
-
-
-def _quiet():
-    """Swallow anything a library writes to stdout/stderr while it loads or searches."""
-    sink = io.StringIO()
-    stack = contextlib.ExitStack()
-    stack.enter_context(contextlib.redirect_stdout(sink))
-    stack.enter_context(contextlib.redirect_stderr(sink))
-    return stack
 
 
 def cities_csv() -> Path:
@@ -84,12 +75,12 @@ def _get_cities() -> _Cities:
     global _cities
     with _lock:
         if _cities is None:
-            with _quiet():
-                _cities = _Cities(cities_csv())
+            _cities = _Cities(cities_csv())
         return _cities
 
 
 _warming: threading.Thread | None = None
+_warm_lock = threading.Lock()   # not ``_lock``: the load holds that one, and the importer must not wait on it
 
 
 def warm_in_background() -> None:
@@ -100,7 +91,7 @@ def warm_in_background() -> None:
     file has a GPS position, so the table loads while the workers still probe the rest. A lookup that comes
     first simply waits for it (the same lock)."""
     global _warming
-    with _lock:
+    with _warm_lock:
         if _cities is not None or _warming is not None:
             return
         _warming = threading.Thread(target=_get_cities, name="places-warm", daemon=True)
