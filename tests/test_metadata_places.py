@@ -4,6 +4,16 @@ from __future__ import annotations
 from workbench.metadata.places import Place, lookup_places
 
 
+def stdout_of_a_fresh_process(code: str) -> str:
+    """What ``code`` prints in a new Python process (the place table is loaded once per process)."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
 def test_known_coordinates_map_to_their_city_and_country():
     paris, sf, tokyo = lookup_places([(48.8566, 2.3522), (37.7749, -122.4194), (35.6762, 139.6503)])
     assert (paris.city, paris.country, paris.country_code) == ("Paris", "France", "FR")
@@ -35,13 +45,8 @@ def test_nothing_is_printed_to_stdout(capfd):
 
 def test_first_load_in_a_fresh_process_prints_nothing_to_stdout():
     """The geocoder loads lazily once per process; that first load must not print (the CLI's --json)."""
-    import subprocess
-    import sys
-
     code = "from workbench.metadata.places import lookup_places; print(repr(lookup_places([(51.5074, -0.1278)])[0].city), end='')"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout == "'London'"
+    assert stdout_of_a_fresh_process(code) == "'London'"
 
 
 def test_namibia_keeps_its_country_code_na_which_csv_readers_like_to_read_as_missing():
@@ -67,9 +72,6 @@ def test_the_fast_loader_gives_reverse_geocoders_own_answer_for_every_position()
 
 def test_warming_in_the_background_loads_the_table_once_and_a_lookup_meanwhile_waits_for_it():
     """The importer starts the load as soon as a probed file has GPS; a lookup racing it gets the same answer."""
-    import subprocess
-    import sys
-
     code = (
         "import threading\n"
         "from workbench.metadata import places\n"
@@ -80,9 +82,7 @@ def test_warming_in_the_background_loads_the_table_once_and_a_lookup_meanwhile_w
         "assert not places._warming.is_alive() and places._cities is not None\n"
         "assert sum(t.name == 'places-warm' for t in threading.enumerate()) == 0\n"
         "print(first, end='')\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout == "Paris"
+    assert stdout_of_a_fresh_process(code) == "Paris"
 
 
 def test_an_import_starts_loading_places_once_a_probed_photo_has_gps(tmp_path, monkeypatch):
@@ -111,9 +111,6 @@ def test_an_import_starts_loading_places_once_a_probed_photo_has_gps(tmp_path, m
 def test_warming_neither_redirects_stdout_nor_makes_the_importer_wait_for_the_load():
     """The load runs beside the importer's main thread: that thread's prints (the CLI's --json lines) must still
     reach stdout meanwhile, and its next call to warm_in_background must return at once, not wait for the load."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, time\n"
         "from workbench.metadata import places\n"
@@ -125,6 +122,4 @@ def test_warming_neither_redirects_stdout_nor_makes_the_importer_wait_for_the_lo
         "    t = time.perf_counter(); places.warm_in_background(); slowest = max(slowest, time.perf_counter() - t)\n"
         "assert places._cities is not None\n"
         "print(seen_other, slowest < 0.05, end='')\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout == "False True"
+    assert stdout_of_a_fresh_process(code) == "False True"
