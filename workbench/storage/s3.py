@@ -1,4 +1,4 @@
-"""A library's files on S3-compatible object storage (AWS S3, MinIO, Garage, Backblaze B2, moto), through boto3.
+"""A library's files on S3-compatible object storage (AWS S3, MinIO, Garage, Backblaze B2, moto), through botocore.
 
 Why it is built this way:
 
@@ -21,6 +21,7 @@ Why it is built this way:
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import threading
@@ -55,15 +56,27 @@ _CACHE_GRACE_S = 600.0
 _TRIM_EVERY_SHARE = 16
 _ADDED_SINCE_TRIM: dict[tuple[int, Path], int] = {}
 _ADDED_LOCK = threading.Lock()
+#: The largest object S3 copies in one CopyObject request.
+_MAX_ONE_COPY_BYTES = 5 << 30
 
 
-import boto3  # noqa: E402  (imported here, not lazily: this module is only imported for a library on S3)
+# botocore, the AWS client library boto3 is built on, and not boto3 itself: boto3 adds resources and s3transfer's
+# managed transfers, which this module needs only for a copy above 5 GB (``move`` imports s3transfer then).
+# Importing them too cost the forkserver ~0.015 s more (benchmarks/import_fixed_costs.py).
+import botocore.session  # noqa: E402  (imported here, not lazily: this module is only imported for a library on S3)
 from botocore.config import Config  # noqa: E402
 
-# One boto3 session per process whose S3 model is loaded once: a worker forked from the forkserver (which imports
+# One botocore session per process whose S3 model is loaded once: a worker forked from the forkserver (which imports
 # this module for a library on S3, see Library.__init__) makes its client in ~0.02 s instead of ~1.3 s.
-_SESSION = boto3.session.Session()
-_SESSION.client("s3", region_name="us-east-1")   # thrown away: it loads and caches the models a client needs
+_SESSION = botocore.session.get_session()
+# Thrown away: it loads and caches the models a client needs. Its placeholder keys keep it from looking for
+# credentials, which without any configured ends in a request to the EC2 metadata address and its timeout.
+_SESSION.create_client("s3", region_name="us-east-1", aws_access_key_id="-", aws_secret_access_key="-")
+# The S3 model is ~34,000 objects that live as long as the process: frozen (with everything imported so far), the
+# garbage collector's full passes stop walking them, in this process and in every worker forked from it. A full
+# pass cost ~0.1 s in a process holding what an ingest's driver holds (benchmarks/import_fixed_costs.py); traced in
+# a 24-photo ingest, 0.12-0.14 s in the driver and ~0.06 s in each thumbnail worker.
+gc.freeze()
 _CLIENTS: dict[tuple, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
 
@@ -94,16 +107,16 @@ class S3Config:
 
 def _client_for(config: S3Config) -> Any:
     key = (os.getpid(), config)
-    with _CLIENTS_LOCK:   # a boto3 session is not thread-safe
+    with _CLIENTS_LOCK:   # a botocore session is not thread-safe
         if key not in _CLIENTS:
             cfg = Config(connect_timeout=5, read_timeout=60, max_pool_connections=32,
                          retries={"max_attempts": 3, "mode": "standard"},
                          # Checksums only where the API requires them: Backblaze B2, Garage and older MinIO
-                         # reject the CRC32 trailers boto3 adds by default since 1.36.
+                         # reject the CRC32 trailers botocore adds by default since 1.36.
                          request_checksum_calculation="when_required",
                          response_checksum_validation="when_required")
-            session = boto3.session.Session(profile_name=config.profile) if config.profile else _SESSION
-            _CLIENTS[key] = session.client(
+            session = botocore.session.Session(profile=config.profile) if config.profile else _SESSION
+            _CLIENTS[key] = session.create_client(
                 "s3", config=cfg, endpoint_url=config.endpoint_url, region_name=config.region,
                 aws_access_key_id=config.access_key_id, aws_secret_access_key=config.secret_access_key,
                 aws_session_token=config.session_token)
@@ -113,7 +126,7 @@ def _client_for(config: S3Config) -> Any:
 class S3Storage(Storage):
     """The objects under ``s3://bucket/prefix``; picklable (the client is made again in each process)."""
 
-    # A write is an HTTP round trip (boto3 clients are thread-safe): import and the stages keep a few in flight.
+    # A write is an HTTP round trip (botocore clients are thread-safe): import and the stages keep a few in flight.
     overlaps_writes = True
 
     def __init__(self, location: str, cache_dir: Path, *, endpoint_url: str | None = None,
@@ -151,7 +164,7 @@ class S3Storage(Storage):
     # -- the client and its errors --------------------------------------------------------------------------
     @property
     def client(self) -> Any:
-        """The process's boto3 client for this endpoint and region. Shared by every copy of this storage in the
+        """The process's botocore client for this endpoint and region. Shared by every copy of this storage in the
         process (each task a worker receives unpickles one; making a client costs ~0.1-0.3 s of CPU), and made
         again after a fork (a child must not share its parent's connections)."""
         if self._client is None or self._pid != os.getpid():
@@ -168,7 +181,7 @@ class S3Storage(Storage):
         return f"{self.location} at {self._endpoint}"
 
     def _error(self, exc: BaseException, key: str | None = None) -> BaseException:
-        """Our exception for a boto3 one: FileNotFoundError for a missing key, else a one-line StorageError."""
+        """Our exception for a botocore one: FileNotFoundError for a missing key, else a one-line StorageError."""
         from botocore import exceptions as bx
         if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError,
                             bx.ConnectionClosedError)):
@@ -294,7 +307,7 @@ class S3Storage(Storage):
         try:
             whole = self._one_part(data)
             if whole is not None:
-                # Handed to boto3 as it is: gathering a 4 MB photo in a buffer and copying it out cost ~6 ms of CPU
+                # Handed to botocore as it is: gathering a 4 MB photo in a buffer and copying it out cost ~6 ms of CPU
                 # per file more than this (benchmarks/s3_ingest.py), and a file is streamed from disk, not read.
                 etag = self._call("put_object", Key=okey, Body=whole[0], **cond).get("ETag")
                 return True, whole[1], etag
@@ -401,10 +414,15 @@ class S3Storage(Storage):
 
     def move(self, src: str, dest: str) -> None:
         from botocore import exceptions as bx
-        if not self.exists(src):
-            raise FileNotFoundError(f"no object {src!r} in {self.location}")
-        try:   # a managed copy: server-side, in parts above 5 GB
-            self.client.copy({"Bucket": self.bucket, "Key": self._k(src)}, self.bucket, self._k(dest))
+        size = self.size(src)   # FileNotFoundError when there is none
+        try:   # server-side; above 5 GB (S3's limit for one copy) a managed copy in parts, by s3transfer
+            source = {"Bucket": self.bucket, "Key": self._k(src)}
+            if size <= _MAX_ONE_COPY_BYTES:
+                self.client.copy_object(CopySource=source, Bucket=self.bucket, Key=self._k(dest))
+            else:
+                from s3transfer.manager import TransferManager
+                with TransferManager(self.client) as transfers:
+                    transfers.copy(source, self.bucket, self._k(dest)).result()
         except (bx.ClientError, bx.BotoCoreError) as e:
             raise self._error(e, src) from None
         self._call("delete_object", src, Key=self._k(src))
@@ -511,7 +529,7 @@ class S3Storage(Storage):
 
 
 def lance_storage_options(endpoint_url: str | None = None, region: str | None = None) -> dict[str, str]:
-    """LanceDB's ``storage_options`` for the bucket boto3 reaches with the same settings and AWS variables, so a
+    """LanceDB's ``storage_options`` for the bucket our client reaches with the same settings and AWS variables, so a
     catalog in the bucket needs no configuration of its own."""
     env = os.environ
     endpoint = endpoint_url or env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or ""
