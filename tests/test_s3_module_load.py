@@ -84,7 +84,7 @@ def test_loading_the_s3_module_asks_nobody_for_credentials(tmp_path, metadata_st
 
 def test_the_s3_module_uses_botocore_alone_and_freezes_its_model_out_of_the_garbage_collector(tmp_path,
                                                                                                metadata_stand_in):
-    """boto3 and s3transfer are not imported (s3transfer is loaded only for a copy above 5 GB), and the S3 model's
+    """boto3 and s3transfer are not imported (s3transfer is loaded only to copy a big object), and the S3 model's
     objects are frozen, so the collector's full passes skip them in this process and in the workers forked from it
     (a full pass in an ingest's driver: ~0.1 s without, benchmarks/import_fixed_costs.py)."""
     loaded = _run(_LOAD, _no_credentials_env(tmp_path, metadata_stand_in[0]))

@@ -129,23 +129,28 @@ def test_two_writers_of_the_same_content_end_with_one_object_and_one_winner(s3_e
     assert st.read_bytes("originals/aa/bb/x.jpg") == b"same bytes"
 
 
-def test_an_object_above_the_one_request_copy_limit_is_moved_in_parts(s3_env, monkeypatch):
-    """S3 copies at most 5 GB in one CopyObject; above that ``move`` (the trash) hands the copy to s3transfer,
-    which copies in parts. The limit is lowered here so that a 12 MiB object crosses it."""
+def test_a_big_object_is_moved_in_parts_and_a_small_one_in_one_request(s3_env):
+    """``move`` (the trash) copies server-side: a small object with one CopyObject, a big one (a video) through
+    s3transfer's managed copy, in parts, so that no single request copies gigabytes."""
     import os
 
-    import workbench.storage.s3 as s3_module
-    monkeypatch.setattr(s3_module, "_MAX_ONE_COPY_BYTES", 1 << 20)
     st = _storage(s3_env)
-    data = os.urandom(12 << 20)
+    data = os.urandom(12 << 20)                           # above the 8 MiB threshold: two parts
     st.write("originals/aa/bb/long.mp4", data)
-    st.to_trash("originals/aa/bb/long.mp4")
+    st.write("originals/aa/bb/small.jpg", b"small")
+    with _requests(st) as sent:
+        st.to_trash("originals/aa/bb/small.jpg")
+    assert "CopyObject" in sent and "UploadPartCopy" not in sent
+    with _requests(st) as sent:
+        st.to_trash("originals/aa/bb/long.mp4")
+    assert sent.count("UploadPartCopy") == 2 and "CopyObject" not in sent
     head = s3_env.client.head_object(Bucket=s3_env.bucket, Key="lib/trash/originals/aa/bb/long.mp4")
-    assert head["ETag"].strip('"').endswith("-2")       # a multipart copy: two parts of s3transfer's 8 MiB
+    assert head["ETag"].strip('"').endswith("-2")         # a multipart object
     assert st.read_bytes("trash/originals/aa/bb/long.mp4") == data
     assert not st.exists("originals/aa/bb/long.mp4")
-    st.from_trash("originals/aa/bb/long.mp4")            # and back, in parts again
+    st.from_trash("originals/aa/bb/long.mp4")             # and back, in parts again
     assert st.read_bytes("originals/aa/bb/long.mp4") == data and not st.exists("trash/originals/aa/bb/long.mp4")
+    assert st.read_bytes("trash/originals/aa/bb/small.jpg") == b"small"
 
 
 @contextlib.contextmanager

@@ -56,12 +56,14 @@ _CACHE_GRACE_S = 600.0
 _TRIM_EVERY_SHARE = 16
 _ADDED_SINCE_TRIM: dict[tuple[int, Path], int] = {}
 _ADDED_LOCK = threading.Lock()
-#: The largest object S3 copies in one CopyObject request.
-_MAX_ONE_COPY_BYTES = 5 << 30
+#: Above this size ``move`` copies in parts, in threads, through s3transfer (as boto3's managed copy does, with
+#: the same threshold): one CopyObject request may copy up to 5 GB, but copying gigabytes in one request can
+#: outlast the client's read timeout on some servers.
+_COPY_IN_PARTS_ABOVE_BYTES = 8 << 20
 
 
 # botocore, the AWS client library boto3 is built on, and not boto3 itself: boto3 adds resources and s3transfer's
-# managed transfers, which this module needs only for a copy above 5 GB (``move`` imports s3transfer then).
+# managed transfers, which this module needs only to copy a big object (``move`` imports s3transfer then).
 # Importing them too cost the forkserver ~0.015 s more (benchmarks/import_fixed_costs.py).
 import botocore.session  # noqa: E402  (imported here, not lazily: this module is only imported for a library on S3)
 from botocore.config import Config  # noqa: E402
@@ -415,9 +417,9 @@ class S3Storage(Storage):
     def move(self, src: str, dest: str) -> None:
         from botocore import exceptions as bx
         size = self.size(src)   # FileNotFoundError when there is none
-        try:   # server-side; above 5 GB (S3's limit for one copy) a managed copy in parts, by s3transfer
+        try:   # server-side: one request, or s3transfer's managed copy in parts for a big object
             source = {"Bucket": self.bucket, "Key": self._k(src)}
-            if size <= _MAX_ONE_COPY_BYTES:
+            if size <= _COPY_IN_PARTS_ABOVE_BYTES:
                 self.client.copy_object(CopySource=source, Bucket=self.bucket, Key=self._k(dest))
             else:
                 from s3transfer.manager import TransferManager
