@@ -50,7 +50,7 @@ PRELOAD = ["numpy", "pyarrow", "PIL.Image", "workbench.stages.base", "workbench.
 def also_preload(module: str) -> None:
     """Have worker processes get ``module`` already imported from the forkserver (when called before the
     process's first pool): what only some libraries need, such as the S3 client of a library on object storage
-    (importing boto3 and loading its S3 model cost each worker ~1.3 s otherwise)."""
+    (importing botocore and loading its S3 model cost each worker ~1.3 s otherwise)."""
     if module not in PRELOAD:
         PRELOAD.append(module)
 
