@@ -191,6 +191,19 @@ def test_count_update_and_delete_take_filters(tmp_path):
     assert cat.existing_keys("t", "id", ["c_%", HOSTILE]) == {"c_%"}
 
 
+def test_a_text_search_names_the_score_column_so_lance_prints_no_deprecation_warning(tmp_path, capfd):
+    """LanceDB adds ``_score`` to a full-text search that selects columns without it, and says on stderr, once per
+    query, that it will stop doing so. The catalog names it, and every hit keeps its score."""
+    cat = Catalog(tmp_path)
+    cat.ensure("t", SCHEMA)
+    cat.upsert("t", ROWS, key="id")
+    cat.ensure_text_index("t", "owner")
+    capfd.readouterr()
+    hits = cat.text_search("t", "owner", "ann", columns=["id"])
+    assert hits.column_names == ["id", "_score"] and hits.num_rows >= 1
+    assert "_score" not in capfd.readouterr().err
+
+
 def test_version_schema_text_search_and_compacting_one_table_need_no_table_handle(tmp_path):
     cat = Catalog(tmp_path)
     cat.ensure("t", SCHEMA)

@@ -341,3 +341,15 @@ def test_the_rerank_store_writer_removes_what_a_dead_writer_left_and_nothing_els
         (base / name / "codes.npy").write_bytes(b"x" * 100)
     final = vi.write_rerank_store(table, tmp_path / "search")
     assert {p.name for p in base.iterdir()} == kept | {final.name}
+
+
+def test_a_search_names_the_distance_column_so_lance_prints_no_deprecation_warning(indexed, tmp_path, capfd):
+    """LanceDB adds ``_distance`` to a search that selects columns without it, and says on stderr, once per query,
+    that it will stop doing so; a notebook or a server log would fill with that line. Searches name it."""
+    small, _, _ = make_table(tmp_path, 500)
+    capfd.readouterr()
+    q = Clusters().sample(np.random.default_rng(5), 1)[0]
+    for table in (small, indexed[0]):
+        got = vi.vector_search(table, q, 5, columns=["media_id"])
+        assert got.column_names == ["media_id", "_distance", "score"]
+    assert "_distance" not in capfd.readouterr().err

@@ -272,8 +272,8 @@ class Catalog:
         sql = render(where)
         if sql:
             q = q.where(sql, prefilter=True)
-        if columns:
-            q = q.select(list(columns))
+        if columns:   # ``_score`` named: LanceDB adds it anyway, with a deprecation warning per query
+            q = q.select([*dict.fromkeys([*columns, "_score"])])
         return q.limit(max(1, tbl.count_rows())).to_arrow()
 
     def ensure_text_index(self, name: str, column: str) -> None:

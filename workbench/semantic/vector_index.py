@@ -874,7 +874,9 @@ def vector_search(
             builder = builder.nprobes(probes).refine_factor(refine)
         if where is not None:
             builder = builder.where(where, prefilter=prefilter)
-        return builder.select(list(columns)).to_arrow()
+        # ``_distance`` named: LanceDB adds it today when it is left out, with a deprecation warning on every
+        # query, and will stop adding it.
+        return builder.select([*dict.fromkeys([*columns, "_distance"])]).to_arrow()
 
     result = run(not post, limit)
     if post:
