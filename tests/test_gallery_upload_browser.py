@@ -67,7 +67,7 @@ def test_two_photos_picked_on_the_upload_page_arrive_in_the_library(browser, gal
     page = w.page
     page.wait_for_selector(".wb-upload-link", timeout=120_000)     # the gallery's menu links to Upload
     page.click(".wb-upload-link")
-    page.wait_for_selector("#wb-upload")
+    page.wait_for_selector("#wb-upload[data-ready]")    # upload.js has run
     sent: list[str] = []
     page.on("request", lambda r: sent.append(f"{r.method} {r.url.split('/upload/', 1)[1].split('/')[0]}")
             if "/upload/" in r.url and r.method in ("POST", "PATCH") else None)
@@ -86,11 +86,34 @@ def test_two_photos_picked_on_the_upload_page_arrive_in_the_library(browser, gal
     assert not [p for p in w.problems if "/voila/api/shutdown/" not in p]
 
 
+def test_photos_picked_before_the_page_script_has_loaded_are_still_uploaded(browser, gallery, pages, tmp_path):
+    """On a slow connection a person can pick files while ``upload.js`` is still on its way: the input's change
+    event then fires before any listener exists. The script takes the files it finds picked when it starts. The
+    race is replayed by holding back ``upload.js`` until the files are picked."""
+    base, root, log = gallery
+    photo = tmp_path / "early-14.jpg"
+    photo.write_bytes(jpeg_bytes(14, (800, 600)))
+    held: list = []
+    w = sign_in(browser, base, pages)
+    page = w.page
+    page.wait_for_selector(".wb-upload-link", timeout=120_000)
+    page.route("**/upload.js", lambda route: held.append(route))
+    page.click(".wb-upload-link")
+    page.wait_for_selector("#wb-files", state="attached")
+    page.wait_for_function("() => true")          # lets the held request reach the route handler
+    assert held and page.get_attribute("#wb-upload", "data-ready") is None   # the script has not run
+    page.set_input_files("#wb-files", [str(photo)])
+    held[0].continue_()
+    page.wait_for_selector("#wb-upload[data-ready]")
+    wait_decided(page, log, 1, 150_000)
+    assert page.locator(".wb-file.failed").count() == 0
+
+
 def test_on_a_phone_a_dropped_photo_uploads_and_a_refusal_says_why(browser, gallery, pages):
     base, root, log = gallery
     w = sign_in(browser, base, pages, "/upload", width=390, height=844)
     page = w.page
-    page.wait_for_selector("#wb-upload")
+    page.wait_for_selector("#wb-upload[data-ready]")    # upload.js has run
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390       # no sideways scrolling
     photo = base64.b64encode(jpeg_bytes(13)).decode()
     page.evaluate("""([photo]) => {
@@ -118,7 +141,7 @@ def test_a_paused_upload_keeps_its_bytes_and_resumes_where_it_stopped(browser, g
     base, root, log = gallery
     w = sign_in(browser, base, pages, "/upload")
     page = w.page
-    page.wait_for_selector("#wb-upload")
+    page.wait_for_selector("#wb-upload[data-ready]")    # upload.js has run
     big = tmp_path / "slow.jpg"
     # Above the size the page sends in one request: created first, then PATCHed, so a pause keeps what arrived.
     from workbench.gallery.upload import PAGE_ONE_REQUEST_MAX_BYTES

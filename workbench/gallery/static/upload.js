@@ -279,10 +279,14 @@
 
   for (const id of ['wb-files', 'wb-folder']) {
     const input = document.getElementById(id)
-    input.addEventListener('change', () => {
+    const take = () => {
       addAll(Array.from(input.files).map((f) => [f, f.webkitRelativePath || f.name]))
       input.value = ''
-    })
+    }
+    input.addEventListener('change', take)
+    // Files picked while this script was still loading (a slow phone): their change event came before the
+    // listener, so they are taken now instead of being silently dropped.
+    if (input.files && input.files.length) take()
   }
 
   const drop = document.getElementById('wb-drop')
@@ -312,4 +316,5 @@
     next()
   })
   refreshTotal()
+  root.dataset.ready = 'true'   // every listener is in place (tests wait for this before they pick or drop)
 })()
