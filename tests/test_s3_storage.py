@@ -318,3 +318,31 @@ def test_a_writer_killed_9_mid_original_leaves_no_object_and_storing_again_compl
         stored = st.put_addressed(f, _key)
     assert stored.written and stored.sha256 == sha
     assert hashlib.sha256(st.read_bytes(_key(sha))).hexdigest() == sha
+
+
+_KILLED_MOVER = """
+from workbench.storage.s3 import S3Storage
+url, cache, endpoint = sys.argv[1:4]
+st = S3Storage(url, Path(cache), endpoint_url=endpoint, region="us-east-1")
+def stall(**_kw):
+    print("HALF", flush=True); time.sleep(60)
+st.client.meta.events.register("after-call.s3.UploadPartCopy", stall)   # one part copied, the rest not
+st.to_trash("originals/aa/bb/long.mp4")
+"""
+
+
+def test_a_move_killed_9_mid_copy_loses_nothing_and_moving_again_completes(s3_env):
+    """kill -9 while a big object is being copied to the trash in parts: the original is still there whole, no
+    half-copied object appears under the trash key (a multipart copy only appears when completed), and moving it
+    again finishes the move."""
+    import os
+
+    from killed_writer import kill_9_at_half
+    st = _storage(s3_env)
+    data = os.urandom(12 << 20)
+    st.write("originals/aa/bb/long.mp4", data)
+    kill_9_at_half(_KILLED_MOVER, s3_env.url, str(s3_env.state_home / "cache"), s3_env.endpoint)
+    assert st.read_bytes("originals/aa/bb/long.mp4") == data
+    assert not st.exists("trash/originals/aa/bb/long.mp4")
+    st.to_trash("originals/aa/bb/long.mp4")
+    assert st.read_bytes("trash/originals/aa/bb/long.mp4") == data and not st.exists("originals/aa/bb/long.mp4")
